@@ -1,0 +1,100 @@
+"""Canonical column names of the PromoLens data contract.
+
+Every other module refers to columns through these constants; no other file spells them as string
+literals. The three tables are:
+
+* interactions: ``user_id``, ``item_id`` and optionally ``event``, ``timestamp``, ``weight``,
+  ``value`` (revenue), plus the helper columns ``quantity``, ``unit_price`` and ``order_id`` that
+  cleaning uses (returns, cancellations, revenue) and then drops;
+* users: ``user_id`` + any feature columns;
+* items: ``item_id`` + any feature columns.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+USER_ID = "user_id"
+ITEM_ID = "item_id"
+EVENT = "event"
+TIMESTAMP = "timestamp"
+WEIGHT = "weight"
+VALUE = "value"
+
+# Helper columns of raw interaction files, used during cleaning only.
+QUANTITY = "quantity"
+UNIT_PRICE = "unit_price"
+ORDER_ID = "order_id"
+
+# Columns produced by models, targeting and exports.
+SCORE = "score"
+RANK = "rank"
+GROUP = "group"
+REASONS = "reasons"
+
+INTERACTION_COLUMNS: tuple[str, ...] = (USER_ID, ITEM_ID, EVENT, TIMESTAMP, WEIGHT, VALUE)
+INTERACTION_HELPER_COLUMNS: tuple[str, ...] = (QUANTITY, UNIT_PRICE, ORDER_ID)
+
+
+class Table(str, Enum):
+    """The three tables of a dataset."""
+
+    INTERACTIONS = "interactions"
+    USERS = "users"
+    ITEMS = "items"
+
+
+#: The key column of each table.
+TABLE_KEYS: dict[Table, tuple[str, ...]] = {
+    Table.INTERACTIONS: (USER_ID, ITEM_ID),
+    Table.USERS: (USER_ID,),
+    Table.ITEMS: (ITEM_ID,),
+}
+
+#: Canonical columns that may be mapped from a user's file, per table.
+MAPPABLE_COLUMNS: dict[Table, tuple[str, ...]] = {
+    Table.INTERACTIONS: INTERACTION_COLUMNS + INTERACTION_HELPER_COLUMNS,
+    Table.USERS: (USER_ID,),
+    Table.ITEMS: (ITEM_ID,),
+}
+
+# Event types. Files may use any event names; these are the ones PromoLens knows a default weight for.
+IMPRESSION = "impression"
+VIEW = "view"
+CLICK = "click"
+REDEEM = "redeem"
+PURCHASE = "purchase"
+INTERACTION = "interaction"  # the event given to rows of a file with no event column and no revenue
+
+#: Default weight of each event type (the user can change them); unknown events weigh 1.
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    IMPRESSION: 0.0,
+    VIEW: 1.0,
+    CLICK: 2.0,
+    REDEEM: 5.0,
+    PURCHASE: 5.0,
+    INTERACTION: 1.0,
+}
+
+#: Common names of the canonical columns in real files (compared after lower-casing and removing
+#: spaces, underscores and dashes). The first match in the file wins; the user can override.
+ALIASES: dict[str, tuple[str, ...]] = {
+    USER_ID: (
+        "userid", "user", "customerid", "customer", "custid", "clientid", "client", "member",
+        "memberid", "accountid", "account", "shopperid", "buyerid", "visitorid", "uid",
+    ),
+    ITEM_ID: (
+        "itemid", "item", "offerid", "offer", "couponid", "coupon", "campaignid", "campaign",
+        "productid", "product", "stockcode", "sku", "articleid", "promoid", "promotionid", "iid",
+    ),
+    EVENT: ("event", "eventtype", "action", "actiontype", "interaction", "interactiontype", "behavior", "behaviour"),
+    TIMESTAMP: (
+        "timestamp", "time", "datetime", "date", "eventtime", "eventdate", "invoicedate", "orderdate",
+        "ts", "createdat", "occurredat",
+    ),
+    WEIGHT: ("weight", "rating", "strength", "score"),
+    VALUE: ("value", "revenue", "amount", "sales", "spend", "total", "ordervalue", "gmv"),
+    QUANTITY: ("quantity", "qty", "units", "count"),
+    UNIT_PRICE: ("unitprice", "price", "itemprice"),
+    ORDER_ID: ("orderid", "order", "invoiceno", "invoice", "invoiceid", "transactionid", "basketid"),
+}

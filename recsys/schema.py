@@ -1,0 +1,168 @@
+"""Typing of feature columns: each user/item column becomes one :class:`ColumnKind`.
+
+The kind decides how ``features.py`` turns a column into LightFM features (one-hot, quantile bins,
+tags, boolean flag, recency bins, keywords). Inference is a guess over the whole column, made with
+vectorised pandas operations; the marketer can override it on import.
+
+>>> import pandas as pd
+>>> infer_kind(pd.Series(["a|b", "b|c", "a", "c|a"] * 5))
+<ColumnKind.TAGS: 'tags'>
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+
+class ColumnKind(str, Enum):
+    """How a feature column is turned into model features."""
+
+    CATEGORICAL = "categorical"  # one-hot
+    NUMERIC = "numeric"  # quantile bins
+    TAGS = "tags"  # multi-valued, separated by | ; or ,
+    BOOLEAN = "boolean"  # one flag
+    DATE = "date"  # recency bins
+    TEXT = "text"  # free-text keywords
+    IDENTIFIER = "identifier"  # a direct identifier (email, phone, name): never a feature
+    IGNORE = "ignore"  # kept in the table, not used as a feature
+
+
+TAG_SEPARATORS = "|;,"
+_TAG_SPLIT = re.compile(r"\s*[|;,]\s*")
+_BOOL_VALUES = {"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1"}
+
+#: Column names that are sensitive by default (lower-cased, compared as whole words of the name).
+SENSITIVE_NAME_PARTS: tuple[str, ...] = (
+    "gender", "sex", "age", "ageband", "agegroup", "birth", "dob", "ethnicity", "ethnic", "race",
+    "religion", "disability", "marital", "nationality", "pregnan", "orientation",
+)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """The typed description of one feature column."""
+
+    name: str
+    kind: ColumnKind
+    sensitive: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind.value, "sensitive": self.sensitive}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> "ColumnSpec":
+        return cls(str(data["name"]), ColumnKind(str(data["kind"])), bool(data.get("sensitive", False)))
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Typed feature columns of a users or items table (the key column is not listed)."""
+
+    columns: tuple[ColumnSpec, ...] = field(default_factory=tuple)
+
+    def kinds(self) -> dict[str, ColumnKind]:
+        return {c.name: c.kind for c in self.columns}
+
+    def sensitive(self) -> list[str]:
+        return [c.name for c in self.columns if c.sensitive]
+
+    def feature_columns(self, include_sensitive: bool = False) -> list[str]:
+        """Columns that may become model features."""
+        banned = {ColumnKind.IDENTIFIER, ColumnKind.IGNORE}
+        return [
+            c.name for c in self.columns
+            if c.kind not in banned and (include_sensitive or not c.sensitive)
+        ]
+
+    def to_list(self) -> list[dict[str, object]]:
+        return [c.to_dict() for c in self.columns]
+
+    @classmethod
+    def from_list(cls, data: list[dict[str, object]]) -> "TableSchema":
+        return cls(tuple(ColumnSpec.from_dict(d) for d in data))
+
+    def with_overrides(
+        self, kinds: dict[str, ColumnKind] | None = None, sensitive: dict[str, bool] | None = None
+    ) -> "TableSchema":
+        kinds, sensitive = kinds or {}, sensitive or {}
+        return TableSchema(tuple(
+            ColumnSpec(c.name, kinds.get(c.name, c.kind), sensitive.get(c.name, c.sensitive))
+            for c in self.columns
+        ))
+
+
+def is_sensitive_name(name: str) -> bool:
+    """True when a column name suggests a protected attribute (gender, age, ...)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    joined = "".join(words)
+    return any(
+        w.startswith(part) or joined == part for w in words for part in SENSITIVE_NAME_PARTS
+    )
+
+
+def infer_kind(values: pd.Series) -> ColumnKind:
+    """Guess the kind of one feature column from its values."""
+    s = values.dropna()
+    if s.empty:
+        return ColumnKind.IGNORE
+    if pd.api.types.is_bool_dtype(s):
+        return ColumnKind.BOOLEAN
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return ColumnKind.DATE
+    if pd.api.types.is_numeric_dtype(s):
+        return ColumnKind.BOOLEAN if set(np.unique(s.to_numpy())) <= {0, 1} else ColumnKind.NUMERIC
+    text = s.astype(str).str.strip()
+    lowered = text.str.lower()
+    if lowered.nunique() <= 2 and set(lowered.unique()) <= _BOOL_VALUES:
+        return ColumnKind.BOOLEAN
+    numeric = pd.to_numeric(text, errors="coerce")
+    if numeric.notna().mean() > 0.98:
+        return ColumnKind.NUMERIC
+    if _looks_like_dates(text):
+        return ColumnKind.DATE
+    words = text.str.count(r"\s+") + 1
+    n_unique = text.nunique()
+    if words.mean() >= 4 and n_unique > 0.3 * len(text):
+        return ColumnKind.TEXT
+    has_separator = text.str.contains(r"[|;]", regex=True) | (text.str.contains(",") & (words <= 6))
+    if has_separator.mean() > 0.2:
+        tokens = text.str.split(_TAG_SPLIT, regex=True).explode()
+        if tokens.nunique() < n_unique:
+            return ColumnKind.TAGS
+    return ColumnKind.CATEGORICAL
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    if not text.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() > 0.9:
+        return False
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() > 0.9)
+
+
+def infer_schema(table: pd.DataFrame, key: str, identifiers: set[str] | None = None) -> TableSchema:
+    """Type every non-key column of a users or items table.
+
+    ``identifiers`` are columns found to hold direct identifiers (see ``privacy.py``); they are
+    typed :attr:`ColumnKind.IDENTIFIER` and so never become features.
+    """
+    identifiers = identifiers or set()
+    specs = []
+    for name in table.columns:  # a loop over columns, not rows
+        if name == key:
+            continue
+        kind = ColumnKind.IDENTIFIER if name in identifiers else infer_kind(table[name])
+        specs.append(ColumnSpec(str(name), kind, is_sensitive_name(str(name))))
+    return TableSchema(tuple(specs))
+
+
+def split_tags(values: pd.Series) -> pd.Series:
+    """Split a tags column into lists of stripped, non-empty tags (vectorised)."""
+    lists = values.fillna("").astype(str).str.strip().str.split(_TAG_SPLIT, regex=True)
+    exploded = lists.explode()
+    exploded = exploded[exploded.astype(bool)]
+    return exploded.groupby(level=0).agg(list).reindex(values.index, fill_value=[])
