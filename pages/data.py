@@ -1,0 +1,292 @@
+"""Data: look at the current dataset, or bring in new files (upload, map columns, check, save)."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, io, overview
+from recsys import columns as C
+from recsys.ingest import SAMPLE_NAME, import_files, sample_files
+from recsys.validate import DataError
+
+UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
+NOT_MAPPED = "(none)"
+ROLE_TABLE = {"interactions": C.Table.INTERACTIONS, "users": C.Table.USERS, "items": C.Table.ITEMS}
+ROLE_LABEL = {
+    "interactions": "Interactions (required): who saw, clicked, redeemed or bought what",
+    "users": "Customer facts (optional): segment, region, tier, ...",
+    "items": "Offer / product facts (optional): type, category, discount, ...",
+}
+
+st.title("Data")
+ws = shared.workspace()
+tab_overview, tab_import, tab_manage = st.tabs(["Overview", "Import new data", "Manage datasets"])
+
+
+# ------------------------------------------------------------------------------- overview
+@st.cache_data(max_entries=8, show_spinner=False)
+def _overview(workspace_path: str, dataset_id: str, fingerprint: str) -> dict[str, object]:
+    info = ws.dataset(dataset_id)
+    label_column = next(
+        (c for c in ("title", "name", "description") if c in info.item_schema.kinds()), None
+    )
+    user_columns = [
+        c.name for c in info.user_schema.columns if c.kind.value in ("categorical", "boolean")
+    ]
+    return {
+        "headline": overview.headline(ws, dataset_id),
+        "mix": overview.event_mix(ws, dataset_id),
+        "time": overview.events_over_time(ws, dataset_id, "week"),
+        "top": overview.top_items(ws, dataset_id, 15, label_column),
+        "activity": overview.activity_distribution(ws, dataset_id),
+        "user_columns": user_columns,
+    }
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _users_by(workspace_path: str, dataset_id: str, fingerprint: str, column: str) -> pd.DataFrame:
+    return overview.users_by_column(ws, dataset_id, column)
+
+
+def render_overview() -> None:
+    dataset_id = shared.dataset_id()
+    if dataset_id is None:
+        st.info("No dataset yet. Import one in the **Import new data** tab.")
+        return
+    info = ws.dataset(dataset_id)
+    data = _overview(str(ws.path), dataset_id, info.fingerprint)
+    head = data["headline"]
+    cols = st.columns(5)
+    cols[0].metric("Customers", f"{info.n_users:,}")
+    cols[1].metric("Offers", f"{info.n_items:,}")
+    cols[2].metric("Interactions", f"{head['interactions']:,}")
+    cols[3].metric("Revenue", f"{head['revenue']:,.0f}" if head["revenue"] is not None else "n/a")
+    span = (
+        f"{pd.Timestamp(head['first']):%d %b %Y} – {pd.Timestamp(head['last']):%d %b %Y}"
+        if head["first"] is not None else "no dates"
+    )
+    cols[4].metric("Period", span)
+
+    left, right = st.columns([3, 2])
+    if not data["time"].empty:
+        left.plotly_chart(charts.events_over_time(data["time"]), width="stretch")
+    else:
+        left.info("This dataset has no timestamps, so there is no timeline.")
+    right.plotly_chart(charts.event_mix(data["mix"]), width="stretch")
+
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.top_items(data["top"]), width="stretch")
+    right.plotly_chart(charts.activity_distribution(data["activity"]), width="stretch")
+    if data["user_columns"]:
+        column = right.selectbox("Customers per", data["user_columns"], key="overview_user_column")
+        right.plotly_chart(
+            charts.users_by_column(_users_by(str(ws.path), dataset_id, info.fingerprint, column)),
+            width="stretch",
+        )
+    with st.expander("How this dataset was imported: cleaning report, column types, identifiers"):
+        render_import_record(info)
+
+
+def render_import_record(info) -> None:  # noqa: ANN001 - store.DatasetInfo
+    if info.report.get("steps"):
+        from recsys.validate import CleaningReport
+
+        report = CleaningReport.from_dict(info.report).to_frame()
+        st.dataframe(report, hide_index=True, width="stretch")
+    for warning in info.warnings:
+        st.warning(f"{warning.get('file')}: {warning.get('message')} {warning.get('fix', '')}")
+    kinds = pd.DataFrame(
+        [{"table": "customers", **c.to_dict()} for c in info.user_schema.columns]
+        + [{"table": "offers", **c.to_dict()} for c in info.item_schema.columns]
+    )
+    if not kinds.empty:
+        st.markdown("**Column types** (sensitive columns are kept out of models unless you opt in)")
+        st.dataframe(kinds, hide_index=True, width="stretch")
+    found = {f"{t}.{c}": why for t, cols in info.identifiers.items() for c, why in cols.items()}
+    if found:
+        st.markdown("**Direct identifiers found** (never used as features, never exported)")
+        st.table(pd.Series(found, name="why").rename_axis("column").reset_index())
+
+
+# ------------------------------------------------------------------------------- import
+def _save_upload(upload) -> tuple[Path, str]:  # noqa: ANN001 - UploadedFile
+    """Write an upload to a temp file named by its content hash; return the path and the hash."""
+    content = upload.getvalue()
+    digest = hashlib.sha256(content).hexdigest()
+    folder = Path(tempfile.gettempdir()) / "promolens-uploads"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{digest[:16]}-{Path(upload.name).name}"
+    if not path.exists():
+        path.write_bytes(content)
+    return path, digest
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def _preview(path: str, digest: str, name: str) -> tuple[list[str], pd.DataFrame]:
+    frame = io.read_table(path, name=name)
+    return [str(c) for c in frame.columns], frame.head(8)
+
+
+def render_import() -> None:
+    render_last_import()
+    source = st.radio(
+        "Where is the data?", ["Upload my files", "Use the sample shop"], horizontal=True, key="import_source"
+    )
+    if source == "Use the sample shop":
+        st.write(
+            "A synthetic shop of customers, offers and six months of impressions, clicks, redemptions "
+            "and purchases, with structure planted on purpose (see `sample_data/README.md`)."
+        )
+        if st.button("Import the sample shop", type="primary"):
+            files = sample_files()
+            run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={})
+        return
+
+    uploads = {
+        role: st.file_uploader(ROLE_LABEL[role], type=UPLOAD_TYPES, key=f"upload_{role}") for role in ROLE_TABLE
+    }
+    if uploads["interactions"] is None:
+        st.caption(
+            "CSV (any delimiter, UTF-8/UTF-16/Latin-1, .gz), Parquet or Excel. "
+            "Column names are matched for you; you can change the mapping before saving."
+        )
+        return
+    saved: dict[str, Path] = {}
+    names: dict[str, str] = {}
+    previews: dict[str, tuple[list[str], pd.DataFrame]] = {}
+    problems: list[DataError] = []
+    for role, upload in uploads.items():
+        if upload is None:
+            continue
+        path, digest = _save_upload(upload)
+        saved[role], names[role] = path, upload.name
+        try:
+            previews[role] = _preview(str(path), digest, upload.name)
+        except DataError as exc:
+            problems.append(exc)
+    if problems:
+        for exc in problems:
+            shared.show_data_error(exc)
+        return
+
+    with st.form("import_form"):
+        st.markdown("#### 1. Match your columns")
+        mapping: dict[str, dict[str, str]] = {}
+        for role, (cols, head) in previews.items():
+            table = ROLE_TABLE[role]
+            guessed = io.guess_mapping(cols, table)
+            st.markdown(f"**{names[role]}** — {ROLE_LABEL[role].split(':')[0].lower()}")
+            st.dataframe(head, hide_index=True, width="stretch", height=180)
+            wanted = C.MAPPABLE_COLUMNS[table]
+            grid = st.columns(min(len(wanted), 5))
+            choice: dict[str, str] = {}
+            for n, canonical in enumerate(wanted):
+                options = [NOT_MAPPED, *cols]
+                default = guessed.get(canonical, NOT_MAPPED)
+                picked = grid[n % len(grid)].selectbox(
+                    canonical, options, index=options.index(default), key=f"map_{role}_{canonical}"
+                )
+                if picked != NOT_MAPPED:
+                    choice[canonical] = picked
+            mapping[table.value] = choice
+        inter_cols = previews["interactions"][0]
+        st.markdown("#### 2. Options")
+        left, right = st.columns(2)
+        user_cols = left.multiselect(
+            "Customer facts inside the interactions file (e.g. Country)", inter_cols, default=None,
+            help="Leave empty to let PromoLens pick columns that have one value per customer.",
+        )
+        item_cols = right.multiselect(
+            "Offer facts inside the interactions file (e.g. Description)", inter_cols, default=None,
+            help="Leave empty to let PromoLens pick columns that have one value per offer.",
+        )
+        zeros = left.selectbox(
+            "Ids like 007 and 7 in one column", ["error", "merge", "keep"],
+            format_func={"error": "stop and tell me", "merge": "are the same id", "keep": "are different ids"}.get,
+        )
+        pseudonymise = right.checkbox("Replace customer ids by pseudonyms (keyed, reversible only with the workspace key)")
+        name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
+        submitted = st.form_submit_button("Check and import", type="primary")
+    if submitted:
+        options = io.ImportOptions(
+            leading_zero_ids=zeros,
+            user_columns=tuple(user_cols) or None,
+            item_columns=tuple(item_cols) or None,
+        )
+        run_import(
+            saved["interactions"], saved.get("users"), saved.get("items"), name=name, names=names,
+            mapping=mapping, options=options, pseudonymise=pseudonymise,
+        )
+
+
+def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001
+    with st.status("Importing...", expanded=True) as status:
+        bar = st.progress(0.0)
+        try:
+            info, prepared = import_files(
+                ws, interactions, users, items, name=name, names=names, mapping=mapping,
+                options=options, pseudonymise=pseudonymise,
+                progress=lambda text, share: bar.progress(share, text=text),
+            )
+        except DataError as exc:
+            status.update(label="Import stopped: the files need fixing", state="error")
+            shared.show_data_error(exc)
+            return
+        status.update(label=f"Imported '{info.name}' as {info.id}", state="complete")
+    shared.select_dataset(info.id)
+    st.session_state[shared.LAST_IMPORT_KEY] = info.id
+    st.rerun()
+
+
+def render_last_import() -> None:
+    """The result of the import just done (kept across the rerun that selects the new dataset)."""
+    last = st.session_state.get(shared.LAST_IMPORT_KEY)
+    if last is None or last not in {d.id for d in ws.datasets()}:
+        return
+    info = ws.dataset(last)
+    st.success(
+        f"Saved **{info.name}** ({info.id}): {info.n_interactions:,} interactions, "
+        f"{info.n_users:,} customers, {info.n_items:,} offers. It is now selected in the sidebar."
+    )
+    if info.report.get("steps"):
+        from recsys.validate import CleaningReport
+
+        report = CleaningReport.from_dict(info.report).to_frame()
+        if (report["count"] > 0).any():
+            st.plotly_chart(charts.cleaning_report(report), width="stretch")
+    render_import_record(info)
+
+
+# ------------------------------------------------------------------------------- manage
+def render_manage() -> None:
+    datasets = ws.datasets()
+    if not datasets:
+        st.info("No datasets yet.")
+        return
+    table = pd.DataFrame(
+        [{"id": d.id, "name": d.name, "interactions": d.n_interactions, "customers": d.n_users,
+          "offers": d.n_items, "imported": d.created_at} for d in datasets]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    with st.form("delete_dataset"):
+        target = st.selectbox("Delete a dataset (and the runs trained on it)", [d.id for d in datasets])
+        sure = st.checkbox("Yes, delete it")
+        if st.form_submit_button("Delete") and sure:
+            ws.delete_dataset(target)
+            shared.select_dataset(None)
+            st.success(f"Deleted {target}.")
+            st.rerun()
+
+
+with tab_overview:
+    render_overview()
+with tab_import:
+    render_import()
+with tab_manage:
+    render_manage()

@@ -1,0 +1,84 @@
+"""Page glue shared by every page: the workspace, the sidebar, session keys and error display.
+
+Session state holds ids only (never frames): ``dataset_id`` and later ``run_id``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from recsys.ingest import ensure_sample_dataset
+from recsys.store import Workspace, WorkspaceError, default_workspace_path
+from recsys.validate import DataError
+
+DATASET_KEY = "dataset_id"
+_PENDING_DATASET = "pending_dataset_id"
+LAST_IMPORT_KEY = "last_import_id"
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace(path: str) -> Workspace:
+    return Workspace(path)
+
+
+def workspace() -> Workspace:
+    """The workspace of this app (``$PROMOLENS_WORKSPACE`` or ./workspace)."""
+    return _workspace(str(Path(os.environ.get("PROMOLENS_WORKSPACE", default_workspace_path())).resolve()))
+
+
+def _first_start(ws: Workspace) -> None:
+    if ws.datasets():
+        return
+    with st.spinner("First start: importing the sample shop so you can look around..."):
+        info = ensure_sample_dataset(ws)
+    if info is not None:
+        st.session_state[_PENDING_DATASET] = info.id
+        st.toast(f"Imported the sample shop ({info.n_interactions:,} interactions).")
+
+
+def sidebar() -> None:
+    """Dataset picker (and, once models exist, the run picker)."""
+    try:
+        ws = workspace()
+        _first_start(ws)
+        datasets = ws.datasets()
+    except WorkspaceError as exc:
+        st.sidebar.error(str(exc))
+        st.stop()
+    with st.sidebar:
+        st.markdown("### PromoLens")
+        if not datasets:
+            st.info("No dataset yet: import one on the Data page.")
+            return
+        ids = [d.id for d in datasets]
+        labels = {d.id: d.label() for d in datasets}
+        current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
+        st.session_state[DATASET_KEY] = current if current in ids else ids[0]
+        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
+        st.caption(f"Workspace: `{ws.path}`")
+
+
+def select_dataset(dataset_id: str | None) -> None:
+    """Make ``dataset_id`` the sidebar's choice from the next run on (call ``st.rerun`` after)."""
+    st.session_state[_PENDING_DATASET] = dataset_id
+
+
+def dataset_id() -> str | None:
+    """The dataset picked in the sidebar."""
+    return st.session_state.get(DATASET_KEY)
+
+
+def show_data_error(error: DataError) -> None:
+    """Every problem of a failed import, in plain words; nothing was saved."""
+    problems = error.problems
+    st.error(
+        f"**The files were not imported: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+        "to fix.** Nothing in your workspace changed."
+    )
+    for problem in problems:
+        rows = f" (rows {', '.join(map(str, problem.rows))})" if problem.rows else ""
+        column = f", column **{problem.column}**" if problem.column else ""
+        st.markdown(f"- **{problem.file}**{column}: {problem.message}{rows}  \n  *Fix:* {problem.fix}")

@@ -1,0 +1,80 @@
+"""Plotly figure builders: pure functions, data in, figure out. No Streamlit here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+#: One palette for the whole app, so an event type has the same colour on every chart.
+PALETTE = px.colors.qualitative.Safe
+TEMPLATE = "plotly_white"
+
+
+def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        legend={"orientation": "h", "y": -0.18, "title": None},
+    )
+    return fig
+
+
+def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
+    """Stacked area of rows per period and event (from ``overview.events_over_time``)."""
+    fig = px.area(
+        frame, x="period", y="rows", color="event", color_discrete_sequence=PALETTE,
+        labels={"period": "", "rows": f"events per {period}"},
+    )
+    return _style(fig, f"Events per {period}")
+
+
+def event_mix(frame: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of rows per event type, with the share of all rows."""
+    frame = frame.assign(share=frame["rows"] / frame["rows"].sum())
+    fig = px.bar(
+        frame.sort_values("rows"), x="rows", y="event", orientation="h", color="event",
+        color_discrete_sequence=PALETTE, text=frame.sort_values("rows")["share"].map("{:.0%}".format),
+        labels={"rows": "events", "event": ""},
+    )
+    fig.update_layout(showlegend=False)
+    return _style(fig, "Event mix")
+
+
+def top_items(frame: pd.DataFrame, noun: str = "offers") -> go.Figure:
+    """Horizontal bars of the most popular items by customers reached."""
+    ordered = frame.sort_values("customers")
+    fig = px.bar(
+        ordered, x="customers", y="label", orientation="h", hover_data=["item_id", "rows", "revenue"],
+        labels={"customers": "customers who interacted", "label": ""},
+        color_discrete_sequence=PALETTE[1:],
+    )
+    return _style(fig, f"Top {len(frame)} {noun}", height=max(340, 22 * len(frame) + 80))
+
+
+def activity_distribution(frame: pd.DataFrame) -> go.Figure:
+    """Bars of customers per activity bucket."""
+    x = frame.columns[0]
+    fig = px.bar(frame, x=x, y="customers", color_discrete_sequence=PALETTE[2:], labels={x: "interactions per customer"})
+    return _style(fig, "How active are customers?")
+
+
+def users_by_column(frame: pd.DataFrame) -> go.Figure:
+    """Bars of customers per value of one customer column."""
+    column = frame.columns[0]
+    ordered = frame.sort_values("customers")
+    fig = px.bar(
+        ordered, x="customers", y=column, orientation="h", color_discrete_sequence=PALETTE[3:],
+        labels={column: ""},
+    )
+    return _style(fig, f"Customers per {column.replace('_', ' ')}", height=max(300, 24 * len(frame) + 80))
+
+
+def cleaning_report(frame: pd.DataFrame) -> go.Figure:
+    """Bars of rows affected per cleaning step (from ``CleaningReport.to_frame``)."""
+    shown = frame[frame["count"] > 0]
+    fig = px.bar(
+        shown.sort_values("count"), x="count", y="name", color="table", orientation="h",
+        color_discrete_sequence=PALETTE, labels={"count": "rows", "name": ""},
+    )
+    return _style(fig, "What cleaning changed", height=max(260, 28 * len(shown) + 90))

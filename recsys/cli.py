@@ -1,0 +1,201 @@
+"""The ``promolens`` command: every main job without a browser.
+
+Exit codes: 0 done, 2 bad input (the report says what to fix), 3 workspace busy or missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from recsys import columns as C
+from recsys.store import WorkspaceError, default_workspace_path
+
+EXIT_BAD_INPUT = 2
+EXIT_WORKSPACE = 3
+
+Handler = Callable[[argparse.Namespace], int]
+ArgAdder = Callable[[argparse.ArgumentParser], None]
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def _workspace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace", type=Path, default=None,
+        help="workspace directory (default: $PROMOLENS_WORKSPACE or ./workspace)",
+    )
+
+
+def _workspace(args: argparse.Namespace):  # noqa: ANN202 - Workspace, imported lazily
+    from recsys.store import Workspace
+
+    return Workspace(args.workspace or default_workspace_path())
+
+
+# ---------------------------------------------------------------------------- sample
+def _sample_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="directory to write the sample files into")
+    p.add_argument("--users", type=int, default=None, help="number of customers")
+    p.add_argument("--items", type=int, default=None, help="number of offers")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--plant-bias", action="store_true", help="plant an age-band targeting bias (for fairness demos)")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from recsys import synth
+
+    overrides: dict[str, Any] = {}
+    if args.users is not None:
+        overrides["n_users"] = args.users
+    if args.items is not None:
+        overrides["n_items"] = args.items
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.plant_bias:
+        overrides["plant_bias"] = True
+    shop = synth.generate(**overrides)
+    paths = synth.write_sample(shop, args.out)
+    for label, path in paths.items():
+        print(f"{label}: {path}")
+    return 0
+
+
+
+# ---------------------------------------------------------------------------- import
+def _import_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--interactions", type=Path, required=True, help="interactions file (CSV, CSV.gz, Parquet, Excel)")
+    p.add_argument("--users", type=Path, default=None, help="customer facts file")
+    p.add_argument("--items", type=Path, default=None, help="offer / product facts file")
+    p.add_argument("--name", default=None, help="dataset name (default: the interactions file name)")
+    p.add_argument(
+        "--map", action="append", default=[], metavar="CANONICAL=THEIRS",
+        help="map a canonical column to yours, e.g. user_id=CustomerID or users.user_id=cust (repeatable)",
+    )
+    p.add_argument("--user-columns", nargs="*", default=None, help="interaction-file columns that are customer facts")
+    p.add_argument("--item-columns", nargs="*", default=None, help="interaction-file columns that are offer facts")
+    p.add_argument(
+        "--leading-zero-ids", choices=["error", "merge", "keep"], default="error",
+        help="ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart",
+    )
+    p.add_argument("--pseudonymise", action="store_true", help="replace customer ids by keyed pseudonyms")
+    p.add_argument("--max-file-mb", type=float, default=None, help="refuse files larger than this")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``["user_id=CustomerID", "users.user_id=cid"]`` -> ``{"interactions": {...}, "users": {...}}``."""
+    mapping: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--map {pair!r}: write CANONICAL=THEIRS, e.g. --map user_id=CustomerID")
+        canonical, theirs = (part.strip() for part in pair.split("=", 1))
+        table, _, column = canonical.rpartition(".")
+        table = table or C.Table.INTERACTIONS.value
+        if table not in {t.value for t in C.Table}:
+            raise ValueError(f"--map {pair!r}: unknown table {table!r}; use interactions, users or items")
+        allowed = C.MAPPABLE_COLUMNS[C.Table(table)]
+        if column not in allowed:
+            raise ValueError(f"--map {pair!r}: {column!r} is not a column of {table}; choose one of {', '.join(allowed)}")
+        mapping.setdefault(table, {})[column] = theirs
+    return mapping
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from recsys import io
+    from recsys.ingest import import_files
+
+    try:
+        mapping = parse_mapping(args.map)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    limits = io.ReadLimits()
+    if args.max_file_mb is not None:
+        limits = io.ReadLimits(**{**vars(limits), "max_file_bytes": int(args.max_file_mb * 1024**2)})
+    options = io.ImportOptions(
+        leading_zero_ids=args.leading_zero_ids, limits=limits,
+        user_columns=tuple(args.user_columns) if args.user_columns is not None else None,
+        item_columns=tuple(args.item_columns) if args.item_columns is not None else None,
+    )
+    ws = _workspace(args)
+    info, prepared = import_files(
+        ws, args.interactions, args.users, args.items, name=args.name, mapping=mapping or None,
+        options=options, pseudonymise=args.pseudonymise,
+    )
+    if args.json:
+        _print_json({"dataset": info.to_dict()})
+        return 0
+    print(f"Imported dataset {info.id} '{info.name}': {info.n_interactions:,} interactions, "
+          f"{info.n_users:,} customers, {info.n_items:,} offers.")
+    print("Cleaning report:")
+    print(prepared.report.to_frame().to_string(index=False))
+    for warning in prepared.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+
+# ---------------------------------------------------------------------------- datasets
+def _datasets_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    infos = _workspace(args).datasets()
+    if args.json:
+        _print_json([i.to_dict() for i in infos])
+        return 0
+    if not infos:
+        print("No datasets yet. Import one with `promolens import --interactions FILE`.")
+    for i in infos:
+        print(f"{i.id}\t{i.name}\t{i.n_interactions:,} interactions\t{i.n_users:,} customers\t"
+              f"{i.n_items:,} offers\t{i.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+
+# ---------------------------------------------------------------------------- main
+#: name -> (handler, argument adder, help text)
+COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
+    "sample": (cmd_sample, _sample_args, "write a synthetic shop with a planted truth"),
+    "import": (cmd_import, _import_args, "import interaction / customer / offer files into the workspace"),
+    "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promolens", description="PromoLens: explainable coupon targeting")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (handler, add_args, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``promolens`` console script."""
+    from recsys.validate import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except DataError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WorkspaceError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_WORKSPACE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

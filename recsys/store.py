@@ -1,0 +1,484 @@
+"""The workspace: one DuckDB catalogue + Parquet tables + model and export files.
+
+Layout of a workspace directory::
+
+    catalog.duckdb            datasets, runs, segments, exports, measurements (one row each)
+    secret.key                the keyed-pseudonymisation key (created on first use, mode 0600)
+    datasets/<id>/            interactions.parquet, users.parquet, items.parquet
+    runs/<id>/                model files of one training run
+    exports/<id>/             targeting CSV + manifest
+    segments/<id>.parquet     member lists of saved segments
+
+Writes are atomic: files are written into a temporary directory, moved into place with one
+``os.replace`` and only then recorded in the catalogue, in one transaction. A failed or interrupted
+import leaves no catalogue row, and directories without a row are ignored (and swept on open).
+
+DuckDB allows one writer process at a time; connections here are short-lived, and a lock held by
+another process becomes a :class:`WorkspaceBusy` error with a plain message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from recsys import columns as C
+from recsys.schema import TableSchema
+
+DEFAULT_WORKSPACE = "workspace"
+CATALOG_FILE = "catalog.duckdb"
+KEY_FILE = "secret.key"
+_TMP_PREFIX = ".tmp-"
+_LOCK_WAIT_SECONDS = 3.0
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    fingerprint VARCHAR NOT NULL, sources VARCHAR, mapping VARCHAR, report VARCHAR,
+    warnings VARCHAR, identifiers VARCHAR, user_schema VARCHAR, item_schema VARCHAR,
+    n_interactions BIGINT, n_users BIGINT, n_items BIGINT, is_sample BOOLEAN DEFAULT FALSE
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    config VARCHAR, metrics VARCHAR, epochs VARCHAR, timings VARCHAR, split VARCHAR,
+    extra VARCHAR, model_dir VARCHAR
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, definition VARCHAR, n_members BIGINT, members_file VARCHAR
+);
+CREATE TABLE IF NOT EXISTS exports (
+    id VARCHAR PRIMARY KEY, run_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
+    manifest VARCHAR, csv_file VARCHAR, sha256 VARCHAR, n_rows BIGINT
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id VARCHAR PRIMARY KEY, export_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
+    results VARCHAR
+);
+"""
+
+_ID_PREFIX = {"datasets": "d", "runs": "r", "segments": "s", "exports": "e", "measurements": "m"}
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace operation could not be done; the message says why and what to do."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another process holds the workspace's DuckDB file."""
+
+
+class NotFound(WorkspaceError, KeyError):
+    """An id that the workspace does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One catalogue row of the datasets table."""
+
+    id: str
+    name: str
+    created_at: datetime
+    fingerprint: str
+    sources: list[dict[str, Any]]
+    mapping: dict[str, dict[str, str]]
+    report: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    identifiers: dict[str, dict[str, str]]
+    user_schema: TableSchema
+    item_schema: TableSchema
+    n_interactions: int
+    n_users: int
+    n_items: int
+    is_sample: bool
+
+    def label(self) -> str:
+        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "created_at": self.created_at.isoformat(),
+            "fingerprint": self.fingerprint, "sources": self.sources, "mapping": self.mapping,
+            "report": self.report, "warnings": self.warnings, "identifiers": self.identifiers,
+            "user_schema": self.user_schema.to_list(), "item_schema": self.item_schema.to_list(),
+            "n_interactions": self.n_interactions, "n_users": self.n_users,
+            "n_items": self.n_items, "is_sample": self.is_sample,
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's tables, as loaded from the workspace."""
+
+    info: DatasetInfo
+    interactions: pd.DataFrame
+    users: pd.DataFrame
+    items: pd.DataFrame
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+class Workspace:
+    """A PromoLens workspace directory.
+
+    Parameters
+    ----------
+    path
+        The directory; created on first use.
+
+    Examples
+    --------
+    >>> ws = Workspace("/tmp/promolens-doc-ws")   # doctest: +SKIP
+    >>> [d.name for d in ws.datasets()]           # doctest: +SKIP
+    ['sample shop']
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_WORKSPACE) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._ensure()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def catalog_path(self) -> Path:
+        return self.path / CATALOG_FILE
+
+    def _ensure(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError(f"Workspace path {self.path} is a file, not a directory. Choose another path.")
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sub in ("datasets", "runs", "exports", "segments"):
+            (self.path / sub).mkdir(exist_ok=True)
+        with self.connect() as con:
+            con.execute(_SCHEMA_SQL)
+        self._sweep_leftovers()
+        self.secret_key()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`."""
+        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+        while True:
+            try:
+                # Always read-write: DuckDB refuses two connections with different configurations
+                # to one file inside a process, and ours are short-lived anyway.
+                con = duckdb.connect(str(self.catalog_path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise WorkspaceError(f"Cannot open the workspace catalogue {self.catalog_path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise WorkspaceBusy(
+                        f"The workspace {self.path} is in use by another PromoLens process "
+                        f"(DuckDB allows one writer at a time). Wait for it to finish, close the other "
+                        f"app or command, or use another workspace (--workspace / PROMOLENS_WORKSPACE)."
+                    ) from exc
+                time.sleep(0.2)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _sweep_leftovers(self) -> None:
+        """Remove temporary directories of interrupted writes."""
+        for sub in ("datasets", "runs", "exports"):
+            for tmp in (self.path / sub).glob(_TMP_PREFIX + "*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _next_id(self, con: duckdb.DuckDBPyConnection, table: str) -> str:
+        prefix = _ID_PREFIX[table]
+        ids = [row[0] for row in con.execute(f"SELECT id FROM {table}").fetchall()]
+        numbers = [int(m.group(1)) for i in ids if (m := re.fullmatch(prefix + r"(\d+)", i))]
+        taken = set(ids) | {p.name for p in (self.path / table).glob(prefix + "*")}
+        n = max(numbers, default=0) + 1
+        while f"{prefix}{n}" in taken:
+            n += 1
+        return f"{prefix}{n}"
+
+    @contextmanager
+    def _staging(self, sub: str) -> Iterator[Path]:
+        tmp = self.path / sub / f"{_TMP_PREFIX}{secrets.token_hex(6)}"
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def secret_key(self) -> bytes:
+        """The workspace's pseudonymisation key (created with mode 0600 on first use)."""
+        key_path = self.path / KEY_FILE
+        if not key_path.exists():
+            tmp = key_path.with_suffix(".tmp")
+            tmp.write_bytes(secrets.token_bytes(32))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, key_path)
+        return key_path.read_bytes()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run a read-only SQL query (e.g. over ``read_parquet`` of a dataset) and return a frame."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    # ------------------------------------------------------------------ datasets
+    def dataset_dir(self, dataset_id: str) -> Path:
+        return self.path / "datasets" / dataset_id
+
+    def table_path(self, dataset_id: str, table: C.Table | str) -> Path:
+        return self.dataset_dir(dataset_id) / f"{C.Table(table).value}.parquet"
+
+    def save_dataset(self, prepared: Any, name: str, is_sample: bool = False) -> DatasetInfo:
+        """Store a prepared dataset (see ``io.prepare_dataset``) atomically and return its info."""
+        name = name.strip() or "dataset"
+        inter = prepared.interactions
+        with self._staging("datasets") as tmp:
+            inter.to_parquet(tmp / f"{C.Table.INTERACTIONS.value}.parquet", index=False)
+            prepared.users.to_parquet(tmp / f"{C.Table.USERS.value}.parquet", index=False)
+            prepared.items.to_parquet(tmp / f"{C.Table.ITEMS.value}.parquet", index=False)
+            n_users = int(pd.concat([inter[C.USER_ID], prepared.users[C.USER_ID]]).nunique())
+            n_items = int(pd.concat([inter[C.ITEM_ID], prepared.items[C.ITEM_ID]]).nunique())
+            dataset_id = ""
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    dataset_id = self._next_id(con, "datasets")
+                    con.execute(
+                        "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            dataset_id, name, _now(), prepared.fingerprint,
+                            _dumps([vars(s) for s in prepared.sources]), _dumps(prepared.mapping),
+                            _dumps(prepared.report.to_dict()),
+                            _dumps([w.to_dict() for w in prepared.warnings]),
+                            _dumps(prepared.identifiers), _dumps(prepared.user_schema.to_list()),
+                            _dumps(prepared.item_schema.to_list()), len(inter), n_users, n_items,
+                            is_sample,
+                        ],
+                    )
+                    os.replace(tmp, self.dataset_dir(dataset_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    if dataset_id and self.dataset_dir(dataset_id).exists() and not tmp.exists():
+                        os.replace(self.dataset_dir(dataset_id), tmp)  # undo the move
+                    raise
+        return self.dataset(dataset_id)
+
+    def datasets(self) -> list[DatasetInfo]:
+        """All datasets, newest first."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM datasets ORDER BY created_at DESC, id DESC").df()
+        return [_dataset_info(row) for row in frame.to_dict("records")]
+
+    def dataset(self, dataset_id: str) -> DatasetInfo:
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).df()
+        if frame.empty:
+            known = ", ".join(d.id for d in self.datasets()) or "none yet"
+            raise NotFound(f"No dataset '{dataset_id}' in workspace {self.path} (known: {known}).")
+        return _dataset_info(frame.iloc[0].to_dict())
+
+    def load_dataset(self, dataset_id: str) -> Dataset:
+        info = self.dataset(dataset_id)
+        tables = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+        return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
+
+    def rename_dataset(self, dataset_id: str, name: str) -> None:
+        self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute("UPDATE datasets SET name = ? WHERE id = ?", [name.strip(), dataset_id])
+
+    def update_schemas(self, dataset_id: str, user_schema: TableSchema, item_schema: TableSchema) -> None:
+        """Change column kinds / sensitivity of a stored dataset."""
+        self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute(
+                "UPDATE datasets SET user_schema = ?, item_schema = ? WHERE id = ?",
+                [_dumps(user_schema.to_list()), _dumps(item_schema.to_list()), dataset_id],
+            )
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset and everything built on it (runs, segments)."""
+        self.dataset(dataset_id)
+        for run in self.runs(dataset_id):
+            self.delete_run(run["id"])
+        with self.connect() as con:
+            con.execute("DELETE FROM segments WHERE dataset_id = ?", [dataset_id])
+            con.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+        shutil.rmtree(self.dataset_dir(dataset_id), ignore_errors=True)
+
+    def find_dataset_by_fingerprint(self, fingerprint: str) -> DatasetInfo | None:
+        return next((d for d in self.datasets() if d.fingerprint == fingerprint), None)
+
+    # ------------------------------------------------------------------ runs
+    def run_dir(self, run_id: str) -> Path:
+        return self.path / "runs" / run_id
+
+    def save_run(
+        self,
+        dataset_id: str,
+        record: dict[str, Any],
+        write_model: Any,
+    ) -> str:
+        """Record one training run. ``write_model(directory)`` writes the model files.
+
+        ``record`` holds JSON-able ``config``, ``metrics``, ``epochs``, ``timings``, ``split`` and
+        ``extra`` entries.
+        """
+        self.dataset(dataset_id)
+        with self._staging("runs") as tmp:
+            write_model(tmp)
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    run_id = self._next_id(con, "runs")
+                    con.execute(
+                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            run_id, dataset_id, _now(), _dumps(record.get("config")),
+                            _dumps(record.get("metrics")), _dumps(record.get("epochs")),
+                            _dumps(record.get("timings")), _dumps(record.get("split")),
+                            _dumps(record.get("extra", {})), run_id,
+                        ],
+                    )
+                    os.replace(tmp, self.run_dir(run_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        return run_id
+
+    def runs(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
+        """Runs (newest first), each a dict with decoded JSON fields."""
+        sql = "SELECT * FROM runs" + (" WHERE dataset_id = ?" if dataset_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
+        return [_decode(row, ("config", "metrics", "epochs", "timings", "split", "extra")) for row in frame.to_dict("records")]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
+        if frame.empty:
+            raise NotFound(f"No run '{run_id}' in workspace {self.path}.")
+        return _decode(frame.iloc[0].to_dict(), ("config", "metrics", "epochs", "timings", "split", "extra"))
+
+    def update_run_extra(self, run_id: str, extra: dict[str, Any]) -> None:
+        """Merge ``extra`` into a run's extra settings (e.g. a chosen re-ranking)."""
+        merged = {**self.run(run_id)["extra"], **extra}
+        with self.connect() as con:
+            con.execute("UPDATE runs SET extra = ? WHERE id = ?", [_dumps(merged), run_id])
+
+    def delete_run(self, run_id: str) -> None:
+        self.run(run_id)
+        with self.connect() as con:
+            con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # ------------------------------------------------------------------ segments
+    def save_segment(self, dataset_id: str, name: str, definition: dict[str, Any], members: pd.Series) -> str:
+        """Save a named segment with its member list at save time."""
+        self.dataset(dataset_id)
+        members = pd.Series(members, name=C.USER_ID).drop_duplicates().astype(str)
+        tmp = self.path / "segments" / f"{_TMP_PREFIX}{secrets.token_hex(6)}.parquet"
+        members.to_frame().to_parquet(tmp, index=False)
+        try:
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    segment_id = self._next_id(con, "segments")
+                    target = self.path / "segments" / f"{segment_id}.parquet"
+                    con.execute(
+                        "INSERT INTO segments VALUES (?,?,?,?,?,?,?)",
+                        [segment_id, dataset_id, name.strip(), _now(), _dumps(definition), len(members), target.name],
+                    )
+                    os.replace(tmp, target)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        finally:
+            tmp.unlink(missing_ok=True)
+        return segment_id
+
+    def segments(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM segments" + (" WHERE dataset_id = ?" if dataset_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
+        return [_decode(row, ("definition",)) for row in frame.to_dict("records")]
+
+    def segment_members(self, segment_id: str) -> pd.Series:
+        rows = [s for s in self.segments() if s["id"] == segment_id]
+        if not rows:
+            raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        return pd.read_parquet(self.path / "segments" / rows[0]["members_file"])[C.USER_ID]
+
+    def delete_segment(self, segment_id: str) -> None:
+        rows = [s for s in self.segments() if s["id"] == segment_id]
+        if not rows:
+            raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        with self.connect() as con:
+            con.execute("DELETE FROM segments WHERE id = ?", [segment_id])
+        (self.path / "segments" / rows[0]["members_file"]).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self) -> dict[str, Any]:
+        """Everything observable about the workspace: catalogue rows and file listing.
+
+        Tests compare snapshots before and after a failed operation to prove nothing changed.
+        """
+        tables = {}
+        with self.connect(read_only=True) as con:
+            for table in _ID_PREFIX:
+                tables[table] = con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        files = sorted(
+            str(p.relative_to(self.path)) for p in self.path.rglob("*")
+            if p.is_file() and not p.name.startswith(CATALOG_FILE)
+        )
+        return {"tables": tables, "files": files}
+
+
+def _decode(row: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(row)
+    for field_name in json_fields:
+        value = out.get(field_name)
+        out[field_name] = json.loads(value) if isinstance(value, str) and value else {}
+    if isinstance(out.get("created_at"), pd.Timestamp):
+        out["created_at"] = out["created_at"].to_pydatetime()
+    return out
+
+
+def _dataset_info(row: dict[str, Any]) -> DatasetInfo:
+    d = _decode(row, ("sources", "mapping", "report", "warnings", "identifiers", "user_schema", "item_schema"))
+    return DatasetInfo(
+        id=d["id"], name=d["name"], created_at=d["created_at"], fingerprint=d["fingerprint"],
+        sources=d["sources"] or [], mapping=d["mapping"] or {}, report=d["report"] or {},
+        warnings=d["warnings"] or [], identifiers=d["identifiers"] or {},
+        user_schema=TableSchema.from_list(d["user_schema"] or []),
+        item_schema=TableSchema.from_list(d["item_schema"] or []),
+        n_interactions=int(d["n_interactions"]), n_users=int(d["n_users"]), n_items=int(d["n_items"]),
+        is_sample=bool(d["is_sample"]),
+    )
+
+
+def default_workspace_path() -> Path:
+    """``$PROMOLENS_WORKSPACE`` or ``./workspace``."""
+    return Path(os.environ.get("PROMOLENS_WORKSPACE", DEFAULT_WORKSPACE))
