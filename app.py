@@ -1,8 +1,11 @@
-"""PromoLens: the Streamlit entry. A frame that routes; every page lives in pages/."""
+"""PromoLens: the Streamlit entry. A frame that routes; every page lives in pages/.
+
+Each page starts with ``shared.sidebar()`` (dataset and run pickers) rather than this file drawing
+it: Streamlit's AppTest re-runs only the page script on later runs, so a sidebar drawn here would
+vanish from page tests.
+"""
 
 import streamlit as st
-
-from pages import shared
 
 st.set_page_config(page_title="PromoLens", page_icon=":material/target:", layout="wide")
 
@@ -13,5 +16,4 @@ navigation = st.navigation(
         ],
     }
 )
-shared.sidebar()
 navigation.run()

@@ -24,6 +24,7 @@ ROLE_LABEL = {
     "items": "Offer / product facts (optional): type, category, discount, ...",
 }
 
+shared.sidebar()
 st.title("Data")
 ws = shared.workspace()
 tab_overview, tab_import, tab_manage = st.tabs(["Overview", "Import new data", "Manage datasets"])
