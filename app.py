@@ -14,6 +14,9 @@ navigation = st.navigation(
         "Your data": [
             st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
         ],
+        "Model": [
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        ],
     }
 )
 navigation.run()

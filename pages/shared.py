@@ -16,6 +16,8 @@ from recsys.validate import DataError
 
 DATASET_KEY = "dataset_id"
 _PENDING_DATASET = "pending_dataset_id"
+RUN_KEY = "run_id"
+_PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
 
 
@@ -58,12 +60,39 @@ def sidebar() -> None:
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
         st.session_state[DATASET_KEY] = current if current in ids else ids[0]
         st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
+        _run_picker(ws, st.session_state[DATASET_KEY])
         st.caption(f"Workspace: `{ws.path}`")
+
+
+def _run_picker(ws: Workspace, dataset: str) -> None:
+    runs = ws.runs(dataset)
+    if not runs:
+        st.session_state.pop(RUN_KEY, None)
+        st.caption("No model trained on this dataset yet: see the Train page.")
+        return
+    ids = [r["id"] for r in runs]
+    labels = {
+        r["id"]: f"{r['id']} · {r['config'].get('split', {}).get('kind', '?')} split · {r['created_at']:%d %b %H:%M}"
+        for r in runs
+    }
+    current = st.session_state.pop(_PENDING_RUN, None) or st.session_state.get(RUN_KEY)
+    st.session_state[RUN_KEY] = current if current in ids else ids[0]
+    st.selectbox("Model run", ids, format_func=labels.__getitem__, key=RUN_KEY)
 
 
 def select_dataset(dataset_id: str | None) -> None:
     """Make ``dataset_id`` the sidebar's choice from the next run on (call ``st.rerun`` after)."""
     st.session_state[_PENDING_DATASET] = dataset_id
+
+
+def select_run(run_id: str | None) -> None:
+    """Make ``run_id`` the sidebar's run from the next run on (call ``st.rerun`` after)."""
+    st.session_state[_PENDING_RUN] = run_id
+
+
+def run_id() -> str | None:
+    """The model run picked in the sidebar (None when the dataset has no run)."""
+    return st.session_state.get(RUN_KEY)
 
 
 def dataset_id() -> str | None:

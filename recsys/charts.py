@@ -78,3 +78,43 @@ def cleaning_report(frame: pd.DataFrame) -> go.Figure:
         color_discrete_sequence=PALETTE, labels={"count": "rows", "name": ""},
     )
     return _style(fig, "What cleaning changed", height=max(260, 28 * len(shown) + 90))
+
+
+MODEL_COLORS = {"hybrid": "#1f77b4", "collaborative": "#9467bd", "popularity": "#ff7f0e", "random": "#7f7f7f"}
+
+
+def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
+    """Grouped bars: each metric (``names``) for every model (rows of ``metrics``)."""
+    long = (
+        metrics[[n for n in names if n in metrics.columns]]
+        .rename_axis("model").reset_index()
+        .melt(id_vars="model", var_name="metric", value_name="value")
+    )
+    fig = px.bar(
+        long, x="metric", y="value", color="model", barmode="group", text=long["value"].map("{:.3f}".format),
+        color_discrete_map=MODEL_COLORS, labels={"metric": "", "value": ""},
+    )
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    return _style(fig, "The model against the baselines (higher is better)", height=380)
+
+
+def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
+    """Validation metric per epoch, one line per model and phase."""
+    frame = epochs.dropna(subset=[metric]) if metric in epochs.columns else epochs.iloc[0:0]
+    if frame.empty:
+        return _style(go.Figure(), "No validation curve (early stopping was off)")
+    label = frame["model"] + " (" + frame["phase"].str.replace("_", " ") + ")"
+    fig = px.line(
+        frame.assign(line=label), x="epoch", y=metric, color="line", markers=True,
+        labels={"epoch": "epoch", metric: f"validation {metric}", "line": ""},
+    )
+    return _style(fig, f"Learning curve: validation {metric} per epoch")
+
+
+def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
+    """Bars of a per-user metric averaged per customer group, per model."""
+    fig = px.bar(
+        frame, x=column, y="mean", color="model", barmode="group", hover_data=["count"],
+        color_discrete_map=MODEL_COLORS, labels={"mean": metric, column: column.replace("_", " ")},
+    )
+    return _style(fig, f"{metric} by {column.replace('_', ' ')}")

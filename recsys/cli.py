@@ -163,12 +163,126 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 
+# ---------------------------------------------------------------------------- train / runs
+def _train_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--dataset", required=True, help="dataset id (see `promolens datasets`)")
+    p.add_argument("--split", choices=["temporal", "leave_last_n", "random", "cold_items"], default="temporal")
+    p.add_argument("--test-share", type=float, default=0.2, help="share held out for testing")
+    p.add_argument("--cutoff", default=None, help="temporal split: rows after this date are test")
+    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may stop sooner)")
+    p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
+    p.add_argument("--components", type=int, default=32, help="embedding size")
+    p.add_argument("--learning-rate", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on user and item embeddings")
+    p.add_argument("--k", type=int, default=10, help="list length for precision@k, NDCG@k, ...")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--include-sensitive", action="store_true", help="use sensitive columns (gender, age, ...) as features")
+    p.add_argument("--user-columns", nargs="*", default=None, help="customer columns to use as features (default: all usable)")
+    p.add_argument("--item-columns", nargs="*", default=None, help="offer columns to use as features (default: all usable)")
+    p.add_argument("--half-life-days", type=float, default=None, help="weight recent events more (time decay)")
+    p.add_argument("--no-refit", action="store_true", help="keep the evaluated model instead of refitting on all data")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline.TrainConfig
+    from recsys.features import FeatureConfig, InteractionConfig
+    from recsys.model import ModelConfig
+    from recsys.pipeline import TrainConfig
+    from recsys.split import SplitConfig
+
+    return TrainConfig(
+        split=SplitConfig(kind=args.split, test_share=args.test_share, cutoff=args.cutoff),
+        interactions=InteractionConfig(half_life_days=args.half_life_days),
+        features=FeatureConfig(include_sensitive=args.include_sensitive),
+        model=ModelConfig(
+            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate,
+            item_alpha=args.alpha, user_alpha=args.alpha, epochs=args.epochs,
+        ),
+        k=args.k, seed=args.seed,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from recsys import runs
+
+    try:
+        config = train_config_from_args(args)
+        config.validate()
+    except ValueError as exc:
+        print(f"Bad training settings: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ws = _workspace(args)
+    quiet = args.json
+
+    def progress(message: str, share: float) -> None:
+        if not quiet:
+            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+
+    try:
+        run_id = runs.train_run(
+            ws, args.dataset, config, refit_all=not args.no_refit, user_columns=args.user_columns,
+            item_columns=args.item_columns, progress=progress,
+        )
+    except ValueError as exc:
+        print(f"Training stopped: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    run = ws.run(run_id)
+    metrics = runs.metrics_frame(run)
+    if args.json:
+        _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"]})
+        return 0
+    print(f"Run {run_id} on dataset {args.dataset}")
+    print(metrics.round(4).to_string())
+    print(runs.verdict(metrics, config.k, config.split.kind))
+    print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run["timings"].items()))
+    return 0
+
+
+def _runs_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--dataset", default=None, help="only runs of this dataset")
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="compare these runs side by side")
+    p.add_argument("--delete", default=None, metavar="RUN", help="delete this run and its model")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from recsys import runs
+
+    ws = _workspace(args)
+    if args.delete:
+        ws.delete_run(args.delete)
+        print(f"Deleted run {args.delete}.")
+        return 0
+    if args.compare:
+        table = runs.compare(ws, args.compare)
+        if args.json:
+            _print_json(json.loads(table.to_json(orient="index")))
+        else:
+            print(table.T.to_string())
+        return 0
+    records = ws.runs(args.dataset)
+    if args.json:
+        _print_json(records)
+        return 0
+    if not records:
+        print("No runs yet. Train one with `promolens train --dataset ID`.")
+    for summary in runs.summaries(ws, args.dataset):
+        p = summary.headline(f"precision@{summary.k}")
+        print(f"{summary.id}\t{summary.dataset_id}\t{summary.split}\tprecision@{summary.k} "
+              f"{'n/a' if p is None else f'{p:.4f}'}\t{summary.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "sample": (cmd_sample, _sample_args, "write a synthetic shop with a planted truth"),
     "import": (cmd_import, _import_args, "import interaction / customer / offer files into the workspace"),
     "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
+    "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
+    "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
 }
 
 

@@ -1,0 +1,193 @@
+"""Train: fit the hybrid model, see honestly whether it beats simple baselines, compare runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, runs
+from recsys import columns as C
+from recsys.features import FeatureConfig, InteractionConfig
+from recsys.model import ModelConfig
+from recsys.pipeline import TrainConfig
+from recsys.schema import ColumnKind
+from recsys.split import SplitConfig
+
+SPLITS = {
+    "temporal": "Predict the future: train on the past, test on the latest period (recommended)",
+    "cold_items": "New offers: hold out a share of offers entirely, as if launched tomorrow",
+    "leave_last_n": "Each customer's latest response is the test",
+    "random": "Random share of customer-offer pairs (optimistic: the model sees the future)",
+}
+HEADLINE_METRICS = ["precision@{k}", "recall@{k}", "ndcg@{k}", "hit_rate@{k}", "auc"]
+UNUSABLE = {ColumnKind.IDENTIFIER, ColumnKind.IGNORE}
+
+shared.sidebar()
+st.title("Train a model")
+ws = shared.workspace()
+dataset_id = shared.dataset_id()
+if dataset_id is None:
+    st.info("Import a dataset on the Data page first.")
+    st.stop()
+info = ws.dataset(dataset_id)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _events(workspace_path: str, dataset: str, fingerprint: str) -> list[str]:
+    frame = ws.query(
+        f"SELECT DISTINCT {C.EVENT} AS e FROM read_parquet(?) ORDER BY 1",
+        [str(ws.table_path(dataset, C.Table.INTERACTIONS))],
+    )
+    return frame["e"].astype(str).tolist()
+
+
+def feature_choices(schema) -> tuple[list[str], list[str], dict[str, str]]:  # noqa: ANN001 - TableSchema
+    usable = [c for c in schema.columns if c.kind not in UNUSABLE]
+    labels = {c.name: f"{c.name} ({c.kind.value}{', sensitive' if c.sensitive else ''})" for c in usable}
+    default = [c.name for c in usable if not c.sensitive]
+    return [c.name for c in usable], default, labels
+
+
+def train_form() -> None:
+    events = _events(str(ws.path), dataset_id, info.fingerprint)
+    with st.form("train_form"):
+        split = st.radio("How to test the model", list(SPLITS), format_func=SPLITS.get, key="train_split")
+        test_share = st.slider("Share held out for testing", 0.05, 0.5, 0.2, 0.05, key="train_test_share")
+        st.markdown("**What counts as a positive signal** (weight per event; 0 ignores the event)")
+        weights = st.data_editor(
+            pd.DataFrame({"event": events, "weight": [C.DEFAULT_EVENT_WEIGHTS.get(e, 1.0) for e in events]}),
+            disabled=["event"], hide_index=True, key="train_weights",
+        )
+        left, right = st.columns(2)
+        u_all, u_default, u_labels = feature_choices(info.user_schema)
+        i_all, i_default, i_labels = feature_choices(info.item_schema)
+        user_cols = left.multiselect(
+            "Customer facts used by the model", u_all, default=u_default, format_func=u_labels.get,
+            help="Sensitive columns are left out by default; the Fairness page audits them either way.",
+            key="train_user_cols",
+        )
+        item_cols = right.multiselect(
+            "Offer facts used by the model", i_all, default=i_default, format_func=i_labels.get,
+            key="train_item_cols",
+        )
+        with st.expander("Model settings"):
+            a, b, c = st.columns(3)
+            loss = a.selectbox("Loss", ["warp", "bpr", "logistic", "warp-kos"], key="train_loss")
+            components = b.number_input("Embedding size", 4, 256, 32, 4, key="train_components")
+            epochs = c.number_input("Max epochs (early stopping)", 1, 300, 30, key="train_epochs")
+            learning_rate = a.number_input("Learning rate", 0.001, 1.0, 0.05, format="%.3f", key="train_lr")
+            alpha = b.number_input("Regularisation (L2)", 0.0, 0.1, 0.0, format="%.5f", key="train_alpha")
+            k = c.number_input("List length k", 1, 100, 10, key="train_k")
+            seed = a.number_input("Seed", 0, 2**31 - 1, 42, key="train_seed")
+            half_life = b.number_input("Time decay half-life (days, 0 = off)", 0.0, 3650.0, 0.0, key="train_half_life")
+            refit = c.checkbox("Refit on all data after evaluation", True, key="train_refit")
+        submitted = st.form_submit_button("Train and evaluate", type="primary")
+    if not submitted:
+        return
+    sensitive = {c.name for c in [*info.user_schema.columns, *info.item_schema.columns] if c.sensitive}
+    config = TrainConfig(
+        split=SplitConfig(kind=split, test_share=float(test_share)),
+        interactions=InteractionConfig(
+            event_weights=dict(zip(weights["event"], weights["weight"].astype(float))),
+            half_life_days=float(half_life) or None,
+        ),
+        features=FeatureConfig(include_sensitive=bool(sensitive & {*user_cols, *item_cols})),
+        model=ModelConfig(
+            loss=loss, no_components=int(components), epochs=int(epochs), learning_rate=float(learning_rate),
+            item_alpha=float(alpha), user_alpha=float(alpha),
+        ),
+        k=int(k), seed=int(seed),
+    )
+    run_training(config, list(user_cols), list(item_cols), bool(refit))
+
+
+def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str], refit: bool) -> None:
+    rows: list[dict] = []
+    with st.status("Training...", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting")
+        curve = st.empty()
+
+        def on_epoch(row: dict) -> None:
+            rows.append(row)
+            metric = f"val_{config.model.early_stopping_metric}@{config.model.eval_k}"
+            frame = pd.DataFrame(rows)
+            if metric not in frame.columns:
+                metric = next((c for c in frame.columns if c.startswith("val_")), None)
+            if metric is not None:
+                curve.plotly_chart(charts.epoch_curve(frame, metric), width="stretch")
+
+        try:
+            new_run = runs.train_run(
+                ws, dataset_id, config, refit_all=refit, user_columns=user_cols, item_columns=item_cols,
+                progress=lambda text, share: bar.progress(share, text=text), on_epoch=on_epoch,
+            )
+        except ValueError as exc:
+            status.update(label="Training stopped", state="error")
+            st.error(f"Training stopped: {exc}")
+            return
+        status.update(label=f"Trained run {new_run}", state="complete")
+    shared.select_run(new_run)
+    st.rerun()
+
+
+def show_run(run_id: str) -> None:
+    run = ws.run(run_id)
+    k = int(run["config"].get("k", 10))
+    split = run["config"]["split"]["kind"]
+    metrics = runs.metrics_frame(run)
+    st.subheader(f"Run {run_id}: {SPLITS.get(split, split).split(':')[0].lower()} split")
+    st.info(runs.verdict(metrics, k, split))
+    names = [m.format(k=k) for m in HEADLINE_METRICS]
+    st.plotly_chart(charts.model_comparison(metrics, names), width="stretch")
+    st.dataframe(metrics.style.format("{:.4f}").highlight_max(axis=0, color="#d4edda"), width="stretch")
+    sizes = run["split"]
+    st.caption(
+        f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
+        f"responses over {sizes.get('candidates', 0):,} candidate offers ({sizes.get('candidate_kind', '')}). "
+        f"Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
+    )
+    epochs = pd.DataFrame(run["epochs"])
+    val_cols = [c for c in epochs.columns if c.startswith("val_")]
+    left, right = st.columns(2)
+    if val_cols:
+        left.plotly_chart(charts.epoch_curve(epochs, val_cols[0]), width="stretch")
+    group_cols = [c.name for c in info.user_schema.columns if c.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN)]
+    if group_cols:
+        column = right.selectbox("Metrics by customer group", group_cols, key="train_group_col")
+        metric = right.selectbox("Metric", names[:4], key="train_group_metric")
+        dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
+        by_group = runs.metrics_by_group(ws, run_id, dataset, column, metric)
+        right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
+    return ws.load_dataset(dataset)
+
+
+def run_list() -> None:
+    all_runs = runs.summaries(ws, dataset_id)
+    if not all_runs:
+        return
+    st.subheader("All runs on this dataset")
+    chosen = st.multiselect(
+        "Compare runs", [r.id for r in all_runs], default=[r.id for r in all_runs[:2]], key="train_compare"
+    )
+    if chosen:
+        table = runs.compare(ws, chosen)
+        st.dataframe(table, width="stretch")
+    with st.form("delete_run"):
+        target = st.selectbox("Delete a run", [r.id for r in all_runs])
+        sure = st.checkbox("Yes, delete this run and its model")
+        if st.form_submit_button("Delete run") and sure:
+            ws.delete_run(target)
+            shared.select_run(None)
+            st.rerun()
+
+
+with st.expander("Train a new model", expanded=shared.run_id() is None):
+    train_form()
+if shared.run_id() is not None:
+    show_run(shared.run_id())
+    run_list()
