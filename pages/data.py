@@ -68,11 +68,12 @@ def render_overview() -> None:
     cols[1].metric("Offers", f"{info.n_items:,}")
     cols[2].metric("Interactions", f"{head['interactions']:,}")
     cols[3].metric("Revenue", f"{head['revenue']:,.0f}" if head["revenue"] is not None else "n/a")
-    span = (
-        f"{pd.Timestamp(head['first']):%d %b %Y} – {pd.Timestamp(head['last']):%d %b %Y}"
-        if head["first"] is not None else "no dates"
-    )
-    cols[4].metric("Period", span)
+    if head["first"] is not None:
+        first, last = pd.Timestamp(head["first"]), pd.Timestamp(head["last"])
+        cols[4].metric("Days covered", f"{(last - first).days + 1:,}")
+        st.caption(f"From {first:%d %b %Y} to {last:%d %b %Y}.")
+    else:
+        cols[4].metric("Days covered", "no dates")
 
     left, right = st.columns([3, 2])
     if not data["time"].empty:

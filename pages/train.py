@@ -21,6 +21,24 @@ SPLITS = {
     "random": "Random share of customer-offer pairs (optimistic: the model sees the future)",
 }
 HEADLINE_METRICS = ["precision@{k}", "recall@{k}", "ndcg@{k}", "hit_rate@{k}", "auc"]
+ACCURACY_METRICS = [*HEADLINE_METRICS, "map@{k}"]
+SPLIT_TITLES = {
+    "temporal": "tested on the latest period", "cold_items": "tested on held-out new offers",
+    "leave_last_n": "tested on each customer's latest response", "random": "tested on a random share",
+}
+GLOSSARY = """
+- **precision@k**: share of the top k offers the customer went on to respond to.
+- **recall@k**: share of the customer's held-out responses found in their top k.
+- **ndcg@k**: like recall, but a hit near the top counts more.
+- **hit_rate@k**: share of customers with at least one hit in their top k.
+- **map@k**: mean average precision, another rank-aware accuracy.
+- **auc**: chance that a responded offer is ranked above one that was not (0.5 = coin flip).
+- **coverage@k**: share of the catalogue that appears in anyone's top k.
+- **diversity@k**: how different the offers in one list are (by offer facts).
+- **novelty@k**: how un-popular the recommended offers are (higher = less obvious).
+- **personalization@k**: how different lists are between customers (0 = everyone gets the same).
+- **arp@k**: average popularity (past customers) of the recommended offers.
+"""
 UNUSABLE = {ColumnKind.IDENTIFIER, ColumnKind.IGNORE}
 
 shared.sidebar()
@@ -110,11 +128,9 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
 
         def on_epoch(row: dict) -> None:
             rows.append(row)
-            metric = f"val_{config.model.early_stopping_metric}@{config.model.eval_k}"
+            metric = f"{config.model.early_stopping_metric}@{config.model.eval_k}"
             frame = pd.DataFrame(rows)
-            if metric not in frame.columns:
-                metric = next((c for c in frame.columns if c.startswith("val_")), None)
-            if metric is not None:
+            if metric in frame.columns:
                 curve.plotly_chart(charts.epoch_curve(frame, metric), width="stretch")
 
         try:
@@ -136,11 +152,16 @@ def show_run(run_id: str) -> None:
     k = int(run["config"].get("k", 10))
     split = run["config"]["split"]["kind"]
     metrics = runs.metrics_frame(run)
-    st.subheader(f"Run {run_id}: {SPLITS.get(split, split).split(':')[0].lower()} split")
+    st.subheader(f"Run {run_id} · {SPLIT_TITLES.get(split, split)}")
     st.info(runs.verdict(metrics, k, split))
     names = [m.format(k=k) for m in HEADLINE_METRICS]
     st.plotly_chart(charts.model_comparison(metrics, names), width="stretch")
-    st.dataframe(metrics.style.format("{:.4f}").highlight_max(axis=0, color="#d4edda"), width="stretch")
+    accuracy = [m.format(k=k) for m in ACCURACY_METRICS if m.format(k=k) in metrics.columns]
+    st.dataframe(
+        metrics.style.format("{:.4f}").highlight_max(axis=0, subset=accuracy, color="#d4edda"), width="stretch"
+    )
+    with st.expander("What do these numbers mean?"):
+        st.markdown(GLOSSARY)
     sizes = run["split"]
     st.caption(
         f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
@@ -148,10 +169,10 @@ def show_run(run_id: str) -> None:
         f"Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
     )
     epochs = pd.DataFrame(run["epochs"])
-    val_cols = [c for c in epochs.columns if c.startswith("val_")]
+    curve_metric = next((c for c in epochs.columns if c.startswith("ndcg@")), None)
     left, right = st.columns(2)
-    if val_cols:
-        left.plotly_chart(charts.epoch_curve(epochs, val_cols[0]), width="stretch")
+    if curve_metric:
+        left.plotly_chart(charts.epoch_curve(epochs, curve_metric), width="stretch")
     group_cols = [c.name for c in info.user_schema.columns if c.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN)]
     if group_cols:
         column = right.selectbox("Metrics by customer group", group_cols, key="train_group_col")

@@ -9,6 +9,16 @@ import plotly.graph_objects as go
 #: One palette for the whole app, so an event type has the same colour on every chart.
 PALETTE = px.colors.qualitative.Safe
 TEMPLATE = "plotly_white"
+#: Fixed colours per event type so an event looks the same on every chart.
+EVENT_COLORS = {
+    "impression": "#b0bec5", "view": "#90caf9", "click": "#1e88e5", "redeem": "#fb8c00",
+    "purchase": "#2e7d32", "interaction": "#6a1b9a",
+}
+
+
+def _event_colors(events: pd.Series) -> dict[str, str]:
+    others = iter(PALETTE)
+    return {e: EVENT_COLORS.get(e) or next(others) for e in pd.unique(events)}
 
 
 def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
@@ -21,12 +31,22 @@ def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
 
 
 def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
-    """Stacked area of rows per period and event (from ``overview.events_over_time``)."""
-    fig = px.area(
-        frame, x="period", y="rows", color="event", color_discrete_sequence=PALETTE,
-        labels={"period": "", "rows": f"events per {period}"},
+    """One small line chart per event type (own y scale, so rare events stay readable).
+
+    Incomplete first/last periods (``complete`` False) are left out and the title says so.
+    """
+    shown = frame[frame["complete"]] if "complete" in frame.columns else frame
+    dropped = len(frame) > len(shown)
+    fig = px.line(
+        shown, x="period", y="rows", color="event", facet_row="event", markers=False,
+        color_discrete_map=_event_colors(frame["event"]), labels={"period": "", "rows": ""},
+        category_orders={"event": list(frame.groupby("event")["rows"].sum().sort_values(ascending=False).index)},
     )
-    return _style(fig, f"Events per {period}")
+    fig.update_yaxes(matches=None, rangemode="tozero", title=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1], textangle=0, x=0.01, xanchor="left", yanchor="top"))
+    fig.update_layout(showlegend=False)
+    title = f"Events per {period}" + (" (incomplete first/last periods left out)" if dropped else "")
+    return _style(fig, title, height=max(300, 110 * frame["event"].nunique() + 60))
 
 
 def event_mix(frame: pd.DataFrame) -> go.Figure:
@@ -34,7 +54,7 @@ def event_mix(frame: pd.DataFrame) -> go.Figure:
     frame = frame.assign(share=frame["rows"] / frame["rows"].sum())
     fig = px.bar(
         frame.sort_values("rows"), x="rows", y="event", orientation="h", color="event",
-        color_discrete_sequence=PALETTE, text=frame.sort_values("rows")["share"].map("{:.0%}".format),
+        color_discrete_map=_event_colors(frame["event"]), text=frame.sort_values("rows")["share"].map("{:.0%}".format),
         labels={"rows": "events", "event": ""},
     )
     fig.update_layout(showlegend=False)

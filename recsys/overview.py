@@ -41,14 +41,23 @@ def event_mix(ws: Workspace, dataset_id: str) -> pd.DataFrame:
 
 
 def events_over_time(ws: Workspace, dataset_id: str, period: str = "week") -> pd.DataFrame:
-    """Rows per period and event type (rows without a timestamp are left out)."""
+    """Rows per period and event type (rows without a timestamp are left out).
+
+    The column ``complete`` is False for a first or last period that the data covers only in part
+    (a dip there is an artefact of the cut, not of the business).
+    """
     if period not in {"day", "week", "month"}:
         raise ValueError(f"period must be day, week or month, not {period!r}")
-    return ws.query(
-        f"""SELECT date_trunc('{period}', {C.TIMESTAMP}) AS period, {C.EVENT} AS event, count(*) AS rows
-            FROM {_src(ws, dataset_id, C.Table.INTERACTIONS)}
-            WHERE {C.TIMESTAMP} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"""
+    frame = ws.query(
+        f"""WITH t AS (SELECT {C.TIMESTAMP} AS ts, {C.EVENT} AS event
+                       FROM {_src(ws, dataset_id, C.Table.INTERACTIONS)} WHERE {C.TIMESTAMP} IS NOT NULL),
+                 span AS (SELECT min(ts) AS first, max(ts) AS last FROM t)
+            SELECT date_trunc('{period}', ts) AS period, event, count(*) AS rows,
+                   (date_trunc('{period}', ts) >= date_trunc('day', any_value(span.first))
+                    AND date_trunc('{period}', ts) + INTERVAL 1 {period} <= any_value(span.last) + INTERVAL 1 day) AS complete
+            FROM t, span GROUP BY 1, 2 ORDER BY 1, 2"""
     )
+    return frame
 
 
 def top_items(ws: Workspace, dataset_id: str, n: int = 15, label_column: str | None = None) -> pd.DataFrame:
