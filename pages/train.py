@@ -131,7 +131,7 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
             metric = f"{config.model.early_stopping_metric}@{config.model.eval_k}"
             frame = pd.DataFrame(rows)
             if metric in frame.columns:
-                curve.plotly_chart(charts.epoch_curve(frame, metric), width="stretch")
+                curve.plotly_chart(charts.epoch_curve(frame, metric), width="stretch", key=f"live_curve_{len(rows)}")
 
         try:
             new_run = runs.train_run(

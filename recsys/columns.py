@@ -32,6 +32,12 @@ RANK = "rank"
 GROUP = "group"
 REASONS = "reasons"
 
+# Values of the GROUP column of a targeting list, and the measurement columns built on them.
+TREATMENT = "treatment"
+CONTROL = "control"
+ARM = "arm"
+SCORE_DECILE = "score_decile"
+
 INTERACTION_COLUMNS: tuple[str, ...] = (USER_ID, ITEM_ID, EVENT, TIMESTAMP, WEIGHT, VALUE)
 INTERACTION_HELPER_COLUMNS: tuple[str, ...] = (QUANTITY, UNIT_PRICE, ORDER_ID)
 
@@ -77,24 +83,30 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 #: Common names of the canonical columns in real files (compared after lower-casing and removing
-#: spaces, underscores and dashes). The first match in the file wins; the user can override.
+#: spaces, underscores and dashes). Aliases are tried in order, so the earlier alias wins when a
+#: file has several candidates (``customerid`` before ``customer``); the user can override.
 ALIASES: dict[str, tuple[str, ...]] = {
     USER_ID: (
         "userid", "user", "customerid", "customer", "custid", "clientid", "client", "member",
         "memberid", "accountid", "account", "shopperid", "buyerid", "visitorid", "uid",
+        "customernumber", "customerno", "customercode", "clientnumber", "membernumber", "loyaltyid",
     ),
     ITEM_ID: (
         "itemid", "item", "offerid", "offer", "couponid", "coupon", "campaignid", "campaign",
         "productid", "product", "stockcode", "sku", "articleid", "promoid", "promotionid", "iid",
+        "couponcode", "promocode", "offercode", "campaigncode", "productcode", "itemcode", "articlenumber",
     ),
     EVENT: ("event", "eventtype", "action", "actiontype", "interaction", "interactiontype", "behavior", "behaviour"),
     TIMESTAMP: (
         "timestamp", "time", "datetime", "date", "eventtime", "eventdate", "invoicedate", "orderdate",
-        "ts", "createdat", "occurredat",
+        "ts", "createdat", "occurredat", "eventtimestamp", "transactiondate", "purchasedate", "redeemedat",
     ),
     WEIGHT: ("weight", "rating", "strength", "score"),
     VALUE: ("value", "revenue", "amount", "sales", "spend", "total", "ordervalue", "gmv"),
     QUANTITY: ("quantity", "qty", "units", "count"),
     UNIT_PRICE: ("unitprice", "price", "itemprice"),
-    ORDER_ID: ("orderid", "order", "invoiceno", "invoice", "invoiceid", "transactionid", "basketid"),
+    ORDER_ID: (
+        "orderid", "order", "invoiceno", "invoice", "invoiceid", "transactionid", "basketid", "ordernumber",
+        "orderno", "invoicenumber", "receiptid",
+    ),
 }

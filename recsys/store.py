@@ -439,6 +439,93 @@ class Workspace:
             con.execute("DELETE FROM segments WHERE id = ?", [segment_id])
         (self.path / "segments" / rows[0]["members_file"]).unlink(missing_ok=True)
 
+    # ------------------------------------------------------------------ exports
+    def export_dir(self, export_id: str) -> Path:
+        return self.path / "exports" / export_id
+
+    def save_export(
+        self,
+        write_files: Any,
+        write_manifest: Any,
+        run_id: str | None = None,
+    ) -> str:
+        """Record one targeting export (see ``export.save_export``) atomically; return its id.
+
+        ``write_files(directory)`` writes the bulky files into a staging directory before the
+        catalogue is opened; ``write_manifest(directory, export_id, created_at)`` then writes the
+        small manifest inside the transaction and returns it as a dict with ``params``,
+        ``csv.file``, ``csv.sha256`` and ``csv.rows``. The directory is moved into place with one
+        ``os.replace`` before the row is committed.
+        """
+        with self._staging("exports") as tmp:
+            write_files(tmp)
+            export_id = ""
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    export_id = self._next_id(con, "exports")
+                    created_at = _now()
+                    manifest = write_manifest(tmp, export_id, created_at)
+                    csv = manifest.get("csv", {})
+                    con.execute(
+                        "INSERT INTO exports VALUES (?,?,?,?,?,?,?,?)",
+                        [
+                            export_id, run_id, created_at, _dumps(manifest.get("params", {})),
+                            _dumps(manifest), csv.get("file"), csv.get("sha256"), csv.get("rows"),
+                        ],
+                    )
+                    os.replace(tmp, self.export_dir(export_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    if export_id and self.export_dir(export_id).exists() and not tmp.exists():
+                        os.replace(self.export_dir(export_id), tmp)  # undo the move
+                    raise
+        return export_id
+
+    def exports(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Exports (newest first), each a dict with decoded ``params`` and ``manifest``."""
+        sql = "SELECT * FROM exports" + (" WHERE run_id = ?" if run_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [run_id] if run_id else []).df()
+        return [_decode(row, ("params", "manifest")) for row in frame.to_dict("records")]
+
+    def export(self, export_id: str) -> dict[str, Any]:
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM exports WHERE id = ?", [export_id]).df()
+        if frame.empty:
+            known = ", ".join(e["id"] for e in self.exports()) or "none yet"
+            raise NotFound(f"No export '{export_id}' in workspace {self.path} (known: {known}).")
+        return _decode(frame.iloc[0].to_dict(), ("params", "manifest"))
+
+    # ------------------------------------------------------------------ measurements
+    def save_measurement(
+        self, params: dict[str, Any], results: dict[str, Any], export_id: str | None = None
+    ) -> str:
+        """Record one measurement (JSON-able ``params`` and ``results``); return its id."""
+        if export_id is not None:
+            self.export(export_id)
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                measurement_id = self._next_id(con, "measurements")
+                con.execute(
+                    "INSERT INTO measurements VALUES (?,?,?,?,?)",
+                    [measurement_id, export_id, _now(), _dumps(params), _dumps(results)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return measurement_id
+
+    def measurements(self, export_id: str | None = None) -> list[dict[str, Any]]:
+        """Measurements (newest first), each a dict with decoded ``params`` and ``results``."""
+        sql = "SELECT * FROM measurements" + (" WHERE export_id = ?" if export_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [export_id] if export_id else []).df()
+        return [_decode(row, ("params", "results")) for row in frame.to_dict("records")]
+
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
         """Everything observable about the workspace: catalogue rows and file listing.
