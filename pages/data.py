@@ -132,7 +132,10 @@ def _save_upload(upload) -> tuple[Path, str]:  # noqa: ANN001 - UploadedFile
 @st.cache_data(max_entries=6, show_spinner=False)
 def _preview(path: str, digest: str, name: str) -> tuple[list[str], pd.DataFrame]:
     frame = io.read_table(path, name=name)
-    return [str(c) for c in frame.columns], frame.head(8)
+    head = frame.head(8)
+    # Shown as text: real files mix types in one column (StockCode 85123A next to 22423).
+    mixed = [c for c in head.columns if head[c].dtype == object]
+    return [str(c) for c in frame.columns], head.astype({c: "string" for c in mixed})
 
 
 def render_import() -> None:
