@@ -105,11 +105,17 @@ def is_sensitive_name(name: str) -> bool:
     )
 
 
+#: Kind inference looks at a seeded sample of this many non-missing values (a guess needs no more).
+INFERENCE_SAMPLE = 20_000
+
+
 def infer_kind(values: pd.Series) -> ColumnKind:
-    """Guess the kind of one feature column from its values."""
+    """Guess the kind of one feature column from its values (a seeded sample of them)."""
     s = values.dropna()
     if s.empty:
         return ColumnKind.IGNORE
+    if len(s) > INFERENCE_SAMPLE:
+        s = s.sample(INFERENCE_SAMPLE, random_state=0)
     if pd.api.types.is_bool_dtype(s):
         return ColumnKind.BOOLEAN
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -132,7 +138,9 @@ def infer_kind(values: pd.Series) -> ColumnKind:
     has_separator = text.str.contains(r"[|;]", regex=True) | (text.str.contains(",") & (words <= 6))
     if has_separator.mean() > 0.2:
         tokens = text.str.split(_TAG_SPLIT, regex=True).explode()
-        if tokens.nunique() < n_unique:
+        tokens = tokens[tokens.astype(bool)]
+        short_tokens = (tokens.str.count(" ") + 1).mean() <= 3
+        if short_tokens and tokens.nunique() <= n_unique:
             return ColumnKind.TAGS
     return ColumnKind.CATEGORICAL
 
