@@ -17,6 +17,9 @@ navigation = st.navigation(
         "Model": [
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         ],
+        "Campaigns": [
+            st.Page("pages/measure.py", title="Measure", icon=":material/query_stats:"),
+        ],
     }
 )
 navigation.run()

@@ -138,3 +138,71 @@ def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
         color_discrete_map=MODEL_COLORS, labels={"mean": metric, column: column.replace("_", " ")},
     )
     return _style(fig, f"{metric} by {column.replace('_', ' ')}")
+
+
+# ------------------------------------------------------------------ measurement (recsys.measure)
+CONTROL_COLOR = "#9E9E9E"
+
+
+def _is_rate(frame: pd.DataFrame) -> bool:
+    return bool((frame["kind"] == "rate").all()) if "kind" in frame.columns and len(frame) else False
+
+
+def arm_means(arms: pd.DataFrame, outcome: str) -> go.Figure:
+    """Bars of each arm's rate or mean with its confidence interval; the control in grey.
+
+    ``arms`` is ``Measurement.arms``; only the rows of ``outcome`` are drawn.
+    """
+    part = arms[arms["outcome"] == outcome]
+    rate = _is_rate(part)
+    colors = [CONTROL_COLOR if c else PALETTE[i % len(PALETTE)] for i, c in enumerate(part["is_control"])]
+    fig = go.Figure(go.Bar(
+        x=part["arm"], y=part["mean"], marker_color=colors,
+        error_y={"type": "data", "array": part["mean_high"] - part["mean"],
+                 "arrayminus": part["mean"] - part["mean_low"], "thickness": 1.5},
+        text=part["mean"].map("{:.2%}".format if rate else "{:,.4f}".format), textposition="outside",
+        customdata=part[["n"]], hovertemplate="%{x}<br>%{y:.4f}<br>%{customdata[0]:,} customers<extra></extra>",
+    ))
+    fig.update_layout(yaxis_tickformat=".1%" if rate else None, showlegend=False)
+    fig.update_yaxes(title=f"{outcome} rate" if rate else f"{outcome} per customer")
+    return _style(fig, f"{outcome}: {'rate' if rate else 'mean'} per arm (bars: 95% interval)")
+
+
+def lift_bars(arms: pd.DataFrame, outcome: str) -> go.Figure:
+    """Lift of each treated arm over the control with its confidence interval (0 = no effect)."""
+    part = arms[(arms["outcome"] == outcome) & ~arms["is_control"]]
+    rate = _is_rate(part)
+    scale = 100.0 if rate else 1.0
+    significant = part["lift_low"].gt(0) | part["lift_high"].lt(0)
+    fig = go.Figure(go.Bar(
+        x=part["arm"], y=part["lift"] * scale,
+        marker_color=[PALETTE[0] if s else CONTROL_COLOR for s in significant],
+        error_y={"type": "data", "array": (part["lift_high"] - part["lift"]) * scale,
+                 "arrayminus": (part["lift"] - part["lift_low"]) * scale, "thickness": 1.5},
+        hovertemplate="%{x}<br>lift %{y:.3f}" + (" points" if rate else "") + "<extra></extra>",
+    ))
+    fig.add_hline(y=0, line_color="black", line_width=1)
+    fig.update_yaxes(title="lift (percentage points)" if rate else "lift per customer")
+    return _style(fig, f"{outcome}: lift over control (grey = could be chance)")
+
+
+def lift_by_decile(deciles: pd.DataFrame, outcome: str) -> go.Figure:
+    """Lift over control per score decile, one line per arm, with confidence intervals.
+
+    A model that finds customers who respond *because* of the coupon shows higher lift on the right.
+    """
+    part = deciles[deciles["outcome"] == outcome]
+    rate = _is_rate(part)
+    scale = 100.0 if rate else 1.0
+    fig = go.Figure()
+    for i, (arm, rows) in enumerate(part.groupby("arm", sort=False)):
+        fig.add_trace(go.Scatter(
+            x=rows["score_decile"], y=rows["lift"] * scale, mode="lines+markers", name=str(arm),
+            line={"color": PALETTE[i % len(PALETTE)]},
+            error_y={"type": "data", "array": (rows["lift_high"] - rows["lift"]) * scale,
+                     "arrayminus": (rows["lift"] - rows["lift_low"]) * scale, "thickness": 1},
+        ))
+    fig.add_hline(y=0, line_color="black", line_width=1)
+    fig.update_xaxes(title="score decile (10 = highest scores)", dtick=1)
+    fig.update_yaxes(title="lift (percentage points)" if rate else "lift per customer")
+    return _style(fig, f"{outcome}: lift by score decile", height=360)

@@ -275,6 +275,67 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- measure
+def _measure_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--export", metavar="ID", help="a past export: its treatment vs its control customers")
+    source.add_argument("--data", type=Path, metavar="FILE", help="any results table with an arm column")
+    p.add_argument("--outcomes", type=Path, metavar="FILE", help="with --export: customer id + outcome columns")
+    p.add_argument("--user-column", default=None, help="with --export: customer-id column of --outcomes (default: guessed)")
+    p.add_argument("--arm", metavar="COLUMN", help="with --data: the column naming each row's arm")
+    p.add_argument("--control", metavar="VALUE", help="with --data: the control arm's value")
+    p.add_argument("--outcome", action="append", required=True, metavar="COLUMN", help="outcome column (repeatable)")
+    p.add_argument("--score", metavar="COLUMN", help="with --data: model-score column (adds lift by score decile)")
+    p.add_argument("--offer", metavar="COLUMN", help="with --data: offer column (deciles within offer, lift per offer)")
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05: 95%% intervals)")
+    p.add_argument("--save", action="store_true", help="with --data: record the measurement in the workspace")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from recsys import export, io, measure
+
+    measurement_id = None
+    if args.export:
+        if args.outcomes is None:
+            print("--export needs --outcomes FILE: the customer ids and outcome columns to measure.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        ws = _workspace(args)
+        record = ws.export(args.export)
+        targets = export.load_targets(ws, args.export)
+
+        def id_columns(header: Sequence[str]) -> list[str]:
+            guessed = io.guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)
+            return [c for c in (args.user_column, guessed) if c]
+
+        outcomes = io.read_table(args.outcomes, text_columns=id_columns)
+        planned = (record.get("manifest") or {}).get("params", {}).get("spec", {}).get("holdout_share")
+        result = measure.measure_export(
+            targets, outcomes, args.outcome, user_column=args.user_column, planned_share=planned,
+            alpha=args.alpha, source=args.outcomes.name, export_id=args.export,
+        )
+        measurement_id = ws.save_measurement(result.params, result.to_dict(), export_id=args.export)
+    else:
+        if not args.arm or args.control is None:
+            print("--data needs --arm COLUMN and --control VALUE, e.g. --arm segment --control 'No E-Mail'.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        frame = io.read_table(args.data)
+        result = measure.measure(
+            frame, args.arm, args.control, args.outcome, score=args.score, offer=args.offer,
+            alpha=args.alpha, source=args.data.name,
+        )
+        if args.save:
+            measurement_id = _workspace(args).save_measurement(result.params, result.to_dict())
+    if args.json:
+        _print_json({"measurement_id": measurement_id, **result.to_dict()})
+        return 0
+    print(measure.format_report(result))
+    if measurement_id:
+        print(f"\nRecorded as measurement {measurement_id}.")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
@@ -283,6 +344,7 @@ COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
     "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
     "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
+    "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),
 }
 
 

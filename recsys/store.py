@@ -25,7 +25,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -445,8 +445,8 @@ class Workspace:
 
     def save_export(
         self,
-        write_files: Any,
-        write_manifest: Any,
+        write_files: Callable[[Path], None],
+        write_manifest: Callable[[Path, str, datetime], dict[str, Any]],
         run_id: str | None = None,
     ) -> str:
         """Record one targeting export (see ``export.save_export``) atomically; return its id.

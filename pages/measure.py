@@ -1,0 +1,270 @@
+"""Measure: what did the campaign really change? Upload results, read the lift with its uncertainty."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, export, io, measure
+from recsys import columns as C
+from recsys.validate import DataError
+
+UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
+SOURCES = {
+    "upload": "Upload a results table",
+    "export": "Outcomes of a past export",
+    "example": "Example e-mail test",
+}
+NO_SCORE = "(none)"
+PARAMS_KEY = "measure_params"
+
+shared.sidebar()
+st.title("Measure")
+st.caption(
+    "Did the campaign change behaviour, or would these customers have bought anyway? Compare each arm "
+    "with the control group that got nothing: the lift, its 95% interval and a plain verdict."
+)
+ws = shared.workspace()
+
+
+# ------------------------------------------------------------------------------- loading
+@st.cache_data(max_entries=4, show_spinner=False)
+def _read(digest: str, name: str, _content: bytes) -> pd.DataFrame:
+    return io.read_table(_content, name=name)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _example(name: str) -> pd.DataFrame:
+    if name == "hillstrom":
+        path = measure.hillstrom_path()
+        return io.read_table(path, name=path.name)
+    return measure.example_results()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _measure(digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
+    p = json.loads(params)
+    return measure.measure(_frame, p["arm"], p["control"], p["outcomes"], score=p["score"], source=p["source"])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _measure_export(digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
+    p = json.loads(params)
+    return measure.measure_export(
+        export.load_targets(ws, p["export_id"]), _frame, p["outcomes"], user_column=p["user_column"],
+        planned_share=p["planned_share"], source=p["source"], export_id=p["export_id"],
+    )
+
+
+def show_problems(error: DataError, what: str) -> None:
+    """Every problem of a bad file, naming file, column and fix; nothing was changed."""
+    st.error(f"**{what}: {len(error.problems)} problem{'s' if len(error.problems) != 1 else ''} to fix.**")
+    for problem in error.problems:
+        rows = f" (rows {', '.join(map(str, problem.rows))})" if problem.rows else ""
+        column = f", column **{problem.column}**" if problem.column else ""
+        st.markdown(f"- **{problem.file}**{column}: {problem.message}{rows}  \n  *Fix:* {problem.fix}")
+
+
+def uploaded_table(label: str, key: str) -> tuple[pd.DataFrame, str, str] | None:
+    """The uploaded file as a frame with its name and content hash, or None (message shown)."""
+    upload = st.file_uploader(label, type=UPLOAD_TYPES, key=key)
+    if upload is None:
+        return None
+    content = upload.getvalue()
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        return _read(digest, upload.name, content), upload.name, digest
+    except DataError as exc:
+        show_problems(exc, f"{upload.name} could not be read")
+    except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
+        st.error(f"**{upload.name}** could not be read: {exc}. Fix: save it as CSV (UTF-8) or Excel and upload again.")
+    return None
+
+
+# ------------------------------------------------------------------------------- choosing
+def choose_table() -> tuple[pd.DataFrame, str, str] | None:
+    source = st.session_state.get("measure_source", "upload")
+    if source == "upload":
+        return uploaded_table(
+            "Results table: one row per customer with the arm (e.g. control / coupon) and outcome columns",
+            "measure_upload",
+        )
+    options = {"example": "Synthetic e-mail test (30,000 customers, with model scores)"}
+    if measure.hillstrom_path() is not None:
+        options["hillstrom"] = "Hillstrom e-mail test (real, 64,000 customers, 2008)"
+    name = st.selectbox("Example", list(options), format_func=options.__getitem__, key="measure_example")
+    frame = _example(name)
+    path = measure.hillstrom_path() if name == "hillstrom" else None
+    return frame, str(path) if path else "example_results.csv", f"example-{name}"
+
+
+def measure_table() -> None:
+    chosen = choose_table()
+    if chosen is None:
+        return
+    frame, name, digest = chosen
+    st.dataframe(frame.head(5), hide_index=True, width="stretch")
+    columns = [str(c) for c in frame.columns]
+    guessed = measure.guess_arm_column(frame)
+    arm = st.selectbox("Arm column (who got what)", columns, index=columns.index(guessed) if guessed in columns else 0,
+                       key="measure_arm")
+    arm_values = sorted(frame[arm].dropna().astype(str).str.strip().unique().tolist())[:50]
+    outcome_options = measure.outcome_candidates(frame, exclude=[arm])
+    with st.form("measure_form"):
+        left, right = st.columns(2)
+        guess = measure.guess_control(arm_values)
+        control = left.selectbox("Control arm (got nothing)", arm_values,
+                                 index=arm_values.index(guess) if guess in arm_values else 0, key="measure_control")
+        defaults = [c for c in outcome_options if "score" not in c.lower()][:3]
+        outcomes = right.multiselect("Outcomes", outcome_options, default=defaults, key="measure_outcomes")
+        score_options = [NO_SCORE, *outcome_options]
+        score_guess = next((c for c in score_options if "score" in c.lower()), NO_SCORE)
+        score = left.selectbox("Model score column (optional: lift by score decile)", score_options,
+                               index=score_options.index(score_guess), key="measure_score")
+        submitted = st.form_submit_button("Measure lift", type="primary")
+    if submitted:
+        st.session_state[PARAMS_KEY] = {
+            "kind": "table", "digest": digest, "source": name, "arm": arm, "control": control,
+            "outcomes": outcomes, "score": None if score == NO_SCORE else score,
+        }
+    params = st.session_state.get(PARAMS_KEY)
+    if not params or params.get("kind") != "table" or params["digest"] != digest:
+        return
+    try:
+        result = _measure(digest, json.dumps(params, sort_keys=True), frame)
+    except DataError as exc:
+        show_problems(exc, f"{name} could not be measured")
+        return
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"{name} could not be measured: {exc}")
+        return
+    command = ["promolens", "measure", "--data", name, "--arm", params["arm"], "--control", params["control"]]
+    if params["digest"] == "example-example":
+        st.caption("The synthetic example is `recsys.measure.example_results()`: save it with "
+                   "`.to_csv('example_results.csv', index=False)` to run the command below.")
+    command += [part for o in params["outcomes"] for part in ("--outcome", o)]
+    command += ["--score", params["score"]] if params["score"] else []
+    render(result, " ".join(shlex.quote(c) for c in command))
+
+
+def measure_past_export() -> None:
+    exports = ws.exports()
+    if not exports:
+        st.info("No exports yet. Export a campaign on the Campaign page, send it, then come back with the results.")
+        return
+    labels = {
+        e["id"]: f"{e['id']} — {e['created_at']:%d %b %Y %H:%M}, {int(e['n_rows'] or 0):,} rows"
+        for e in exports
+    }
+    export_id = st.selectbox("Export", list(labels), format_func=labels.__getitem__, key="measure_export")
+    manifest = ws.export(export_id)["manifest"] or {}
+    counts = manifest.get("counts", {}).get("customers_by_group", {})
+    st.caption(f"{counts.get(C.TREATMENT, 0):,} treated and {counts.get(C.CONTROL, 0):,} control customers.")
+    chosen = uploaded_table("Outcomes: customer id + converted / redeemed / revenue columns", "measure_outcomes_upload")
+    if chosen is None:
+        return
+    frame, name, digest = chosen
+    columns = [str(c) for c in frame.columns]
+    guessed = io.guess_mapping(columns, C.Table.USERS).get(C.USER_ID)
+    with st.form("measure_export_form"):
+        left, right = st.columns(2)
+        user_column = left.selectbox("Customer id column", columns,
+                                     index=columns.index(guessed) if guessed in columns else 0, key="measure_user_column")
+        options = measure.outcome_candidates(frame, exclude=[user_column] if user_column else [])
+        defaults = [c for c in options if "score" not in c.lower()][:3]
+        outcomes = right.multiselect("Outcomes", options, default=defaults, key="measure_export_outcomes")
+        submitted = st.form_submit_button("Measure lift", type="primary")
+    if submitted:
+        st.session_state[PARAMS_KEY] = {
+            "kind": "export", "digest": digest, "source": name, "export_id": export_id, "user_column": user_column,
+            "outcomes": outcomes, "planned_share": manifest.get("params", {}).get("spec", {}).get("holdout_share"),
+        }
+    params = st.session_state.get(PARAMS_KEY)
+    if not params or params.get("kind") != "export" or params["digest"] != digest or params["export_id"] != export_id:
+        return
+    try:
+        result = _measure_export(digest, json.dumps(params, sort_keys=True), frame)
+    except DataError as exc:
+        show_problems(exc, f"{name} could not be measured")
+        return
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"{name} could not be measured: {exc}")
+        return
+    if submitted:
+        ws.save_measurement(result.params, result.to_dict(), export_id=export_id)
+    command = ["promolens", "measure", "--export", export_id, "--outcomes", name, "--user-column", params["user_column"]]
+    command += [part for o in params["outcomes"] for part in ("--outcome", o)]
+    render(result, " ".join(shlex.quote(c) for c in command))
+
+
+# ------------------------------------------------------------------------------- rendering
+def render(result: measure.Measurement, command: str) -> None:
+    for warning in result.warnings:
+        st.warning(warning)
+    arms = result.arms
+    for outcome in result.outcomes():
+        part = arms[arms["outcome"] == outcome]
+        st.subheader(outcome)
+        for row in part[~part["is_control"]].itertuples(index=False):
+            if row.p_value < result.params["alpha"]:
+                (st.success if row.lift > 0 else st.warning)(row.verdict)
+            else:
+                st.info(row.verdict)
+        rate = bool((part["kind"] == "rate").all())
+        st.dataframe(arm_table(part), hide_index=True, width="stretch", column_config={
+            "rate": st.column_config.NumberColumn(format="percent"),
+            "mean": st.column_config.NumberColumn(format="%.4f"),
+            "relative lift": st.column_config.NumberColumn(format="percent"),
+            "p-value": st.column_config.NumberColumn(format="%.2g"),
+            "incremental": st.column_config.NumberColumn(format="%.0f" if rate else "%.2f"),
+            **{c: st.column_config.NumberColumn(format="%.2f" if rate else "%.4f")
+               for c in ("lift pts", "lift", "95% CI low", "95% CI high")},
+        })
+        left, right = st.columns(2)
+        left.plotly_chart(charts.arm_means(arms, outcome), width="stretch", key=f"means_{outcome}")
+        right.plotly_chart(charts.lift_bars(arms, outcome), width="stretch", key=f"lift_{outcome}")
+        if result.deciles is not None and not result.deciles.empty:
+            st.plotly_chart(charts.lift_by_decile(result.deciles, outcome), width="stretch", key=f"deciles_{outcome}")
+            if result.uplift is not None and not result.uplift.empty:
+                for text in result.uplift.loc[result.uplift["outcome"] == outcome, "verdict"]:
+                    st.markdown(f"- {text}")
+    if result.by_offer is not None and not result.by_offer.empty and result.by_offer[C.ITEM_ID].nunique() > 1:
+        with st.expander("Lift per offer (customers grouped by their best offer)"):
+            st.dataframe(result.by_offer, hide_index=True, width="stretch")
+    with st.expander("How this is computed, and the same numbers from the command line"):
+        st.markdown(
+            "Lift = arm mean − control mean, with a Welch 95% interval and p-value (unequal variances); "
+            "relative lift with a delta-method interval; incremental = lift × customers in the arm; "
+            "p-values are also Holm-adjusted for the number of comparisons. A test that could not "
+            "detect the lift it saw (power below 80%) is flagged with the control size it would need."
+        )
+        st.code(command, language="bash")
+
+
+def arm_table(part: pd.DataFrame) -> pd.DataFrame:
+    rate = bool((part["kind"] == "rate").all())
+    scale, unit = (100.0, " pts") if rate else (1.0, "")
+    return pd.DataFrame({
+        "arm": part["arm"].where(~part["is_control"], part["arm"] + " (control)"),
+        "customers": part["n"],
+        "rate" if rate else "mean": part["mean"],
+        f"lift{unit}": part["lift"] * scale,
+        "95% CI low": part["lift_low"] * scale,
+        "95% CI high": part["lift_high"] * scale,
+        "relative lift": part["rel_lift"],
+        "p-value": part["p_value"],
+        "incremental": part["incremental"],
+    })
+
+
+st.radio("What do you want to measure?", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True,
+         key="measure_source")
+if st.session_state.get("measure_source") == "export":
+    measure_past_export()
+else:
+    measure_table()
