@@ -168,9 +168,22 @@ def infer_schema(table: pd.DataFrame, key: str, identifiers: set[str] | None = N
     return TableSchema(tuple(specs))
 
 
+def explode_tags(values: pd.Series) -> pd.Series:
+    """One row per (row, tag): stripped, non-empty tags, indexed by the original row label.
+
+    >>> explode_tags(pd.Series(["a | b", None, "c"])).tolist()
+    ['a', 'b', 'c']
+    """
+    exploded = values.dropna().astype(str).str.strip().str.split(_TAG_SPLIT, regex=True).explode()
+    return exploded[exploded.astype(bool) & exploded.notna()].astype(str)
+
+
 def split_tags(values: pd.Series) -> pd.Series:
-    """Split a tags column into lists of stripped, non-empty tags (vectorised)."""
-    lists = values.fillna("").astype(str).str.strip().str.split(_TAG_SPLIT, regex=True)
-    exploded = lists.explode()
-    exploded = exploded[exploded.astype(bool)]
-    return exploded.groupby(level=0).agg(list).reindex(values.index, fill_value=[])
+    """Lists of stripped tags per row ([] for empty cells). Prefer :func:`explode_tags` on
+    large columns: it never builds Python lists."""
+    text = values.fillna("").astype(str).str.strip()
+    lists = text.str.split(_TAG_SPLIT, regex=True).astype(object)
+    empty = text.eq("").to_numpy()
+    if empty.any():
+        lists[empty] = pd.Series([[] for _ in range(int(empty.sum()))], index=lists.index[empty], dtype=object)
+    return lists

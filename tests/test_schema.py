@@ -13,6 +13,7 @@ from recsys.schema import (
     infer_kind,
     infer_schema,
     is_sensitive_name,
+    explode_tags,
     split_tags,
 )
 
@@ -71,3 +72,8 @@ def test_infer_schema_marks_identifiers_and_sensitive_and_round_trips() -> None:
 def test_split_tags_handles_missing_and_separators() -> None:
     tags = split_tags(pd.Series(["a | b", None, "c;d,e", ""]))
     assert tags.tolist() == [["a", "b"], [], ["c", "d", "e"], []]
+
+
+def test_explode_tags_keeps_row_labels() -> None:
+    exploded = explode_tags(pd.Series(["x|y", None, " ", "z"], index=[10, 11, 12, 13]))
+    assert exploded.index.tolist() == [10, 10, 13] and exploded.tolist() == ["x", "y", "z"]
