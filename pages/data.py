@@ -215,7 +215,7 @@ def render_import() -> None:
             "Ids like 007 and 7 in one column", ["error", "merge", "keep"],
             format_func={"error": "stop and tell me", "merge": "are the same id", "keep": "are different ids"}.get,
         )
-        pseudonymise = right.checkbox("Replace customer ids by pseudonyms (keyed, reversible only with the workspace key)")
+        pseudonymise = right.checkbox("Replace customer ids by keyed pseudonyms")
         name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
         submitted = st.form_submit_button("Check and import", type="primary")
     if submitted:
@@ -231,19 +231,22 @@ def render_import() -> None:
 
 
 def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001
+    failure: DataError | None = None
     with st.status("Importing...", expanded=True) as status:
         bar = st.progress(0.0)
         try:
-            info, prepared = import_files(
+            info, _ = import_files(
                 ws, interactions, users, items, name=name, names=names, mapping=mapping,
                 options=options, pseudonymise=pseudonymise,
                 progress=lambda text, share: bar.progress(share, text=text),
             )
+            status.update(label=f"Imported '{info.name}' as {info.id}", state="complete")
         except DataError as exc:
-            status.update(label="Import stopped: the files need fixing", state="error")
-            shared.show_data_error(exc)
-            return
-        status.update(label=f"Imported '{info.name}' as {info.id}", state="complete")
+            status.update(label="Import stopped: the files need fixing", state="error", expanded=False)
+            failure = exc
+    if failure is not None:
+        shared.show_data_error(failure)
+        return
     shared.select_dataset(info.id)
     st.session_state[shared.LAST_IMPORT_KEY] = info.id
     st.rerun()

@@ -99,7 +99,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     EVENT: ("event", "eventtype", "action", "actiontype", "interaction", "interactiontype", "behavior", "behaviour"),
     TIMESTAMP: (
         "timestamp", "time", "datetime", "date", "eventtime", "eventdate", "invoicedate", "orderdate",
-        "ts", "createdat", "occurredat", "eventtimestamp", "transactiondate", "purchasedate", "redeemedat",
+        "ts", "createdat", "occurredat", "when", "eventtimestamp", "transactiondate", "purchasedate", "redeemedat",
     ),
     WEIGHT: ("weight", "rating", "strength", "score"),
     VALUE: ("value", "revenue", "amount", "sales", "spend", "total", "ordervalue", "gmv"),
