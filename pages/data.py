@@ -13,6 +13,7 @@ from pages import shared
 from recsys import charts, io, overview
 from recsys import columns as C
 from recsys.ingest import SAMPLE_NAME, import_files, sample_files
+from recsys.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.validate import DataError
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
@@ -92,10 +93,10 @@ def render_overview() -> None:
             width="stretch",
         )
     with st.expander("How this dataset was imported: cleaning report, column types, identifiers"):
-        render_import_record(info)
+        render_import_record(info, editable=True)
 
 
-def render_import_record(info) -> None:  # noqa: ANN001 - store.DatasetInfo
+def render_import_record(info, editable: bool = False) -> None:  # noqa: ANN001 - store.DatasetInfo
     if info.report.get("steps"):
         from recsys.validate import CleaningReport
 
@@ -103,17 +104,41 @@ def render_import_record(info) -> None:  # noqa: ANN001 - store.DatasetInfo
         st.dataframe(report, hide_index=True, width="stretch")
     for warning in info.warnings:
         st.warning(f"{warning.get('file')}: {warning.get('message')} {warning.get('fix', '')}")
-    kinds = pd.DataFrame(
-        [{"table": "customers", **c.to_dict()} for c in info.user_schema.columns]
-        + [{"table": "offers", **c.to_dict()} for c in info.item_schema.columns]
-    )
-    if not kinds.empty:
-        st.markdown("**Column types** (sensitive columns are kept out of models unless you opt in)")
-        st.dataframe(kinds, hide_index=True, width="stretch")
+    if info.user_schema.columns or info.item_schema.columns:
+        render_column_types(info, editable)
     found = {f"{t}.{c}": why for t, cols in info.identifiers.items() for c, why in cols.items()}
     if found:
         st.markdown("**Direct identifiers found** (never used as features, never exported)")
         st.table(pd.Series(found, name="why").rename_axis("column").reset_index())
+
+
+def render_column_types(info, editable: bool = False) -> None:  # noqa: ANN001 - store.DatasetInfo
+    """Column kinds and sensitivity, editable in a form (kept for the next training run)."""
+    kinds = pd.DataFrame(
+        [{"table": "customers", **c.to_dict()} for c in info.user_schema.columns]
+        + [{"table": "offers", **c.to_dict()} for c in info.item_schema.columns]
+    )
+    st.markdown(
+        "**Column types.** Sensitive columns (gender, age, ...) are kept out of models unless you opt "
+        "in on the Train page, and are always available to fairness audits. Direct identifiers are "
+        "never used."
+    )
+    if not editable:
+        st.dataframe(kinds, hide_index=True, width="stretch")
+        return
+    with st.form(f"column_types_{info.id}"):
+        edited = st.data_editor(
+            kinds, hide_index=True, width="stretch", disabled=["table", "name"], key=f"kinds_{info.id}",
+            column_config={
+                "kind": st.column_config.SelectboxColumn("kind", options=[k.value for k in ColumnKind], required=True),
+                "sensitive": st.column_config.CheckboxColumn("sensitive"),
+            },
+        )
+        if st.form_submit_button("Save column types"):
+            specs = {t: [ColumnSpec(r["name"], ColumnKind(r["kind"]), bool(r["sensitive"]))
+                         for r in edited[edited["table"] == t].to_dict("records")] for t in ("customers", "offers")}
+            ws.update_schemas(info.id, TableSchema(tuple(specs["customers"])), TableSchema(tuple(specs["offers"])))
+            st.success("Saved. The next training run uses these column types.")
 
 
 # ------------------------------------------------------------------------------- import

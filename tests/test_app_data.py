@@ -89,3 +89,16 @@ def test_binary_upload_is_refused_before_mapping(app: AppTest, tmp_path: Path) -
     assert any("not imported" in e.value for e in app.error)
     assert not [b for b in app.button if b.label == "Check and import"]
     assert ws.snapshot() == before
+
+
+def test_marking_a_column_sensitive_is_saved(app: AppTest, tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    info = ws.datasets()[0]
+    assert "region" not in info.user_schema.sensitive()
+    assert any(b.label == "Save column types" for b in app.button)
+    kinds = pd.DataFrame([{"table": "customers", **c.to_dict()} for c in info.user_schema.columns]
+                         + [{"table": "offers", **c.to_dict()} for c in info.item_schema.columns])
+    row = int(kinds.index[kinds["name"] == "region"][0])
+    app.session_state[f"kinds_{info.id}"] = {"edited_rows": {row: {"sensitive": True}}, "added_rows": [], "deleted_rows": []}
+    _submit(app, "Save column types")
+    assert "region" in ws.dataset(info.id).user_schema.sensitive()
