@@ -166,7 +166,9 @@ def show_run(run_id: str) -> None:
     st.caption(
         f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
         f"responses over {sizes.get('candidates', 0):,} candidate offers ({sizes.get('candidate_kind', '')}). "
-        f"Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
+        + (f"AUC on a seeded sample of {sizes['auc_users']:,} of them. "
+           if sizes.get("auc_users", 0) < sizes.get("eval_users", 0) else "")
+        + "Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
     )
     epochs = pd.DataFrame(run["epochs"])
     curve_metric = next((c for c in epochs.columns if c.startswith("ndcg@")), None)

@@ -58,6 +58,8 @@ EPOCH = "epoch"
 
 #: Users per evaluation chunk are chosen so that a chunk's full rankings hold about this many rows.
 EVAL_BLOCK_ROWS = 2_000_000
+#: AUC (which needs full rankings) is computed on a seeded sample of at most this many test users.
+AUC_MAX_USERS = 1_000
 
 
 @dataclass(frozen=True)
@@ -304,9 +306,15 @@ def train_and_evaluate(
     item_features = ItemFeatures(hybrid.item_index_.ids, side) if side.shape[1] > 0 else None
     metrics = [m for m in default_metrics(config.k) if item_features is not None or m.name != f"diversity@{config.k}"]
     rows, per_user = {}, {}
+    auc_users = eval_users
+    if len(eval_users) > AUC_MAX_USERS:
+        auc_users = np.sort(np.random.default_rng(int(config.seed)).choice(eval_users, AUC_MAX_USERS, replace=False))
     for name in MODEL_NAMES:
         if name in models:
-            rows[name], per_user[name] = _evaluate(models[name], eval_users, test_pairs, train_pairs, candidates, catalog, item_features, metrics, config.k)
+            rows[name], per_user[name] = _evaluate(
+                models[name], eval_users, test_pairs, train_pairs, candidates, catalog, item_features, metrics,
+                config.k, auc_users,
+            )
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_start
     report("Done", 1.0)
@@ -319,6 +327,7 @@ def train_and_evaluate(
         "test_pairs": int(len(test_pairs)),
         "candidates": int(len(catalog)),
         "candidate_kind": "held-out items" if cold_items else "all items",
+        "auc_users": int(len(auc_users)),
     })
     metric_frame = pd.DataFrame.from_dict(rows, orient="index")
     metric_frame.index.name = MODEL
@@ -389,19 +398,26 @@ def _drop_seen(test_pairs: pd.DataFrame, model: BaseRecommender) -> pd.DataFrame
 def _evaluate(
     model: BaseRecommender, users: np.ndarray, test_pairs: pd.DataFrame, train_pairs: pd.DataFrame,
     candidates: np.ndarray | None, catalog: np.ndarray, item_features: ItemFeatures | None,
-    metrics: list[Metric], k: int,
+    metrics: list[Metric], k: int, auc_users: np.ndarray,
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Full rankings chunk by chunk (AUC needs them), top-k for the other metrics."""
+    """Top-k lists for every evaluation user; full rankings (for AUC) for ``auc_users`` only.
+
+    AUC needs every candidate ranked, which costs users x candidates rows: on a large catalogue
+    that dominates the whole run, so it is computed on a seeded sample of the evaluation users
+    (:data:`AUC_MAX_USERS`); every other metric uses all of them.
+    """
     n_cand = len(candidates) if candidates is not None else len(model.item_index_)
-    chunk = max(1, EVAL_BLOCK_ROWS // max(n_cand, 1))
+    top_parts = []
+    top_chunk = max(1, EVAL_BLOCK_ROWS // max(k, 1))
+    for start in range(0, len(users), top_chunk):  # chunks of users, each one vectorised call
+        top_parts.append(model.recommend(users[start:start + top_chunk], k=k, candidates=candidates, unknown="cold"))
     auc = AUC()
-    top_parts, auc_parts = [], []
-    for start in range(0, len(users), chunk):  # chunks of users, each one vectorised call
-        part = users[start:start + chunk]
+    auc_parts = []
+    full_chunk = max(1, EVAL_BLOCK_ROWS // max(n_cand, 1))
+    for start in range(0, len(auc_users), full_chunk):
+        part = auc_users[start:start + full_chunk]
         full = model.recommend(part, k=n_cand, candidates=candidates, unknown="cold")
-        tp = test_pairs[test_pairs[C.USER_ID].isin(part)]
-        auc_parts.append(auc.calc_per_user(full, tp))
-        top_parts.append(full[full[C.RANK].to_numpy() <= k])
+        auc_parts.append(auc.calc_per_user(full, test_pairs[test_pairs[C.USER_ID].isin(part)]))
     top = pd.concat(top_parts, ignore_index=True)
     others = [m for m in metrics if not isinstance(m, AUC)]
     values = calc_metrics(others, top, test_pairs, train=train_pairs, catalog=catalog, item_features=item_features)

@@ -202,7 +202,9 @@ def verdict(metrics: pd.DataFrame, k: int, split: str) -> str:
         theirs = float(metrics.loc[name, key])
         if theirs > 0:
             of = f" of {horizon}" if not parts else ""
-            parts.append(f"{ours / theirs:.1f}x as many{of} as {BASELINE_WORDS[name]}")
+            ratio = ours / theirs
+            size = f"{ratio:.2f}x" if 0.9 <= ratio < 1.1 else f"{ratio:.1f}x"
+            parts.append(f"{size} as many{of} as {BASELINE_WORDS[name]}")
         else:
             parts.append(f"{BASELINE_WORDS[name]} finds none")
     best_baseline = max((float(metrics.loc[n, key]) for n in metrics.index if n != HYBRID), default=0.0)

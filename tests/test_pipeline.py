@@ -125,3 +125,19 @@ def test_fit_final_uses_all_data(shop, temporal) -> None:
     assert len(model.epochs_) == result.best_epochs["hybrid"]
     assert model.n_warm_users_ == small[C.USER_ID].nunique()
     assert model.reference_time_ == small[C.TIMESTAMP].max()
+
+
+def test_auc_is_computed_on_a_seeded_user_sample_when_there_are_many(shop, monkeypatch) -> None:
+    import recsys.pipeline as pipeline
+
+    s, us, its = shop
+    monkeypatch.setattr(pipeline, "AUC_MAX_USERS", 50)
+    config = TrainConfig(model=ModelConfig(epochs=2, no_components=8, early_stopping_patience=0), seed=3,
+                         early_stopping=False, baselines=("popularity",))
+    first = train_and_evaluate(s.interactions, s.users, us, s.items, its, config)
+    again = train_and_evaluate(s.interactions, s.users, us, s.items, its, config)
+    assert first.split_summary["auc_users"] == 50 < first.split_summary["eval_users"]
+    per_user = first.per_user["hybrid"]
+    assert per_user["auc"].notna().sum() == 50 and per_user["precision@10"].notna().all()
+    assert 0.5 < first.metrics.loc["hybrid", "auc"] <= 1.0
+    assert first.metrics.loc["hybrid", "auc"] == again.metrics.loc["hybrid", "auc"]  # same seed, same sample
