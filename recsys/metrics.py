@@ -85,7 +85,8 @@ def _match(reco: pd.DataFrame, test: pd.DataFrame | None, k: int | None) -> _Mat
     ru = users.get_indexer(top[C.USER_ID].astype(str).to_numpy(object))
     keep = ru >= 0
     r_item = top[C.ITEM_ID].astype(str).to_numpy(object)[keep]
-    items, codes = np.unique(np.concatenate([t_item, r_item]), return_inverse=True)
+    # hash-based codes: np.unique would sort millions of Python strings
+    codes, items = pd.factorize(np.concatenate([t_item, r_item]))
     n_items = max(len(items), 1)
     t_key = np.unique(tu.astype(np.int64) * n_items + codes[: len(t_item)])
     r_key = ru[keep].astype(np.int64) * n_items + codes[len(t_item):]
