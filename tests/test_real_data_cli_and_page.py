@@ -62,3 +62,20 @@ def test_online_retail_xlsx_through_the_data_page(tmp_path: Path, monkeypatch: p
     assert _count(info.report, "negative quantity") == 1_287
     shown = [df.value for df in at.dataframe if "count" in df.value.columns]
     assert any((frame["count"] == 27_275).any() for frame in shown)  # the cleaning report is on screen
+
+
+@pytest.mark.skipif(not PARQUET.exists(), reason=f"{PARQUET} is absent (real data lives in ../shared/data)")
+def test_online_retail_trains_through_the_cli(tmp_path: Path, capsys) -> None:
+    ws = str(tmp_path / "ws")
+    assert main(["import", "--workspace", ws, "--interactions", str(PARQUET), "--json"]) == 0
+    dataset_id = json.loads(capsys.readouterr().out)["dataset"]["id"]
+    code = main(["train", "--workspace", ws, "--dataset", dataset_id, "--epochs", "2", "--components", "8",
+                 "--no-refit", "--json"])
+    assert code == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    metrics = out["metrics"]
+    assert set(metrics) == {"hybrid", "collaborative", "popularity", "random"}
+    # customers x products with Country and description keywords: better than random, clearly
+    assert metrics["hybrid"]["precision@10"] > 3 * metrics["random"]["precision@10"]
+    run = Workspace(ws).run(out["run_id"])
+    assert run["extra"]["user_features"] == ["Country"] and run["extra"]["item_features"] == ["Description"]
