@@ -41,8 +41,24 @@ def _first_start(ws: Workspace) -> None:
         st.toast(f"Imported the sample shop ({info.n_interactions:,} interactions).")
 
 
+def _route_through_app() -> None:
+    """Send a deep link (e.g. /train on a fresh server) through app.py's st.navigation.
+
+    Streamlit treats a ``pages/`` folder next to the entry script as an old-style multipage app
+    until the first ``st.navigation`` call of the process. A first request for /train therefore runs
+    pages/train.py directly, with an auto-generated menu listing every file of pages/ (this one
+    too). Switching that mode off and rerunning lets app.py route the request instead.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar() -> None:
     """Dataset picker (and, once models exist, the run picker)."""
+    _route_through_app()
     try:
         ws = workspace()
         _first_start(ws)
