@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKSPACE ?= workspace
 PORT ?= 8501
 
-.PHONY: run test install clean
+.PHONY: run test install clean browser
 
 install: $(STAMP)
 
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	PROMOLENS_WORKSPACE=$(WORKSPACE) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
-test: $(STAMP)
+# Browser tests (tests/e2e) drive the system's Chromium; install it when we can (root + apt),
+# otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	echo "Chromium not available: browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 clean:
