@@ -1,0 +1,321 @@
+"""Recommendations: find a customer, see their top offers and exactly why, with evidence and what-ifs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, runs
+from recsys import columns as C
+from recsys import explain as X
+from recsys.schema import ColumnKind
+from recsys.store import WorkspaceError
+
+SHOWN_CONTRIBUTORS = 8
+MAX_PICK = 500  # customers offered in the segment picker (the most active first)
+MAX_DRIVER_CUSTOMERS = 20_000  # global drivers of an offer: a seeded sample beyond this
+GROUP_KINDS = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN}
+FIND_SEGMENT, FIND_ID = "From a segment", "By customer id"
+VIEW_LABELS = {
+    X.OFFER_VIEW: "this customer with the average offer: why this offer ranks here (recommended)",
+    X.SCORE_VIEW: "the average customer with the average offer: the whole score",
+}
+EXCLUDE_LABELS = {
+    X.EXCLUDE_REDEEMED: "offers they already redeemed",
+    X.EXCLUDE_RESPONDED: "offers they responded to in any way",
+    X.EXCLUDE_NONE: "nothing",
+}
+EVENT_WORDS = {C.REDEEM: "redeemed", C.PURCHASE: "bought with", C.CLICK: "clicked", C.VIEW: "viewed"}
+
+shared.sidebar()
+st.title("Recommendations")
+st.caption(
+    "Which offers fit a customer, and exactly why: each score is split into what every customer and offer "
+    "fact adds (exact Shapley values of the model, no sampling), with the evidence behind the customer's own "
+    "history and what would change if one of their facts were different."
+)
+ws = shared.workspace()
+dataset_id, run_id = shared.dataset_id(), shared.run_id()
+if dataset_id is None:
+    st.info("Import a dataset on the Data page first.")
+    st.stop()
+if run_id is None:
+    st.info("Train a model on the Train page first: the recommendations come from it.")
+    st.stop()
+
+
+# ------------------------------------------------------------------------------- loading
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
+    return ws.load_dataset(dataset)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _explainer(workspace_path: str, run: str, created: str) -> X.ScoreExplainer:  # never mutated
+    return X.ScoreExplainer(runs.load_model(ws, run))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
+    """Interactions per customer (to offer the most active customers of a segment first)."""
+    return _dataset(workspace_path, dataset, fingerprint).interactions[C.USER_ID].astype(str).value_counts()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    explainer = _explainer(workspace_path, run, created)
+    drivers = X.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
+    return drivers.summary(), drivers.points(max_points=250)
+
+
+try:
+    info = ws.dataset(dataset_id)
+    run = ws.run(run_id)
+    dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
+    explainer = _explainer(str(ws.path), run_id, str(run["created_at"]))
+except (ValueError, WorkspaceError) as exc:  # a damaged or tampered model file, a busy workspace
+    st.error(f"The model of run {run_id} could not be loaded: {exc}")
+    st.stop()
+model = explainer.model
+key = (str(ws.path), run_id, str(run["created_at"]))
+
+
+def names_of(item_ids: Any) -> np.ndarray:
+    return X.item_names(dataset.items, item_ids)
+
+
+# ------------------------------------------------------------------------------- finding a customer
+def pick_customer() -> str | None:
+    groups = [c.name for c in info.user_schema.columns if c.kind in GROUP_KINDS and c.name in dataset.users.columns]
+    modes = [FIND_SEGMENT, FIND_ID] if groups else [FIND_ID]
+    mode = st.radio("Find a customer", modes, horizontal=True, key="reco_find")
+    if mode == FIND_ID:
+        typed = st.text_input("Customer id", key="reco_user_id", placeholder="e.g. " + str(model.user_index_.ids[0])).strip()
+        if not typed:
+            st.info("Type a customer id.")
+            return None
+        if model.user_index_.positions([typed])[0] < 0:
+            st.warning(f"This model knows no customer **{typed}**. Ids are matched exactly (case and leading zeros count).")
+            return None
+        return typed
+    left, middle, right = st.columns(3)
+    column = left.selectbox("Segment column", groups, key="reco_group_col")
+    values = sorted(dataset.users[column].dropna().astype(str).unique())
+    if not values:
+        st.info(f"No customer has a value in **{column}**.")
+        return None
+    value = middle.selectbox("Segment", values, key="reco_group_value")
+    members = dataset.users.loc[dataset.users[column].astype(str) == value, C.USER_ID].astype(str)
+    activity = _activity(*key[:1], dataset_id, info.fingerprint).reindex(members).fillna(0).astype(int)
+    ids = activity.sort_values(ascending=False, kind="stable").index[:MAX_PICK].tolist()
+    return right.selectbox(
+        f"Customer ({len(members):,} in this segment; the {min(len(members), MAX_PICK)} most active listed)", ids,
+        format_func=lambda u: f"{u} · {activity.get(u, 0)} interactions", key="reco_pick_user",
+    )
+
+
+def options() -> tuple[int, str, Any, str]:
+    a, b, c = st.columns([1, 2, 2])
+    k = int(a.number_input("Offers to show", 1, 50, 10, key="reco_k"))
+    exclude = b.selectbox("Leave out", list(EXCLUDE_LABELS), format_func=EXCLUDE_LABELS.get, key="reco_exclude")
+    start, end = X.date_window_columns(info.item_schema, dataset.items)
+    active_on = None
+    if start or end:
+        default_day = (model.reference_time_ or pd.Timestamp.today()).date()
+        if c.checkbox("Only offers running on a day", key="reco_active"):
+            active_on = c.date_input("Running on", value=default_day, key="reco_active_day")
+    view = st.radio("Compare each score with", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key="reco_view",
+                    help="Both are exact. The customer-only part of a score (the same for all of their offers) "
+                         "does not change which offers they get, and LightFM's ranking losses leave it arbitrary; "
+                         "the first choice leaves it out.")
+    return k, exclude, active_on, view
+
+
+# ------------------------------------------------------------------------------- the customer
+def profile(user: str) -> None:
+    left, right = st.columns([2, 3])
+    facts = dataset.users[dataset.users[C.USER_ID].astype(str) == user]
+    hidden = {c.name for c in info.user_schema.columns if c.kind == ColumnKind.IDENTIFIER}
+    with left:
+        st.markdown(f"#### Customer {user}")
+        if model.user_index_.positions([user])[0] >= model.n_warm_users_:
+            st.info("New customer: no history in training, so the model knows them by their facts alone.")
+        if len(facts):
+            shown = facts.drop(columns=[c for c in facts.columns if c in hidden or c == C.USER_ID]).iloc[0]
+            st.dataframe(shown.astype(str).rename("value").to_frame(), width="stretch")
+    with right:
+        st.markdown("#### Recent history")
+        history = X.recent_history(dataset.interactions, user, n=8)
+        if history.empty:
+            st.caption("No interactions.")
+        else:
+            history = history.assign(offer=names_of(history[C.ITEM_ID]))
+            shown = [c for c in (C.TIMESTAMP, C.EVENT, "offer", C.ITEM_ID, C.VALUE) if c in history.columns]
+            st.dataframe(history[shown], hide_index=True, width="stretch")
+
+
+def top_list(listed: X.ExplainedRecommendations) -> None:
+    reco = listed.recommendations
+    table = pd.DataFrame({
+        C.RANK: reco[C.RANK], "offer": names_of(reco[C.ITEM_ID]), C.ITEM_ID: reco[C.ITEM_ID],
+        C.SCORE: reco[C.SCORE], "why (strongest lifts)": reco[X.REASON],
+        "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
+                         "new offer: no track record yet", ""),
+    })
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f")})
+
+
+# ------------------------------------------------------------------------------- one offer, explained
+def explanation(listed: X.ExplainedRecommendations, item: str, rank: int) -> None:
+    row = listed.row(item)
+    score = float(listed.recommendations[C.SCORE].iloc[row])
+    base = listed.base_value(item)
+    parts = listed.contributions(item, top=SHOWN_CONTRIBUTORS)
+    a, b, c = st.columns(3)
+    a.metric("Rank", rank)
+    b.metric("Score", f"{score:.4f}")
+    c.metric("Compared with", f"{base:.4f}", help=f"The score of {listed.compared_with}.")
+    st.plotly_chart(
+        charts.attribution_waterfall(parts, base, score, "compared with", f"Why {names_of([item])[0]} for customer {listed.user_id}"),
+        width="stretch", key="reco_waterfall",
+    )
+    st.caption(
+        f"Starts at the score of {listed.compared_with} ({base:.4f}); each bar is what one customer or offer "
+        f"fact adds; together they make this score ({score:.4f}) exactly. Facts of one column are summed "
+        "(e.g. a customer who is not in the other segments)."
+    )
+    with st.expander("The numbers"):
+        st.dataframe(parts[[X.CONTRIBUTOR, X.SIDE, X.ATTRIBUTION]], hide_index=True, width="stretch", key="reco_parts",
+                     column_config={X.ATTRIBUTION: st.column_config.NumberColumn(format="%+.4f")})
+
+
+def evidence(user: str, item: str) -> None:
+    st.markdown("**Because they responded to** (their past offers closest to this one in the model's eyes)")
+    mine = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).to_numpy() == user]
+    similar = X.similar_history(model, user, item, history=mine, n=3)
+    if similar.empty:
+        st.caption("No past responses to compare with (a new customer).")
+    for r in similar.itertuples(index=False):
+        st.markdown(f"- {names_of([r.item_id])[0]}: {EVENT_WORDS.get(r.event, r.event)} (similarity {r.similarity:.2f})")
+    st.markdown("**Customers most like this one who responded to this offer**")
+    try:
+        peers = X.similar_responders(model, user, item, n=5)
+    except ValueError as exc:
+        st.caption(str(exc))
+        return
+    if peers.empty:
+        st.caption("Nobody responded to this offer in training (a new offer): its score rests on its facts.")
+        return
+    shown = [c.name for c in info.user_schema.columns if c.kind in GROUP_KINDS and not c.sensitive][:3]
+    facts = dataset.users.assign(**{C.USER_ID: dataset.users[C.USER_ID].astype(str)}).set_index(C.USER_ID)
+    st.dataframe(peers.join(facts[shown], on=C.USER_ID), hide_index=True, width="stretch",
+                 column_config={X.SIMILARITY: st.column_config.NumberColumn(format="%.2f")})
+
+
+def what_if(listed: X.ExplainedRecommendations, item: str, k: int, exclude_ids: Any, candidates: Any, view: str) -> None:
+    user = listed.user_id
+    columns = X.changeable_columns(explainer)
+    if not columns:
+        st.caption("This model has no customer facts to change.")
+        return
+    left, right = st.columns(2)
+    column = left.selectbox("Change this fact", columns, key="reco_whatif_column")
+    choices = X.column_choices(explainer, column)
+    current = str(listed.explanation.data[0][list(listed.explanation.feature_names).index(column)])
+    others = [c for c in choices if c != current]
+    value = right.selectbox(f"to (now: {current})", others or choices, key="reco_whatif_value")
+    changed = X.what_if(explainer, user, column, value, k, candidates=candidates, exclude=exclude_ids,
+                        exclude_seen=False, view=view)  # type: ignore[arg-type]
+    before, after = changed.explain(explainer, item)
+    s0, s1 = (float(e.base_values[0] + e.values[0].sum()) for e in (before, after))
+    a, b = st.columns(2)
+    a.metric(f"Score of this offer with {column} = {value}", f"{s1:.4f}", f"{s1 - s0:+.4f} (was {changed.old_value})")
+    moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
+    b.metric("Offers that enter the list", int(moved[X.RANK_BEFORE].isna().sum()))
+    st.dataframe(moved[["offer", X.RANK_BEFORE, X.RANK_AFTER, X.CHANGE, X.SCORE_BEFORE, X.SCORE_AFTER]],
+                 hide_index=True, width="stretch",
+                 column_config={X.SCORE_BEFORE: st.column_config.NumberColumn(format="%.4f"),
+                                X.SCORE_AFTER: st.column_config.NumberColumn(format="%.4f")})
+    parts = X.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
+    st.plotly_chart(
+        charts.attribution_waterfall(parts, float(after.base_values[0]), s1, "compared with",
+                                     f"Why this offer if {column} were {value}"),
+        width="stretch", key="reco_whatif_waterfall",
+    )
+
+
+def list_drivers(listed: X.ExplainedRecommendations) -> None:
+    drivers = listed.drivers().drop(columns=X.SIDE)
+    drivers.columns = [f"#{r} {n}" for r, n in zip(listed.recommendations[C.RANK], names_of(drivers.columns))]
+    order = drivers.abs().mean(axis=1).sort_values(ascending=False).index
+    st.plotly_chart(charts.attribution_heatmap(drivers.loc[order], "Which facts matter across the whole list"),
+                    width="stretch", key="reco_list_heatmap")
+
+
+def offer_drivers(item: str, view: str) -> None:
+    summary, points = _drivers(*key, item, view)
+    st.plotly_chart(
+        charts.attribution_beeswarm(points, summary, f"Who is {names_of([item])[0]} for? Customer traits that lift it or hold it back"),
+        width="stretch", key="reco_beeswarm",
+    )
+    n = int(summary[X.CUSTOMERS].groupby(summary[X.COLUMN]).sum().max()) if len(summary) else 0
+    st.caption(
+        f"One row per customer trait, the bar at its mean over the customers who have it ({n:,} customers"
+        f"{', a random sample' if n >= MAX_DRIVER_CUSTOMERS else ''}), one dot per customer. A trait's value is what "
+        "it adds to this offer's score for that customer, compared with their average offer: right means this offer "
+        "rises in their list. A fact such as a segment adds the same to everyone who has it; their own history "
+        "differs from customer to customer."
+    )
+
+
+def pair_interactions(user: str, item: str) -> None:
+    table = explainer.interaction_table(user, item).T  # offer facts as rows: there are more of them
+    st.plotly_chart(charts.attribution_heatmap(table, "Which customer fact meets which offer fact", "customer facts", "offer facts"),
+                    width="stretch", key="reco_pair_heatmap")
+    st.caption("Each cell is the exact interaction of one customer fact with one offer fact; half of it goes to each "
+               "in the explanation above.")
+
+
+# ------------------------------------------------------------------------------- the screen
+user = pick_customer()
+if user is None:
+    st.stop()
+k, exclude, active_on, view = options()
+try:
+    listed = X.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view)
+except ValueError as exc:
+    st.error(f"No list for this customer: {exc}")
+    st.stop()
+profile(user)
+st.markdown(f"#### Top {len(listed.recommendations)} offers")
+if listed.recommendations.empty:
+    st.info("No offer is left after the filters: widen them above.")
+    st.stop()
+top_list(listed)
+ranked = listed.recommendations[C.ITEM_ID].tolist()
+titles = dict(zip(ranked, names_of(ranked)))
+item = st.selectbox("Open the explanation of", ranked, key="reco_offer",
+                    format_func=lambda i: f"#{ranked.index(i) + 1} · {titles[i]}")
+explanation(listed, item, ranked.index(item) + 1)
+tabs = st.tabs(["Evidence", "What if", "Across the list", "Who else is it for", "Fact x fact"])
+with tabs[0]:
+    evidence(user, item)
+with tabs[1]:
+    excluded = X.redeemed_items(dataset.interactions, user) if exclude == X.EXCLUDE_REDEEMED else None
+    if exclude == X.EXCLUDE_RESPONDED:
+        upos = model.user_index_.positions([user])[0]
+        excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
+    start, end = X.date_window_columns(info.item_schema, dataset.items)
+    candidates = None if active_on is None else X.active_items(dataset.items, active_on, start, end)
+    what_if(listed, item, k, excluded, candidates, view)
+with tabs[2]:
+    list_drivers(listed)
+with tabs[3]:
+    offer_drivers(item, view)
+with tabs[4]:
+    pair_interactions(user, item)

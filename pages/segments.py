@@ -1,0 +1,387 @@
+"""Segments: who the customers are, how the groups change, and which offers each group wants."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, runs
+from recsys import columns as C
+from recsys import segments as S
+from recsys.schema import ColumnKind
+from recsys.store import WorkspaceError
+
+METHODS = {
+    "rfm": "Value and recency (RFM)",
+    "columns": "Customer facts",
+    "clusters": "Behaviour (model clusters)",
+    "saved": "A saved segment",
+}
+AUTO_K = "auto"
+MAP_SAMPLE = 5000
+TSNE_SAMPLE = 2000
+GROUPABLE = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC, ColumnKind.DATE}
+NOT_SEGMENTED = "(not segmented)"
+OFFER_CONFIG = {
+    "mean_score": st.column_config.NumberColumn("score", format="%.2f"),
+    "uplift": st.column_config.NumberColumn("vs everyone", format="%+.2f"),
+    "top_k_share": st.column_config.NumberColumn("in their top 10", format="percent"),
+}
+
+shared.sidebar()
+st.title("Customer segments")
+ws = shared.workspace()
+dataset_id = shared.dataset_id()
+if dataset_id is None:
+    st.info("Import a dataset on the Data page first.")
+    st.stop()
+info = ws.dataset(dataset_id)
+run_id = shared.run_id()
+WS = str(ws.path)
+
+
+# ------------------------------------------------------------------------------- cached work
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
+    return ws.load_dataset(dataset)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _model(workspace_path: str, run: str, stamp: str):  # noqa: ANN202 - HybridRecommender, never mutated
+    return runs.load_model(ws, run)
+
+
+def _stamp(run: str | None) -> str:
+    """When the run was made: ids can be reused after a delete, so caches key on id + stamp."""
+    return "" if run is None else str(ws.run(run)["created_at"])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _date_range(workspace_path: str, dataset: str, fingerprint: str) -> tuple[Any, Any]:
+    row = ws.query(
+        f"SELECT min({C.TIMESTAMP}) AS first, max({C.TIMESTAMP}) AS last FROM read_parquet(?)",
+        [str(ws.table_path(dataset, C.Table.INTERACTIONS))],
+    ).iloc[0]
+    return (None if pd.isna(row["first"]) else pd.Timestamp(row["first"]),
+            None if pd.isna(row["last"]) else pd.Timestamp(row["last"]))
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> S.SegmentsResult:
+    """The segmentation described by ``spec`` (a small JSON string: the cache key)."""
+    s = json.loads(spec)
+    if s["method"] == "saved":
+        data = _dataset(workspace_path, dataset, fingerprint)
+        universe = pd.Index(data.users[C.USER_ID].astype(str)).union(
+            pd.Index(data.interactions[C.USER_ID].astype(str).unique()))
+        return S.SegmentsResult(S.saved_segmentation(ws, s["segment_id"], universe))
+    return S.segment_dataset(
+        ws, dataset, s["method"], columns=s.get("columns"), k=s.get("k"), run_id=s.get("run_id"),
+        reference_date=s.get("reference_date"), seed=0,
+    )
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = _dataset(workspace_path, dataset, fingerprint)
+    seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
+    traits = S.trait_lift(seg, data.users, S.trait_columns(seg, data.users, info.user_schema), schema=info.user_schema)
+    offers = S.offer_lift(seg, data.interactions, data.items, schema=info.item_schema)
+    return traits, offers
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd.DataFrame:
+    data = _dataset(workspace_path, dataset, fingerprint)
+    result = _result(workspace_path, dataset, fingerprint, spec)
+    if result.rfm is not None:
+        return S.rfm_sizes_over_time(data.interactions, users=data.users)
+    return S.sizes_over_time(result.segmentation, data.interactions)
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def _rates(workspace_path: str, dataset: str, fingerprint: str, spec: str, column: str) -> tuple[pd.DataFrame, str]:
+    data = _dataset(workspace_path, dataset, fingerprint)
+    seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
+    return S.response_rates(seg, data.interactions, data.items, column, schema=info.item_schema)
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int) -> S.EmbeddingMap:
+    return S.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def _profile(
+    workspace_path: str, dataset: str, fingerprint: str, spec: str, label: str, run: str | None, stamp: str,
+) -> S.SegmentProfile:
+    data = _dataset(workspace_path, dataset, fingerprint)
+    seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
+    traits, offers = _lifts(workspace_path, dataset, fingerprint, spec)
+    model = _model(workspace_path, run, stamp) if run else None
+    return S.profile(seg, label, interactions=data.interactions, trait_lifts=traits, offer_lifts=offers,
+                     model=model, items=data.items, seed=0)
+
+
+# ------------------------------------------------------------------------------- choosing
+def _offer_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in ("base_mean_score", "base_top_k_share")]
+
+
+def usable(schema, kinds: set[ColumnKind]) -> list[str]:  # noqa: ANN001 - TableSchema
+    return [c.name for c in schema.columns if c.kind in kinds]
+
+
+def choose_spec() -> dict[str, Any] | None:
+    """Widgets that say how to segment; returns the spec (or None when it cannot be built yet)."""
+    method = st.radio("Segment customers by", list(METHODS), format_func=METHODS.get, horizontal=True, key="seg_method")
+    spec: dict[str, Any] = {"method": method}
+    if method == "rfm":
+        first, last = _date_range(WS, dataset_id, info.fingerprint)
+        if last is None:
+            st.warning("This dataset has no dates, so RFM cannot be computed. Segment by customer facts instead.")
+            return None
+        default = (last.normalize() + pd.Timedelta(days=1)).date()
+        chosen = st.date_input(
+            "Reference date (RFM as of the start of this day)", value=default,
+            min_value=(first.normalize() + pd.Timedelta(days=1)).date(), max_value=default, key="seg_ref_date",
+            help="Recency counts days up to this date; only purchases and redeems before it count.",
+        )
+        spec["reference_date"] = pd.Timestamp(chosen).date().isoformat()
+    elif method == "columns":
+        options = usable(info.user_schema, GROUPABLE)
+        if not options:
+            st.info("This dataset has no customer columns to group by. Import a customer facts file on the Data page.")
+            return None
+        picked = st.multiselect("Customer columns (combine several for finer groups)", options,
+                                default=options[:1], key="seg_columns")
+        if not picked:
+            st.info("Pick at least one customer column.")
+            return None
+        spec["columns"] = list(picked)
+    elif method == "clusters":
+        if run_id is None:
+            st.info("Behavioural clusters come from a trained model's view of each customer: train one on the Train page.")
+            return None
+        k = st.selectbox("Number of clusters", [AUTO_K, *range(2, 13)], key="seg_k",
+                         format_func=lambda v: "suggested by the silhouette score" if v == AUTO_K else str(v))
+        spec.update(run_id=run_id, run_stamp=_stamp(run_id), k=None if k == AUTO_K else int(k))
+    else:
+        saved = S.saved_segments(ws, dataset_id)
+        if saved.empty:
+            st.info("No saved segments yet: save one from a profile card or a map selection below.")
+            return None
+        names = dict(zip(saved["id"], saved["name"] + " (" + saved["customers"].map("{:,}".format) + " customers)"))
+        spec["segment_id"] = st.selectbox("Saved segment", list(names), format_func=names.get, key="seg_saved")
+        # ids can be reused after a delete: the creation time makes the cache key unique
+        spec["saved_at"] = str(saved.set_index("id").loc[spec["segment_id"], "created_at"])
+    return spec
+
+
+# ------------------------------------------------------------------------------- sections
+def overview(result: S.SegmentsResult, spec: str) -> None:
+    seg = result.segmentation
+    order = list(seg.order)
+    for note in seg.notes:
+        st.info(note)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.segment_sizes(seg.sizes(), order), width="stretch")
+    trend = _trend(WS, dataset_id, info.fingerprint, spec)
+    title = ("Segment sizes at the start of each month (RFM recomputed at each date)" if result.rfm is not None
+             else "Active customers per month (customers who responded)")
+    right.plotly_chart(charts.segment_trend(trend, order, title), width="stretch")
+    if result.rfm is not None:
+        rfm = result.rfm
+        st.caption(
+            f"RFM as of {rfm.reference_date:%d %b %Y}. Recency = days since the last purchase occasion; frequency = "
+            f"number of days with a conversion ({rfm.conversion}); monetary = sum of value. Scores 1–5 by quintile."
+        )
+        with st.expander("RFM grid and segment figures"):
+            a, b = st.columns([3, 2])
+            a.plotly_chart(charts.rfm_grid(rfm.grid()), width="stretch")
+            summary = rfm.summary()
+            summary.insert(1, "meaning", summary["segment"].map(S.RFM_MEANING))
+            b.dataframe(summary, hide_index=True, width="stretch", column_config={
+                "share": st.column_config.NumberColumn(format="percent"),
+                "value_share": st.column_config.NumberColumn("value share", format="percent"),
+                "value": st.column_config.NumberColumn(format="%.0f"),
+                "mean_frequency": st.column_config.NumberColumn("mean frequency", format="%.1f"),
+            })
+    if result.clusters is not None:
+        c = result.clusters
+        how = (f"the silhouette score suggested {c.suggested_k}" if c.suggested_k is not None else "your choice")
+        st.caption(f"{c.k} clusters ({how}) of the model's customer embeddings (run {result.run_id}), k-means, seed 0.")
+        if not c.silhouette.empty:
+            with st.expander("Why this number of clusters?"):
+                st.plotly_chart(charts.silhouette_curve(c.silhouette, c.k), width="stretch")
+
+
+def offers_heatmap(result: S.SegmentsResult, spec: str) -> None:
+    st.subheader("Which offers each group responds to")
+    options = usable(info.item_schema, {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC})
+    if not options:
+        st.info("This dataset has no offer columns (type, category, ...): import an offers file to see this.")
+        return
+    preferred = next((c for c in ("campaign_type", "category", "channel") if c in options), options[0])
+    left, right = st.columns([1, 2])
+    column = left.selectbox("Offer column", options, index=options.index(preferred), key="seg_offer_column")
+    metric = right.radio("Show", list(charts.RESPONSE_METRICS), format_func=charts.RESPONSE_METRICS.get,
+                         horizontal=True, key="seg_metric")
+    try:
+        rates, basis = _rates(WS, dataset_id, info.fingerprint, spec, column)
+    except ValueError as exc:
+        st.warning(str(exc))
+        return
+    st.plotly_chart(charts.response_heatmap(rates, column, metric, list(result.segmentation.order)), width="stretch")
+    st.caption(basis + " Value per customer = the segment's revenue on those offers / its customers.")
+
+
+def customer_map(result: S.SegmentsResult) -> None:
+    st.subheader("Map of customers")
+    if run_id is None:
+        st.info("The map places customers by the model's view of them: train a model on the Train page to see it.")
+        return
+    left, right = st.columns([1, 3])
+    method = left.radio("Projection", ["pca", "tsne"], key="seg_map_method",
+                        format_func={"pca": "PCA (fast)", "tsne": "t-SNE (slower, keeps neighbours)"}.get)
+    sample = MAP_SAMPLE if method == "pca" else TSNE_SAMPLE
+    with st.spinner("Placing customers on the map..."):
+        emap = _map(WS, run_id, _stamp(run_id), method, sample)
+    seg = result.segmentation
+    frame = emap.frame.assign(**{S.SEGMENT: emap.frame[C.USER_ID].map(seg.labels).fillna(NOT_SEGMENTED)})
+    order = list(seg.order) + ([NOT_SEGMENTED] if (frame[S.SEGMENT] == NOT_SEGMENTED).any() else [])
+    event = right.plotly_chart(
+        charts.customer_map(frame, S.SEGMENT, order, "Customers, coloured by segment"), width="stretch",
+        on_select="rerun", selection_mode=("lasso", "box"), key="seg_map",
+    )
+    right.caption(
+        f"{emap.note} Each dot is a customer; at most {sample:,} are drawn (a random sample) so the map stays "
+        "quick at any size. Draw a lasso or a box to select customers and save them as a segment."
+    )
+    points = event.get("selection", {}).get("points", []) if isinstance(event, dict) else []
+    selected = S.selected_user_ids(points)
+    if not selected:
+        return
+    with left.form("seg_save_selection"):
+        st.markdown(f"**{len(selected):,} customers selected**")
+        name = st.text_input("Segment name", key="seg_selection_name")
+        if st.form_submit_button("Save selection as a segment", type="primary"):
+            definition = {"kind": S.SELECTION, "run_id": run_id, "projection": method,
+                          "coloured_by": seg.definition, "drawn_sample": len(frame)}
+            save(name, selected, definition)
+
+
+def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) -> None:
+    try:
+        segment_id = S.save_segment(ws, dataset_id, name, members, definition)
+    except ValueError as exc:
+        st.error(f"Not saved: {exc}.")
+        return
+    st.toast(f"Saved segment {segment_id}: {name.strip()} ({len(members):,} customers).")
+    st.success(f"Saved **{name.strip()}** as segment {segment_id}. Use it as an audience when targeting a campaign.")
+
+
+def profile_card(result: S.SegmentsResult, spec: str) -> None:
+    seg = result.segmentation
+    st.subheader("Segment profile")
+    label = st.selectbox("Segment", list(seg.order), key="seg_profile_label")
+    prof = _profile(WS, dataset_id, info.fingerprint, spec, label, run_id, _stamp(run_id))
+    with st.container(border=True):
+        cols = st.columns(5)
+        cols[0].metric("Customers", f"{prof.customers:,}", f"{prof.share:.1%} of all", delta_color="off", delta_arrow="off")
+        cols[1].metric("Share of value", "n/a" if prof.value_share is None else f"{prof.value_share:.1%}")
+        cols[2].metric("Value per customer", "n/a" if prof.value_per_customer is None else f"{prof.value_per_customer:,.1f}")
+        cols[3].metric("Responded", f"{prof.active_share:.0%}", help="Share of the segment with a click, redeem or purchase")
+        if result.rfm is not None and label in S.RFM_MEANING:
+            cols[4].caption(S.RFM_MEANING[label])
+        left, right = st.columns(2)
+        left.plotly_chart(charts.segment_lift_bars(prof.traits, "Traits that set it apart"), width="stretch")
+        right.plotly_chart(charts.segment_lift_bars(prof.offer_types, "Offer types it responds to more"), width="stretch")
+        if prof.top_offers is not None and not prof.top_offers.empty:
+            left, right = st.columns(2)
+            left.markdown(f"**Top offers by predicted score** (model run {run_id})")
+            left.dataframe(prof.top_offers[_offer_columns(prof.top_offers)], hide_index=True, width="stretch", column_config=OFFER_CONFIG)
+            right.markdown("**Offers it is scored highest on compared with everyone**")
+            right.dataframe(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)], hide_index=True, width="stretch", column_config=OFFER_CONFIG)
+            st.caption("Score = the model's predicted affinity (offer bias + customer x offer embeddings), averaged over up "
+                       "to 2,000 customers of the segment; 'in their top 10' = share of them whose own top 10 has it.")
+        elif run_id is None:
+            st.caption("Train a model to see the offers it would pick for this segment.")
+    if result.segmentation.kind != "saved":
+        with st.form("seg_save_profile"):
+            # one key per label, so the suggested name follows the chosen segment
+            name = st.text_input("Save this segment as", value=label, key=f"seg_profile_name::{label}")
+            if st.form_submit_button("Save segment"):
+                save(name, seg.members(label), {**seg.definition, "segment": label})
+
+
+def compare(result: S.SegmentsResult, spec: str) -> None:
+    seg = result.segmentation
+    if len(seg.order) < 2:
+        return
+    st.subheader("Compare two segments")
+    a_col, b_col, c_col = st.columns(3)
+    a = a_col.selectbox("Segment A", list(seg.order), index=0, key="seg_compare_a")
+    b = b_col.selectbox("Segment B", list(seg.order), index=1, key="seg_compare_b")
+    traits, _ = _lifts(WS, dataset_id, info.fingerprint, spec)
+    columns = list(dict.fromkeys(traits[S.COLUMN]))
+    left, right = st.columns([2, 3])
+    stamp = _stamp(run_id)
+    pa = _profile(WS, dataset_id, info.fingerprint, spec, a, run_id, stamp)
+    pb = _profile(WS, dataset_id, info.fingerprint, spec, b, run_id, stamp)
+    table = S.compare_profiles(pa, pb)
+    left.dataframe(_formatted(table), width="stretch")
+    if columns:
+        column = c_col.selectbox("Compare by", columns, key="seg_compare_column")
+        right.plotly_chart(charts.segment_comparison(S.compare_lifts(traits, a, b, column), column, a, b), width="stretch")
+
+
+def _formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """Headline figures as text: shares as percentages, counts as integers."""
+    def fmt(row: str, value: Any) -> str:
+        if value is None or pd.isna(value):
+            return "n/a"
+        if row.startswith("share"):
+            return f"{value:.1%}"
+        return f"{value:,.0f}" if row == "customers" else f"{value:,.1f}"
+
+    return pd.DataFrame({c: [fmt(r, v) for r, v in table[c].items()] for c in table.columns}, index=table.index)
+
+
+def saved_list() -> None:
+    saved = S.saved_segments(ws, dataset_id)
+    with st.expander(f"Saved segments ({len(saved)})", expanded=False):
+        if saved.empty:
+            st.caption("None yet. Saved segments keep their member list as of saving and can be used as campaign audiences.")
+            return
+        st.dataframe(saved, hide_index=True, width="stretch")
+        with st.form("seg_delete"):
+            target = st.selectbox("Delete a saved segment", list(saved["id"]), key="seg_delete_id",
+                                  format_func=dict(zip(saved["id"], saved["name"])).get)
+            sure = st.checkbox("Yes, delete it", key="seg_delete_sure")
+            if st.form_submit_button("Delete segment") and sure:
+                S.delete_segment(ws, target)
+                st.rerun()
+
+
+# ------------------------------------------------------------------------------- the screen
+spec = choose_spec()
+if spec is not None:
+    key = json.dumps(spec, sort_keys=True)
+    try:
+        with st.spinner("Segmenting customers..."):
+            result = _result(WS, dataset_id, info.fingerprint, key)
+    except (ValueError, WorkspaceError) as exc:
+        st.error(f"Cannot segment: {exc}")
+        result = None
+    if result is not None:
+        overview(result, key)
+        offers_heatmap(result, key)
+        customer_map(result)
+        profile_card(result, key)
+        compare(result, key)
+saved_list()
