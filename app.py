@@ -16,8 +16,14 @@ navigation = st.navigation(
         ],
         "Model": [
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+            st.Page("pages/fairness.py", title="Fairness", icon=":material/balance:"),
+            st.Page("pages/recommendations.py", title="Recommendations", icon=":material/recommend:"),
+        ],
+        "Customers": [
+            st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
         ],
         "Campaigns": [
+            st.Page("pages/campaign.py", title="Campaign", icon=":material/campaign:"),
             st.Page("pages/measure.py", title="Measure", icon=":material/query_stats:"),
         ],
     }

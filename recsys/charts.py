@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from recsys.explain import ATTRIBUTION, COLUMN, CONTRIBUTOR, CUSTOMERS, MEAN, SIDE
+
 #: One palette for the whole app, so an event type has the same colour on every chart.
 PALETTE = px.colors.qualitative.Safe
 TEMPLATE = "plotly_white"
@@ -206,3 +208,482 @@ def lift_by_decile(deciles: pd.DataFrame, outcome: str) -> go.Figure:
     fig.update_xaxes(title="score decile (10 = highest scores)", dtick=1)
     fig.update_yaxes(title="lift (percentage points)" if rate else "lift per customer")
     return _style(fig, f"{outcome}: lift by score decile", height=360)
+
+
+# ---------------------------------------------------------------------------------------- segments
+def segment_colors(order: list[str]) -> dict[str, str]:
+    """One colour per segment label, stable for a given display order (shared by every segment chart)."""
+    palette = PALETTE + px.colors.qualitative.Pastel
+    return {label: palette[i % len(palette)] for i, label in enumerate(order)}
+
+
+def segment_sizes(sizes: pd.DataFrame, order: list[str], title: str = "Customers per segment") -> go.Figure:
+    """Horizontal bars of customers per segment (``segment``, ``customers``, ``share``), in display order."""
+    frame = sizes.set_index("segment").reindex(order).dropna(subset=["customers"]).reset_index()
+    fig = px.bar(
+        frame, x="customers", y="segment", orientation="h", color="segment",
+        color_discrete_map=segment_colors(order), text=frame["share"].map("{:.0%}".format),
+        labels={"customers": "customers", "segment": ""},
+    )
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
+    return _style(fig, title, height=max(260, 26 * len(frame) + 90))
+
+
+def segment_trend(frame: pd.DataFrame, order: list[str], title: str) -> go.Figure:
+    """Lines of customers per period and segment (``period``, ``segment``, ``customers``)."""
+    if frame.empty:
+        return _style(go.Figure(), "No dates in this dataset, so no trend")
+    fig = px.line(
+        frame, x="period", y="customers", color="segment", markers=True,
+        category_orders={"segment": order}, color_discrete_map=segment_colors(order),
+        labels={"period": "", "customers": "customers"},
+    )
+    return _style(fig, title, height=360)
+
+
+def rfm_grid(grid: pd.DataFrame) -> go.Figure:
+    """Heatmap of customers per recency score x frequency score, each cell named by its RFM segment."""
+    counts = grid.pivot(index="r_score", columns="f_score", values="customers").sort_index(ascending=False)
+    names = grid.pivot(index="r_score", columns="f_score", values="segment").sort_index(ascending=False)
+    text = names.astype(str) + "<br>" + counts.astype(int).map("{:,}".format)
+    fig = go.Figure(go.Heatmap(
+        z=counts.to_numpy(), x=[str(c) for c in counts.columns], y=[str(r) for r in counts.index],
+        text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues", showscale=False,
+        hovertemplate="R %{y} · F %{x}<br>%{text}<extra></extra>",
+    ))
+    fig.update_xaxes(title="frequency score (5 = most occasions)")
+    fig.update_yaxes(title="recency score (5 = most recent)")
+    return _style(fig, "RFM grid: customers per recency x frequency score", height=420)
+
+
+RESPONSE_METRICS = {
+    "click_rate": "click rate", "redeem_rate": "redeem rate", "purchase_rate": "purchase rate",
+    "value_per_customer": "value per customer",
+}
+
+
+def response_heatmap(frame: pd.DataFrame, column: str, metric: str, order: list[str]) -> go.Figure:
+    """Heatmap of one response metric per segment (rows) x offer type (columns), values written in."""
+    table = frame.pivot(index="segment", columns=column, values=metric)
+    table = table.reindex(index=[s for s in order if s in table.index], columns=list(dict.fromkeys(frame[column])))
+    is_rate = metric.endswith("_rate")
+    text = table.map(lambda v: "" if pd.isna(v) else (f"{v:.1%}" if is_rate else f"{v:,.1f}"))
+    fig = go.Figure(go.Heatmap(
+        z=table.to_numpy(), x=[str(c) for c in table.columns], y=list(table.index), text=text.to_numpy(),
+        texttemplate="%{text}", colorscale="YlGnBu", colorbar={"title": RESPONSE_METRICS.get(metric, metric)},
+        hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=column.replace("_", " "))
+    label = RESPONSE_METRICS.get(metric, metric)
+    return _style(fig, f"{label.capitalize()} by segment and {column.replace('_', ' ')}", height=max(300, 34 * len(table) + 120))
+
+
+def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) -> go.Figure:
+    """Scatter (WebGL) of customers on the 2-D map (``x``, ``y``, ``user_id``), coloured by segment.
+
+    Each point carries its ``user_id`` as custom data, so a lasso or box selection names customers.
+    """
+    fig = px.scatter(
+        frame, x="x", y="y", color=color, custom_data=["user_id"], render_mode="webgl",
+        category_orders={color: order}, color_discrete_map=segment_colors(order), opacity=0.7,
+        hover_data={"user_id": True, "x": False, "y": False},
+    )
+    fig.update_traces(marker={"size": 5})
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None)
+    fig.update_layout(dragmode="lasso")
+    return _style(fig, title, height=520)
+
+
+def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Horizontal bars of the lift of trait / offer-type values (1 = like everyone)."""
+    if frame.empty:
+        return _style(go.Figure(), f"{title}: nothing stands out")
+    shown = frame.assign(label=frame["column"].str.replace("_", " ") + ": " + frame["value_label"].astype(str))
+    shown = shown.sort_values("lift")
+    fig = px.bar(
+        shown, x="lift", y="label", orientation="h", text=shown["lift"].map("×{:.1f}".format),
+        hover_data={"share": ":.1%", "base_share": ":.1%", "label": False},
+        color_discrete_sequence=PALETTE[4:], labels={"lift": "lift vs all customers", "label": ""},
+    )
+    fig.add_vline(x=1, line_dash="dot", line_color="grey")
+    return _style(fig, title, height=max(220, 30 * len(shown) + 90))
+
+
+def segment_comparison(frame: pd.DataFrame, column: str, a: str, b: str) -> go.Figure:
+    """Grouped bars: share of each value of ``column`` in segment A, segment B and everyone."""
+    colors = {a: PALETTE[0], b: PALETTE[1], "everyone": "#bbbbbb"}
+    fig = px.bar(
+        frame, x="value_label", y="share", color="who", barmode="group", color_discrete_map=colors,
+        category_orders={"who": [a, b, "everyone"]}, labels={"value_label": column.replace("_", " "), "share": "share"},
+    )
+    fig.update_yaxes(tickformat=".0%")
+    return _style(fig, f"{column.replace('_', ' ').capitalize()}: {a} vs {b}")
+
+
+def silhouette_curve(frame: pd.DataFrame, chosen: int) -> go.Figure:
+    """Silhouette score per number of clusters, the chosen k marked."""
+    fig = px.line(frame, x="k", y="silhouette", markers=True, labels={"k": "clusters", "silhouette": "silhouette"})
+    mine = frame[frame["k"] == chosen]
+    fig.add_scatter(x=mine["k"], y=mine["silhouette"], mode="markers", marker={"size": 14, "color": PALETTE[1]},
+                    name=f"chosen: {chosen}")
+    fig.update_xaxes(dtick=1)
+    return _style(fig, "How well separated are k clusters? (higher is better)", height=280)
+
+
+# ------------------------------------------------------------------ campaigns (recsys.campaign)
+GROUP_COLORS = {"treatment": "#1e88e5", "control": CONTROL_COLOR}
+FLAG_COLOR = "#d32f2f"
+
+
+def audience_funnel(funnel: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of customers left after each eligibility step (``step``, ``customers``)."""
+    fig = go.Figure(go.Bar(
+        x=funnel["customers"], y=funnel["step"], orientation="h", text=funnel["customers"].map("{:,}".format),
+        textposition="auto", marker_color=[GROUP_COLORS.get(s, PALETTE[0]) for s in funnel["step"]],
+        hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig.update_xaxes(title="customers")
+    return _style(fig, "Who is left after each rule", height=max(260, 34 * len(funnel) + 90))
+
+
+def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
+    """Stacked bars of coupons per offer: treatment (sent) and control (held out, grey)."""
+    long = sizes.melt(id_vars=["item_id", "offer"], value_vars=["treatment", "control"], var_name="group",
+                      value_name="customers")
+    fig = px.bar(
+        long, x="customers", y="offer", color="group", orientation="h", color_discrete_map=GROUP_COLORS,
+        hover_data=["item_id"], labels={"offer": "", "customers": "customers", "group": ""},
+        category_orders={"group": ["treatment", "control"]},
+    )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=None)
+    return _style(fig, "Coupons per offer: sent (treatment) and held out (control)", height=max(260, 40 * len(sizes) + 110))
+
+
+def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = None, max_offers: int = 6) -> go.Figure:
+    """Per offer: model scores of every scored customer (grey) and of the targeted ones (blue).
+
+    ``histogram`` has ``item_id``, ``bin_low``, ``bin_high``, ``scored`` and ``targeted``; only the
+    ``max_offers`` offers with the most targeted customers are drawn (one small panel each).
+    """
+    if histogram.empty:
+        return _style(go.Figure(), "No scores to show")
+    totals = histogram.groupby("item_id", sort=False)["targeted"].sum().sort_values(ascending=False, kind="stable")
+    shown = list(totals.index[:max_offers])
+    more = len(totals) - len(shown)
+    histogram = histogram[histogram["item_id"].isin(shown)]
+    frame = histogram.assign(
+        offer=histogram["item_id"].astype(str).map(names or {}).fillna(histogram["item_id"].astype(str)),
+        middle=(histogram["bin_low"] + histogram["bin_high"]) / 2, width=histogram["bin_high"] - histogram["bin_low"],
+    )
+    long = frame.melt(id_vars=["offer", "middle", "width"], value_vars=["scored", "targeted"], var_name="who",
+                      value_name="customers")
+    long["who"] = long["who"].map({"scored": "all scored", "targeted": "targeted"})
+    offers = [o for o in dict.fromkeys(frame.set_index("item_id").loc[shown, "offer"])]
+    height = max(280, 130 * len(offers) + 110)
+    fig = px.bar(
+        long, x="middle", y="customers", color="who", facet_row="offer", barmode="overlay", opacity=0.85,
+        color_discrete_map={"all scored": "#cfd8dc", "targeted": GROUP_COLORS["treatment"]},
+        category_orders={"offer": offers, "who": ["all scored", "targeted"]}, labels={"middle": "model score", "who": ""},
+        facet_row_spacing=min(0.1, 36 / height),
+    )
+    fig.update_traces(width=float(frame["width"].median()) if len(frame) else None)
+    fig.update_yaxes(matches=None, title=None)
+    tops = [ax.domain[1] for ax in fig.select_yaxes()]
+    fig.for_each_annotation(lambda a: a.update(  # each offer's name just above its panel
+        text=a.text.split("=", 1)[-1], textangle=0, x=0, xanchor="left", yanchor="bottom",
+        y=min(tops, key=lambda top: abs(top - a.y) if top >= a.y else 2.0),
+    ))
+    title = "Score distribution: who the model picks (higher = better fit)"
+    if more > 0:
+        title += f" — the {len(shown)} offers with most coupons ({more} more not shown)"
+    return _style(fig, title, height=height)
+
+
+def group_mix(mix: pd.DataFrame, column: str) -> go.Figure:
+    """Stacked bars: share of each offer's targeted customers by the values of one customer column."""
+    fig = px.bar(
+        mix, x="share", y="offer", color="value", orientation="h", color_discrete_sequence=PALETTE,
+        hover_data=["customers"], labels={"share": "share of targeted customers", "offer": "", "value": ""},
+    )
+    fig.update_layout(barmode="stack", xaxis_tickformat=".0%")
+    fig.update_xaxes(title=None)
+    return _style(fig, f"Share of each offer's targeted customers, by {column.replace('_', ' ')}", height=max(260, 40 * mix["offer"].nunique() + 120))
+
+
+def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) -> go.Figure:
+    """Share of each customer group targeted; red bars fall below the four-fifths line (dashed)."""
+    colors = [FLAG_COLOR if flag else PALETTE[0] for flag in table["flag"]]
+    fig = go.Figure(go.Bar(
+        x=table["value"].astype(str), y=table["rate"], marker_color=colors, text=table["rate"].map("{:.1%}".format),
+        textposition="outside", customdata=table[["targeted", "base"]],
+        hovertemplate="%{x}: %{y:.1%}<br>%{customdata[0]:,} of %{customdata[1]:,} customers<extra></extra>",
+    ))
+    judged = table.loc[table["ratio"].notna(), "rate"]
+    if len(judged):
+        best = float(judged.max())
+        fig.add_hline(y=threshold * best, line_dash="dash", line_color=FLAG_COLOR,
+                      annotation_text="four-fifths of the top group", annotation_position="top right")
+    fig.update_yaxes(tickformat=".0%", title="share of the group targeted", rangemode="tozero")
+    fig.update_xaxes(title=None)
+    return _style(fig, f"Share of each {column.replace('_', ' ')} group targeted (red: below four-fifths)")
+
+
+# ------------------------------------------------------------------ explanations (recsys.explain)
+UP_COLOR, DOWN_COLOR, NEUTRAL_COLOR = "#2e7d32", "#c62828", "#546e7a"
+
+
+def attribution_waterfall(
+    parts: pd.DataFrame, base: float, score: float, base_label: str, title: str = "Why this score"
+) -> go.Figure:
+    """Horizontal waterfall from the base to the score: one bar per contributor (green up, red down).
+
+    ``parts`` is ``explain.contributions(...)`` (``contributor``, ``side``, ``attribution``), largest
+    first, "other" last; the bars start at ``base`` and end at ``score`` (dashed lines mark both).
+    """
+    values = parts[ATTRIBUTION].to_numpy(float)
+    labels = [f"{c} ({s})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
+    fig = go.Figure(go.Waterfall(
+        orientation="h", base=base, measure=["relative"] * len(values), y=labels, x=values,
+        text=[f"{v:+.3f}" for v in values], textposition="outside", cliponaxis=False,
+        increasing={"marker": {"color": UP_COLOR}}, decreasing={"marker": {"color": DOWN_COLOR}},
+        connector={"line": {"color": "#cfd8dc", "width": 1}},
+        hovertemplate="%{y}<br>%{x:+.4f}<extra></extra>",
+    ))
+    ends = base + pd.Series(values).cumsum()
+    low, high = min(base, score, ends.min()), max(base, score, ends.max())
+    pad = 0.25 * (high - low or 1.0)
+    fig.add_vline(x=base, line_dash="dot", line_color=NEUTRAL_COLOR,
+                  annotation_text=f"{base_label}: {base:.3f}", annotation_position="top left")
+    fig.add_vline(x=score, line_dash="dash", line_color="black",
+                  annotation_text=f"score {score:.3f}", annotation_position="top right")
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig.update_xaxes(range=[low - pad, high + pad], title="score", zeroline=False)
+    return _style(fig, title, height=max(280, 36 * len(values) + 120))
+
+
+def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> go.Figure:
+    """Beeswarm of attributions per customer trait: one dot per customer over a bar at the mean.
+
+    ``points`` (``contributor``, ``attribution``) is ``OfferDrivers.points()``; ``summary``
+    (``contributor``, ``customers``, ``mean``) is ``OfferDrivers.summary()``: it orders the rows
+    (strongest lift on top, green lifts, red holds back) and labels them with the number of
+    customers. A bilinear model gives every customer with the same single-valued trait the same
+    value for one offer, so those dots sit on the bar's end; the customers' own history spreads.
+    """
+    order = summary.sort_values(MEAN, ascending=False)
+    names = {c: f"{c}  ({n:,})" for c, n in zip(order[CONTRIBUTOR], order[CUSTOMERS])}
+    rows = [names[c] for c in order[CONTRIBUTOR]]
+    fig = go.Figure(go.Bar(
+        x=order[MEAN], y=rows, orientation="h", name="mean lift",
+        marker_color=[UP_COLOR if m > 0 else DOWN_COLOR for m in order[MEAN]], opacity=0.75,
+        text=[f"{m:+.3f}" for m in order[MEAN]], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}<br>mean %{x:+.4f}<extra></extra>",
+    ))
+    dots = px.strip(points.assign(row=points[CONTRIBUTOR].map(names)), x=ATTRIBUTION, y="row",
+                    color_discrete_sequence=["#263238"])
+    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name="customers", showlegend=True,
+                       hovertemplate="%{y}<br>%{x:+.4f}<extra></extra>")
+    fig.add_traces(dots.data)
+    fig.add_vline(x=0, line_color=NEUTRAL_COLOR, line_width=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
+    fig.update_xaxes(title="lift of this offer's score (attribution)")
+    return _style(fig, title, height=max(320, 26 * len(order) + 130))
+
+
+def attribution_heatmap(matrix: pd.DataFrame, title: str, x_title: str = "", y_title: str = "") -> go.Figure:
+    """Diverging heatmap of attributions (red pushes down, green up), values written in the cells.
+
+    ``matrix``: rows and columns are labels, cells are attributions (e.g. facts x listed offers,
+    or a pair's customer facts x offer facts).
+    """
+    z = matrix.to_numpy(float)
+    limit = float(abs(z).max()) if z.size else 1.0
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[_short(c) for c in matrix.columns], y=[_short(i) for i in matrix.index], zmid=0,
+        zmin=-limit, zmax=limit, colorscale=[[0, DOWN_COLOR], [0.5, "#f5f5f5"], [1, UP_COLOR]],
+        text=[[f"{v:+.2f}" for v in row] for row in z], texttemplate="%{text}", textfont={"size": 10},
+        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": "lift"},
+    ))
+    fig.update_yaxes(autorange="reversed", title=y_title or None)
+    fig.update_xaxes(title=x_title or None, tickangle=-30)
+    longest = max((len(_short(c)) for c in matrix.columns), default=0)
+    return _style(fig, title, height=max(300, 30 * len(matrix.index) + 120 + 5 * longest))
+
+
+def _short(label: object, width: int = 40) -> str:
+    """A tick label cut to ``width`` characters (hover text keeps the whole label)."""
+    text = str(label)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ------------------------------------------------------------------ fairness (recsys.fairness)
+FAIR_COLOR = "#1e88e5"
+MUTED_COLOR = "#b0bec5"
+HISTORY_COLORS = {"shown in the past": "#b0bec5", "responded in the past": "#78909c", "offered by the model": FAIR_COLOR}
+
+
+def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: float = 0.8) -> go.Figure:
+    """Each customer group's rate of favourable offers as a share of the most-offered group's.
+
+    ``table`` is ``fairness.offer_rates`` output (``group``, ``ratio``, ``ratio_low``,
+    ``ratio_high``, ``rate``, ``customers``, ``judged``, ``flagged``). Red bars fall below the
+    four-fifths line (dashed); grey groups are too small to judge; whiskers are 95% intervals.
+    """
+    shown = table.dropna(subset=["ratio"]).sort_values("ratio", ascending=True, kind="stable")
+    if shown.empty:
+        return _style(go.Figure(), "No favourable offers to compare")
+    top = pd.concat([shown["ratio"], shown["ratio_high"]]).max(skipna=True)
+    top = 1.0 if pd.isna(top) else float(top)
+    colors = [FLAG_COLOR if f else (FAIR_COLOR if j else MUTED_COLOR) for f, j in zip(shown["flagged"], shown["judged"])]
+    fig = go.Figure(go.Bar(
+        x=shown["ratio"], y=shown["group"].astype(str), orientation="h", marker_color=colors,
+        text=shown["ratio"].map("{:.2f}x".format), textposition="inside", insidetextanchor="start",
+        error_x={"type": "data", "symmetric": False, "array": (shown["ratio_high"] - shown["ratio"]).clip(lower=0),
+                 "arrayminus": (shown["ratio"] - shown["ratio_low"]).clip(lower=0), "color": "#455a64", "thickness": 1.2},
+        customdata=shown[["rate", "customers"]],
+        hovertemplate="%{y}: %{x:.2f}x the top group<br>rate %{customdata[0]:.1%} of %{customdata[1]:,} customers<extra></extra>",
+    ))
+    fig.add_vline(x=threshold, line_dash="dash", line_color=FLAG_COLOR,
+                  annotation_text="four-fifths line", annotation_position="top")
+    fig.update_xaxes(title=f"{what}: rate relative to the most-offered group", range=[0, max(1.05, top + 0.05)])
+    fig.update_yaxes(title=None)
+    return _style(fig, f"Who is offered {what}, by {column.replace('_', ' ')} (red: below four-fifths)",
+                  height=max(260, 36 * len(shown) + 120))
+
+
+def favourable_history(tables: dict[str, pd.DataFrame], column: str, what: str) -> go.Figure:
+    """Grouped bars per customer group: share of favourable offers shown / responded in the past
+    and offered by the model (``tables``: series name -> ``fairness.offer_rates`` output)."""
+    frames = [t.assign(series=name)[["group", "rate", "series"]] for name, t in tables.items() if not t.empty]
+    if not frames:
+        return _style(go.Figure(), "No history to compare")
+    long = pd.concat(frames, ignore_index=True).dropna(subset=["rate"])
+    order = sorted(long["group"].astype(str).unique())
+    fig = px.bar(
+        long, x="group", y="rate", color="series", barmode="group", text=long["rate"].map("{:.0%}".format),
+        color_discrete_map=HISTORY_COLORS, category_orders={"group": order, "series": list(tables)},
+        labels={"group": "", "rate": f"share of offers that are {what}", "series": ""},
+    )
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return _style(fig, f"{what.capitalize()}: the past against the model, by {column.replace('_', ' ')}", height=380)
+
+
+def group_metric_intervals(table: pd.DataFrame, column: str, metric: str) -> go.Figure:
+    """Dot-and-whisker chart of one metric per customer group with its bootstrap interval.
+
+    ``table`` is ``fairness.group_table`` output; the dotted line is the mean over all customers.
+    """
+    rows = table[(table["metric"] == metric) & (table["customers"] > 0)].sort_values("mean", kind="stable")
+    if rows.empty:
+        return _style(go.Figure(), f"No {metric} to show")
+    fig = go.Figure(go.Scatter(
+        x=rows["mean"], y=rows["group"].astype(str), mode="markers", marker={"size": 11, "color": FAIR_COLOR},
+        error_x={"type": "data", "symmetric": False, "array": rows["ci_high"] - rows["mean"],
+                 "arrayminus": rows["mean"] - rows["ci_low"], "color": FAIR_COLOR, "thickness": 1.5},
+        customdata=rows[["customers", "ci_low", "ci_high"]],
+        hovertemplate="%{y}: %{x:.3f} (95%% interval %{customdata[1]:.3f}-%{customdata[2]:.3f})<br>%{customdata[0]:,} customers<extra></extra>",
+    ))
+    overall = float((rows["mean"] * rows["customers"]).sum() / rows["customers"].sum())
+    fig.add_vline(x=overall, line_dash="dot", line_color="#757575", annotation_text="all customers", annotation_position="top")
+    fig.update_xaxes(title=metric, rangemode="tozero")
+    fig.update_yaxes(title=None)
+    return _style(fig, f"{metric} by {column.replace('_', ' ')} (whiskers: 95% intervals)", height=max(240, 34 * len(rows) + 110))
+
+
+def exposure_shares(table: pd.DataFrame, column: str) -> go.Figure:
+    """Per offer group: share of recommendation slots against share of catalogue and past interactions."""
+    if table.empty:
+        return _style(go.Figure(), "No offer groups to show")
+    names = {"slot_share": "recommendation slots", "catalogue_share": "catalogue", "interaction_share": "past interactions"}
+    present = [c for c in names if c in table.columns and table[c].notna().any()]
+    long = table.melt(id_vars="group", value_vars=present, var_name="share of", value_name="share")
+    long["share of"] = long["share of"].map(names)
+    order = list(table.sort_values("slot_share", ascending=True)["group"].astype(str))
+    fig = px.bar(
+        long, x="share", y="group", color="share of", barmode="group", orientation="h",
+        color_discrete_map={"recommendation slots": FAIR_COLOR, "catalogue": MUTED_COLOR, "past interactions": "#78909c"},
+        category_orders={"group": order, "share of": [names[c] for c in present]},
+        labels={"group": "", "share": "share", "share of": ""},
+    )
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, f"Exposure by {column.replace('_', ' ')}: slots against catalogue and history",
+                  height=max(300, 26 * len(table) * max(len(present), 1) // 2 + 140))
+
+
+def lorenz_curve(exposure: pd.Series, gini: float | None = None) -> go.Figure:
+    """Lorenz curve of recommendation slots over offers (least-shown first), with the equality line."""
+    counts = pd.Series(exposure, dtype=float).sort_values().to_numpy()
+    if len(counts) == 0 or counts.sum() <= 0:
+        return _style(go.Figure(), "No exposure to show")
+    x = [0.0, *((pd.RangeIndex(1, len(counts) + 1) / len(counts)).tolist())]
+    y = [0.0, *(counts.cumsum() / counts.sum()).tolist()]
+    fig = go.Figure([
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": MUTED_COLOR}, name="every offer equal",
+                   hoverinfo="skip"),
+        go.Scatter(x=x, y=y, mode="lines", fill="tonexty", line={"color": FAIR_COLOR, "width": 2.5}, name="the model's lists",
+                   hovertemplate="least-shown %{x:.0%} of offers get %{y:.0%} of slots<extra></extra>"),
+    ])
+    fig.update_xaxes(title="share of offers (least shown first)", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title="share of recommendation slots", tickformat=".0%", range=[0, 1])
+    title = "How evenly offers are shown" + (f" (Gini {gini:.2f})" if gini is not None else "")
+    return _style(fig, title, height=360)
+
+
+def _sparse_labels(frame: pd.DataFrame, x: str, y: str) -> list[str]:
+    """Strength labels, skipping points that would print on top of the last labelled one."""
+    span_x = float(frame[x].max() - frame[x].min()) or 1.0
+    span_y = float(frame[y].max() - frame[y].min()) or 1.0
+    labels, last = [], None
+    for s, px_, py_ in zip(frame["strength"], frame[x], frame[y]):
+        if last is None or abs(px_ - last[0]) > 0.04 * span_x or abs(py_ - last[1]) > 0.06 * span_y:
+            labels.append(f"{s:.2f}")
+            last = (px_, py_)
+        else:
+            labels.append("")
+    return labels
+
+
+def tradeoff_curve(sweep: pd.DataFrame, x: str, y: str, *, chosen: float | None = None,
+                   x_label: str | None = None, y_label: str | None = None, threshold: float | None = None,
+                   also: dict[str, str] | None = None) -> go.Figure:
+    """The re-ranking trade-off: one point per strength (labelled), the chosen one highlighted.
+
+    ``sweep`` is ``fairness.tradeoff_sweep`` output; ``threshold`` draws the four-fifths line on
+    the x axis when ``x`` is a disparate-impact ratio; ``also`` (column -> words) adds grey curves
+    of other x measures against the same y (e.g. the lowest ratio over all groups).
+    """
+    frame = sweep.dropna(subset=[x, y]).sort_values("strength")
+    if frame.empty:
+        return _style(go.Figure(), "No trade-off to show")
+    fig = go.Figure()
+    for column, words in (also or {}).items():
+        if column in frame.columns and frame[column].notna().any():
+            fig.add_trace(go.Scatter(
+                x=frame[column], y=frame[y], mode="lines+markers", name=words, line={"color": MUTED_COLOR, "dash": "dot"},
+                marker={"size": 6, "color": MUTED_COLOR}, customdata=frame["strength"],
+                hovertemplate=f"strength %{{customdata:.2f}}<br>{words}: %{{x:.3f}}<extra></extra>",
+            ))
+    fig.add_trace(go.Scatter(
+        x=frame[x], y=frame[y], mode="lines+markers+text", text=_sparse_labels(frame, x, y),
+        textposition="top center", marker={"size": 9, "color": FAIR_COLOR}, line={"color": FAIR_COLOR},
+        customdata=frame["strength"], name=x_label or x,
+        hovertemplate=f"strength %{{customdata:.2f}}<br>{x_label or x}: %{{x:.3f}}<br>{y_label or y}: %{{y:.4f}}<extra></extra>",
+    ))
+    if chosen is not None:
+        pick = frame[(frame["strength"] - chosen).abs() < 1e-9]
+        if len(pick):
+            fig.add_trace(go.Scatter(x=pick[x], y=pick[y], mode="markers", name="chosen",
+                                     marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": FLAG_COLOR, "width": 3}}))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", line_color=FLAG_COLOR, annotation_text="four-fifths line",
+                      annotation_position="bottom left")
+    fig.update_xaxes(title=x_label or x)
+    fig.update_yaxes(title=y_label or y)
+    fig.update_layout(showlegend=bool(also))
+    return _style(fig, f"Trade-off: {y_label or y} against {x_label or x} (labels: strength)", height=420)

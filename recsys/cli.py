@@ -336,6 +336,313 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- segments
+def _segments_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--dataset", required=True, help="dataset id")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--rfm", action="store_true", help="RFM segments: recency, frequency, monetary value (default)")
+    how.add_argument("--by", nargs="+", metavar="COLUMN", help="segments by one or more customer columns")
+    how.add_argument("--clusters", nargs="?", const="auto", metavar="K",
+                     help="behavioural clusters of the model's customer embeddings (K clusters, or auto: silhouette)")
+    how.add_argument("--list", action="store_true", help="list the dataset's saved segments")
+    how.add_argument("--delete", metavar="SEGMENT_ID", help="delete a saved segment")
+    p.add_argument("--run", default=None, help="model run for --clusters (default: the dataset's newest run)")
+    p.add_argument("--reference-date", default=None, help="RFM as of this day, YYYY-MM-DD (default: the day after the last interaction)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the clustering")
+    p.add_argument("--save", metavar="SEGMENT", default=None, help="save this segment's members, e.g. --save champions")
+    p.add_argument("--name", default=None, help="name of the saved segment (default: the segment's label)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    from recsys import segments
+
+    ws = _workspace(args)
+    ws.dataset(args.dataset)
+    if args.list or args.delete:
+        if args.delete:
+            segments.delete_segment(ws, args.delete)
+            print(f"Deleted segment {args.delete}.")
+            return 0
+        table = segments.saved_segments(ws, args.dataset)
+        if args.json:
+            _print_json(table.to_dict("records"))
+        else:
+            print(table.to_string(index=False) if not table.empty else "No saved segments yet.")
+        return 0
+    method = "clusters" if args.clusters else "columns" if args.by else "rfm"
+    try:
+        k = None if args.clusters in (None, "auto") else int(args.clusters)
+        result = segments.segment_dataset(
+            ws, args.dataset, method, columns=args.by, k=k, run_id=args.run,
+            reference_date=args.reference_date, seed=args.seed,
+        )
+        summary = segments.report(ws, args.dataset, result)
+        if args.save is not None:
+            members = result.segmentation.members(args.save)
+            definition = {**result.segmentation.definition, "segment": args.save}
+            summary["saved_segment_id"] = segments.save_segment(ws, args.dataset, args.name or args.save, members, definition)
+    except ValueError as exc:
+        print(f"Cannot segment: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"{len(summary['segments'])} segments of {summary['customers']:,} customers ({method})")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    if "rfm" in summary:
+        print(f"RFM as of {summary['rfm']['reference_date']} (conversions: {summary['rfm']['conversion']})")
+    if "clusters" in summary:
+        c = summary["clusters"]
+        print(f"k = {c['k']}" + (f" (silhouette suggests {c['suggested_k']})" if c["suggested_k"] else ""))
+    import pandas as pd
+
+    print(pd.DataFrame(summary["segments"]).to_string(index=False, formatters={"share": "{:.1%}".format}))
+    if "saved_segment_id" in summary:
+        print(f"Saved segment {summary['saved_segment_id']}.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- export
+def _export_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="model run whose production model scores the customers (see `promolens runs`)")
+    p.add_argument("--item", action="append", required=True, metavar="ITEM", help="offer id to target (repeatable)")
+    p.add_argument("--top", type=int, default=None, metavar="N", help="at most N coupons per offer")
+    p.add_argument("--budget", type=int, default=None, metavar="N", help="at most N coupons in the whole campaign")
+    p.add_argument("--money-budget", type=float, default=None, metavar="AMOUNT",
+                   help="at most this much money in the whole campaign (needs --cost-column)")
+    p.add_argument("--cost-column", default=None, metavar="COLUMN", help="offers column with the cost of one coupon")
+    p.add_argument("--cost-percent-of", default=None, metavar="COLUMN",
+                   help="--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)")
+    p.add_argument("--min-score", type=float, default=None, metavar="S", help="only pairs with a model score of at least S")
+    p.add_argument("--cap", type=int, default=1, metavar="C", help="at most C coupons per customer across offers (default 1)")
+    p.add_argument("--holdout", type=float, default=0.1, metavar="SHARE",
+                   help="share of customers held out as a control group: no coupon, to measure the lift (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the control group draw")
+    p.add_argument("--segment", action="append", default=[], metavar="ID", help="only members of this saved segment (repeatable: any of them)")
+    p.add_argument("--filter", nargs=3, action="append", default=[], metavar=("COLUMN", "OP", "VALUE"),
+                   help="customer filter, e.g. --filter region in north,south or --filter age '>=' 30 "
+                        "(ops: in, not_in, ==, !=, >, >=, <, <=, between; lists comma-separated) (repeatable)")
+    p.add_argument("--active-since", default=None, metavar="DATE", help="only customers with an interaction on or after this date")
+    p.add_argument("--exclude-contacted-days", type=int, default=None, metavar="N",
+                   help="leave out customers who received a coupon in the last N days (impressions and recent exports)")
+    p.add_argument("--as-of", default=None, metavar="DATE", help="reference date of 'the last N days' (default: the latest interaction)")
+    p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
+    p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
+    p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
+    p.add_argument("--check-fairness", action="append", default=[], metavar="COLUMN",
+                   help="print the share of each group of this customer column that is targeted, with the "
+                        "four-fifths rule (repeatable; sensitive columns welcome)")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+
+def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
+    """The :class:`recsys.campaign.CampaignRequest` of ``promolens export`` arguments."""
+    from recsys.campaign import CampaignRequest, parse_filter
+    from recsys.targeting import AudienceSpec
+
+    spec = AudienceSpec(
+        offers=tuple(args.item), segments=tuple(args.segment),
+        user_filters=tuple(parse_filter(*f) for f in args.filter), active_since=args.active_since,
+        exclude_contacted_days=args.exclude_contacted_days, exclude_redeemed=not args.keep_redeemed,
+        as_of=args.as_of, top_n=args.top, total_coupons=args.budget, total_budget=args.money_budget,
+        cost_column=args.cost_column, min_score=args.min_score, max_per_customer=args.cap,
+        holdout_share=args.holdout, seed=args.seed,
+    )
+    return CampaignRequest(args.run, spec, cost_percent_of=args.cost_percent_of, reasons=args.reasons,
+                           reasons_view=args.reasons_view)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from recsys import campaign
+    from recsys.store import NotFound
+
+    quiet = args.json
+
+    def progress(message: str, share: float) -> None:
+        if not quiet:
+            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+
+    try:
+        request = export_request_from_args(args)
+        ws = _workspace(args)
+        built = campaign.build_campaign(ws, request, progress=progress)
+        checks = []
+        if args.check_fairness:
+            dataset = ws.load_dataset(built.dataset_id)
+            base = campaign.customer_universe(dataset)
+            checks = [campaign.selection_by_group(built, dataset.users, column, base) for column in args.check_fairness]
+        result = campaign.export_campaign(ws, built, out=args.out)
+    except NotFound as exc:
+        print(f"Cannot export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:  # CampaignError, TargetingError, ExportError, ModelFileError
+        print(f"Cannot export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        fairness = {c.column: c.table.to_dict("records") for c in checks}
+        _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest, "fairness": fairness})
+        return 0
+    summary = built.summary()
+    print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
+          f"customers; {summary['control_customers']:,} control customers get NO coupon (they measure the lift).")
+    for row in built.sizes().itertuples(index=False):
+        print(f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control")
+    if summary["money"] is not None:
+        print(f"Cost of the coupons sent: {summary['money']:,.2f}")
+    for note in built.notes:
+        print(f"note: {note}")
+    for check in checks:
+        print(f"\nTargeted share by {check.column} (base: every customer of the dataset):")
+        print(check.table.to_string(index=False, formatters={
+            campaign.RATE: "{:.1%}".format, campaign.RATIO: "{:.2f}".format,
+            campaign.SHARE_OF_BASE: "{:.1%}".format, campaign.SHARE_TARGETED: "{:.1%}".format,
+        }))
+        for message in check.messages:
+            print(message.replace("**", ""))
+    print(f"CSV: {args.out} (sha256 {result.manifest['csv']['sha256']})")
+    print(f"Recorded in the workspace: {result.directory} (manifest.json)")
+    return 0
+
+
+# ---------------------------------------------------------------------------- recommend
+def _recommend_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="model run id (see `promolens runs`)")
+    p.add_argument("--user", required=True, help="customer id")
+    p.add_argument("-k", type=int, default=10, help="number of offers (default 10)")
+    p.add_argument("--explain", action="store_true", help="add every offer's exact attributions and its baseline")
+    p.add_argument(  # the choices of recsys.explain.VIEWS / EXCLUDE_CHOICES (kept literal: lazy imports)
+        "--view", choices=("offer", "score", "customer"), default="offer",
+        help="compare each score with: this customer and the average offer (default, what ranks the list), "
+             "the average customer and offer (the whole score), or the average customer with this offer",
+    )
+    p.add_argument("--exclude", choices=("redeemed", "responded", "none"), default="redeemed",
+                   help="leave out offers the customer already redeemed (default), responded to in any way, or none")
+    p.add_argument("--active-on", default=None, metavar="DATE", help="only offers whose start/end dates contain DATE")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from recsys import explain, runs
+    from recsys.store import NotFound
+
+    try:
+        ws = _workspace(args)
+        dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
+        explainer = explain.ScoreExplainer(runs.load_model(ws, args.run))
+        active_on = None if args.active_on is None else explain.parse_day(args.active_on)
+        listed = explain.recommend_for_customer(
+            explainer, args.user, dataset, k=args.k, exclude=args.exclude, active_on=active_on, view=args.view,
+        )
+    except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, damaged model file
+        print(f"Cannot recommend: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = explain.recommendations_report(listed, dataset.items, attributions=args.explain)
+    if args.json:
+        _print_json({"run": args.run, **report})
+        return 0
+    base = report["baseline"]
+    print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}); "
+          f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))
+    for row in report["recommendations"]:
+        print(f"{row['rank']:>3}  {row['item_id']}  {row['offer']}  score {row['score']:.4f}  because {row['reason']}")
+        for part in row.get("attributions", []):
+            print(f"       {part['value']:+.4f}  {part['name']} ({part['side']})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- audit
+def _audit_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="model run to audit (see `promolens runs`)")
+    p.add_argument("--by", required=True, metavar="COLUMN", help="customers column to group by, e.g. age_band (sensitive columns allowed)")
+    p.add_argument("--items-by", default=None, metavar="COLUMN", help="offers column for exposure by offer group (default: category)")
+    p.add_argument("--favourable", default=None, metavar="RULE",
+                   help="which offers are favourable: COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=V1,V2 (default: discount_depth>=30)")
+    p.add_argument("--offer-k", type=int, default=3, metavar="N", help="offers per customer judged by the four-fifths rule (default 3)")
+    p.add_argument("--k", type=int, default=None, help="list length of accuracy and list metrics (default: the run's)")
+    p.add_argument("--max-users", type=int, default=20_000, help="audit a seeded sample of at most this many customers")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the bootstrap")
+    p.add_argument("--with-rerank", action="store_true", help="audit the lists after the run's saved re-ranking")
+    p.add_argument("--tradeoff", choices=["boost", "cap", "mmr"], default=None,
+                   help="also draw the re-ranking trade-off (held-out accuracy against parity / diversity) at strengths 0..1")
+    p.add_argument("--boost-for", default=None, metavar="V1,V2",
+                   help="with --tradeoff boost: groups of --by to boost (default: the flagged groups; '' = everyone)")
+    p.add_argument("--cap", default=None, metavar="V1,V2", help="with --tradeoff cap: values of --items-by to cap (default: the most over-exposed)")
+    p.add_argument("--similarity", choices=["features", "embeddings"], default="features", help="with --tradeoff mmr: what similar means")
+    p.add_argument("--save-strength", type=float, default=None, metavar="S",
+                   help="with --tradeoff: save that re-ranking at strength S with the run (used by recommendations and exports)")
+    p.add_argument("--json", action="store_true", help="print the full audit as JSON")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from recsys import fairness
+    from recsys.store import NotFound
+
+    ws = _workspace(args)
+    try:
+        rule = fairness.ItemRule.parse(args.favourable) if args.favourable else None
+        rerank = fairness.saved_rerank(ws, args.run) if args.with_rerank else None
+        if args.with_rerank and rerank is None:
+            print(f"Run {args.run} has no saved re-ranking: auditing the model's own lists.", file=sys.stderr)
+        config = fairness.AuditConfig(
+            user_column=args.by, item_column=args.items_by, favourable=rule, offer_k=args.offer_k, k=args.k,
+            max_users=args.max_users, seed=args.seed, rerank=rerank,
+        )
+        result = fairness.audit(ws, args.run, config)
+        sweep, saved = None, None
+        if args.tradeoff:
+            dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
+            split = lambda text: None if text is None else [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
+            template, x, _ = fairness.tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
+                                                        cap_values=split(args.cap), similarity=args.similarity)
+            strengths = sorted({*fairness.STRENGTHS, *([args.save_strength] if args.save_strength is not None else [])})
+            sweep = fairness.audit_tradeoff(fairness.evaluation_setup(ws, args.run, dataset=dataset), result, template, dataset, strengths)
+            if args.save_strength is not None:
+                saved = fairness.RerankSettings.from_dict({**template.to_dict(), "strength": args.save_strength})
+                point = sweep[(sweep["strength"] - args.save_strength).abs() < 1e-9].iloc[0]
+                fairness.save_rerank(ws, args.run, saved, evidence=point.to_dict())
+        elif args.save_strength is not None:
+            raise ValueError("--save-strength needs --tradeoff KIND (which re-ranking to save)")
+    except (NotFound, ValueError) as exc:
+        print(f"Cannot audit: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        _print_json({**result.to_dict(), "tradeoff": None if sweep is None else json.loads(sweep.to_json(orient="records")),
+                     "saved_rerank": None if saved is None else saved.to_dict()})
+        return 0
+    print(f"Fairness audit of run {args.run}: {result.users:,} customers by {args.by}"
+          + (f", favourable = {result.favourable_label}" if result.favourable_label else ""))
+    for flag in result.flags:
+        print(f"[{flag.severity}] {flag.text}")
+    for note in result.notes:
+        print(f"note: {note}")
+    columns = ["group", "customers", "rate", "ratio", "ratio_low", "ratio_high", "vs_rest", "mean_value", "flagged"]
+    for title, table in (("Offered by the model (first %d offers)" % args.offer_k, result.offers),
+                         ("Shown in the past (impressions)", result.history_shown)):
+        if not table.empty:
+            print(f"\n{title}:")
+            print(table[[c for c in columns if c in table.columns]].to_string(index=False, float_format="{:.3f}".format))
+    if not result.accuracy_gaps.empty:
+        print("\nAccuracy gaps (best vs worst group, 95% bootstrap intervals):")
+        print(result.accuracy_gaps.to_string(index=False, float_format="{:.3f}".format))
+    if not result.offer_groups.empty:
+        print("\nExposure by offer group:")
+        print(result.offer_groups.to_string(index=False, float_format="{:.3f}".format))
+    print("\nList metrics: " + ", ".join(f"{n} {v:.3f}" for n, v in result.list_metrics.items()))
+    if sweep is not None:
+        print(f"\nTrade-off of '{template.describe()}' ({sweep.attrs.get('note')}):")
+        print(sweep.to_string(index=False, float_format="{:.4f}".format))
+    if saved is not None:
+        print(f"\nSaved with run {args.run}: {saved.describe()}.")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
@@ -344,7 +651,11 @@ COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
     "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
     "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
+    "segments": (cmd_segments, _segments_args, "customer segments: RFM, by customer columns or behavioural clusters; save them"),
+    "export": (cmd_export, _export_args, "build a campaign targeting list with a control group and export it as CSV"),
     "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),
+    "recommend": (cmd_recommend, _recommend_args, "a customer's top offers with score, rank and exact attributions"),
+    "audit": (cmd_audit, _audit_args, "fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists"),
 }
 
 

@@ -1,0 +1,328 @@
+"""Fairness: who is offered what, how well the model serves each group, and a knob to fix it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from pages import shared
+from recsys import charts, runs
+from recsys import columns as C
+from recsys import fairness as F
+from recsys.schema import ColumnKind
+from recsys.store import WorkspaceError
+
+STRENGTHS = F.STRENGTHS
+KINDS = {
+    "boost": "Offer the favourable offers more often to chosen customer groups",
+    "cap": "Cap an over-exposed offer group in each list",
+    "mmr": "Diversify each list (maximal marginal relevance)",
+}
+GROUPABLE = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC}
+SHOW = {"high": st.error, "medium": st.warning, "info": st.info, "ok": st.success}
+ICONS = {"high": ":material/gpp_bad:", "medium": ":material/warning:", "info": ":material/info:", "ok": ":material/verified:"}
+GLOSSARY = """
+- **rate**: share of a group's first offers that are favourable (with one coupon each: the share of the group given one).
+- **ratio**: a group's rate divided by the most-offered group's. Below **0.80** fails the *four-fifths rule*
+  used in US employment law and widely borrowed for pricing and credit: a warning sign, not a verdict.
+- **vs rest**: a group's rate divided by everyone else's.
+- **coverage**: share of offers in anyone's list. **Gini**: 0 = every offer shown equally, near 1 = a few take all.
+- **long tail**: share of slots for offers outside the 20% most popular. **novelty**: how unexpected the offers are (bits).
+- **diversity**: how different the offers of one list are (by offer facts; *emb*: by the model's embeddings).
+- **entropy**: how many offer groups a list spans (bits). **miscalibration**: how far a list's mix is from the
+  customer's own history (0 = the same mix). **parity**: least- over most-exposed offer group, per offer.
+- **personalization**: how different lists are between customers (1 = no overlap).
+"""
+PCT = "{:.1%}"
+RATIO = "{:.2f}"
+
+shared.sidebar()
+st.title("Fairness and diversity")
+st.caption("Before a campaign goes out: is any customer group offered less, served worse, or shown the same few offers?")
+ws = shared.workspace()
+WS = str(ws.path)
+dataset_id = shared.dataset_id()
+run_id = shared.run_id()
+if dataset_id is None:
+    st.info("Import a dataset on the Data page first.")
+    st.stop()
+if run_id is None:
+    st.info("Train a model on the Train page first: the audit checks a model's recommendations.")
+    st.stop()
+info = ws.dataset(dataset_id)
+
+
+# ------------------------------------------------------------------------------- cached work
+def _stamp(run: str) -> str:
+    """When the run was made: ids can be reused after a delete, so caches key on id + stamp."""
+    return str(ws.run(run)["created_at"])
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
+    return ws.load_dataset(dataset)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _model(workspace_path: str, run: str, stamp: str):  # noqa: ANN202 - HybridRecommender, never mutated
+    return runs.load_model(ws, run)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str) -> F.AuditResult:
+    """The audit described by ``config`` (a small JSON string: the cache key)."""
+    return F.audit(ws, run, F.AuditConfig.from_dict(json.loads(config)), model=_model(workspace_path, run, stamp),
+                   dataset=_dataset(workspace_path, dataset_id, fingerprint))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _evaluation(workspace_path: str, run: str, stamp: str, fingerprint: str) -> F.EvalSetup:  # never mutated
+    return F.evaluation_setup(ws, run, dataset=_dataset(workspace_path, dataset_id, fingerprint),
+                              model=_model(workspace_path, run, stamp))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sweep(workspace_path: str, run: str, stamp: str, fingerprint: str, audit_config: str, template: str) -> pd.DataFrame:
+    """The trade-off curve of one re-ranking (``template`` JSON) after one audit (``audit_config`` JSON)."""
+    data = _dataset(workspace_path, dataset_id, fingerprint)
+    result = _audit(workspace_path, run, stamp, fingerprint, audit_config)
+    return F.audit_tradeoff(_evaluation(workspace_path, run, stamp, fingerprint), result,
+                            F.RerankSettings.from_dict(json.loads(template)), data, STRENGTHS)
+
+
+# ------------------------------------------------------------------------------- settings
+def _columns(schema: Any, table: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    specs = {c.name: c for c in schema.columns}
+    names = [c for c in table.columns if c in specs and specs[c].kind in GROUPABLE]
+    labels = {c: f"{c} (sensitive)" if specs[c].sensitive else c for c in names}
+    return names, labels
+
+
+def audit_settings(data: Any, k: int, saved: F.RerankSettings | None) -> F.AuditConfig | None:
+    users, items = data.users, data.items
+    user_cols, user_labels = _columns(info.user_schema, users)
+    item_cols, item_labels = _columns(info.item_schema, items)
+    if not user_cols:
+        st.warning("The customers table has no column to group by (segment, region, age band, ...): "
+                   "import customer facts on the Data page to audit fairness across groups.")
+        return None
+    sensitive = [c for c in user_cols if "(sensitive)" in user_labels[c]]
+    a, b, c = st.columns(3)
+    user_col = a.selectbox("Group customers by", user_cols, index=user_cols.index(sensitive[0]) if sensitive else 0,
+                           format_func=user_labels.get, key="fair_user_col",
+                           help="Sensitive columns are kept out of the model, and audited here.")
+    default_item = F.default_item_column(items)
+    item_col = b.selectbox("Group offers by", item_cols or [None],
+                           index=item_cols.index(default_item) if default_item in item_cols else 0,
+                           format_func=lambda x: "(none)" if x is None else item_labels.get(x, x), key="fair_item_col")
+    offer_k = c.slider("Offers per customer to judge", 1, max(k, 3), min(3, k), key="fair_offer_k",
+                       help="The first offers each customer would see; 1 = the single coupon of a one-coupon campaign.")
+    default_rule = F.default_favourable(items)
+    fav_cols = [x for x in items.columns if x != C.ITEM_ID
+                and (pd.api.types.is_numeric_dtype(items[x]) or items[x].nunique() <= 50)]
+    fav_default = default_rule.column if default_rule is not None else (item_col or fav_cols[0])
+    d, e = st.columns([1, 2])
+    fav_col = d.selectbox("A favourable offer is one whose", fav_cols, index=fav_cols.index(fav_default) if fav_default in fav_cols else 0,
+                          key="fair_fav_col")
+    if pd.api.types.is_numeric_dtype(items[fav_col]):
+        low = float(pd.to_numeric(items[fav_col], errors="coerce").min())
+        high = float(pd.to_numeric(items[fav_col], errors="coerce").max())
+        start = float(default_rule.min_value) if default_rule is not None and default_rule.column == fav_col else (low + high) / 2
+        threshold = e.number_input(f"{fav_col} is at least", min_value=low, max_value=high, value=min(max(start, low), high),
+                                   key=f"fair_fav_min_{fav_col}")
+        rule = F.ItemRule(fav_col, min_value=float(threshold))
+    else:
+        values = sorted(items[fav_col].dropna().astype(str).unique())
+        chosen = e.multiselect(f"{fav_col} is one of", values, default=values[:1], key=f"fair_fav_values_{fav_col}")
+        rule = F.ItemRule(fav_col, tuple(chosen)) if chosen else None
+        if not chosen:
+            e.caption("None chosen: the default rule (deep discounts) is used when the offers have a discount depth.")
+    after = False
+    if saved is not None:
+        after = st.toggle(f"Audit the lists after the saved re-ranking: {saved.describe(items)}", value=False, key="fair_after")
+    return F.AuditConfig(user_column=user_col, item_column=item_col, favourable=rule, offer_k=int(offer_k),
+                         rerank=saved if after else None)
+
+
+# ------------------------------------------------------------------------------- sections
+def show_flags(result: F.AuditResult) -> None:
+    for flag in result.flags:
+        SHOW.get(flag.severity, st.info)(flag.text, icon=ICONS.get(flag.severity))
+    for note in result.notes:
+        st.caption(note)
+
+
+def customers_tab(result: F.AuditResult) -> None:
+    col = result.config.user_column
+    what = result.favourable_phrase or "favourable offers"
+    if not result.offers.empty:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.disparate_impact(result.offers, col, what, result.config.threshold), width="stretch")
+        series = {"shown in the past": result.history_shown, "responded in the past": result.history_responded,
+                  "offered by the model": result.offers}
+        right.plotly_chart(charts.favourable_history(series, col, what), width="stretch")
+        table = result.offers.rename(columns={"group": col, "mean_value": f"mean {result.value_label or 'value'}"})
+        table = table.assign(rate=table["rate"] * 100)
+        st.dataframe(
+            table.drop(columns=["judged", "offered"]),
+            column_config={
+                "rate": st.column_config.NumberColumn("rate", format="%.1f%%"),
+                "rate_low": None, "rate_high": None,
+                "ratio": st.column_config.NumberColumn("ratio to top", format="%.2f"),
+                "ratio_low": st.column_config.NumberColumn("ratio low (95%)", format="%.2f"),
+                "ratio_high": st.column_config.NumberColumn("ratio high (95%)", format="%.2f"),
+                "vs_rest": st.column_config.NumberColumn("vs rest", format="%.2f"),
+                f"mean {result.value_label or 'value'}": st.column_config.NumberColumn(format="%.1f"),
+                "flagged": st.column_config.CheckboxColumn("below 4/5"),
+            },
+            hide_index=True, width="stretch",
+        )
+    if result.accuracy.empty:
+        st.caption("No held-out accuracy per customer for this run.")
+        return
+    st.markdown("**How well the model serves each group** (held-out responses, 95% bootstrap intervals)")
+    metrics = list(dict.fromkeys(result.accuracy["metric"]))
+    metric = st.selectbox("Accuracy metric", metrics, index=len(metrics) - 1, key="fair_metric")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.group_metric_intervals(result.accuracy, col, metric), width="stretch")
+    gaps = result.accuracy_gaps[["metric", "best", "worst", "gap", "gap_low", "gap_high", "ratio"]]
+    right.dataframe(gaps, hide_index=True, width="stretch",
+                    column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("gap", "gap_low", "gap_high", "ratio")})
+
+
+def offers_tab(result: F.AuditResult) -> None:
+    item_col = result.config.item_column or F.default_item_column(_dataset(WS, dataset_id, info.fingerprint).items)
+    left, right = st.columns(2)
+    if not result.offer_groups.empty and item_col:
+        left.plotly_chart(charts.exposure_shares(result.offer_groups, item_col), width="stretch")
+    right.plotly_chart(charts.lorenz_curve(result.exposure, result.list_metrics.get(f"exposure_gini@{result.k}")), width="stretch")
+    if not result.offer_groups.empty:
+        shares = ["slot_share", "catalogue_share", "interaction_share", "coverage"]
+        st.dataframe(
+            result.offer_groups.rename(columns={"group": item_col or "group"}).assign(
+                **{c: result.offer_groups[c] * 100 for c in shares}), hide_index=True, width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.1f%%") for c in
+                           ("slot_share", "catalogue_share", "interaction_share", "coverage")}
+            | {c: st.column_config.NumberColumn(format="%.2f") for c in ("exposure_ratio", "vs_history")},
+        )
+
+
+def lists_tab(result: F.AuditResult) -> None:
+    values = result.list_metrics
+    cols = st.columns(min(5, max(len(values), 1)))
+    for i, (name, value) in enumerate(values.items()):
+        cols[i % len(cols)].metric(name, f"{value:.3f}")
+    with st.expander("What do these numbers mean?"):
+        st.markdown(GLOSSARY)
+    st.markdown(f"**The lists of each {result.config.user_column.replace('_', ' ')} group**")
+    wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
+    st.dataframe(wide, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns})
+
+
+def _template(result: F.AuditResult, data: Any) -> tuple[F.RerankSettings, str, str] | None:
+    """The re-ranking to sweep, and the chart's x axis (column, words)."""
+    cfg = result.config
+    kind = st.radio("What should the re-ranking do?", list(KINDS), format_func=KINDS.get, key="fair_kind")
+    try:
+        if kind == "boost":
+            groups = sorted(result.offers["group"].astype(str)) if not result.offers.empty else []
+            default, _, _ = F.tradeoff_template(result, "boost", data.items)
+            chosen = st.multiselect(f"For which {cfg.user_column.replace('_', ' ')} groups? (none = everyone)", groups,
+                                    default=[g for g in (default.users.values if default.users else ()) if g in groups],
+                                    key="fair_boost_groups")
+            return F.tradeoff_template(result, "boost", data.items, boost_groups=chosen)
+        if kind == "cap":
+            default, _, _ = F.tradeoff_template(result, "cap", data.items)
+            order = list(result.offer_groups.sort_values("exposure_ratio", ascending=False)["group"].astype(str))
+            chosen = st.multiselect(f"Which {default.items.column.replace('_', ' ')} values to cap?", order,
+                                    default=list(default.items.values), key="fair_cap_values")
+            return F.tradeoff_template(result, "cap", data.items, cap_values=chosen)
+        similarity = st.radio("Judge similarity by", ["features", "embeddings"], horizontal=True, key="fair_similarity",
+                              format_func={"features": "offer facts", "embeddings": "the model's embeddings"}.get)
+        return F.tradeoff_template(result, "mmr", data.items, similarity=similarity)
+    except ValueError as exc:
+        st.info(str(exc))
+        return None
+
+
+def fix_tab(result: F.AuditResult, data: Any, stamp: str) -> None:
+    saved = F.saved_rerank(ws, run_id)
+    if saved is not None:
+        st.success(f"Saved with run {run_id}: {saved.describe(data.items)}. Recommendations and campaign lists use it.",
+                   icon=":material/check_circle:")
+        if st.button("Remove the saved re-ranking", key="fair_remove"):
+            F.save_rerank(ws, run_id, None)
+            st.rerun()
+    picked = _template(result, data)
+    if picked is None:
+        return
+    template, x, x_label = picked
+    audit_key = json.dumps(result.config.to_dict(), sort_keys=True)
+    spec = json.dumps({"audit": audit_key, "template": template.to_dict()}, sort_keys=True)
+    if st.button("Draw the trade-off curve", type="primary", key="fair_draw"):
+        st.session_state["fair_sweep_spec"] = spec
+    if st.session_state.get("fair_sweep_spec") != spec:
+        st.caption("The curve re-ranks each customer's 50 best offers at strengths 0 to 1 and scores the lists on the "
+                   "held-out period (it may refit the model on the training period once).")
+        return
+    try:
+        with st.spinner("Re-ranking at every strength and scoring on held-out data..."):
+            sweep = _sweep(WS, run_id, stamp, info.fingerprint, audit_key, json.dumps(template.to_dict(), sort_keys=True))
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"The trade-off could not be drawn: {exc}")
+        return
+    y = f"ndcg@{result.k}"
+    st.plotly_chart(charts.tradeoff_curve(sweep, x, y, chosen=st.session_state.get("fair_strength"),
+                                          x_label=x_label, y_label=f"{y} (held-out)",
+                                          threshold=result.config.threshold if x.startswith("di_") else None,
+                                          also={"di_min": "lowest ratio, all groups"} if x == "di_focus" else None),
+                    width="stretch")
+    st.caption(f"Accuracy measured with {sweep.attrs.get('note')}, on {sweep.attrs.get('test_users', 0):,} customers "
+               f"with held-out responses; the other figures on {sweep.attrs.get('users', 0):,} customers.")
+    strength = st.select_slider("Strength", options=list(sweep["strength"]), value=0.0, key="fair_strength",
+                                format_func=lambda s: f"{s:.2f}")
+    row = sweep[sweep["strength"] == strength].iloc[0]
+    base = sweep[sweep["strength"] == 0.0].iloc[0]
+    change = row["ndcg_change"]
+    words = [f"{y} {row[y]:.4f} ({change:+.1%} against the model's own order)" if pd.notna(change) else f"{y} {row[y]:.4f}"]
+    for column, label in ((x, x_label), ("di_min", "lowest ratio, all groups")):
+        if column in sweep.columns and pd.notna(row.get(column)) and (column == x or x == "di_focus"):
+            words.append(f"{label} {row[column]:.2f} (from {base[column]:.2f})")
+    st.markdown(f"**At strength {strength:.2f}:** " + "; ".join(words) + ".")
+    with st.expander("Every point of the curve"):
+        st.dataframe(sweep, hide_index=True, width="stretch")
+    chosen = F.RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
+    if st.button(f"Save this re-ranking with run {run_id}", disabled=strength == 0.0, key="fair_save",
+                 help="Recommendations and campaign exports of this run will use it; remove it here at any time."):
+        F.save_rerank(ws, run_id, chosen, evidence={name: row[name] for name in sweep.columns})
+        st.rerun()
+
+
+# ------------------------------------------------------------------------------- the screen
+try:
+    stamp = _stamp(run_id)
+    data = _dataset(WS, dataset_id, info.fingerprint)
+    run_k = int(ws.run(run_id)["config"].get("k", 10))
+    config = audit_settings(data, run_k, F.saved_rerank(ws, run_id))
+    if config is None:
+        st.stop()
+    with st.spinner("Auditing every customer's recommendations..."):
+        result = _audit(WS, run_id, stamp, info.fingerprint, json.dumps(config.to_dict(), sort_keys=True))
+except (ValueError, WorkspaceError) as exc:
+    st.error(f"The audit could not run: {exc}")
+    st.stop()
+
+st.subheader(f"What the audit found · run {run_id} · {result.users:,} customers")
+show_flags(result)
+customers, offers, lists, fix = st.tabs(["Customers", "Offers", "Lists", "Fix it"])
+with customers:
+    customers_tab(result)
+with offers:
+    offers_tab(result)
+with lists:
+    lists_tab(result)
+with fix:
+    fix_tab(result, data, stamp)
