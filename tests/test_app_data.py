@@ -18,7 +18,8 @@ TIMEOUT = 120
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("PROMOLENS_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    # The page file itself: AppTest re-runs only the page script after the first run of app.py.
+    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -102,3 +103,13 @@ def test_marking_a_column_sensitive_is_saved(app: AppTest, tmp_path: Path) -> No
     app.session_state[f"kinds_{info.id}"] = {"edited_rows": {row: {"sensitive": True}}, "added_rows": [], "deleted_rows": []}
     _submit(app, "Save column types")
     assert "region" in ws.dataset(info.id).user_schema.sensitive()
+
+
+def test_app_entry_routes_to_the_data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMOLENS_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Data"]
+    assert at.sidebar.selectbox(key="dataset_id").value == "d1"
