@@ -287,7 +287,9 @@ if user is None:
     st.stop()
 k, exclude, active_on, view = options()
 try:
-    listed = X.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view)
+    rerank, pool, rerank_note = X.saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
+    listed = X.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
+                                      rerank=rerank, pool=pool)
 except ValueError as exc:
     st.error(f"No list for this customer: {exc}")
     st.stop()
@@ -296,6 +298,9 @@ st.markdown(f"#### Top {len(listed.recommendations)} offers")
 if listed.recommendations.empty:
     st.info("No offer is left after the filters: widen them above.")
     st.stop()
+if rerank_note:
+    st.caption(f"Order set by the {rerank_note} saved with this run on the Fairness page; scores and "
+               "explanations are the model's own.")
 top_list(listed)
 ranked = listed.recommendations[C.ITEM_ID].tolist()
 titles = dict(zip(ranked, names_of(ranked)))

@@ -536,8 +536,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
         explainer = explain.ScoreExplainer(runs.load_model(ws, args.run))
         active_on = None if args.active_on is None else explain.parse_day(args.active_on)
+        rerank, pool, _ = explain.saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
         listed = explain.recommend_for_customer(
             explainer, args.user, dataset, k=args.k, exclude=args.exclude, active_on=active_on, view=args.view,
+            rerank=rerank, pool=pool,
         )
     except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, damaged model file
         print(f"Cannot recommend: {exc}", file=sys.stderr)

@@ -57,7 +57,7 @@ that identity features cannot name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 import numpy as np
 import pandas as pd
@@ -729,8 +729,13 @@ def recommend_explained(
     exclude_seen: bool = True,
     new_users: pd.DataFrame | None = None,
     view: View = SCORE_VIEW,
+    rerank: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    pool: int | None = None,
 ) -> ExplainedRecommendations:
     """One customer's top-``k`` (the model's own ``recommend``) with an exact explanation of each.
+
+    With ``rerank`` (e.g. the run's saved fairness re-ranking), the model's top ``pool`` are
+    re-ordered by it and cut at ``k``; each score and its explanation stay the model's own.
 
     Parameters
     ----------
@@ -754,11 +759,29 @@ def recommend_explained(
     """
     model = explainer.model
     cand = _candidates(model, candidates, exclude)
-    reco = model.recommend([user_id], k=k, exclude_seen=exclude_seen, candidates=cand, new_users=new_users)
+    reco = model.recommend([user_id], k=max(k, pool or k) if rerank else k, exclude_seen=exclude_seen,
+                           candidates=cand, new_users=new_users)
+    if rerank is not None:
+        reco = rerank(reco).head(k).reset_index(drop=True)
     ex = explainer.explain(reco[C.USER_ID].to_numpy(object), reco[C.ITEM_ID].to_numpy(object),
                            new_users=new_users, view=view)
     reco = reco.assign(**{C.SCORE: ex.base_values + np.asarray(ex.values).sum(axis=1), REASON: reasons(ex)})
     return ExplainedRecommendations(str(user_id), reco, ex, view, explainer.baseline.compared_with(view), dict(explainer.sides))
+
+
+def saved_rerank_hook(ws: Any, run_id: str, k: int, model: Any = None, dataset: Any = None
+                      ) -> tuple[Callable[[pd.DataFrame], pd.DataFrame] | None, int | None, str | None]:
+    """The run's saved fairness re-ranking as ``(rerank, pool, description)``, or Nones without one."""
+    from recsys import fairness
+
+    settings = fairness.saved_rerank(ws, run_id)
+    if settings is None:
+        return None, None, None
+
+    def apply(reco: pd.DataFrame) -> pd.DataFrame:
+        return fairness.rerank_for_run(ws, run_id, reco, k=k, model=model, dataset=dataset, settings=settings)
+
+    return apply, fairness.pool_size(settings, k), f"{settings.kind} re-ranking, strength {settings.strength:g}"
 
 
 def recommendations_report(
@@ -820,6 +843,8 @@ def recommend_for_customer(
     exclude: str = EXCLUDE_REDEEMED,
     active_on: Any = None,
     view: View = LIST_VIEW,
+    rerank: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    pool: int | None = None,
 ) -> ExplainedRecommendations:
     """The Recommendations page's and ``promolens recommend``'s list: same inputs, same numbers.
 
@@ -834,6 +859,8 @@ def recommend_for_customer(
         Only offers whose date window (start/end columns of the offers table) contains this day.
     view
         What the scores are compared with; default :data:`LIST_VIEW`.
+    rerank, pool
+        A re-ranking of the model's top ``pool`` (see :func:`saved_rerank_hook`).
     """
     if exclude not in EXCLUDE_CHOICES:
         raise ValueError(f"exclude must be one of {EXCLUDE_CHOICES}, got {exclude!r}")
@@ -852,7 +879,7 @@ def recommend_for_customer(
         raise ValueError(f"customer {user_id!r} is not known to this model (not in the dataset it was trained on)")
     redeemed = redeemed_items(dataset.interactions, user_id) if exclude == EXCLUDE_REDEEMED else None  # type: ignore[union-attr]
     return recommend_explained(explainer, user_id, k, candidates=candidates, exclude=redeemed,
-                               exclude_seen=exclude == EXCLUDE_RESPONDED, view=view)
+                               exclude_seen=exclude == EXCLUDE_RESPONDED, view=view, rerank=rerank, pool=pool)
 
 
 # --------------------------------------------------------------------------------------------
