@@ -144,7 +144,7 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
         st.markdown("**How many**")
         left, middle, right = st.columns(3)
         limit = left.radio("Limit", list(LIMITS), format_func=LIMITS.get, key="campaign_limit")
-        amount = middle.number_input("Amount", value=500.0, step=50.0, key="campaign_amount", help=AMOUNT_HELP)
+        amount = middle.number_input("Amount", value=500.0, step=50.0, format="%g", key="campaign_amount", help=AMOUNT_HELP)
         cap = right.number_input("Most coupons per customer", 1, max(1, len(choices)), 1, key="campaign_cap")
         cost_column = middle.selectbox(
             "Cost of one coupon (money budget)", numeric_items or ["(no number column)"], key="campaign_cost_column",
