@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import campaign, charts, export, runs
+from recsys import campaign, charts, export
 from recsys import columns as C
 from recsys.campaign import Campaign, CampaignError, CampaignRequest
 from recsys.schema import ColumnKind
@@ -54,14 +54,10 @@ ws = shared.workspace()
 
 
 # ------------------------------------------------------------------------------- loading
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
-    return ws.load_dataset(dataset)
+_dataset = shared.cached_dataset  # one cache for every page
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _model(workspace_path: str, run: str, created: str):  # noqa: ANN202 - HybridRecommender, never mutated
-    return runs.load_model(ws, run)
+_model = shared.cached_model
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

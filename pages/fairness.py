@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, runs
+from recsys import charts
 from recsys import columns as C
 from recsys import fairness as F
 from recsys.schema import ColumnKind
@@ -61,14 +61,10 @@ def _stamp(run: str) -> str:
     return str(ws.run(run)["created_at"])
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
-    return ws.load_dataset(dataset)
+_dataset = shared.cached_dataset  # one cache for every page
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _model(workspace_path: str, run: str, stamp: str):  # noqa: ANN202 - HybridRecommender, never mutated
-    return runs.load_model(ws, run)
+_model = shared.cached_model
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, runs
+from recsys import charts
 from recsys import columns as C
 from recsys import explain as X
 from recsys.schema import ColumnKind
@@ -49,14 +49,12 @@ if run_id is None:
 
 
 # ------------------------------------------------------------------------------- loading
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
-    return ws.load_dataset(dataset)
+_dataset = shared.cached_dataset  # one cache for every page
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _explainer(workspace_path: str, run: str, created: str) -> X.ScoreExplainer:  # never mutated
-    return X.ScoreExplainer(runs.load_model(ws, run))
+    return X.ScoreExplainer(shared.cached_model(workspace_path, run, created))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -26,6 +26,21 @@ def _workspace(path: str) -> Workspace:
     return Workspace(path)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading the dataset...")
+def cached_dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN201 - store.Dataset
+    """A dataset's tables, loaded once for every page (never mutated). Key: path, id, fingerprint."""
+    return _workspace(workspace_path).load_dataset(dataset)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model...")
+def cached_model(workspace_path: str, run: str, created: str):  # noqa: ANN201 - HybridRecommender
+    """A run's production model, loaded once for every page (never mutated). ``created`` is the
+    run's creation time: ids can be reused after a delete, so the key is id + time."""
+    from recsys.runs import load_model
+
+    return load_model(_workspace(workspace_path), run)
+
+
 def workspace() -> Workspace:
     """The workspace of this app (``$PROMOLENS_WORKSPACE`` or ./workspace)."""
     return _workspace(str(Path(os.environ.get("PROMOLENS_WORKSPACE", default_workspace_path())).resolve()))
