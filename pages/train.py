@@ -167,7 +167,7 @@ def show_run(run_id: str) -> None:
         f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
         f"responses over {sizes.get('candidates', 0):,} candidate offers ({sizes.get('candidate_kind', '')}). "
         + (f"AUC on a seeded sample of {sizes['auc_users']:,} of them. "
-           if sizes.get("auc_users", 0) < sizes.get("eval_users", 0) else "")
+           if "auc_users" in sizes and sizes["auc_users"] < sizes.get("eval_users", 0) else "")
         + "Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
     )
     epochs = pd.DataFrame(run["epochs"])
@@ -184,9 +184,7 @@ def show_run(run_id: str) -> None:
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN202 - store.Dataset, never mutated
-    return ws.load_dataset(dataset)
+_dataset = shared.cached_dataset  # one cache for every page
 
 
 def run_list() -> None:
