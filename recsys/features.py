@@ -479,6 +479,14 @@ class _Encoder:
     def load_state(self, state: dict[str, Any]) -> "_Encoder":
         raise NotImplementedError
 
+    def grow(self, values: pd.Series, cfg: FeatureConfig) -> list[str]:
+        """Append the values of ``values`` not yet known (new features); return their labels.
+
+        Known labels keep their positions. Encoders with a fixed vocabulary (numeric bins, booleans,
+        date recency bins) never grow.
+        """
+        return []
+
 
 def _label_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code per row, label per code): one factorize pass over the rows; only the distinct
@@ -528,6 +536,11 @@ class _CategoricalEncoder(_Encoder):
     def load_state(self, state: dict[str, Any]) -> "_CategoricalEncoder":
         self.categories = list(state["categories"])
         return self
+
+    def grow(self, values: pd.Series, cfg: FeatureConfig) -> list[str]:
+        new = _unseen(_frequent(values, cfg), self.categories, cfg.max_categories)
+        self.categories += new
+        return new
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -664,6 +677,18 @@ class _TagsEncoder(_Encoder):
     def load_state(self, state: dict[str, Any]) -> "_TagsEncoder":
         self.tags = list(state["tags"])
         return self
+
+    def grow(self, values: pd.Series, cfg: FeatureConfig) -> list[str]:
+        _, tags = _explode_tags(values)
+        new = _unseen(_frequent(tags, cfg), self.tags, cfg.max_categories)
+        self.tags += new
+        return new
+
+
+def _unseen(candidates: list[str], known: list[str], limit: int) -> list[str]:
+    """Candidates not in ``known``, in their order, as many as ``limit`` leaves room for."""
+    have = set(known)
+    return [c for c in candidates if c not in have][: max(limit - len(known), 0)]
 
 
 def _share_per_row(rows: np.ndarray) -> np.ndarray:
@@ -831,6 +856,12 @@ class _TextEncoder(_Encoder):
         self.vocabulary = list(state["vocabulary"])
         return self
 
+    def grow(self, values: pd.Series, cfg: FeatureConfig) -> list[str]:
+        fresh = _TextEncoder(self.column).fit(values, cfg)
+        new = _unseen(fresh.vocabulary, self.vocabulary, cfg.max_keywords)
+        self.vocabulary += new
+        return new
+
 
 def _make_encoder(column: str, kind: ColumnKind, reference_time: pd.Timestamp | None) -> _Encoder | None:
     if kind == ColumnKind.CATEGORICAL:
@@ -925,6 +956,32 @@ class FeatureBuilder:
         parts = [self._identity_feature_index()] + [e.index() for e in self.encoders_]
         self.feature_index_ = FeatureIndex.concat(parts)
         self.n_features_ = len(self.feature_index_)
+
+    def grow(self, table: pd.DataFrame | None, new_identity_ids: Iterable[Any]) -> np.ndarray:
+        """Add features for new ids and new column values; return where the old features went.
+
+        ``new_identity_ids`` get identity features (when identity features are on), appended after
+        the known ones; new values found in ``table`` (e.g. the rows of new or updated customers)
+        are appended to the end of their column's block. Nothing known moves within its block and
+        nothing is removed, so an old feature matrix maps onto the new columns by the returned
+        array: ``old_to_new[j]`` is the new column of old column ``j``.
+        """
+        self._check_fitted()
+        cfg = self.config_
+        old_n_id, old_sizes = len(self.identity_index_), list(self.sizes_)
+        if self._identity_on(cfg):
+            self.identity_index_ = self.identity_index_.extend(pd.Series(list(new_identity_ids), dtype=object).astype(str))
+        if table is not None and len(table):
+            for enc in self.encoders_:  # a loop over columns, not rows
+                if enc.column in table.columns:
+                    enc.grow(table[enc.column], cfg)
+        self._finish_fit()
+        old_to_new = [np.arange(old_n_id)]
+        old_off, new_off = old_n_id, len(self.identity_index_)
+        for old_size, new_size in zip(old_sizes, self.sizes_):
+            old_to_new.append(new_off + np.arange(old_size))
+            old_off, new_off = old_off + old_size, new_off + new_size
+        return np.concatenate(old_to_new).astype(np.int64)
 
     def _identity_feature_index(self) -> FeatureIndex:
         ids = self.identity_index_.ids

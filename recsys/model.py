@@ -17,6 +17,7 @@ vectorised top-k loop), so baselines answer ``recommend`` exactly the same way.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -531,6 +532,128 @@ class HybridRecommender(BaseRecommender):
         self._cache_representations()
         return self
 
+    # -- growing and updating (new customers, offers and events without retraining) -------------
+
+    def grown(
+        self,
+        interactions: pd.DataFrame,
+        users: pd.DataFrame | None = None,
+        items: pd.DataFrame | None = None,
+        *,
+        new_user_rows: pd.DataFrame | None = None,
+        new_item_rows: pd.DataFrame | None = None,
+        seed: int | None = None,
+    ) -> "HybridRecommender":
+        """A copy of this model whose id and feature spaces also cover new data.
+
+        LightFM cannot grow its embeddings by itself; this does it outside LightFM. Customers and
+        offers of ``interactions`` not yet trained on become "warm" (they get identity features);
+        ids only in ``users`` / ``items`` are scored from their facts; values of ``new_user_rows`` /
+        ``new_item_rows`` (default: the side-table rows of ids new to the model) that the encoders
+        have not seen become new features. New embedding rows are initialised as LightFM
+        initialises them (uniform in ±0.5 / no_components, biases 0, fresh optimiser state);
+        every known parameter and its optimiser state is kept. So before any further training,
+        every known customer's score for every known offer is unchanged (given unchanged facts).
+
+        Parameters
+        ----------
+        interactions
+            The new events (canonical columns); only their ids are used here.
+        users, items
+            The current side tables (facts of every id); feature rows are rebuilt from them.
+        new_user_rows, new_item_rows
+            Rows whose values may add features (e.g. the rows of an append).
+        seed
+            Seed of the new rows' initialisation (default: the model's ``random_state``).
+        """
+        self._check_fitted()
+        for col in (C.USER_ID, C.ITEM_ID):
+            if col not in interactions.columns:
+                raise ValueError(f"interactions need a {col!r} column; found {list(interactions.columns)}")
+        cfg = self.config_
+        model = copy.copy(self)
+        warm_u = IdIndex(self.user_index_.ids[: self.n_warm_users_]).extend(interactions[C.USER_ID])
+        warm_i = IdIndex(self.item_index_.ids[: self.n_warm_items_]).extend(interactions[C.ITEM_ID])
+        user_index = _with_side_ids(warm_u, self.user_index_.ids[self.n_warm_users_:], users, C.USER_ID)
+        item_index = _with_side_ids(warm_i, self.item_index_.ids[self.n_warm_items_:], items, C.ITEM_ID)
+        if new_user_rows is None and users is not None:
+            new_user_rows = users[self.user_index_.positions(users[C.USER_ID]) < 0]
+        if new_item_rows is None and items is not None:
+            new_item_rows = items[self.item_index_.positions(items[C.ITEM_ID]) < 0]
+        model.user_builder_ = copy.deepcopy(self.user_builder_)
+        model.item_builder_ = copy.deepcopy(self.item_builder_)
+        user_map = model.user_builder_.grow(new_user_rows, warm_u.ids[self.n_warm_users_:])
+        item_map = model.item_builder_.grow(new_item_rows, warm_i.ids[self.n_warm_items_:])
+        model.user_index_, model.item_index_ = user_index, item_index
+        model.n_warm_users_, model.n_warm_items_ = len(warm_u), len(warm_i)
+        model.user_features_ = model.user_builder_.transform(users, user_index.ids)
+        model.item_features_ = model.item_builder_.transform(items, item_index.ids)
+        new_positives = build_interactions(
+            interactions, self.interactions_config_, user_index, item_index, latest_timestamp(interactions)
+        ).positives()
+        old = self.seen_.tocoo()
+        rows = user_index.positions(self.user_index_.ids)[old.row]
+        cols = item_index.positions(self.item_index_.ids)[old.col]
+        seen = sp.coo_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=new_positives.shape).tocsr() + new_positives
+        seen.data[:] = 1.0
+        model.seen_ = seen.astype(np.float32)
+        rng = np.random.RandomState(cfg.random_state if seed is None else int(seed))
+        model.lightfm_ = _grown_lightfm(
+            self.lightfm_, cfg, user_map, model.user_builder_.n_features_, item_map, model.item_builder_.n_features_, rng
+        )
+        model.epochs_ = list(self.epochs_)
+        model.updates_ = list(getattr(self, "updates_", []))
+        model._cache_representations()
+        return model
+
+    def fit_update(
+        self,
+        interactions: pd.DataFrame,
+        epochs: int,
+        on_epoch: EpochCallback | None = None,
+        reference_time: pd.Timestamp | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> "HybridRecommender":
+        """Continue training (LightFM ``fit_partial``) on these interactions, in place.
+
+        Every customer and offer of ``interactions`` must already be warm: call :meth:`grown`
+        with them first. ``interactions`` is usually the new events plus a replay sample of old
+        ones (see :func:`recsys.update.update_model`), so that the model does not forget.
+        ``note`` (JSON-friendly) is recorded in ``updates_`` with the epochs' timings.
+        """
+        self._check_fitted()
+        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        cfg = self.config_
+        warm_u = IdIndex._from_unique(pd.Index(self.user_index_.ids[: self.n_warm_users_], dtype=object))
+        warm_i = IdIndex._from_unique(pd.Index(self.item_index_.ids[: self.n_warm_items_], dtype=object))
+        for col, index in ((C.USER_ID, warm_u), (C.ITEM_ID, warm_i)):
+            pos = index.positions(interactions[col])
+            if (pos < 0).any():
+                bad = interactions[col].to_numpy(object)[pos < 0][:5].tolist()
+                raise ValueError(f"{int((pos < 0).sum())} interaction(s) with ids the model has not grown to, "
+                                 f"e.g. {bad}: call grown(...) with these interactions first")
+        ref = reference_time if reference_time is not None else latest_timestamp(interactions)
+        im = build_interactions(interactions, self.interactions_config_, warm_u, warm_i, ref)
+        train, weights = _lightfm_training_data(im.matrix, cfg.loss)
+        uf = self.user_features_[: self.n_warm_users_]
+        itf = self.item_features_[: self.n_warm_items_]
+        lfm = self.lightfm_
+        records: list[dict[str, Any]] = []
+        t0 = time.perf_counter()
+        for epoch in range(1, int(epochs) + 1):
+            lfm.fit_partial(train, user_features=uf, item_features=itf, sample_weight=weights,
+                            epochs=1, num_threads=cfg.num_threads)
+            record = {"epoch": epoch, "seconds": round(time.perf_counter() - t0, 4)}
+            records.append(record)
+            if on_epoch is not None:
+                on_epoch(dict(record))
+        self.updates_ = list(getattr(self, "updates_", [])) + [
+            {**(note or {}), "rows": int(len(interactions)), "pairs": int(train.nnz), "epochs": records}
+        ]
+        self._cache_representations()
+        return self
+
     def _cache_representations(self) -> None:
         lfm = self.lightfm_
         self.user_embeddings_, self.user_biases_ = lfm.user_embeddings, lfm.user_biases
@@ -717,6 +840,7 @@ class HybridRecommender(BaseRecommender):
             "item_builder": self.item_builder_.state(),
             "epochs": self.epochs_,
             "best_epoch": int(self.best_epoch_),
+            "updates": list(getattr(self, "updates_", [])),
             "arrays": sorted(arrays),
             "sha256": _arrays_checksum(arrays),
         }
@@ -735,6 +859,14 @@ class HybridRecommender(BaseRecommender):
         }
         for prefix, mat in (("user_features", self.user_features_), ("item_features", self.item_features_), ("seen", self.seen_)):
             arrays.update(_csr_arrays(prefix, sp.csr_matrix(mat)))
+        # The optimiser state, so that an update (fit_partial) of a loaded model continues exactly
+        # where training stopped. Momentum is only used by adadelta.
+        states = _OPTIMISER_STATE if self.config_.learning_schedule == "adadelta" else ("embedding_gradients", "bias_gradients")
+        for side in ("user", "item"):
+            for state in states:
+                value = getattr(self.lightfm_, f"{side}_{state}", None)
+                if value is not None:
+                    arrays[f"optimiser_{side}_{state}"] = np.asarray(value, dtype=np.float32)
         return arrays
 
     @classmethod
@@ -797,8 +929,12 @@ class HybridRecommender(BaseRecommender):
                       loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
                       user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled, random_state=cfg.random_state)
         _set_params(lfm, {k: a[k] for k in ("user_embeddings", "user_biases", "item_embeddings", "item_biases")}, init_optimizer=True)
+        for name in a:  # files written before the optimiser state was kept start from a fresh one
+            if name.startswith("optimiser_"):
+                setattr(lfm, name[len("optimiser_"):], np.ascontiguousarray(a[name], dtype=np.float32))
         model.lightfm_ = lfm
         model.epochs_ = list(meta.get("epochs", []))
+        model.updates_ = list(meta.get("updates", []))
         model.best_epoch_ = int(meta.get("best_epoch", 0))
         model._cache_representations()
         return model
@@ -866,6 +1002,46 @@ def _set_params(lfm: LightFM, params: dict[str, np.ndarray], init_optimizer: boo
         return
     for k, v in params.items():
         getattr(lfm, k)[...] = v  # in place: LightFM's optimiser arrays stay consistent
+
+
+def _with_side_ids(warm: IdIndex, old_cold: np.ndarray, table: pd.DataFrame | None, key: str) -> IdIndex:
+    """Warm ids first, then the old side-table-only ids, then ids new in the side table."""
+    index = warm.extend(old_cold) if len(old_cold) else warm
+    if table is not None and key in table.columns:
+        index = index.extend(table[key])
+    return index
+
+
+_OPTIMISER_STATE = ("embedding_gradients", "embedding_momentum", "bias_gradients", "bias_momentum")
+
+
+def _grown_lightfm(
+    lfm: LightFM, cfg: ModelConfig, user_map: np.ndarray, n_user_features: int,
+    item_map: np.ndarray, n_item_features: int, rng: np.random.RandomState,
+) -> LightFM:
+    """A LightFM with more feature rows: old rows (at ``*_map``) keep parameters and optimiser
+    state; new rows are initialised as ``LightFM._initialize`` does."""
+    grown = LightFM(no_components=cfg.no_components, k=cfg.kos_k, n=cfg.kos_n, learning_schedule=cfg.learning_schedule,
+                    loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
+                    user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled, random_state=rng)
+    d = cfg.no_components
+    fresh_accumulator = 1.0 if cfg.learning_schedule == "adagrad" else 0.0
+    for side, mapping, n in (("item", item_map, n_item_features), ("user", user_map, n_user_features)):
+        emb = ((rng.rand(n, d) - 0.5) / d).astype(np.float32)
+        emb[mapping] = getattr(lfm, f"{side}_embeddings")
+        bias = np.zeros(n, dtype=np.float32)
+        bias[mapping] = getattr(lfm, f"{side}_biases")
+        setattr(grown, f"{side}_embeddings", emb)
+        setattr(grown, f"{side}_biases", bias)
+        for state in _OPTIMISER_STATE:
+            shape = emb.shape if state.startswith("embedding") else bias.shape
+            start = fresh_accumulator if state.endswith("gradients") else 0.0
+            arr = np.full(shape, start, dtype=np.float32)
+            old = getattr(lfm, f"{side}_{state}", None)
+            if old is not None:
+                arr[mapping] = old
+            setattr(grown, f"{side}_{state}", arr)
+    return grown
 
 
 class _ValidationMonitor:
