@@ -143,20 +143,33 @@ def render_column_types(info, editable: bool = False) -> None:  # noqa: ANN001 -
 
 # ------------------------------------------------------------------------------- import
 def _save_upload(upload) -> tuple[Path, str]:  # noqa: ANN001 - UploadedFile
-    """Write an upload to a temp file named by its content hash; return the path and the hash."""
+    """Write an upload to a temp file named by its content hash only; return the path and the hash.
+
+    The browser's file name is never part of the path (it can be ``../../x.csv``); it is only shown,
+    through ``io.display_name``.
+    """
     content = upload.getvalue()
     digest = hashlib.sha256(content).hexdigest()
     folder = Path(tempfile.gettempdir()) / "promolens-uploads"
     folder.mkdir(exist_ok=True)
-    path = folder / f"{digest[:16]}-{Path(upload.name).name}"
+    path = folder / f"{digest[:32]}.upload"
     if not path.exists():
         path.write_bytes(content)
     return path, digest
 
 
+def _import_limits() -> io.ReadLimits:
+    """The import guards, with a deployment's overrides from the environment (PROMOLENS_MAX_FILE_MB, ...)."""
+    try:
+        return io.ReadLimits.from_env()
+    except ValueError as exc:
+        st.error(f"The server's import limits are set wrongly: {exc}. Ask whoever runs PromoLens to fix it.")
+        st.stop()
+
+
 @st.cache_data(max_entries=6, show_spinner=False)
-def _preview(path: str, digest: str, name: str) -> tuple[list[str], pd.DataFrame]:
-    frame = io.read_table(path, name=name)
+def _preview(path: str, digest: str, name: str, limits_key: str, _limits: io.ReadLimits) -> tuple[list[str], pd.DataFrame]:
+    frame = io.read_table(path, name=name, limits=_limits)
     head = frame.head(8)
     # Shown as text: real files mix types in one column (StockCode 85123A next to 22423).
     mixed = [c for c in head.columns if head[c].dtype == object]
@@ -195,9 +208,10 @@ def render_import() -> None:
         if upload is None:
             continue
         path, digest = _save_upload(upload)
-        saved[role], names[role] = path, upload.name
+        saved[role], names[role] = path, io.display_name(upload.name)
+        limits = _import_limits()
         try:
-            previews[role] = _preview(str(path), digest, upload.name)
+            previews[role] = _preview(str(path), digest, names[role], repr(limits), limits)
         except DataError as exc:
             problems.append(exc)
     if problems:
@@ -245,6 +259,7 @@ def render_import() -> None:
         submitted = st.form_submit_button("Check and import", type="primary")
     if submitted:
         options = io.ImportOptions(
+            limits=_import_limits(),
             leading_zero_ids=zeros,
             user_columns=tuple(user_cols) or None,
             item_columns=tuple(item_cols) or None,

@@ -34,8 +34,8 @@ ws = shared.workspace()
 
 # ------------------------------------------------------------------------------- loading
 @st.cache_data(max_entries=4, show_spinner=False)
-def _read(digest: str, name: str, _content: bytes) -> pd.DataFrame:
-    return io.read_table(_content, name=name)
+def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: io.ReadLimits) -> pd.DataFrame:
+    return io.read_table(_content, name=name, limits=_limits)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -77,12 +77,14 @@ def uploaded_table(label: str, key: str) -> tuple[pd.DataFrame, str, str] | None
         return None
     content = upload.getvalue()
     digest = hashlib.sha256(content).hexdigest()
+    name = io.display_name(upload.name)  # the browser's name, e.g. "../../x.csv", is only ever shown
     try:
-        return _read(digest, upload.name, content), upload.name, digest
+        limits = io.ReadLimits.from_env()
+        return _read(digest, name, repr(limits), content, limits), name, digest
     except DataError as exc:
-        show_problems(exc, f"{upload.name} could not be read")
+        show_problems(exc, f"{name} could not be read")
     except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
-        st.error(f"**{upload.name}** could not be read: {exc}. Fix: save it as CSV (UTF-8) or Excel and upload again.")
+        st.error(f"**{name}** could not be read: {exc}. Fix: save it as CSV (UTF-8) or Excel and upload again.")
     return None
 
 

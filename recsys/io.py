@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io as _io
 import json
+import os
 import re
 import struct
 import warnings as _warnings
@@ -44,6 +45,7 @@ from recsys import columns as C
 from recsys import privacy
 from recsys.schema import TableSchema, infer_schema
 from recsys.validate import (
+    INVISIBLE_CHARACTERS,
     CleaningReport,
     DataError,
     Problem,
@@ -53,19 +55,25 @@ from recsys.validate import (
     duplicate_key_problem,
     empty_id_problem,
     example_rows,
+    invisible_id_problem,
     label,
     leading_zero_problem,
+    long_cell_problems,
+    long_id_problem,
     negative_problem,
     non_number_problem,
     normalise_name,
     strip_leading_zeros,
     to_number,
+    visible,
 )
 
 #: Bump when cleaning changes what a given file and options produce (part of the fingerprint).
 IMPORT_VERSION = 1
 #: Bytes inspected to find the format, encoding and delimiter.
 SNIFF_BYTES = 64 * 1024
+#: Most bytes read to find the end of a very long header row (thousands of columns).
+HEADER_BYTES = 16 * 1024**2
 #: Delimiters recognised in CSV files, in order of preference.
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 # Characters that separate fields in some exports but that PromoLens does not read.
@@ -78,6 +86,12 @@ _CONVERSION_PEAK = 2.0
 _CSV_EXPANSION = 2.0
 # Python objects openpyxl creates per Excel cell while reading, roughly.
 _EXCEL_BYTES_PER_CELL = 200
+# Bytes in memory per byte of sheet XML while openpyxl reads it (a cell is ~40 bytes of XML), roughly.
+_EXCEL_XML_EXPANSION = 4.0
+# Parts of a zip smaller than this once unpacked are never a threat, whatever their ratio.
+_UNPACKED_MIN_BYTES = 1024**2
+# Sheet XML is scanned for formulas in pieces of about this size.
+_XML_CHUNK = 16 * 1024**2
 # How many users/items are inspected to guess which columns are per-user/per-item facts.
 _FACT_SAMPLE = 20_000
 _FACT_SHARE = 0.9  # real item descriptions get renamed now and then: 94% of StockCodes keep one
@@ -96,6 +110,32 @@ def _mb(n: float) -> str:
     return f"{n / 1024**2:,.1f} MB" if n < 1024**3 else f"{n / 1024**3:,.2f} GB"
 
 
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_INVISIBLE_IN_NAME = re.compile(INVISIBLE_CHARACTERS)
+_MAX_NAME_CHARS = 120
+
+
+def display_name(name: str | None, default: str = "upload") -> str:
+    r"""A file name safe to show and to use in messages: the last part of ``name``, made visible.
+
+    Uploaded files arrive with a name the browser (or an attacker) chose, e.g. ``../../x.csv``.
+    PromoLens never uses it as a path; it shows only its last part, with control characters and
+    direction marks written out (``[U+202E]``), at most 120 characters.
+
+    >>> display_name("../../x.csv"), display_name("C:\\Users\\ann\\orders.csv"), display_name("..")
+    ('x.csv', 'orders.csv', 'upload')
+    >>> display_name("invoice\u202eslx.csv")
+    'invoice[U+202E]slx.csv'
+    """
+    if name is None:
+        return default
+    last = _PATH_SEPARATORS.split(str(name))[-1].strip()
+    shown = _INVISIBLE_IN_NAME.sub(lambda m: f"[U+{ord(m.group()):04X}]", last)  # idempotent: no backslashes
+    if shown in ("", ".", ".."):
+        return default
+    return shown if len(shown) <= _MAX_NAME_CHARS else shown[: _MAX_NAME_CHARS - 3] + "..."
+
+
 # --- options ----------------------------------------------------------------------------------
 
 
@@ -111,11 +151,50 @@ class ReadLimits:
         Most data rows accepted.
     max_memory_bytes
         Largest estimated in-memory size while reading.
+    max_columns
+        Most columns accepted (checked on the header, before the rows are read).
+    max_unpacked_ratio
+        Largest ratio of unpacked to packed size of a part of an Excel workbook or zip archive
+        (parts over 1 MB unpacked). Real workbooks pack 5-20 times; a zip bomb about 1,000 times.
+    max_cell_chars
+        Longest text cell accepted, in characters (an Excel cell holds 32,767).
     """
 
     max_file_bytes: int = 2 * 1024**3
     max_rows: int = 50_000_000
     max_memory_bytes: int = 6 * 1024**3
+    max_columns: int = 1_000
+    max_unpacked_ratio: float = 100.0
+    max_cell_chars: int = 32_767
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReadLimits:
+        """The default limits with the overrides a deployment sets in the environment.
+
+        ``PROMOLENS_MAX_FILE_MB``, ``PROMOLENS_MAX_MEMORY_MB``, ``PROMOLENS_MAX_ROWS`` and
+        ``PROMOLENS_MAX_COLUMNS``; unset or empty variables keep the defaults. The app and the CLI
+        read them on every import, so a team server can be made stricter without a code change.
+
+        >>> ReadLimits.from_env({"PROMOLENS_MAX_ROWS": "1000"}).max_rows
+        1000
+        """
+        environ = os.environ if environ is None else environ
+        changes: dict[str, int] = {}
+        for variable, field_name, scale in (
+            ("PROMOLENS_MAX_FILE_MB", "max_file_bytes", 1024**2), ("PROMOLENS_MAX_MEMORY_MB", "max_memory_bytes", 1024**2),
+            ("PROMOLENS_MAX_ROWS", "max_rows", 1), ("PROMOLENS_MAX_COLUMNS", "max_columns", 1),
+        ):
+            text = (environ.get(variable) or "").strip()
+            if not text:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{variable}={text!r} is not a number; set it to a number or unset it") from None
+            if not value > 0:
+                raise ValueError(f"{variable}={text!r} must be more than 0")
+            changes[field_name] = int(round(value * scale))
+        return cls(**{**{f: getattr(cls(), f) for f in cls.__dataclass_fields__}, **changes})
 
 
 @dataclass(frozen=True)
@@ -263,9 +342,9 @@ class _Raw:
     def of(cls, source: str | Path | bytes, name: str | None) -> _Raw:
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-            return cls(name or "upload", None, data, len(data))
+            return cls(display_name(name), None, data, len(data))
         path = Path(source)
-        shown = name or path.name
+        shown = display_name(name) if name else display_name(path.name, default=str(path))
         if not path.exists():
             raise _fail(shown, f"the file {path} does not exist", "Check the path and try again.")
         if path.is_dir():
@@ -409,8 +488,21 @@ def load_table(
         loaded = _read_zip(raw, limits, text_columns, delimiter)
     else:
         loaded = _read_csv(raw, head, compression, limits, text_columns, delimiter)
+    problems = long_cell_problems(loaded.frame, raw.name, limits.max_cell_chars)
+    if problems:
+        raise DataError(problems)
     loaded.warnings = _format_warning(raw, loaded.format) + loaded.warnings
     return loaded
+
+
+def _too_many_columns(
+    name: str, n_columns: int, limits: ReadLimits, where: str = "the file", at_least: bool = False,
+) -> DataError:
+    count = f"more than {n_columns:,}" if at_least else f"{n_columns:,}"
+    return _fail(name, f"{where} has {count} columns, over the limit of {limits.max_columns:,}",
+                 ("Keep only the columns PromoLens needs (customer id, item id, event, date, revenue and the facts "
+                  "you want as features) and import again, or raise the limit (ReadLimits.max_columns)."),
+                 rows=(1,))
 
 
 def read_table(
@@ -526,6 +618,14 @@ def _compressed_stream(raw: _Raw, compression: str | None) -> pa.NativeFile:
     return pa.CompressedInputStream(stream, compression) if compression else stream
 
 
+def _head_bytes(raw: _Raw, compression: str | None, n: int) -> bytes:
+    """The first ``n`` bytes of the text, unpacked when compressed."""
+    if not compression:
+        return raw.head(n)
+    with _compressed_stream(raw, compression) as stream:
+        return stream.read(n)
+
+
 def _text_size_estimate(raw: _Raw, compression: str | None) -> int:
     if compression is None:
         return raw.size
@@ -569,9 +669,15 @@ def _read_csv(
     if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
         raise _fail(raw.name, "the file is empty", "Choose the file that holds the data, or export it again.")
     encoding = _detect_encoding(head, raw.name)
-    complete = len(head) < SNIFF_BYTES or len(head) == text_bytes or (compression is None and len(head) == raw.size)
+    wanted_bytes = SNIFF_BYTES
+    complete = len(head) < wanted_bytes or len(head) == text_bytes or (compression is None and len(head) == raw.size)
+    if not complete and b"\n" not in head and b"\r" not in head:  # one very long header row
+        wanted_bytes = HEADER_BYTES
+        head = _head_bytes(raw, compression, wanted_bytes)
+        complete = len(head) < wanted_bytes or (compression is None and len(head) == raw.size)
     text = head.decode(encoding, errors="replace")
     lines = text.splitlines()
+    header_cut = not complete and len(lines) == 1
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
     lines = [line for line in lines if line.strip()]
@@ -582,6 +688,8 @@ def _read_csv(
                     "Export the data again, including the rows, and import that file.", rows=(1,))
     delim = delimiter or _sniff_delimiter(lines, raw.name)
     header = [h for h in next(csv.reader([lines[0]], delimiter=delim))]
+    if len(header) > limits.max_columns:
+        raise _too_many_columns(raw.name, len(header), limits, at_least=header_cut)
     stripped = [h.strip() for h in header]
     problems = check_duplicate_columns([h for h in stripped if h], raw.name)
     if problems:
@@ -751,6 +859,8 @@ def _read_parquet(raw: _Raw, limits: ReadLimits) -> tuple[pd.DataFrame, list[Pro
         raise _fail(raw.name, f"the Parquet file is damaged and cannot be read ({str(exc)[:120]})",
                     "Write the Parquet file again, or export the data as CSV.") from None
     names = [str(n) for n in handle.schema_arrow.names]
+    if len(names) > limits.max_columns:
+        raise _too_many_columns(raw.name, len(names), limits)
     problems = check_duplicate_columns(names, raw.name)
     if problems:
         raise DataError(problems)
@@ -794,9 +904,9 @@ def _read_zip(
         with raw.python_input() as fh, zipfile.ZipFile(fh) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
             names = [m.filename for m in members]
-            if any(n.startswith("xl/") for n in names):
-                is_excel = True
-            else:
+            is_excel = any(n.startswith("xl/") for n in names)
+            _check_unpacked_sizes(raw.name, members, limits, is_excel)
+            if not is_excel:
                 is_excel = False
                 tables = [m for m in members if Path(m.filename).suffix.lower() in {".csv", ".tsv", ".txt"}
                           and not Path(m.filename).name.startswith(".")]
@@ -826,6 +936,129 @@ def _read_zip(
     return loaded
 
 
+def _check_unpacked_sizes(name: str, members: Sequence[zipfile.ZipInfo], limits: ReadLimits, excel: bool) -> None:
+    """Refuse a zip bomb from the sizes the archive declares, before anything is unpacked.
+
+    Python's zipfile never unpacks more than a part's declared size, so the declared sizes bound
+    what reading can cost.
+    """
+    what = "Excel workbook" if excel else "zip archive"
+    for member in members:  # a loop over the archive's parts
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > _UNPACKED_MIN_BYTES and ratio > limits.max_unpacked_ratio:
+            raise _fail(
+                name,
+                f"part '{visible(member.filename)}' of this {what} unpacks from {_mb(member.compress_size)} to "
+                f"{_mb(member.file_size)} ({ratio:,.0f} times its packed size; real workbooks pack 5 to 20 times): "
+                "it looks like a zip bomb, a file made to exhaust the memory of whoever opens it, and it was not "
+                "unpacked",
+                ("If you made this file, open it in Excel and save it again, or save the sheet as CSV and import "
+                 "that; otherwise delete it. (The limit is ReadLimits.max_unpacked_ratio.)"),
+            )
+    unpacked = sum(m.file_size for m in members)
+    if excel and unpacked * _EXCEL_XML_EXPANSION > limits.max_memory_bytes:
+        raise _fail(name, f"the workbook unpacks to {_mb(unpacked)}; reading it would need about "
+                    f"{_mb(unpacked * _EXCEL_XML_EXPANSION)} of memory, over the limit of {_mb(limits.max_memory_bytes)}",
+                    "Save the sheet as CSV (or Parquet) and import that: both read much faster. "
+                    + _LIMIT_FIX.format(field="max_memory_bytes"))
+
+
+# One formula cell of sheet XML: <c r="B3" ...><f>A3*2</f><v>42</v></c> (the <v> cached result may be absent).
+_FORMULA_CELL = re.compile(
+    rb'<(?:\w+:)?c\b([^>]*?)(?<!/)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)\s*'
+    rb'(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>)?'
+)
+_ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+
+
+def _column_number(letters: np.ndarray) -> np.ndarray:
+    """Excel column letters ("A", "AB") -> 0-based column numbers, vectorised."""
+    padded = np.char.rjust(letters.astype("U3"), 3)
+    codes = padded.view(np.uint32).reshape(-1, 3).astype(np.int64)
+    digits = np.where(codes == ord(" "), 0, codes - ord("A") + 1)
+    return digits[:, 0] * 676 + digits[:, 1] * 26 + digits[:, 2] - 1
+
+
+def _formula_cells(fh: _io.BufferedIOBase) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Formula cells of one sheet's XML: column numbers, row numbers, whether a result was saved,
+    and the formula texts. Read in pieces that end at a row boundary; the regex does the work."""
+    columns, rows, saved, texts = [], [], [], []
+    carry = b""
+    while True:
+        chunk = fh.read(_XML_CHUNK)
+        data = carry + chunk
+        cut = len(data) if not chunk else data.rfind(b"row>") + 4
+        if chunk and cut < 4:  # no row boundary yet: read on
+            carry = data
+            continue
+        part, carry = data[:cut], data[cut:]
+        if _ANY_FORMULA.search(part):
+            found = _FORMULA_CELL.findall(part)
+            refs = [_CELL_REF.search(attrs) for attrs, _, _ in found]
+            columns += [r.group(1).decode() if r else "" for r in refs]
+            rows += [int(r.group(2)) if r else 0 for r in refs]
+            saved += [bool(value.strip()) for _, _, value in found]
+            texts += [formula.decode("utf-8", "replace") for _, formula, _ in found]
+        if not chunk:
+            break
+    letters = np.array(columns, dtype="U3")
+    numbers = np.where(letters == "", -1, _column_number(letters)) if len(letters) else np.zeros(0, np.int64)
+    return numbers, np.array(rows, dtype=np.int64), np.array(saved, dtype=bool), texts
+
+
+def _formula_problems(raw: _Raw, sheet: str, sheet_path: str | None, names: Sequence[str]) -> list[Problem]:
+    """Formulas in the sheet: an error for those without a saved result, else one warning.
+
+    PromoLens reads the results the spreadsheet program saved (what Excel shows) and never runs a
+    formula; a formula without a saved result (files written by scripts) has no value to read.
+    """
+    from xml.sax.saxutils import unescape
+
+    with raw.python_input() as fh, zipfile.ZipFile(fh) as archive:
+        paths = [sheet_path] if sheet_path in archive.namelist() else [
+            n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        found = [_formula_cells(archive.open(p)) for p in paths]  # a loop over sheets (usually one)
+    columns = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    if len(columns) == 0:
+        return []
+    rows = np.concatenate([f[1] for f in found])
+    saved = np.concatenate([f[2] for f in found])
+    texts = [t for f in found for t in f[3]]
+
+    def column_name(number: int) -> str | None:
+        return names[number] or None if 0 <= number < len(names) else None
+
+    problems = []
+    unsaved = ~saved
+    for number in pd.unique(columns[unsaved])[:20]:  # a loop over columns
+        in_column = unsaved & (columns == number)
+        positions = np.flatnonzero(in_column)
+        example = unescape(texts[positions[0]])[:40]
+        name = column_name(int(number))
+        problems.append(Problem(
+            raw.name, name, tuple(int(r) for r in rows[positions][:5] if r > 0), int(in_column.sum()),
+            (f"sheet '{sheet}': {int(in_column.sum()):,} cell{'s' if in_column.sum() != 1 else ''} of "
+             f"{f'column {name!r}' if name else 'a column without a name'} hold{'s' if in_column.sum() == 1 else ''} "
+             f"a formula (e.g. ={visible(example)}) with no saved result, so "
+             f"{'its value is' if in_column.sum() == 1 else 'their values are'} unknown; PromoLens reads the "
+             "results a spreadsheet program saved and never runs formulas"),
+            ("Open the workbook in Excel or LibreOffice and save it (that stores every formula's result), or "
+             "copy the cells and paste them as values, then import again."),
+        ))
+    if not problems:
+        named = [n for n in (column_name(int(c)) for c in pd.unique(columns)[:3]) if n]
+        problems.append(Problem(
+            raw.name, None, (), int(len(columns)),
+            (f"sheet '{sheet}' has {len(columns):,} formula cell{'s' if len(columns) != 1 else ''}"
+             + (f" (in {', '.join(repr(n) for n in named)})" if named else "")
+             + "; the results saved in the workbook were read, the formulas themselves were neither run nor kept"),
+            "Nothing to do if the workbook was saved after its last change; otherwise open it and save it again.",
+            "warning",
+        ))
+    return problems
+
+
 def _read_excel(
     raw: _Raw, limits: ReadLimits,
     text_columns: Collection[str] | Callable[[Sequence[str]], Collection[str]],
@@ -845,7 +1078,9 @@ def _read_excel(
                 chosen = next((s for s in sheets if s[1] > 0), None)
                 header: list[object] = []
                 second: list[object] = []
+                sheet_path = None
                 if chosen is not None:
+                    sheet_path = getattr(book[chosen[0]], "_worksheet_path", None)  # openpyxl's, read-only mode
                     rows = book[chosen[0]].iter_rows(min_row=1, max_row=2, values_only=True)
                     header = list(next(rows, ()))
                     second = list(next(rows, ()))
@@ -858,6 +1093,9 @@ def _read_excel(
     if chosen is None or not any(v is not None for v in header):
         raise _fail(raw.name, "the Excel workbook is empty", "Choose the workbook that holds the data.")
     sheet, n_rows, n_cols = chosen
+    width = max((i + 1 for i, v in enumerate(header) if v is not None), default=0)
+    if width > limits.max_columns:
+        raise _too_many_columns(raw.name, width, limits, where=f"sheet '{sheet}'")
     if not any(v is not None for v in second):
         raise _fail(raw.name, f"sheet '{sheet}' has a header row but no data rows",
                     "Put the data under the header row and import again.", rows=(1,))
@@ -879,6 +1117,11 @@ def _read_excel(
     problems = check_duplicate_columns([n for n in names if n], raw.name)
     if problems:
         raise DataError(problems)
+    formulas = _formula_problems(raw, sheet, sheet_path, names)
+    errors = [p for p in formulas if p.severity == "error"]
+    if errors:
+        raise DataError(errors)
+    warnings += formulas
     # Excel keeps text cells as text ("007" stays "007"), so text_columns need no special reading;
     # numeric ids come back as numbers and are normalised after mapping.
     with raw.python_input() as fh, _warnings.catch_warnings():
@@ -1041,11 +1284,16 @@ def _load_any(
             raise DataError(problems)
         if frame.shape[1] == 0:
             raise _fail(name, "the table is empty", "Provide a table with columns and rows.")
+        if frame.shape[1] > options.limits.max_columns:
+            raise _too_many_columns(name, frame.shape[1], options.limits, where="the table")
         if len(frame) == 0:
             raise _fail(name, "the table has columns but no rows", "Provide a table with rows.")
         if len(frame) > options.limits.max_rows:
             raise _fail(name, f"the table has {len(frame):,} rows, over the limit of {options.limits.max_rows:,}",
                         _LIMIT_FIX.format(field="max_rows"))
+        problems = long_cell_problems(frame, name, options.limits.max_cell_chars)
+        if problems:
+            raise DataError(problems)
         return LoadedTable(frame, name, "frame", frame_fingerprint(frame), int(frame.memory_usage(deep=False).sum()))
 
     def text_columns(header: Sequence[str]) -> set[str]:
@@ -1232,6 +1480,8 @@ def _id_column(
     if missing.all():
         ctx.add(empty_id_problem(file=file, column=theirs, canonical=canonical, rows=len(raw)))
         return None
+    ctx.add(invisible_id_problem(ids, file=file, column=theirs, canonical=canonical))
+    ctx.add(long_id_problem(ids, file=file, column=theirs, canonical=canonical))
     ctx.step(table, f"{label(canonical)}: surrounding spaces removed", had_space,
              f"{label(canonical).capitalize()}s such as ' 123 ' were trimmed to '123' (column '{theirs}'), so "
              "ids that differ only by spaces are one id.", action="fixed")
@@ -1753,7 +2003,7 @@ def prepare_dataset(
     loaded: dict[C.Table, LoadedTable] = {}
     for table, source in inputs.items():
         if table.value in names:
-            shown = names[table.value]
+            shown = display_name(names[table.value])
         elif isinstance(source, (str, Path)):
             shown = Path(source).name
         else:
@@ -1862,5 +2112,5 @@ def prepare_dataset(
 __all__ = [
     "ReadLimits", "ImportOptions", "LoadedTable", "SourceInfo", "PreparedDataset", "read_table", "load_table",
     "guess_mapping", "resolve_mapping", "file_fingerprint", "frame_fingerprint", "prepare_dataset",
-    "normalise_ids", "parse_timestamps", "parquet_memory_estimate", "DataError", "Problem",
+    "normalise_ids", "parse_timestamps", "parquet_memory_estimate", "DataError", "Problem", "display_name",
 ]

@@ -50,7 +50,14 @@ import pandas as pd
 from scipy import stats
 
 from recsys import columns as C
-from recsys.validate import MAX_EXAMPLE_ROWS, Problem, DataError, FIRST_DATA_ROW
+from recsys.validate import (
+    FIRST_DATA_ROW,
+    MAX_EXAMPLE_ROWS,
+    DataError,
+    Problem,
+    invisible_id_problem,
+    long_id_problem,
+)
 
 ALPHA = 0.05
 POWER = 0.8
@@ -384,6 +391,12 @@ def measure_export(
     customers = targets.sort_values([C.USER_ID, C.RANK], kind="stable").drop_duplicates(C.USER_ID)
     customer_ids = customers[C.USER_ID].astype(str).str.strip()
     ids = outcomes[user_column].astype(str).str.strip()
+    id_problems = [p for p in (
+        invisible_id_problem(ids, file=source, column=str(user_column), canonical=C.USER_ID),
+        long_id_problem(ids, file=source, column=str(user_column), canonical=C.USER_ID),
+    ) if p is not None]
+    if id_problems:  # they would silently match no one
+        raise MeasureError(id_problems)
     restored = export.restore(ids).astype(str)
     known = pd.Index(customer_ids.unique())
     ids = ids.where(ids.isin(known) | ~restored.isin(known), restored)

@@ -14,12 +14,15 @@ Row numbers are those a spreadsheet shows: the header is row 1 and the first dat
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from recsys import columns as C
 
@@ -43,10 +46,41 @@ LABELS: dict[str, str] = {
 
 ROW_NUMBERING = "row numbers as a spreadsheet shows them, header = row 1"
 
+#: Characters that are invisible or steer how text is shown: C0/C1 control characters, zero-width
+#: characters, soft hyphen, byte-order mark and the bidirectional marks and overrides (U+202E makes
+#: "user_1\u202egpj.exe" display as "user_1exe.jpg"). Two ids that differ only by them look the same.
+INVISIBLE_CHARACTERS = (
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_INVISIBLE = re.compile(INVISIBLE_CHARACTERS)
+#: Longest id accepted (characters). Ids are short codes; 1,000 leaves room for URLs used as ids.
+MAX_ID_CHARS = 1_000
+#: Longest cell accepted (characters): what an Excel cell can hold.
+MAX_CELL_CHARS = 32_767
+
 
 def label(canonical: str) -> str:
     """The marketer's word for a canonical column."""
     return LABELS.get(canonical, canonical)
+
+
+def visible(text: str) -> str:
+    r"""``text`` with invisible and control characters written out (``\x1b``, ``\u202e``).
+
+    Messages quote the user's data; written out, such characters can neither hide in a message nor
+    reorder it or drive a terminal.
+
+    >>> visible("u1\u202e")
+    'u1\\u202e'
+    """
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                          else f"\\u{ord(m.group()):04x}", str(text))
+
+
+def quoted_examples(values: pd.Series, n: int = 3, width: int = 40) -> str:
+    """Up to ``n`` distinct values, shortened to ``width`` characters, quoted and made visible."""
+    samples = pd.unique(values.dropna().astype(str))[:n]
+    return ", ".join(f"'{visible(s[:width])}{'...' if len(s) > width else ''}'" for s in samples)
 
 
 # --- problems ---------------------------------------------------------------------------------
@@ -85,15 +119,15 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
-        where = self.file + (f", column '{self.column}'" if self.column is not None else "")
-        text = f"{where}: {self.message.rstrip('. ')}"
+        where = visible(self.file) + (f", column '{visible(self.column)}'" if self.column is not None else "")
+        text = f"{where}: {visible(self.message).rstrip('. ')}"
         if self.rows:
             more = ", ..." if self.count > len(self.rows) else ""
             rows = ", ".join(str(r) for r in self.rows)
             text += f" ({'row' if len(self.rows) == 1 and not more else 'rows'} {rows}{more})"
         text += "."
         if self.fix:
-            text += f" Fix: {self.fix}"
+            text += f" Fix: {visible(self.fix)}"
         return text
 
     def to_dict(self) -> dict[str, object]:
@@ -554,10 +588,105 @@ def bad_share_problem(
     )
 
 
+def text_lengths(values: pd.Series) -> pd.Series | None:
+    """Characters per cell of a text column (NaN where missing or not text), or None for other columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(values.cat.categories.dtype)
+    if not (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)):
+        return None
+    try:
+        return values.str.len()
+    except AttributeError:  # an object column without any text
+        return None
+
+
+def long_cell_problems(frame: pd.DataFrame, file: str, max_chars: int = MAX_CELL_CHARS) -> list[Problem]:
+    """A problem for every column with cells longer than ``max_chars`` characters.
+
+    Such cells are a broken quote that swallowed the rows after it, or a document pasted into a
+    cell; either way they are not data a recommender can use, and they make every screen slow.
+    """
+    found = []
+    for i, column in enumerate(frame.columns):  # a loop over columns
+        lengths = text_lengths(frame.iloc[:, i])
+        if lengths is None:
+            continue
+        too_long = (lengths > max_chars).to_numpy(dtype=bool, na_value=False)
+        if not too_long.any():
+            continue
+        longest = int(lengths.max())
+        found.append(mask_problem(
+            too_long, file=file, column=str(column),
+            message=(f"{{rows}} of column '{column}' {{hold}} text longer than {max_chars:,} characters "
+                     f"(the longest has {longest:,}), more than a spreadsheet cell can hold"),
+            fix=("Cells this long are usually a quote (\") that was never closed and swallowed the rows after "
+                 "it, or a whole document pasted into a cell: correct or shorten these cells, or delete the "
+                 "column, and import again."),
+        ))
+    return [p for p in found if p is not None]
+
+
+def _all_printable_ascii(values: pd.Series) -> bool:
+    """True when every value is printable ASCII (no control, invisible or direction characters)."""
+    try:
+        array = (pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray)
+                 else pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except (pa.ArrowException, TypeError):
+        return False
+    return pa_compute.all(pa_compute.ascii_is_printable(array)).as_py() is not False
+
+
+def invisible_id_problem(
+    ids: pd.Series, *, file: str, column: str, canonical: str,
+) -> Problem | None:
+    """A blocking problem for ids holding control characters or invisible / direction marks.
+
+    They are refused, not removed: "u1" and "u1" + U+200F look the same but would be two customers,
+    and which of them the user meant is for the user to say.
+    """
+    if not (pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids)):
+        return None
+    if _all_printable_ascii(ids):  # the usual case, 15 times faster than the regex
+        return None
+    mask = ids.str.contains(INVISIBLE_CHARACTERS, regex=True).to_numpy(dtype=bool, na_value=False)
+    if not mask.any():
+        return None
+    return mask_problem(
+        mask, file=file, column=column,
+        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} control characters or "
+                 f"invisible marks (e.g. {quoted_examples(ids[mask])}): such ids look like other ids but "
+                 "are not, and right-to-left marks make an id display as a different one"),
+        fix=("Remove these characters from the ids (in Excel, =CLEAN() removes control characters; retype "
+             "ids with direction marks) and import again. PromoLens does not remove them itself, so that "
+             "no two ids are merged without you knowing."),
+    )
+
+
+def long_id_problem(
+    ids: pd.Series, *, file: str, column: str, canonical: str, max_chars: int = MAX_ID_CHARS,
+) -> Problem | None:
+    """A blocking problem for ids longer than ``max_chars`` characters (text in the id column)."""
+    lengths = text_lengths(ids)
+    if lengths is None:
+        return None
+    mask = (lengths > max_chars).to_numpy(dtype=bool, na_value=False)
+    if not mask.any():
+        return None
+    return mask_problem(
+        mask, file=file, column=column,
+        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} ids longer than "
+                 f"{max_chars:,} characters (the longest has {int(lengths.max()):,})"),
+        fix=("An id is a short code: map the column that holds the ids, or correct these rows (a quote that "
+             "was never closed can pull the rows after it into one cell)."),
+    )
+
+
 __all__ = [
     "Problem", "DataError", "CleaningStep", "CleaningReport", "raise_if_errors", "example_rows",
     "mask_problem", "check_duplicate_columns", "check_mapping", "missing_column_problem",
     "closest_columns", "normalise_name", "to_number", "non_number_problem", "negative_problem",
     "leading_zero_clashes", "leading_zero_problem", "strip_leading_zeros", "duplicate_key_problem",
     "empty_id_problem", "bad_share_problem", "label", "LABELS", "MAX_EXAMPLE_ROWS",
+    "INVISIBLE_CHARACTERS", "MAX_ID_CHARS", "MAX_CELL_CHARS", "visible", "quoted_examples", "text_lengths",
+    "long_cell_problems", "invisible_id_problem", "long_id_problem",
 ]
