@@ -12,6 +12,7 @@ from pages import shared
 from recsys import charts
 from recsys import columns as C
 from recsys import fairness as F
+from recsys.runs import run_data
 from recsys.schema import ColumnKind
 from recsys.store import WorkspaceError
 
@@ -76,7 +77,9 @@ def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _evaluation(workspace_path: str, run: str, stamp: str, fingerprint: str) -> F.EvalSetup:  # never mutated
-    return F.evaluation_setup(ws, run, dataset=_dataset(workspace_path, dataset_id, fingerprint),
+    # The run's split is rebuilt on the data the run saw: without the appends made after it.
+    current = run_data(ws, ws.run(run)).appends_since == 0
+    return F.evaluation_setup(ws, run, dataset=_dataset(workspace_path, dataset_id, fingerprint) if current else None,
                               model=_model(workspace_path, run, stamp))
 
 

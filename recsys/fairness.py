@@ -1342,7 +1342,10 @@ def save_rerank(ws: Any, run_id: str, settings: RerankSettings | None, evidence:
 
 
 def _run_tables(ws: Any, run_id: str, dataset: Any) -> Any:
-    return dataset if dataset is not None else ws.load_dataset(ws.run(run_id)["dataset_id"])
+    """``dataset``, or the run's dataset as the run saw it (appends made later are left out)."""
+    from recsys.runs import load_run_dataset
+
+    return dataset if dataset is not None else load_run_dataset(ws, run_id)
 
 
 def rerank_for_run(

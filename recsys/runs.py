@@ -31,7 +31,7 @@ from recsys.pipeline import (
     train_and_evaluate,
 )
 from recsys.schema import ColumnKind, TableSchema
-from recsys.store import Dataset, Workspace
+from recsys.store import Dataset, DatasetInfo, Workspace
 
 MODEL_FILE = "model.npz"
 PER_USER_FILE = "per_user_{model}.parquet"
@@ -114,6 +114,7 @@ def train_run(
         "extra": {
             "best_epochs": summary["best_epochs"],
             "dataset_fingerprint": dataset.info.fingerprint,
+            "dataset_version": dataset.info.version,
             "production_model": "all interactions" if refit_all else "train split",
             "user_features": user_schema.feature_columns(config.features.include_sensitive),
             "item_features": item_schema.feature_columns(config.features.include_sensitive),
@@ -128,6 +129,58 @@ def train_run(
     run_id = ws.save_run(dataset_id, record, write)
     report("Done", 1.0)
     return run_id
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Which version of its dataset a run was trained on, against the dataset's latest version.
+
+    ``version`` is None when the run cannot tell (recorded before versions existed, with a data
+    fingerprint matching no version).
+    """
+
+    version: int | None
+    latest: int
+
+    @property
+    def appends_since(self) -> int | None:
+        return None if self.version is None else self.latest - self.version
+
+    def describe(self) -> str:
+        """E.g. "trained on the latest data" or "trained before the last 2 appends"."""
+        if self.version is None:
+            return "trained on an earlier state of the data"
+        n = self.latest - self.version
+        if n == 0:
+            return "trained on the latest data"
+        return "trained before the last append" if n == 1 else f"trained before the last {n} appends"
+
+
+def run_data(
+    ws: Workspace, run: dict[str, Any], history: list[dict[str, Any]] | None = None, info: DatasetInfo | None = None,
+) -> RunData:
+    """The dataset version a run saw (see :class:`RunData`).
+
+    Runs record ``dataset_version``; older runs are matched by their data fingerprint. Pass the
+    dataset's ``info`` and ``history`` (``ws.appends(...)``) when at hand, to spare the catalogue.
+    """
+    info = ws.dataset(run["dataset_id"]) if info is None else info
+    extra = run.get("extra") or {}
+    recorded = extra.get("dataset_version")
+    if recorded is not None:
+        return RunData(int(recorded), info.version)
+    history = ws.appends(info.id) if history is None else history
+    fingerprints = [info.base_fingerprint or info.fingerprint] + [r["fingerprint"] for r in history]
+    seen = extra.get("dataset_fingerprint")
+    if seen in fingerprints:
+        return RunData(fingerprints.index(seen), info.version)
+    return RunData(None, info.version)
+
+
+def load_run_dataset(ws: Workspace, run_id: str) -> Dataset:
+    """The dataset as the run saw it (its version; the latest when the run cannot tell)."""
+    run = ws.run(run_id)
+    return ws.load_dataset(run["dataset_id"], version=run_data(ws, run).version)
 
 
 def restrict_schema(schema: TableSchema, keep: list[str] | None) -> TableSchema:

@@ -4,7 +4,8 @@ Layout of a workspace directory::
 
     catalog.duckdb            datasets, runs, segments, exports, measurements (one row each)
     secret.key                the keyed-pseudonymisation key (created on first use, mode 0600)
-    datasets/<id>/            interactions.parquet, users.parquet, items.parquet
+    datasets/<id>/            interactions.parquet, users.parquet, items.parquet (as imported)
+    datasets/<id>/appends/<seq>/  the same three tables of each later append (0001, 0002, ...)
     runs/<id>/                model files of one training run
     exports/<id>/             targeting CSV + manifest
     segments/<id>.parquet     member lists of saved segments
@@ -13,12 +14,18 @@ Writes are atomic: files are written into a temporary directory, moved into plac
 ``os.replace`` and only then recorded in the catalogue, in one transaction. A failed or interrupted
 import leaves no catalogue row, and directories without a row are ignored (and swept on open).
 
+A dataset grows by *appends* (:meth:`Workspace.append_dataset`): each batch of new interactions,
+customers and offers is kept in its own folder with one ``appends`` row, so the dataset keeps its
+history. ``DatasetInfo.version`` counts the appends; the fingerprint changes with every append, and
+:meth:`Workspace.load_dataset` can return the dataset as of any version.
+
 DuckDB allows one writer process at a time; connections here are short-lived, and a lock held by
 another process becomes a :class:`WorkspaceBusy` error with a plain message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,7 +34,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,7 +75,25 @@ CREATE TABLE IF NOT EXISTS measurements (
     id VARCHAR PRIMARY KEY, export_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
     results VARCHAR
 );
+CREATE TABLE IF NOT EXISTS appends (
+    dataset_id VARCHAR NOT NULL, seq BIGINT NOT NULL, created_at TIMESTAMP NOT NULL, name VARCHAR,
+    n_rows BIGINT, n_new_users BIGINT, n_new_items BIGINT, n_updated_users BIGINT,
+    n_updated_items BIGINT, first_event TIMESTAMP, last_event TIMESTAMP, fingerprint VARCHAR NOT NULL,
+    batch_fingerprint VARCHAR, report VARCHAR, sources VARCHAR, warnings VARCHAR,
+    n_user_rows BIGINT, n_item_rows BIGINT, n_interactions BIGINT, n_users BIGINT, n_items BIGINT,
+    PRIMARY KEY (dataset_id, seq)
+);
+-- Added with appends: the import options that decide what a file means (event weights, leading
+-- zeros, the pseudonymisation key's label), so an append reads its files the same way.
+ALTER TABLE datasets ADD COLUMN IF NOT EXISTS import_options VARCHAR;
 """
+_DATASET_COLUMNS = (
+    "id, name, created_at, fingerprint, sources, mapping, report, warnings, identifiers, user_schema, "
+    "item_schema, n_interactions, n_users, n_items, is_sample, import_options"
+)
+_APPEND_JSON_FIELDS = ("report", "sources", "warnings")
+#: Appends of a dataset live in ``datasets/<id>/appends/<seq:04d>/``.
+APPENDS_DIR = "appends"
 
 _ID_PREFIX = {"datasets": "d", "runs": "r", "segments": "s", "exports": "e", "measurements": "m"}
 
@@ -107,9 +132,17 @@ class DatasetInfo:
     n_users: int
     n_items: int
     is_sample: bool
+    #: Number of appends so far (0 right after import).
+    version: int = 0
+    #: The fingerprint right after import (``fingerprint`` changes with every append).
+    base_fingerprint: str = ""
+    #: The import options that decide what a file means (see ``io.ImportOptions.fingerprint_dict``);
+    #: empty for datasets imported before appends existed.
+    import_options: dict[str, Any] = field(default_factory=dict)
 
     def label(self) -> str:
-        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions)"
+        appends = f", {self.version} append{'s' if self.version != 1 else ''}" if self.version else ""
+        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions{appends})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,7 +151,8 @@ class DatasetInfo:
             "report": self.report, "warnings": self.warnings, "identifiers": self.identifiers,
             "user_schema": self.user_schema.to_list(), "item_schema": self.item_schema.to_list(),
             "n_interactions": self.n_interactions, "n_users": self.n_users,
-            "n_items": self.n_items, "is_sample": self.is_sample,
+            "n_items": self.n_items, "is_sample": self.is_sample, "version": self.version,
+            "base_fingerprint": self.base_fingerprint or self.fingerprint,
         }
 
 
@@ -205,6 +239,15 @@ class Workspace:
         for sub in ("datasets", "runs", "exports"):
             for tmp in (self.path / sub).glob(_TMP_PREFIX + "*"):
                 shutil.rmtree(tmp, ignore_errors=True)
+        # An append interrupted between its move and its commit leaves a folder without a row.
+        folders = list((self.path / "datasets").glob(f"*/{APPENDS_DIR}/*"))
+        if folders:
+            with self.connect() as con:
+                rows = set(con.execute("SELECT dataset_id, seq FROM appends").fetchall())
+            for folder in folders:
+                dataset_id = folder.parent.parent.name
+                if not (folder.name.isdigit() and (dataset_id, int(folder.name)) in rows):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _next_id(self, con: duckdb.DuckDBPyConnection, table: str) -> str:
         prefix = _ID_PREFIX[table]
@@ -247,8 +290,14 @@ class Workspace:
     def table_path(self, dataset_id: str, table: C.Table | str) -> Path:
         return self.dataset_dir(dataset_id) / f"{C.Table(table).value}.parquet"
 
-    def save_dataset(self, prepared: Any, name: str, is_sample: bool = False) -> DatasetInfo:
-        """Store a prepared dataset (see ``io.prepare_dataset``) atomically and return its info."""
+    def save_dataset(
+        self, prepared: Any, name: str, is_sample: bool = False, *, import_options: dict[str, Any] | None = None,
+    ) -> DatasetInfo:
+        """Store a prepared dataset (see ``io.prepare_dataset``) atomically and return its info.
+
+        ``import_options`` (``io.ImportOptions.fingerprint_dict()``) are kept so that later appends
+        read their files the same way (event weights, leading zeros, pseudonymisation).
+        """
         name = name.strip() or "dataset"
         inter = prepared.interactions
         with self._staging("datasets") as tmp:
@@ -263,7 +312,7 @@ class Workspace:
                 try:
                     dataset_id = self._next_id(con, "datasets")
                     con.execute(
-                        "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        f"INSERT INTO datasets ({_DATASET_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [
                             dataset_id, name, _now(), prepared.fingerprint,
                             _dumps([vars(s) for s in prepared.sources]), _dumps(prepared.mapping),
@@ -271,7 +320,7 @@ class Workspace:
                             _dumps([w.to_dict() for w in prepared.warnings]),
                             _dumps(prepared.identifiers), _dumps(prepared.user_schema.to_list()),
                             _dumps(prepared.item_schema.to_list()), len(inter), n_users, n_items,
-                            is_sample,
+                            is_sample, None if import_options is None else _dumps(import_options),
                         ],
                     )
                     os.replace(tmp, self.dataset_dir(dataset_id))
@@ -284,23 +333,195 @@ class Workspace:
         return self.dataset(dataset_id)
 
     def datasets(self) -> list[DatasetInfo]:
-        """All datasets, newest first."""
+        """All datasets, newest first (each as of its latest append)."""
         with self.connect(read_only=True) as con:
-            frame = con.execute("SELECT * FROM datasets ORDER BY created_at DESC, id DESC").df()
+            frame = con.execute(_DATASETS_SQL + " ORDER BY d.created_at DESC, d.id DESC").df()
         return [_dataset_info(row) for row in frame.to_dict("records")]
 
     def dataset(self, dataset_id: str) -> DatasetInfo:
+        """One dataset's info as of its latest append; :class:`NotFound` names the known ids."""
         with self.connect(read_only=True) as con:
-            frame = con.execute("SELECT * FROM datasets WHERE id = ?", [dataset_id]).df()
+            frame = con.execute(_DATASETS_SQL + " WHERE d.id = ?", [dataset_id]).df()
         if frame.empty:
             known = ", ".join(d.id for d in self.datasets()) or "none yet"
             raise NotFound(f"No dataset '{dataset_id}' in workspace {self.path} (known: {known}).")
         return _dataset_info(frame.iloc[0].to_dict())
 
-    def load_dataset(self, dataset_id: str) -> Dataset:
+    def load_dataset(self, dataset_id: str, version: int | None = None) -> Dataset:
+        """A dataset's tables as of ``version`` appends (None: the latest).
+
+        Interactions are the imported ones followed by those of appends 1..``version``. Users and
+        items: later batches add new ids and change the facts of known ids, column by column:
+        the latest non-missing value wins (an empty cell in a batch never erases a known fact).
+        ``info`` describes that version (its fingerprint, counts and ``version``).
+
+        Examples
+        --------
+        >>> ws.load_dataset("d1", version=0).info.version   # doctest: +SKIP
+        0
+        """
         info = self.dataset(dataset_id)
+        version = self._check_version(info, version)
         tables = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
-        return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
+        if version == 0:
+            info = _info_at(info, None, tables)
+            return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
+        batches = self._batches(dataset_id, 1, version)
+        return Dataset(
+            _info_at(info, batches[-1][0], tables),
+            _concat([tables[C.Table.INTERACTIONS]] + [b[1][C.Table.INTERACTIONS] for b in batches]),
+            merge_facts([tables[C.Table.USERS]] + [b[1][C.Table.USERS] for b in batches], C.USER_ID),
+            merge_facts([tables[C.Table.ITEMS]] + [b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
+        )
+
+    def load_appended(self, dataset_id: str, since_version: int, until_version: int | None = None) -> Dataset:
+        """Only what appends ``since_version + 1`` .. ``until_version`` (None: the latest) added.
+
+        Their interactions, and the users / items rows they contain (an id in several of these
+        batches gets its latest non-missing facts). ``info`` describes the dataset at
+        ``until_version``. Empty tables (with the dataset's columns) when there is nothing new.
+        """
+        info = self.dataset(dataset_id)
+        until = self._check_version(info, until_version)
+        since = self._check_version(info, since_version)
+        if since > until:
+            raise WorkspaceError(
+                f"since_version {since} is after until_version {until} for dataset '{dataset_id}'. "
+                "Fix: pass since_version <= until_version."
+            )
+        batches = self._batches(dataset_id, since + 1, until)
+        if not batches:
+            base = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+            record = self.appends(dataset_id)[until - 1] if until else None
+            empty = {t: frame.iloc[:0] for t, frame in base.items()}
+            return Dataset(_info_at(info, record, base), empty[C.Table.INTERACTIONS], empty[C.Table.USERS],
+                           empty[C.Table.ITEMS])
+        return Dataset(
+            _info_at(info, batches[-1][0], {}),
+            _concat([b[1][C.Table.INTERACTIONS] for b in batches]),
+            merge_facts([b[1][C.Table.USERS] for b in batches], C.USER_ID),
+            merge_facts([b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
+        )
+
+    def _check_version(self, info: DatasetInfo, version: int | None) -> int:
+        if version is None:
+            return info.version
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= info.version:
+            raise WorkspaceError(
+                f"Dataset '{info.id}' has no version {version!r}: it has {info.version} append"
+                f"{'s' if info.version != 1 else ''}, so versions 0 to {info.version} exist. "
+                "Fix: pick one of those (0 = as imported, None = the latest)."
+            )
+        return version
+
+    def _batches(
+        self, dataset_id: str, first: int, last: int,
+    ) -> list[tuple[dict[str, Any], dict[C.Table, pd.DataFrame]]]:
+        """The append records and tables of appends ``first`` .. ``last`` (oldest first)."""
+        records = [r for r in self.appends(dataset_id) if first <= r["seq"] <= last]
+        return [
+            (r, {t: pd.read_parquet(self.append_dir(dataset_id, r["seq"]) / f"{t.value}.parquet") for t in C.Table})
+            for r in records
+        ]
+
+    # ------------------------------------------------------------------ appends
+    def append_dir(self, dataset_id: str, seq: int) -> Path:
+        return self.dataset_dir(dataset_id) / APPENDS_DIR / f"{seq:04d}"
+
+    def append_dataset(self, dataset_id: str, prepared: Any, name: str) -> dict[str, Any]:
+        """Add one prepared batch (see ``ingest.append_files``) to a dataset, atomically.
+
+        The batch's tables go into ``datasets/<id>/appends/<seq>/`` and one ``appends`` row records
+        it; the dataset's version goes up by one and its fingerprint changes (sha256 of the previous
+        fingerprint and the batch's). A failure leaves the workspace as it was.
+
+        Returns
+        -------
+        dict
+            The append's record (as :meth:`appends` lists it).
+        """
+        info = self.dataset(dataset_id)
+        inter, users, items = prepared.interactions, prepared.users, prepared.items
+        known_users, known_items = self._known_ids(dataset_id, self.appends(dataset_id))
+        batch_users = pd.Index(pd.concat([inter[C.USER_ID], users[C.USER_ID]]).dropna().unique())
+        batch_items = pd.Index(pd.concat([inter[C.ITEM_ID], items[C.ITEM_ID]]).dropna().unique())
+        n_new_users = int((~batch_users.isin(known_users)).sum())
+        n_new_items = int((~batch_items.isin(known_items)).sum())
+        times = inter[C.TIMESTAMP].dropna() if C.TIMESTAMP in inter.columns else pd.Series([], dtype="datetime64[ns]")
+        name = (name or "").strip() or "append"
+        parent = self.dataset_dir(dataset_id) / APPENDS_DIR
+        made_parent = not parent.exists()
+        with self._staging("datasets") as tmp:
+            for table, frame in ((C.Table.INTERACTIONS, inter), (C.Table.USERS, users), (C.Table.ITEMS, items)):
+                frame.to_parquet(tmp / f"{table.value}.parquet", index=False)
+            target: Path | None = None
+            try:
+                with self.connect() as con:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        seq = 1 + int(con.execute(
+                            "SELECT coalesce(max(seq), 0) FROM appends WHERE dataset_id = ?", [dataset_id]
+                        ).fetchone()[0])
+                        previous = info.fingerprint
+                        fingerprint = hashlib.sha256(f"{previous}\n{prepared.fingerprint}".encode()).hexdigest()
+                        con.execute(
+                            "INSERT INTO appends VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            [
+                                dataset_id, seq, _now(), name, len(inter), n_new_users, n_new_items,
+                                int(users[C.USER_ID].isin(known_users).sum()),
+                                int(items[C.ITEM_ID].isin(known_items).sum()),
+                                None if times.empty else times.min().to_pydatetime(),
+                                None if times.empty else times.max().to_pydatetime(),
+                                fingerprint, prepared.fingerprint, _dumps(prepared.report.to_dict()),
+                                _dumps([vars(s) for s in prepared.sources]),
+                                _dumps([w.to_dict() for w in prepared.warnings]), len(users), len(items),
+                                info.n_interactions + len(inter), info.n_users + n_new_users,
+                                info.n_items + n_new_items,
+                            ],
+                        )
+                        parent.mkdir(exist_ok=True)
+                        target = self.append_dir(dataset_id, seq)
+                        if target.exists():  # an orphan of an interrupted append: it has no row
+                            shutil.rmtree(target)
+                        os.replace(tmp, target)
+                        con.execute("COMMIT")
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        if target is not None and target.exists() and not tmp.exists():
+                            os.replace(target, tmp)  # undo the move
+                        raise
+            except BaseException:
+                if made_parent and parent.exists() and not any(parent.iterdir()):
+                    parent.rmdir()
+                raise
+        return self.appends(dataset_id)[seq - 1]
+
+    def appends(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The dataset's history of appends, oldest first (each a dict with decoded JSON fields)."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM appends WHERE dataset_id = ? ORDER BY seq", [dataset_id]).df()
+            known = not frame.empty or con.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        if not known:
+            self.dataset(dataset_id)  # raises NotFound, naming the known ids
+        return [_append_record(row) for row in frame.to_dict("records")]
+
+    def batch_folders(self, dataset_id: str, history: list[dict[str, Any]] | None = None) -> list[Path]:
+        """The folders of the dataset's imported tables and of each append, oldest first."""
+        history = self.appends(dataset_id) if history is None else history
+        return [self.dataset_dir(dataset_id)] + [self.append_dir(dataset_id, r["seq"]) for r in history]
+
+    def _known_ids(self, dataset_id: str, history: list[dict[str, Any]]) -> tuple[pd.Index, pd.Index]:
+        """Every user id and every item id of the dataset's latest version (read by DuckDB)."""
+        folders = self.batch_folders(dataset_id, history)
+        found = []
+        for key, entity in ((C.USER_ID, C.Table.USERS), (C.ITEM_ID, C.Table.ITEMS)):
+            files = [[str(f / f"{t.value}.parquet") for f in folders] for t in (C.Table.INTERACTIONS, entity)]
+            with duckdb.connect() as con:  # in memory: the catalogue is not involved
+                ids = con.execute(
+                    f"SELECT {key} FROM read_parquet(?) UNION SELECT {key} FROM read_parquet(?)", files
+                ).df()[key]
+            found.append(pd.Index(ids.dropna().astype("str")))
+        return found[0], found[1]
 
     def rename_dataset(self, dataset_id: str, name: str) -> None:
         self.dataset(dataset_id)
@@ -323,6 +544,7 @@ class Workspace:
             self.delete_run(run["id"])
         with self.connect() as con:
             con.execute("DELETE FROM segments WHERE dataset_id = ?", [dataset_id])
+            con.execute("DELETE FROM appends WHERE dataset_id = ?", [dataset_id])
             con.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
         shutil.rmtree(self.dataset_dir(dataset_id), ignore_errors=True)
 
@@ -536,6 +758,7 @@ class Workspace:
         with self.connect(read_only=True) as con:
             for table in _ID_PREFIX:
                 tables[table] = con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            tables["appends"] = con.execute("SELECT * FROM appends ORDER BY dataset_id, seq").fetchall()
         files = sorted(
             str(p.relative_to(self.path)) for p in self.path.rglob("*")
             if p.is_file() and not p.name.startswith(CATALOG_FILE)
@@ -553,17 +776,103 @@ def _decode(row: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]
     return out
 
 
+#: The datasets with their latest append (if any): version, fingerprint and counts come from it.
+_DATASETS_SQL = """
+SELECT d.*, a.seq AS latest_seq, a.fingerprint AS latest_fingerprint,
+       a.n_interactions AS latest_n_interactions, a.n_users AS latest_n_users, a.n_items AS latest_n_items
+FROM datasets d
+LEFT JOIN (
+    SELECT * FROM appends QUALIFY row_number() OVER (PARTITION BY dataset_id ORDER BY seq DESC) = 1
+) a ON a.dataset_id = d.id
+"""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT
+
+
 def _dataset_info(row: dict[str, Any]) -> DatasetInfo:
-    d = _decode(row, ("sources", "mapping", "report", "warnings", "identifiers", "user_schema", "item_schema"))
+    d = _decode(row, ("sources", "mapping", "report", "warnings", "identifiers", "user_schema", "item_schema",
+                      "import_options"))
+    appended = not _missing(d.get("latest_seq"))
+    latest = (lambda name: d[f"latest_{name}"]) if appended else (lambda name: d[name])  # noqa: E731
     return DatasetInfo(
-        id=d["id"], name=d["name"], created_at=d["created_at"], fingerprint=d["fingerprint"],
+        id=d["id"], name=d["name"], created_at=d["created_at"], fingerprint=latest("fingerprint"),
         sources=d["sources"] or [], mapping=d["mapping"] or {}, report=d["report"] or {},
         warnings=d["warnings"] or [], identifiers=d["identifiers"] or {},
         user_schema=TableSchema.from_list(d["user_schema"] or []),
         item_schema=TableSchema.from_list(d["item_schema"] or []),
-        n_interactions=int(d["n_interactions"]), n_users=int(d["n_users"]), n_items=int(d["n_items"]),
-        is_sample=bool(d["is_sample"]),
+        n_interactions=int(latest("n_interactions")), n_users=int(latest("n_users")),
+        n_items=int(latest("n_items")), is_sample=bool(d["is_sample"]),
+        version=int(d["latest_seq"]) if appended else 0, base_fingerprint=d["fingerprint"],
+        import_options=d.get("import_options") or {},
     )
+
+
+def _append_record(row: dict[str, Any]) -> dict[str, Any]:
+    out = _decode(row, _APPEND_JSON_FIELDS)
+    out["sources"] = out["sources"] or []
+    out["warnings"] = out["warnings"] or []
+    for name in ("first_event", "last_event"):
+        value = out.get(name)
+        out[name] = None if _missing(value) else pd.Timestamp(value).to_pydatetime()
+    for name, value in list(out.items()):
+        if name.startswith("n_") or name == "seq":
+            out[name] = int(value)
+    return out
+
+
+def _info_at(info: DatasetInfo, record: dict[str, Any] | None, base: dict[C.Table, pd.DataFrame]) -> DatasetInfo:
+    """``info`` as of one append (``record``), or as imported (None; counts from the ``base`` tables)."""
+    if record is None:
+        if info.version == 0:
+            return info
+        inter = base[C.Table.INTERACTIONS]
+        return replace(
+            info, version=0, fingerprint=info.base_fingerprint, n_interactions=len(inter),
+            n_users=int(pd.concat([inter[C.USER_ID], base[C.Table.USERS][C.USER_ID]]).nunique()),
+            n_items=int(pd.concat([inter[C.ITEM_ID], base[C.Table.ITEMS][C.ITEM_ID]]).nunique()),
+        )
+    return replace(
+        info, version=int(record["seq"]), fingerprint=record["fingerprint"],
+        n_interactions=int(record["n_interactions"]), n_users=int(record["n_users"]), n_items=int(record["n_items"]),
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f.columns)]
+    if len(frames) == 1:
+        return frames[0]
+    non_empty = [f for f in frames if len(f)] or frames[:1]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    return pd.concat(non_empty, ignore_index=True).reindex(columns=columns)
+
+
+def merge_facts(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
+    """Users or items tables of successive batches as one table: one row per id.
+
+    New ids are added (in order of first appearance); for an id in several tables, each column
+    takes its latest non-missing value. Vectorised: only the ids seen more than once are grouped.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"user_id": ["u1", "u2"], "tier": ["gold", "silver"]})
+    >>> b = pd.DataFrame({"user_id": ["u2", "u3"], "tier": ["gold", None]})
+    >>> merge_facts([a, b], "user_id").to_dict("list")
+    {'user_id': ['u1', 'u2', 'u3'], 'tier': ['gold', 'gold', None]}
+    """
+    stacked = _concat(frames)
+    if len(frames) == 1:
+        return stacked
+    repeated = stacked[key].duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return stacked
+    touched = stacked[repeated]
+    first_rows = touched.index[~touched[key].duplicated(keep="first").to_numpy()]
+    merged = touched.groupby(key, sort=False, dropna=False).last().reset_index()
+    merged.index = first_rows  # groups come in order of first appearance, like first_rows
+    out = pd.concat([stacked[~repeated], merged[stacked.columns]]).sort_index(kind="stable")
+    return out.reset_index(drop=True)
 
 
 def default_workspace_path() -> Path:
