@@ -19,6 +19,8 @@ _PENDING_DATASET = "pending_dataset_id"
 RUN_KEY = "run_id"
 _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
+#: File types the upload widgets accept (the readers in ``recsys.io`` handle each).
+UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -101,14 +103,23 @@ def _run_picker(ws: Workspace, dataset: str) -> None:
         st.session_state.pop(RUN_KEY, None)
         st.caption("No model trained on this dataset yet: see the Train page.")
         return
+    from recsys.runs import run_data
+
     ids = [r["id"] for r in runs]
+    info, history = ws.dataset(dataset), ws.appends(dataset)
     labels = {
         r["id"]: f"{r['id']} · {r['config'].get('split', {}).get('kind', '?')} split · {r['created_at']:%d %b %H:%M}"
+        + _staleness(run_data(ws, r, history, info))
         for r in runs
     }
     current = st.session_state.pop(_PENDING_RUN, None) or st.session_state.get(RUN_KEY)
     st.session_state[RUN_KEY] = current if current in ids else ids[0]
     st.selectbox("Model run", ids, format_func=labels.__getitem__, key=RUN_KEY)
+
+
+def _staleness(data) -> str:  # noqa: ANN001 - runs.RunData
+    """" · trained before the last 2 appends" for a run older than its data; "" when it is current."""
+    return "" if data.appends_since == 0 else f" · {data.describe()}"
 
 
 def select_dataset(dataset_id: str | None) -> None:

@@ -6,13 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, runs
+from recsys import charts, io, runs, update
 from recsys import columns as C
+from recsys.ingest import append_files
 from recsys.features import FeatureConfig, InteractionConfig
 from recsys.model import ModelConfig
 from recsys.pipeline import TrainConfig
 from recsys.schema import ColumnKind
 from recsys.split import SplitConfig
+from recsys.validate import DataError
 
 SPLITS = {
     "temporal": "Predict the future: train on the past, test on the latest period (recommended)",
@@ -153,6 +155,15 @@ def show_run(run_id: str) -> None:
     split = run["config"]["split"]["kind"]
     metrics = runs.metrics_frame(run)
     st.subheader(f"Run {run_id} · {SPLIT_TITLES.get(split, split)}")
+    parent = run["extra"].get("parent_run")
+    if parent:
+        u = run["extra"].get("update", {})
+        st.caption(
+            f"Updated from run {parent} with {u.get('new_rows', 0):,} new events ({u.get('epochs', '?')} epochs, "
+            f"{u.get('seconds', 0):.1f} s). The test figures below are those measured when run "
+            f"{run['extra'].get('metrics_from', parent)} was trained: an update has no held-out test of its own; "
+            "its freshness on the next new data shows how it holds up."
+        )
     st.info(runs.verdict(metrics, k, split))
     names = [m.format(k=k) for m in HEADLINE_METRICS]
     st.plotly_chart(charts.model_comparison(metrics, names), width="stretch")
@@ -186,6 +197,99 @@ def show_run(run_id: str) -> None:
 
 _dataset = shared.cached_dataset  # one cache for every page
 
+ADVICE_STYLE = {update.FINE: st.success, update.UPDATE: st.warning, update.RETRAIN: st.error}
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking the model on the new events...")
+def _freshness(workspace_path: str, run: str, fingerprint: str) -> dict:
+    report = update.freshness_report(shared.workspace(), run)
+    return {**report.to_dict(), "summary": report.summary()}
+
+
+def show_freshness(run_id: str) -> None:
+    run = ws.run(run_id)
+    k = int(run["config"].get("k", 10))
+    st.subheader("Keep the model fresh")
+    st.caption(
+        f"This model was {runs.run_data(ws, run).describe()}. Add the events, customers and offers that arrived "
+        "since, see whether the model still holds up on them, and update it in seconds instead of retraining."
+    )
+    with st.expander("Add new data to this dataset"):
+        append_form()
+    try:
+        report = _freshness(str(ws.path), run_id, info.fingerprint)
+    except ValueError as exc:
+        st.warning(str(exc))
+        return
+    ADVICE_STYLE[report["recommendation"]](report["summary"])
+    if report["new_events"] == 0:
+        return
+    left, right = st.columns([3, 2])
+    if report.get("precision_new") is not None:
+        left.plotly_chart(charts.freshness_bars(report, k), width="stretch")
+    right.metric("New events since training", f"{report['new_events']:,}")
+    right.metric("Customers who responded to something new", f"{report['eval_users']:,}")
+    right.metric("New customers / new offers", f"{report['new_users']:,} / {report['new_items']:,}")
+    update_form(run_id)
+
+
+def append_form() -> None:
+    with st.form("append_form"):
+        st.markdown("Files with the **same columns** as this dataset; any of the three may be left empty.")
+        uploads = {
+            "interactions": st.file_uploader("New events", type=shared.UPLOAD_TYPES, key="append_interactions"),
+            "users": st.file_uploader("New or changed customers", type=shared.UPLOAD_TYPES, key="append_users"),
+            "items": st.file_uploader("New or changed offers", type=shared.UPLOAD_TYPES, key="append_items"),
+        }
+        submitted = st.form_submit_button("Check and add")
+    if not submitted:
+        return
+    given = {role: f for role, f in uploads.items() if f is not None}
+    if not given:
+        st.warning("Choose at least one file to add.")
+        return
+    with st.status("Adding the new data...", expanded=True) as status:
+        bar = st.progress(0.0)
+        try:
+            record, _ = append_files(
+                ws, dataset_id, **{role: f.getvalue() for role, f in given.items()},
+                names={role: io.display_name(f.name) for role, f in given.items()},
+                progress=lambda text, share: bar.progress(share, text=text),
+            )
+        except DataError as exc:
+            status.update(label="Nothing was added: the files need fixing", state="error", expanded=False)
+            shared.show_data_error(exc)
+            return
+        status.update(label=f"Added {record['n_rows']:,} events to {dataset_id}", state="complete")
+    st.rerun()
+
+
+def update_form(run_id: str) -> None:
+    defaults = update.UpdateConfig()
+    with st.form("update_form"):
+        a, b = st.columns(2)
+        epochs = a.number_input("Training passes over the new events", 1, 50, defaults.epochs, key="update_epochs")
+        replay = b.number_input(
+            "Old events replayed per new event", 0.0, 10.0, defaults.replay_ratio, 0.5, key="update_replay",
+            help="Replaying a sample of older responses keeps the model from forgetting them.",
+        )
+        submitted = st.form_submit_button("Update the model with the new data", type="primary")
+    if not submitted:
+        return
+    config = update.UpdateConfig(epochs=int(epochs), replay_ratio=float(replay), seed=int(ws.run(run_id)["config"].get("seed", 42)))
+    with st.status("Updating...", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting")
+        try:
+            new_run = update.update_run(ws, run_id, config=config, progress=lambda text, share: bar.progress(share, text=text))
+        except ValueError as exc:
+            status.update(label="Update stopped", state="error")
+            st.error(f"Update stopped: {exc}")
+            return
+        status.update(label=f"Updated: run {new_run}", state="complete")
+    shared.select_run(new_run)
+    st.rerun()
+
+
 
 def run_list() -> None:
     all_runs = runs.summaries(ws, dataset_id)
@@ -211,4 +315,5 @@ with st.expander("Train a new model", expanded=shared.run_id() is None):
     train_form()
 if shared.run_id() is not None:
     show_run(shared.run_id())
+    show_freshness(shared.run_id())
     run_list()

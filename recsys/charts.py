@@ -120,6 +120,26 @@ def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
     return _style(fig, "The model against the baselines (higher is better)", height=380)
 
 
+def freshness_bars(report: dict, k: int) -> go.Figure:
+    """precision@k of the model and of 'most popular': on the test split at training time and on
+    the events that arrived since (a :meth:`recsys.update.Freshness.to_dict`)."""
+    rows = [
+        ("on its test split, at training", "this model", report.get("precision_at_training")),
+        ("on its test split, at training", "popularity", report.get("popularity_precision_at_training")),
+        ("on the events since", "this model", report.get("precision_new")),
+        ("on the events since", "popularity", report.get("popularity_precision_new")),
+    ]
+    frame = pd.DataFrame(rows, columns=["when", "model", "value"]).dropna()
+    names = {"this model": "hybrid", "popularity": "popularity"}
+    fig = px.bar(
+        frame, x="when", y="value", color="model", barmode="group", text=frame["value"].map("{:.3f}".format),
+        color_discrete_map={m: MODEL_COLORS.get(names[m], "#1e88e5") for m in names},
+        labels={"when": "", "value": f"precision@{k}", "model": ""},
+    )
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    return _style(fig, f"Still ahead of 'most popular'? precision@{k}", height=340)
+
+
 def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
     """Validation metric per epoch, one line per model and phase."""
     frame = epochs.dropna(subset=[metric]) if metric in epochs.columns else epochs.iloc[0:0]

@@ -86,7 +86,9 @@ def _import_args(p: argparse.ArgumentParser) -> None:
         help="ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart",
     )
     p.add_argument("--pseudonymise", action="store_true", help="replace customer ids by keyed pseudonyms")
-    p.add_argument("--max-file-mb", type=float, default=None, help="refuse files larger than this")
+    p.add_argument("--max-file-mb", type=float, default=None,
+                   help="refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)")
+    p.add_argument("--delimiter", default=None, help="CSV delimiter, e.g. ';' or tab (default: detected)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -117,11 +119,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
-    limits = io.ReadLimits()
+    try:
+        limits = io.ReadLimits.from_env()  # a deployment's limits (PROMOLENS_MAX_FILE_MB, ...)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.max_file_mb is not None:
         limits = io.ReadLimits(**{**vars(limits), "max_file_bytes": int(args.max_file_mb * 1024**2)})
+    delimiter = "\t" if args.delimiter in ("tab", "\\t") else args.delimiter
     options = io.ImportOptions(
-        leading_zero_ids=args.leading_zero_ids, limits=limits,
+        leading_zero_ids=args.leading_zero_ids, limits=limits, delimiter=delimiter,
         user_columns=tuple(args.user_columns) if args.user_columns is not None else None,
         item_columns=tuple(args.item_columns) if args.item_columns is not None else None,
     )
@@ -143,6 +150,46 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 
+# ---------------------------------------------------------------------------- append
+def _append_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--dataset", required=True, help="dataset id to add the data to (see `promolens datasets`)")
+    p.add_argument("--interactions", type=Path, default=None, help="new interactions (same columns as the import)")
+    p.add_argument("--users", type=Path, default=None, help="new or changed customers (every customer column)")
+    p.add_argument("--items", type=Path, default=None, help="new or changed offers (every offer column)")
+    p.add_argument("--name", default=None, help="a name for this batch (default: the file names)")
+    p.add_argument("--json", action="store_true", help="print the append's record as JSON")
+
+
+def cmd_append(args: argparse.Namespace) -> int:
+    from recsys.ingest import append_files
+
+    if args.interactions is None and args.users is None and args.items is None:
+        print("Nothing to append: give --interactions, --users and/or --items.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ws = _workspace(args)
+    record, prepared = append_files(
+        ws, args.dataset, args.interactions, args.users, args.items, name=args.name,
+    )
+    if args.json:
+        _print_json({"append": record, "dataset": ws.dataset(args.dataset).to_dict()})
+        return 0
+    info = ws.dataset(args.dataset)
+    print(f"Appended batch {record['seq']} '{record['name']}' to dataset {info.id} '{info.name}': "
+          f"{record['n_rows']:,} interactions, {record['n_new_users']:,} new customers, "
+          f"{record['n_new_items']:,} new offers, {record['n_updated_users']:,} customers and "
+          f"{record['n_updated_items']:,} offers with new facts.")
+    if record["first_event"] is not None:
+        print(f"Events from {record['first_event']:%Y-%m-%d %H:%M} to {record['last_event']:%Y-%m-%d %H:%M}.")
+    print(f"The dataset now has {info.n_interactions:,} interactions, {info.n_users:,} customers and "
+          f"{info.n_items:,} offers (version {info.version}).")
+    print("Cleaning report:")
+    print(prepared.report.to_frame().to_string(index=False))
+    for warning in prepared.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- datasets
 def _datasets_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
@@ -158,7 +205,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print("No datasets yet. Import one with `promolens import --interactions FILE`.")
     for i in infos:
         print(f"{i.id}\t{i.name}\t{i.n_interactions:,} interactions\t{i.n_users:,} customers\t"
-              f"{i.n_items:,} offers\t{i.created_at:%Y-%m-%d %H:%M}")
+              f"{i.n_items:,} offers\t{i.version} append{'s' if i.version != 1 else ''}\t{i.created_at:%Y-%m-%d %H:%M}")
     return 0
 
 
@@ -268,10 +315,97 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print("No runs yet. Train one with `promolens train --dataset ID`.")
+    by_id = {r["id"]: r for r in records}
     for summary in runs.summaries(ws, args.dataset):
         p = summary.headline(f"precision@{summary.k}")
         print(f"{summary.id}\t{summary.dataset_id}\t{summary.split}\tprecision@{summary.k} "
-              f"{'n/a' if p is None else f'{p:.4f}'}\t{summary.created_at:%Y-%m-%d %H:%M}")
+              f"{'n/a' if p is None else f'{p:.4f}'}\t{summary.created_at:%Y-%m-%d %H:%M}\t"
+              f"{runs.run_data(ws, by_id[summary.id]).describe()}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- update / freshness
+def _update_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="the run whose model to update (see `promolens runs`)")
+    p.add_argument("--dataset", default=None,
+                   help="dataset with the new data (default: the run's own; its appends since the run are used)")
+    p.add_argument("--epochs", type=int, default=None, help="training passes over the new events (default 5)")
+    p.add_argument("--replay", type=float, default=None, help="old events replayed per new event (default 1.0)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from recsys import update
+
+    defaults = update.UpdateConfig()
+    config = update.UpdateConfig(
+        epochs=defaults.epochs if args.epochs is None else args.epochs,
+        replay_ratio=defaults.replay_ratio if args.replay is None else args.replay, seed=args.seed,
+    )
+    try:
+        config.validate()
+    except ValueError as exc:
+        print(f"Bad update settings: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ws = _workspace(args)
+    quiet = args.json
+
+    def progress(message: str, share: float) -> None:
+        if not quiet:
+            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+
+    try:
+        run_id = update.update_run(ws, args.run, args.dataset, config, progress=progress)
+    except ValueError as exc:
+        print(f"Update stopped: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    run = ws.run(run_id)
+    extra = run["extra"]
+    if args.json:
+        _print_json({"run_id": run_id, "parent_run": args.run, "dataset_id": run["dataset_id"],
+                     "dataset_version": extra["dataset_version"], "update": extra["update"],
+                     "freshness_before_update": extra["freshness_before_update"]})
+        return 0
+    u, before = extra["update"], extra["freshness_before_update"]
+    print(f"Run {run_id}: run {args.run} updated with {u['new_rows']:,} new events "
+          f"(+{u['replay_rows']:,} replayed), {u['epochs']} epochs in {u['seconds']:.1f} s.")
+    print(f"New customers trained on: {u['new_warm_users']:,}; new offers: {u['new_warm_items']:,}; "
+          f"new customer facts: {u['new_user_features']:,}; new offer facts: {u['new_item_features']:,}.")
+    if before.get("precision_new") is not None:
+        print(f"Before the update, on the new events: precision@{before['k']} {before['precision_new']:.4f} "
+              f"(most popular: {before['popularity_precision_new']:.4f}).")
+    return 0
+
+
+def _freshness_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="the run to check (see `promolens runs`)")
+    p.add_argument("--dataset", default=None, help="dataset with the new data (default: the run's own appends)")
+    p.add_argument("--k", type=int, default=None, help="list length (default: the run's k)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    from recsys import update
+
+    ws = _workspace(args)
+    try:
+        report = update.freshness_report(ws, args.run, args.dataset, k=args.k)
+    except ValueError as exc:
+        print(f"Freshness check stopped: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        _print_json({"run_id": args.run, **report.to_dict(), "summary": report.summary()})
+        return 0
+    print(f"Run {args.run}: {report.new_events:,} new events since training, "
+          f"{report.eval_users:,} customers with a new response.")
+    if report.precision_new is not None:
+        at_training = "n/a" if report.precision_at_training is None else f"{report.precision_at_training:.4f}"
+        print(f"precision@{report.k} on the new events {report.precision_new:.4f} (at training: {at_training}); "
+              f"most popular {report.popularity_precision_new:.4f}.")
+    print(report.summary())
     return 0
 
 
@@ -309,7 +443,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
             guessed = io.guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)
             return [c for c in (args.user_column, guessed) if c]
 
-        outcomes = io.read_table(args.outcomes, text_columns=id_columns)
+        outcomes = io.read_table(args.outcomes, limits=io.ReadLimits.from_env(), text_columns=id_columns)
         planned = (record.get("manifest") or {}).get("params", {}).get("spec", {}).get("holdout_share")
         result = measure.measure_export(
             targets, outcomes, args.outcome, user_column=args.user_column, planned_share=planned,
@@ -320,7 +454,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         if not args.arm or args.control is None:
             print("--data needs --arm COLUMN and --control VALUE, e.g. --arm segment --control 'No E-Mail'.", file=sys.stderr)
             return EXIT_BAD_INPUT
-        frame = io.read_table(args.data)
+        frame = io.read_table(args.data, limits=io.ReadLimits.from_env())
         result = measure.measure(
             frame, args.arm, args.control, args.outcome, score=args.score, offer=args.offer,
             alpha=args.alpha, source=args.data.name,
@@ -650,9 +784,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "sample": (cmd_sample, _sample_args, "write a synthetic shop with a planted truth"),
     "import": (cmd_import, _import_args, "import interaction / customer / offer files into the workspace"),
+    "append": (cmd_append, _append_args, "add new interactions, customers or offers to a dataset (validated, atomic)"),
     "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
     "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
     "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
+    "update": (cmd_update, _update_args, "update a run's model with the data appended since (a new run, no retraining)"),
+    "freshness": (cmd_freshness, _freshness_args, "is a run's model stale? its accuracy on new events and what to do"),
     "segments": (cmd_segments, _segments_args, "customer segments: RFM, by customer columns or behavioural clusters; save them"),
     "export": (cmd_export, _export_args, "build a campaign targeting list with a control group and export it as CSV"),
     "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),

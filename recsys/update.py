@@ -34,7 +34,7 @@ from recsys.features import InteractionConfig, interaction_weights, latest_times
 from recsys.metrics import Precision
 from recsys.model import HybridRecommender, relevant_pairs
 from recsys.pipeline import TrainConfig, fit_final
-from recsys.runs import MODEL_FILE, PER_USER_FILE, load_model
+from recsys.runs import MODEL_FILE, PER_USER_FILE, load_model, run_data
 from recsys.schema import TableSchema
 
 ProgressCallback = Callable[[str, float], None]
@@ -312,6 +312,9 @@ def _advise(f: Freshness) -> tuple[str, list[str]]:
     if share is not None:
         reasons.append(f"On the new events it still beats 'most popular' by {f.lift_new:.2f}x "
                        f"({f.lift_at_training:.2f}x at training time).")
+    if f.new_users or f.new_items:
+        reasons.append(f"Until an update, its {f.new_users:,} new customers and {f.new_items:,} new offers are "
+                       "scored from their facts alone.")
     return FINE, reasons
 
 
@@ -415,11 +418,6 @@ def backtest(
 # ------------------------------------------------------------------------------------------------
 
 
-def run_dataset_version(run: dict[str, Any]) -> int:
-    """The version (number of appends) of its dataset a run was trained on (0 for older runs)."""
-    return int((run.get("extra") or {}).get("dataset_version", 0) or 0)
-
-
 @dataclass
 class NewData:
     """What arrived after a run was trained, and what it was trained on."""
@@ -445,7 +443,12 @@ def new_data(ws: Any, run_id: str, dataset_id: str | None = None) -> NewData:
     run = ws.run(run_id)
     own = run["dataset_id"]
     dataset_id = dataset_id or own
-    since = run_dataset_version(run)
+    since = run_data(ws, run).version
+    if since is None:
+        raise ValueError(
+            f"Run {run_id} was trained on an earlier state of dataset '{own}' that no longer matches any of its "
+            "versions, so what is new since cannot be told. Fix: train a new run on the current data."
+        )
     trained = ws.load_dataset(own, version=since)
     if dataset_id == own:
         latest = ws.load_dataset(own)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys import columns as C
+from tests import freshdata
 from recsys import synth
 from recsys.model import HybridRecommender, ModelConfig, _arrays_checksum, _npz_path
 from recsys.pipeline import TrainConfig
@@ -28,22 +29,14 @@ from recsys.update import (
     update_model,
 )
 
-SEED = 5
+SEED = freshdata.SEED
 
 
 @pytest.fixture(scope="module")
 def shop():
-    s = synth.generate(n_users=500, n_items=50, seed=SEED, days=90)
+    s, old, new = freshdata.shop()
     us = infer_schema(s.users, C.USER_ID, identifiers={synth.EMAIL})
     its = infer_schema(s.items, C.ITEM_ID)
-    ts = pd.to_datetime(s.interactions[C.TIMESTAMP])
-    cut = ts.max() - pd.Timedelta(days=10)
-    new = s.interactions[(ts > cut).to_numpy()].reset_index(drop=True)
-    # offers that launch and customers who join after training: none of their events before the cut
-    late_items = np.sort(new[C.ITEM_ID].unique())[:3]
-    late_users = np.sort(new[C.USER_ID].unique())[:10]
-    early = (ts <= cut).to_numpy() & ~s.interactions[C.ITEM_ID].isin(late_items) & ~s.interactions[C.USER_ID].isin(late_users)
-    old = s.interactions[early.to_numpy()].reset_index(drop=True)
     return s, us, its, old, new
 
 
@@ -244,3 +237,58 @@ def test_updating_batch_by_batch_keeps_up_with_retraining(shop) -> None:
     assert len(curves) == 3 and (curves["judged_users"] > 0).all()
     assert curves["precision_update"].mean() >= curves["precision_scratch"].mean() - TOLERANCE
     assert curves["precision_update"].mean() > curves["precision_popularity"].mean()
+
+
+# ------------------------------------------------------------------------------------------------
+# Workspace and CLI: append, freshness, update
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace_with_run(tmp_path_factory):
+    """A workspace: the old events imported and trained on (run r1); the new ones ready to append."""
+    return freshdata.workspace_with_run(tmp_path_factory.mktemp("fresh"))
+
+
+def test_freshness_and_update_of_a_run_after_an_append(workspace_with_run) -> None:
+    from recsys import ingest, runs
+    from recsys.update import freshness_report, update_run
+
+    ws, dataset_id, run_id, files = workspace_with_run
+    assert freshness_report(ws, run_id).recommendation == FINE  # nothing appended yet
+    with pytest.raises(ValueError, match="Nothing new for run"):
+        update_run(ws, run_id)
+    ingest.append_files(ws, dataset_id, files / "new_interactions.csv", files / "new_users.csv", files / "new_items.csv")
+    report = freshness_report(ws, run_id)
+    assert report.new_events > 0 and report.new_items > 0 and report.eval_users > 0
+    assert report.precision_at_training == pytest.approx(ws.run(run_id)["metrics"]["hybrid"]["precision@10"])
+    new_run = update_run(ws, run_id, config=UpdateConfig(epochs=2, seed=SEED))
+    record = ws.run(new_run)
+    assert record["extra"]["parent_run"] == run_id and record["extra"]["dataset_version"] == 1
+    assert record["extra"]["update"]["new_rows"] == report.new_events
+    assert record["extra"]["freshness_before_update"]["precision_new"] == pytest.approx(report.precision_new)
+    assert runs.run_data(ws, record).describe() == "trained on the latest data"
+    assert runs.run_data(ws, ws.run(run_id)).describe() == "trained before the last append"
+    model = runs.load_model(ws, new_run)
+    late_items = set(ws.load_appended(dataset_id, 0).items[C.ITEM_ID])
+    assert late_items <= set(model.item_index_.ids)
+    assert freshness_report(ws, new_run).new_events == 0
+
+
+def test_cli_update_and_freshness(workspace_with_run, capsys) -> None:
+    from recsys import cli
+
+    ws, dataset_id, run_id, files = workspace_with_run
+    if ws.dataset(dataset_id).version == 0:
+        assert cli.main(["append", "--workspace", str(ws.path), "--dataset", dataset_id,
+                         "--interactions", str(files / "new_interactions.csv")]) == 0
+    capsys.readouterr()
+    assert cli.main(["freshness", "--workspace", str(ws.path), "--run", run_id, "--json"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert fresh["recommendation"] in (FINE, UPDATE, RETRAIN) and fresh["summary"]
+    assert cli.main(["update", "--workspace", str(ws.path), "--run", run_id, "--epochs", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["parent_run"] == run_id and out["update"]["epochs"] == 1
+    assert cli.main(["update", "--workspace", str(ws.path), "--run", out["run_id"]]) == 2
+    assert "Nothing new" in capsys.readouterr().err
+    assert cli.main(["update", "--workspace", str(ws.path), "--run", run_id, "--epochs", "0"]) == 2
