@@ -82,6 +82,11 @@ model = explainer.model
 key = (str(ws.path), run_id, str(run["created_at"]))
 
 
+def _known(user: str) -> bool:
+    """Whether the model has this customer (customers appended after training are scored from facts)."""
+    return bool(model.user_index_.positions([user])[0] >= 0)
+
+
 def names_of(item_ids: Any) -> np.ndarray:
     return X.item_names(dataset.items, item_ids)
 
@@ -96,8 +101,8 @@ def pick_customer() -> str | None:
         if not typed:
             st.info("Type a customer id.")
             return None
-        if model.user_index_.positions([typed])[0] < 0:
-            st.warning(f"This model knows no customer **{typed}**. Ids are matched exactly (case and leading zeros count).")
+        if not _known(typed) and not (dataset.users[C.USER_ID].astype(str) == typed).any():
+            st.warning(f"No customer **{typed}** in this dataset or model. Ids are matched exactly (case and leading zeros count).")
             return None
         return typed
     left, middle, right = st.columns(3)
@@ -140,7 +145,10 @@ def profile(user: str) -> None:
     hidden = {c.name for c in info.user_schema.columns if c.kind == ColumnKind.IDENTIFIER}
     with left:
         st.markdown(f"#### Customer {user}")
-        if model.user_index_.positions([user])[0] >= model.n_warm_users_:
+        if not _known(user):
+            st.info(f"New customer: they arrived after run {run_id} was trained, so the model scores them by their "
+                    "facts alone. Update the model on the Train page to learn from their responses.")
+        elif model.user_index_.positions([user])[0] >= model.n_warm_users_:
             st.info("New customer: no history in training, so the model knows them by their facts alone.")
         if len(facts):
             shown = facts.drop(columns=[c for c in facts.columns if c in hidden or c == C.USER_ID]).iloc[0]
@@ -305,6 +313,15 @@ titles = dict(zip(ranked, names_of(ranked)))
 item = st.selectbox("Open the explanation of", ranked, key="reco_offer",
                     format_func=lambda i: f"#{ranked.index(i) + 1} · {titles[i]}")
 explanation(listed, item, ranked.index(item) + 1)
+if not _known(user):
+    tabs = st.tabs(["Across the list", "Who else is it for"])
+    with tabs[0]:
+        list_drivers(listed)
+    with tabs[1]:
+        offer_drivers(item, view)
+    st.caption("Evidence, what-ifs and fact x fact tables need a customer the model was trained with: "
+               "update the model on the Train page.")
+    st.stop()
 tabs = st.tabs(["Evidence", "What if", "Across the list", "Who else is it for", "Fact x fact"])
 with tabs[0]:
     evidence(user, item)

@@ -875,11 +875,16 @@ def recommend_for_customer(
             raise ValueError("the offers table has no start or end date column, so 'active on' cannot be checked")
         candidates = active_items(dataset.items, active_on, start, end)
     known = explainer.model.user_index_.positions([str(user_id)])[0] >= 0
-    if not known:
-        raise ValueError(f"customer {user_id!r} is not known to this model (not in the dataset it was trained on)")
+    facts = None
+    if not known:  # e.g. a customer appended after the model was trained: scored from their facts
+        users = dataset.users if dataset is not None else None
+        facts = users[users[C.USER_ID].astype(str) == str(user_id)] if users is not None and C.USER_ID in users.columns else None
+        if facts is None or facts.empty:
+            raise ValueError(f"customer {user_id!r} is not known to this model and has no row in the customers table")
     redeemed = redeemed_items(dataset.interactions, user_id) if exclude == EXCLUDE_REDEEMED else None  # type: ignore[union-attr]
     return recommend_explained(explainer, user_id, k, candidates=candidates, exclude=redeemed,
-                               exclude_seen=exclude == EXCLUDE_RESPONDED, view=view, rerank=rerank, pool=pool)
+                               exclude_seen=exclude == EXCLUDE_RESPONDED, new_users=facts, view=view, rerank=rerank,
+                               pool=pool)
 
 
 # --------------------------------------------------------------------------------------------

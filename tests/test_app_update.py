@@ -1,12 +1,14 @@
-"""AppTest of the Train page's "Keep the model fresh" section: freshness advice and the update."""
+"""AppTests after an append: the Train page's freshness advice and update, and new customers on Recommendations."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from recsys import columns as C
 from recsys import ingest
 from tests import freshdata
 
@@ -52,3 +54,21 @@ def test_after_an_append_the_page_advises_and_updates(appended) -> None:
     assert at.sidebar.selectbox(key="run_id").value == new_runs[0]["id"]
     assert any(f"Updated from run {run_id}" in c.value for c in at.caption)
     assert any("No new events" in s.value for s in at.success)  # the updated model is fresh
+
+
+def test_recommendations_for_a_customer_appended_after_training(appended) -> None:
+    ws, dataset_id, run_id, files = appended
+    ingest.append_files(ws, dataset_id, files / "new_interactions.csv", files / "new_users.csv", files / "new_items.csv")
+    newcomer = pd.read_csv(files / "new_users.csv")[C.USER_ID].iloc[0]
+    at = AppTest.from_file(str(ROOT / "pages" / "recommendations.py"), default_timeout=300)
+    at.run()
+    at.radio(key="reco_find").set_value("By customer id")
+    at.run()
+    at.text_input(key="reco_user_id").set_value(newcomer)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert any(f"arrived after run {run_id} was trained" in i.value for i in at.info)
+    assert at.dataframe  # the list and its explanation
+    at.text_input(key="reco_user_id").set_value("NOBODY-AT-ALL")
+    at.run()
+    assert any("No customer **NOBODY-AT-ALL**" in w.value for w in at.warning)

@@ -516,8 +516,11 @@ def test_recommend_for_customer_applies_the_filters(sample, hybrid, explainer) -
     class _Info:
         item_schema = its
 
+    newcomer = shop.users.head(1).assign(**{C.USER_ID: "NEWBIE"})  # e.g. appended after training
+
     class _Dataset:  # the fields of store.Dataset that are used
         info, interactions, items = _Info(), shop.interactions, shop.items
+        users = pd.concat([shop.users, newcomer], ignore_index=True)
 
     user = "C000004"
     redeemed = set(X.redeemed_items(shop.interactions, user))
@@ -531,8 +534,11 @@ def test_recommend_for_customer_applies_the_filters(sample, hybrid, explainer) -
     responded = X.recommend_for_customer(explainer, user, _Dataset(), k=10, exclude="responded")
     upos = hybrid.user_index_.positions([user])[0]
     assert not set(hybrid.item_index_.ids[hybrid.seen_[upos].indices]) & set(responded.recommendations[C.ITEM_ID])
-    with pytest.raises(ValueError, match="not known to this model"):
+    with pytest.raises(ValueError, match="not known to this model and has no row"):
         X.recommend_for_customer(explainer, "nobody", _Dataset())
+    fresh = X.recommend_for_customer(explainer, "NEWBIE", _Dataset(), k=5)  # scored from their facts
+    direct = hybrid.recommend(["NEWBIE"], k=5, new_users=newcomer)
+    assert fresh.recommendations[C.ITEM_ID].tolist() == direct[C.ITEM_ID].tolist()
     with pytest.raises(ValueError, match="exclude must be one of"):
         X.recommend_for_customer(explainer, user, _Dataset(), exclude="everything")
 
