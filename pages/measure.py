@@ -63,11 +63,7 @@ def _measure_export(digest: str, params: str, _frame: pd.DataFrame) -> measure.M
 
 def show_problems(error: DataError, what: str) -> None:
     """Every problem of a bad file, naming file, column and fix; nothing was changed."""
-    st.error(f"**{what}: {len(error.problems)} problem{'s' if len(error.problems) != 1 else ''} to fix.**")
-    for problem in error.problems:
-        rows = f" (rows {', '.join(map(str, problem.rows))})" if problem.rows else ""
-        column = f", column **{problem.column}**" if problem.column else ""
-        st.markdown(f"- **{problem.file}**{column}: {problem.message}{rows}  \n  *Fix:* {problem.fix}")
+    shared.show_data_error(error, what)
 
 
 def uploaded_table(label: str, key: str) -> tuple[pd.DataFrame, str, str] | None:

@@ -6,6 +6,7 @@ Session state holds ids only (never frames): ``dataset_id`` and later ``run_id``
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -142,14 +143,28 @@ def dataset_id() -> str | None:
     return st.session_state.get(DATASET_KEY)
 
 
-def show_data_error(error: DataError) -> None:
-    """Every problem of a failed import, in plain words; nothing was saved."""
+def show_data_error(error: DataError, headline: str | None = None) -> None:
+    """Every problem of a refused file, in plain words; nothing was saved.
+
+    File names, column names and values come from the user's files: they are escaped, so a header
+    like ``[click](http://...)`` shows as text, never as a link.
+    """
     problems = error.problems
+    what = headline or "The files were not imported"
     st.error(
-        f"**The files were not imported: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+        f"**{md(what)}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
         "to fix.** Nothing in your workspace changed."
     )
     for problem in problems:
         rows = f" (rows {', '.join(map(str, problem.rows))})" if problem.rows else ""
-        column = f", column **{problem.column}**" if problem.column else ""
-        st.markdown(f"- **{problem.file}**{column}: {problem.message}{rows}  \n  *Fix:* {problem.fix}")
+        column = f", column **{md(problem.column)}**" if problem.column else ""
+        st.markdown(f"- **{md(problem.file)}**{column}: {md(problem.message)}{rows}  \n  *Fix:* {md(problem.fix)}")
+
+
+#: Characters that change what st.markdown shows mid-line (emphasis, links, code, HTML, LaTeX, tables).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>~$|])")
+
+
+def md(text: object) -> str:
+    """``text`` with every Markdown special character escaped (shown literally by st.markdown)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

@@ -113,3 +113,11 @@ def test_app_entry_routes_to_the_data_page(tmp_path: Path, monkeypatch: pytest.M
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == ["Data"]
     assert at.sidebar.selectbox(key="dataset_id").value == "d1"
+
+
+def test_user_text_in_error_messages_is_shown_literally() -> None:
+    from pages.shared import md
+
+    assert md("[click](http://evil)") == r"\[click\](http://evil)"
+    assert md("**bold** _x_ `code` $x$ <b>") == r"\*\*bold\*\* \_x\_ \`code\` \$x\$ \<b\>"
+    assert md("plain words, file.csv (42)") == "plain words, file.csv (42)"
