@@ -214,7 +214,7 @@ def render(result: measure.Measurement, command: str) -> None:
             else:
                 st.info(row.verdict)
         rate = bool((part["kind"] == "rate").all())
-        st.dataframe(arm_table(part), hide_index=True, width="stretch", column_config={
+        st.dataframe(arm_table(part), hide_index=True, width="stretch", placeholder="", column_config={
             "rate": st.column_config.NumberColumn(format="percent"),
             "mean": st.column_config.NumberColumn(format="%.4f"),
             "relative lift": st.column_config.NumberColumn(format="percent"),
@@ -248,7 +248,9 @@ def arm_table(part: pd.DataFrame) -> pd.DataFrame:
     rate = bool((part["kind"] == "rate").all())
     scale, unit = (100.0, " pts") if rate else (1.0, "")
     return pd.DataFrame({
-        "arm": part["arm"].where(~part["is_control"], part["arm"] + " (control)"),
+        # "(control)" marks the control arm, unless its name already says so ("control (control)")
+        "arm": part["arm"].where(~part["is_control"] | part["arm"].str.contains("control", case=False),
+                                 part["arm"] + " (control)"),
         "customers": part["n"],
         "rate" if rate else "mean": part["mean"],
         f"lift{unit}": part["lift"] * scale,

@@ -187,14 +187,15 @@ def overview(result: S.SegmentsResult, spec: str) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.segment_sizes(seg.sizes(), order), width="stretch")
     trend = _trend(WS, dataset_id, info.fingerprint, spec)
-    title = ("Segment sizes at the start of each month (RFM recomputed at each date)" if result.rfm is not None
+    title = ("Segment sizes at the start of each month" if result.rfm is not None
              else "Active customers per month (customers who responded)")
     right.plotly_chart(charts.segment_trend(trend, order, title), width="stretch")
     if result.rfm is not None:
         rfm = result.rfm
         st.caption(
             f"RFM as of {rfm.reference_date:%d %b %Y}. Recency = days since the last purchase occasion; frequency = "
-            f"number of days with a conversion ({rfm.conversion}); monetary = sum of value. Scores 1–5 by quintile."
+            f"number of days with a conversion ({rfm.conversion}); monetary = sum of value. Scores 1–5 by quintile. "
+            "The monthly sizes recompute RFM as of the start of each month."
         )
         with st.expander("RFM grid and segment figures"):
             a, b = st.columns([3, 2])

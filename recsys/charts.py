@@ -246,6 +246,7 @@ def segment_sizes(sizes: pd.DataFrame, order: list[str], title: str = "Customers
         labels={"customers": "customers", "segment": ""},
     )
     fig.update_layout(showlegend=False)
+    fig.update_traces(textangle=0)  # a share that does not fit in its bar goes beside it, not turned on its side
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
     return _style(fig, title, height=max(260, 26 * len(frame) + 90))
 
