@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -151,10 +152,12 @@ def _save_upload(upload) -> tuple[Path, str]:  # noqa: ANN001 - UploadedFile
     content = upload.getvalue()
     digest = hashlib.sha256(content).hexdigest()
     folder = Path(tempfile.gettempdir()) / "promolens-uploads"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)  # customer data: readable by the server's user only
     path = folder / f"{digest[:32]}.upload"
     if not path.exists():
-        path.write_bytes(content)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
     return path, digest
 
 

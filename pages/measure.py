@@ -53,7 +53,9 @@ def _measure(digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurem
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _measure_export(digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
+def _measure_export(workspace_path: str, export_stamp: str, digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
+    """Keyed by workspace and export (id + creation time): export ids repeat across workspaces and
+    after a delete, and the cache is shared by every session of the server."""
     p = json.loads(params)
     return measure.measure_export(
         export.load_targets(ws, p["export_id"]), _frame, p["outcomes"], user_column=p["user_column"],
@@ -186,7 +188,8 @@ def measure_past_export() -> None:
     if not params or params.get("kind") != "export" or params["digest"] != digest or params["export_id"] != export_id:
         return
     try:
-        result = _measure_export(digest, json.dumps(params, sort_keys=True), frame)
+        stamp = str(ws.export(export_id)["created_at"])
+        result = _measure_export(str(ws.path), stamp, digest, json.dumps(params, sort_keys=True), frame)
     except DataError as exc:
         show_problems(exc, f"{name} could not be measured")
         return

@@ -5,6 +5,7 @@ Session state holds ids only (never frames): ``dataset_id`` and later ``run_id``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,8 @@ _PENDING_DATASET = "pending_dataset_id"
 RUN_KEY = "run_id"
 _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
+#: Set to 1 to give every logged-in user a workspace of their own (needs [auth] in secrets.toml).
+PER_USER_ENV = "PROMOLENS_WORKSPACE_PER_USER"
 #: File types the upload widgets accept (the readers in ``recsys.io`` handle each).
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 
@@ -45,8 +48,55 @@ def cached_model(workspace_path: str, run: str, created: str):  # noqa: ANN201 -
 
 
 def workspace() -> Workspace:
-    """The workspace of this app (``$PROMOLENS_WORKSPACE`` or ./workspace)."""
-    return _workspace(str(Path(os.environ.get("PROMOLENS_WORKSPACE", default_workspace_path())).resolve()))
+    """The workspace of this app (``$PROMOLENS_WORKSPACE`` or ./workspace), or of the logged-in user
+    when ``$PROMOLENS_WORKSPACE_PER_USER`` is on (see :func:`user_workspace_path`)."""
+    base = Path(os.environ.get("PROMOLENS_WORKSPACE", default_workspace_path())).resolve()
+    if not per_user_workspaces():
+        return _workspace(str(base))
+    email = st.user.get("email") if login_configured() and st.user.get("is_logged_in") else None
+    if not email:
+        raise WorkspaceError(
+            f"{PER_USER_ENV} is on, so every user has a workspace of their own, but nobody is logged in: "
+            "configure [auth] in .streamlit/secrets.toml (see the README, 'Running it for a team') or unset it."
+        )
+    return _workspace(str(user_workspace_path(base, email)))
+
+
+def per_user_workspaces() -> bool:
+    return os.environ.get(PER_USER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def user_workspace_path(base: Path, email: str) -> Path:
+    """A user's own workspace under ``base``: named by a hash of the e-mail (no address on disk).
+
+    >>> user_workspace_path(Path("/ws"), "Ann@Example.com") == user_workspace_path(Path("/ws"), "ann@example.com ")
+    True
+    """
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:20]
+    return base / "users" / digest
+
+
+def login_configured() -> bool:
+    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (no secrets file: False)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - a missing or unreadable secrets file means no login
+        return False
+
+
+def require_login() -> None:
+    """With ``[auth]`` configured, stop here until the user has logged in (st.login, OIDC); without
+    it, do nothing: the app then trusts whoever can reach it (bind address, proxy)."""
+    if not login_configured():
+        return
+    if not st.user.get("is_logged_in"):
+        st.title("PromoLens")
+        st.write("Log in with your company account to see the dashboard.")
+        st.button("Log in", type="primary", on_click=st.login)
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}")
+        st.button("Log out", on_click=st.logout)
 
 
 def _first_start(ws: Workspace) -> None:
@@ -77,6 +127,7 @@ def _route_through_app() -> None:
 def sidebar() -> None:
     """Dataset picker (and, once models exist, the run picker)."""
     _route_through_app()
+    require_login()
     try:
         ws = workspace()
         _first_start(ws)

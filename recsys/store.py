@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,9 @@ CATALOG_FILE = "catalog.duckdb"
 KEY_FILE = "secret.key"
 _TMP_PREFIX = ".tmp-"
 _LOCK_WAIT_SECONDS = 3.0
+# DuckDB shares one database instance per file inside a process; two threads (two app sessions)
+# attaching or detaching the same file at once get "Unique file handle conflict". Serialise both.
+_ATTACH_LOCK = threading.Lock()
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -217,7 +221,8 @@ class Workspace:
             try:
                 # Always read-write: DuckDB refuses two connections with different configurations
                 # to one file inside a process, and ours are short-lived anyway.
-                con = duckdb.connect(str(self.catalog_path))
+                with _ATTACH_LOCK:
+                    con = duckdb.connect(str(self.catalog_path))
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
@@ -232,7 +237,8 @@ class Workspace:
         try:
             yield con
         finally:
-            con.close()
+            with _ATTACH_LOCK:
+                con.close()
 
     def _sweep_leftovers(self) -> None:
         """Remove temporary directories of interrupted writes."""

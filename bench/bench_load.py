@@ -1,0 +1,496 @@
+"""Many sessions against one server: page times, server memory and session isolation.
+
+One ``streamlit run app.py`` on 127.0.0.1 with a fresh workspace (the sample shop, plus a second copy
+of it, one model trained up front). Headless Chromium opens ``--sessions`` pages, each in its own
+browser context (its own cookies, its own Streamlit session over its own WebSocket):
+
+- every session but one browses the Recommendations page: it types a new customer id (one page view:
+  the top offers, the explanation of offer #1 and all its tabs) and then opens two other offers'
+  explanations (two more page views), again and again with a different customer each time;
+- one session trains on the Train page (``--trainings`` times, the form's defaults) while the
+  others browse; after that it switches its sidebar to the second dataset and uploads a file on the
+  Data page without importing it;
+- at the end every browsing session checks that it still shows its own dataset and customer and that
+  its Data page shows no trace of the other session's upload (name, preview, column mapping), while
+  the uploading session still shows it (the positive control).
+
+A sampler reads the server's resident memory (the process and any children, from /proc) every
+0.25 s, with the number of page views done so far. "Memory growth" is the slope of a straight line
+through the samples taken after the warm-up (training over and every browsing session past its first
+customer), in MB per 100 page views.
+
+Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2]``
+(prints figures; it asserts nothing about timings). tests/e2e/test_load.py runs a small version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+                 "--disable-backgrounding-occluded-windows"]
+SECOND_NAME = "Second shop"
+UPLOAD_MARKER = "colleague_upload_7f3a"  # in the uploaded file's name and in its cells
+PAGE_TIMEOUT_MS = 240_000
+
+
+# ------------------------------------------------------------------------------- set-up
+def prepare_workspace(path: Path, epochs: int | None = None) -> list[str]:
+    """Import the sample shop twice and train one model on the newest copy; return customer ids.
+
+    The sample is imported last so that it is the sidebar's default (datasets are newest first).
+    """
+    from recsys import columns as C
+    from recsys.ingest import SAMPLE_NAME, import_files, sample_files
+    from recsys.pipeline import ModelConfig, TrainConfig
+    from recsys.runs import train_run
+    from recsys.store import Workspace
+
+    ws = Workspace(path)
+    files = sample_files()
+    import_files(ws, files["interactions"], files["users"], files["items"], name=SECOND_NAME)
+    sample, _ = import_files(ws, files["interactions"], files["users"], files["items"], name=SAMPLE_NAME,
+                             is_sample=True)
+    config = TrainConfig(model=ModelConfig(epochs=epochs)) if epochs else None
+    train_run(ws, sample.id, config)
+    users = ws.load_dataset(sample.id).users
+    return users[C.USER_ID].astype(str).tolist()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workspace: Path, port: int, log: Path | None = None) -> subprocess.Popen:
+    """``streamlit run app.py`` on 127.0.0.1:port; returns once the port answers."""
+    env = {**os.environ, "PROMOLENS_WORKSPACE": str(workspace)}
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server stopped at start (exit {proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not answer within 90 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its descendants (from /proc; 0 once it is gone)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+# ------------------------------------------------------------------------------- the load
+@dataclass
+class PageView:
+    session: int
+    kind: str  # "customer" | "explanation" | "train" | "upload"
+    seconds: float
+    while_training: bool
+
+
+@dataclass
+class LoadResult:
+    sessions: int
+    views: list[PageView] = field(default_factory=list)
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (seconds, views done, rss bytes)
+    trainings: list[float] = field(default_factory=list)
+    training_window: tuple[float, float] = (0.0, 0.0)
+    warm_views: int = 0
+    isolation: dict[str, bool] = field(default_factory=dict)
+    wall: float = 0.0
+
+    def browse_views(self) -> list[PageView]:
+        return [v for v in self.views if v.kind in ("customer", "explanation")]
+
+    def summary(self) -> dict[str, float]:
+        """The figures of the run (memory in MB)."""
+        views = self.browse_views()
+        mb = [r / 1024**2 for _, _, r in self.samples]
+        after = [(n, r / 1024**2) for t, n, r in self.samples
+                 if t >= self.training_window[1] and n >= self.warm_views]
+        slope = _slope(after)
+        half = len(after) // 2
+        first, second = [r for _, r in after[:half]], [r for _, r in after[half:]]
+        return {
+            "sessions": self.sessions,
+            "page_views": len(views),
+            "trainings": len(self.trainings),
+            "training_s_max": max(self.trainings, default=0.0),
+            "rss_start_mb": mb[0] if mb else 0.0,
+            "rss_peak_mb": max(mb, default=0.0),
+            "rss_end_mb": mb[-1] if mb else 0.0,
+            "rss_after_warmup_first_half_mb": statistics.median(first) if first else 0.0,
+            "rss_after_warmup_second_half_mb": statistics.median(second) if second else 0.0,
+            "views_after_warmup": (after[-1][0] - after[0][0]) if after else 0,
+            "growth_mb_per_100_views": slope * 100,
+            "page_median_s": statistics.median(v.seconds for v in views) if views else 0.0,
+            "page_p95_s": _quantile([v.seconds for v in views], 0.95),
+            "page_slowest_s": max((v.seconds for v in views), default=0.0),
+            "page_slowest_while_training_s": max((v.seconds for v in views if v.while_training), default=0.0),
+            "page_slowest_quiet_s": max((v.seconds for v in views if not v.while_training), default=0.0),
+            "wall_s": self.wall,
+        }
+
+
+def _slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of memory (MB) per page view; 0 with fewer than 2 distinct view counts."""
+    if len({n for n, _ in points}) < 2:
+        return 0.0
+    mx = statistics.fmean(n for n, _ in points)
+    my = statistics.fmean(r for _, r in points)
+    sxx = sum((n - mx) ** 2 for n, _ in points)
+    return sum((n - mx) * (r - my) for n, r in points) / sxx
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+async def _settled(page) -> None:  # noqa: ANN001 - playwright Page
+    """Wait until the app's script run is over (Streamlit marks the root element)."""
+    await page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(timeout=PAGE_TIMEOUT_MS)
+
+
+async def _open(context, url: str, heading: str):  # noqa: ANN001, ANN202 - playwright types
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = await context.new_page()
+    await page.goto(url)
+    await page.get_by_role("heading", name=heading).first.wait_for()
+    await _settled(page)
+    return page
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.training = False
+        self.trained = False
+        self.views_done = 0
+        self.finished = False
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+
+async def _browse(index: int, page, customers: list[str], views: int, views_after_training: int,  # noqa: ANN001
+                  clock: _Clock, result: LoadResult, started: asyncio.Event, warm: asyncio.Event) -> str:
+    """Customer after customer: type the id, then open two other offers' explanations.
+
+    At least ``views`` page views, and at least ``views_after_training`` of them once training is over.
+    """
+    await page.get_by_role("heading", name=re.compile("^Top ")).first.wait_for()
+    await page.get_by_text("By customer id", exact=True).click()
+    await page.get_by_role("textbox", name="Customer id").wait_for(timeout=PAGE_TIMEOUT_MS)
+    done, after, last = 0, 0, ""
+    for customer in customers:
+        if done >= views and clock.trained and after >= views_after_training:
+            break
+        t0, training = time.monotonic(), clock.training
+        box = page.get_by_role("textbox", name="Customer id")
+        await box.fill(customer)
+        await box.press("Enter")
+        await page.get_by_role("heading", name=f"Customer {customer}", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        await _settled(page)
+        after += clock.trained and not training
+        _record(result, clock, PageView(index, "customer", time.monotonic() - t0, training or clock.training))
+        done, last = done + 1, customer
+        for _ in range(2):
+            metric = page.get_by_test_id("stMetric").filter(has_text="Rank").get_by_test_id("stMetricValue")
+            current = (await metric.first.inner_text()).strip()
+            rank = next(r for r in ("3", "2", "4") if r != current)  # another offer: a real rerun
+            t0, training = time.monotonic(), clock.training
+            await _choose(page, "Open the explanation of", re.compile(rf"^#{rank} ·"))
+            await _wait_text(metric, rank)
+            await _settled(page)
+            after += clock.trained and not training
+            _record(result, clock, PageView(index, "explanation", time.monotonic() - t0, training or clock.training))
+            done += 1
+        started.set()
+        if done >= 3:
+            warm.set()
+    return last
+
+
+async def _choose(page, label: str, option: re.Pattern[str]) -> None:  # noqa: ANN001
+    """Open a select box and click an option (a click that only moves the focus is repeated)."""
+    box = page.get_by_role("combobox", name=label)
+    for _ in range(20):
+        if await box.get_attribute("aria-expanded") != "true":
+            await box.click()
+        try:
+            await page.get_by_role("option", name=option).first.click(timeout=1000)
+            return
+        except Exception:  # noqa: BLE001 - the list did not open; try again
+            continue
+    raise TimeoutError(f"could not pick {option.pattern} in {label}")
+
+
+async def _wait_text(locator, text: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        try:
+            if (await locator.first.inner_text(timeout=1000)).strip() == text:
+                return
+        except Exception:  # noqa: BLE001 - the element is being replaced by the rerun
+            pass
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"'{text}' did not appear")
+
+
+def _record(result: LoadResult, clock: _Clock, view: PageView) -> None:
+    result.views.append(view)
+    clock.views_done += 1
+
+
+async def _train(index: int, page, trainings: int, clock: _Clock, result: LoadResult,  # noqa: ANN001
+                 epochs: int | None = None) -> None:
+    """Train (the form's defaults, or ``epochs`` at most) ``trainings`` times in a row while the others browse."""
+    for _ in range(trainings):
+        before = await page.get_by_role("combobox", name="Model run").input_value()
+        number = int(re.sub(r"\D", "", before.split("·")[0]) or 0) + 1
+        expander = page.get_by_text("Train a new model", exact=True)
+        if not await page.get_by_role("button", name="Train and evaluate").is_visible():
+            await expander.click()
+        if epochs is not None:
+            field = page.get_by_role("spinbutton", name="Max epochs (early stopping)")
+            if not await field.is_visible():
+                await page.get_by_text("Model settings", exact=True).click()
+            await field.fill(str(epochs))
+        t0 = time.monotonic()
+        clock.training = True
+        await page.get_by_role("button", name="Train and evaluate").click()
+        await page.get_by_role("heading", name=re.compile(rf"^Run r{number} ")).wait_for(timeout=PAGE_TIMEOUT_MS)
+        await _settled(page)
+        clock.training = False
+        result.trainings.append(time.monotonic() - t0)
+        result.views.append(PageView(index, "train", time.monotonic() - t0, True))
+
+
+async def _upload(page, base_url: str, upload: Path) -> None:  # noqa: ANN001
+    """Switch this session to the second dataset, then upload a file on the Data page (not imported)."""
+    await page.goto(base_url)
+    await page.wait_for_selector("[data-testid=stSidebarNav]", timeout=PAGE_TIMEOUT_MS)
+    await _settled(page)
+    await _choose(page, "Dataset", re.compile(rf"^{SECOND_NAME}"))
+    await _settled(page)
+    await page.get_by_role("tab", name="Import new data").click()
+    await page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(upload))
+    await page.get_by_text("1. Match your columns").wait_for(timeout=PAGE_TIMEOUT_MS)
+    await _settled(page)
+
+
+async def _import_tab_text(page, base_url: str) -> tuple[str, int]:  # noqa: ANN001
+    """The Data page's Import tab as this session sees it: its text and the number of files listed."""
+    await page.get_by_role("link", name="Data").first.click()
+    await page.get_by_role("tab", name="Import new data").wait_for(timeout=PAGE_TIMEOUT_MS)
+    await _settled(page)
+    await page.get_by_role("tab", name="Import new data").click()
+    await _settled(page)
+    # An uploaded file shows as a chip with its size ("2.5KB") in the uploader.
+    files = await page.get_by_test_id("stFileUploader").get_by_text(re.compile(r"^[\d.]+\s?(B|KB|MB|GB)$")).count()
+    values = await page.locator("input").evaluate_all("els => els.map(e => e.value).join(' ')")
+    return await page.locator("[data-testid=stApp]").inner_text() + " " + values, files
+
+
+async def run_load(base_url: str, server_pid: int, customers: list[str], *, sessions: int, views: int,
+                   views_after_training: int, trainings: int, upload: Path, chromium: str, epochs: int | None = None,
+                   screenshots: Path | None = None) -> LoadResult:
+    """Drive ``sessions`` sessions (one trains and uploads, the others browse) against a running server."""
+    from playwright.async_api import async_playwright
+
+    result = LoadResult(sessions=sessions)
+    clock = _Clock()
+    browsers = sessions - 1
+    share = len(customers) // max(browsers, 1)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        contexts = [await browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
+
+        async def sample() -> None:
+            while not clock.finished:
+                result.samples.append((clock.now(), clock.views_done, rss_bytes(server_pid)))
+                await asyncio.sleep(0.25)
+
+        sampler = asyncio.create_task(sample())
+        pages = await asyncio.gather(
+            _open(contexts[0], f"{base_url}/train", "Train a model"),
+            *(_open(c, f"{base_url}/recommendations", "Recommendations") for c in contexts[1:]),
+        )
+        clock.start = time.monotonic()
+        result.samples.clear()
+        warms = [asyncio.Event() for _ in range(browsers)]
+        starts = [asyncio.Event() for _ in range(browsers)]
+
+        async def trainer() -> None:
+            await asyncio.gather(*(s.wait() for s in starts))  # train while every other session browses
+            result.training_window = (clock.now(), result.training_window[1])
+            await _train(0, pages[0], trainings, clock, result, epochs)
+            result.training_window = (result.training_window[0], clock.now())
+            clock.trained = True
+            await _upload(pages[0], base_url, upload)
+
+        async def warmed() -> None:
+            await asyncio.gather(*(w.wait() for w in warms))
+            result.warm_views = clock.views_done
+
+        tasks = [
+            asyncio.create_task(trainer()), asyncio.create_task(warmed()),
+            *(asyncio.create_task(_browse(i, pages[i], customers[(i - 1) * share:i * share], views, views_after_training, clock, result,
+                                          starts[i - 1], warms[i - 1]))
+              for i in range(1, sessions)),
+        ]
+        try:
+            done = await asyncio.gather(*tasks)
+        except BaseException:
+            clock.finished = True
+            folder = screenshots or Path(tempfile.gettempdir()) / "promolens-load-failure"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, page in enumerate(pages):
+                await page.screenshot(path=str(folder / f"failed_session_{i}.png"))
+            print(f"screenshots of the failure: {folder}", file=sys.stderr)
+            raise
+        lasts = done[2:]
+        result.wall = clock.now()
+        clock.finished = True
+        await sampler
+
+        # Isolation: own dataset and customer kept; no trace of the upload elsewhere; the uploader sees it.
+        own_dataset, own_customer, no_trace = True, True, True
+        for i, last in zip(range(1, sessions), lasts, strict=True):
+            page = pages[i]
+            own_dataset &= (await page.get_by_role("combobox", name="Dataset").input_value()).startswith("Sample shop")
+            own_customer &= await page.get_by_role("heading", name=f"Customer {last}", exact=True).is_visible()
+            text, files = await _import_tab_text(page, base_url)
+            no_trace &= files == 0 and UPLOAD_MARKER not in text and "Match your columns" not in text
+        uploader_text, uploader_files = await _import_tab_text(pages[0], base_url)
+        result.isolation = {
+            "browsing sessions keep their own dataset": own_dataset,
+            "browsing sessions keep their own customer": own_customer,
+            "no other session sees the upload": no_trace,
+            "the uploading session sees its upload": uploader_files == 1 and UPLOAD_MARKER in uploader_text,
+            "the uploading session kept its dataset": (
+                await pages[0].get_by_role("combobox", name="Dataset").input_value()).startswith(SECOND_NAME),
+        }
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+            for i, page in enumerate(pages):
+                await page.screenshot(path=str(screenshots / f"load_session_{i}.png"), full_page=False)
+        await browser.close()
+    return result
+
+
+def write_upload(folder: Path) -> Path:
+    """A small interactions file that only the uploading session has."""
+    path = folder / f"{UPLOAD_MARKER}.csv"
+    rows = [f"{UPLOAD_MARKER}_{i},OFF{i % 7:04d},click,2026-01-{1 + i % 28:02d}" for i in range(50)]
+    path.write_text("customer,offer,event,time\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def load_test(*, sessions: int, views: int, views_after_training: int, trainings: int, epochs: int | None = None,
+              workdir: Path | None = None, screenshots: Path | None = None) -> LoadResult:
+    """Set up a workspace, start the server, run the load, stop the server."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("no Chromium on this machine (apt-get install chromium)")
+    own = workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="promolens-load-")) if own else workdir
+    try:
+        customers = prepare_workspace(workdir / "workspace", epochs=epochs)
+        upload = write_upload(workdir)
+        port = free_port()
+        server = start_server(workdir / "workspace", port, log=workdir / "server.log")
+        try:
+            return asyncio.run(run_load(
+                f"http://127.0.0.1:{port}", server.pid, customers, sessions=sessions, views=views,
+                views_after_training=views_after_training,
+                trainings=trainings, upload=upload, chromium=chromium, epochs=epochs, screenshots=screenshots,
+            ))
+        finally:
+            stop_server(server)
+    finally:
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions (one of them trains)")
+    parser.add_argument("--views", type=int, default=15, help="page views per browsing session (at least)")
+    parser.add_argument("--views-after-training", type=int, default=9,
+                        help="page views per browsing session after the last training (at least)")
+    parser.add_argument("--trainings", type=int, default=2, help="trainings run by the training session")
+    parser.add_argument("--epochs", type=int, default=None, help="max epochs of every training (default: the form's)")
+    parser.add_argument("--screenshots", type=Path, default=None, help="save one screenshot per session here")
+    parser.add_argument("--json", action="store_true", help="print the figures and checks as one JSON object")
+    args = parser.parse_args()
+    result = load_test(sessions=args.sessions, views=args.views, views_after_training=args.views_after_training,
+                       trainings=args.trainings, epochs=args.epochs, screenshots=args.screenshots)
+    if args.json:
+        print(json.dumps({"summary": result.summary(), "isolation": result.isolation}))
+        return
+    for name, value in result.summary().items():
+        print(f"{name:36s} {value:,.2f}" if isinstance(value, float) else f"{name:36s} {value:,}")
+    for check, ok in result.isolation.items():
+        print(f"{'ok  ' if ok else 'FAIL'} {check}")
+
+
+if __name__ == "__main__":
+    main()
