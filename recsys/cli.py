@@ -40,6 +40,16 @@ def _workspace(args: argparse.Namespace):  # noqa: ANN202 - Workspace, imported 
 
 
 # ---------------------------------------------------------------------------- sample
+def _progress_printer(quiet: bool) -> Callable[[str, float], None]:
+    """A progress callback printing "[ 40%] message" lines to stderr (nothing when ``quiet``)."""
+
+    def progress(message: str, share: float) -> None:
+        if not quiet:
+            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+
+    return progress
+
+
 def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="directory to write the sample files into")
     p.add_argument("--users", type=int, default=None, help="number of customers")
@@ -260,11 +270,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Bad training settings: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
-    quiet = args.json
-
-    def progress(message: str, share: float) -> None:
-        if not quiet:
-            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+    progress = _progress_printer(quiet=args.json)
 
     try:
         run_id = runs.train_run(
@@ -350,11 +356,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         print(f"Bad update settings: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
-    quiet = args.json
-
-    def progress(message: str, share: float) -> None:
-        if not quiet:
-            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+    progress = _progress_printer(quiet=args.json)
 
     try:
         run_id = update.update_run(ws, args.run, args.dataset, config, progress=progress)
@@ -595,11 +597,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from recsys import campaign
     from recsys.store import NotFound
 
-    quiet = args.json
-
-    def progress(message: str, share: float) -> None:
-        if not quiet:
-            print(f"[{share:4.0%}] {message}", file=sys.stderr)
+    progress = _progress_printer(quiet=args.json)
 
     try:
         request = export_request_from_args(args)

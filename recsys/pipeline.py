@@ -288,7 +288,7 @@ def train_and_evaluate(
     t = time.perf_counter()
     hybrid = models[HYBRID]
     assert isinstance(hybrid, HybridRecommender)
-    test_pairs = _drop_seen(test_pairs, hybrid)
+    test_pairs = drop_seen(test_pairs, hybrid)
     candidates = pd.unique(test[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
     eval_users = pd.unique(test_pairs[C.USER_ID].to_numpy(object))
     if config.max_eval_users is not None and len(eval_users) > config.max_eval_users:
@@ -384,7 +384,7 @@ def _fit_lightfm(
     return final.fit(train, on_epoch=recorder("refit"), **common), best
 
 
-def _drop_seen(test_pairs: pd.DataFrame, model: BaseRecommender) -> pd.DataFrame:
+def drop_seen(test_pairs: pd.DataFrame, model: BaseRecommender) -> pd.DataFrame:
     """Remove test pairs the user already had a positive interaction with in train."""
     upos = model.user_index_.positions(test_pairs[C.USER_ID])
     ipos = model.item_index_.positions(test_pairs[C.ITEM_ID])

@@ -33,7 +33,7 @@ from recsys.baselines import PopularityRecommender
 from recsys.features import InteractionConfig, interaction_weights, latest_timestamp
 from recsys.metrics import Precision
 from recsys.model import HybridRecommender, relevant_pairs
-from recsys.pipeline import TrainConfig, fit_final
+from recsys.pipeline import TrainConfig, drop_seen, fit_final
 from recsys.runs import MODEL_FILE, PER_USER_FILE, load_model, run_data
 from recsys.schema import TableSchema
 
@@ -331,13 +331,7 @@ def precision_on(
     if events.empty:
         return None, 0
     pairs = relevant_pairs(events, interaction_config or getattr(model, "interactions_config_", None))
-    upos = model.user_index_.positions(pairs[C.USER_ID])
-    ipos = model.item_index_.positions(pairs[C.ITEM_ID])
-    both = (upos >= 0) & (ipos >= 0)
-    seen = np.zeros(len(pairs), dtype=bool)
-    if both.any():
-        seen[both] = np.asarray(model.seen_[upos[both], ipos[both]]).ravel() > 0
-    test = pairs[~seen].reset_index(drop=True)
+    test = drop_seen(pairs, model)
     eval_users = pd.unique(test[C.USER_ID].to_numpy(object))
     if len(eval_users) == 0:
         return None, 0
