@@ -497,11 +497,7 @@ class HybridRecommender(BaseRecommender):
         self.item_features_ = self.item_builder_.transform(items, self.item_index_.ids)
 
         train, weights = _lightfm_training_data(im.matrix, cfg.loss)
-        lfm = LightFM(
-            no_components=cfg.no_components, k=cfg.kos_k, n=cfg.kos_n, learning_schedule=cfg.learning_schedule,
-            loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
-            user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled, random_state=cfg.random_state,
-        )
+        lfm = _new_lightfm(cfg)
         uf = self.user_features_[: self.n_warm_users_]
         itf = self.item_features_[: self.n_warm_items_]
         monitor = _ValidationMonitor(self, validation, cfg, validation_candidates) if validation is not None else None
@@ -925,9 +921,7 @@ class HybridRecommender(BaseRecommender):
         model.item_features_ = _csr_from(a, "item_features")
         model.seen_ = _csr_from(a, "seen")
         cfg = model.config_
-        lfm = LightFM(no_components=cfg.no_components, k=cfg.kos_k, n=cfg.kos_n, learning_schedule=cfg.learning_schedule,
-                      loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
-                      user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled, random_state=cfg.random_state)
+        lfm = _new_lightfm(cfg)
         _set_params(lfm, {k: a[k] for k in ("user_embeddings", "user_biases", "item_embeddings", "item_biases")}, init_optimizer=True)
         for name in a:  # files written before the optimiser state was kept start from a fresh one
             if name.startswith("optimiser_"):
@@ -1004,6 +998,14 @@ def _set_params(lfm: LightFM, params: dict[str, np.ndarray], init_optimizer: boo
         getattr(lfm, k)[...] = v  # in place: LightFM's optimiser arrays stay consistent
 
 
+def _new_lightfm(cfg: ModelConfig, random_state: int | np.random.RandomState | None = None) -> LightFM:
+    """An unfitted LightFM with the config's hyper-parameters (seed: ``cfg.random_state`` by default)."""
+    return LightFM(no_components=cfg.no_components, k=cfg.kos_k, n=cfg.kos_n, learning_schedule=cfg.learning_schedule,
+                   loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
+                   user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled,
+                   random_state=cfg.random_state if random_state is None else random_state)
+
+
 def _with_side_ids(warm: IdIndex, old_cold: np.ndarray, table: pd.DataFrame | None, key: str) -> IdIndex:
     """Warm ids first, then the old side-table-only ids, then ids new in the side table."""
     index = warm.extend(old_cold) if len(old_cold) else warm
@@ -1021,9 +1023,7 @@ def _grown_lightfm(
 ) -> LightFM:
     """A LightFM with more feature rows: old rows (at ``*_map``) keep parameters and optimiser
     state; new rows are initialised as ``LightFM._initialize`` does."""
-    grown = LightFM(no_components=cfg.no_components, k=cfg.kos_k, n=cfg.kos_n, learning_schedule=cfg.learning_schedule,
-                    loss=cfg.loss, learning_rate=cfg.learning_rate, item_alpha=cfg.item_alpha,
-                    user_alpha=cfg.user_alpha, max_sampled=cfg.max_sampled, random_state=rng)
+    grown = _new_lightfm(cfg, random_state=rng)
     d = cfg.no_components
     fresh_accumulator = 1.0 if cfg.learning_schedule == "adagrad" else 0.0
     for side, mapping, n in (("item", item_map, n_item_features), ("user", user_map, n_user_features)):

@@ -146,7 +146,8 @@ def update_model(
     n_positive = int((interaction_weights(new, model.interactions_config_).to_numpy() > 0).sum())
     replay = replay_sample(old, n_positive, model, config)
     batch = pd.concat([new, replay], ignore_index=True) if len(replay) else new
-    reference = latest_timestamp(pd.concat([old[[C.TIMESTAMP]], new[[C.TIMESTAMP]]])) if C.TIMESTAMP in new.columns and C.TIMESTAMP in old.columns else None
+    ends = [t for t in (latest_timestamp(old), latest_timestamp(new)) if t is not None]
+    reference = max(ends) if ends else None  # "now" for time decay: the newest event (no copy of the columns)
     note = {
         "new_rows": int(len(new)), "new_positive_rows": n_positive, "replay_rows": int(len(replay)),
         "replay_ratio": config.replay_ratio, "seed": int(config.seed),
