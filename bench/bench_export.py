@@ -30,9 +30,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import columns as C  # noqa: E402
-from recsys.export import write_export  # noqa: E402
-from recsys.targeting import AudienceSpec, build_audience  # noqa: E402
+from recsys.core import columns as C  # noqa: E402
+from recsys.campaign.export import write_export  # noqa: E402
+from recsys.campaign.targeting import AudienceSpec, build_audience  # noqa: E402
 
 
 def make_scores(users: int, offers: int, seed: int = 0) -> pd.DataFrame:

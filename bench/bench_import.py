@@ -56,8 +56,8 @@ def _child(mode: str, csv: str, workspace: str) -> None:
 
         rows = len(pd.read_csv(csv, engine="pyarrow"))
     else:
-        from recsys.ingest import import_files
-        from recsys.store import Workspace
+        from recsys.workspace.ingest import import_files
+        from recsys.workspace.store import Workspace
 
         info, _ = import_files(Workspace(workspace), csv, name="bench")
         rows = info.n_interactions

@@ -57,11 +57,11 @@ def prepare_workspace(path: Path, epochs: int | None = None) -> list[str]:
 
     The sample is imported last so that it is the sidebar's default (datasets are newest first).
     """
-    from recsys import columns as C
-    from recsys.ingest import SAMPLE_NAME, import_files, sample_files
-    from recsys.pipeline import ModelConfig, TrainConfig
-    from recsys.runs import train_run
-    from recsys.store import Workspace
+    from recsys.core import columns as C
+    from recsys.workspace.ingest import SAMPLE_NAME, import_files, sample_files
+    from recsys.learn.pipeline import ModelConfig, TrainConfig
+    from recsys.workspace.runs import train_run
+    from recsys.workspace.store import Workspace
 
     ws = Workspace(path)
     files = sample_files()

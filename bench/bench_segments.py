@@ -27,10 +27,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import columns as C  # noqa: E402
-from recsys import segments as S  # noqa: E402
-from recsys.model import HybridRecommender, ModelConfig  # noqa: E402
-from recsys.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
+from recsys.core import columns as C  # noqa: E402
+from recsys.insight import segments as S  # noqa: E402
+from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
+from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
 
 EVENTS = np.array([C.IMPRESSION, C.CLICK, C.REDEEM, C.PURCHASE], dtype=object)
 USER_SCHEMA = TableSchema((

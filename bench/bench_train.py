@@ -30,10 +30,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import columns as C  # noqa: E402
-from recsys.features import FeatureBuilder, FeatureConfig, IdIndex, build_interactions  # noqa: E402
-from recsys.model import HybridRecommender, ModelConfig, _lightfm_training_data  # noqa: E402
-from recsys.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
+from recsys.core import columns as C  # noqa: E402
+from recsys.learn.features import FeatureBuilder, FeatureConfig, IdIndex, build_interactions  # noqa: E402
+from recsys.learn.model import HybridRecommender, ModelConfig, _lightfm_training_data  # noqa: E402
+from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
 
 EVENTS = np.array([C.IMPRESSION, C.CLICK, C.REDEEM, C.PURCHASE], dtype=object)
 SEGMENTS = np.array(["bargain hunter", "brand loyal", "explorer", "premium", "occasional"], dtype=object)
@@ -123,7 +123,7 @@ def ours_build(interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFr
 
 def lightfm_inputs(interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame, ub: FeatureBuilder, ib: FeatureBuilder):
     """Python inputs for lightfm.data.Dataset, prepared outside the timer (in its favour)."""
-    from recsys.features import interaction_weights
+    from recsys.learn.features import interaction_weights
 
     w = interaction_weights(interactions).to_numpy()
     triples = list(zip(interactions[C.USER_ID].tolist(), interactions[C.ITEM_ID].tolist(), w.tolist()))

@@ -12,12 +12,14 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import campaign, charts, export
-from recsys import columns as C
-from recsys.campaign import Campaign, CampaignError, CampaignRequest
-from recsys.schema import ColumnKind
-from recsys.store import WorkspaceError
-from recsys.targeting import AudienceSpec, UserFilter
+from recsys import charts
+from recsys.workspace import campaign
+from recsys.campaign import export
+from recsys.core import columns as C
+from recsys.workspace.campaign import Campaign, CampaignError, CampaignRequest
+from recsys.data.schema import ColumnKind
+from recsys.workspace.store import WorkspaceError
+from recsys.campaign.targeting import AudienceSpec, UserFilter
 
 REQUEST_KEY = "campaign_request"
 EXPORTS_AT_KEY = "campaign_exports_at"

@@ -11,11 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, io, overview
-from recsys import columns as C
-from recsys.ingest import SAMPLE_NAME, import_files, sample_files
-from recsys.schema import ColumnKind, ColumnSpec, TableSchema
-from recsys.validate import DataError
+from recsys import charts
+from recsys.data import io
+from recsys.workspace import overview
+from recsys.core import columns as C
+from recsys.workspace.ingest import SAMPLE_NAME, import_files, sample_files
+from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
+from recsys.data.validate import DataError
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"
@@ -99,7 +101,7 @@ def render_overview() -> None:
 
 def render_import_record(info, editable: bool = False) -> None:  # noqa: ANN001 - store.DatasetInfo
     if info.report.get("steps"):
-        from recsys.validate import CleaningReport
+        from recsys.data.validate import CleaningReport
 
         report = CleaningReport.from_dict(info.report).to_frame()
         st.dataframe(report, hide_index=True, width="stretch")
@@ -306,7 +308,7 @@ def render_last_import() -> None:
         f"{info.n_users:,} customers, {info.n_items:,} offers. It is now selected in the sidebar."
     )
     if info.report.get("steps"):
-        from recsys.validate import CleaningReport
+        from recsys.data.validate import CleaningReport
 
         report = CleaningReport.from_dict(info.report).to_frame()
         if (report["count"] > 0).any():

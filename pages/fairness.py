@@ -10,11 +10,11 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys import columns as C
-from recsys import fairness as F
-from recsys.runs import run_data
-from recsys.schema import ColumnKind
-from recsys.store import WorkspaceError
+from recsys.core import columns as C
+from recsys.insight import fairness as F
+from recsys.workspace.runs import run_data
+from recsys.data.schema import ColumnKind
+from recsys.workspace.store import WorkspaceError
 
 STRENGTHS = F.STRENGTHS
 KINDS = {

@@ -10,9 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, export, io, measure
-from recsys import columns as C
-from recsys.validate import DataError
+from recsys import charts
+from recsys.campaign import export, measure
+from recsys.data import io
+from recsys.core import columns as C
+from recsys.data.validate import DataError
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 SOURCES = {
@@ -145,7 +147,7 @@ def measure_table() -> None:
         return
     command = ["promolens", "measure", "--data", name, "--arm", params["arm"], "--control", params["control"]]
     if params["digest"] == "example-example":
-        st.caption("The synthetic example is `recsys.measure.example_results()`: save it with "
+        st.caption("The synthetic example is `recsys.campaign.measure.example_results()`: save it with "
                    "`.to_csv('example_results.csv', index=False)` to run the command below.")
     command += [part for o in params["outcomes"] for part in ("--outcome", o)]
     command += ["--score", params["score"]] if params["score"] else []

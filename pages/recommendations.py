@@ -10,10 +10,10 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys import columns as C
-from recsys import explain as X
-from recsys.schema import ColumnKind
-from recsys.store import WorkspaceError
+from recsys.core import columns as C
+from recsys.insight import explain as X
+from recsys.data.schema import ColumnKind
+from recsys.workspace.store import WorkspaceError
 
 SHOWN_CONTRIBUTORS = 8
 MAX_PICK = 500  # customers offered in the segment picker (the most active first)

@@ -10,10 +10,10 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys import columns as C
-from recsys import segments as S
-from recsys.schema import ColumnKind
-from recsys.store import WorkspaceError
+from recsys.core import columns as C
+from recsys.insight import segments as S
+from recsys.data.schema import ColumnKind
+from recsys.workspace.store import WorkspaceError
 
 METHODS = {
     "rfm": "Value and recency (RFM)",

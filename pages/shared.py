@@ -12,9 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from recsys.ingest import ensure_sample_dataset
-from recsys.store import Workspace, WorkspaceError, default_workspace_path
-from recsys.validate import DataError
+from recsys.workspace.ingest import ensure_sample_dataset
+from recsys.workspace.store import Workspace, WorkspaceError, default_workspace_path
+from recsys.data.validate import DataError
 
 DATASET_KEY = "dataset_id"
 _PENDING_DATASET = "pending_dataset_id"
@@ -23,7 +23,7 @@ _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
 #: Set to 1 to give every logged-in user a workspace of their own (needs [auth] in secrets.toml).
 PER_USER_ENV = "PROMOLENS_WORKSPACE_PER_USER"
-#: File types the upload widgets accept (the readers in ``recsys.io`` handle each).
+#: File types the upload widgets accept (the readers in ``recsys.data.io`` handle each).
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 
 
@@ -42,7 +42,7 @@ def cached_dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa
 def cached_model(workspace_path: str, run: str, created: str):  # noqa: ANN201 - HybridRecommender
     """A run's production model, loaded once for every page (never mutated). ``created`` is the
     run's creation time: ids can be reused after a delete, so the key is id + time."""
-    from recsys.runs import load_model
+    from recsys.workspace.runs import load_model
 
     return load_model(_workspace(workspace_path), run)
 
@@ -155,7 +155,7 @@ def _run_picker(ws: Workspace, dataset: str) -> None:
         st.session_state.pop(RUN_KEY, None)
         st.caption("No model trained on this dataset yet: see the Train page.")
         return
-    from recsys.runs import run_data
+    from recsys.workspace.runs import run_data
 
     ids = [r["id"] for r in runs]
     info, history = ws.dataset(dataset), ws.appends(dataset)

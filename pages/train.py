@@ -6,15 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts, io, runs, update
-from recsys import columns as C
-from recsys.ingest import append_files
-from recsys.features import FeatureConfig, InteractionConfig
-from recsys.model import ModelConfig
-from recsys.pipeline import TrainConfig
-from recsys.schema import ColumnKind
-from recsys.split import SplitConfig
-from recsys.validate import DataError
+from recsys import charts
+from recsys.data import io
+from recsys.workspace import runs, update
+from recsys.core import columns as C
+from recsys.workspace.ingest import append_files
+from recsys.learn.features import FeatureConfig, InteractionConfig
+from recsys.learn.model import ModelConfig
+from recsys.learn.pipeline import TrainConfig
+from recsys.data.schema import ColumnKind
+from recsys.learn.split import SplitConfig
+from recsys.data.validate import DataError
 
 SPLITS = {
     "temporal": "Predict the future: train on the past, test on the latest period (recommended)",

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from recsys.explain import ATTRIBUTION, COLUMN, CONTRIBUTOR, CUSTOMERS, MEAN, SIDE
+from recsys.insight.explain import ATTRIBUTION, COLUMN, CONTRIBUTOR, CUSTOMERS, MEAN, SIDE
 
 #: One palette for the whole app, so an event type has the same colour on every chart.
 PALETTE = px.colors.qualitative.Safe
@@ -122,7 +122,7 @@ def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
 
 def freshness_bars(report: dict, k: int) -> go.Figure:
     """precision@k of the model and of 'most popular': on the test split at training time and on
-    the events that arrived since (a :meth:`recsys.update.Freshness.to_dict`)."""
+    the events that arrived since (a :meth:`recsys.workspace.update.Freshness.to_dict`)."""
     rows = [
         ("on its test split, at training", "this model", report.get("precision_at_training")),
         ("on its test split, at training", "popularity", report.get("popularity_precision_at_training")),
@@ -162,7 +162,7 @@ def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
     return _style(fig, f"{metric} by {column.replace('_', ' ')}")
 
 
-# ------------------------------------------------------------------ measurement (recsys.measure)
+# ------------------------------------------------------------------ measurement (recsys.campaign.measure)
 CONTROL_COLOR = "#9E9E9E"
 
 
@@ -354,7 +354,7 @@ def silhouette_curve(frame: pd.DataFrame, chosen: int) -> go.Figure:
     return _style(fig, "How well separated are k clusters? (higher is better)", height=280)
 
 
-# ------------------------------------------------------------------ campaigns (recsys.campaign)
+# ------------------------------------------------------------------ campaigns (recsys.workspace.campaign)
 GROUP_COLORS = {"treatment": "#1e88e5", "control": CONTROL_COLOR}
 FLAG_COLOR = "#d32f2f"
 
@@ -454,7 +454,7 @@ def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     return _style(fig, f"Share of each {column.replace('_', ' ')} group targeted (red: below four-fifths)")
 
 
-# ------------------------------------------------------------------ explanations (recsys.explain)
+# ------------------------------------------------------------------ explanations (recsys.insight.explain)
 UP_COLOR, DOWN_COLOR, NEUTRAL_COLOR = "#2e7d32", "#c62828", "#546e7a"
 
 
@@ -542,7 +542,7 @@ def _short(label: object, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-# ------------------------------------------------------------------ fairness (recsys.fairness)
+# ------------------------------------------------------------------ fairness (recsys.insight.fairness)
 FAIR_COLOR = "#1e88e5"
 MUTED_COLOR = "#b0bec5"
 HISTORY_COLORS = {"shown in the past": "#b0bec5", "responded in the past": "#78909c", "offered by the model": FAIR_COLOR}

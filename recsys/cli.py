@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from recsys import columns as C
-from recsys.store import WorkspaceError, default_workspace_path
+from recsys.core import columns as C
+from recsys.workspace.store import WorkspaceError, default_workspace_path
 
 EXIT_BAD_INPUT = 2
 EXIT_WORKSPACE = 3
@@ -34,7 +34,7 @@ def _workspace_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _workspace(args: argparse.Namespace):  # noqa: ANN202 - Workspace, imported lazily
-    from recsys.store import Workspace
+    from recsys.workspace.store import Workspace
 
     return Workspace(args.workspace or default_workspace_path())
 
@@ -59,7 +59,7 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from recsys import synth
+    from recsys.data import synth
 
     overrides: dict[str, Any] = {}
     if args.users is not None:
@@ -121,8 +121,8 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from recsys import io
-    from recsys.ingest import import_files
+    from recsys.data import io
+    from recsys.workspace.ingest import import_files
 
     try:
         mapping = parse_mapping(args.map)
@@ -172,7 +172,7 @@ def _append_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_append(args: argparse.Namespace) -> int:
-    from recsys.ingest import append_files
+    from recsys.workspace.ingest import append_files
 
     if args.interactions is None and args.users is None and args.items is None:
         print("Nothing to append: give --interactions, --users and/or --items.", file=sys.stderr)
@@ -243,10 +243,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline.TrainConfig
-    from recsys.features import FeatureConfig, InteractionConfig
-    from recsys.model import ModelConfig
-    from recsys.pipeline import TrainConfig
-    from recsys.split import SplitConfig
+    from recsys.learn.features import FeatureConfig, InteractionConfig
+    from recsys.learn.model import ModelConfig
+    from recsys.learn.pipeline import TrainConfig
+    from recsys.learn.split import SplitConfig
 
     return TrainConfig(
         split=SplitConfig(kind=args.split, test_share=args.test_share, cutoff=args.cutoff),
@@ -261,7 +261,7 @@ def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from recsys import runs
+    from recsys.workspace import runs
 
     try:
         config = train_config_from_args(args)
@@ -301,7 +301,7 @@ def _runs_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from recsys import runs
+    from recsys.workspace import runs
 
     ws = _workspace(args)
     if args.delete:
@@ -343,7 +343,7 @@ def _update_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from recsys import update
+    from recsys.workspace import update
 
     defaults = update.UpdateConfig()
     config = update.UpdateConfig(
@@ -390,7 +390,7 @@ def _freshness_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_freshness(args: argparse.Namespace) -> int:
-    from recsys import update
+    from recsys.workspace import update
 
     ws = _workspace(args)
     try:
@@ -430,7 +430,8 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from recsys import export, io, measure
+    from recsys.campaign import export, measure
+    from recsys.data import io
 
     measurement_id = None
     if args.export:
@@ -492,7 +493,7 @@ def _segments_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    from recsys import segments
+    from recsys.insight import segments
 
     ws = _workspace(args)
     ws.dataset(args.dataset)
@@ -577,9 +578,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 
 def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
-    """The :class:`recsys.campaign.CampaignRequest` of ``promolens export`` arguments."""
-    from recsys.campaign import CampaignRequest, parse_filter
-    from recsys.targeting import AudienceSpec
+    """The :class:`recsys.workspace.campaign.CampaignRequest` of ``promolens export`` arguments."""
+    from recsys.workspace.campaign import CampaignRequest, parse_filter
+    from recsys.campaign.targeting import AudienceSpec
 
     spec = AudienceSpec(
         offers=tuple(args.item), segments=tuple(args.segment),
@@ -594,8 +595,8 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from recsys import campaign
-    from recsys.store import NotFound
+    from recsys.workspace import campaign
+    from recsys.workspace.store import NotFound
 
     progress = _progress_printer(quiet=args.json)
 
@@ -648,7 +649,7 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", required=True, help="customer id")
     p.add_argument("-k", type=int, default=10, help="number of offers (default 10)")
     p.add_argument("--explain", action="store_true", help="add every offer's exact attributions and its baseline")
-    p.add_argument(  # the choices of recsys.explain.VIEWS / EXCLUDE_CHOICES (kept literal: lazy imports)
+    p.add_argument(  # the choices of recsys.insight.explain.VIEWS / EXCLUDE_CHOICES (kept literal: lazy imports)
         "--view", choices=("offer", "score", "customer"), default="offer",
         help="compare each score with: this customer and the average offer (default, what ranks the list), "
              "the average customer and offer (the whole score), or the average customer with this offer",
@@ -660,8 +661,9 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from recsys import explain, runs
-    from recsys.store import NotFound
+    from recsys.insight import explain
+    from recsys.workspace import runs
+    from recsys.workspace.store import NotFound
 
     try:
         ws = _workspace(args)
@@ -715,8 +717,8 @@ def _audit_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from recsys import fairness
-    from recsys.store import NotFound
+    from recsys.insight import fairness
+    from recsys.workspace.store import NotFound
 
     ws = _workspace(args)
     try:
@@ -808,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``promolens`` console script."""
-    from recsys.validate import DataError
+    from recsys.data.validate import DataError
 
     args = build_parser().parse_args(argv)
     try:

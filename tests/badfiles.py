@@ -1,7 +1,7 @@
 """Builders of bad input files, one per kind of problem an import must refuse with a clear message.
 
 Each ``make_xxx(dir)`` writes its files into ``dir`` and returns a :class:`BadCase`: the bad file,
-which input it is, a regex the :class:`~recsys.validate.DataError` text must match, and the limits
+which input it is, a regex the :class:`~recsys.data.validate.DataError` text must match, and the limits
 or options that make it bad. ``ALL_BAD_CASES`` lists every builder; store- and page-level tests reuse
 them to check that a refused import changes nothing in the workspace::
 
@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys.io import ImportOptions, PreparedDataset, ReadLimits, display_name, prepare_dataset
+from recsys.data.io import ImportOptions, PreparedDataset, ReadLimits, display_name, prepare_dataset
 
 
 @dataclass

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys import columns as C
-from recsys import ingest, runs, synth
-from recsys.model import ModelConfig
-from recsys.pipeline import TrainConfig
-from recsys.store import Workspace
+from recsys.core import columns as C
+from recsys.workspace import ingest, runs
+from recsys.data import synth
+from recsys.learn.model import ModelConfig
+from recsys.learn.pipeline import TrainConfig
+from recsys.workspace.store import Workspace
 
 SEED = 5
 

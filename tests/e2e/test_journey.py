@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import columns as C
-from recsys.export import FORMULA_TRIGGERS
+from recsys.core import columns as C
+from recsys.campaign.export import FORMULA_TRIGGERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"

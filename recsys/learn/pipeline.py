@@ -1,0 +1,464 @@
+"""Train and evaluate, honestly: split -> features on train only -> fit -> the same metrics for all.
+
+:func:`train_and_evaluate` splits the interactions (temporal by default), carves a validation part
+out of train for early stopping, fits the hybrid model and the baselines (collaborative-only
+LightFM, popularity, random) on the train part only, and evaluates every model on the test part
+with the same metrics and the same candidate items. :func:`fit_final` then refits the hybrid model
+on all the data for production scoring.
+
+Evaluation protocol
+-------------------
+* relevant test pairs: (user, item) pairs of the test part whose summed event weight is > 0,
+  minus pairs the user already had a positive interaction with in train (lists exclude seen
+  items, so those could never be hit);
+* users evaluated: every user with at least one relevant test pair (optionally a seeded sample);
+  users unseen in train are scored from their features alone (or as no-history users);
+* candidates: every item the model can score; for the ``cold_items`` split, only the held-out
+  offers (the question is "which new offer fits this customer?").
+
+Everything here is Streamlit-free; configs and results convert to JSON-friendly dicts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from recsys.core import columns as C
+from recsys.learn.baselines import CollaborativeRecommender, PopularityRecommender, RandomRecommender
+from recsys.learn.features import FeatureConfig, InteractionConfig, interaction_weights, latest_timestamp
+from recsys.metrics.ranking import (
+    AUC,
+    ItemFeatures,
+    Metric,
+    calc_metrics,
+    calc_metrics_per_user,
+    default_metrics,
+)
+from recsys.learn.model import BaseRecommender, HybridRecommender, ModelConfig, relevant_pairs
+from recsys.data.schema import TableSchema
+from recsys.learn.split import SplitConfig, split_interactions, validation_split
+
+ProgressCallback = Callable[[str, float], None]
+EpochCallback = Callable[[dict[str, Any]], None]
+
+HYBRID = "hybrid"
+COLLABORATIVE = "collaborative"
+POPULARITY = "popularity"
+RANDOM = "random"
+MODEL_NAMES: tuple[str, ...] = (HYBRID, COLLABORATIVE, POPULARITY, RANDOM)
+# Columns of TrainResult.epochs (not data-contract columns, so they live here).
+MODEL = "model"
+PHASE = "phase"
+EPOCH = "epoch"
+
+#: Users per evaluation chunk are chosen so that a chunk's full rankings hold about this many rows.
+EVAL_BLOCK_ROWS = 2_000_000
+#: AUC (which needs full rankings) is computed on a seeded sample of at most this many test users.
+AUC_MAX_USERS = 500
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run, independent of the dataset.
+
+    Parameters
+    ----------
+    split
+        :class:`SplitConfig` (kind and its parameters, validation share).
+    interactions
+        :class:`InteractionConfig` (event weights, time decay).
+    features
+        :class:`FeatureConfig` (include_sensitive, identity features, bins, ...).
+    model
+        :class:`ModelConfig` (loss, size, learning rate, max epochs, early stopping patience, ...).
+    k
+        Length of the evaluated lists (precision@k, NDCG@k, ...).
+    seed
+        The one seed of the run: it replaces the split's and the model's seeds.
+    baselines
+        Which baselines to fit: any of ``"collaborative"``, ``"popularity"``, ``"random"``.
+    early_stopping
+        Carve a validation split out of train and stop when its metric stops improving.
+    refit_on_train
+        After early stopping, refit on the whole train part for the best number of epochs (so
+        the most recent training data is not lost to validation).
+    max_eval_users
+        Evaluate on at most this many test users (seeded sample); ``None``: all.
+    """
+
+    split: SplitConfig = field(default_factory=SplitConfig)
+    interactions: InteractionConfig = field(default_factory=InteractionConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    k: int = 10
+    seed: int = 42
+    baselines: tuple[str, ...] = (COLLABORATIVE, POPULARITY, RANDOM)
+    early_stopping: bool = True
+    refit_on_train: bool = True
+    max_eval_users: int | None = None
+
+    def validate(self) -> None:
+        self.split.validate()
+        self.interactions.validate()
+        self.features.validate()
+        self.model.validate()
+        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"TrainConfig.k must be a positive integer, got {self.k!r}")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
+        bad = [b for b in self.baselines if b not in MODEL_NAMES[1:]]
+        if bad:
+            raise ValueError(f"TrainConfig.baselines: unknown {bad}; choose from {MODEL_NAMES[1:]}")
+        if self.max_eval_users is not None and (not isinstance(self.max_eval_users, (int, np.integer)) or self.max_eval_users < 2):
+            raise ValueError(f"TrainConfig.max_eval_users must be None or an integer >= 2, got {self.max_eval_users!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split.to_dict(),
+            "interactions": self.interactions.to_dict(),
+            "features": self.features.to_dict(),
+            "model": self.model.to_dict(),
+            "k": self.k,
+            "seed": self.seed,
+            "baselines": list(self.baselines),
+            "early_stopping": self.early_stopping,
+            "refit_on_train": self.refit_on_train,
+            "max_eval_users": self.max_eval_users,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        d = dict(data)
+        parts = {"split": SplitConfig, "interactions": InteractionConfig, "features": FeatureConfig, "model": ModelConfig}
+        for name, typ in parts.items():
+            if name in d and isinstance(d[name], dict):
+                d[name] = typ.from_dict(d[name])
+        if "baselines" in d:
+            d["baselines"] = tuple(d["baselines"])
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    model
+        The hybrid model fitted on the train part (the one evaluated).
+    baselines
+        The fitted baselines by name.
+    metrics
+        One row per model (``hybrid``, ``collaborative``, ``popularity``, ``random``), one column
+        per metric (``precision@10``, ``ndcg@10``, ..., ``auc``, ``coverage@10``, ...).
+    per_user
+        Per model, the per-user metric values (index ``user_id``), to cut metrics by segment.
+    epochs
+        Per-epoch curve: ``model``, ``phase`` ("early_stopping" / "refit" / "fit"), ``epoch``,
+        ``seconds`` and the validation metrics.
+    timings
+        Seconds per stage.
+    split_summary
+        Sizes of the parts, cutoff, users/items unseen in train, evaluation users and candidates.
+    best_epochs
+        Epochs kept per LightFM model (use them for :func:`fit_final`).
+    config
+        The :class:`TrainConfig` of the run.
+    """
+
+    model: HybridRecommender
+    baselines: dict[str, BaseRecommender]
+    metrics: pd.DataFrame
+    per_user: dict[str, pd.DataFrame]
+    epochs: pd.DataFrame
+    timings: dict[str, float]
+    split_summary: dict[str, Any]
+    best_epochs: dict[str, int]
+    config: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (no model, no per-user frames)."""
+        return {
+            "metrics": {str(m): {str(k): _json_number(v) for k, v in row.items()} for m, row in self.metrics.to_dict(orient="index").items()},
+            "epochs": [{k: _json_number(v) for k, v in r.items()} for r in self.epochs.to_dict(orient="records")],
+            "timings": {k: float(v) for k, v in self.timings.items()},
+            "split_summary": self.split_summary,
+            "best_epochs": {k: int(v) for k, v in self.best_epochs.items()},
+            "config": self.config.to_dict(),
+        }
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else float(v)
+    return v
+
+
+class _Progress:
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+
+    def __call__(self, message: str, fraction: float) -> None:
+        if self.callback is not None:
+            self.callback(message, float(min(max(fraction, 0.0), 1.0)))
+
+
+def train_and_evaluate(
+    interactions: pd.DataFrame,
+    users: pd.DataFrame | None,
+    user_schema: TableSchema | None,
+    items: pd.DataFrame | None,
+    item_schema: TableSchema | None,
+    config: TrainConfig | None = None,
+    progress: ProgressCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> TrainResult:
+    """Split, fit the hybrid model and the baselines on train, evaluate all on test.
+
+    Parameters
+    ----------
+    interactions, users, user_schema, items, item_schema
+        The canonical tables and the typed columns of the side tables (either may be ``None``).
+    config
+        :class:`TrainConfig`.
+    progress
+        Called with (message, fraction done in [0, 1]) between stages.
+    on_epoch
+        Called after every training epoch with a dict (``model``, ``phase``, ``epoch``,
+        ``seconds`` and validation metrics).
+
+    Returns
+    -------
+    TrainResult
+    """
+    config = config or TrainConfig()
+    config.validate()
+    report = _Progress(progress)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    split_cfg = replace(config.split, seed=int(config.seed))
+    model_cfg = replace(config.model, random_state=int(config.seed))
+    icfg = config.interactions
+
+    report("Splitting the interactions", 0.0)
+    t = time.perf_counter()
+    positive = interaction_weights(interactions, icfg).to_numpy() > 0
+    split = split_interactions(interactions, split_cfg, positive)
+    train, test = split.train, split.test
+    reference_time = latest_timestamp(train)
+    fit_part, valid = train, None
+    if config.early_stopping:
+        inner = validation_split(train, split_cfg, interaction_weights(train, icfg).to_numpy() > 0)
+        fit_part, valid = inner.train, inner.test
+    cold_items = split_cfg.kind == "cold_items"
+    test_pairs = relevant_pairs(test, icfg, reference_time)
+    timings["split"] = time.perf_counter() - t
+
+    epochs: list[dict[str, Any]] = []
+    models: dict[str, BaseRecommender] = {}
+    best_epochs: dict[str, int] = {}
+    lightfm_models = [(HYBRID, config.features)] + ([(COLLABORATIVE, None)] if COLLABORATIVE in config.baselines else [])
+    n_stages = len(lightfm_models) + 2
+    for stage, (name, fcfg) in enumerate(lightfm_models):
+        report(f"Training the {name} model", 0.05 + 0.75 * stage / n_stages)
+        t = time.perf_counter()
+        models[name], best_epochs[name] = _fit_lightfm(
+            name, fcfg, model_cfg, icfg, fit_part, valid, train, users, user_schema, items, item_schema,
+            reference_time, config, epochs, on_epoch, cold_items,
+        )
+        timings[f"fit_{name}"] = time.perf_counter() - t
+    for name in (POPULARITY, RANDOM):
+        if name in config.baselines:
+            t = time.perf_counter()
+            base = PopularityRecommender(icfg) if name == POPULARITY else RandomRecommender(icfg, seed=int(config.seed))
+            models[name] = base.fit(train, users, user_schema, items, item_schema, reference_time=reference_time)
+            timings[f"fit_{name}"] = time.perf_counter() - t
+
+    report("Evaluating on the test split", 0.8)
+    t = time.perf_counter()
+    hybrid = models[HYBRID]
+    assert isinstance(hybrid, HybridRecommender)
+    test_pairs = drop_seen(test_pairs, hybrid)
+    candidates = pd.unique(test[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
+    eval_users = pd.unique(test_pairs[C.USER_ID].to_numpy(object))
+    if config.max_eval_users is not None and len(eval_users) > config.max_eval_users:
+        rng = np.random.default_rng(int(config.seed))
+        eval_users = np.sort(rng.choice(eval_users, config.max_eval_users, replace=False))
+        test_pairs = test_pairs[test_pairs[C.USER_ID].isin(eval_users)]
+    if len(eval_users) < 2:
+        raise ValueError(
+            f"only {len(eval_users)} test user(s) with a new positive interaction: the test split is too "
+            "small to evaluate; use a larger test_share or an earlier cutoff"
+        )
+    train_pairs = relevant_pairs(train, icfg, reference_time)
+    catalog = candidates if candidates is not None else hybrid.item_index_.ids
+    side = hybrid.item_side_features()
+    item_features = ItemFeatures(hybrid.item_index_.ids, side) if side.shape[1] > 0 else None
+    metrics = [m for m in default_metrics(config.k) if item_features is not None or m.name != f"diversity@{config.k}"]
+    rows, per_user = {}, {}
+    auc_users = eval_users
+    if len(eval_users) > AUC_MAX_USERS:
+        auc_users = np.sort(np.random.default_rng(int(config.seed)).choice(eval_users, AUC_MAX_USERS, replace=False))
+    for name in MODEL_NAMES:
+        if name in models:
+            rows[name], per_user[name] = _evaluate(
+                models[name], eval_users, test_pairs, train_pairs, candidates, catalog, item_features, metrics,
+                config.k, auc_users,
+            )
+    timings["evaluate"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_start
+    report("Done", 1.0)
+
+    summary = dict(split.summary)
+    summary.update({
+        "validation_rows": 0 if valid is None else int(len(valid)),
+        "reference_time": None if reference_time is None else reference_time.isoformat(),
+        "eval_users": int(len(eval_users)),
+        "test_pairs": int(len(test_pairs)),
+        "candidates": int(len(catalog)),
+        "candidate_kind": "held-out items" if cold_items else "all items",
+        "auc_users": int(len(auc_users)),
+    })
+    metric_frame = pd.DataFrame.from_dict(rows, orient="index")
+    metric_frame.index.name = MODEL
+    return TrainResult(
+        model=hybrid,
+        baselines={k: v for k, v in models.items() if k != HYBRID},
+        metrics=metric_frame,
+        per_user=per_user,
+        epochs=pd.DataFrame(epochs, columns=_epoch_columns(epochs)),
+        timings={k: round(v, 4) for k, v in timings.items()},
+        split_summary=summary,
+        best_epochs=best_epochs,
+        config=config,
+    )
+
+
+def _epoch_columns(epochs: list[dict[str, Any]]) -> list[str]:
+    cols = [MODEL, PHASE, EPOCH, "seconds"]
+    for r in epochs:
+        cols += [c for c in r if c not in cols]
+    return cols
+
+
+def _fit_lightfm(
+    name: str, fcfg: FeatureConfig | None, model_cfg: ModelConfig, icfg: InteractionConfig,
+    fit_part: pd.DataFrame, valid: pd.DataFrame | None, train: pd.DataFrame,
+    users: pd.DataFrame | None, user_schema: TableSchema | None,
+    items: pd.DataFrame | None, item_schema: TableSchema | None,
+    reference_time: pd.Timestamp | None, config: TrainConfig, epochs: list[dict[str, Any]],
+    on_epoch: EpochCallback | None, cold_items: bool,
+) -> tuple[HybridRecommender, int]:
+    def make(cfg: ModelConfig) -> HybridRecommender:
+        return HybridRecommender(cfg, fcfg, icfg) if name == HYBRID else CollaborativeRecommender(cfg, icfg)
+
+    def recorder(phase: str) -> EpochCallback:
+        def record(r: dict[str, Any]) -> None:
+            row = {MODEL: name, PHASE: phase, **r}
+            epochs.append(row)
+            if on_epoch is not None:
+                on_epoch(dict(row))
+        return record
+
+    common = dict(users=users, user_schema=user_schema, items=items, item_schema=item_schema, reference_time=reference_time)
+    if valid is None:
+        model = make(replace(model_cfg, early_stopping_patience=0)).fit(train, on_epoch=recorder("fit"), **common)
+        return model, model.best_epoch_
+    val_candidates = pd.unique(valid[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
+    model = make(model_cfg).fit(fit_part, validation=valid, on_epoch=recorder("early_stopping"),
+                                validation_candidates=val_candidates, **common)
+    best = max(int(model.best_epoch_), 1)
+    if not config.refit_on_train:
+        return model, best
+    final = make(replace(model_cfg, epochs=best, early_stopping_patience=0))
+    return final.fit(train, on_epoch=recorder("refit"), **common), best
+
+
+def drop_seen(test_pairs: pd.DataFrame, model: BaseRecommender) -> pd.DataFrame:
+    """Remove test pairs the user already had a positive interaction with in train."""
+    upos = model.user_index_.positions(test_pairs[C.USER_ID])
+    ipos = model.item_index_.positions(test_pairs[C.ITEM_ID])
+    both = (upos >= 0) & (ipos >= 0)
+    seen = np.zeros(len(test_pairs), dtype=bool)
+    if both.any():
+        seen[both] = np.asarray(model.seen_[upos[both], ipos[both]]).ravel() > 0
+    return test_pairs[~seen].reset_index(drop=True)
+
+
+def _evaluate(
+    model: BaseRecommender, users: np.ndarray, test_pairs: pd.DataFrame, train_pairs: pd.DataFrame,
+    candidates: np.ndarray | None, catalog: np.ndarray, item_features: ItemFeatures | None,
+    metrics: list[Metric], k: int, auc_users: np.ndarray,
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Top-k lists for every evaluation user; full rankings (for AUC) for ``auc_users`` only.
+
+    AUC needs every candidate ranked, which costs users x candidates rows: on a large catalogue
+    that dominates the whole run, so it is computed on a seeded sample of the evaluation users
+    (:data:`AUC_MAX_USERS`, standard error of the mean about 0.01); every other metric uses all of them.
+    """
+    n_cand = len(candidates) if candidates is not None else len(model.item_index_)
+    top_parts = []
+    top_chunk = max(1, EVAL_BLOCK_ROWS // max(k, 1))
+    for start in range(0, len(users), top_chunk):  # chunks of users, each one vectorised call
+        top_parts.append(model.recommend(users[start:start + top_chunk], k=k, candidates=candidates, unknown="cold"))
+    auc = AUC()
+    auc_parts = []
+    full_chunk = max(1, EVAL_BLOCK_ROWS // max(n_cand, 1))
+    for start in range(0, len(auc_users), full_chunk):
+        part = auc_users[start:start + full_chunk]
+        full = model.recommend(part, k=n_cand, candidates=candidates, unknown="cold")
+        auc_parts.append(auc.calc_per_user(full, test_pairs[test_pairs[C.USER_ID].isin(part)]))
+    top = pd.concat(top_parts, ignore_index=True)
+    others = [m for m in metrics if not isinstance(m, AUC)]
+    values = calc_metrics(others, top, test_pairs, train=train_pairs, catalog=catalog, item_features=item_features)
+    auc_user = pd.concat(auc_parts)
+    values[auc.name] = float(auc_user.mean())
+    per_user = calc_metrics_per_user(others, top, test_pairs, train=train_pairs, item_features=item_features)
+    per_user = per_user.join(auc_user, how="left").reindex(pd.Index(users, name=C.USER_ID))
+    ordered = {m.name: values[m.name] for m in metrics}
+    return ordered, per_user
+
+
+def fit_final(
+    interactions: pd.DataFrame,
+    users: pd.DataFrame | None,
+    user_schema: TableSchema | None,
+    items: pd.DataFrame | None,
+    item_schema: TableSchema | None,
+    config: TrainConfig | None = None,
+    epochs: int | None = None,
+    progress: ProgressCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> HybridRecommender:
+    """Refit the hybrid model on *all* interactions for production scoring.
+
+    ``epochs`` is usually ``TrainResult.best_epochs["hybrid"]`` from the evaluation run; default
+    ``config.model.epochs``. No validation split and no early stopping.
+    """
+    config = config or TrainConfig()
+    config.validate()
+    n_epochs = int(epochs if epochs is not None else config.model.epochs)
+    model_cfg = replace(config.model, random_state=int(config.seed), epochs=n_epochs, early_stopping_patience=0)
+    report = _Progress(progress)
+    report("Training the production model on all data", 0.0)
+
+    def record(r: dict[str, Any]) -> None:
+        report(f"Epoch {r['epoch']} of {n_epochs}", r["epoch"] / n_epochs)
+        if on_epoch is not None:
+            on_epoch({MODEL: HYBRID, PHASE: "final", **r})
+
+    model = HybridRecommender(model_cfg, config.features, config.interactions).fit(
+        interactions, users, user_schema, items, item_schema, on_epoch=record
+    )
+    report("Done", 1.0)
+    return model

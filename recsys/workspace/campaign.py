@@ -1,0 +1,784 @@
+"""A campaign end to end: run + dataset + audience spec -> scores -> audience -> reasons -> export.
+
+The Campaign page and ``promolens export`` both call :func:`build_campaign` and
+:func:`export_campaign`, so a list made in the browser and one made on the command line from the
+same request are the same list (byte for byte: same CSV sha256).
+
+Steps of :func:`build_campaign`:
+
+1. **Who can be scored.** Every customer of the dataset (customers table and interactions), kept
+   when a member of one of the chosen saved segments and passing the customer filters. These two
+   rules are applied *before* scoring so a campaign for one segment of ten million customers only
+   scores that segment.
+2. **Scoring.** The run's production model scores every kept customer against every chosen offer,
+   one vectorised ``recommend`` call per chunk of customers (a matrix product; never a per-customer
+   loop). Customers and offers the model has not seen are scored from their facts (cold start).
+3. **Audience.** :func:`recsys.campaign.targeting.build_audience` applies the remaining rules (active since,
+   not contacted recently, not already redeemed, score threshold), the budgets and the per-customer
+   cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
+   is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.fairness` provides one.
+4. **Reasons.** The top reasons of every targeted pair are exact Shapley attributions of its score
+   (:class:`recsys.insight.explain.ScoreExplainer`), computed for blocks of pairs at once.
+
+>>> request = CampaignRequest("r1", AudienceSpec(offers=("OFF0042",), top_n=500))  # doctest: +SKIP
+>>> campaign = build_campaign(Workspace("ws"), request)                              # doctest: +SKIP
+>>> export_campaign(ws, campaign, out="targets.csv").export_id                       # doctest: +SKIP
+'e1'
+"""
+
+from __future__ import annotations
+
+from recsys.core.errors import PromoLensError
+import importlib
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.core import columns as C
+from recsys.campaign import export
+from recsys.campaign.targeting import Audience, AudienceSpec, ScoreAdjuster, TargetingError, UserFilter, build_audience
+
+ProgressCallback = Callable[[str, float], None]
+
+#: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
+SCORE_CHUNK_USERS = 100_000
+#: Targeted pairs explained per block.
+REASON_CHUNK_ROWS = 20_000
+#: Views of an attribution (see :meth:`recsys.insight.explain.ScoreExplainer.column_values`).
+REASON_VIEWS: dict[str, str] = {
+    "customer": "what about this customer fits this offer (compared with the average customer)",
+    "score": "the whole score (compared with the average customer and the average offer)",
+    "offer": "why this offer rather than the average offer for this customer",
+}
+DEFAULT_REASON_VIEW = "customer"
+#: Four-fifths rule: a group targeted at under 80% of the most-targeted group's rate is flagged.
+FOUR_FIFTHS = 0.8
+#: Groups with fewer customers in the base are reported but not judged.
+MIN_GROUP_SIZE = 30
+MISSING = "(missing)"
+
+# Columns of the summary frames this module returns (not data-contract columns, so they live here).
+STEP, CUSTOMERS, PAIRS = "step", "customers", "pairs"
+OFFER_NAME = "offer"
+COUPONS, CONTROLS = "coupons", "controls"
+BIN_LOW, BIN_HIGH, SCORED, TARGETED = "bin_low", "bin_high", "scored", "targeted"
+BASE, SHARE_OF_BASE, SHARE_TARGETED, RATE, RATIO, FLAG = (
+    "base", "share_of_base", "share_of_targeted", "rate", "ratio", "flag",
+)
+VALUE, SHARE = "value", "share"
+
+
+class CampaignError(PromoLensError, ValueError):
+    """A campaign request that cannot be built; the message names the setting and the fix."""
+
+
+# ============================================================================== the request
+@dataclass(frozen=True)
+class CampaignRequest:
+    """Everything that defines a campaign list besides the workspace's data. JSON round-trip.
+
+    Attributes
+    ----------
+    run_id
+        The trained run whose production model scores the customers (its dataset is used).
+    spec
+        The audience: offers, eligibility, budgets, cap, control group, seed
+        (:class:`recsys.campaign.targeting.AudienceSpec`). ``spec.offers`` must name at least one offer.
+    cost_percent_of
+        With a money budget: when ``spec.cost_column`` holds a *percentage* (e.g. discount depth),
+        the offers column it is a percentage of (e.g. minimum spend); the cost of one coupon is then
+        ``cost_column / 100 * cost_percent_of``. None: ``cost_column`` is already money.
+    reasons
+        Top reasons written per row (0 = none).
+    reasons_view
+        What the reasons explain (:data:`REASON_VIEWS`).
+    """
+
+    run_id: str
+    spec: AudienceSpec
+    cost_percent_of: str | None = None
+    reasons: int = 2
+    reasons_view: str = DEFAULT_REASON_VIEW
+
+    def validate(self) -> None:
+        if not self.spec.offers:
+            raise CampaignError("Choose at least one offer to target. Fix: pick offers (CLI: --item ID, repeatable).")
+        if len(set(self.spec.offers)) != len(self.spec.offers):
+            raise CampaignError("An offer is chosen twice. Fix: list each offer once.")
+        if not isinstance(self.reasons, (int, np.integer)) or not 0 <= self.reasons <= 10:
+            raise CampaignError(f"Reasons per row must be a whole number from 0 to 10, got {self.reasons!r}.")
+        if self.reasons_view not in REASON_VIEWS:
+            raise CampaignError(f"Unknown reasons view {self.reasons_view!r}. Fix: use one of {', '.join(REASON_VIEWS)}.")
+        if self.cost_percent_of and not self.spec.cost_column:
+            raise CampaignError("'cost percent of' needs the percentage column too. Fix: set the cost column (CLI: --cost-column).")
+        try:
+            self.spec.validate()
+        except TargetingError as exc:
+            raise CampaignError(str(exc)) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spec"] = self.spec.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CampaignRequest":
+        values = dict(data)
+        values["spec"] = AudienceSpec.from_dict(values["spec"])
+        return cls(**values)
+
+    def command(self, workspace: str | Path | None = None, out: str = "targets.csv") -> list[str]:
+        """The ``promolens export`` command line that builds this same list.
+
+        Filter values are joined with commas, so values that themselves hold commas cannot be
+        given on the command line.
+        """
+        s = self.spec
+        argv = ["promolens", "export"]
+        if workspace is not None:
+            argv += ["--workspace", str(workspace)]
+        argv += ["--run", self.run_id]
+        for offer in s.offers:
+            argv += ["--item", offer]
+        for segment in s.segments:
+            argv += ["--segment", segment]
+        for user_filter in s.user_filters:
+            value = user_filter.value
+            text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+            argv += ["--filter", user_filter.column, user_filter.op, text]
+        optional = [
+            ("--active-since", s.active_since), ("--exclude-contacted-days", s.exclude_contacted_days),
+            ("--as-of", s.as_of), ("--top", s.top_n), ("--budget", s.total_coupons),
+            ("--money-budget", s.total_budget), ("--cost-column", s.cost_column),
+            ("--cost-percent-of", self.cost_percent_of), ("--min-score", s.min_score),
+        ]
+        for flag, value in optional:
+            if value is not None:
+                argv += [flag, _number_text(value)]
+        if not s.exclude_redeemed:
+            argv.append("--keep-redeemed")
+        argv += ["--cap", str(s.max_per_customer), "--holdout", _number_text(s.holdout_share), "--seed", str(s.seed)]
+        if self.reasons != 2:
+            argv += ["--reasons", str(self.reasons)]
+        if self.reasons_view != DEFAULT_REASON_VIEW:
+            argv += ["--reasons-view", self.reasons_view]
+        return [*argv, "--out", out]
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def parse_filter(column: str, op: str, text: str) -> UserFilter:
+    """A :class:`UserFilter` from command-line text (``in``/``not_in``/``between`` values comma-separated)."""
+    if op in ("in", "not_in", "between"):
+        return UserFilter(column, op, [part.strip() for part in text.split(",")])  # type: ignore[arg-type]
+    return UserFilter(column, op, text)  # type: ignore[arg-type]
+
+
+# ============================================================================== the result
+@dataclass(frozen=True)
+class Campaign:
+    """A built (not yet exported) campaign list and what the preview shows about it.
+
+    Attributes
+    ----------
+    request
+        What was asked.
+    dataset_id, dataset_fingerprint
+        The run's dataset.
+    audience
+        The targeting list (:class:`recsys.campaign.targeting.Audience`); its funnel starts with every
+        customer of the dataset.
+    reasons
+        Top reasons of each row of ``audience.frame`` (aligned; ``""`` when reasons are off).
+    histogram
+        Score distribution per offer: ``item_id``, ``bin_low``, ``bin_high``, ``scored`` (pairs
+        scored) and ``targeted`` (pairs in the list).
+    offer_names
+        Readable name of every chosen offer.
+    costs
+        Cost of one coupon per chosen offer (with a money budget), else None.
+    n_customers
+        Customers in the dataset (the base of the fairness check).
+    notes
+        Plain-language remarks (fallbacks, settings that could not be applied).
+    timings
+        Seconds per step.
+    """
+
+    request: CampaignRequest
+    dataset_id: str
+    dataset_fingerprint: str
+    audience: Audience
+    reasons: pd.Series
+    histogram: pd.DataFrame
+    offer_names: dict[str, str]
+    costs: dict[str, float] | None
+    n_customers: int
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The list with the offer's name and the reasons: what the preview table shows."""
+        frame = self.audience.frame.copy()
+        frame.insert(2, OFFER_NAME, frame[C.ITEM_ID].astype(str).map(self.offer_names))
+        frame[C.REASONS] = self.reasons.to_numpy()
+        return frame
+
+    def sizes(self) -> pd.DataFrame:
+        """Coupons per offer and group: ``item_id``, ``offer``, ``treatment``, ``control``."""
+        counts = self.audience.counts()
+        chosen = pd.DataFrame({C.ITEM_ID: list(self.request.spec.offers)})
+        counts[C.ITEM_ID] = counts[C.ITEM_ID].astype(str)
+        out = chosen.merge(counts, on=C.ITEM_ID, how="left").fillna({C.TREATMENT: 0, C.CONTROL: 0})
+        out[[C.TREATMENT, C.CONTROL]] = out[[C.TREATMENT, C.CONTROL]].astype(np.int64)
+        out.insert(1, OFFER_NAME, out[C.ITEM_ID].map(self.offer_names))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers: customers per group, coupons sent, money of the coupons sent."""
+        frame = self.audience.frame
+        treated = frame[C.GROUP] == C.TREATMENT
+        customers = self.audience.customers()
+        money = budget_used = None
+        if self.costs is not None:
+            cost = frame[C.ITEM_ID].astype(str).map(self.costs)
+            money = float(cost[treated].sum())
+            budget_used = float(cost.sum())
+        return {
+            "treatment_customers": customers[C.TREATMENT], "control_customers": customers[C.CONTROL],
+            "coupons": int(treated.sum()), "control_slots": int((~treated).sum()), "money": money,
+            "budget_used": budget_used, "offers": len(self.request.spec.offers),
+        }
+
+
+# ============================================================================== building
+def build_campaign(
+    workspace: Any,
+    request: CampaignRequest,
+    *,
+    dataset: Any | None = None,
+    model: Any | None = None,
+    progress: ProgressCallback | None = None,
+) -> Campaign:
+    """Score, select and explain a campaign list (nothing is written; see :func:`export_campaign`).
+
+    Parameters
+    ----------
+    workspace
+        The :class:`recsys.workspace.store.Workspace`.
+    request
+        The campaign (:class:`CampaignRequest`).
+    dataset, model
+        The run's dataset and production model when already loaded (the page caches them).
+    progress
+        Called with a message and a share done (0..1).
+
+    Raises
+    ------
+    CampaignError
+        A setting that cannot be used; the message names it and the fix.
+    """
+    from recsys.workspace import runs
+
+    report = progress or (lambda message, share: None)
+    request.validate()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    run = workspace.run(request.run_id)
+    if dataset is None:
+        report("Loading the data", 0.02)
+        dataset = workspace.load_dataset(run["dataset_id"])
+    if model is None:
+        report("Loading the model", 0.05)
+        model = runs.load_model(workspace, request.run_id)
+    spec = request.spec
+    items = dataset.items
+    _check_offers(spec.offers, model, items)
+    timings["load"] = _lap(clock)
+
+    report("Choosing who can be scored", 0.1)
+    clock = time.perf_counter()
+    members = {s: workspace.segment_members(s) for s in spec.segments}
+    universe = customer_universe(dataset)
+    candidates, pre_funnel = _prefilter(universe, dataset.users, spec, members)
+    timings["eligibility"] = _lap(clock)
+
+    clock = time.perf_counter()
+    scores = score_customers(
+        model, candidates, spec.offers, users=dataset.users, items=items,
+        progress=lambda message, share: report(message, 0.12 + 0.5 * share),
+    )
+    timings["scoring"] = _lap(clock)
+
+    report("Choosing who gets which coupon", 0.65)
+    clock = time.perf_counter()
+    costs_items = _items_with_costs(items, spec, request.cost_percent_of)
+    notes: list[str] = []
+    adjuster, note = fairness_adjuster(run, model=model, users=dataset.users, items=items)
+    if note:
+        notes.append(note)
+    recent = None
+    if spec.exclude_contacted_days is not None:
+        recent = export.recent_recipients(workspace, int(spec.exclude_contacted_days))
+    core = replace(spec, offers=(), segments=(), user_filters=())  # applied before scoring
+    try:
+        audience = build_audience(scores, dataset.users, costs_items, dataset.interactions, core,
+                                  recent_recipients=recent, score_adjuster=adjuster)
+    except TargetingError as exc:
+        raise CampaignError(str(exc)) from exc
+    funnel = pd.concat([pre_funnel, audience.funnel.iloc[1:]], ignore_index=True)  # row 0 ("scored") = the last pre-step
+    audience = replace(audience, spec=spec, funnel=funnel)
+    notes.extend(audience.allocation.notes)
+    timings["allocation"] = _lap(clock)
+
+    clock = time.perf_counter()
+    reasons = pd.Series("", index=audience.frame.index, dtype=object)
+    if request.reasons > 0 and len(audience.frame):
+        reasons = top_reasons(
+            model, audience.frame[C.USER_ID], audience.frame[C.ITEM_ID], n=request.reasons,
+            view=request.reasons_view, users=dataset.users, items=items,
+            progress=lambda message, share: report(message, 0.7 + 0.28 * share),
+        )
+    timings["reasons"] = _lap(clock)
+    report("Done", 1.0)
+    costs = None
+    if spec.cost_column:
+        lookup = costs_items.assign(**{C.ITEM_ID: costs_items[C.ITEM_ID].astype(str)}).drop_duplicates(C.ITEM_ID)
+        costs = {str(k): float(v) for k, v in lookup.set_index(C.ITEM_ID)[spec.cost_column].reindex(list(spec.offers)).items()}
+    return Campaign(
+        request=request, dataset_id=str(run["dataset_id"]), dataset_fingerprint=dataset.info.fingerprint,
+        audience=audience, reasons=reasons, histogram=score_histogram(scores, audience.frame),
+        offer_names=offer_names(items, spec.offers), costs=costs, n_customers=len(universe),
+        notes=tuple(notes), timings=timings,
+    )
+
+
+def export_campaign(
+    workspace: Any, campaign: Campaign, *, out: str | Path | None = None, identifiers: Iterable[str] = ()
+) -> export.ExportResult:
+    """Record the campaign as a workspace export (CSV + Parquet + manifest); copy the CSV to ``out``.
+
+    The manifest holds the request, the equivalent command line and the dataset, besides
+    everything :func:`recsys.campaign.export.save_export` records (spec, allocation, funnel, counts,
+    sha256 of the CSV).
+    """
+    params = {
+        "campaign": campaign.request.to_dict(),
+        "dataset_id": campaign.dataset_id,
+        "command": campaign.request.command(),
+        "notes": list(campaign.notes),
+        "offer_names": campaign.offer_names,
+        "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
+                    "explains": REASON_VIEWS[campaign.request.reasons_view]},
+    }
+    result = export.save_export(
+        workspace, campaign.audience, run_id=campaign.request.run_id,
+        dataset_fingerprint=campaign.dataset_fingerprint, params=params, reasons=campaign.reasons,
+        identifiers=identifiers,
+    )
+    if out is not None:
+        target = Path(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{target.name}")
+        shutil.copyfile(result.csv_path, tmp)
+        tmp.replace(target)
+    return result
+
+
+# ============================================================================== steps
+def customer_universe(dataset: Any) -> pd.Index:
+    """Every customer of a dataset: the customers table and anyone with an interaction (as text)."""
+    parts = [pd.Series(pd.unique(t[C.USER_ID])).astype(str) for t in (dataset.users, dataset.interactions)]
+    return pd.Index(pd.unique(pd.concat(parts, ignore_index=True).to_numpy(object)), name=C.USER_ID)
+
+
+def _prefilter(
+    universe: pd.Index, users: pd.DataFrame, spec: AudienceSpec, members: Mapping[str, pd.Series]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Customers in the chosen segments and passing the customer filters, and the funnel so far."""
+    n_offers = len(spec.offers)
+    keep = np.ones(len(universe), dtype=bool)
+    rows = [{STEP: "customers in the dataset", CUSTOMERS: len(universe), PAIRS: len(universe) * n_offers}]
+    if spec.segments:
+        wanted = pd.concat([pd.Series(m, dtype=object).astype(str) for m in members.values()], ignore_index=True)
+        keep &= universe.isin(wanted)
+        rows.append({STEP: "in segments", CUSTOMERS: int(keep.sum()), PAIRS: int(keep.sum()) * n_offers})
+    if spec.user_filters:
+        passes = np.ones(len(users), dtype=bool)
+        try:
+            for user_filter in spec.user_filters:  # a handful of filters, each vectorised
+                passes &= user_filter.mask(users)
+        except TargetingError as exc:
+            raise CampaignError(str(exc)) from exc
+        keep &= universe.isin(users.loc[passes, C.USER_ID].astype(str))
+        rows.append({STEP: "customer filters", CUSTOMERS: int(keep.sum()), PAIRS: int(keep.sum()) * n_offers})
+    return universe[keep].to_numpy(object), pd.DataFrame(rows, columns=[STEP, CUSTOMERS, PAIRS])
+
+
+def _check_offers(offers: Iterable[str], model: Any, items: pd.DataFrame | None) -> None:
+    offers = np.asarray(list(offers), dtype=object)
+    known = model.item_index_.positions(offers) >= 0
+    in_table = np.isin(offers, items[C.ITEM_ID].astype(str).to_numpy(object)) if items is not None and len(items) else False
+    unknown = offers[~known & ~in_table]
+    if len(unknown):
+        sample = ", ".join(map(str, model.item_index_.ids[:5]))
+        raise CampaignError(
+            f"Offer(s) {', '.join(map(str, unknown[:5]))} are neither known to the model nor in the offers table. "
+            f"Fix: choose offers of this dataset (e.g. {sample}, ...)."
+        )
+
+
+def score_customers(
+    model: Any,
+    user_ids: Iterable[Any],
+    offers: Iterable[Any],
+    *,
+    users: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    chunk_users: int = SCORE_CHUNK_USERS,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Model score of every customer for every offer: ``user_id``, ``item_id``, ``score``.
+
+    One vectorised ``recommend`` call (a matrix product) per chunk of ``chunk_users`` customers.
+    Customers and offers the model has not seen are scored from their rows in ``users`` /
+    ``items`` (cold start); customers found nowhere are scored as customers with no facts. Ids
+    come back as categoricals (compact for millions of rows).
+    """
+    report = progress or (lambda message, share: None)
+    ids = pd.unique(np.asarray(pd.Index(user_ids).astype(str), dtype=object))
+    offers = pd.unique(np.asarray(pd.Index(offers).astype(str), dtype=object))
+    new_items = None
+    if (model.item_index_.positions(offers) < 0).any():
+        new_items = items[items[C.ITEM_ID].astype(str).isin(offers)] if items is not None else None
+    unknown_users = ids[model.user_index_.positions(ids) < 0]
+    new_users = None
+    if len(unknown_users) and users is not None:
+        new_users = users[users[C.USER_ID].astype(str).isin(unknown_users)]
+        new_users = new_users.assign(**{C.USER_ID: new_users[C.USER_ID].astype(str)})
+    user_type = pd.CategoricalDtype(ids)
+    item_type = pd.CategoricalDtype(offers)
+    parts = []
+    total = max(len(ids), 1)
+    for start in range(0, len(ids), chunk_users):  # chunks of customers, one matrix product each
+        chunk = ids[start:start + chunk_users]
+        report(f"Scoring customers {start + 1:,}-{start + len(chunk):,} of {len(ids):,} for {len(offers)} offer(s)", start / total)
+        chunk_new = None
+        if new_users is not None:
+            chunk_new = new_users[new_users[C.USER_ID].isin(chunk)]
+            chunk_new = chunk_new if len(chunk_new) else None
+        reco = model.recommend(chunk, k=len(offers), exclude_seen=False, candidates=offers, unknown="cold",
+                               new_users=chunk_new, new_items=new_items)
+        parts.append(pd.DataFrame({
+            C.USER_ID: pd.Categorical(reco[C.USER_ID].astype(str), dtype=user_type),
+            C.ITEM_ID: pd.Categorical(reco[C.ITEM_ID].astype(str), dtype=item_type),
+            C.SCORE: reco[C.SCORE].to_numpy(np.float64),
+        }))
+    report("Scored", 1.0)
+    if not parts:
+        return pd.DataFrame({C.USER_ID: pd.Categorical([], dtype=user_type),
+                             C.ITEM_ID: pd.Categorical([], dtype=item_type), C.SCORE: np.zeros(0)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _items_with_costs(items: pd.DataFrame, spec: AudienceSpec, percent_of: str | None) -> pd.DataFrame:
+    """The offers table, with ``spec.cost_column`` turned into money when it is a percentage."""
+    if not spec.cost_column:
+        return items
+    for column in (spec.cost_column, percent_of):
+        if column and column not in items.columns:
+            numeric = [c for c in items.columns if pd.api.types.is_numeric_dtype(items[c])]
+            raise CampaignError(
+                f"The offers table has no column '{column}'. Fix: choose one of its number columns "
+                f"({', '.join(map(str, numeric)) or 'none'})."
+            )
+    cost = pd.to_numeric(items[spec.cost_column], errors="coerce")
+    if percent_of:
+        cost = cost / 100.0 * pd.to_numeric(items[percent_of], errors="coerce")
+        chosen = items[C.ITEM_ID].astype(str).isin(spec.offers).to_numpy()
+        bad = chosen & ~(cost > 0).to_numpy()
+        if bad.any():
+            shown = items.loc[bad, [C.ITEM_ID, spec.cost_column, percent_of]].head(5)
+            detail = ", ".join(f"{r[0]} ({r[1]}% of {r[2]})" for r in shown.itertuples(index=False))
+            raise CampaignError(
+                f"A coupon of offer(s) {detail} costs nothing or is unknown: '{spec.cost_column}' % of "
+                f"'{percent_of}' is not above 0. Fix: leave these offers out of a money budget, pick another "
+                "cost column, or budget in coupons."
+            )
+    return items.assign(**{spec.cost_column: cost})
+
+
+def fairness_adjuster(
+    run: Mapping[str, Any], *, model: Any, users: pd.DataFrame | None, items: pd.DataFrame | None
+) -> tuple[ScoreAdjuster | None, str | None]:
+    """The run's saved fairness re-ranking as a ``score_adjuster``, and a note when it cannot be used.
+
+    A run may hold ``extra["rerank"]`` settings (chosen on the Fairness page). They are applied
+    through ``recsys.insight.fairness.score_adjuster(settings, model=..., users=..., items=...)``, which
+    returns a function from the eligible pairs (``user_id``, ``item_id``, ``score``) to one
+    adjusted score per row. Without that function the list is ranked by model scores and the note
+    says so.
+    """
+    settings = (run.get("extra") or {}).get("rerank")
+    if not settings:
+        return None, None
+    try:
+        fairness = importlib.import_module("recsys.insight.fairness")
+    except ImportError:
+        fairness = None
+    factory = getattr(fairness, "score_adjuster", None)
+    if factory is None:
+        return None, ("This run has fairness re-ranking settings saved, but this version of PromoLens cannot "
+                      "apply them to campaign lists yet: the list is ranked by the model's scores.")
+    return factory(settings, model=model, users=users, items=items), None
+
+
+def top_reasons(
+    model: Any,
+    user_ids: Iterable[Any],
+    item_ids: Iterable[Any],
+    *,
+    n: int = 2,
+    view: str = DEFAULT_REASON_VIEW,
+    users: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    chunk_rows: int = REASON_CHUNK_ROWS,
+    progress: ProgressCallback | None = None,
+) -> pd.Series:
+    """The ``n`` strongest lifts of each pair's score, as text ("segment = deal_seeker +0.82; ...").
+
+    Exact Shapley attributions per source column (:class:`recsys.insight.explain.ScoreExplainer`),
+    computed for blocks of ``chunk_rows`` pairs; the text is assembled column-wise (a loop over
+    the ``n`` reasons, never over pairs). A pair with no positive contributor names its largest
+    one. Customers / offers unknown to the model are explained from their rows in ``users`` /
+    ``items``.
+    """
+    from recsys.insight.explain import ScoreExplainer
+
+    report = progress or (lambda message, share: None)
+    users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
+    items_arr = np.asarray(pd.Index(item_ids).astype(str), dtype=object)
+    if len(users_arr) != len(items_arr):
+        raise ValueError(f"user_ids ({len(users_arr)}) and item_ids ({len(items_arr)}) must have the same length")
+    if n < 1 or len(users_arr) == 0:
+        return pd.Series("", index=range(len(users_arr)), dtype=object)
+    explainer = ScoreExplainer(model)
+    new_users = _unknown_rows(users, C.USER_ID, users_arr, model.user_index_)
+    new_items = _unknown_rows(items, C.ITEM_ID, items_arr, model.item_index_)
+    out = np.empty(len(users_arr), dtype=object)
+    for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
+        stop = min(start + chunk_rows, len(users_arr))
+        report(f"Explaining pairs {start + 1:,}-{stop:,} of {len(users_arr):,}", start / len(users_arr))
+        explanation = explainer.explain_rows(
+            explainer.user_rows(users_arr[start:stop], new_users), explainer.item_rows(items_arr[start:stop], new_items),
+            view=view, full_labels=False,  # type: ignore[arg-type]
+        )
+        out[start:stop] = reason_text(np.asarray(explanation.values, dtype=np.float64),
+                                      np.asarray(explanation.display_data, dtype=object), n)
+    report("Explained", 1.0)
+    return pd.Series(out, dtype=object)
+
+
+def reason_text(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Join the ``n`` largest positive attributions of each row: ``"label +0.82; label +0.41"``.
+
+    ``values`` and ``labels`` are (rows, contributors). Rows with no positive value name their
+    largest contributor.
+
+    >>> reason_text(np.array([[0.5, -0.1, 0.2], [-0.3, -0.1, -0.2]]),
+    ...             np.array([["a", "b", "c"], ["a", "b", "c"]], dtype=object), 2).tolist()
+    ['a +0.50; c +0.20', 'b -0.10']
+    """
+    rows = values.shape[0]
+    k = min(n, values.shape[1])
+    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(values, order, axis=1)
+    names = np.take_along_axis(labels.reshape(values.shape), order, axis=1)
+    none_positive = ~(top > 0).any(axis=1)
+    text = pd.Series("", index=range(rows), dtype=object)
+    for j in range(k):  # a loop over the n reasons; each step is vectorised over rows
+        keep = (top[:, j] > 0) | ((j == 0) & none_positive)
+        part = pd.Series(names[:, j], dtype=object).astype(str) + " " + pd.Series(np.char.mod("%+.2f", top[:, j]))
+        joined = np.where(text == "", part, text + export.REASONS_SEPARATOR + part)
+        text = pd.Series(np.where(keep, joined, text), dtype=object)
+    return text.to_numpy(object)
+
+
+def _unknown_rows(table: pd.DataFrame | None, key: str, ids: np.ndarray, index: Any) -> pd.DataFrame | None:
+    if table is None:
+        return None
+    unknown = pd.unique(ids[index.positions(ids) < 0])
+    if len(unknown) == 0:
+        return None
+    rows = table[table[key].astype(str).isin(unknown)]
+    return rows.assign(**{key: rows[key].astype(str)})
+
+
+# ============================================================================== preview summaries
+def offer_names(items: pd.DataFrame | None, offers: Iterable[Any]) -> dict[str, str]:
+    """Readable name of each offer (the offers table's title/name column; the id where none)."""
+    from recsys.insight.explain import item_names
+
+    ids = [str(o) for o in offers]
+    return dict(zip(ids, (str(n) for n in item_names(items, ids))))
+
+
+def offer_choices(items: pd.DataFrame | None, model: Any) -> dict[str, str]:
+    """Every offer a campaign can target -> "name (id)" for pickers: the model's offers and the table's."""
+    ids = pd.unique(np.concatenate([
+        np.asarray(model.item_index_.ids, dtype=object),
+        items[C.ITEM_ID].astype(str).to_numpy(object) if items is not None else np.zeros(0, object),
+    ]))
+    names = offer_names(items, ids)
+    return {i: (names[i] if names[i] == i else f"{names[i]} ({i})") for i in ids}
+
+
+def score_histogram(scores: pd.DataFrame, targeted: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
+    """Pairs scored and pairs targeted per score bin of each offer (equal-width bins per offer)."""
+    columns = [C.ITEM_ID, BIN_LOW, BIN_HIGH, SCORED, TARGETED]
+    if scores.empty:
+        return pd.DataFrame(columns=columns)
+    codes, offers = pd.factorize(scores[C.ITEM_ID].astype(str), sort=False)
+    s = scores[C.SCORE].to_numpy(np.float64)
+    n = len(offers)
+    low = np.full(n, np.inf)
+    high = np.full(n, -np.inf)
+    np.minimum.at(low, codes, s)
+    np.maximum.at(high, codes, s)
+    width = np.where(high > low, (high - low) / bins, 1.0)
+
+    def counts(item_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        ok = item_codes >= 0
+        b = np.clip(((values[ok] - low[item_codes[ok]]) / width[item_codes[ok]]).astype(np.int64), 0, bins - 1)
+        return np.bincount(item_codes[ok] * bins + b, minlength=n * bins)
+
+    scored = counts(codes, s)
+    target_codes = pd.Index(offers).get_indexer(targeted[C.ITEM_ID].astype(str))
+    chosen = counts(target_codes, targeted[C.SCORE].to_numpy(np.float64))
+    edges = np.arange(bins)
+    frame = pd.DataFrame({
+        C.ITEM_ID: np.repeat(np.asarray(offers, dtype=object), bins),
+        BIN_LOW: (low[:, None] + edges[None, :] * width[:, None]).ravel(),
+        BIN_HIGH: (low[:, None] + (edges[None, :] + 1) * width[:, None]).ravel(),
+        SCORED: scored, TARGETED: chosen,
+    })
+    return frame[frame[SCORED] > 0].reset_index(drop=True)
+
+
+def group_values(users: pd.DataFrame, column: str, ids: Iterable[Any]) -> pd.Series:
+    """Each customer's value of one customer column (text; ``(missing)`` when absent), by id."""
+    if column not in users.columns:
+        raise CampaignError(f"The customers table has no column '{column}'. Fix: choose one of {', '.join(map(str, users.columns[1:]))}.")
+    lookup = users.assign(**{C.USER_ID: users[C.USER_ID].astype(str)}).drop_duplicates(C.USER_ID).set_index(C.USER_ID)[column]
+    index = pd.Index(pd.Index(ids).astype(str), name=C.USER_ID)
+    values = lookup.reindex(index)
+    return values.astype("string").fillna(MISSING).astype(str)
+
+
+def group_mix(campaign: Campaign, users: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Targeted customers of each offer by one customer column: ``offer``, ``value``, ``customers``, ``share``."""
+    frame = campaign.audience.frame
+    values = group_values(users, column, frame[C.USER_ID]).to_numpy()
+    table = (pd.DataFrame({OFFER_NAME: frame[C.ITEM_ID].astype(str).map(campaign.offer_names).to_numpy(), VALUE: values})
+             .groupby([OFFER_NAME, VALUE], sort=True).size().rename(CUSTOMERS).reset_index())
+    table[SHARE] = table[CUSTOMERS] / table.groupby(OFFER_NAME)[CUSTOMERS].transform("sum")
+    return table
+
+
+@dataclass(frozen=True)
+class SelectionCheck:
+    """Who is targeted per customer group, against the customer base, with the four-fifths rule.
+
+    ``table`` has one row per group: ``value``, ``base`` (customers in the base), ``targeted``
+    (customers in the list, control group included: they were chosen the same way), ``rate``
+    (targeted / base), ``ratio`` (rate / the highest rate among groups large enough to judge),
+    ``share_of_base``, ``share_of_targeted`` and ``flag`` (ratio below four-fifths).
+    ``warnings`` name each flagged group in plain words; ``verdict`` says when no group is flagged;
+    ``notes`` list what could not be judged.
+    """
+
+    column: str
+    table: pd.DataFrame
+    warnings: tuple[str, ...]
+    verdict: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.table[FLAG].any())
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return (*self.warnings, *((self.verdict,) if self.verdict else ()), *self.notes)
+
+
+def selection_by_group(
+    campaign: Campaign, users: pd.DataFrame, column: str, base: Iterable[Any], *, min_size: int = MIN_GROUP_SIZE
+) -> SelectionCheck:
+    """Share of each customer group that is targeted, against the base, with the four-fifths rule.
+
+    Any customer column may be checked, sensitive ones included (they are left out of the model,
+    never out of the audit). Groups smaller than ``min_size`` in the base are listed but not judged.
+    """
+    base_values = group_values(users, column, base)
+    targeted_ids = pd.unique(campaign.audience.frame[C.USER_ID].astype(str).to_numpy(object))
+    targeted_values = group_values(users, column, targeted_ids)
+    table = pd.DataFrame({
+        BASE: base_values.value_counts(),
+        TARGETED: targeted_values.value_counts(),
+    }).fillna(0).astype(np.int64).rename_axis(VALUE).reset_index()
+    table[RATE] = table[TARGETED] / table[BASE].where(table[BASE] > 0)
+    judged = table[BASE] >= min_size
+    best = table.loc[judged, RATE].max() if judged.any() else np.nan
+    table[RATIO] = table[RATE] / best if best and np.isfinite(best) and best > 0 else np.nan
+    table[SHARE_OF_BASE] = table[BASE] / max(int(table[BASE].sum()), 1)
+    table[SHARE_TARGETED] = table[TARGETED] / max(int(table[TARGETED].sum()), 1)
+    table[FLAG] = judged & (table[RATIO] < FOUR_FIFTHS)
+    table = table.sort_values(RATE, ascending=False, kind="stable").reset_index(drop=True)
+    return SelectionCheck(column, table, *_selection_messages(column, table, best, min_size))
+
+
+def _selection_messages(
+    column: str, table: pd.DataFrame, judged_best: float, min_size: int
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    label = column.replace("_", " ")
+    small = table[table[BASE] < min_size]
+    notes = (f"Too few customers to judge (under {min_size}): {', '.join(map(str, small[VALUE]))}.",) if len(small) else ()
+    if table.empty or not np.isfinite(judged_best) or judged_best <= 0:
+        return (), None, (f"No {label} group with {min_size}+ customers has anyone targeted: nothing to compare.", *notes)
+    top = table[(table[BASE] >= min_size)].iloc[0]
+    flagged = table[table[FLAG]]
+    warnings = tuple(
+        f"**{label} = {row.value}**: {row.rate:.1%} of these customers are targeted, against {top.rate:.1%} of "
+        f"**{top.value}** (the most targeted group) — a ratio of {row.ratio:.2f}, below the four-fifths rule "
+        f"(0.80). The campaign reaches this group much less than others; check the customer filters and "
+        f"segments, or re-rank on the Fairness page."
+        for row in flagged.itertuples(index=False)
+    )
+    verdict = None if warnings else (
+        f"Every {label} group with {min_size}+ customers is targeted at least four-fifths as often as the most "
+        f"targeted group (**{top.value}**, {top.rate:.1%}): no adverse-impact flag under the four-fifths rule."
+    )
+    return warnings, verdict, notes
+
+
+def _lap(start: float) -> float:
+    return round(time.perf_counter() - start, 4)
+
+
+__all__ = [
+    "CampaignRequest", "Campaign", "CampaignError", "SelectionCheck", "build_campaign", "export_campaign",
+    "score_customers", "top_reasons", "reason_text", "customer_universe", "offer_choices", "offer_names",
+    "score_histogram", "group_mix", "selection_by_group", "fairness_adjuster", "parse_filter",
+]

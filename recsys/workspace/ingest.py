@@ -1,0 +1,450 @@
+"""Import files into a workspace: read + validate + clean (``io``) then store atomically (``store``).
+
+The CLI and the Data page both go through :func:`import_files`, so a dataset imported either way
+is the same dataset. :func:`append_files` adds a batch of new data to a stored dataset, validated
+the same way and checked against what the dataset already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from recsys.core import columns as C
+from recsys.data import io, privacy
+from recsys.data.schema import TableSchema, infer_schema
+from recsys.workspace.store import DatasetInfo, Workspace
+from recsys.data.validate import DataError, Problem, check_mapping, example_rows, to_number
+
+#: The sample shop shipped with the project (made by ``promolens sample --out sample_data``).
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE_NAME = "Sample shop"
+
+
+def sample_files(sample_dir: Path = SAMPLE_DIR) -> dict[str, Path]:
+    """Paths of the sample's interactions, users and items files."""
+    interactions = next(
+        (sample_dir / n for n in ("interactions.csv", "interactions.csv.gz", "interactions.parquet")
+         if (sample_dir / n).exists()),
+        None,
+    )
+    if interactions is None:
+        raise FileNotFoundError(
+            f"No sample interactions file in {sample_dir}. Recreate it with "
+            f"`promolens sample --out {sample_dir}`."
+        )
+    return {"interactions": interactions, "users": sample_dir / "users.csv", "items": sample_dir / "items.csv"}
+
+
+def import_files(
+    workspace: Workspace,
+    interactions: str | Path,
+    users: str | Path | None = None,
+    items: str | Path | None = None,
+    *,
+    name: str | None = None,
+    mapping: dict[str, dict[str, str]] | None = None,
+    options: io.ImportOptions | None = None,
+    names: dict[str, str] | None = None,
+    pseudonymise: bool = False,
+    is_sample: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+) -> tuple[DatasetInfo, io.PreparedDataset]:
+    """Read, validate, clean and store one dataset; raises ``validate.DataError`` on bad input.
+
+    Nothing is written to the workspace unless every file passes.
+    """
+    options = options or io.ImportOptions()
+    if pseudonymise:
+        options = io.ImportOptions(**{**vars(options), "pseudonymise_key": workspace.secret_key()})
+    if progress:
+        progress("Reading and checking the files", 0.1)
+    prepared = io.prepare_dataset(interactions, users, items, mapping=mapping, options=options, names=names)
+    if progress:
+        progress("Saving to the workspace", 0.8)
+    label = name or Path((names or {}).get("interactions", str(interactions))).name
+    info = workspace.save_dataset(prepared, label, is_sample=is_sample, import_options=options.fingerprint_dict())
+    if progress:
+        progress("Done", 1.0)
+    return info, prepared
+
+
+def ensure_sample_dataset(workspace: Workspace, sample_dir: Path = SAMPLE_DIR) -> DatasetInfo | None:
+    """Import the sample shop when the workspace has no dataset yet (first start)."""
+    if workspace.datasets():
+        return None
+    files = sample_files(sample_dir)
+    info, _ = import_files(
+        workspace, files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, is_sample=True
+    )
+    return info
+
+
+# --------------------------------------------------------------------------------------- appends
+_APPEND_FIX_NEW_DATASET = (
+    "A dataset's columns are fixed at import so that its models stay comparable: remove the column "
+    "from this file, or import all the data as a new dataset to use it."
+)
+#: The file's role in messages when no file name is known.
+_NO_FILE = "append"
+_PSEUDONYM = r"u_[0-9a-f]{16}"
+
+
+def append_files(
+    workspace: Workspace,
+    dataset_id: str,
+    interactions: io.Source | None = None,
+    users: io.Source | None = None,
+    items: io.Source | None = None,
+    *,
+    name: str | None = None,
+    names: dict[str, str] | None = None,
+    options: io.ImportOptions | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> tuple[dict[str, Any], io.PreparedDataset]:
+    """Validate a batch of new data like an import and append it to a dataset, atomically.
+
+    Any of the three files may be given (new customers or new offers may come before any
+    interaction of theirs). The files are read with the dataset's column mapping, event weights,
+    leading-zero rule and pseudonymisation, go through every check of ``io.prepare_dataset`` and
+    are then checked against the stored dataset:
+
+    * users / items columns must be the dataset's (a new or missing column is an error);
+    * a number column of the dataset must get numbers;
+    * event types the dataset never had are a *warning* (training weighs them with the Train
+      page's weights; unknown ones weigh 1), so a misspelt event type does not go unnoticed;
+    * interaction rows identical to a row already in the dataset are dropped and counted in the
+      report (when the data has dates or order ids; without them, repeats may be real and are
+      kept, as on import); a batch whose every file was already added is refused;
+    * interactions of unknown customers or offers are fine: they are new.
+
+    Returns the append's record (see ``Workspace.appends``) and the prepared batch. Raises
+    ``validate.DataError`` on bad input and ``store.NotFound`` for an unknown dataset; either
+    way nothing in the workspace changes.
+
+    Examples
+    --------
+    >>> record, batch = append_files(ws, "d1", interactions="orders_2026-05-02.csv")   # doctest: +SKIP
+    >>> record["seq"], ws.dataset("d1").version                                       # doctest: +SKIP
+    (1, 1)
+    """
+    info = workspace.dataset(dataset_id)
+    inputs = {t: s for t, s in ((C.Table.INTERACTIONS, interactions), (C.Table.USERS, users), (C.Table.ITEMS, items))
+              if s is not None}
+    if not inputs:
+        raise DataError([Problem(_NO_FILE, None, (), 0, "no file was given to append",
+                                 "Give at least one of: an interactions file, a customers file, an offers file.")])
+    if progress:
+        progress("Reading and checking the files", 0.1)
+    options = _append_options(workspace, info, options or io.ImportOptions())
+    shown = {t: (names or {}).get(t.value) or (Path(s).name if isinstance(s, (str, Path)) else f"{t.value} table")
+             for t, s in inputs.items()}
+    overrides = _append_mapping(info, inputs)
+    loaded = _load_batch(inputs, shown, overrides, options)
+    options = replace(options, **_fact_columns(info, loaded.get(C.Table.INTERACTIONS), overrides))
+    load_warnings = [w for table in loaded.values() for w in table.warnings]
+    try:
+        if C.Table.INTERACTIONS in loaded:
+            prepared = io.prepare_dataset(
+                *(loaded[t].frame if t in loaded else None for t in C.Table),
+                mapping=overrides, options=options, names={t.value: n for t, n in shown.items()},
+            )
+            prepared.warnings = [w for w in prepared.warnings if "appear in the interactions" not in w.message]
+        else:
+            prepared = _prepare_entities(info, loaded, overrides, options)
+    except DataError as exc:
+        raise DataError(exc.problems, load_warnings + exc.warnings) from None
+    prepared.warnings = load_warnings + prepared.warnings
+    prepared.sources = [io.SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
+    _check_against_dataset(workspace, info, prepared, loaded)
+    if progress:
+        progress("Saving to the workspace", 0.8)
+    label = name or " + ".join(shown.values())
+    record = workspace.append_dataset(dataset_id, prepared, label)
+    if progress:
+        progress("Done", 1.0)
+    return record, prepared
+
+
+def _append_options(workspace: Workspace, info: DatasetInfo, options: io.ImportOptions) -> io.ImportOptions:
+    """The caller's options with what decides a file's meaning taken from the dataset's import."""
+    stored = info.import_options
+    changes: dict[str, Any] = {}
+    if stored:
+        changes["event_weights"] = stored.get("event_weights")
+        changes["leading_zero_ids"] = stored.get("leading_zero_ids", options.leading_zero_ids)
+        label = stored.get("pseudonym_key")
+    else:  # imported before appends existed: ids that all look like our pseudonyms were made with this key
+        label = None
+        sample = _parquet_query(
+            f"SELECT {C.USER_ID} FROM read_parquet(?) LIMIT 1000", [str(workspace.table_path(info.id, C.Table.INTERACTIONS))],
+        )[C.USER_ID].astype("str")
+        if len(sample) and sample.str.fullmatch(_PSEUDONYM).all():
+            label = privacy.key_fingerprint(workspace.secret_key())
+    given = options.pseudonymise_key
+    if label is None:
+        if given is not None:
+            raise DataError([Problem(_NO_FILE, C.USER_ID, (), 0,
+                                     f"dataset '{info.id}' keeps its customer ids as they are, but a "
+                                     "pseudonymisation key was given for this append",
+                                     "Append without a pseudonymisation key, so the ids match the dataset's.")])
+        changes["pseudonymise_key"] = None
+    elif given is not None and privacy.key_fingerprint(given) == label:
+        changes["pseudonymise_key"] = given
+    elif privacy.key_fingerprint(workspace.secret_key()) == label:
+        changes["pseudonymise_key"] = workspace.secret_key()
+    else:
+        raise DataError([Problem(_NO_FILE, C.USER_ID, (), 0,
+                                 f"dataset '{info.id}' replaced its customer ids by pseudonyms made with a key that "
+                                 f"is not this workspace's (key label {label})",
+                                 "Pass that key (ImportOptions.pseudonymise_key) so the new ids get the same "
+                                 "pseudonyms.")])
+    return replace(options, **changes)
+
+
+def _append_mapping(info: DatasetInfo, inputs: dict[C.Table, io.Source]) -> dict[str, dict[str, str | None]]:
+    """The dataset's column mapping; canonical columns it did not map stay unmapped."""
+    mapping: dict[str, dict[str, str | None]] = {}
+    for table in inputs:
+        stored = info.mapping.get(table.value)
+        if stored:
+            mapping[table.value] = {c: stored.get(c) for c in C.MAPPABLE_COLUMNS[table]}
+    return mapping
+
+
+def _load_batch(
+    inputs: dict[C.Table, io.Source], shown: dict[C.Table, str], overrides: dict[str, dict[str, str | None]],
+    options: io.ImportOptions,
+) -> dict[C.Table, io.LoadedTable]:
+    """Read every file once (the header decides which columns are facts); all file problems at once."""
+    loaded, problems, warnings = {}, [], []
+    for table, source in inputs.items():
+        try:
+            loaded[table] = io._load_any(source, shown[table], table, overrides.get(table.value), options)
+        except DataError as exc:
+            problems += exc.problems
+            warnings += exc.warnings
+    problems += options.problems()
+    if problems:
+        raise DataError(problems, warnings + [w for t in loaded.values() for w in t.warnings])
+    return loaded
+
+
+def _fact_columns(
+    info: DatasetInfo, loaded: io.LoadedTable | None, overrides: dict[str, dict[str, str | None]],
+) -> dict[str, tuple[str, ...]]:
+    """Columns of the interactions file that are customer / offer facts of the dataset (and only those)."""
+    if loaded is None:
+        return {"user_columns": (), "item_columns": ()}
+    mapped = {v for v in overrides.get(C.Table.INTERACTIONS.value, {}).values() if v}
+    free = [c for c in loaded.frame.columns if c not in mapped]
+    user_names = {c.name for c in info.user_schema.columns}
+    item_names = {c.name for c in info.item_schema.columns}
+    return {"user_columns": tuple(c for c in free if c in user_names),
+            "item_columns": tuple(c for c in free if c in item_names and c not in user_names)}
+
+
+def _prepare_entities(
+    info: DatasetInfo, loaded: dict[C.Table, io.LoadedTable], overrides: dict[str, dict[str, str | None]],
+    options: io.ImportOptions,
+) -> io.PreparedDataset:
+    """A batch of customers and/or offers only: the users/items steps of ``io.prepare_dataset``."""
+    ctx = io._Context(options)
+    resolved: dict[str, dict[str, str]] = {}
+    frames: dict[C.Table, pd.DataFrame] = {}
+    identifiers: dict[str, dict[str, str]] = {}
+    for table, table_loaded in loaded.items():
+        columns = list(table_loaded.frame.columns)
+        mapping = io.resolve_mapping(columns, table, overrides.get(table.value))
+        resolved[table.value] = mapping
+        problems = check_mapping(mapping, columns, table, table_loaded.name)
+        for p in problems:
+            ctx.add(p)
+        entity = None if problems else io._prepare_entity(ctx, table_loaded, table, mapping)
+        if entity is not None:
+            frames[table], identifiers[table.value] = entity
+    if ctx.problems:
+        raise DataError(ctx.problems, ctx.warnings)
+    for table, found in identifiers.items():
+        for column, reason in found.items():
+            ctx.add(Problem(loaded[C.Table(table)].name, column, (), 0,
+                            f"column '{column}' holds direct identifiers ({reason})",
+                            "Nothing to do: it is never used as a model feature and never exported.", "warning"))
+    for table, key in ((C.Table.USERS, C.USER_ID), (C.Table.ITEMS, C.ITEM_ID)):
+        frames.setdefault(table, pd.DataFrame({key: pd.Series([], dtype="str")}))
+    if options.pseudonymise_key is not None:
+        frames[C.Table.USERS][C.USER_ID] = privacy.pseudonymise(frames[C.Table.USERS][C.USER_ID], options.pseudonymise_key)
+    sources = [io.SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
+    return io.PreparedDataset(
+        interactions=_no_interactions(),
+        users=frames[C.Table.USERS], items=frames[C.Table.ITEMS],
+        user_schema=infer_schema(frames[C.Table.USERS], C.USER_ID, set(identifiers.get("users", {}))),
+        item_schema=infer_schema(frames[C.Table.ITEMS], C.ITEM_ID, set(identifiers.get("items", {}))),
+        mapping=resolved, report=ctx.report, warnings=ctx.warnings, sources=sources, identifiers=identifiers,
+        fingerprint=io._dataset_fingerprint(sources, resolved, options),
+    )
+
+
+def _no_interactions() -> pd.DataFrame:
+    """An empty interactions table with the dtypes ``io.prepare_dataset`` produces."""
+    return pd.DataFrame({
+        C.USER_ID: pd.Series([], dtype="str"), C.ITEM_ID: pd.Series([], dtype="str"),
+        C.EVENT: pd.Series([], dtype="str"), C.TIMESTAMP: pd.Series([], dtype="datetime64[ns]"),
+        C.WEIGHT: pd.Series([], dtype="float64"), C.VALUE: pd.Series([], dtype="float64"),
+    })
+
+
+def _check_against_dataset(
+    workspace: Workspace, info: DatasetInfo, prepared: io.PreparedDataset, loaded: dict[C.Table, io.LoadedTable],
+) -> None:
+    """Checks of a prepared batch against the stored dataset; fixes the batch in place or raises."""
+    problems: list[Problem] = []
+    history = workspace.appends(info.id)
+    folders = workspace.batch_folders(info.id, history)
+    inter_file = loaded[C.Table.INTERACTIONS].name if C.Table.INTERACTIONS in loaded else _NO_FILE
+    for table, key, schema in ((C.Table.USERS, C.USER_ID, info.user_schema), (C.Table.ITEMS, C.ITEM_ID, info.item_schema)):
+        frame = getattr(prepared, table.value)
+        problems += _column_problems(frame, key, schema, loaded.get(table), inter_file, table)
+        problems += _number_problems(workspace, info, table, frame, loaded.get(table))
+    if problems:
+        raise DataError(problems, prepared.warnings)
+    inter = prepared.interactions
+    if len(inter):
+        prepared.warnings += _new_event_warnings(folders, inter, inter_file, prepared.mapping)
+        _drop_known_rows(folders, prepared)
+    _refuse_nothing_new(info, history, prepared)
+
+
+def _column_problems(
+    frame: pd.DataFrame, key: str, schema: TableSchema, loaded: io.LoadedTable | None, inter_file: str, table: C.Table,
+) -> list[Problem]:
+    expected = [c.name for c in schema.columns]
+    have = [c for c in frame.columns if c != key]
+    what, a_what = ("customer", "a customer") if table == C.Table.USERS else ("offer", "an offer")
+    problems = []
+    for column in (c for c in have if c not in expected):
+        file = loaded.name if loaded is not None and column in loaded.frame.columns else inter_file
+        problems.append(Problem(
+            file, column, (), 0,
+            f"column '{column}' is not {a_what} column of this dataset (its {what} columns are "
+            f"{', '.join(repr(c) for c in expected) or 'none'})", _APPEND_FIX_NEW_DATASET))
+    if loaded is not None:  # a users / items file must bring every column, so facts are not half-updated
+        for column in (c for c in expected if c not in have):
+            problems.append(Problem(
+                loaded.name, column, (), 0,
+                f"the {table.value} file has no column '{column}', which every {what} of this dataset has",
+                f"Add a column named '{column}' to the file (empty cells are fine where it is unknown)."))
+    return problems
+
+
+def _stored_types(workspace: Workspace, dataset_id: str, table: C.Table) -> dict[str, str]:
+    """Column -> 'number' / 'other' of a stored table (from the Parquet schema; no data read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(workspace.table_path(dataset_id, table))
+    return {f.name: "number" if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) else "other"
+            for f in schema}
+
+
+def _number_problems(
+    workspace: Workspace, info: DatasetInfo, table: C.Table, frame: pd.DataFrame, loaded: io.LoadedTable | None,
+) -> list[Problem]:
+    """Number columns of the dataset must get numbers (text in them is refused, row by row)."""
+    types = _stored_types(workspace, info.id, table)
+    problems = []
+    for column in frame.columns:  # a loop over columns
+        if types.get(column) != "number" or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        numbers, bad = to_number(frame[column])
+        if bad.any():
+            raw_bad = bad
+            if loaded is not None and column in loaded.frame.columns:  # spreadsheet rows of the file
+                raw_bad = to_number(loaded.frame[column])[1]
+            problems.append(Problem(
+                loaded.name if loaded is not None else _NO_FILE, column, example_rows(raw_bad), int(raw_bad.sum()),
+                f"column '{column}' holds numbers in this dataset, but {int(raw_bad.sum()):,} rows of the file "
+                "hold text that is not a number", "Correct or empty those cells, then append the file again."))
+        else:
+            frame[column] = numbers
+    return problems
+
+
+def _parquet_query(sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query over the workspace's Parquet files in an in-memory DuckDB (the catalogue stays closed)."""
+    with duckdb.connect() as con:
+        return con.execute(sql, params).df()
+
+
+def _new_event_warnings(
+    folders: list[Path], inter: pd.DataFrame, file: str, mapping: dict[str, dict[str, str]],
+) -> list[Problem]:
+    """A warning per batch naming the event types the dataset never had."""
+    files = [str(f / f"{C.Table.INTERACTIONS.value}.parquet") for f in folders]
+    known = set(_parquet_query(f"SELECT DISTINCT {C.EVENT} FROM read_parquet(?)", [files])[C.EVENT].astype("str"))
+    counts = inter[C.EVENT].value_counts()
+    new = counts[~counts.index.isin(list(known))]
+    if new.empty:
+        return []
+    listed = ", ".join(f"'{e}' ({n:,} row{'s' if n != 1 else ''})" for e, n in new.items())
+    column = mapping.get(C.Table.INTERACTIONS.value, {}).get(C.EVENT)
+    return [Problem(
+        file, column, (), int(new.sum()),
+        f"event types this dataset never had: {listed}; known ones are "
+        f"{', '.join(repr(e) for e in sorted(known))}. Training weighs them with the Train page's event weights "
+        "(an event type without a weight there weighs 1)",
+        "If one is a misspelling, fix the file and append it again; otherwise give it a weight on the Train page.",
+        "warning")]
+
+
+def _drop_known_rows(folders: list[Path], prepared: io.PreparedDataset) -> None:
+    """Drop batch interactions identical to a row already in the dataset (re-sent data), with a report step."""
+    inter = prepared.interactions
+    mapped = prepared.mapping.get(C.Table.INTERACTIONS.value, {})
+    dated = C.TIMESTAMP in mapped or C.ORDER_ID in mapped
+    ids = list(pd.unique(inter[C.USER_ID]))
+    known = []
+    for folder in folders:  # a loop over files: only rows of the batch's customers are read
+        path = folder / f"{C.Table.INTERACTIONS.value}.parquet"
+        known.append(pd.read_parquet(path, filters=[(C.USER_ID, "in", ids)]))
+    columns = list(C.INTERACTION_COLUMNS)
+    stored = pd.concat(known, ignore_index=True)[columns].drop_duplicates()
+    stored[C.TIMESTAMP] = stored[C.TIMESTAMP].astype(inter[C.TIMESTAMP].dtype)
+    hits = inter[columns].reset_index().merge(stored, on=columns, how="inner")["index"].to_numpy()
+    repeated = np.zeros(len(inter), dtype=bool)
+    repeated[hits] = True
+    table = C.Table.INTERACTIONS.value
+    if not dated:
+        prepared.report.add(table, "rows already in the dataset", int(repeated.sum()),
+                            "Rows identical to a row already in the dataset were kept: without a date or order "
+                            "column they may be real repeat interactions.", action="kept")
+        return
+    prepared.report.add(table, "rows already in the dataset", int(repeated.sum()),
+                        "Rows identical in every column to a row already in the dataset (sent again) were dropped.")
+    if repeated.any():
+        prepared.interactions = inter[~repeated].reset_index(drop=True)
+        prepared.report.rows_out[table] = len(prepared.interactions)
+
+
+def _refuse_nothing_new(info: DatasetInfo, history: list[dict[str, Any]], prepared: io.PreparedDataset) -> None:
+    """A batch that adds nothing, or whose every file was already added, is refused."""
+    earlier = {s.get("sha256"): "the import" for s in info.sources}
+    for record in history:
+        earlier.update({s.get("sha256"): f"append {record['seq']} ('{record['name']}')" for s in record["sources"]})
+    seen = [earlier.get(s.sha256) for s in prepared.sources]
+    files = ", ".join(s.name for s in prepared.sources)
+    if all(seen):
+        raise DataError([Problem(files, None, (), 0,
+                                 f"{'this file was' if len(seen) == 1 else 'these files were'} already added to "
+                                 f"dataset '{info.id}' ({', '.join(dict.fromkeys(seen))})",
+                                 "Nothing to do; append only new data.")], prepared.warnings)
+    if len(prepared.interactions) == 0 and len(prepared.users) == 0 and len(prepared.items) == 0:
+        raise DataError([Problem(files, None, (), 0,
+                                 f"nothing new: every row is already in dataset '{info.id}'",
+                                 "Nothing to do; append only new data.")], prepared.warnings)

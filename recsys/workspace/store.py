@@ -1,0 +1,887 @@
+"""The workspace: one DuckDB catalogue + Parquet tables + model and export files.
+
+Layout of a workspace directory::
+
+    catalog.duckdb            datasets, runs, segments, exports, measurements (one row each)
+    secret.key                the keyed-pseudonymisation key (created on first use, mode 0600)
+    datasets/<id>/            interactions.parquet, users.parquet, items.parquet (as imported)
+    datasets/<id>/appends/<seq>/  the same three tables of each later append (0001, 0002, ...)
+    runs/<id>/                model files of one training run
+    exports/<id>/             targeting CSV + manifest
+    segments/<id>.parquet     member lists of saved segments
+
+Writes are atomic: files are written into a temporary directory, moved into place with one
+``os.replace`` and only then recorded in the catalogue, in one transaction. A failed or interrupted
+import leaves no catalogue row, and directories without a row are ignored (and swept on open).
+
+A dataset grows by *appends* (:meth:`Workspace.append_dataset`): each batch of new interactions,
+customers and offers is kept in its own folder with one ``appends`` row, so the dataset keeps its
+history. ``DatasetInfo.version`` counts the appends; the fingerprint changes with every append, and
+:meth:`Workspace.load_dataset` can return the dataset as of any version.
+
+DuckDB allows one writer process at a time; connections here are short-lived, and a lock held by
+another process becomes a :class:`WorkspaceBusy` error with a plain message.
+"""
+
+from __future__ import annotations
+
+from recsys.core.errors import PromoLensError
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from recsys.core import columns as C
+from recsys.data.schema import TableSchema
+
+DEFAULT_WORKSPACE = "workspace"
+CATALOG_FILE = "catalog.duckdb"
+KEY_FILE = "secret.key"
+_TMP_PREFIX = ".tmp-"
+_LOCK_WAIT_SECONDS = 3.0
+# DuckDB shares one database instance per file inside a process; two threads (two app sessions)
+# attaching or detaching the same file at once get "Unique file handle conflict". Serialise both.
+_ATTACH_LOCK = threading.Lock()
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    fingerprint VARCHAR NOT NULL, sources VARCHAR, mapping VARCHAR, report VARCHAR,
+    warnings VARCHAR, identifiers VARCHAR, user_schema VARCHAR, item_schema VARCHAR,
+    n_interactions BIGINT, n_users BIGINT, n_items BIGINT, is_sample BOOLEAN DEFAULT FALSE
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    config VARCHAR, metrics VARCHAR, epochs VARCHAR, timings VARCHAR, split VARCHAR,
+    extra VARCHAR, model_dir VARCHAR
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, definition VARCHAR, n_members BIGINT, members_file VARCHAR
+);
+CREATE TABLE IF NOT EXISTS exports (
+    id VARCHAR PRIMARY KEY, run_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
+    manifest VARCHAR, csv_file VARCHAR, sha256 VARCHAR, n_rows BIGINT
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id VARCHAR PRIMARY KEY, export_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
+    results VARCHAR
+);
+CREATE TABLE IF NOT EXISTS appends (
+    dataset_id VARCHAR NOT NULL, seq BIGINT NOT NULL, created_at TIMESTAMP NOT NULL, name VARCHAR,
+    n_rows BIGINT, n_new_users BIGINT, n_new_items BIGINT, n_updated_users BIGINT,
+    n_updated_items BIGINT, first_event TIMESTAMP, last_event TIMESTAMP, fingerprint VARCHAR NOT NULL,
+    batch_fingerprint VARCHAR, report VARCHAR, sources VARCHAR, warnings VARCHAR,
+    n_user_rows BIGINT, n_item_rows BIGINT, n_interactions BIGINT, n_users BIGINT, n_items BIGINT,
+    PRIMARY KEY (dataset_id, seq)
+);
+-- Added with appends: the import options that decide what a file means (event weights, leading
+-- zeros, the pseudonymisation key's label), so an append reads its files the same way.
+ALTER TABLE datasets ADD COLUMN IF NOT EXISTS import_options VARCHAR;
+"""
+_DATASET_COLUMNS = (
+    "id, name, created_at, fingerprint, sources, mapping, report, warnings, identifiers, user_schema, "
+    "item_schema, n_interactions, n_users, n_items, is_sample, import_options"
+)
+_APPEND_JSON_FIELDS = ("report", "sources", "warnings")
+#: Appends of a dataset live in ``datasets/<id>/appends/<seq:04d>/``.
+APPENDS_DIR = "appends"
+
+_ID_PREFIX = {"datasets": "d", "runs": "r", "segments": "s", "exports": "e", "measurements": "m"}
+
+
+class WorkspaceError(PromoLensError, RuntimeError):
+    """A workspace operation could not be done; the message says why and what to do."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another process holds the workspace's DuckDB file."""
+
+
+class NotFound(WorkspaceError, KeyError):
+    """An id that the workspace does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One catalogue row of the datasets table."""
+
+    id: str
+    name: str
+    created_at: datetime
+    fingerprint: str
+    sources: list[dict[str, Any]]
+    mapping: dict[str, dict[str, str]]
+    report: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    identifiers: dict[str, dict[str, str]]
+    user_schema: TableSchema
+    item_schema: TableSchema
+    n_interactions: int
+    n_users: int
+    n_items: int
+    is_sample: bool
+    #: Number of appends so far (0 right after import).
+    version: int = 0
+    #: The fingerprint right after import (``fingerprint`` changes with every append).
+    base_fingerprint: str = ""
+    #: The import options that decide what a file means (see ``io.ImportOptions.fingerprint_dict``);
+    #: empty for datasets imported before appends existed.
+    import_options: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        appends = f", {self.version} append{'s' if self.version != 1 else ''}" if self.version else ""
+        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions{appends})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "created_at": self.created_at.isoformat(),
+            "fingerprint": self.fingerprint, "sources": self.sources, "mapping": self.mapping,
+            "report": self.report, "warnings": self.warnings, "identifiers": self.identifiers,
+            "user_schema": self.user_schema.to_list(), "item_schema": self.item_schema.to_list(),
+            "n_interactions": self.n_interactions, "n_users": self.n_users,
+            "n_items": self.n_items, "is_sample": self.is_sample, "version": self.version,
+            "base_fingerprint": self.base_fingerprint or self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's tables, as loaded from the workspace."""
+
+    info: DatasetInfo
+    interactions: pd.DataFrame
+    users: pd.DataFrame
+    items: pd.DataFrame
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+class Workspace:
+    """A PromoLens workspace directory.
+
+    Parameters
+    ----------
+    path
+        The directory; created on first use.
+
+    Examples
+    --------
+    >>> ws = Workspace("/tmp/promolens-doc-ws")   # doctest: +SKIP
+    >>> [d.name for d in ws.datasets()]           # doctest: +SKIP
+    ['sample shop']
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_WORKSPACE) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._ensure()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def catalog_path(self) -> Path:
+        return self.path / CATALOG_FILE
+
+    def _ensure(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError(f"Workspace path {self.path} is a file, not a directory. Choose another path.")
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sub in ("datasets", "runs", "exports", "segments"):
+            (self.path / sub).mkdir(exist_ok=True)
+        with self.connect() as con:
+            con.execute(_SCHEMA_SQL)
+        self._sweep_leftovers()
+        self.secret_key()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`."""
+        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+        while True:
+            try:
+                # Always read-write: DuckDB refuses two connections with different configurations
+                # to one file inside a process, and ours are short-lived anyway.
+                with _ATTACH_LOCK:
+                    con = duckdb.connect(str(self.catalog_path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise WorkspaceError(f"Cannot open the workspace catalogue {self.catalog_path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise WorkspaceBusy(
+                        f"The workspace {self.path} is in use by another PromoLens process "
+                        f"(DuckDB allows one writer at a time). Wait for it to finish, close the other "
+                        f"app or command, or use another workspace (--workspace / PROMOLENS_WORKSPACE)."
+                    ) from exc
+                time.sleep(0.2)
+        try:
+            yield con
+        finally:
+            with _ATTACH_LOCK:
+                con.close()
+
+    def _sweep_leftovers(self) -> None:
+        """Remove temporary directories of interrupted writes."""
+        for sub in ("datasets", "runs", "exports"):
+            for tmp in (self.path / sub).glob(_TMP_PREFIX + "*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+        # An append interrupted between its move and its commit leaves a folder without a row.
+        folders = list((self.path / "datasets").glob(f"*/{APPENDS_DIR}/*"))
+        if folders:
+            with self.connect() as con:
+                rows = set(con.execute("SELECT dataset_id, seq FROM appends").fetchall())
+            for folder in folders:
+                dataset_id = folder.parent.parent.name
+                if not (folder.name.isdigit() and (dataset_id, int(folder.name)) in rows):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def _next_id(self, con: duckdb.DuckDBPyConnection, table: str) -> str:
+        prefix = _ID_PREFIX[table]
+        ids = [row[0] for row in con.execute(f"SELECT id FROM {table}").fetchall()]
+        numbers = [int(m.group(1)) for i in ids if (m := re.fullmatch(prefix + r"(\d+)", i))]
+        taken = set(ids) | {p.name for p in (self.path / table).glob(prefix + "*")}
+        n = max(numbers, default=0) + 1
+        while f"{prefix}{n}" in taken:
+            n += 1
+        return f"{prefix}{n}"
+
+    @contextmanager
+    def _staging(self, sub: str) -> Iterator[Path]:
+        tmp = self.path / sub / f"{_TMP_PREFIX}{secrets.token_hex(6)}"
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def secret_key(self) -> bytes:
+        """The workspace's pseudonymisation key (created with mode 0600 on first use)."""
+        key_path = self.path / KEY_FILE
+        if not key_path.exists():
+            tmp = key_path.with_suffix(".tmp")
+            tmp.write_bytes(secrets.token_bytes(32))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, key_path)
+        return key_path.read_bytes()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run a read-only SQL query (e.g. over ``read_parquet`` of a dataset) and return a frame."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    # ------------------------------------------------------------------ datasets
+    def dataset_dir(self, dataset_id: str) -> Path:
+        return self.path / "datasets" / dataset_id
+
+    def table_path(self, dataset_id: str, table: C.Table | str) -> Path:
+        return self.dataset_dir(dataset_id) / f"{C.Table(table).value}.parquet"
+
+    def save_dataset(
+        self, prepared: Any, name: str, is_sample: bool = False, *, import_options: dict[str, Any] | None = None,
+    ) -> DatasetInfo:
+        """Store a prepared dataset (see ``io.prepare_dataset``) atomically and return its info.
+
+        ``import_options`` (``io.ImportOptions.fingerprint_dict()``) are kept so that later appends
+        read their files the same way (event weights, leading zeros, pseudonymisation).
+        """
+        name = name.strip() or "dataset"
+        inter = prepared.interactions
+        with self._staging("datasets") as tmp:
+            inter.to_parquet(tmp / f"{C.Table.INTERACTIONS.value}.parquet", index=False)
+            prepared.users.to_parquet(tmp / f"{C.Table.USERS.value}.parquet", index=False)
+            prepared.items.to_parquet(tmp / f"{C.Table.ITEMS.value}.parquet", index=False)
+            n_users = int(pd.concat([inter[C.USER_ID], prepared.users[C.USER_ID]]).nunique())
+            n_items = int(pd.concat([inter[C.ITEM_ID], prepared.items[C.ITEM_ID]]).nunique())
+            dataset_id = ""
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    dataset_id = self._next_id(con, "datasets")
+                    con.execute(
+                        f"INSERT INTO datasets ({_DATASET_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            dataset_id, name, _now(), prepared.fingerprint,
+                            _dumps([vars(s) for s in prepared.sources]), _dumps(prepared.mapping),
+                            _dumps(prepared.report.to_dict()),
+                            _dumps([w.to_dict() for w in prepared.warnings]),
+                            _dumps(prepared.identifiers), _dumps(prepared.user_schema.to_list()),
+                            _dumps(prepared.item_schema.to_list()), len(inter), n_users, n_items,
+                            is_sample, None if import_options is None else _dumps(import_options),
+                        ],
+                    )
+                    os.replace(tmp, self.dataset_dir(dataset_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    if dataset_id and self.dataset_dir(dataset_id).exists() and not tmp.exists():
+                        os.replace(self.dataset_dir(dataset_id), tmp)  # undo the move
+                    raise
+        return self.dataset(dataset_id)
+
+    def datasets(self) -> list[DatasetInfo]:
+        """All datasets, newest first (each as of its latest append)."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute(_DATASETS_SQL + " ORDER BY d.created_at DESC, d.id DESC").df()
+        return [_dataset_info(row) for row in frame.to_dict("records")]
+
+    def dataset(self, dataset_id: str) -> DatasetInfo:
+        """One dataset's info as of its latest append; :class:`NotFound` names the known ids."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute(_DATASETS_SQL + " WHERE d.id = ?", [dataset_id]).df()
+        if frame.empty:
+            known = ", ".join(d.id for d in self.datasets()) or "none yet"
+            raise NotFound(f"No dataset '{dataset_id}' in workspace {self.path} (known: {known}).")
+        return _dataset_info(frame.iloc[0].to_dict())
+
+    def load_dataset(self, dataset_id: str, version: int | None = None) -> Dataset:
+        """A dataset's tables as of ``version`` appends (None: the latest).
+
+        Interactions are the imported ones followed by those of appends 1..``version``. Users and
+        items: later batches add new ids and change the facts of known ids, column by column:
+        the latest non-missing value wins (an empty cell in a batch never erases a known fact).
+        ``info`` describes that version (its fingerprint, counts and ``version``).
+
+        Examples
+        --------
+        >>> ws.load_dataset("d1", version=0).info.version   # doctest: +SKIP
+        0
+        """
+        info = self.dataset(dataset_id)
+        version = self._check_version(info, version)
+        tables = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+        if version == 0:
+            info = _info_at(info, None, tables)
+            return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
+        batches = self._batches(dataset_id, 1, version)
+        return Dataset(
+            _info_at(info, batches[-1][0], tables),
+            _concat([tables[C.Table.INTERACTIONS]] + [b[1][C.Table.INTERACTIONS] for b in batches]),
+            merge_facts([tables[C.Table.USERS]] + [b[1][C.Table.USERS] for b in batches], C.USER_ID),
+            merge_facts([tables[C.Table.ITEMS]] + [b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
+        )
+
+    def load_appended(self, dataset_id: str, since_version: int, until_version: int | None = None) -> Dataset:
+        """Only what appends ``since_version + 1`` .. ``until_version`` (None: the latest) added.
+
+        Their interactions, and the users / items rows they contain (an id in several of these
+        batches gets its latest non-missing facts). ``info`` describes the dataset at
+        ``until_version``. Empty tables (with the dataset's columns) when there is nothing new.
+        """
+        info = self.dataset(dataset_id)
+        until = self._check_version(info, until_version)
+        since = self._check_version(info, since_version)
+        if since > until:
+            raise WorkspaceError(
+                f"since_version {since} is after until_version {until} for dataset '{dataset_id}'. "
+                "Fix: pass since_version <= until_version."
+            )
+        batches = self._batches(dataset_id, since + 1, until)
+        if not batches:
+            base = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+            record = self.appends(dataset_id)[until - 1] if until else None
+            empty = {t: frame.iloc[:0] for t, frame in base.items()}
+            return Dataset(_info_at(info, record, base), empty[C.Table.INTERACTIONS], empty[C.Table.USERS],
+                           empty[C.Table.ITEMS])
+        return Dataset(
+            _info_at(info, batches[-1][0], {}),
+            _concat([b[1][C.Table.INTERACTIONS] for b in batches]),
+            merge_facts([b[1][C.Table.USERS] for b in batches], C.USER_ID),
+            merge_facts([b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
+        )
+
+    def _check_version(self, info: DatasetInfo, version: int | None) -> int:
+        if version is None:
+            return info.version
+        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= info.version:
+            raise WorkspaceError(
+                f"Dataset '{info.id}' has no version {version!r}: it has {info.version} append"
+                f"{'s' if info.version != 1 else ''}, so versions 0 to {info.version} exist. "
+                "Fix: pick one of those (0 = as imported, None = the latest)."
+            )
+        return version
+
+    def _batches(
+        self, dataset_id: str, first: int, last: int,
+    ) -> list[tuple[dict[str, Any], dict[C.Table, pd.DataFrame]]]:
+        """The append records and tables of appends ``first`` .. ``last`` (oldest first)."""
+        records = [r for r in self.appends(dataset_id) if first <= r["seq"] <= last]
+        return [
+            (r, {t: pd.read_parquet(self.append_dir(dataset_id, r["seq"]) / f"{t.value}.parquet") for t in C.Table})
+            for r in records
+        ]
+
+    # ------------------------------------------------------------------ appends
+    def append_dir(self, dataset_id: str, seq: int) -> Path:
+        return self.dataset_dir(dataset_id) / APPENDS_DIR / f"{seq:04d}"
+
+    def append_dataset(self, dataset_id: str, prepared: Any, name: str) -> dict[str, Any]:
+        """Add one prepared batch (see ``ingest.append_files``) to a dataset, atomically.
+
+        The batch's tables go into ``datasets/<id>/appends/<seq>/`` and one ``appends`` row records
+        it; the dataset's version goes up by one and its fingerprint changes (sha256 of the previous
+        fingerprint and the batch's). A failure leaves the workspace as it was.
+
+        Returns
+        -------
+        dict
+            The append's record (as :meth:`appends` lists it).
+        """
+        info = self.dataset(dataset_id)
+        inter, users, items = prepared.interactions, prepared.users, prepared.items
+        known_users, known_items = self._known_ids(dataset_id, self.appends(dataset_id))
+        batch_users = pd.Index(pd.concat([inter[C.USER_ID], users[C.USER_ID]]).dropna().unique())
+        batch_items = pd.Index(pd.concat([inter[C.ITEM_ID], items[C.ITEM_ID]]).dropna().unique())
+        n_new_users = int((~batch_users.isin(known_users)).sum())
+        n_new_items = int((~batch_items.isin(known_items)).sum())
+        times = inter[C.TIMESTAMP].dropna() if C.TIMESTAMP in inter.columns else pd.Series([], dtype="datetime64[ns]")
+        name = (name or "").strip() or "append"
+        parent = self.dataset_dir(dataset_id) / APPENDS_DIR
+        made_parent = not parent.exists()
+        with self._staging("datasets") as tmp:
+            for table, frame in ((C.Table.INTERACTIONS, inter), (C.Table.USERS, users), (C.Table.ITEMS, items)):
+                frame.to_parquet(tmp / f"{table.value}.parquet", index=False)
+            target: Path | None = None
+            try:
+                with self.connect() as con:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        seq = 1 + int(con.execute(
+                            "SELECT coalesce(max(seq), 0) FROM appends WHERE dataset_id = ?", [dataset_id]
+                        ).fetchone()[0])
+                        previous = info.fingerprint
+                        fingerprint = hashlib.sha256(f"{previous}\n{prepared.fingerprint}".encode()).hexdigest()
+                        con.execute(
+                            "INSERT INTO appends VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            [
+                                dataset_id, seq, _now(), name, len(inter), n_new_users, n_new_items,
+                                int(users[C.USER_ID].isin(known_users).sum()),
+                                int(items[C.ITEM_ID].isin(known_items).sum()),
+                                None if times.empty else times.min().to_pydatetime(),
+                                None if times.empty else times.max().to_pydatetime(),
+                                fingerprint, prepared.fingerprint, _dumps(prepared.report.to_dict()),
+                                _dumps([vars(s) for s in prepared.sources]),
+                                _dumps([w.to_dict() for w in prepared.warnings]), len(users), len(items),
+                                info.n_interactions + len(inter), info.n_users + n_new_users,
+                                info.n_items + n_new_items,
+                            ],
+                        )
+                        parent.mkdir(exist_ok=True)
+                        target = self.append_dir(dataset_id, seq)
+                        if target.exists():  # an orphan of an interrupted append: it has no row
+                            shutil.rmtree(target)
+                        os.replace(tmp, target)
+                        con.execute("COMMIT")
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        if target is not None and target.exists() and not tmp.exists():
+                            os.replace(target, tmp)  # undo the move
+                        raise
+            except BaseException:
+                if made_parent and parent.exists() and not any(parent.iterdir()):
+                    parent.rmdir()
+                raise
+        return self.appends(dataset_id)[seq - 1]
+
+    def appends(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The dataset's history of appends, oldest first (each a dict with decoded JSON fields)."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM appends WHERE dataset_id = ? ORDER BY seq", [dataset_id]).df()
+            known = not frame.empty or con.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        if not known:
+            self.dataset(dataset_id)  # raises NotFound, naming the known ids
+        return [_append_record(row) for row in frame.to_dict("records")]
+
+    def batch_folders(self, dataset_id: str, history: list[dict[str, Any]] | None = None) -> list[Path]:
+        """The folders of the dataset's imported tables and of each append, oldest first."""
+        history = self.appends(dataset_id) if history is None else history
+        return [self.dataset_dir(dataset_id)] + [self.append_dir(dataset_id, r["seq"]) for r in history]
+
+    def _known_ids(self, dataset_id: str, history: list[dict[str, Any]]) -> tuple[pd.Index, pd.Index]:
+        """Every user id and every item id of the dataset's latest version (read by DuckDB)."""
+        folders = self.batch_folders(dataset_id, history)
+        found = []
+        for key, entity in ((C.USER_ID, C.Table.USERS), (C.ITEM_ID, C.Table.ITEMS)):
+            files = [[str(f / f"{t.value}.parquet") for f in folders] for t in (C.Table.INTERACTIONS, entity)]
+            with duckdb.connect() as con:  # in memory: the catalogue is not involved
+                ids = con.execute(
+                    f"SELECT {key} FROM read_parquet(?) UNION SELECT {key} FROM read_parquet(?)", files
+                ).df()[key]
+            found.append(pd.Index(ids.dropna().astype("str")))
+        return found[0], found[1]
+
+    def rename_dataset(self, dataset_id: str, name: str) -> None:
+        self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute("UPDATE datasets SET name = ? WHERE id = ?", [name.strip(), dataset_id])
+
+    def update_schemas(self, dataset_id: str, user_schema: TableSchema, item_schema: TableSchema) -> None:
+        """Change column kinds / sensitivity of a stored dataset."""
+        self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute(
+                "UPDATE datasets SET user_schema = ?, item_schema = ? WHERE id = ?",
+                [_dumps(user_schema.to_list()), _dumps(item_schema.to_list()), dataset_id],
+            )
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset and everything built on it (runs, segments)."""
+        self.dataset(dataset_id)
+        for run in self.runs(dataset_id):
+            self.delete_run(run["id"])
+        with self.connect() as con:
+            con.execute("DELETE FROM segments WHERE dataset_id = ?", [dataset_id])
+            con.execute("DELETE FROM appends WHERE dataset_id = ?", [dataset_id])
+            con.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+        shutil.rmtree(self.dataset_dir(dataset_id), ignore_errors=True)
+
+    def find_dataset_by_fingerprint(self, fingerprint: str) -> DatasetInfo | None:
+        return next((d for d in self.datasets() if d.fingerprint == fingerprint), None)
+
+    # ------------------------------------------------------------------ runs
+    def run_dir(self, run_id: str) -> Path:
+        return self.path / "runs" / run_id
+
+    def save_run(
+        self,
+        dataset_id: str,
+        record: dict[str, Any],
+        write_model: Any,
+    ) -> str:
+        """Record one training run. ``write_model(directory)`` writes the model files.
+
+        ``record`` holds JSON-able ``config``, ``metrics``, ``epochs``, ``timings``, ``split`` and
+        ``extra`` entries.
+        """
+        self.dataset(dataset_id)
+        with self._staging("runs") as tmp:
+            write_model(tmp)
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    run_id = self._next_id(con, "runs")
+                    con.execute(
+                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            run_id, dataset_id, _now(), _dumps(record.get("config")),
+                            _dumps(record.get("metrics")), _dumps(record.get("epochs")),
+                            _dumps(record.get("timings")), _dumps(record.get("split")),
+                            _dumps(record.get("extra", {})), run_id,
+                        ],
+                    )
+                    os.replace(tmp, self.run_dir(run_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        return run_id
+
+    def runs(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
+        """Runs (newest first), each a dict with decoded JSON fields."""
+        sql = "SELECT * FROM runs" + (" WHERE dataset_id = ?" if dataset_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
+        return [_decode(row, ("config", "metrics", "epochs", "timings", "split", "extra")) for row in frame.to_dict("records")]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
+        if frame.empty:
+            raise NotFound(f"No run '{run_id}' in workspace {self.path}.")
+        return _decode(frame.iloc[0].to_dict(), ("config", "metrics", "epochs", "timings", "split", "extra"))
+
+    def update_run_extra(self, run_id: str, extra: dict[str, Any]) -> None:
+        """Merge ``extra`` into a run's extra settings (e.g. a chosen re-ranking)."""
+        merged = {**self.run(run_id)["extra"], **extra}
+        with self.connect() as con:
+            con.execute("UPDATE runs SET extra = ? WHERE id = ?", [_dumps(merged), run_id])
+
+    def delete_run(self, run_id: str) -> None:
+        self.run(run_id)
+        with self.connect() as con:
+            con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # ------------------------------------------------------------------ segments
+    def save_segment(self, dataset_id: str, name: str, definition: dict[str, Any], members: pd.Series) -> str:
+        """Save a named segment with its member list at save time."""
+        self.dataset(dataset_id)
+        members = pd.Series(members, name=C.USER_ID).drop_duplicates().astype(str)
+        tmp = self.path / "segments" / f"{_TMP_PREFIX}{secrets.token_hex(6)}.parquet"
+        members.to_frame().to_parquet(tmp, index=False)
+        try:
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    segment_id = self._next_id(con, "segments")
+                    target = self.path / "segments" / f"{segment_id}.parquet"
+                    con.execute(
+                        "INSERT INTO segments VALUES (?,?,?,?,?,?,?)",
+                        [segment_id, dataset_id, name.strip(), _now(), _dumps(definition), len(members), target.name],
+                    )
+                    os.replace(tmp, target)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        finally:
+            tmp.unlink(missing_ok=True)
+        return segment_id
+
+    def segments(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM segments" + (" WHERE dataset_id = ?" if dataset_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
+        return [_decode(row, ("definition",)) for row in frame.to_dict("records")]
+
+    def segment_members(self, segment_id: str) -> pd.Series:
+        rows = [s for s in self.segments() if s["id"] == segment_id]
+        if not rows:
+            raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        return pd.read_parquet(self.path / "segments" / rows[0]["members_file"])[C.USER_ID]
+
+    def delete_segment(self, segment_id: str) -> None:
+        rows = [s for s in self.segments() if s["id"] == segment_id]
+        if not rows:
+            raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        with self.connect() as con:
+            con.execute("DELETE FROM segments WHERE id = ?", [segment_id])
+        (self.path / "segments" / rows[0]["members_file"]).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ exports
+    def export_dir(self, export_id: str) -> Path:
+        return self.path / "exports" / export_id
+
+    def save_export(
+        self,
+        write_files: Callable[[Path], None],
+        write_manifest: Callable[[Path, str, datetime], dict[str, Any]],
+        run_id: str | None = None,
+    ) -> str:
+        """Record one targeting export (see ``export.save_export``) atomically; return its id.
+
+        ``write_files(directory)`` writes the bulky files into a staging directory before the
+        catalogue is opened; ``write_manifest(directory, export_id, created_at)`` then writes the
+        small manifest inside the transaction and returns it as a dict with ``params``,
+        ``csv.file``, ``csv.sha256`` and ``csv.rows``. The directory is moved into place with one
+        ``os.replace`` before the row is committed.
+        """
+        with self._staging("exports") as tmp:
+            write_files(tmp)
+            export_id = ""
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    export_id = self._next_id(con, "exports")
+                    created_at = _now()
+                    manifest = write_manifest(tmp, export_id, created_at)
+                    csv = manifest.get("csv", {})
+                    con.execute(
+                        "INSERT INTO exports VALUES (?,?,?,?,?,?,?,?)",
+                        [
+                            export_id, run_id, created_at, _dumps(manifest.get("params", {})),
+                            _dumps(manifest), csv.get("file"), csv.get("sha256"), csv.get("rows"),
+                        ],
+                    )
+                    os.replace(tmp, self.export_dir(export_id))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    if export_id and self.export_dir(export_id).exists() and not tmp.exists():
+                        os.replace(self.export_dir(export_id), tmp)  # undo the move
+                    raise
+        return export_id
+
+    def exports(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Exports (newest first), each a dict with decoded ``params`` and ``manifest``."""
+        sql = "SELECT * FROM exports" + (" WHERE run_id = ?" if run_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [run_id] if run_id else []).df()
+        return [_decode(row, ("params", "manifest")) for row in frame.to_dict("records")]
+
+    def export(self, export_id: str) -> dict[str, Any]:
+        with self.connect(read_only=True) as con:
+            frame = con.execute("SELECT * FROM exports WHERE id = ?", [export_id]).df()
+        if frame.empty:
+            known = ", ".join(e["id"] for e in self.exports()) or "none yet"
+            raise NotFound(f"No export '{export_id}' in workspace {self.path} (known: {known}).")
+        return _decode(frame.iloc[0].to_dict(), ("params", "manifest"))
+
+    # ------------------------------------------------------------------ measurements
+    def save_measurement(
+        self, params: dict[str, Any], results: dict[str, Any], export_id: str | None = None
+    ) -> str:
+        """Record one measurement (JSON-able ``params`` and ``results``); return its id."""
+        if export_id is not None:
+            self.export(export_id)
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                measurement_id = self._next_id(con, "measurements")
+                con.execute(
+                    "INSERT INTO measurements VALUES (?,?,?,?,?)",
+                    [measurement_id, export_id, _now(), _dumps(params), _dumps(results)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return measurement_id
+
+    def measurements(self, export_id: str | None = None) -> list[dict[str, Any]]:
+        """Measurements (newest first), each a dict with decoded ``params`` and ``results``."""
+        sql = "SELECT * FROM measurements" + (" WHERE export_id = ?" if export_id else "")
+        with self.connect(read_only=True) as con:
+            frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [export_id] if export_id else []).df()
+        return [_decode(row, ("params", "results")) for row in frame.to_dict("records")]
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self) -> dict[str, Any]:
+        """Everything observable about the workspace: catalogue rows and file listing.
+
+        Tests compare snapshots before and after a failed operation to prove nothing changed.
+        """
+        tables = {}
+        with self.connect(read_only=True) as con:
+            for table in _ID_PREFIX:
+                tables[table] = con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            tables["appends"] = con.execute("SELECT * FROM appends ORDER BY dataset_id, seq").fetchall()
+        files = sorted(
+            str(p.relative_to(self.path)) for p in self.path.rglob("*")
+            if p.is_file() and not p.name.startswith(CATALOG_FILE)
+        )
+        return {"tables": tables, "files": files}
+
+
+def _decode(row: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(row)
+    for field_name in json_fields:
+        value = out.get(field_name)
+        out[field_name] = json.loads(value) if isinstance(value, str) and value else {}
+    if isinstance(out.get("created_at"), pd.Timestamp):
+        out["created_at"] = out["created_at"].to_pydatetime()
+    return out
+
+
+#: The datasets with their latest append (if any): version, fingerprint and counts come from it.
+_DATASETS_SQL = """
+SELECT d.*, a.seq AS latest_seq, a.fingerprint AS latest_fingerprint,
+       a.n_interactions AS latest_n_interactions, a.n_users AS latest_n_users, a.n_items AS latest_n_items
+FROM datasets d
+LEFT JOIN (
+    SELECT * FROM appends QUALIFY row_number() OVER (PARTITION BY dataset_id ORDER BY seq DESC) = 1
+) a ON a.dataset_id = d.id
+"""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT
+
+
+def _dataset_info(row: dict[str, Any]) -> DatasetInfo:
+    d = _decode(row, ("sources", "mapping", "report", "warnings", "identifiers", "user_schema", "item_schema",
+                      "import_options"))
+    appended = not _missing(d.get("latest_seq"))
+    latest = (lambda name: d[f"latest_{name}"]) if appended else (lambda name: d[name])  # noqa: E731
+    return DatasetInfo(
+        id=d["id"], name=d["name"], created_at=d["created_at"], fingerprint=latest("fingerprint"),
+        sources=d["sources"] or [], mapping=d["mapping"] or {}, report=d["report"] or {},
+        warnings=d["warnings"] or [], identifiers=d["identifiers"] or {},
+        user_schema=TableSchema.from_list(d["user_schema"] or []),
+        item_schema=TableSchema.from_list(d["item_schema"] or []),
+        n_interactions=int(latest("n_interactions")), n_users=int(latest("n_users")),
+        n_items=int(latest("n_items")), is_sample=bool(d["is_sample"]),
+        version=int(d["latest_seq"]) if appended else 0, base_fingerprint=d["fingerprint"],
+        import_options=d.get("import_options") or {},
+    )
+
+
+def _append_record(row: dict[str, Any]) -> dict[str, Any]:
+    out = _decode(row, _APPEND_JSON_FIELDS)
+    out["sources"] = out["sources"] or []
+    out["warnings"] = out["warnings"] or []
+    for name in ("first_event", "last_event"):
+        value = out.get(name)
+        out[name] = None if _missing(value) else pd.Timestamp(value).to_pydatetime()
+    for name, value in list(out.items()):
+        if name.startswith("n_") or name == "seq":
+            out[name] = int(value)
+    return out
+
+
+def _info_at(info: DatasetInfo, record: dict[str, Any] | None, base: dict[C.Table, pd.DataFrame]) -> DatasetInfo:
+    """``info`` as of one append (``record``), or as imported (None; counts from the ``base`` tables)."""
+    if record is None:
+        if info.version == 0:
+            return info
+        inter = base[C.Table.INTERACTIONS]
+        return replace(
+            info, version=0, fingerprint=info.base_fingerprint, n_interactions=len(inter),
+            n_users=int(pd.concat([inter[C.USER_ID], base[C.Table.USERS][C.USER_ID]]).nunique()),
+            n_items=int(pd.concat([inter[C.ITEM_ID], base[C.Table.ITEMS][C.ITEM_ID]]).nunique()),
+        )
+    return replace(
+        info, version=int(record["seq"]), fingerprint=record["fingerprint"],
+        n_interactions=int(record["n_interactions"]), n_users=int(record["n_users"]), n_items=int(record["n_items"]),
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f.columns)]
+    if len(frames) == 1:
+        return frames[0]
+    non_empty = [f for f in frames if len(f)] or frames[:1]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    return pd.concat(non_empty, ignore_index=True).reindex(columns=columns)
+
+
+def merge_facts(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
+    """Users or items tables of successive batches as one table: one row per id.
+
+    New ids are added (in order of first appearance); for an id in several tables, each column
+    takes its latest non-missing value. Vectorised: only the ids seen more than once are grouped.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"user_id": ["u1", "u2"], "tier": ["gold", "silver"]})
+    >>> b = pd.DataFrame({"user_id": ["u2", "u3"], "tier": ["gold", None]})
+    >>> merge_facts([a, b], "user_id").to_dict("list")
+    {'user_id': ['u1', 'u2', 'u3'], 'tier': ['gold', 'gold', None]}
+    """
+    stacked = _concat(frames)
+    if len(frames) == 1:
+        return stacked
+    repeated = stacked[key].duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return stacked
+    touched = stacked[repeated]
+    first_rows = touched.index[~touched[key].duplicated(keep="first").to_numpy()]
+    merged = touched.groupby(key, sort=False, dropna=False).last().reset_index()
+    merged.index = first_rows  # groups come in order of first appearance, like first_rows
+    out = pd.concat([stacked[~repeated], merged[stacked.columns]]).sort_index(kind="stable")
+    return out.reset_index(drop=True)
+
+
+def default_workspace_path() -> Path:
+    """``$PROMOLENS_WORKSPACE`` or ``./workspace``."""
+    return Path(os.environ.get("PROMOLENS_WORKSPACE", DEFAULT_WORKSPACE))

@@ -1,0 +1,148 @@
+"""AppTest of the Recommendations page: find a customer, open an explanation, check its sums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys.core import columns as C
+from recsys.workspace import runs
+from recsys.workspace.ingest import ensure_sample_dataset
+from recsys.learn.model import ModelConfig
+from recsys.learn.pipeline import TrainConfig
+from recsys.workspace.store import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "recommendations.py")
+TINY = TrainConfig(model=ModelConfig(epochs=3, no_components=8), baselines=(), early_stopping=False)
+
+
+@pytest.fixture(scope="module")
+def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The sample shop with one tiny, fast model run."""
+    path = tmp_path_factory.mktemp("reco") / "ws"
+    ws = Workspace(path)
+    info = ensure_sample_dataset(ws)
+    assert info is not None
+    return path, runs.train_run(ws, info.id, TINY, refit_all=False)
+
+
+def open_page(ws_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("PROMOLENS_WORKSPACE", str(ws_path))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label: str) -> float:
+    return float(next(m for m in at.metric if m.label == label).value)
+
+
+def shown_parts(at: AppTest):  # noqa: ANN201 - the attribution table as a DataFrame
+    return next(d.value for d in at.dataframe if "attribution" in d.value.columns)
+
+
+def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(trained_ws[0], monkeypatch)
+    # default: a customer picked from the first segment, the top offer explained
+    assert at.selectbox(key="reco_pick_user").value is not None
+    at.radio(key="reco_find").set_value("By customer id").run()
+    at.text_input(key="reco_user_id").set_value("C000004").run()
+    assert_clean(at)
+    listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
+    assert len(listed) == 10 and listed[C.RANK].tolist() == list(range(1, 11))
+    second = at.selectbox(key="reco_offer").options[1]
+    at.selectbox(key="reco_offer").set_value(listed[C.ITEM_ID].iloc[1]).run()
+    assert_clean(at)
+    assert second.startswith("#2 · ")
+    assert metric(at, "Rank") == 2
+    score, base = metric(at, "Score"), metric(at, "Compared with")
+    parts = shown_parts(at)
+    assert parts["contributor"].iloc[-1].startswith("other (")  # the rest summed as "other"
+    assert base + parts["attribution"].sum() == pytest.approx(score, abs=2e-4)  # metrics show 4 decimals
+    assert listed[C.SCORE].iloc[1] == pytest.approx(score, abs=1e-4)
+    assert len(at.get("plotly_chart")) >= 4  # waterfall, what-if, list heatmap, beeswarm, pair heatmap
+    # the whole-score view adds up too (from the average customer and offer)
+    at.radio(key="reco_view").set_value("score").run()
+    assert_clean(at)
+    parts, score2, base2 = shown_parts(at), metric(at, "Score"), metric(at, "Compared with")
+    assert score2 == pytest.approx(score, abs=1e-4) and base2 != pytest.approx(base, abs=1e-3)
+    assert base2 + parts["attribution"].sum() == pytest.approx(score2, abs=2e-4)
+
+
+def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(trained_ws[0], monkeypatch)
+    at.radio(key="reco_find").set_value("By customer id").run()
+    at.text_input(key="reco_user_id").set_value("C000004").run()
+    at.selectbox(key="reco_whatif_column").set_value("segment").run()
+    at.selectbox(key="reco_whatif_value").set_value("premium").run()
+    assert_clean(at)
+    assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
+    changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    assert len(changes) >= 10
+    at.checkbox(key="reco_active").check().run()
+    assert_clean(at)
+    at.number_input(key="reco_k").set_value(3).run()
+    assert_clean(at)
+    listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
+    assert len(listed) <= 3
+
+
+def test_unknown_customer_is_a_plain_message(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(trained_ws[0], monkeypatch)
+    at.radio(key="reco_find").set_value("By customer id").run()
+    at.text_input(key="reco_user_id").set_value("nobody").run()
+    assert_clean(at)
+    assert any("No customer **" in w.value for w in at.warning)
+
+
+def test_without_a_run_the_page_invites_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(tmp_path / "ws", monkeypatch)  # the sample shop is imported on first start
+    assert any("Train a model" in i.value for i in at.info)
+
+
+def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    from recsys.insight import explain as X
+    from recsys.cli import EXIT_BAD_INPUT, main
+
+    ws_path, run_id = trained_ws
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "5", "--explain", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["run"] == run_id and report["view"] == X.LIST_VIEW and len(report["recommendations"]) == 5
+    for row in report["recommendations"]:
+        assert row["baseline"] + sum(a["value"] for a in row["attributions"]) == pytest.approx(row["score"], abs=1e-9)
+        assert {a["side"] for a in row["attributions"]} == {"customer", "offer"}
+    assert report["baseline"]["score"] == pytest.approx(report["recommendations"][0]["baseline"])
+    # the page shows the same list and scores
+    at = open_page(ws_path, monkeypatch)
+    at.radio(key="reco_find").set_value("By customer id").run()
+    at.text_input(key="reco_user_id").set_value("C000004").run()
+    at.number_input(key="reco_k").set_value(5).run()
+    listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
+    assert listed[C.ITEM_ID].tolist() == [r["item_id"] for r in report["recommendations"]]
+    assert listed[C.SCORE].tolist() == pytest.approx([r["score"] for r in report["recommendations"]], abs=1e-12)
+    # plain text, the other views and clear errors
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "--view", "score"]) == 0
+    assert "the average customer with the average offer" in capsys.readouterr().out
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "nobody"]) == EXIT_BAD_INPUT
+    assert "not known to this model" in capsys.readouterr().err
+    assert main(["recommend", "--workspace", str(ws_path), "--run", "R9999", "--user", "C000004"]) == EXIT_BAD_INPUT
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "--active-on", "soon"]) == EXIT_BAD_INPUT
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    # the CLI's literal choices are the library's
+    from recsys.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices["recommend"]  # type: ignore[union-attr]
+    choices = {a.dest: set(a.choices or ()) for a in sub._actions}
+    assert choices["view"] == set(X.VIEWS) and choices["exclude"] == set(X.EXCLUDE_CHOICES)

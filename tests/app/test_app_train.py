@@ -1,0 +1,45 @@
+"""AppTest of the Train page: a small, fast training run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys.workspace.store import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("PROMOLENS_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_train_small_config_shows_verdict_and_baselines(page: AppTest, tmp_path: Path) -> None:
+    page.number_input(key="train_epochs").set_value(3)
+    page.number_input(key="train_components").set_value(8)
+    page.multiselect(key="train_user_cols").set_value(["segment", "region"])
+    next(b for b in page.button if b.label == "Train and evaluate").click()
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    ws = Workspace(tmp_path / "ws")
+    [run] = ws.runs()
+    assert run["config"]["model"]["epochs"] == 3
+    assert run["extra"]["user_features"] == ["segment", "region"]
+    assert set(run["metrics"]) == {"hybrid", "collaborative", "popularity", "random"}
+    assert page.sidebar.selectbox(key="run_id").value == run["id"]
+    verdicts = [i.value for i in page.info]
+    assert any("among each customer's top 10" in v for v in verdicts)
+    assert page.dataframe  # the metrics table is shown
+
+
+def test_train_page_without_runs_invites_training(page: AppTest) -> None:
+    assert any("No model trained" in c.value for c in page.sidebar.caption)
+    assert any(b.label == "Train and evaluate" for b in page.button)
