@@ -72,6 +72,20 @@ REDEEM = "redeem"
 PURCHASE = "purchase"
 INTERACTION = "interaction"  # the event given to rows of a file with no event column and no revenue
 
+# The event vocabulary: which events mean what, in one place.
+#: The customer was sent or shown the offer (contact fatigue, exposure-aware negatives).
+CONTACT_EVENTS: tuple[str, ...] = (IMPRESSION,)
+#: The customer saw the offer (sent, shown or viewed): the denominator of response rates.
+EXPOSURE_EVENTS: tuple[str, ...] = (IMPRESSION, VIEW)
+#: The customer used the coupon: what a coupon campaign counts as a response.
+REDEEM_EVENTS: tuple[str, ...] = (REDEEM,)
+#: The customer converted on the offer (redeemed it or bought with it).
+RESPONSE_EVENTS: tuple[str, ...] = (REDEEM, PURCHASE)
+
+#: Offer columns that name an offer for people, tried in order (compared case-insensitively);
+#: without one, the offer id is shown.
+NAME_COLUMNS: tuple[str, ...] = ("title", "name", "offer_name", "campaign_name", "product_name", "description")
+
 #: Default weight of each event type (the user can change them); unknown events weigh 1.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     IMPRESSION: 0.0,
