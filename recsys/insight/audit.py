@@ -234,8 +234,6 @@ def default_item_column(items: pd.DataFrame) -> str | None:
     return text[0] if text else None
 
 
-
-
 def audit_columns(config: AuditConfig, users: pd.DataFrame, items: pd.DataFrame) -> tuple[str | None, ItemRule | None, str | None]:
     """The audit's offer column, favourable-offer rule and value column, checked against the tables.
 
@@ -283,9 +281,6 @@ def compute_audit(
     users_table, items_table = dataset.users, dataset.items
     timings = {} if timings is None else timings
 
-    def say(label: str, fraction: float) -> None:
-        report(progress, label, fraction)
-
     offer_k = int(config.offer_k)
     notes: list[str] = []
     clock = time.perf_counter()
@@ -294,7 +289,7 @@ def compute_audit(
     if len(population) < len(universe):
         notes.append(f"Audited a random sample of {len(population):,} of {len(universe):,} customers (seed {config.seed}).")
     groups = group_labels(users_table, config.user_column)
-    say(f"Scoring {len(population):,} customers", 0.15)
+    report(progress, f"Scoring {len(population):,} customers", 0.15)
     length = max(k, offer_k)
     if config.rerank is None:
         reco = model.recommend(population, k=length, unknown="cold")
@@ -305,7 +300,7 @@ def compute_audit(
     timings["recommend"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    say("Accuracy by group", 0.4)
+    report(progress, "Accuracy by group", 0.4)
     boot = dict(n_boot=config.n_boot, confidence=config.confidence, seed=config.seed)
     accuracy_names = [Precision(k).name, Recall(k).name, NDCG(k).name]
     accuracy = pd.DataFrame(columns=["metric", GROUP_COLUMN, "customers", "mean", "ci_low", "ci_high"])
@@ -322,7 +317,7 @@ def compute_audit(
     timings["accuracy"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    say("Favourable offers by group", 0.55)
+    report(progress, "Favourable offers by group", 0.55)
     positives = relevant_pairs(dataset.interactions, interactions)
     values = pd.Series(pd.to_numeric(items_table[value_column], errors="coerce").to_numpy(np.float64),
                        index=items_table[C.ITEM_ID].astype(str).to_numpy(object)) if value_column else None
@@ -349,7 +344,7 @@ def compute_audit(
     timings["offers"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    say("Offer exposure and list metrics", 0.7)
+    report(progress, "Offer exposure and list metrics", 0.7)
     top = reco[reco[C.RANK].to_numpy() <= k]
     catalog = model.item_index_.ids[model._default_candidates()]
     item_groups = item_group_labels(items_table, item_column) if item_column else None
@@ -382,9 +377,8 @@ def compute_audit(
         list_metrics=list_values, flags=[], notes=notes, timings={n: round(v, 3) for n, v in timings.items()},
     )
     result.flags = audit_flags(result, item_column)
-    say("Done", 1.0)
+    report(progress, "Done", 1.0)
     return result
-
 
 
 _SEVERITY = {"high": 0, "medium": 1, "info": 2, "ok": 3}
@@ -470,7 +464,6 @@ def audit_flags(result: AuditResult, item_column: str | None = None) -> list[Fla
                           f"No {col.replace('_', ' ')} group falls below the four-fifths line "
                           "and no accuracy or exposure gap stands out."))
     return sorted(flags, key=lambda f: _SEVERITY.get(f.severity, 9))
-
 
 
 # ============================================================================================

@@ -299,5 +299,4 @@ def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
     return out
 
 
-
 __all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "group_table", "group_gaps", "offer_rates"]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 DENSE_SIMILARITY_MAX_ITEMS = 4096
 #: About this many cells (users x pool items) are re-ranked at once.
 RERANK_BLOCK_CELLS = 1 << 21
+#: The kinds of re-ranking, and what MMR measures similarity by.
 RERANK_KINDS: tuple[str, ...] = ("mmr", "boost", "cap")
 SIMILARITIES: tuple[str, ...] = ("features", "embeddings")
 #: Key of a run's saved re-ranking in ``extra`` (and of the evidence behind the choice).
@@ -423,11 +424,9 @@ def score_adjuster(
     return adjust
 
 
-
 def pool_size(settings: RerankSettings | None, k: int) -> int:
     """Candidates per customer to ask the model for: ``max(k, settings.pool)`` (``k`` without one)."""
     return k if settings is None else max(k, int(settings.pool))
-
 
 
 __all__ = [

@@ -192,6 +192,14 @@ def group_labels(table: pd.DataFrame, column: str, key: str = C.USER_ID) -> pd.S
     return out[~out.index.duplicated()]
 
 
+def item_group_labels(items: pd.DataFrame, column: str) -> pd.Series:
+    """Text group label per offer id (index: the ids as text); missing values are ``(missing)``."""
+    check_frame(items, "items", (C.ITEM_ID, column))
+    labels = items[column].astype("string").fillna(MISSING).astype(object)
+    out = pd.Series(labels.to_numpy(object), index=pd.Index(items[C.ITEM_ID].astype(str).to_numpy(object)), name=column)
+    return out[~out.index.duplicated()]
+
+
 def customers_phrase(column: str, value: str) -> str:
     """``customers aged 55+`` for an age column, else ``customers with region = north``."""
     words = column.lower().replace("-", "_").split("_")
@@ -202,16 +210,6 @@ def customers_phrase(column: str, value: str) -> str:
 
 def _num(x: float) -> str:
     return f"{x:g}"
-
-
-
-def item_group_labels(items: pd.DataFrame, column: str) -> pd.Series:
-    """Text group label per offer id (index: the ids as text); missing values are ``(missing)``."""
-    check_frame(items, "items", (C.ITEM_ID, column))
-    labels = items[column].astype("string").fillna(MISSING).astype(object)
-    out = pd.Series(labels.to_numpy(object), index=pd.Index(items[C.ITEM_ID].astype(str).to_numpy(object)), name=column)
-    return out[~out.index.duplicated()]
-
 
 
 __all__ = [

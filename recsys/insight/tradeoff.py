@@ -60,7 +60,6 @@ class EvalSetup:
     seconds: float = 0.0
 
 
-
 def tradeoff_sweep(
     setup: EvalSetup,
     template: RerankSettings,
@@ -142,7 +141,6 @@ def tradeoff_sweep(
                       "test_users": int(test[C.USER_ID].nunique())})
     report("Done", 1.0)
     return out
-
 
 
 __all__ = ["EvalSetup", "tradeoff_sweep"]

@@ -58,7 +58,6 @@ def _item_group_codes(items: np.ndarray, item_groups: pd.Series) -> tuple[np.nda
     return codes.astype(np.int64), pd.Index(groups, dtype=object)
 
 
-
 class EmbeddingDiversity(IntraListDiversity):
     """Intra-list diversity@k by the model's offer embeddings (cosine distance).
 
@@ -285,7 +284,6 @@ def list_metrics(
     return out
 
 
-
 def offer_group_table(
     reco: pd.DataFrame,
     item_groups: pd.Series,
@@ -339,7 +337,6 @@ def offer_group_table(
         table["vs_history"] = np.where(table["interaction_share"] > 0, table["slot_share"] / table["interaction_share"], np.nan)
         table["coverage"] = np.where(n_cat > 0, shown_in_cat / np.maximum(n_cat, 1), np.nan)
     return table.sort_values(["slot_share", GROUP_COLUMN], ascending=[False, True], kind="stable").reset_index(drop=True)
-
 
 
 __all__ = [

@@ -84,7 +84,6 @@ class DisparateImpact(Metric):
         return float(table["ratio"].min()) if table["rate"].max() > 0 else 1.0
 
 
-
 @dataclass(frozen=True)
 class MeanItemValue(Metric):
     """Mean of a numeric offer column (e.g. discount depth) over each list.
@@ -109,7 +108,6 @@ class MeanItemValue(Metric):
         total = np.bincount(u[ok], weights=v[ok], minlength=len(users))
         keep = n > 0
         return per_user_series(total[keep] / n[keep], users[keep], self.name)
-
 
 
 __all__ = ["FavourableShare", "DisparateImpact", "MeanItemValue"]

@@ -1,6 +1,6 @@
-"""Ranking and beyond-accuracy metrics with one small API (RecTools style).
+"""Ranking metrics, and the beyond-accuracy metrics the pipeline reports, on one small API (RecTools style).
 
-Every metric is a small frozen object with
+Every metric is a small frozen object (:class:`recsys.metrics.base.Metric`) with
 
 * ``calc_per_user(reco, test=None, *, train=None, catalog=None, item_features=None) -> pd.Series``
   (index ``user_id``), and
@@ -356,3 +356,9 @@ def calc_metrics_per_user(
     if not cols:
         return pd.DataFrame(index=pd.Index([], name=C.USER_ID, dtype=object))
     return pd.concat(cols, axis=1)
+
+
+__all__ = [
+    "Precision", "Recall", "HitRate", "NDCG", "MAP", "AUC", "CatalogCoverage", "Novelty", "AvgRecPopularity",
+    "IntraListDiversity", "Personalization", "default_metrics", "calc_metrics", "calc_metrics_per_user",
+]

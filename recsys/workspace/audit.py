@@ -88,8 +88,6 @@ def rerank_for_run(
     return rerank(reco, settings, k, items=dataset.items, users=dataset.users, model=model)
 
 
-
-
 def recommend_for_run(
     ws: Workspace,
     run_id: str,
@@ -105,7 +103,6 @@ def recommend_for_run(
     model = model if model is not None else load_model(ws, run_id)
     pool = model.recommend(user_ids, k=pool_size(settings, k), **recommend_kwargs)
     return rerank_for_run(ws, run_id, pool, k=k, model=model, dataset=dataset, settings=settings)
-
 
 
 # ============================================================================================
@@ -160,7 +157,6 @@ def evaluation_setup(ws: Workspace, run_id: str, *, dataset: Dataset | None = No
     catalog = candidates if candidates is not None else model.item_index_.ids[model._default_candidates()]
     train = relevant_pairs(split.train, icfg, reference)
     return EvalSetup(model, test, train, candidates, np.asarray(catalog, dtype=object), note, time.perf_counter() - t0)
-
 
 
 # ============================================================================================
