@@ -11,12 +11,15 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.core import columns as C
-from recsys.insight import fairness as F
+from recsys.insight.audit import STRENGTHS, AuditConfig, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
+from recsys.insight.rerank import RerankSettings
+from recsys.insight.rules import ItemRule, default_favourable
+from recsys.insight.tradeoff import EvalSetup
+from recsys.workspace import audit as audit_jobs
 from recsys.workspace.runs import run_data
 from recsys.data.schema import ColumnKind
 from recsys.workspace.store import WorkspaceError
 
-STRENGTHS = F.STRENGTHS
 KINDS = {
     "boost": "Offer the favourable offers more often to chosen customer groups",
     "cap": "Cap an over-exposed offer group in each list",
@@ -69,17 +72,17 @@ _model = shared.cached_model
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str) -> F.AuditResult:
+def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str) -> AuditResult:
     """The audit described by ``config`` (a small JSON string: the cache key)."""
-    return F.audit(ws, run, F.AuditConfig.from_dict(json.loads(config)), model=_model(workspace_path, run, stamp),
+    return audit_jobs.audit(ws, run, AuditConfig.from_dict(json.loads(config)), model=_model(workspace_path, run, stamp),
                    dataset=_dataset(workspace_path, dataset_id, fingerprint))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _evaluation(workspace_path: str, run: str, stamp: str, fingerprint: str) -> F.EvalSetup:  # never mutated
+def _evaluation(workspace_path: str, run: str, stamp: str, fingerprint: str) -> EvalSetup:  # never mutated
     # The run's split is rebuilt on the data the run saw: without the appends made after it.
     current = run_data(ws, ws.run(run)).appends_since == 0
-    return F.evaluation_setup(ws, run, dataset=_dataset(workspace_path, dataset_id, fingerprint) if current else None,
+    return audit_jobs.evaluation_setup(ws, run, dataset=_dataset(workspace_path, dataset_id, fingerprint) if current else None,
                               model=_model(workspace_path, run, stamp))
 
 
@@ -88,8 +91,8 @@ def _sweep(workspace_path: str, run: str, stamp: str, fingerprint: str, audit_co
     """The trade-off curve of one re-ranking (``template`` JSON) after one audit (``audit_config`` JSON)."""
     data = _dataset(workspace_path, dataset_id, fingerprint)
     result = _audit(workspace_path, run, stamp, fingerprint, audit_config)
-    return F.audit_tradeoff(_evaluation(workspace_path, run, stamp, fingerprint), result,
-                            F.RerankSettings.from_dict(json.loads(template)), data, STRENGTHS)
+    return audit_tradeoff(_evaluation(workspace_path, run, stamp, fingerprint), result,
+                            RerankSettings.from_dict(json.loads(template)), data, STRENGTHS)
 
 
 # ------------------------------------------------------------------------------- settings
@@ -100,7 +103,7 @@ def _columns(schema: Any, table: pd.DataFrame) -> tuple[list[str], dict[str, str
     return names, labels
 
 
-def audit_settings(data: Any, k: int, saved: F.RerankSettings | None) -> F.AuditConfig | None:
+def audit_settings(data: Any, k: int, saved: RerankSettings | None) -> AuditConfig | None:
     users, items = data.users, data.items
     user_cols, user_labels = _columns(info.user_schema, users)
     item_cols, item_labels = _columns(info.item_schema, items)
@@ -113,13 +116,13 @@ def audit_settings(data: Any, k: int, saved: F.RerankSettings | None) -> F.Audit
     user_col = a.selectbox("Group customers by", user_cols, index=user_cols.index(sensitive[0]) if sensitive else 0,
                            format_func=user_labels.get, key="fair_user_col",
                            help="Sensitive columns are kept out of the model, and audited here.")
-    default_item = F.default_item_column(items)
+    default_item = default_item_column(items)
     item_col = b.selectbox("Group offers by", item_cols or [None],
                            index=item_cols.index(default_item) if default_item in item_cols else 0,
                            format_func=lambda x: "(none)" if x is None else item_labels.get(x, x), key="fair_item_col")
     offer_k = c.slider("Offers per customer to judge", 1, max(k, 3), min(3, k), key="fair_offer_k",
                        help="The first offers each customer would see; 1 = the single coupon of a one-coupon campaign.")
-    default_rule = F.default_favourable(items)
+    default_rule = default_favourable(items)
     fav_cols = [x for x in items.columns if x != C.ITEM_ID
                 and (pd.api.types.is_numeric_dtype(items[x]) or items[x].nunique() <= 50)]
     fav_default = default_rule.column if default_rule is not None else (item_col or fav_cols[0])
@@ -132,29 +135,29 @@ def audit_settings(data: Any, k: int, saved: F.RerankSettings | None) -> F.Audit
         start = float(default_rule.min_value) if default_rule is not None and default_rule.column == fav_col else (low + high) / 2
         threshold = e.number_input(f"{fav_col} is at least", min_value=low, max_value=high, value=min(max(start, low), high),
                                    key=f"fair_fav_min_{fav_col}")
-        rule = F.ItemRule(fav_col, min_value=float(threshold))
+        rule = ItemRule(fav_col, min_value=float(threshold))
     else:
         values = sorted(items[fav_col].dropna().astype(str).unique())
         chosen = e.multiselect(f"{fav_col} is one of", values, default=values[:1], key=f"fair_fav_values_{fav_col}")
-        rule = F.ItemRule(fav_col, tuple(chosen)) if chosen else None
+        rule = ItemRule(fav_col, tuple(chosen)) if chosen else None
         if not chosen:
             e.caption("None chosen: the default rule (deep discounts) is used when the offers have a discount depth.")
     after = False
     if saved is not None:
         after = st.toggle(f"Audit the lists after the saved re-ranking: {saved.describe(items)}", value=False, key="fair_after")
-    return F.AuditConfig(user_column=user_col, item_column=item_col, favourable=rule, offer_k=int(offer_k),
+    return AuditConfig(user_column=user_col, item_column=item_col, favourable=rule, offer_k=int(offer_k),
                          rerank=saved if after else None)
 
 
 # ------------------------------------------------------------------------------- sections
-def show_flags(result: F.AuditResult) -> None:
+def show_flags(result: AuditResult) -> None:
     for flag in result.flags:
         SHOW.get(flag.severity, st.info)(flag.text, icon=ICONS.get(flag.severity))
     for note in result.notes:
         st.caption(note)
 
 
-def customers_tab(result: F.AuditResult) -> None:
+def customers_tab(result: AuditResult) -> None:
     col = result.config.user_column
     what = result.favourable_phrase or "favourable offers"
     if not result.offers.empty:
@@ -192,8 +195,8 @@ def customers_tab(result: F.AuditResult) -> None:
                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("gap", "gap_low", "gap_high", "ratio")})
 
 
-def offers_tab(result: F.AuditResult) -> None:
-    item_col = result.config.item_column or F.default_item_column(_dataset(WS, dataset_id, info.fingerprint).items)
+def offers_tab(result: AuditResult) -> None:
+    item_col = result.config.item_column or default_item_column(_dataset(WS, dataset_id, info.fingerprint).items)
     left, right = st.columns(2)
     if not result.offer_groups.empty and item_col:
         left.plotly_chart(charts.exposure_shares(result.offer_groups, item_col), width="stretch")
@@ -209,7 +212,7 @@ def offers_tab(result: F.AuditResult) -> None:
         )
 
 
-def lists_tab(result: F.AuditResult) -> None:
+def lists_tab(result: AuditResult) -> None:
     values = result.list_metrics
     cols = st.columns(min(5, max(len(values), 1)))
     for i, (name, value) in enumerate(values.items()):
@@ -221,39 +224,39 @@ def lists_tab(result: F.AuditResult) -> None:
     st.dataframe(wide, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns})
 
 
-def _template(result: F.AuditResult, data: Any) -> tuple[F.RerankSettings, str, str] | None:
+def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str] | None:
     """The re-ranking to sweep, and the chart's x axis (column, words)."""
     cfg = result.config
     kind = st.radio("What should the re-ranking do?", list(KINDS), format_func=KINDS.get, key="fair_kind")
     try:
         if kind == "boost":
             groups = sorted(result.offers["group"].astype(str)) if not result.offers.empty else []
-            default, _, _ = F.tradeoff_template(result, "boost", data.items)
+            default, _, _ = tradeoff_template(result, "boost", data.items)
             chosen = st.multiselect(f"For which {cfg.user_column.replace('_', ' ')} groups? (none = everyone)", groups,
                                     default=[g for g in (default.users.values if default.users else ()) if g in groups],
                                     key="fair_boost_groups")
-            return F.tradeoff_template(result, "boost", data.items, boost_groups=chosen)
+            return tradeoff_template(result, "boost", data.items, boost_groups=chosen)
         if kind == "cap":
-            default, _, _ = F.tradeoff_template(result, "cap", data.items)
+            default, _, _ = tradeoff_template(result, "cap", data.items)
             order = list(result.offer_groups.sort_values("exposure_ratio", ascending=False)["group"].astype(str))
             chosen = st.multiselect(f"Which {default.items.column.replace('_', ' ')} values to cap?", order,
                                     default=list(default.items.values), key="fair_cap_values")
-            return F.tradeoff_template(result, "cap", data.items, cap_values=chosen)
+            return tradeoff_template(result, "cap", data.items, cap_values=chosen)
         similarity = st.radio("Judge similarity by", ["features", "embeddings"], horizontal=True, key="fair_similarity",
                               format_func={"features": "offer facts", "embeddings": "the model's embeddings"}.get)
-        return F.tradeoff_template(result, "mmr", data.items, similarity=similarity)
+        return tradeoff_template(result, "mmr", data.items, similarity=similarity)
     except ValueError as exc:
         st.info(str(exc))
         return None
 
 
-def fix_tab(result: F.AuditResult, data: Any, stamp: str) -> None:
-    saved = F.saved_rerank(ws, run_id)
+def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
+    saved = audit_jobs.saved_rerank(ws, run_id)
     if saved is not None:
         st.success(f"Saved with run {run_id}: {saved.describe(data.items)}. Recommendations and campaign lists use it.",
                    icon=":material/check_circle:")
         if st.button("Remove the saved re-ranking", key="fair_remove"):
-            F.save_rerank(ws, run_id, None)
+            audit_jobs.save_rerank(ws, run_id, None)
             st.rerun()
     picked = _template(result, data)
     if picked is None:
@@ -293,10 +296,10 @@ def fix_tab(result: F.AuditResult, data: Any, stamp: str) -> None:
     st.markdown(f"**At strength {strength:.2f}:** " + "; ".join(words) + ".")
     with st.expander("Every point of the curve"):
         st.dataframe(sweep, hide_index=True, width="stretch")
-    chosen = F.RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
+    chosen = RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
     if st.button(f"Save this re-ranking with run {run_id}", disabled=strength == 0.0, key="fair_save",
                  help="Recommendations and campaign exports of this run will use it; remove it here at any time."):
-        F.save_rerank(ws, run_id, chosen, evidence={name: row[name] for name in sweep.columns})
+        audit_jobs.save_rerank(ws, run_id, chosen, evidence={name: row[name] for name in sweep.columns})
         st.rerun()
 
 
@@ -305,7 +308,7 @@ try:
     stamp = _stamp(run_id)
     data = _dataset(WS, dataset_id, info.fingerprint)
     run_k = int(ws.run(run_id)["config"].get("k", 10))
-    config = audit_settings(data, run_k, F.saved_rerank(ws, run_id))
+    config = audit_settings(data, run_k, audit_jobs.saved_rerank(ws, run_id))
     if config is None:
         st.stop()
     with st.spinner("Auditing every customer's recommendations..."):

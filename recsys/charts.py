@@ -542,7 +542,7 @@ def _short(label: object, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-# ------------------------------------------------------------------ fairness (recsys.insight.fairness)
+# ------------------------------------------------------------------ fairness (recsys.insight.audit)
 FAIR_COLOR = "#1e88e5"
 MUTED_COLOR = "#b0bec5"
 HISTORY_COLORS = {"shown in the past": "#b0bec5", "responded in the past": "#78909c", "offered by the model": FAIR_COLOR}
@@ -551,7 +551,7 @@ HISTORY_COLORS = {"shown in the past": "#b0bec5", "responded in the past": "#789
 def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: float = 0.8) -> go.Figure:
     """Each customer group's rate of favourable offers as a share of the most-offered group's.
 
-    ``table`` is ``fairness.offer_rates`` output (``group``, ``ratio``, ``ratio_low``,
+    ``table`` is ``recsys.insight.groups.offer_rates`` output (``group``, ``ratio``, ``ratio_low``,
     ``ratio_high``, ``rate``, ``customers``, ``judged``, ``flagged``). Red bars fall below the
     four-fifths line (dashed); grey groups are too small to judge; whiskers are 95% intervals.
     """
@@ -579,7 +579,7 @@ def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: flo
 
 def favourable_history(tables: dict[str, pd.DataFrame], column: str, what: str) -> go.Figure:
     """Grouped bars per customer group: share of favourable offers shown / responded in the past
-    and offered by the model (``tables``: series name -> ``fairness.offer_rates`` output)."""
+    and offered by the model (``tables``: series name -> ``recsys.insight.groups.offer_rates`` output)."""
     frames = [t.assign(series=name)[["group", "rate", "series"]] for name, t in tables.items() if not t.empty]
     if not frames:
         return _style(go.Figure(), "No history to compare")
@@ -598,7 +598,7 @@ def favourable_history(tables: dict[str, pd.DataFrame], column: str, what: str) 
 def group_metric_intervals(table: pd.DataFrame, column: str, metric: str) -> go.Figure:
     """Dot-and-whisker chart of one metric per customer group with its bootstrap interval.
 
-    ``table`` is ``fairness.group_table`` output; the dotted line is the mean over all customers.
+    ``table`` is ``recsys.insight.groups.group_table`` output; the dotted line is the mean over all customers.
     """
     rows = table[(table["metric"] == metric) & (table["customers"] > 0)].sort_values("mean", kind="stable")
     if rows.empty:
@@ -675,7 +675,7 @@ def tradeoff_curve(sweep: pd.DataFrame, x: str, y: str, *, chosen: float | None 
                    also: dict[str, str] | None = None) -> go.Figure:
     """The re-ranking trade-off: one point per strength (labelled), the chosen one highlighted.
 
-    ``sweep`` is ``fairness.tradeoff_sweep`` output; ``threshold`` draws the four-fifths line on
+    ``sweep`` is ``recsys.insight.tradeoff.tradeoff_sweep`` output; ``threshold`` draws the four-fifths line on
     the x axis when ``x`` is a disparate-impact ratio; ``also`` (column -> words) adds grey curves
     of other x measures against the same y (e.g. the lowest ratio over all groups).
     """

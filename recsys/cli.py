@@ -717,32 +717,35 @@ def _audit_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from recsys.insight import fairness
+    from recsys.insight.audit import STRENGTHS, AuditConfig, audit_tradeoff, tradeoff_template
+    from recsys.insight.rerank import RerankSettings
+    from recsys.insight.rules import ItemRule
+    from recsys.workspace import audit as audit_jobs
     from recsys.workspace.store import NotFound
 
     ws = _workspace(args)
     try:
-        rule = fairness.ItemRule.parse(args.favourable) if args.favourable else None
-        rerank = fairness.saved_rerank(ws, args.run) if args.with_rerank else None
+        rule = ItemRule.parse(args.favourable) if args.favourable else None
+        rerank = audit_jobs.saved_rerank(ws, args.run) if args.with_rerank else None
         if args.with_rerank and rerank is None:
             print(f"Run {args.run} has no saved re-ranking: auditing the model's own lists.", file=sys.stderr)
-        config = fairness.AuditConfig(
+        config = AuditConfig(
             user_column=args.by, item_column=args.items_by, favourable=rule, offer_k=args.offer_k, k=args.k,
             max_users=args.max_users, seed=args.seed, rerank=rerank,
         )
-        result = fairness.audit(ws, args.run, config)
+        result = audit_jobs.audit(ws, args.run, config)
         sweep, saved = None, None
         if args.tradeoff:
             dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
             split = lambda text: None if text is None else [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
-            template, x, _ = fairness.tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
+            template, x, _ = tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
                                                         cap_values=split(args.cap), similarity=args.similarity)
-            strengths = sorted({*fairness.STRENGTHS, *([args.save_strength] if args.save_strength is not None else [])})
-            sweep = fairness.audit_tradeoff(fairness.evaluation_setup(ws, args.run, dataset=dataset), result, template, dataset, strengths)
+            strengths = sorted({*STRENGTHS, *([args.save_strength] if args.save_strength is not None else [])})
+            sweep = audit_tradeoff(audit_jobs.evaluation_setup(ws, args.run, dataset=dataset), result, template, dataset, strengths)
             if args.save_strength is not None:
-                saved = fairness.RerankSettings.from_dict({**template.to_dict(), "strength": args.save_strength})
+                saved = RerankSettings.from_dict({**template.to_dict(), "strength": args.save_strength})
                 point = sweep[(sweep["strength"] - args.save_strength).abs() < 1e-9].iloc[0]
-                fairness.save_rerank(ws, args.run, saved, evidence=point.to_dict())
+                audit_jobs.save_rerank(ws, args.run, saved, evidence=point.to_dict())
         elif args.save_strength is not None:
             raise ValueError("--save-strength needs --tradeoff KIND (which re-ranking to save)")
     except (NotFound, ValueError) as exc:

@@ -772,16 +772,17 @@ def recommend_explained(
 def saved_rerank_hook(ws: Any, run_id: str, k: int, model: Any = None, dataset: Any = None
                       ) -> tuple[Callable[[pd.DataFrame], pd.DataFrame] | None, int | None, str | None]:
     """The run's saved fairness re-ranking as ``(rerank, pool, description)``, or Nones without one."""
-    from recsys.insight import fairness
+    from recsys.insight.rerank import pool_size
+    from recsys.workspace.audit import rerank_for_run, saved_rerank
 
-    settings = fairness.saved_rerank(ws, run_id)
+    settings = saved_rerank(ws, run_id)
     if settings is None:
         return None, None, None
 
     def apply(reco: pd.DataFrame) -> pd.DataFrame:
-        return fairness.rerank_for_run(ws, run_id, reco, k=k, model=model, dataset=dataset, settings=settings)
+        return rerank_for_run(ws, run_id, reco, k=k, model=model, dataset=dataset, settings=settings)
 
-    return apply, fairness.pool_size(settings, k), f"{settings.kind} re-ranking, strength {settings.strength:g}"
+    return apply, pool_size(settings, k), f"{settings.kind} re-ranking, strength {settings.strength:g}"
 
 
 def recommendations_report(

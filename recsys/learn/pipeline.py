@@ -31,10 +31,9 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.learn.baselines import CollaborativeRecommender, PopularityRecommender, RandomRecommender
 from recsys.learn.features import FeatureConfig, InteractionConfig, interaction_weights, latest_timestamp
+from recsys.metrics.base import ItemFeatures, Metric
 from recsys.metrics.ranking import (
     AUC,
-    ItemFeatures,
-    Metric,
     calc_metrics,
     calc_metrics_per_user,
     default_metrics,

@@ -1,6 +1,6 @@
-"""Ranking and beyond-accuracy metrics with one small API (RecTools style).
+"""Ranking metrics, and the beyond-accuracy metrics the pipeline reports, on one small API (RecTools style).
 
-Every metric is a small frozen object with
+Every metric is a small frozen object (:class:`recsys.metrics.base.Metric`) with
 
 * ``calc_per_user(reco, test=None, *, train=None, catalog=None, item_features=None) -> pd.Series``
   (index ``user_id``), and
@@ -35,33 +35,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
-
-
-@dataclass(frozen=True)
-class ItemFeatures:
-    """Item feature vectors for intra-list diversity: ``matrix[j]`` describes ``item_ids[j]``."""
-
-    item_ids: np.ndarray
-    matrix: sp.csr_matrix
-
-
-# --------------------------------------------------------------------------------------------
-# Shared vectorised preparation
-# --------------------------------------------------------------------------------------------
-
-
-def _check_frame(frame: pd.DataFrame | None, name: str, required: tuple[str, ...]) -> pd.DataFrame:
-    if frame is None:
-        raise ValueError(f"this metric needs `{name}`")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ValueError(f"`{name}` needs the column(s) {missing}; found {list(frame.columns)}")
-    return frame
-
-
-def _top_k(reco: pd.DataFrame, k: int | None) -> pd.DataFrame:
-    _check_frame(reco, "reco", (C.USER_ID, C.ITEM_ID, C.RANK))
-    return reco if k is None else reco[reco[C.RANK].to_numpy() <= k]
+from recsys.metrics.base import (
+    ItemFeatures,
+    Metric,
+    check_frame,
+    per_user_series,
+    top_k,
+    train_popularity,
+)
 
 
 @dataclass
@@ -76,8 +57,8 @@ class _Matched:
 
 
 def _match(reco: pd.DataFrame, test: pd.DataFrame | None, k: int | None) -> _Matched:
-    test = _check_frame(test, "test", (C.USER_ID, C.ITEM_ID))
-    top = _top_k(reco, k)
+    test = check_frame(test, "test", (C.USER_ID, C.ITEM_ID))
+    top = top_k(reco, k)
     t_user = test[C.USER_ID].astype(str).to_numpy(object)
     t_item = test[C.ITEM_ID].astype(str).to_numpy(object)
     users = pd.Index(pd.unique(t_user), dtype=object)
@@ -96,10 +77,6 @@ def _match(reco: pd.DataFrame, test: pd.DataFrame | None, k: int | None) -> _Mat
     return _Matched(users, n_rel, ru[keep], top[C.RANK].to_numpy(np.int64)[keep], np.isin(r_key, t_key))
 
 
-def _per_user(values: np.ndarray, users: pd.Index, name: str) -> pd.Series:
-    return pd.Series(values.astype(np.float64), index=pd.Index(users, name=C.USER_ID, dtype=object), name=name)
-
-
 def _discount_table(k: int) -> np.ndarray:
     """D[m] = sum_{r=1}^{m} 1 / log2(r + 1), D[0] = 0."""
     return np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
@@ -110,46 +87,11 @@ def _discount_table(k: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Metric:
-    """Base class: ``calc`` is the mean of ``calc_per_user`` over the users it defines."""
-
-    k: int = 10
-    per_user: ClassVar[bool] = True  # has a per-user value
-
-    @property
-    def name(self) -> str:
-        return f"{self._label}@{self.k}"
-
-    _label = "metric"
-
-    def _check_k(self) -> None:
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"{type(self).__name__}.k must be a positive integer, got {self.k!r}")
-
-    def calc_per_user(
-        self, reco: pd.DataFrame, test: pd.DataFrame | None = None, *,
-        train: pd.DataFrame | None = None, catalog: Iterable[Any] | None = None,
-        item_features: ItemFeatures | None = None,
-    ) -> pd.Series:
-        raise NotImplementedError
-
-    def calc(
-        self, reco: pd.DataFrame, test: pd.DataFrame | None = None, *,
-        train: pd.DataFrame | None = None, catalog: Iterable[Any] | None = None,
-        item_features: ItemFeatures | None = None,
-    ) -> float:
-        per = self.calc_per_user(reco, test, train=train, catalog=catalog, item_features=item_features)
-        if per.empty:
-            raise ValueError(f"{self.name}: no user to average over (no test users / recommendations)")
-        return float(per.mean())
-
-
 class _Ranking(Metric):
     def calc_per_user(self, reco, test=None, *, train=None, catalog=None, item_features=None):  # type: ignore[override]
         self._check_k()
         m = _match(reco, test, self.k)
-        return _per_user(self._values(m), m.users, self.name)
+        return per_user_series(self._values(m), m.users, self.name)
 
     def _values(self, m: _Matched) -> np.ndarray:
         raise NotImplementedError
@@ -253,12 +195,12 @@ class AUC(Metric):
             contrib = np.where(hit > 0, 1.0 - neg_above / n_neg[user], 0.0)
         auc = np.bincount(user, weights=contrib, minlength=len(m.users)) / m.n_rel
         ok = n_neg > 0
-        return _per_user(auc[ok], m.users[ok], self.name)
+        return per_user_series(auc[ok], m.users[ok], self.name)
 
 
 def _reco_matrix(reco: pd.DataFrame, k: int) -> tuple[pd.Index, pd.Index, sp.csr_matrix]:
     """Binary users x items matrix of the top-k lists."""
-    top = _top_k(reco, k)
+    top = top_k(reco, k)
     u_codes, users = pd.factorize(top[C.USER_ID].astype(str).to_numpy(object))
     i_codes, items = pd.factorize(top[C.ITEM_ID].astype(str).to_numpy(object))
     mat = sp.csr_matrix(
@@ -266,13 +208,6 @@ def _reco_matrix(reco: pd.DataFrame, k: int) -> tuple[pd.Index, pd.Index, sp.csr
     )
     mat.data = np.ones_like(mat.data)  # a duplicated row counts once
     return pd.Index(users, dtype=object), pd.Index(items, dtype=object), mat
-
-
-def _train_popularity(train: pd.DataFrame | None) -> tuple[pd.Series, int]:
-    """Number of distinct training users per item, and the number of training users."""
-    train = _check_frame(train, "train", (C.USER_ID, C.ITEM_ID))
-    pairs = train[[C.USER_ID, C.ITEM_ID]].astype(str).drop_duplicates()
-    return pairs[C.ITEM_ID].value_counts(), int(pairs[C.USER_ID].nunique())
 
 
 @dataclass(frozen=True)
@@ -292,7 +227,7 @@ class CatalogCoverage(Metric):
         cat = pd.Index(pd.unique(pd.Series(list(catalog), dtype=object).astype(str)))
         if len(cat) == 0:
             raise ValueError(f"{self.name}: the catalogue is empty")
-        shown = pd.unique(_top_k(reco, self.k)[C.ITEM_ID].astype(str).to_numpy(object))
+        shown = pd.unique(top_k(reco, self.k)[C.ITEM_ID].astype(str).to_numpy(object))
         return float(cat.isin(shown).sum() / len(cat))
 
 
@@ -309,12 +244,12 @@ class Novelty(Metric):
 
     def calc_per_user(self, reco, test=None, *, train=None, catalog=None, item_features=None):  # type: ignore[override]
         self._check_k()
-        pop, n_users = _train_popularity(train)
-        top = _top_k(reco, self.k)
+        pop, n_users = train_popularity(train)
+        top = top_k(reco, self.k)
         n_i = pop.reindex(top[C.ITEM_ID].astype(str).to_numpy(object)).fillna(0).to_numpy(np.float64)
         info = -np.log2((n_i + 1.0) / (n_users + 1.0))
         s = pd.Series(info).groupby(top[C.USER_ID].astype(str).to_numpy(object), sort=False).mean()
-        return _per_user(s.to_numpy(), s.index, self.name)
+        return per_user_series(s.to_numpy(), s.index, self.name)
 
 
 @dataclass(frozen=True)
@@ -325,11 +260,11 @@ class AvgRecPopularity(Metric):
 
     def calc_per_user(self, reco, test=None, *, train=None, catalog=None, item_features=None):  # type: ignore[override]
         self._check_k()
-        pop, _ = _train_popularity(train)
-        top = _top_k(reco, self.k)
+        pop, _ = train_popularity(train)
+        top = top_k(reco, self.k)
         n_i = pop.reindex(top[C.ITEM_ID].astype(str).to_numpy(object)).fillna(0).to_numpy(np.float64)
         s = pd.Series(n_i).groupby(top[C.USER_ID].astype(str).to_numpy(object), sort=False).mean()
-        return _per_user(s.to_numpy(), s.index, self.name)
+        return per_user_series(s.to_numpy(), s.index, self.name)
 
 
 @dataclass(frozen=True)
@@ -361,7 +296,7 @@ class IntraListDiversity(Metric):
         m = np.asarray(r.sum(axis=1)).ravel()
         ok = m >= 2
         sim = (sq_sum[ok] - self_sq[ok]) / (m[ok] * (m[ok] - 1))
-        return _per_user(1.0 - sim, users[ok], self.name)
+        return per_user_series(1.0 - sim, users[ok], self.name)
 
 
 @dataclass(frozen=True)
@@ -384,7 +319,7 @@ class Personalization(Metric):
         rn = sp.diags(1.0 / np.sqrt(m)) @ r
         total = np.asarray(rn.sum(axis=0)).ravel()
         sim = (rn @ total - 1.0) / (len(users) - 1)
-        return _per_user(1.0 - sim, users, self.name)
+        return per_user_series(1.0 - sim, users, self.name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,3 +356,9 @@ def calc_metrics_per_user(
     if not cols:
         return pd.DataFrame(index=pd.Index([], name=C.USER_ID, dtype=object))
     return pd.concat(cols, axis=1)
+
+
+__all__ = [
+    "Precision", "Recall", "HitRate", "NDCG", "MAP", "AUC", "CatalogCoverage", "Novelty", "AvgRecPopularity",
+    "IntraListDiversity", "Personalization", "default_metrics", "calc_metrics", "calc_metrics_per_user",
+]

@@ -16,7 +16,7 @@ Steps of :func:`build_campaign`:
 3. **Audience.** :func:`recsys.campaign.targeting.build_audience` applies the remaining rules (active since,
    not contacted recently, not already redeemed, score threshold), the budgets and the per-customer
    cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
-   is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.fairness` provides one.
+   is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.rerank` provides one.
 4. **Reasons.** The top reasons of every targeted pair are exact Shapley attributions of its score
    (:class:`recsys.insight.explain.ScoreExplainer`), computed for blocks of pairs at once.
 
@@ -29,7 +29,6 @@ Steps of :func:`build_campaign`:
 from __future__ import annotations
 
 from recsys.core.errors import PromoLensError
-import importlib
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +42,7 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.campaign import export
 from recsys.campaign.targeting import Audience, AudienceSpec, ScoreAdjuster, TargetingError, UserFilter, build_audience
+from recsys.insight import rerank
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -525,7 +525,7 @@ def fairness_adjuster(
     """The run's saved fairness re-ranking as a ``score_adjuster``, and a note when it cannot be used.
 
     A run may hold ``extra["rerank"]`` settings (chosen on the Fairness page). They are applied
-    through ``recsys.insight.fairness.score_adjuster(settings, model=..., users=..., items=...)``, which
+    through ``recsys.insight.rerank.score_adjuster(settings, model=..., users=..., items=...)``, which
     returns a function from the eligible pairs (``user_id``, ``item_id``, ``score``) to one
     adjusted score per row. Without that function the list is ranked by model scores and the note
     says so.
@@ -533,11 +533,7 @@ def fairness_adjuster(
     settings = (run.get("extra") or {}).get("rerank")
     if not settings:
         return None, None
-    try:
-        fairness = importlib.import_module("recsys.insight.fairness")
-    except ImportError:
-        fairness = None
-    factory = getattr(fairness, "score_adjuster", None)
+    factory = getattr(rerank, "score_adjuster", None)
     if factory is None:
         return None, ("This run has fairness re-ranking settings saved, but this version of PromoLens cannot "
                       "apply them to campaign lists yet: the list is ranked by the model's scores.")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys.insight import fairness as F
+from recsys.insight.rules import UserRule
+from recsys.workspace.audit import saved_rerank
 from recsys.workspace import runs
 from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig
@@ -73,9 +74,9 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     assert any("At strength 0.10" in m.value for m in at.markdown)
     at.button(key="fair_save").click().run()
     _ok(at)
-    saved = F.saved_rerank(ws, run_id)
+    saved = saved_rerank(ws, run_id)
     assert saved is not None and saved.kind == "boost" and saved.strength == pytest.approx(0.1)
-    assert saved.users == F.UserRule("region", ("north",))
+    assert saved.users == UserRule("region", ("north",))
     assert ws.run(run_id)["extra"]["rerank_evidence"]["strength"] == pytest.approx(0.1)
     assert any("Saved with run" in s.value for s in at.success)
 
@@ -84,4 +85,4 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     assert any("Lists after the re-ranking" in c.value for c in at.caption)
     at.button(key="fair_remove").click().run()
     _ok(at)
-    assert F.saved_rerank(ws, run_id) is None
+    assert saved_rerank(ws, run_id) is None

@@ -13,8 +13,26 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.core import columns as C
-from recsys.insight import fairness as F
-from recsys.metrics.ranking import ItemFeatures
+from recsys.insight import rerank as rerank_internals
+from recsys.insight.audit import AuditConfig, customer_universe
+from recsys.insight.groups import bootstrap_group_means, group_gaps, group_table, offer_rates
+from recsys.insight.rerank import RerankSettings, cap_count, rerank, score_adjuster
+from recsys.insight.rules import ItemRule, UserRule, customers_phrase, default_favourable, group_labels
+from recsys.insight.tradeoff import tradeoff_sweep
+from recsys.metrics.base import MISSING, NOT_IN_TABLE, ItemFeatures
+from recsys.metrics.beyond import (
+    Calibration,
+    CategoryEntropy,
+    EmbeddingDiversity,
+    ExposureGini,
+    ExposureParity,
+    LongTailShare,
+    gini,
+    head_items,
+    offer_group_table,
+)
+from recsys.metrics.fairness import DisparateImpact, FavourableShare, MeanItemValue
+from recsys.workspace.audit import audit, evaluation_setup, recommend_for_run, save_rerank, saved_rerank
 
 
 def reco_frame(lists: dict[str, list[str]], scores: dict[str, list[float]] | None = None) -> pd.DataFrame:
@@ -33,57 +51,57 @@ GROUPS = pd.Series({"a": "young", "b": "young", "c": "old"})  # "old" is a group
 # ------------------------------------------------------------------------------ rules
 def test_item_rule_numeric_text_parse_and_phrase() -> None:
     items = pd.DataFrame({C.ITEM_ID: ["x", "y", "z"], "discount_depth": [10.0, 30.0, 50.0], "category": ["home", "toys", None]})
-    deep = F.ItemRule("discount_depth", min_value=30)
+    deep = ItemRule("discount_depth", min_value=30)
     assert deep.item_ids(items).tolist() == ["y", "z"]
     assert deep.label(items) == "discount depth 30-50"
     assert deep.phrase(items) == "30-50% discounts"
-    assert F.ItemRule.parse("discount_depth<=10").item_ids(items).tolist() == ["x"]
-    assert F.ItemRule.parse("category=home,toys").item_ids(items).tolist() == ["x", "y"]
-    assert F.ItemRule.from_dict(deep.to_dict()) == deep
-    assert F.default_favourable(items) == deep
-    assert F.default_favourable(items.drop(columns="discount_depth")) is None
+    assert ItemRule.parse("discount_depth<=10").item_ids(items).tolist() == ["x"]
+    assert ItemRule.parse("category=home,toys").item_ids(items).tolist() == ["x", "y"]
+    assert ItemRule.from_dict(deep.to_dict()) == deep
+    assert default_favourable(items) == deep
+    assert default_favourable(items.drop(columns="discount_depth")) is None
     with pytest.raises(ValueError, match="has no column 'depth'"):
-        F.ItemRule("depth", min_value=1).mask(items)
+        ItemRule("depth", min_value=1).mask(items)
     with pytest.raises(ValueError, match="not a number column"):
-        F.ItemRule("category", min_value=1).mask(items)
+        ItemRule("category", min_value=1).mask(items)
     with pytest.raises(ValueError, match="COLUMN>=NUMBER"):
-        F.ItemRule.parse("discount_depth 30")
+        ItemRule.parse("discount_depth 30")
 
 
 def test_group_labels_missing_and_quintiles() -> None:
     users = pd.DataFrame({C.USER_ID: [1, 2, 3], "region": ["n", None, "s"]})
-    assert F.group_labels(users, "region").to_dict() == {"1": "n", "2": F.MISSING, "3": "s"}
+    assert group_labels(users, "region").to_dict() == {"1": "n", "2": MISSING, "3": "s"}
     many = pd.DataFrame({C.USER_ID: range(100), "spend": np.arange(100.0)})
-    assert F.group_labels(many, "spend").nunique() == 5
-    assert F.customers_phrase("age_band", "55+") == "customers aged 55+"
-    assert F.customers_phrase("region", "north") == "customers with region = north"
+    assert group_labels(many, "spend").nunique() == 5
+    assert customers_phrase("age_band", "55+") == "customers aged 55+"
+    assert customers_phrase("region", "north") == "customers with region = north"
 
 
 # ------------------------------------------------------------------------------ per-list metrics
 def test_favourable_share_and_k_larger_than_catalogue() -> None:
     reco = reco_frame({"a": ["x", "y", "z"], "b": ["y"]})
-    per = F.FavourableShare(k=10, favourable=("x", "z")).calc_per_user(reco)  # k > catalogue: own length
+    per = FavourableShare(k=10, favourable=("x", "z")).calc_per_user(reco)  # k > catalogue: own length
     assert per.to_dict() == pytest.approx({"a": 2 / 3, "b": 0.0})
-    assert F.FavourableShare(k=1, favourable=("x", "z")).calc(reco) == pytest.approx(0.5)
-    assert F.FavourableShare(k=2, favourable=("x",)).calc_per_user(reco)["a"] == pytest.approx(0.5)
+    assert FavourableShare(k=1, favourable=("x", "z")).calc(reco) == pytest.approx(0.5)
+    assert FavourableShare(k=2, favourable=("x",)).calc_per_user(reco)["a"] == pytest.approx(0.5)
 
 
 def test_mean_item_value_skips_unknown_values() -> None:
     reco = reco_frame({"a": ["x", "y", "w"], "b": ["w"]})
     values = pd.Series({"x": 10.0, "y": 40.0, "w": np.nan})
-    per = F.MeanItemValue(k=3, values=values).calc_per_user(reco)
+    per = MeanItemValue(k=3, values=values).calc_per_user(reco)
     assert per.to_dict() == pytest.approx({"a": 25.0})  # b's only offer has no value: left out
 
 
 def test_category_entropy_by_hand() -> None:
     groups = pd.Series({"x": "A", "y": "A", "z": "B", "w": "C"})
     reco = reco_frame({"a": ["x", "y", "z", "w"], "b": ["x"], "c": ["x", "q"]})
-    per = F.CategoryEntropy(k=4, item_groups=groups).calc_per_user(reco)
+    per = CategoryEntropy(k=4, item_groups=groups).calc_per_user(reco)
     assert per["a"] == pytest.approx(-(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25)))  # 1.5 bits
     assert per["b"] == 0.0  # one offer, one group
     assert per["c"] == pytest.approx(1.0)  # q has no group: a group of its own
     with pytest.raises(ValueError, match="needs `item_groups`"):
-        F.CategoryEntropy(k=4).calc_per_user(reco)
+        CategoryEntropy(k=4).calc_per_user(reco)
 
 
 def test_calibration_kl_by_hand() -> None:
@@ -91,42 +109,42 @@ def test_calibration_kl_by_hand() -> None:
     reco = reco_frame({"a": ["x", "y"], "b": ["x", "z"], "n": ["x"]})
     train = pairs({"a": ["h1", "h2"], "b": ["h1", "h2"]})  # n has no history: left out
     alpha = 0.01
-    per = F.Calibration(k=2, item_groups=groups, alpha=alpha).calc_per_user(reco, train=train)
+    per = Calibration(k=2, item_groups=groups, alpha=alpha).calc_per_user(reco, train=train)
     q_a = {"A": (1 - alpha) * 1.0 + alpha * 0.5, "B": alpha * 0.5}
     expected_a = 0.5 * math.log2(0.5 / q_a["A"]) + 0.5 * math.log2(0.5 / q_a["B"])
     assert per.to_dict() == pytest.approx({"a": expected_a, "b": 0.0})
     with pytest.raises(ValueError, match="needs `train`"):
-        F.Calibration(k=2, item_groups=groups).calc_per_user(reco)
+        Calibration(k=2, item_groups=groups).calc_per_user(reco)
 
 
 def test_embedding_diversity_orthogonal_and_opposite() -> None:
     emb = ItemFeatures(np.array(["x", "y", "z"], dtype=object), sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]])))
     reco = reco_frame({"a": ["x", "y"], "b": ["x", "z"], "c": ["x"]})
-    per = F.EmbeddingDiversity(k=2).calc_per_user(reco, item_features=emb)
+    per = EmbeddingDiversity(k=2).calc_per_user(reco, item_features=emb)
     assert per.to_dict() == pytest.approx({"a": 1.0, "b": 2.0})  # lists of one are left out
-    assert F.EmbeddingDiversity(k=2).name == "diversity_emb@2"
+    assert EmbeddingDiversity(k=2).name == "diversity_emb@2"
 
 
 def test_gini_exposure_by_hand_including_unshown_and_equal() -> None:
-    assert F.gini([0, 1, 3]) == pytest.approx(6 / 12)
-    assert F.gini([2, 2, 2]) == 0.0
-    assert F.gini([0, 0, 0, 5]) == pytest.approx(3 / 4)
-    assert F.gini([]) == 0.0
+    assert gini([0, 1, 3]) == pytest.approx(6 / 12)
+    assert gini([2, 2, 2]) == 0.0
+    assert gini([0, 0, 0, 5]) == pytest.approx(3 / 4)
+    assert gini([]) == 0.0
     reco = reco_frame({"a": ["x", "y"], "b": ["x"], "c": ["x"]})
-    assert F.ExposureGini(k=2).calc(reco, catalog=["x", "y", "z"]) == pytest.approx(0.5)  # counts 3, 1, 0
+    assert ExposureGini(k=2).calc(reco, catalog=["x", "y", "z"]) == pytest.approx(0.5)  # counts 3, 1, 0
     with pytest.raises(ValueError, match="needs `catalog`"):
-        F.ExposureGini(k=2).calc(reco)
+        ExposureGini(k=2).calc(reco)
     with pytest.raises(ValueError, match="catalogue-level"):
-        F.ExposureGini(k=2).calc_per_user(reco)
+        ExposureGini(k=2).calc_per_user(reco)
 
 
 def test_long_tail_share_by_hand_with_ties() -> None:
     train = pairs({"u1": ["p", "q"], "u2": ["p", "q"], "u3": ["r"]})  # p, q tie with 2 users: p wins by id
     catalog = ["p", "q", "r", "s", "t"]
-    assert F.head_items(train, catalog, 0.2).tolist() == ["p"]  # ceil(0.2 * 5) = 1
-    assert F.head_items(train, catalog, 0.3).tolist() == ["p", "q"]
+    assert head_items(train, catalog, 0.2).tolist() == ["p"]  # ceil(0.2 * 5) = 1
+    assert head_items(train, catalog, 0.3).tolist() == ["p", "q"]
     reco = reco_frame({"a": ["p", "q", "s"], "b": ["s", "t"]})
-    per = F.LongTailShare(k=3).calc_per_user(reco, train=train, catalog=catalog)
+    per = LongTailShare(k=3).calc_per_user(reco, train=train, catalog=catalog)
     assert per.to_dict() == pytest.approx({"a": 2 / 3, "b": 1.0})
 
 
@@ -134,42 +152,42 @@ def test_offer_group_table_and_exposure_parity_by_hand() -> None:
     groups = pd.Series({"x": "A", "y": "A", "z": "B", "w": "C"})
     reco = reco_frame({"a": ["x", "y", "z"], "b": ["x", "y", "z"]})  # A: 4 slots, B: 2, C: 0
     train = pairs({"a": ["x", "w"], "b": ["z", "w"]})
-    table = F.offer_group_table(reco, groups, 3, catalog=["x", "y", "z", "w"], train=train).set_index("group")
+    table = offer_group_table(reco, groups, 3, catalog=["x", "y", "z", "w"], train=train).set_index("group")
     assert table.loc["A", "slot_share"] == pytest.approx(4 / 6)
     assert table.loc["A", "catalogue_share"] == pytest.approx(2 / 4)
     assert table.loc["C", "interaction_share"] == pytest.approx(2 / 4)
     assert table.loc["A", "exposure_ratio"] == pytest.approx((4 / 6) / (2 / 4))
     assert table.loc["B", "vs_history"] == pytest.approx((2 / 6) / (1 / 4))
     assert table.loc["C", "coverage"] == 0.0 and table.loc["C", "slots"] == 0
-    parity = F.ExposureParity(k=3, item_groups=groups).calc(reco, catalog=["x", "y", "z", "w"])
+    parity = ExposureParity(k=3, item_groups=groups).calc(reco, catalog=["x", "y", "z", "w"])
     assert parity == 0.0  # C is never shown
     even = reco_frame({"a": ["x", "z"], "b": ["y", "w"]})
-    assert F.ExposureParity(k=2, item_groups=groups).calc(even, catalog=["x", "y", "z", "w"]) == pytest.approx(1.0)
+    assert ExposureParity(k=2, item_groups=groups).calc(even, catalog=["x", "y", "z", "w"]) == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------ customer groups
 def test_group_table_means_group_of_one_and_empty_group() -> None:
     per_user = pd.DataFrame({C.USER_ID: ["a", "b", "c", "d"], "ndcg@2": [0.2, 0.4, 0.9, np.nan]})
     groups = pd.Series({"a": "young", "b": "young", "c": "old", "d": "old"})
-    table = F.group_table(per_user, groups, levels=["young", "old", "unborn"], n_boot=50, seed=1).set_index("group")
+    table = group_table(per_user, groups, levels=["young", "old", "unborn"], n_boot=50, seed=1).set_index("group")
     assert table.loc["young", "mean"] == pytest.approx(0.3)
     assert table.loc["young", "customers"] == 2
     assert table.loc["old", "customers"] == 1  # d has no value: not counted
     assert table.loc["old", ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx([0.9, 0.9, 0.9])  # one value
     assert 0.2 <= table.loc["young", "ci_low"] <= 0.3 <= table.loc["young", "ci_high"] <= 0.4
     assert table.loc["unborn", "customers"] == 0 and np.isnan(table.loc["unborn", "mean"])
-    unknown = F.group_table(pd.Series([1.0], index=pd.Index(["zz"], name=C.USER_ID), name="m"), groups, n_boot=0)
-    assert unknown["group"].tolist() == [F.NOT_IN_TABLE]
+    unknown = group_table(pd.Series([1.0], index=pd.Index(["zz"], name=C.USER_ID), name="m"), groups, n_boot=0)
+    assert unknown["group"].tolist() == [NOT_IN_TABLE]
 
 
 def test_group_gaps_best_worst_ratio_and_too_few_groups() -> None:
     per_user = pd.DataFrame({"m": [0.2, 0.4, 0.9, 0.1]}, index=pd.Index(["a", "b", "c", "e"], name=C.USER_ID))
     groups = pd.Series({"a": "young", "b": "young", "c": "old", "e": "mid"})
-    gaps = F.group_gaps(per_user, groups, n_boot=100, seed=0).iloc[0]
+    gaps = group_gaps(per_user, groups, n_boot=100, seed=0).iloc[0]
     assert (gaps["best"], gaps["worst"]) == ("old", "mid")
     assert gaps["gap"] == pytest.approx(0.8) and gaps["ratio"] == pytest.approx(0.1 / 0.9)
     assert gaps["gap_low"] == pytest.approx(0.8) == gaps["gap_high"]  # groups of one: no spread
-    judged_only_young = F.group_gaps(per_user, groups, min_size=2, n_boot=10).iloc[0]
+    judged_only_young = group_gaps(per_user, groups, min_size=2, n_boot=10).iloc[0]
     assert judged_only_young["groups"] == 1 and np.isnan(judged_only_young["gap"])
 
 
@@ -178,7 +196,7 @@ def test_bootstrap_is_stratified_seeded_and_unbiased() -> None:
     values = rng.normal(size=600)
     codes = np.repeat([0, 1, 2], 200)
     codes[-1] = 3  # a group of one
-    draws = F.bootstrap_group_means(values, codes, 5, n_boot=400, seed=7)
+    draws = bootstrap_group_means(values, codes, 5, n_boot=400, seed=7)
     assert draws.shape == (400, 5)
     assert np.isnan(draws[:, 4]).all()  # empty group
     assert np.all(draws[:, 3] == values[-1])
@@ -187,7 +205,7 @@ def test_bootstrap_is_stratified_seeded_and_unbiased() -> None:
         assert draws[:, g].min() >= v.min() and draws[:, g].max() <= v.max()
         assert abs(draws[:, g].mean() - v.mean()) < 3 * v.std() / math.sqrt(len(v) * 400) + 0.01
         assert draws[:, g].std() == pytest.approx(v.std() / math.sqrt(len(v)), rel=0.2)
-    np.testing.assert_array_equal(draws, F.bootstrap_group_means(values, codes, 5, n_boot=400, seed=7))
+    np.testing.assert_array_equal(draws, bootstrap_group_means(values, codes, 5, n_boot=400, seed=7))
 
 
 def test_offer_rates_four_fifths_by_hand() -> None:
@@ -195,7 +213,7 @@ def test_offer_rates_four_fifths_by_hand() -> None:
     targets = pd.DataFrame({C.USER_ID: ["a", "b", "c", "d"], C.ITEM_ID: ["deep", "deep", "deep", "mild"]})
     groups = pd.Series({"a": "young", "b": "young", "c": "old", "d": "old", "z": "old"})
     values = pd.Series({"deep": 50.0, "mild": 10.0})
-    table = F.offer_rates(targets, groups, ["deep"], item_values=values, population=["a", "b", "c", "d", "z"],
+    table = offer_rates(targets, groups, ["deep"], item_values=values, population=["a", "b", "c", "d", "z"],
                           levels=["young", "old", "none"], n_boot=50).set_index("group")
     assert table.loc["young", "rate"] == 1.0 and table.loc["old", "rate"] == pytest.approx(1 / 3)
     assert table.loc["old", "offered"] == pytest.approx(2 / 3)
@@ -205,19 +223,19 @@ def test_offer_rates_four_fifths_by_hand() -> None:
     assert bool(table.loc["old", "flagged"]) and not bool(table.loc["young", "flagged"])
     assert table.loc["none", "customers"] == 0 and not bool(table.loc["none", "judged"])
     # with min_size 3 only "old" is judged: it becomes the reference and nobody is flagged
-    small = F.offer_rates(targets, groups, ["deep"], population=list(groups.index), min_size=3, n_boot=0).set_index("group")
+    small = offer_rates(targets, groups, ["deep"], population=list(groups.index), min_size=3, n_boot=0).set_index("group")
     assert not small["flagged"].any() and small.loc["old", "ratio"] == 1.0
     assert small.attrs["best"] == "old"
 
 
 def test_offer_rates_recommendation_lists_and_nobody_offered() -> None:
     reco = reco_frame({"a": ["x", "y", "z"], "b": ["y", "x", "z"], "c": ["y", "z", "x"]})
-    table = F.offer_rates(reco, GROUPS, ["x"], k=1, n_boot=0).set_index("group")
+    table = offer_rates(reco, GROUPS, ["x"], k=1, n_boot=0).set_index("group")
     assert table.loc["young", "rate"] == 0.5 and table.loc["old", "rate"] == 0.0
     assert table.loc["old", "ratio"] == 0.0 and bool(table.loc["old", "flagged"])  # a group of one, judged
-    assert F.DisparateImpact(k=1, favourable=("x",), groups=GROUPS).calc(reco) == 0.0
-    assert F.DisparateImpact(k=3, favourable=("x",), groups=GROUPS).calc(reco) == pytest.approx(1.0)
-    nobody = F.offer_rates(reco, GROUPS, ["none"], k=3, n_boot=0)
+    assert DisparateImpact(k=1, favourable=("x",), groups=GROUPS).calc(reco) == 0.0
+    assert DisparateImpact(k=3, favourable=("x",), groups=GROUPS).calc(reco) == pytest.approx(1.0)
+    nobody = offer_rates(reco, GROUPS, ["none"], k=3, n_boot=0)
     assert (nobody["ratio"] == 1.0).all() and not nobody["flagged"].any()  # nobody offered: no disparity
 
 
@@ -229,11 +247,11 @@ def _features(rows: dict[str, list[float]]) -> ItemFeatures:
 def test_mmr_by_hand_and_strength_zero_keeps_the_model_order() -> None:
     pool = reco_frame({"u": ["a", "b", "c"]}, {"u": [1.0, 0.9, 0.5]})
     vectors = _features({"a": [1, 0], "b": [1, 0], "c": [0, 1]})
-    mmr = F.rerank(pool, F.RerankSettings("mmr", 0.5), 3, vectors=vectors)
+    mmr = rerank(pool, RerankSettings("mmr", 0.5), 3, vectors=vectors)
     # z = (1, 0.8, 0); after a: b gains 0.5*0.8 - 0.5*1 = -0.1, c gains 0 - 0 = 0 -> c
     assert mmr[C.ITEM_ID].tolist() == ["a", "c", "b"]
     assert mmr[C.SCORE].tolist() == [1.0, 0.5, 0.9]  # model scores kept, rank is the new order
-    assert F.rerank(pool, F.RerankSettings("mmr", 0.0), 2, vectors=vectors)[C.ITEM_ID].tolist() == ["a", "b"]
+    assert rerank(pool, RerankSettings("mmr", 0.0), 2, vectors=vectors)[C.ITEM_ID].tolist() == ["a", "b"]
 
 
 def _slow_mmr(scores: np.ndarray, x: np.ndarray, k: int, lam: float) -> list[int]:
@@ -266,7 +284,7 @@ def test_mmr_matches_slow_reference(lam: float) -> None:
         picked = rng.choice(n_items, size=pool - (u % 3), replace=False)
         rows += [(f"u{u}", items[j], float(s)) for j, s in zip(picked, rng.normal(size=len(picked)))]
     frame = pd.DataFrame(rows, columns=[C.USER_ID, C.ITEM_ID, C.SCORE])
-    fast = F.rerank(frame, F.RerankSettings("mmr", lam), 5, vectors=ItemFeatures(items, sp.csr_matrix(x)))
+    fast = rerank(frame, RerankSettings("mmr", lam), 5, vectors=ItemFeatures(items, sp.csr_matrix(x)))
     for user, part in frame.groupby(C.USER_ID, sort=False):
         cand = part[C.ITEM_ID].to_numpy(object)
         idx = [int(i[1:]) for i in cand]
@@ -281,21 +299,21 @@ def test_mmr_sparse_similarity_path_matches_dense(monkeypatch: pytest.MonkeyPatc
                           C.ITEM_ID: np.concatenate([rng.choice(items, 7, replace=False) for _ in range(3)]),
                           C.SCORE: rng.normal(size=21)})
     vectors = ItemFeatures(items, sp.csr_matrix(rng.random((15, 6)) * (rng.random((15, 6)) > 0.5)))
-    dense = F.rerank(frame, F.RerankSettings("mmr", 0.6), 5, vectors=vectors)
-    monkeypatch.setattr(F, "DENSE_SIMILARITY_MAX_ITEMS", 0)  # large catalogues: row products instead
-    pd.testing.assert_frame_equal(F.rerank(frame, F.RerankSettings("mmr", 0.6), 5, vectors=vectors), dense)
+    dense = rerank(frame, RerankSettings("mmr", 0.6), 5, vectors=vectors)
+    monkeypatch.setattr(rerank_internals, "DENSE_SIMILARITY_MAX_ITEMS", 0)  # large catalogues: row products instead
+    pd.testing.assert_frame_equal(rerank(frame, RerankSettings("mmr", 0.6), 5, vectors=vectors), dense)
 
 
 def test_boost_by_hand_and_only_for_chosen_customers() -> None:
     pool = reco_frame({"u": ["a", "b", "c"], "v": ["a", "b", "c"]}, {"u": [0.9, 0.8, 0.1], "v": [0.9, 0.8, 0.1]})
     items = pd.DataFrame({C.ITEM_ID: ["a", "b", "c"], "deep": [0.0, 0.0, 1.0]})
     users = pd.DataFrame({C.USER_ID: ["u", "v"], "age": ["55+", "18-24"]})
-    rule = F.ItemRule("deep", min_value=1)
+    rule = ItemRule("deep", min_value=1)
     # z = (1, 0.875, 0): strength 0.5 leaves c last, 0.9 lifts it above b, 1.0 ties a (a keeps its place)
     for strength, expected in ((0.5, ["a", "b", "c"]), (0.9, ["a", "c", "b"]), (1.0, ["a", "c", "b"])):
-        out = F.rerank(pool, F.RerankSettings("boost", strength, items=rule), 3, items=items)
+        out = rerank(pool, RerankSettings("boost", strength, items=rule), 3, items=items)
         assert out.loc[out[C.USER_ID] == "u", C.ITEM_ID].tolist() == expected
-    only_old = F.rerank(pool, F.RerankSettings("boost", 0.9, items=rule, users=F.UserRule("age", ("55+",))), 3,
+    only_old = rerank(pool, RerankSettings("boost", 0.9, items=rule, users=UserRule("age", ("55+",))), 3,
                         items=items, users=users)
     assert only_old.loc[only_old[C.USER_ID] == "u", C.ITEM_ID].tolist() == ["a", "c", "b"]
     assert only_old.loc[only_old[C.USER_ID] == "v", C.ITEM_ID].tolist() == ["a", "b", "c"]
@@ -304,28 +322,28 @@ def test_boost_by_hand_and_only_for_chosen_customers() -> None:
 def test_cap_by_hand() -> None:
     pool = reco_frame({"u": ["a", "b", "c", "d", "e"]}, {"u": [5.0, 4, 3, 2, 1]})
     items = pd.DataFrame({C.ITEM_ID: list("abcde"), "brand": ["big", "big", "big", "small", "small"]})
-    rule = F.ItemRule("brand", ("big",))
-    assert F.cap_count(4, 0.5) == 2 and F.cap_count(4, 0.0) == 4 and F.cap_count(4, 1.0) == 0
-    half = F.rerank(pool, F.RerankSettings("cap", 0.5, items=rule), 4, items=items)
+    rule = ItemRule("brand", ("big",))
+    assert cap_count(4, 0.5) == 2 and cap_count(4, 0.0) == 4 and cap_count(4, 1.0) == 0
+    half = rerank(pool, RerankSettings("cap", 0.5, items=rule), 4, items=items)
     assert half[C.ITEM_ID].tolist() == ["a", "b", "d", "e"]
-    full = F.rerank(pool, F.RerankSettings("cap", 1.0, items=rule), 4, items=items)
+    full = rerank(pool, RerankSettings("cap", 1.0, items=rule), 4, items=items)
     assert full[C.ITEM_ID].tolist() == ["d", "e", "a", "b"]  # the surplus fills what is left
-    assert F.rerank(pool, F.RerankSettings("cap", 0.0, items=rule), 4, items=items)[C.ITEM_ID].tolist() == list("abcd")
+    assert rerank(pool, RerankSettings("cap", 0.0, items=rule), 4, items=items)[C.ITEM_ID].tolist() == list("abcd")
 
 
 def test_score_adjuster_formulas_and_row_alignment() -> None:
     pairs_ = pd.DataFrame({C.USER_ID: ["v", "u", "u", "v"], C.ITEM_ID: ["c", "a", "c", "a"], C.SCORE: [0.2, 1.0, 0.4, 0.6]})
     items = pd.DataFrame({C.ITEM_ID: ["a", "c"], "deep": [0.0, 1.0]})
     users = pd.DataFrame({C.USER_ID: ["u", "v"], "age": ["55+", "18-24"]})
-    rule = F.ItemRule("deep", min_value=1)
+    rule = ItemRule("deep", min_value=1)
     spread = 1.0 - 0.2
-    boost = F.score_adjuster(F.RerankSettings("boost", 0.5, items=rule, users=F.UserRule("age", ("55+",))), items=items, users=users)
+    boost = score_adjuster(RerankSettings("boost", 0.5, items=rule, users=UserRule("age", ("55+",))), items=items, users=users)
     np.testing.assert_allclose(boost(pairs_), [0.2, 1.0, 0.4 + 0.5 * spread, 0.6])
-    cap = F.score_adjuster({"kind": "cap", "strength": 0.25, "items": rule.to_dict()}, items=items)
+    cap = score_adjuster({"kind": "cap", "strength": 0.25, "items": rule.to_dict()}, items=items)
     np.testing.assert_allclose(cap(pairs_), [0.2 - 0.25 * spread, 1.0, 0.4 - 0.25 * spread, 0.6])
     vectors = _features({"a": [1, 0], "b": [1, 0], "c": [0, 1]})
     mmr_pairs = pd.DataFrame({C.USER_ID: ["u"] * 3, C.ITEM_ID: ["c", "b", "a"], C.SCORE: [0.5, 0.9, 1.0]})
-    mmr = F.score_adjuster(F.RerankSettings("mmr", 0.5), vectors=vectors)
+    mmr = score_adjuster(RerankSettings("mmr", 0.5), vectors=vectors)
     # MMR order a, c, b gets the customer's scores 1.0, 0.9, 0.5
     np.testing.assert_allclose(mmr(mmr_pairs), [0.9, 0.5, 1.0])
     assert boost.__name__ == "fairness_boost_0.50"
@@ -345,29 +363,29 @@ def test_score_adjuster_steers_targeting_allocation() -> None:
 
     plain = build_audience(scores, users, items, None, spec)
     assert deep(plain) == ["young"]
-    settings = F.RerankSettings("boost", 0.5, items=F.ItemRule("discount_depth", min_value=30),
-                                users=F.UserRule("age_band", ("55+",)))
-    fair = build_audience(scores, users, items, None, spec, score_adjuster=F.score_adjuster(settings, users=users, items=items))
+    settings = RerankSettings("boost", 0.5, items=ItemRule("discount_depth", min_value=30),
+                                users=UserRule("age_band", ("55+",)))
+    fair = build_audience(scores, users, items, None, spec, score_adjuster=score_adjuster(settings, users=users, items=items))
     # spread 0.8 over the eligible pairs: the 55+ customer's deep pair moves to 0.8 + 0.5 * 0.8 > 0.9
     assert deep(fair) == ["old"]
     assert fair.frame.loc[fair.frame[C.ITEM_ID] == "deep", C.SCORE].tolist() == [0.8]  # the model's score is exported
 
 
 def test_rerank_settings_round_trip_and_validation() -> None:
-    settings = F.RerankSettings("boost", 0.3, pool=40, items=F.ItemRule("discount_depth", min_value=30),
-                                users=F.UserRule("age_band", ("55+",)))
-    assert F.RerankSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+    settings = RerankSettings("boost", 0.3, pool=40, items=ItemRule("discount_depth", min_value=30),
+                                users=UserRule("age_band", ("55+",)))
+    assert RerankSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
     assert "Boost" in settings.describe() and "customers aged 55+" in settings.describe()
     with pytest.raises(ValueError, match="strength must be between 0 and 1"):
-        F.RerankSettings("mmr", 1.5).validate()
+        RerankSettings("mmr", 1.5).validate()
     with pytest.raises(ValueError, match="kind must be one of"):
-        F.RerankSettings("shuffle").validate()
+        RerankSettings("shuffle").validate()
     with pytest.raises(ValueError, match="needs the offers to cap"):
-        F.RerankSettings("cap", 0.5).validate()
+        RerankSettings("cap", 0.5).validate()
     with pytest.raises(ValueError, match="only a boost"):
-        F.RerankSettings("cap", 0.5, items=F.ItemRule("x", ("1",)), users=F.UserRule("age", ("1",))).validate()
+        RerankSettings("cap", 0.5, items=ItemRule("x", ("1",)), users=UserRule("age", ("1",))).validate()
     with pytest.raises(ValueError, match="unknown re-ranking settings"):
-        F.RerankSettings.from_dict({"kind": "mmr", "power": 1})
+        RerankSettings.from_dict({"kind": "mmr", "power": 1})
 
 
 def test_rerank_many_customers_in_blocks_matches_one_block() -> None:
@@ -377,9 +395,9 @@ def test_rerank_many_customers_in_blocks_matches_one_block() -> None:
     frame = pd.DataFrame({C.USER_ID: users, C.ITEM_ID: np.concatenate([rng.choice(items, 6, replace=False) for _ in range(500)]),
                           C.SCORE: rng.normal(size=len(users))})
     vectors = ItemFeatures(items, sp.csr_matrix(rng.random((20, 3))))
-    settings = F.RerankSettings("mmr", 0.6)
-    one = F.rerank(frame, settings, 4, vectors=vectors)
-    blocks = list(F._blocks(frame, pd.Index(pd.unique(frame[C.ITEM_ID]), dtype=object), block_cells=60))
+    settings = RerankSettings("mmr", 0.6)
+    one = rerank(frame, settings, 4, vectors=vectors)
+    blocks = list(rerank_internals._blocks(frame, pd.Index(pd.unique(frame[C.ITEM_ID]), dtype=object), block_cells=60))
     assert len(blocks) == 50
     assert len(one) == 500 * 4 and one.groupby(C.USER_ID)[C.RANK].max().eq(4).all()
 
@@ -416,8 +434,8 @@ def shops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
 def test_audit_flags_the_planted_bias(shops: dict[str, tuple]) -> None:
     ws, run_id = shops["biased"]
     ws0, run0 = shops["unbiased"]
-    config = F.AuditConfig(user_column="age_band", offer_k=1)
-    biased, unbiased = F.audit(ws, run_id, config), F.audit(ws0, run0, config)
+    config = AuditConfig(user_column="age_band", offer_k=1)
+    biased, unbiased = audit(ws, run_id, config), audit(ws0, run0, config)
     past, past0 = biased.history_shown.set_index("group"), unbiased.history_shown.set_index("group")
     model, model0 = biased.offers.set_index("group"), unbiased.offers.set_index("group")
     print("past targeting, 55+ ratio: biased %.3f, unbiased %.3f" % (past.loc["55+", "ratio"], past0.loc["55+", "ratio"]))
@@ -438,11 +456,11 @@ def test_audit_flags_the_planted_bias(shops: dict[str, tuple]) -> None:
 def test_boost_reduces_the_bias_at_a_reported_accuracy_cost(shops: dict[str, tuple]) -> None:
     ws, run_id = shops["biased"]
     dataset = ws.load_dataset(ws.run(run_id)["dataset_id"])
-    setup = F.evaluation_setup(ws, run_id, dataset=dataset)
+    setup = evaluation_setup(ws, run_id, dataset=dataset)
     assert "train" in setup.note and len(setup.test) > 1000
-    rule = F.ItemRule("discount_depth", min_value=30)
-    template = F.RerankSettings("boost", items=rule, users=F.UserRule("age_band", ("55+",)))
-    sweep = F.tradeoff_sweep(setup, template, [0.02, 0.05, 0.1, 0.2], k=10, users=F.customer_universe(dataset),
+    rule = ItemRule("discount_depth", min_value=30)
+    template = RerankSettings("boost", items=rule, users=UserRule("age_band", ("55+",)))
+    sweep = tradeoff_sweep(setup, template, [0.02, 0.05, 0.1, 0.2], k=10, users=customer_universe(dataset),
                              items=dataset.items, customers=dataset.users, user_column="age_band", favourable=rule,
                              offer_k=1, item_column="category", min_size=30)
     print(sweep[["strength", "ndcg@10", "ndcg_change", "precision@10", "di_focus", "di_min", "favourable_share"]].to_string())
@@ -455,22 +473,22 @@ def test_boost_reduces_the_bias_at_a_reported_accuracy_cost(shops: dict[str, tup
     assert point["ndcg_change"] > -0.05  # the accuracy cost of the smallest fix stays small
     assert (sweep["ndcg@10"].diff().dropna() <= 1e-9).all()  # a stronger boost never helps accuracy here
 
-    chosen = F.RerankSettings.from_dict({**template.to_dict(), "strength": float(point["strength"])})
-    F.save_rerank(ws, run_id, chosen, evidence=point.to_dict())
-    assert F.saved_rerank(ws, run_id) == chosen
-    after = F.audit(ws, run_id, F.AuditConfig(user_column="age_band", offer_k=1, rerank=chosen))
+    chosen = RerankSettings.from_dict({**template.to_dict(), "strength": float(point["strength"])})
+    save_rerank(ws, run_id, chosen, evidence=point.to_dict())
+    assert saved_rerank(ws, run_id) == chosen
+    after = audit(ws, run_id, AuditConfig(user_column="age_band", offer_k=1, rerank=chosen))
     row = after.offers.set_index("group").loc["55+"]
     print(f"after saving strength {point['strength']}: 55+ ratio {row['ratio']:.3f}")
     assert row["ratio"] >= 0.8 and not row["flagged"]
-    lists = F.recommend_for_run(ws, run_id, ["C000002", "C000001"], k=5)  # the lead's recommendation hook
+    lists = recommend_for_run(ws, run_id, ["C000002", "C000001"], k=5)  # the lead's recommendation hook
     assert lists.groupby(C.USER_ID).size().tolist() == [5, 5]
     from recsys.workspace.campaign import fairness_adjuster
 
     adjuster, note = fairness_adjuster(ws.run(run_id), model=setup.model, users=dataset.users, items=dataset.items)
     assert note is None and adjuster.__name__.startswith("fairness_boost")
-    F.save_rerank(ws, run_id, None)
-    assert F.saved_rerank(ws, run_id) is None
-    plain = F.recommend_for_run(ws, run_id, ["C000002"], k=5, model=setup.model)
+    save_rerank(ws, run_id, None)
+    assert saved_rerank(ws, run_id) is None
+    plain = recommend_for_run(ws, run_id, ["C000002"], k=5, model=setup.model)
     pd.testing.assert_frame_equal(plain, setup.model.recommend(["C000002"], k=5))  # nothing saved: the model's lists
 
 
@@ -492,6 +510,6 @@ def test_cli_audit(shops: dict[str, tuple], capsys: pytest.CaptureFixture[str]) 
     report = json.loads(capsys.readouterr().out)
     curve = pd.DataFrame(report["tradeoff"]).set_index("strength")
     assert curve.loc[0.05, "di_focus"] > curve.loc[0.0, "di_focus"] and curve.loc[0.05, "ndcg_change"] < 0
-    assert F.saved_rerank(ws, run_id) == F.RerankSettings.from_dict(report["saved_rerank"])
-    assert F.saved_rerank(ws, run_id).strength == 0.05
-    F.save_rerank(ws, run_id, None)
+    assert saved_rerank(ws, run_id) == RerankSettings.from_dict(report["saved_rerank"])
+    assert saved_rerank(ws, run_id).strength == 0.05
+    save_rerank(ws, run_id, None)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.insight import fairness
+from recsys.insight.rerank import RerankSettings
+from recsys.insight.rules import ItemRule
+from recsys.workspace.audit import save_rerank
 from recsys.workspace import runs
 from recsys.data import synth
 from recsys.cli import main
@@ -39,10 +41,10 @@ def test_saved_boost_reorders_the_cli_list_and_keeps_model_scores(trained, capsy
     deep = set(items.loc[items["discount_depth"] >= 30, "item_id"])
     user = "C000010"
     before = _recommend(ws, run_id, user, capsys)
-    fairness.save_rerank(ws, run_id, fairness.RerankSettings(
-        kind="boost", strength=1.0, pool=40, items=fairness.ItemRule.parse("discount_depth>=30")))
+    save_rerank(ws, run_id, RerankSettings(
+        kind="boost", strength=1.0, pool=40, items=ItemRule.parse("discount_depth>=30")))
     after = _recommend(ws, run_id, user, capsys)
-    fairness.save_rerank(ws, run_id, None)
+    save_rerank(ws, run_id, None)
     assert after["rank"].tolist() == [1, 2, 3, 4, 5]
     assert after["item_id"].isin(deep).sum() >= before["item_id"].isin(deep).sum()
     assert after["item_id"].isin(deep).all()  # strength 1 puts every deep discount of the pool first

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.metrics.base import ItemFeatures
 from recsys.metrics.ranking import (
     AUC,
     MAP,
@@ -18,7 +19,6 @@ from recsys.metrics.ranking import (
     CatalogCoverage,
     HitRate,
     IntraListDiversity,
-    ItemFeatures,
     Novelty,
     Personalization,
     Precision,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 import types
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from recsys.workspace import runs
 from recsys.data import synth
 from recsys.core import columns as C
 from recsys.workspace.campaign import CampaignError, CampaignRequest
+from recsys.insight import rerank as rerank_module
 from recsys.insight.explain import ScoreExplainer
 from recsys.workspace.ingest import import_files
 from recsys.learn.model import ModelConfig
@@ -285,7 +285,7 @@ def test_fairness_check_on_a_real_campaign(setup) -> None:
 def test_saved_rerank_settings_go_through_the_fairness_hook(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     ws, _, run_id = setup
     ws.update_run_extra(run_id, {"rerank": {"method": "test-reverse"}})
-    monkeypatch.setitem(sys.modules, "recsys.insight.fairness", types.ModuleType("recsys.insight.fairness"))
+    monkeypatch.delattr(rerank_module, "score_adjuster")
     plain = cp.build_campaign(ws, request(run_id, offers=OFFERS[:1], top_n=10, reasons=0, holdout_share=0.0))
     assert any("cannot apply them" in note for note in plain.notes)
 
@@ -295,9 +295,7 @@ def test_saved_rerank_settings_go_through_the_fairness_hook(setup, monkeypatch: 
         calls.append(settings)
         return lambda pairs: -pairs[C.SCORE]  # the lowest scores first
 
-    fake = types.ModuleType("recsys.insight.fairness")
-    fake.score_adjuster = score_adjuster  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "recsys.insight.fairness", fake)
+    monkeypatch.setattr(rerank_module, "score_adjuster", score_adjuster, raising=False)
     reranked = cp.build_campaign(ws, request(run_id, offers=OFFERS[:1], top_n=10, reasons=0, holdout_share=0.0))
     assert calls == [{"method": "test-reverse"}] and not reranked.notes
     assert reranked.audience.fairness_hook == "<lambda>"
