@@ -493,7 +493,7 @@ def _segments_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    from recsys.insight import segments
+    from recsys.workspace import segments
 
     ws = _workspace(args)
     ws.dataset(args.dataset)
