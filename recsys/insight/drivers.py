@@ -148,8 +148,9 @@ def offer_drivers(
 ) -> OfferDrivers:
     """Attributions of one offer's score for many customers: what pushes it up or down, and for whom.
 
-    Matrix products over blocks of customers (:meth:`ScoreExplainer.column_values`), no loop over
-    customers; labels are only made for the traits of the summary.
+    Matrix products over blocks of customers
+    (:meth:`~recsys.insight.attribution.ScoreExplainer.column_values`), no loop over customers;
+    labels are only made for the traits of the summary.
 
     Parameters
     ----------
@@ -160,7 +161,7 @@ def offer_drivers(
     max_users
         Explain a seeded random sample of at most this many customers.
     view
-        Default :data:`LIST_VIEW`: a customer column's value is then its interaction with this
+        Default :data:`~recsys.insight.attribution.LIST_VIEW`: a customer column's value is then its interaction with this
         offer, i.e. how much the trait lifts this offer *within* the customer's own list. (In the
         ``"score"`` view customer-only terms such as LightFM's user biases, which a ranking loss
         leaves unconstrained, would swamp the traits.)

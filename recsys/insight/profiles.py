@@ -137,9 +137,10 @@ def profile(
     """The profile card of ``segment``: size, value share, top traits and offer types, top offers
     (highest predicted score) and distinctive offers (scored most above everyone else).
 
-    ``trait_lifts`` / ``offer_lifts`` come from :func:`trait_lift` / :func:`offer_lift` on the same
-    segmentation (computed once for all segments). Top offers by predicted score need ``model``;
-    ``items`` adds a readable title when it has one.
+    ``trait_lifts`` / ``offer_lifts`` come from :func:`~recsys.insight.lift.trait_lift` /
+    :func:`~recsys.insight.lift.offer_lift` on the same segmentation (computed once for all
+    segments). Top offers by predicted score need ``model``; ``items`` adds a readable name when it
+    has one (:func:`recsys.core.columns.name_column`).
     """
     members = segmentation.members(segment)
     n_all = segmentation.n_customers

@@ -108,8 +108,8 @@ def recommend_explained(
     new_users
         Feature rows of a customer the model has not seen (explained from their features alone).
     view
-        What the scores are compared with (:data:`VIEWS`); :data:`LIST_VIEW` answers "why this
-        offer in this customer's list".
+        What the scores are compared with (:data:`recsys.insight.attribution.VIEWS`);
+        :data:`~recsys.insight.attribution.LIST_VIEW` answers "why this offer in this customer's list".
 
     Returns
     -------
@@ -203,7 +203,7 @@ def recommend_for_customer(
     active_on
         Only offers whose date window (start/end columns of the offers table) contains this day.
     view
-        What the scores are compared with; default :data:`LIST_VIEW`.
+        What the scores are compared with; default :data:`~recsys.insight.attribution.LIST_VIEW`.
     rerank, pool
         A re-ranking of the model's top ``pool`` (see :func:`recsys.workspace.recommend.saved_rerank_hook`).
     """
