@@ -31,7 +31,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
-from recsys.insight import explain as X  # noqa: E402
+from recsys.insight import attribution as A  # noqa: E402
+from recsys.insight import drivers as D  # noqa: E402
+from recsys.insight import recommend as R  # noqa: E402
+from recsys.insight import whatif as W  # noqa: E402
 from recsys.data import synth  # noqa: E402
 from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
 from recsys.data.schema import infer_schema  # noqa: E402
@@ -74,30 +77,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = fitted.save(Path(tmp) / "model.npz")
         load_s, model = timed(lambda: HybridRecommender.load(path), 3)
-    build_s, explainer = timed(lambda: X.ScoreExplainer(model), 3)
+    build_s, explainer = timed(lambda: A.ScoreExplainer(model), 3)
     print(f"(a) load the model {load_s * 1000:.0f} ms; build the explainer (baseline, column groups) {build_s * 1000:.1f} ms")
 
     rng = np.random.default_rng(0)
     users = rng.choice(model.user_index_.ids[: model.n_warm_users_], args.repeats, replace=False)
-    first = X.recommend_explained(explainer, users[0], 10, view=X.LIST_VIEW)  # warm-up (imports shap)
-    for view in (X.LIST_VIEW, X.SCORE_VIEW):
+    first = R.recommend_explained(explainer, users[0], 10, view=A.LIST_VIEW)  # warm-up (imports shap)
+    for view in (A.LIST_VIEW, A.SCORE_VIEW):
         it = iter(users)
-        sec, listed = timed(lambda: X.recommend_explained(explainer, next(it), 10, view=view), args.repeats)  # noqa: B023
+        sec, listed = timed(lambda: R.recommend_explained(explainer, next(it), 10, view=view), args.repeats)  # noqa: B023
         print(f"(b) one customer's top-10 with exact explanations ({view} view): {sec * 1000:.1f} ms "
               f"(median of {args.repeats} customers)")
     plain_s, _ = timed(lambda: model.recommend([users[0]], k=10), args.repeats)
     print(f"    the same top-10 without explanations: {plain_s * 1000:.1f} ms")
     item = first.recommendations[C.ITEM_ID].iloc[0]
-    hist_s, _ = timed(lambda: X.similar_history(model, users[0], item, n=3), args.repeats)
-    peers_s, _ = timed(lambda: X.similar_responders(model, users[0], item, n=5), args.repeats)
-    whatif_s, _ = timed(lambda: X.what_if(explainer, users[0], "segment", "premium", 10), args.repeats)
+    hist_s, _ = timed(lambda: D.similar_history(model, users[0], item, n=3), args.repeats)
+    peers_s, _ = timed(lambda: D.similar_responders(model, users[0], item, n=5), args.repeats)
+    whatif_s, _ = timed(lambda: W.what_if(explainer, users[0], "segment", "premium", 10), args.repeats)
     print(f"    evidence: similar past offers {hist_s * 1000:.1f} ms, similar customers who responded "
           f"{peers_s * 1000:.1f} ms; what-if (two explained top-10s) {whatif_s * 1000:.1f} ms")
 
     n = args.customers
     rows = model.user_features_[rng.integers(0, model.n_warm_users_, n)]
-    drivers_s, drivers = timed(lambda: X.offer_drivers(explainer, item, user_rows=rows), max(1, args.repeats // 3))
-    values_s, _ = timed(lambda: explainer.column_values(rows, explainer.item_rows([item]), X.LIST_VIEW),
+    drivers_s, drivers = timed(lambda: D.offer_drivers(explainer, item, user_rows=rows), max(1, args.repeats // 3))
+    values_s, _ = timed(lambda: explainer.column_values(rows, explainer.item_rows([item]), A.LIST_VIEW),
                         max(1, args.repeats // 3))
     summary_s, summary = timed(drivers.summary, max(1, args.repeats // 3))
     points_s, _ = timed(drivers.points, max(1, args.repeats // 3))
@@ -106,7 +109,7 @@ def main() -> None:
     print(f"(c) global drivers of offer {item} over {n:,} customers: {drivers_s:.2f}s "
           f"(the attributions alone {values_s:.2f}s, the rest each customer's value of each column); "
           f"trait summary {summary_s:.2f}s; beeswarm sample {points_s:.2f}s; "
-          f"{len(summary)} traits, e.g. {summary[X.CONTRIBUTOR].iloc[0]} {summary[X.MEAN].iloc[0]:+.3f}; "
+          f"{len(summary)} traits, e.g. {summary[A.CONTRIBUTOR].iloc[0]} {summary[D.MEAN].iloc[0]:+.3f}; "
           f"as a shap Explanation (optional) {shap_s:.2f}s")
     print(f"peak memory {peak:,.0f} MB before the optional shap Explanation, {peak_mb():,.0f} MB after")
 

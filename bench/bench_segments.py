@@ -28,6 +28,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
+from recsys.insight import clusters as K  # noqa: E402
+from recsys.insight import lift as L  # noqa: E402
+from recsys.insight import profiles as P  # noqa: E402
+from recsys.insight import rfm as R  # noqa: E402
 from recsys.insight import segments as S  # noqa: E402
 from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
@@ -92,24 +96,24 @@ def main() -> None:
                                 lambda: make_shop(args.users, args.items, args.interactions))
     print(f"{len(users):,} customers, {len(items):,} offers, {len(inter):,} interactions")
 
-    result = timed(rows, "rfm", lambda: S.rfm(inter, users=users))
+    result = timed(rows, "rfm", lambda: R.rfm(inter, users=users))
     seg = result.segmentation()
-    timed(rows, "rfm_sizes_over_time (6 months)", lambda: S.rfm_sizes_over_time(inter, users=users))
+    timed(rows, "rfm_sizes_over_time (6 months)", lambda: R.rfm_sizes_over_time(inter, users=users))
     timed(rows, "by_columns (region x segment)", lambda: S.by_columns(users, ["region", "segment"], schema=USER_SCHEMA))
-    traits = timed(rows, "trait_lift (3 columns)", lambda: S.trait_lift(seg, users, schema=USER_SCHEMA))
-    offers = timed(rows, "offer_lift (3 columns)", lambda: S.offer_lift(seg, inter, items, schema=ITEM_SCHEMA))
-    timed(rows, "response_rates (campaign_type)", lambda: S.response_rates(seg, inter, items, "campaign_type", schema=ITEM_SCHEMA))
+    traits = timed(rows, "trait_lift (3 columns)", lambda: L.trait_lift(seg, users, schema=USER_SCHEMA))
+    offers = timed(rows, "offer_lift (3 columns)", lambda: L.offer_lift(seg, inter, items, schema=ITEM_SCHEMA))
+    timed(rows, "response_rates (campaign_type)", lambda: L.response_rates(seg, inter, items, "campaign_type", schema=ITEM_SCHEMA))
     timed(rows, "sizes_over_time (monthly)", lambda: S.sizes_over_time(seg, inter))
 
     model = timed(rows, "fit LightFM, 2 epochs (not part of segments)", lambda: HybridRecommender(
         ModelConfig(epochs=2, no_components=32, early_stopping_patience=0)).fit(inter, users, USER_SCHEMA, items, ITEM_SCHEMA))
-    clusters = timed(rows, "cluster_users (silhouette k in 3..10)", lambda: S.cluster_users(model))
+    clusters = timed(rows, "cluster_users (silhouette k in 3..10)", lambda: K.cluster_users(model))
     print(f"  suggested k = {clusters.suggested_k}")
-    timed(rows, "cluster_users (k = 6)", lambda: S.cluster_users(model, 6))
-    emap = timed(rows, "embedding_map PCA (5,000 drawn)", lambda: S.embedding_map(model, sample_size=5000))
+    timed(rows, "cluster_users (k = 6)", lambda: K.cluster_users(model, 6))
+    emap = timed(rows, "embedding_map PCA (5,000 drawn)", lambda: K.embedding_map(model, sample_size=5000))
     print(f"  {emap.note}")
-    timed(rows, "embedding_map t-SNE (2,000 drawn)", lambda: S.embedding_map(model, method="tsne", sample_size=2000))
-    timed(rows, "profile incl. top offers (largest segment)", lambda: S.profile(
+    timed(rows, "embedding_map t-SNE (2,000 drawn)", lambda: K.embedding_map(model, method="tsne", sample_size=2000))
+    timed(rows, "profile incl. top offers (largest segment)", lambda: P.profile(
         seg, seg.order[0], interactions=inter, trait_lifts=traits, offer_lifts=offers, model=model, items=items))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak_mb:,.0f} MB")

@@ -38,9 +38,7 @@ tab_overview, tab_import, tab_manage = st.tabs(["Overview", "Import new data", "
 @st.cache_data(max_entries=8, show_spinner=False)
 def _overview(workspace_path: str, dataset_id: str, fingerprint: str) -> dict[str, object]:
     info = ws.dataset(dataset_id)
-    label_column = next(
-        (c for c in ("title", "name", "description") if c in info.item_schema.kinds()), None
-    )
+    label_column = C.name_column(info.item_schema.kinds())
     user_columns = [
         c.name for c in info.user_schema.columns if c.kind.value in ("categorical", "boolean")
     ]

@@ -11,8 +11,12 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.core import columns as C
-from recsys.insight import explain as X
+from recsys.insight import attribution as A
+from recsys.insight import drivers as D
+from recsys.insight import recommend as R
+from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
+from recsys.workspace.recommend import saved_rerank_hook
 from recsys.workspace.store import WorkspaceError
 
 SHOWN_CONTRIBUTORS = 8
@@ -21,13 +25,13 @@ MAX_DRIVER_CUSTOMERS = 20_000  # global drivers of an offer: a seeded sample bey
 GROUP_KINDS = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN}
 FIND_SEGMENT, FIND_ID = "From a segment", "By customer id"
 VIEW_LABELS = {
-    X.OFFER_VIEW: "this customer with the average offer: why this offer ranks here (recommended)",
-    X.SCORE_VIEW: "the average customer with the average offer: the whole score",
+    A.OFFER_VIEW: "this customer with the average offer: why this offer ranks here (recommended)",
+    A.SCORE_VIEW: "the average customer with the average offer: the whole score",
 }
 EXCLUDE_LABELS = {
-    X.EXCLUDE_REDEEMED: "offers they already redeemed",
-    X.EXCLUDE_RESPONDED: "offers they responded to in any way",
-    X.EXCLUDE_NONE: "nothing",
+    R.EXCLUDE_REDEEMED: "offers they already redeemed",
+    R.EXCLUDE_RESPONDED: "offers they responded to in any way",
+    R.EXCLUDE_NONE: "nothing",
 }
 EVENT_WORDS = {C.REDEEM: "redeemed", C.PURCHASE: "bought with", C.CLICK: "clicked", C.VIEW: "viewed"}
 
@@ -53,8 +57,8 @@ _dataset = shared.cached_dataset  # one cache for every page
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _explainer(workspace_path: str, run: str, created: str) -> X.ScoreExplainer:  # never mutated
-    return X.ScoreExplainer(shared.cached_model(workspace_path, run, created))
+def _explainer(workspace_path: str, run: str, created: str) -> A.ScoreExplainer:  # never mutated
+    return A.ScoreExplainer(shared.cached_model(workspace_path, run, created))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -66,7 +70,7 @@ def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     explainer = _explainer(workspace_path, run, created)
-    drivers = X.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
+    drivers = D.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
     return drivers.summary(), drivers.points(max_points=250)
 
 
@@ -88,7 +92,7 @@ def _known(user: str) -> bool:
 
 
 def names_of(item_ids: Any) -> np.ndarray:
-    return X.item_names(dataset.items, item_ids)
+    return R.item_names(dataset.items, item_ids)
 
 
 # ------------------------------------------------------------------------------- finding a customer
@@ -125,7 +129,7 @@ def options() -> tuple[int, str, Any, str]:
     a, b, c = st.columns([1, 2, 2])
     k = int(a.number_input("Offers to show", 1, 50, 10, key="reco_k"))
     exclude = b.selectbox("Leave out", list(EXCLUDE_LABELS), format_func=EXCLUDE_LABELS.get, key="reco_exclude")
-    start, end = X.date_window_columns(info.item_schema, dataset.items)
+    start, end = R.date_window_columns(info.item_schema, dataset.items)
     active_on = None
     if start or end:
         default_day = (model.reference_time_ or pd.Timestamp.today()).date()
@@ -155,7 +159,7 @@ def profile(user: str) -> None:
             st.dataframe(shown.astype(str).rename("value").to_frame(), width="stretch")
     with right:
         st.markdown("#### Recent history")
-        history = X.recent_history(dataset.interactions, user, n=8)
+        history = R.recent_history(dataset.interactions, user, n=8)
         if history.empty:
             st.caption("No interactions.")
         else:
@@ -164,11 +168,11 @@ def profile(user: str) -> None:
             st.dataframe(history[shown], hide_index=True, width="stretch")
 
 
-def top_list(listed: X.ExplainedRecommendations) -> None:
+def top_list(listed: R.ExplainedRecommendations) -> None:
     reco = listed.recommendations
     table = pd.DataFrame({
         C.RANK: reco[C.RANK], "offer": names_of(reco[C.ITEM_ID]), C.ITEM_ID: reco[C.ITEM_ID],
-        C.SCORE: reco[C.SCORE], "why (strongest lifts)": reco[X.REASON],
+        C.SCORE: reco[C.SCORE], "why (strongest lifts)": reco[R.REASON],
         "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
                          "new offer: no track record yet", ""),
     })
@@ -177,7 +181,7 @@ def top_list(listed: X.ExplainedRecommendations) -> None:
 
 
 # ------------------------------------------------------------------------------- one offer, explained
-def explanation(listed: X.ExplainedRecommendations, item: str, rank: int) -> None:
+def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> None:
     row = listed.row(item)
     score = float(listed.recommendations[C.SCORE].iloc[row])
     base = listed.base_value(item)
@@ -196,21 +200,21 @@ def explanation(listed: X.ExplainedRecommendations, item: str, rank: int) -> Non
         "(e.g. a customer who is not in the other segments)."
     )
     with st.expander("The numbers"):
-        st.dataframe(parts[[X.CONTRIBUTOR, X.SIDE, X.ATTRIBUTION]], hide_index=True, width="stretch", key="reco_parts",
-                     column_config={X.ATTRIBUTION: st.column_config.NumberColumn(format="%+.4f")})
+        st.dataframe(parts[[A.CONTRIBUTOR, A.SIDE, A.ATTRIBUTION]], hide_index=True, width="stretch", key="reco_parts",
+                     column_config={A.ATTRIBUTION: st.column_config.NumberColumn(format="%+.4f")})
 
 
 def evidence(user: str, item: str) -> None:
     st.markdown("**Because they responded to** (their past offers closest to this one in the model's eyes)")
     mine = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).to_numpy() == user]
-    similar = X.similar_history(model, user, item, history=mine, n=3)
+    similar = D.similar_history(model, user, item, history=mine, n=3)
     if similar.empty:
         st.caption("No past responses to compare with (a new customer).")
     for r in similar.itertuples(index=False):
         st.markdown(f"- {names_of([r.item_id])[0]}: {EVENT_WORDS.get(r.event, r.event)} (similarity {r.similarity:.2f})")
     st.markdown("**Customers most like this one who responded to this offer**")
     try:
-        peers = X.similar_responders(model, user, item, n=5)
+        peers = D.similar_responders(model, user, item, n=5)
     except ValueError as exc:
         st.caption(str(exc))
         return
@@ -220,34 +224,34 @@ def evidence(user: str, item: str) -> None:
     shown = [c.name for c in info.user_schema.columns if c.kind in GROUP_KINDS and not c.sensitive][:3]
     facts = dataset.users.assign(**{C.USER_ID: dataset.users[C.USER_ID].astype(str)}).set_index(C.USER_ID)
     st.dataframe(peers.join(facts[shown], on=C.USER_ID), hide_index=True, width="stretch",
-                 column_config={X.SIMILARITY: st.column_config.NumberColumn(format="%.2f")})
+                 column_config={D.SIMILARITY: st.column_config.NumberColumn(format="%.2f")})
 
 
-def what_if(listed: X.ExplainedRecommendations, item: str, k: int, exclude_ids: Any, candidates: Any, view: str) -> None:
+def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: Any, candidates: Any, view: str) -> None:
     user = listed.user_id
-    columns = X.changeable_columns(explainer)
+    columns = W.changeable_columns(explainer)
     if not columns:
         st.caption("This model has no customer facts to change.")
         return
     left, right = st.columns(2)
     column = left.selectbox("Change this fact", columns, key="reco_whatif_column")
-    choices = X.column_choices(explainer, column)
+    choices = W.column_choices(explainer, column)
     current = str(listed.explanation.data[0][list(listed.explanation.feature_names).index(column)])
     others = [c for c in choices if c != current]
     value = right.selectbox(f"to (now: {current})", others or choices, key="reco_whatif_value")
-    changed = X.what_if(explainer, user, column, value, k, candidates=candidates, exclude=exclude_ids,
+    changed = W.what_if(explainer, user, column, value, k, candidates=candidates, exclude=exclude_ids,
                         exclude_seen=False, view=view)  # type: ignore[arg-type]
     before, after = changed.explain(explainer, item)
     s0, s1 = (float(e.base_values[0] + e.values[0].sum()) for e in (before, after))
     a, b = st.columns(2)
     a.metric(f"Score of this offer with {column} = {value}", f"{s1:.4f}", f"{s1 - s0:+.4f} (was {changed.old_value})")
     moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
-    b.metric("Offers that enter the list", int(moved[X.RANK_BEFORE].isna().sum()))
-    st.dataframe(moved[["offer", X.RANK_BEFORE, X.RANK_AFTER, X.CHANGE, X.SCORE_BEFORE, X.SCORE_AFTER]],
+    b.metric("Offers that enter the list", int(moved[W.RANK_BEFORE].isna().sum()))
+    st.dataframe(moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE, W.SCORE_BEFORE, W.SCORE_AFTER]],
                  hide_index=True, width="stretch",
-                 column_config={X.SCORE_BEFORE: st.column_config.NumberColumn(format="%.4f"),
-                                X.SCORE_AFTER: st.column_config.NumberColumn(format="%.4f")})
-    parts = X.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
+                 column_config={W.SCORE_BEFORE: st.column_config.NumberColumn(format="%.4f"),
+                                W.SCORE_AFTER: st.column_config.NumberColumn(format="%.4f")})
+    parts = A.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
     st.plotly_chart(
         charts.attribution_waterfall(parts, float(after.base_values[0]), s1, "compared with",
                                      f"Why this offer if {column} were {value}"),
@@ -255,8 +259,8 @@ def what_if(listed: X.ExplainedRecommendations, item: str, k: int, exclude_ids: 
     )
 
 
-def list_drivers(listed: X.ExplainedRecommendations) -> None:
-    drivers = listed.drivers().drop(columns=X.SIDE)
+def list_drivers(listed: R.ExplainedRecommendations) -> None:
+    drivers = listed.drivers().drop(columns=A.SIDE)
     drivers.columns = [f"#{r} {n}" for r, n in zip(listed.recommendations[C.RANK], names_of(drivers.columns))]
     order = drivers.abs().mean(axis=1).sort_values(ascending=False).index
     st.plotly_chart(charts.attribution_heatmap(drivers.loc[order], "Which facts matter across the whole list"),
@@ -269,7 +273,7 @@ def offer_drivers(item: str, view: str) -> None:
         charts.attribution_beeswarm(points, summary, f"Who is {names_of([item])[0]} for? Customer traits that lift it or hold it back"),
         width="stretch", key="reco_beeswarm",
     )
-    n = int(summary[X.CUSTOMERS].groupby(summary[X.COLUMN]).sum().max()) if len(summary) else 0
+    n = int(summary[D.CUSTOMERS].groupby(summary[A.COLUMN]).sum().max()) if len(summary) else 0
     st.caption(
         f"One row per customer trait, the bar at its mean over the customers who have it ({n:,} customers"
         f"{', a random sample' if n >= MAX_DRIVER_CUSTOMERS else ''}), one dot per customer. A trait's value is what "
@@ -293,8 +297,8 @@ if user is None:
     st.stop()
 k, exclude, active_on, view = options()
 try:
-    rerank, pool, rerank_note = X.saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
-    listed = X.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
+    rerank, pool, rerank_note = saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
+    listed = R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
                                       rerank=rerank, pool=pool)
 except ValueError as exc:
     st.error(f"No list for this customer: {exc}")
@@ -326,12 +330,12 @@ tabs = st.tabs(["Evidence", "What if", "Across the list", "Who else is it for", 
 with tabs[0]:
     evidence(user, item)
 with tabs[1]:
-    excluded = X.redeemed_items(dataset.interactions, user) if exclude == X.EXCLUDE_REDEEMED else None
-    if exclude == X.EXCLUDE_RESPONDED:
+    excluded = R.redeemed_items(dataset.interactions, user) if exclude == R.EXCLUDE_REDEEMED else None
+    if exclude == R.EXCLUDE_RESPONDED:
         upos = model.user_index_.positions([user])[0]
         excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
-    start, end = X.date_window_columns(info.item_schema, dataset.items)
-    candidates = None if active_on is None else X.active_items(dataset.items, active_on, start, end)
+    start, end = R.date_window_columns(info.item_schema, dataset.items)
+    candidates = None if active_on is None else R.active_items(dataset.items, active_on, start, end)
     what_if(listed, item, k, excluded, candidates, view)
 with tabs[2]:
     list_drivers(listed)

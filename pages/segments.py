@@ -11,8 +11,13 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.core import columns as C
+from recsys.insight import clusters as K
+from recsys.insight import lift as L
+from recsys.insight import profiles as P
+from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.data.schema import ColumnKind
+from recsys.workspace import segments as jobs
 from recsys.workspace.store import WorkspaceError
 
 METHODS = {
@@ -58,24 +63,16 @@ def _stamp(run: str | None) -> str:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _date_range(workspace_path: str, dataset: str, fingerprint: str) -> tuple[Any, Any]:
-    row = ws.query(
-        f"SELECT min({C.TIMESTAMP}) AS first, max({C.TIMESTAMP}) AS last FROM read_parquet(?)",
-        [str(ws.table_path(dataset, C.Table.INTERACTIONS))],
-    ).iloc[0]
-    return (None if pd.isna(row["first"]) else pd.Timestamp(row["first"]),
-            None if pd.isna(row["last"]) else pd.Timestamp(row["last"]))
+    return jobs.date_range(ws, dataset)
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> S.SegmentsResult:
+def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> jobs.SegmentsResult:
     """The segmentation described by ``spec`` (a small JSON string: the cache key)."""
     s = json.loads(spec)
     if s["method"] == "saved":
-        data = _dataset(workspace_path, dataset, fingerprint)
-        universe = pd.Index(data.users[C.USER_ID].astype(str)).union(
-            pd.Index(data.interactions[C.USER_ID].astype(str).unique()))
-        return S.SegmentsResult(S.saved_segmentation(ws, s["segment_id"], universe))
-    return S.segment_dataset(
+        return jobs.segment_by_saved(ws, dataset, s["segment_id"], data=_dataset(workspace_path, dataset, fingerprint))
+    return jobs.segment_dataset(
         ws, dataset, s["method"], columns=s.get("columns"), k=s.get("k"), run_id=s.get("run_id"),
         reference_date=s.get("reference_date"), seed=0,
     )
@@ -85,8 +82,8 @@ def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> S
 def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
-    traits = S.trait_lift(seg, data.users, S.trait_columns(seg, data.users, info.user_schema), schema=info.user_schema)
-    offers = S.offer_lift(seg, data.interactions, data.items, schema=info.item_schema)
+    traits = L.trait_lift(seg, data.users, L.trait_columns(seg, data.users, info.user_schema), schema=info.user_schema)
+    offers = L.offer_lift(seg, data.interactions, data.items, schema=info.item_schema)
     return traits, offers
 
 
@@ -95,7 +92,7 @@ def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd
     data = _dataset(workspace_path, dataset, fingerprint)
     result = _result(workspace_path, dataset, fingerprint, spec)
     if result.rfm is not None:
-        return S.rfm_sizes_over_time(data.interactions, users=data.users)
+        return R.rfm_sizes_over_time(data.interactions, users=data.users)
     return S.sizes_over_time(result.segmentation, data.interactions)
 
 
@@ -103,23 +100,23 @@ def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd
 def _rates(workspace_path: str, dataset: str, fingerprint: str, spec: str, column: str) -> tuple[pd.DataFrame, str]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
-    return S.response_rates(seg, data.interactions, data.items, column, schema=info.item_schema)
+    return L.response_rates(seg, data.interactions, data.items, column, schema=info.item_schema)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int) -> S.EmbeddingMap:
-    return S.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
+def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int) -> K.EmbeddingMap:
+    return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
 def _profile(
     workspace_path: str, dataset: str, fingerprint: str, spec: str, label: str, run: str | None, stamp: str,
-) -> S.SegmentProfile:
+) -> P.SegmentProfile:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
     traits, offers = _lifts(workspace_path, dataset, fingerprint, spec)
     model = _model(workspace_path, run, stamp) if run else None
-    return S.profile(seg, label, interactions=data.interactions, trait_lifts=traits, offer_lifts=offers,
+    return P.profile(seg, label, interactions=data.interactions, trait_lifts=traits, offer_lifts=offers,
                      model=model, items=data.items, seed=0)
 
 
@@ -167,7 +164,7 @@ def choose_spec() -> dict[str, Any] | None:
                          format_func=lambda v: "suggested by the silhouette score" if v == AUTO_K else str(v))
         spec.update(run_id=run_id, run_stamp=_stamp(run_id), k=None if k == AUTO_K else int(k))
     else:
-        saved = S.saved_segments(ws, dataset_id)
+        saved = jobs.saved_segments(ws, dataset_id)
         if saved.empty:
             st.info("No saved segments yet: save one from a profile card or a map selection below.")
             return None
@@ -179,7 +176,7 @@ def choose_spec() -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------- sections
-def overview(result: S.SegmentsResult, spec: str) -> None:
+def overview(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     order = list(seg.order)
     for note in seg.notes:
@@ -201,7 +198,7 @@ def overview(result: S.SegmentsResult, spec: str) -> None:
             a, b = st.columns([3, 2])
             a.plotly_chart(charts.rfm_grid(rfm.grid()), width="stretch")
             summary = rfm.summary()
-            summary.insert(1, "meaning", summary["segment"].map(S.RFM_MEANING))
+            summary.insert(1, "meaning", summary["segment"].map(R.RFM_MEANING))
             b.dataframe(summary, hide_index=True, width="stretch", column_config={
                 "share": st.column_config.NumberColumn(format="percent"),
                 "value_share": st.column_config.NumberColumn("value share", format="percent"),
@@ -217,7 +214,7 @@ def overview(result: S.SegmentsResult, spec: str) -> None:
                 st.plotly_chart(charts.silhouette_curve(c.silhouette, c.k), width="stretch")
 
 
-def offers_heatmap(result: S.SegmentsResult, spec: str) -> None:
+def offers_heatmap(result: jobs.SegmentsResult, spec: str) -> None:
     st.subheader("Which offers each group responds to")
     options = usable(info.item_schema, {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC})
     if not options:
@@ -237,7 +234,7 @@ def offers_heatmap(result: S.SegmentsResult, spec: str) -> None:
     st.caption(basis + " Value per customer = the segment's revenue on those offers / its customers.")
 
 
-def customer_map(result: S.SegmentsResult) -> None:
+def customer_map(result: jobs.SegmentsResult) -> None:
     st.subheader("Map of customers")
     if run_id is None:
         st.info("The map places customers by the model's view of them: train a model on the Train page to see it.")
@@ -260,7 +257,7 @@ def customer_map(result: S.SegmentsResult) -> None:
         "quick at any size. Draw a lasso or a box to select customers and save them as a segment."
     )
     points = event.get("selection", {}).get("points", []) if isinstance(event, dict) else []
-    selected = S.selected_user_ids(points)
+    selected = K.selected_user_ids(points)
     if not selected:
         return
     with left.form("seg_save_selection"):
@@ -274,7 +271,7 @@ def customer_map(result: S.SegmentsResult) -> None:
 
 def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) -> None:
     try:
-        segment_id = S.save_segment(ws, dataset_id, name, members, definition)
+        segment_id = jobs.save_segment(ws, dataset_id, name, members, definition)
     except ValueError as exc:
         st.error(f"Not saved: {exc}.")
         return
@@ -282,7 +279,7 @@ def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) 
     st.success(f"Saved **{name.strip()}** as segment {segment_id}. Use it as an audience when targeting a campaign.")
 
 
-def profile_card(result: S.SegmentsResult, spec: str) -> None:
+def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     st.subheader("Segment profile")
     label = st.selectbox("Segment", list(seg.order), key="seg_profile_label")
@@ -293,8 +290,8 @@ def profile_card(result: S.SegmentsResult, spec: str) -> None:
         cols[1].metric("Share of value", "n/a" if prof.value_share is None else f"{prof.value_share:.1%}")
         cols[2].metric("Value per customer", "n/a" if prof.value_per_customer is None else f"{prof.value_per_customer:,.1f}")
         cols[3].metric("Responded", f"{prof.active_share:.0%}", help="Share of the segment with a click, redeem or purchase")
-        if result.rfm is not None and label in S.RFM_MEANING:
-            cols[4].caption(S.RFM_MEANING[label])
+        if result.rfm is not None and label in R.RFM_MEANING:
+            cols[4].caption(R.RFM_MEANING[label])
         left, right = st.columns(2)
         left.plotly_chart(charts.segment_lift_bars(prof.traits, "Traits that set it apart"), width="stretch")
         right.plotly_chart(charts.segment_lift_bars(prof.offer_types, "Offer types it responds to more"), width="stretch")
@@ -316,7 +313,7 @@ def profile_card(result: S.SegmentsResult, spec: str) -> None:
                 save(name, seg.members(label), {**seg.definition, "segment": label})
 
 
-def compare(result: S.SegmentsResult, spec: str) -> None:
+def compare(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     if len(seg.order) < 2:
         return
@@ -330,11 +327,11 @@ def compare(result: S.SegmentsResult, spec: str) -> None:
     stamp = _stamp(run_id)
     pa = _profile(WS, dataset_id, info.fingerprint, spec, a, run_id, stamp)
     pb = _profile(WS, dataset_id, info.fingerprint, spec, b, run_id, stamp)
-    table = S.compare_profiles(pa, pb)
+    table = P.compare_profiles(pa, pb)
     left.dataframe(_formatted(table), width="stretch")
     if columns:
         column = c_col.selectbox("Compare by", columns, key="seg_compare_column")
-        right.plotly_chart(charts.segment_comparison(S.compare_lifts(traits, a, b, column), column, a, b), width="stretch")
+        right.plotly_chart(charts.segment_comparison(L.compare_lifts(traits, a, b, column), column, a, b), width="stretch")
 
 
 def _formatted(table: pd.DataFrame) -> pd.DataFrame:
@@ -350,7 +347,7 @@ def _formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def saved_list() -> None:
-    saved = S.saved_segments(ws, dataset_id)
+    saved = jobs.saved_segments(ws, dataset_id)
     with st.expander(f"Saved segments ({len(saved)})", expanded=False):
         if saved.empty:
             st.caption("None yet. Saved segments keep their member list as of saving and can be used as campaign audiences.")
@@ -361,7 +358,7 @@ def saved_list() -> None:
                                   format_func=dict(zip(saved["id"], saved["name"])).get)
             sure = st.checkbox("Yes, delete it", key="seg_delete_sure")
             if st.form_submit_button("Delete segment") and sure:
-                S.delete_segment(ws, target)
+                jobs.delete_segment(ws, target)
                 st.rerun()
 
 

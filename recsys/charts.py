@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from recsys.insight.explain import ATTRIBUTION, COLUMN, CONTRIBUTOR, CUSTOMERS, MEAN, SIDE
+from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, SIDE
+from recsys.insight.drivers import CUSTOMERS, MEAN
 
 #: One palette for the whole app, so an event type has the same colour on every chart.
 PALETTE = px.colors.qualitative.Safe
@@ -454,7 +455,7 @@ def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     return _style(fig, f"Share of each {column.replace('_', ' ')} group targeted (red: below four-fifths)")
 
 
-# ------------------------------------------------------------------ explanations (recsys.insight.explain)
+# ------------------------------------------------------------------ explanations (recsys.insight.attribution)
 UP_COLOR, DOWN_COLOR, NEUTRAL_COLOR = "#2e7d32", "#c62828", "#546e7a"
 
 

@@ -493,7 +493,7 @@ def _segments_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    from recsys.insight import segments
+    from recsys.workspace import segments
 
     ws = _workspace(args)
     ws.dataset(args.dataset)
@@ -649,7 +649,7 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", required=True, help="customer id")
     p.add_argument("-k", type=int, default=10, help="number of offers (default 10)")
     p.add_argument("--explain", action="store_true", help="add every offer's exact attributions and its baseline")
-    p.add_argument(  # the choices of recsys.insight.explain.VIEWS / EXCLUDE_CHOICES (kept literal: lazy imports)
+    p.add_argument(  # the choices of recsys.insight.attribution.VIEWS / recommend.EXCLUDE_CHOICES (kept literal: lazy imports)
         "--view", choices=("offer", "score", "customer"), default="offer",
         help="compare each score with: this customer and the average offer (default, what ranks the list), "
              "the average customer and offer (the whole score), or the average customer with this offer",
@@ -661,24 +661,26 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from recsys.insight import explain
+    from recsys.insight.attribution import ScoreExplainer
+    from recsys.insight.recommend import parse_day, recommend_for_customer, recommendations_report
     from recsys.workspace import runs
+    from recsys.workspace.recommend import saved_rerank_hook
     from recsys.workspace.store import NotFound
 
     try:
         ws = _workspace(args)
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
-        explainer = explain.ScoreExplainer(runs.load_model(ws, args.run))
-        active_on = None if args.active_on is None else explain.parse_day(args.active_on)
-        rerank, pool, _ = explain.saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
-        listed = explain.recommend_for_customer(
+        explainer = ScoreExplainer(runs.load_model(ws, args.run))
+        active_on = None if args.active_on is None else parse_day(args.active_on)
+        rerank, pool, _ = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
+        listed = recommend_for_customer(
             explainer, args.user, dataset, k=args.k, exclude=args.exclude, active_on=active_on, view=args.view,
             rerank=rerank, pool=pool,
         )
     except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, damaged model file
         print(f"Cannot recommend: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = explain.recommendations_report(listed, dataset.items, attributions=args.explain)
+    report = recommendations_report(listed, dataset.items, attributions=args.explain)
     if args.json:
         _print_json({"run": args.run, **report})
         return 0

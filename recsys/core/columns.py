@@ -12,6 +12,7 @@ literals. The three tables are:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 USER_ID = "user_id"
@@ -85,6 +86,23 @@ RESPONSE_EVENTS: tuple[str, ...] = (REDEEM, PURCHASE)
 #: Offer columns that name an offer for people, tried in order (compared case-insensitively);
 #: without one, the offer id is shown.
 NAME_COLUMNS: tuple[str, ...] = ("title", "name", "offer_name", "campaign_name", "product_name", "description")
+
+
+def name_column(columns: Iterable[str]) -> str | None:
+    """The column that names an offer for people: the first of :data:`NAME_COLUMNS` present.
+
+    Names are compared case-insensitively and the column is returned as spelled in ``columns``;
+    ``None`` when there is none (then the offer id is shown).
+
+    >>> name_column(["item_id", "Title", "discount"])
+    'Title'
+    >>> name_column(["item_id", "discount"]) is None
+    True
+    """
+    by_lower: dict[str, str] = {}
+    for column in columns:  # the columns of one table: a handful
+        by_lower.setdefault(str(column).lower(), column)
+    return next((by_lower[name] for name in NAME_COLUMNS if name in by_lower), None)
 
 #: Default weight of each event type (the user can change them); unknown events weigh 1.
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {

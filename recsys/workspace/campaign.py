@@ -18,7 +18,7 @@ Steps of :func:`build_campaign`:
    cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
    is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.rerank` provides one.
 4. **Reasons.** The top reasons of every targeted pair are exact Shapley attributions of its score
-   (:class:`recsys.insight.explain.ScoreExplainer`), computed for blocks of pairs at once.
+   (:class:`recsys.insight.attribution.ScoreExplainer`), computed for blocks of pairs at once.
 
 >>> request = CampaignRequest("r1", AudienceSpec(offers=("OFF0042",), top_n=500))  # doctest: +SKIP
 >>> campaign = build_campaign(Workspace("ws"), request)                              # doctest: +SKIP
@@ -50,7 +50,7 @@ ProgressCallback = Callable[[str, float], None]
 SCORE_CHUNK_USERS = 100_000
 #: Targeted pairs explained per block.
 REASON_CHUNK_ROWS = 20_000
-#: Views of an attribution (see :meth:`recsys.insight.explain.ScoreExplainer.column_values`).
+#: Views of an attribution (see :meth:`recsys.insight.attribution.ScoreExplainer.column_values`).
 REASON_VIEWS: dict[str, str] = {
     "customer": "what about this customer fits this offer (compared with the average customer)",
     "score": "the whole score (compared with the average customer and the average offer)",
@@ -554,13 +554,13 @@ def top_reasons(
 ) -> pd.Series:
     """The ``n`` strongest lifts of each pair's score, as text ("segment = deal_seeker +0.82; ...").
 
-    Exact Shapley attributions per source column (:class:`recsys.insight.explain.ScoreExplainer`),
+    Exact Shapley attributions per source column (:class:`recsys.insight.attribution.ScoreExplainer`),
     computed for blocks of ``chunk_rows`` pairs; the text is assembled column-wise (a loop over
     the ``n`` reasons, never over pairs). A pair with no positive contributor names its largest
     one. Customers / offers unknown to the model are explained from their rows in ``users`` /
     ``items``.
     """
-    from recsys.insight.explain import ScoreExplainer
+    from recsys.insight.attribution import ScoreExplainer
 
     report = progress or (lambda message, share: None)
     users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
@@ -624,7 +624,7 @@ def _unknown_rows(table: pd.DataFrame | None, key: str, ids: np.ndarray, index: 
 # ============================================================================== preview summaries
 def offer_names(items: pd.DataFrame | None, offers: Iterable[Any]) -> dict[str, str]:
     """Readable name of each offer (the offers table's title/name column; the id where none)."""
-    from recsys.insight.explain import item_names
+    from recsys.insight.recommend import item_names
 
     ids = [str(o) for o in offers]
     return dict(zip(ids, (str(n) for n in item_names(items, ids))))

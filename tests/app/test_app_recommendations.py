@@ -113,13 +113,14 @@ def test_without_a_run_the_page_invites_training(tmp_path: Path, monkeypatch: py
 def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import json
 
-    from recsys.insight import explain as X
+    from recsys.insight import attribution as A
+    from recsys.insight import recommend as R
     from recsys.cli import EXIT_BAD_INPUT, main
 
     ws_path, run_id = trained_ws
     assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "5", "--explain", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["run"] == run_id and report["view"] == X.LIST_VIEW and len(report["recommendations"]) == 5
+    assert report["run"] == run_id and report["view"] == A.LIST_VIEW and len(report["recommendations"]) == 5
     for row in report["recommendations"]:
         assert row["baseline"] + sum(a["value"] for a in row["attributions"]) == pytest.approx(row["score"], abs=1e-9)
         assert {a["side"] for a in row["attributions"]} == {"customer", "offer"}
@@ -145,4 +146,4 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
 
     sub = build_parser()._subparsers._group_actions[0].choices["recommend"]  # type: ignore[union-attr]
     choices = {a.dest: set(a.choices or ()) for a in sub._actions}
-    assert choices["view"] == set(X.VIEWS) and choices["exclude"] == set(X.EXCLUDE_CHOICES)
+    assert choices["view"] == set(A.VIEWS) and choices["exclude"] == set(R.EXCLUDE_CHOICES)

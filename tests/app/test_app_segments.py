@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from recsys.core import columns as C
 from recsys.workspace import runs
+from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.data.io import prepare_dataset
@@ -69,7 +70,7 @@ def test_rfm_is_the_default_with_sizes_trend_heatmap_profile_and_comparison(plai
     assert any("exposed customer-offer pair" in c.value for c in at.caption)
     assert any("train a model" in i.value for i in at.info)  # the map needs a model
     labels = at.selectbox(key="seg_profile_label").options
-    assert labels[:2] == ["champions", "loyal"] and labels[-1] == S.NO_PURCHASE
+    assert labels[:2] == ["champions", "loyal"] and labels[-1] == R.NO_PURCHASE
     assert [m.label for m in at.metric][:4] == ["Customers", "Share of value", "Value per customer", "Responded"]
     at.radio(key="seg_metric").set_value("value_per_customer")
     at.selectbox(key="seg_offer_column").set_value("discount_depth")
@@ -89,7 +90,7 @@ def test_an_earlier_reference_date_changes_the_segments(plain_ws: Path, monkeypa
     first_metric = at.metric[0].value
     ws = Workspace(plain_ws)
     data = ws.load_dataset(ws.datasets()[0].id)
-    expected = S.rfm(data.interactions, "2026-03-01", users=data.users).table[S.SEGMENT]
+    expected = R.rfm(data.interactions, "2026-03-01", users=data.users).table[S.SEGMENT]
     label = at.selectbox(key="seg_profile_label").value
     assert first_metric == f"{(expected == label).sum():,}"
 
@@ -109,7 +110,7 @@ def test_save_a_profile_segment_view_it_and_delete_it(plain_ws: Path, monkeypatc
     assert len(saved) == before + 1
     newest = saved[0]
     data = ws.load_dataset(newest["dataset_id"])
-    champions = S.rfm(data.interactions, users=data.users).segmentation().members("champions")
+    champions = R.rfm(data.interactions, users=data.users).segmentation().members("champions")
     assert newest["name"] == "Best customers" and newest["definition"]["segment"] == "champions"
     assert sorted(ws.segment_members(newest["id"])) == sorted(champions)
 

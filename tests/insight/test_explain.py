@@ -12,7 +12,10 @@ import scipy.sparse as sp
 import shap
 
 from recsys.core import columns as C
-from recsys.insight import explain as X
+from recsys.insight import attribution as A
+from recsys.insight import drivers as D
+from recsys.insight import recommend as R
+from recsys.insight import whatif as W
 from recsys.data import synth
 from recsys.learn.features import FeatureConfig
 from recsys.learn.model import HybridRecommender, ModelConfig
@@ -47,8 +50,8 @@ def side_only(sample) -> HybridRecommender:
 
 
 @pytest.fixture(scope="module")
-def explainer(hybrid) -> X.ScoreExplainer:
-    return X.ScoreExplainer(hybrid)
+def explainer(hybrid) -> A.ScoreExplainer:
+    return A.ScoreExplainer(hybrid)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def _float64_scores(model: HybridRecommender, users: np.ndarray, items: np.ndarr
 
 
 # ------------------------------------------------------------------------------------ exactness
-@pytest.mark.parametrize("view", list(X.VIEWS))
+@pytest.mark.parametrize("view", list(A.VIEWS))
 def test_additivity_on_random_pairs_of_the_sample(hybrid, explainer, view: str) -> None:
     rng = np.random.default_rng(7)
     users = rng.choice(hybrid.user_index_.ids, 500)
@@ -100,7 +103,7 @@ def test_baseline_is_the_mean_score_over_all_pairs(hybrid, explainer) -> None:
     all_scores = p @ q.T + (x @ hybrid.user_biases_.astype(np.float64))[:, None] + y @ hybrid.item_biases_.astype(np.float64)
     assert all_scores.shape == (len(hybrid.user_index_), len(hybrid.item_index_))
     assert explainer.base_value == pytest.approx(all_scores.mean(), abs=1e-6)
-    assert X.Baseline.average(hybrid).description == "the average customer and the average offer"
+    assert A.Baseline.average(hybrid).description == "the average customer and the average offer"
 
 
 def test_views_split_main_effects_and_interactions(hybrid, explainer) -> None:
@@ -135,11 +138,11 @@ def _tiny_side_only_model() -> HybridRecommender:
         shop.interactions, shop.users, user_schema, shop.items, item_schema)
 
 
-@pytest.mark.parametrize("view", list(X.VIEWS))
+@pytest.mark.parametrize("view", list(A.VIEWS))
 def test_feature_values_equal_shap_exact_explainer(view: str) -> None:
     """Every model feature is a player: 5 segments + 4 channels + 5 campaign types = 14 players."""
     model = _tiny_side_only_model()
-    ex = X.ScoreExplainer(model)
+    ex = A.ScoreExplainer(model)
     fu = model.user_features_.shape[1]
     x0, y0 = ex.baseline.user_weights, ex.baseline.item_weights
     assert fu + len(y0) == 14
@@ -178,7 +181,7 @@ def test_column_values_equal_shap_exact_explainer_on_the_sample(side_only) -> No
 
     (With identity features there are 16 columns; the closed form is the same, only shap is slower.)
     """
-    hybrid, explainer = side_only, X.ScoreExplainer(side_only)
+    hybrid, explainer = side_only, A.ScoreExplainer(side_only)
     ur = explainer.user_groups
     ir = explainer.item_groups
     users = hybrid.user_index_.ids[[1500]]
@@ -209,7 +212,7 @@ def test_column_values_equal_shap_exact_explainer_on_the_sample(side_only) -> No
 
 def test_permutation_explainer_agrees_with_the_closed_form() -> None:
     model = _tiny_side_only_model()
-    ex = X.ScoreExplainer(model)
+    ex = A.ScoreExplainer(model)
     fu = model.user_features_.shape[1]
     eu, bu = model.user_embeddings_.astype(np.float64), model.user_biases_.astype(np.float64)
     ei, bi = model.item_embeddings_.astype(np.float64), model.item_biases_.astype(np.float64)
@@ -234,9 +237,9 @@ def _pairs(shop: synth.SyntheticShop, segment: str | None, region: str | None, d
     return np.repeat(users, len(items)), np.tile(items, len(users))
 
 
-def _column_values(ex: X.ScoreExplainer, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _column_values(ex: A.ScoreExplainer, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(column names, list-view values) of many pairs (the numbers of ``explain``, without labels)."""
-    values, _, _ = ex.column_values(ex.user_rows(users), ex.item_rows(items), X.LIST_VIEW)
+    values, _, _ = ex.column_values(ex.user_rows(users), ex.item_rows(items), A.LIST_VIEW)
     return np.asarray(ex.column_names), values
 
 
@@ -244,7 +247,7 @@ def _top_share(names: np.ndarray, values: np.ndarray) -> pd.Series:
     return pd.Series(names[np.argmax(values, axis=1)]).value_counts(normalize=True)
 
 
-def _interaction_tops(ex: X.ScoreExplainer, users: np.ndarray, items: np.ndarray, side_only: bool) -> pd.Series:
+def _interaction_tops(ex: A.ScoreExplainer, users: np.ndarray, items: np.ndarray, side_only: bool) -> pd.Series:
     inter = ex.column_interactions(ex.user_rows(users), ex.item_rows(items))
     cells = np.array([(a, b) for a in ex.user_groups.names for b in ex.item_groups.names], dtype=object)
     keep = np.array([not (ga or gb) for ga in ex.user_groups.identity for gb in ex.item_groups.identity])
@@ -262,7 +265,7 @@ def test_planted_driver_leads_without_identity_features(sample, side_only) -> No
     frequent top column overall (40%; the offer's recency and category often weigh more).
     """
     shop, _, _ = sample
-    ex = X.ScoreExplainer(side_only)
+    ex = A.ScoreExplainer(side_only)
     users, items = _pairs(shop, "deal_seeker", None, True, None)
     names, values = _column_values(ex, users, items)
     gu = len(ex.user_groups)
@@ -301,12 +304,12 @@ def test_planted_driver_with_identity_features(sample, hybrid, explainer) -> Non
 def test_global_drivers_of_deep_and_shallow_offers(sample, side_only) -> None:
     """Across customers, deal seekers lift deep discounts the most and shallow ones the least."""
     shop, _, _ = sample
-    ex = X.ScoreExplainer(side_only)
+    ex = A.ScoreExplainer(side_only)
     items = shop.items.sort_values([synth.DISCOUNT_DEPTH, C.ITEM_ID])
     means = {}
     for name, offers in (("deep", items[C.ITEM_ID].tail(4)), ("shallow", items[C.ITEM_ID].head(4))):
-        frames = [X.offer_drivers(ex, i, max_users=2000, seed=1).summary() for i in offers]
-        means[name] = pd.concat(frames).groupby(X.CONTRIBUTOR)[X.MEAN].mean().sort_values()
+        frames = [D.offer_drivers(ex, i, max_users=2000, seed=1).summary() for i in offers]
+        means[name] = pd.concat(frames).groupby(A.CONTRIBUTOR)[D.MEAN].mean().sort_values()
     assert means["deep"].index[-1] == "segment = deal_seeker" and means["deep"].iloc[-1] > 0
     assert means["shallow"].index[0] == "segment = deal_seeker" and means["shallow"].iloc[0] < 0
     # premium customers are (planted) put off by deep discounts
@@ -314,59 +317,59 @@ def test_global_drivers_of_deep_and_shallow_offers(sample, side_only) -> None:
 
 
 def test_offer_drivers_rows_summary_and_points(sample, hybrid, explainer) -> None:
-    d = X.offer_drivers(explainer, "OFF0004", max_users=500, seed=3)
+    d = D.offer_drivers(explainer, "OFF0004", max_users=500, seed=3)
     assert d.values.shape == (500, len(explainer.column_names)) and len(d.user_ids) == 500
-    single = explainer.explain(d.user_ids[:5], ["OFF0004"] * 5, view=X.LIST_VIEW)
+    single = explainer.explain(d.user_ids[:5], ["OFF0004"] * 5, view=A.LIST_VIEW)
     np.testing.assert_allclose(d.values[:5], single.values, atol=1e-9)
     np.testing.assert_allclose(d.base_values[:5], single.base_values, atol=1e-9)
     as_shap = d.explanation()
     np.testing.assert_array_equal(as_shap.display_data[:5], single.display_data)  # the same labels as explain()
     np.testing.assert_allclose(as_shap.values, d.values)
     summary = d.summary()
-    assert summary[X.CUSTOMERS].groupby(summary[X.COLUMN]).sum().eq(500).all()  # every customer once per column
-    assert set(summary[X.COLUMN]) <= {n for n, s in explainer.sides.items() if s == X.CUSTOMER_SIDE}
-    assert summary[X.MEAN].is_monotonic_decreasing
+    assert summary[D.CUSTOMERS].groupby(summary[A.COLUMN]).sum().eq(500).all()  # every customer once per column
+    assert set(summary[A.COLUMN]) <= {n for n, s in explainer.sides.items() if s == A.CUSTOMER_SIDE}
+    assert summary[D.MEAN].is_monotonic_decreasing
     # a trait's numbers are those of its customers
     users = sample[0].users.set_index(C.USER_ID).loc[d.user_ids]
     seg = d.values[:, list(d.column_names).index("segment")]
     deal = (users[synth.SEGMENT] == "deal_seeker").to_numpy()
-    row = summary.set_index(X.CONTRIBUTOR).loc["segment = deal_seeker"]
-    assert row[X.CUSTOMERS] == deal.sum() and row[X.MEAN] == pytest.approx(seg[deal].mean())
-    assert row[X.SHARE_UP] == pytest.approx((seg[deal] > 0).mean())
-    history = summary.set_index(X.CONTRIBUTOR).loc["this customer's own history"]
-    assert history[X.CUSTOMERS] == (hybrid.user_index_.positions(d.user_ids) < hybrid.n_warm_users_).sum()
+    row = summary.set_index(A.CONTRIBUTOR).loc["segment = deal_seeker"]
+    assert row[D.CUSTOMERS] == deal.sum() and row[D.MEAN] == pytest.approx(seg[deal].mean())
+    assert row[D.SHARE_UP] == pytest.approx((seg[deal] > 0).mean())
+    history = summary.set_index(A.CONTRIBUTOR).loc["this customer's own history"]
+    assert history[D.CUSTOMERS] == (hybrid.user_index_.positions(d.user_ids) < hybrid.n_warm_users_).sum()
     points = d.points(max_points=20)
-    assert points.groupby(X.CONTRIBUTOR).size().max() <= 20
-    assert set(points[X.CONTRIBUTOR]) == set(summary[X.CONTRIBUTOR])
-    pick = points[points[X.CONTRIBUTOR] == "segment = deal_seeker"][X.ATTRIBUTION]
+    assert points.groupby(A.CONTRIBUTOR).size().max() <= 20
+    assert set(points[A.CONTRIBUTOR]) == set(summary[A.CONTRIBUTOR])
+    pick = points[points[A.CONTRIBUTOR] == "segment = deal_seeker"][A.ATTRIBUTION]
     assert np.isin(pick, seg[deal]).all()
     # rows given directly (e.g. a large audience of new customers)
     rows = hybrid.user_features_[:50]
-    direct = X.offer_drivers(explainer, "OFF0004", user_rows=rows)
-    np.testing.assert_allclose(direct.values, X.offer_drivers(explainer, "OFF0004", hybrid.user_index_.ids[:50]).values, atol=1e-9)
+    direct = D.offer_drivers(explainer, "OFF0004", user_rows=rows)
+    np.testing.assert_allclose(direct.values, D.offer_drivers(explainer, "OFF0004", hybrid.user_index_.ids[:50]).values, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------------ lists, labels, cold start
 def test_recommend_explained_is_the_models_list(hybrid, explainer) -> None:
     user = "C000004"
-    got = X.recommend_explained(explainer, user, 10, view=X.LIST_VIEW)
+    got = R.recommend_explained(explainer, user, 10, view=A.LIST_VIEW)
     ref = hybrid.recommend([user], k=10)
     assert got.recommendations[C.ITEM_ID].tolist() == ref[C.ITEM_ID].tolist()
     assert got.recommendations[C.RANK].tolist() == list(range(1, 11))
     np.testing.assert_allclose(got.recommendations[C.SCORE], ref[C.SCORE], atol=1e-4)
     first = got.recommendations[C.ITEM_ID].iloc[0]
     parts = got.contributions(first, top=4)
-    assert len(parts) == 5 and parts[X.CONTRIBUTOR].iloc[-1].startswith("other (")
-    assert got.base_value(first) + parts[X.ATTRIBUTION].sum() == pytest.approx(got.recommendations[C.SCORE].iloc[0], abs=1e-9)
-    assert parts[X.ATTRIBUTION].iloc[:4].abs().is_monotonic_decreasing
-    assert all(r and ("+" in r or "-" in r) for r in got.recommendations[X.REASON])
+    assert len(parts) == 5 and parts[A.CONTRIBUTOR].iloc[-1].startswith("other (")
+    assert got.base_value(first) + parts[A.ATTRIBUTION].sum() == pytest.approx(got.recommendations[C.SCORE].iloc[0], abs=1e-9)
+    assert parts[A.ATTRIBUTION].iloc[:4].abs().is_monotonic_decreasing
+    assert all(r and ("+" in r or "-" in r) for r in got.recommendations[R.REASON])
     drivers = got.drivers()
     assert list(drivers.columns[1:]) == got.recommendations[C.ITEM_ID].tolist()
     # exclusions and candidates
     banned = got.recommendations[C.ITEM_ID].iloc[:3].tolist()
-    again = X.recommend_explained(explainer, user, 10, exclude=banned)
+    again = R.recommend_explained(explainer, user, 10, exclude=banned)
     assert not set(banned) & set(again.recommendations[C.ITEM_ID])
-    only = X.recommend_explained(explainer, user, 10, candidates=banned)
+    only = R.recommend_explained(explainer, user, 10, candidates=banned)
     assert set(only.recommendations[C.ITEM_ID]) == set(banned)
 
 
@@ -406,25 +409,25 @@ def test_shap_plots_draw_the_explanations(explainer) -> None:
 
 def test_cold_customers_and_offers_are_explained(small) -> None:
     shop, model, cold_user, cold_item = small
-    ex = X.ScoreExplainer(model)
+    ex = A.ScoreExplainer(model)
     assert model.user_index_.positions([cold_user])[0] >= model.n_warm_users_
     assert model.item_index_.positions([cold_item])[0] >= model.n_warm_items_
     users = [cold_user, cold_user, "C000002"]
     items = [cold_item, "OFF0001", cold_item]
-    e = ex.explain(users, items, view=X.LIST_VIEW)
+    e = ex.explain(users, items, view=A.LIST_VIEW)
     np.testing.assert_allclose(e.base_values + e.values.sum(1), _float64_scores(model, np.array(users), np.array(items)), atol=1e-6)
     shown = pd.DataFrame(e.display_data, columns=e.feature_names)
-    assert shown.loc[0, "this customer's own history"] == X.NO_USER_HISTORY
-    assert shown.loc[0, "this offer's own track record"] == X.NO_ITEM_HISTORY
+    assert shown.loc[0, "this customer's own history"] == A.NO_USER_HISTORY
+    assert shown.loc[0, "this offer's own track record"] == A.NO_ITEM_HISTORY
     assert shown.loc[2, "this customer's own history"] == "this customer's own history"
     # a customer the model has never heard of, described by a users-table row
     new = shop.users[shop.users[C.USER_ID] == "C000003"].assign(**{C.USER_ID: "brand-new"})
     fresh = ex.explain(["brand-new"], ["OFF0001"], new_users=new)
     assert fresh.base_values[0] + fresh.values[0].sum() == pytest.approx(
         float(model.score(["brand-new"], ["OFF0001"], new_users=new)[0]), abs=1e-4)
-    listed = X.recommend_explained(ex, "brand-new", 5, new_users=new)
+    listed = R.recommend_explained(ex, "brand-new", 5, new_users=new)
     assert len(listed.recommendations) == 5
-    assert (listed.explanation.display_data[:, 0] == X.NO_USER_HISTORY).all()
+    assert (listed.explanation.display_data[:, 0] == A.NO_USER_HISTORY).all()
 
 
 # ------------------------------------------------------------------------------------ evidence
@@ -433,24 +436,24 @@ def test_similar_history_is_the_customers_own_responses_by_cosine(hybrid) -> Non
     upos = hybrid.user_index_.positions([user])[0]
     past = set(hybrid.item_index_.ids[hybrid.seen_[upos].indices])
     target = hybrid.recommend([user], k=1)[C.ITEM_ID].iloc[0]
-    found = X.similar_history(hybrid, user, target, n=3)
+    found = D.similar_history(hybrid, user, target, n=3)
     assert len(found) == 3 and set(found[C.ITEM_ID]) <= past and target not in set(found[C.ITEM_ID])
-    assert found[X.SIMILARITY].is_monotonic_decreasing
+    assert found[D.SIMILARITY].is_monotonic_decreasing
     _, vecs = hybrid.item_representations([found[C.ITEM_ID].iloc[0], target])
     cos = float(vecs[0] @ vecs[1] / np.linalg.norm(vecs[0]) / np.linalg.norm(vecs[1]))
-    assert found[X.SIMILARITY].iloc[0] == pytest.approx(cos, abs=1e-5)
+    assert found[D.SIMILARITY].iloc[0] == pytest.approx(cos, abs=1e-5)
     # every other past response is less similar than the third shown
     _, all_past = hybrid.item_representations(sorted(past - {target}))
     _, t = hybrid.item_representations([target])
     sims = all_past @ t[0] / np.linalg.norm(all_past, axis=1) / np.linalg.norm(t[0])
-    assert np.sort(sims)[-3] == pytest.approx(found[X.SIMILARITY].iloc[2], abs=1e-5)
+    assert np.sort(sims)[-3] == pytest.approx(found[D.SIMILARITY].iloc[2], abs=1e-5)
 
 
 def test_similar_history_names_the_strongest_event(sample, hybrid) -> None:
     shop, _, _ = sample
     user = "C000004"
     history = shop.interactions[shop.interactions[C.USER_ID] == user]
-    found = X.similar_history(hybrid, user, "OFF0001", history=history, n=50)
+    found = D.similar_history(hybrid, user, "OFF0001", history=history, n=50)
     strongest = history.assign(w=history[C.EVENT].map(C.DEFAULT_EVENT_WEIGHTS)).sort_values("w").groupby(C.ITEM_ID)["w"].max()
     expect = set(strongest[strongest > 0].index) - {"OFF0001"}
     assert set(found[C.ITEM_ID]) == expect
@@ -459,25 +462,25 @@ def test_similar_history_names_the_strongest_event(sample, hybrid) -> None:
 
 def test_similar_responders_responded_and_are_closest(hybrid) -> None:
     user, item = "C000004", "OFF0014"
-    found = X.similar_responders(hybrid, user, item, n=5)
+    found = D.similar_responders(hybrid, user, item, n=5)
     ipos = hybrid.item_index_.positions([item])[0]
     responders = set(hybrid.user_index_.ids[hybrid.seen_[:, [ipos]].tocoo().row]) - {user}
     assert len(found) == 5 and set(found[C.USER_ID]) <= responders
-    assert found[X.SIMILARITY].is_monotonic_decreasing
+    assert found[D.SIMILARITY].is_monotonic_decreasing
     _, vecs = hybrid.user_representations(sorted(responders))
     _, me = hybrid.user_representations([user])
     sims = vecs @ me[0] / np.linalg.norm(vecs, axis=1) / np.linalg.norm(me[0])
-    assert found[X.SIMILARITY].iloc[0] == pytest.approx(sims.max(), abs=1e-5)
+    assert found[D.SIMILARITY].iloc[0] == pytest.approx(sims.max(), abs=1e-5)
 
 
 # ------------------------------------------------------------------------------------ what-if
 def test_what_if_changes_one_fact_and_keeps_the_rest(sample, hybrid, explainer) -> None:
     user = "C000004"  # a deal seeker
-    assert "segment" in X.changeable_columns(explainer) and "tags" not in X.changeable_columns(explainer)
-    assert "premium" in X.column_choices(explainer, "segment")
-    w = X.what_if(explainer, user, "segment", "premium", k=10)
+    assert "segment" in W.changeable_columns(explainer) and "tags" not in W.changeable_columns(explainer)
+    assert "premium" in W.column_choices(explainer, "segment")
+    w = W.what_if(explainer, user, "segment", "premium", k=10)
     assert (w.old_value, w.new_value) == ("deal_seeker", "premium")
-    listed = X.recommend_explained(explainer, user, 10, view=X.LIST_VIEW)
+    listed = R.recommend_explained(explainer, user, 10, view=A.LIST_VIEW)
     assert w.before.recommendations[C.ITEM_ID].tolist() == listed.recommendations[C.ITEM_ID].tolist()
     after = pd.DataFrame(w.after.explanation.display_data, columns=w.after.explanation.feature_names)
     assert (after["segment"] == "segment = premium").all()
@@ -487,13 +490,13 @@ def test_what_if_changes_one_fact_and_keeps_the_rest(sample, hybrid, explainer) 
     # the planted effect: a premium customer loses deep discounts from the list
     depth = sample[0].items.set_index(C.ITEM_ID)[synth.DISCOUNT_DEPTH]
     assert depth[w.after.recommendations[C.ITEM_ID]].mean() < depth[w.before.recommendations[C.ITEM_ID]].mean()
-    assert set(w.changes[X.CHANGE]) - {"same place"}
-    same = X.what_if(explainer, user, "segment", "deal_seeker", k=10)
-    assert (same.changes[X.CHANGE] == "same place").all()
+    assert set(w.changes[W.CHANGE]) - {"same place"}
+    same = W.what_if(explainer, user, "segment", "deal_seeker", k=10)
+    assert (same.changes[W.CHANGE] == "same place").all()
     with pytest.raises(ValueError, match="cannot be changed"):
-        X.what_if(explainer, user, "tags", "x")
+        W.what_if(explainer, user, "tags", "x")
     with pytest.raises(ValueError, match="not a value of 'segment'"):
-        X.what_if(explainer, user, "segment", "nobody")
+        W.what_if(explainer, user, "segment", "nobody")
 
 
 # ------------------------------------------------------------------------------------ filters and errors
@@ -502,12 +505,12 @@ def test_active_items_and_redeemed_items() -> None:
                           "start_date": ["2026-01-01", "2026-02-01", None, "2026-01-01"],
                           "end_date": ["2026-01-31", "2026-03-01", "2026-01-10", None]})
     schema = TableSchema((ColumnSpec("start_date", ColumnKind.DATE), ColumnSpec("end_date", ColumnKind.DATE)))
-    assert X.date_window_columns(schema) == ("start_date", "end_date")
-    assert X.active_items(items, "2026-01-31", "start_date", "end_date").tolist() == ["a", "d"]
-    assert X.active_items(items, "2026-01-05 13:00", "start_date", "end_date").tolist() == ["a", "c", "d"]
+    assert R.date_window_columns(schema) == ("start_date", "end_date")
+    assert R.active_items(items, "2026-01-31", "start_date", "end_date").tolist() == ["a", "d"]
+    assert R.active_items(items, "2026-01-05 13:00", "start_date", "end_date").tolist() == ["a", "c", "d"]
     inter = pd.DataFrame({C.USER_ID: ["u", "u", "u", "v"], C.ITEM_ID: ["a", "b", "c", "d"],
                           C.EVENT: ["redeem", "click", "Purchase ", "redeem"]})
-    assert sorted(X.redeemed_items(inter, "u")) == ["a", "c"]
+    assert sorted(R.redeemed_items(inter, "u")) == ["a", "c"]
 
 
 def test_recommend_for_customer_applies_the_filters(sample, hybrid, explainer) -> None:
@@ -523,24 +526,24 @@ def test_recommend_for_customer_applies_the_filters(sample, hybrid, explainer) -
         users = pd.concat([shop.users, newcomer], ignore_index=True)
 
     user = "C000004"
-    redeemed = set(X.redeemed_items(shop.interactions, user))
+    redeemed = set(R.redeemed_items(shop.interactions, user))
     assert redeemed
-    listed = X.recommend_for_customer(explainer, user, _Dataset(), k=10)
-    assert not redeemed & set(listed.recommendations[C.ITEM_ID]) and listed.view == X.LIST_VIEW
+    listed = R.recommend_for_customer(explainer, user, _Dataset(), k=10)
+    assert not redeemed & set(listed.recommendations[C.ITEM_ID]) and listed.view == A.LIST_VIEW
     day = pd.Timestamp("2026-06-15")
-    active = set(X.active_items(shop.items, day, "start_date", "end_date"))
-    dated = X.recommend_for_customer(explainer, user, _Dataset(), k=10, active_on=day)
+    active = set(R.active_items(shop.items, day, "start_date", "end_date"))
+    dated = R.recommend_for_customer(explainer, user, _Dataset(), k=10, active_on=day)
     assert set(dated.recommendations[C.ITEM_ID]) <= active - redeemed
-    responded = X.recommend_for_customer(explainer, user, _Dataset(), k=10, exclude="responded")
+    responded = R.recommend_for_customer(explainer, user, _Dataset(), k=10, exclude="responded")
     upos = hybrid.user_index_.positions([user])[0]
     assert not set(hybrid.item_index_.ids[hybrid.seen_[upos].indices]) & set(responded.recommendations[C.ITEM_ID])
     with pytest.raises(ValueError, match="not known to this model and has no row"):
-        X.recommend_for_customer(explainer, "nobody", _Dataset())
-    fresh = X.recommend_for_customer(explainer, "NEWBIE", _Dataset(), k=5)  # scored from their facts
+        R.recommend_for_customer(explainer, "nobody", _Dataset())
+    fresh = R.recommend_for_customer(explainer, "NEWBIE", _Dataset(), k=5)  # scored from their facts
     direct = hybrid.recommend(["NEWBIE"], k=5, new_users=newcomer)
     assert fresh.recommendations[C.ITEM_ID].tolist() == direct[C.ITEM_ID].tolist()
     with pytest.raises(ValueError, match="exclude must be one of"):
-        X.recommend_for_customer(explainer, user, _Dataset(), exclude="everything")
+        R.recommend_for_customer(explainer, user, _Dataset(), exclude="everything")
 
 
 def test_clear_errors(hybrid, explainer) -> None:
@@ -553,12 +556,12 @@ def test_clear_errors(hybrid, explainer) -> None:
     with pytest.raises(ValueError, match="at most"):
         explainer.feature_values(hybrid.user_features_[:3000], hybrid.item_features_[:1])
     with pytest.raises(ValueError, match="do not match"):
-        X.ScoreExplainer(hybrid, X.Baseline(np.zeros(3), np.zeros(3)))
-    reference = X.ScoreExplainer(hybrid, X.Baseline.reference(hybrid, "C000005", "OFF0003"))
+        A.ScoreExplainer(hybrid, A.Baseline(np.zeros(3), np.zeros(3)))
+    reference = A.ScoreExplainer(hybrid, A.Baseline.reference(hybrid, "C000005", "OFF0003"))
     e = reference.explain(["C000005"], ["OFF0003"])
     assert np.abs(e.values).max() == 0.0  # the reference pair against itself
     assert reference.baseline.compared_with("offer") == "this customer with offer OFF0003"
-    listed = X.recommend_explained(reference, "C000004", 3, view=X.SCORE_VIEW)
+    listed = R.recommend_explained(reference, "C000004", 3, view=A.SCORE_VIEW)
     assert listed.compared_with == "customer C000005 with offer OFF0003"
     assert listed.base_value(listed.recommendations[C.ITEM_ID].iloc[0]) == pytest.approx(
         float(_float64_scores(hybrid, np.array(["C000005"]), np.array(["OFF0003"]))[0]), abs=1e-9)

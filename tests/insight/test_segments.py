@@ -19,11 +19,16 @@ import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from recsys.core import columns as C
+from recsys.insight import clusters as K
+from recsys.insight import lift as L
+from recsys.insight import profiles as P
+from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.cli import EXIT_BAD_INPUT, main
 from recsys.learn.features import IdIndex
 from recsys.data.io import prepare_dataset
 from recsys.data.schema import ColumnKind, TableSchema
+from recsys.workspace import segments as jobs
 from recsys.workspace.store import NotFound, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,19 +68,19 @@ def tiny_shop() -> pd.DataFrame:
 
 def test_rfm_counts_occasions_by_day_and_ignores_the_reference_day(tiny_shop: pd.DataFrame) -> None:
     users = pd.DataFrame({C.USER_ID: ["a", "b", "c", "d"]})  # d never interacted
-    result = S.rfm(tiny_shop, "2024-03-10", users=users)
+    result = R.rfm(tiny_shop, "2024-03-10", users=users)
     t = result.table
     assert result.reference_date == ts("2024-03-10") and result.has_monetary
     assert result.conversion == "purchase, redeem"
-    assert t.loc["a", S.FREQUENCY] == 2 and t.loc["a", S.RECENCY] == 1 and t.loc["a", S.MONETARY] == 32.5
-    assert t.loc["b", S.FREQUENCY] == 1 and t.loc["b", S.RECENCY] == 19 and t.loc["b", S.MONETARY] == 30.0
+    assert t.loc["a", R.FREQUENCY] == 2 and t.loc["a", R.RECENCY] == 1 and t.loc["a", R.MONETARY] == 32.5
+    assert t.loc["b", R.FREQUENCY] == 1 and t.loc["b", R.RECENCY] == 19 and t.loc["b", R.MONETARY] == 30.0
     for nobody in ("c", "d"):
-        assert t.loc[nobody, S.FREQUENCY] == 0 and pd.isna(t.loc[nobody, S.RECENCY])
-        assert t.loc[nobody, S.SEGMENT] == S.NO_PURCHASE and pd.isna(t.loc[nobody, S.R_SCORE])
+        assert t.loc[nobody, R.FREQUENCY] == 0 and pd.isna(t.loc[nobody, R.RECENCY])
+        assert t.loc[nobody, S.SEGMENT] == R.NO_PURCHASE and pd.isna(t.loc[nobody, R.R_SCORE])
     # the default reference date is the day after the last row, so the 10 March purchase counts
-    default = S.rfm(tiny_shop)
+    default = R.rfm(tiny_shop)
     assert default.reference_date == ts("2024-03-11")
-    assert default.table.loc["a", S.FREQUENCY] == 3 and default.table.loc["a", S.MONETARY] == 132.5
+    assert default.table.loc["a", R.FREQUENCY] == 3 and default.table.loc["a", R.MONETARY] == 132.5
 
 
 def test_quintile_scores_share_ties_and_name_the_grid() -> None:
@@ -84,57 +89,57 @@ def test_quintile_scores_share_ties_and_name_the_grid() -> None:
     for n_days, (user, last) in zip((5, 4, 3, 2, 1), [("v", 9), ("w", 8), ("x", 7), ("y", 6), ("z", 5)]):
         rows += [(user, "o", C.PURCHASE, f"2024-01-{last - d:02d}", 10.0) for d in range(n_days)]
     rows += [("z2", "o", C.PURCHASE, "2024-01-05", 10.0)]  # ties z on recency and frequency
-    result = S.rfm(frame(rows), "2024-01-10")
+    result = R.rfm(frame(rows), "2024-01-10")
     t = result.table
     # score = 1 + floor(5 * share of buyers strictly worse); 6 buyers
-    assert t[S.R_SCORE].to_dict() == {"v": 5, "w": 4, "x": 3, "y": 2, "z": 1, "z2": 1}
-    assert t[S.F_SCORE].to_dict() == {"v": 5, "w": 4, "x": 3, "y": 2, "z": 1, "z2": 1}
+    assert t[R.R_SCORE].to_dict() == {"v": 5, "w": 4, "x": 3, "y": 2, "z": 1, "z2": 1}
+    assert t[R.F_SCORE].to_dict() == {"v": 5, "w": 4, "x": 3, "y": 2, "z": 1, "z2": 1}
     assert t[S.SEGMENT].to_dict() == {
         "v": "champions", "w": "loyal", "x": "need attention", "y": "hibernating", "z": "hibernating", "z2": "hibernating",
     }
-    assert t.loc["v", S.RFM_CODE] == "555" and t.loc["z", S.RFM_CODE] == "111"
+    assert t.loc["v", R.RFM_CODE] == "555" and t.loc["z", R.RFM_CODE] == "111"
     grid = result.grid()
     assert grid[S.CUSTOMERS].sum() == 6 and len(grid) == 25
-    assert grid.set_index([S.R_SCORE, S.F_SCORE]).loc[(1, 1), S.CUSTOMERS] == 2
+    assert grid.set_index([R.R_SCORE, R.F_SCORE]).loc[(1, 1), S.CUSTOMERS] == 2
     summary = result.summary()
     assert summary[S.SEGMENT].tolist() == ["champions", "loyal", "need attention", "hibernating"]
     assert summary[S.CUSTOMERS].sum() == 6 and summary["value_share"].sum() == pytest.approx(1.0)
 
 
 def test_rfm_without_value_falls_back_to_rf_and_says_so(tiny_shop: pd.DataFrame) -> None:
-    result = S.rfm(tiny_shop.drop(columns=[C.VALUE]), "2024-03-10")
+    result = R.rfm(tiny_shop.drop(columns=[C.VALUE]), "2024-03-10")
     assert not result.has_monetary
-    assert result.table[S.MONETARY].isna().all() and result.table[S.M_SCORE].isna().all()
+    assert result.table[R.MONETARY].isna().all() and result.table[R.M_SCORE].isna().all()
     assert any("RF" in note for note in result.notes)
-    assert result.table.loc["a", S.RFM_CODE] is not pd.NA and len(result.table.loc["a", S.RFM_CODE]) == 2
-    assert result.table.loc["a", S.FREQUENCY] == 2  # frequency does not depend on value
+    assert result.table.loc["a", R.RFM_CODE] is not pd.NA and len(result.table.loc["a", R.RFM_CODE]) == 2
+    assert result.table.loc["a", R.FREQUENCY] == 2  # frequency does not depend on value
 
 
 def test_rfm_conversion_falls_back_to_positive_value_then_to_any_response() -> None:
     by_value = frame([("a", "x", C.INTERACTION, "2024-01-01", 0.0), ("a", "x", C.INTERACTION, "2024-01-02", 9.0)])
-    result = S.rfm(by_value, "2024-01-05")
-    assert result.conversion == "value > 0" and result.table.loc["a", S.FREQUENCY] == 1
-    assert result.table.loc["a", S.RECENCY] == 3
+    result = R.rfm(by_value, "2024-01-05")
+    assert result.conversion == "value > 0" and result.table.loc["a", R.FREQUENCY] == 1
+    assert result.table.loc["a", R.RECENCY] == 3
     clicks = frame([("a", "x", C.CLICK, "2024-01-01", 0.0), ("a", "x", C.IMPRESSION, "2024-01-03", 0.0)])
-    result = S.rfm(clicks, "2024-01-05")
-    assert result.conversion == "any response" and result.table.loc["a", S.FREQUENCY] == 1
+    result = R.rfm(clicks, "2024-01-05")
+    assert result.conversion == "any response" and result.table.loc["a", R.FREQUENCY] == 1
 
 
 def test_rfm_without_dates_is_refused_with_a_plain_message(tiny_shop: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="RFM needs dates"):
-        S.rfm(tiny_shop.drop(columns=[C.TIMESTAMP]))
+        R.rfm(tiny_shop.drop(columns=[C.TIMESTAMP]))
 
 
 def test_rfm_sizes_over_time_recomputes_at_each_month_start(tiny_shop: pd.DataFrame) -> None:
-    trend = S.rfm_sizes_over_time(tiny_shop, periods=3)
+    trend = R.rfm_sizes_over_time(tiny_shop, periods=3)
     dates = sorted(trend[S.PERIOD].unique())
     # 1 Jan and 1 Feb come before the first row (20 Feb): nothing to show there
     assert [pd.Timestamp(d) for d in dates] == [ts("2024-03-01"), ts("2024-03-11")]
     per_date = trend.groupby(S.PERIOD)[S.CUSTOMERS].sum()
     assert (per_date == 3).all()  # every customer, every date
     at = trend.set_index([S.PERIOD, S.SEGMENT])[S.CUSTOMERS]
-    assert at[(ts("2024-03-01"), S.NO_PURCHASE)] == 2  # only b had bought before 1 March
-    assert at[(ts("2024-03-11"), S.NO_PURCHASE)] == 1
+    assert at[(ts("2024-03-01"), R.NO_PURCHASE)] == 2  # only b had bought before 1 March
+    assert at[(ts("2024-03-11"), R.NO_PURCHASE)] == 1
 
 
 @pytest.mark.slow
@@ -142,7 +147,7 @@ def test_rfm_matches_a_hand_computation_on_the_online_retail_data() -> None:
     if not RETAIL.exists():
         pytest.skip(f"real data not present: {RETAIL} (see shared/data/README.md)")
     prepared = prepare_dataset(RETAIL)
-    result = S.rfm(prepared.interactions, users=prepared.users)
+    result = R.rfm(prepared.interactions, users=prepared.users)
     # Hand computation, straight from the raw file with plain pandas and the same cleaning rules:
     # drop exact duplicates, rows without a customer, cancellations (C...), quantity <= 0, negative price.
     raw = pd.read_parquet(RETAIL).drop_duplicates()
@@ -154,24 +159,24 @@ def test_rfm_matches_a_hand_computation_on_the_online_retail_data() -> None:
     assert result.reference_date == reference == ts("2011-12-10")
     hand = raw.groupby("customer").agg(last=("day", "max"), frequency=("day", "nunique"), monetary=("revenue", "sum"))
     hand["recency"] = (reference - hand["last"]).dt.days
-    assert len(hand) == 4_339 and (result.table[S.FREQUENCY] > 0).sum() == 4_339
+    assert len(hand) == 4_339 and (result.table[R.FREQUENCY] > 0).sum() == 4_339
     for customer in ("12346", "12347", "14646", "17850", "18287"):
         mine, theirs = result.table.loc[customer], hand.loc[customer]
-        assert mine[S.RECENCY] == theirs["recency"], customer
-        assert mine[S.FREQUENCY] == theirs["frequency"], customer
-        assert mine[S.MONETARY] == pytest.approx(theirs["monetary"], rel=1e-9), customer
+        assert mine[R.RECENCY] == theirs["recency"], customer
+        assert mine[R.FREQUENCY] == theirs["frequency"], customer
+        assert mine[R.MONETARY] == pytest.approx(theirs["monetary"], rel=1e-9), customer
         # quintile score = 1 + floor(5 * share of buyers strictly worse), computed here by comparison
-        assert mine[S.R_SCORE] == 1 + math.floor(5 * (hand["recency"] > theirs["recency"]).mean()), customer
-        assert mine[S.F_SCORE] == 1 + math.floor(5 * (hand["frequency"] < theirs["frequency"]).mean()), customer
-        assert mine[S.M_SCORE] == 1 + math.floor(5 * (hand["monetary"] < theirs["monetary"]).mean()), customer
+        assert mine[R.R_SCORE] == 1 + math.floor(5 * (hand["recency"] > theirs["recency"]).mean()), customer
+        assert mine[R.F_SCORE] == 1 + math.floor(5 * (hand["frequency"] < theirs["frequency"]).mean()), customer
+        assert mine[R.M_SCORE] == 1 + math.floor(5 * (hand["monetary"] < theirs["monetary"]).mean()), customer
     # the known figures of two customers, as read in the file
-    assert result.table.loc["12346", [S.RECENCY, S.FREQUENCY]].tolist() == [326, 1]
-    assert result.table.loc["12346", S.MONETARY] == pytest.approx(77_183.6)
+    assert result.table.loc["12346", [R.RECENCY, R.FREQUENCY]].tolist() == [326, 1]
+    assert result.table.loc["12346", R.MONETARY] == pytest.approx(77_183.6)
     assert result.table.loc["12347", S.SEGMENT] == "champions"
     # the whole table agrees, not just the five customers above
     joined = result.table.loc[hand.index]
-    assert (joined[S.RECENCY].astype(int) == hand["recency"]).all() and (joined[S.FREQUENCY] == hand["frequency"]).all()
-    assert np.allclose(joined[S.MONETARY], hand["monetary"])
+    assert (joined[R.RECENCY].astype(int) == hand["recency"]).all() and (joined[R.FREQUENCY] == hand["frequency"]).all()
+    assert np.allclose(joined[R.MONETARY], hand["monetary"])
 
 
 # ================================================================================================ by columns
@@ -236,16 +241,16 @@ def two_groups() -> S.Segmentation:
 
 
 def test_trait_lift_is_share_in_segment_over_share_in_base(two_groups: S.Segmentation, users: pd.DataFrame) -> None:
-    lifts = S.trait_lift(two_groups, users, ["region", "tier"], schema=SCHEMA)
+    lifts = L.trait_lift(two_groups, users, ["region", "tier"], schema=SCHEMA)
     row = lifts.set_index([S.SEGMENT, S.COLUMN, S.VALUE_LABEL])
     # A = u1,u2 (both north); base = u1..u4: north 2/4
     assert row.loc[("A", "region", "north"), S.SHARE] == 1.0
-    assert row.loc[("A", "region", "north"), S.BASE_SHARE] == 0.5
-    assert row.loc[("A", "region", "north"), S.LIFT] == 2.0
+    assert row.loc[("A", "region", "north"), L.BASE_SHARE] == 0.5
+    assert row.loc[("A", "region", "north"), L.LIFT] == 2.0
     # tier gold: A has 1/2, base 3/4 -> lift 2/3
-    assert row.loc[("A", "tier", "gold"), S.LIFT] == pytest.approx(2 / 3)
+    assert row.loc[("A", "tier", "gold"), L.LIFT] == pytest.approx(2 / 3)
     assert ("A", "region", "south") not in row.index  # absent values are not listed
-    top = S.top_lifts(lifts, "B", n=1)
+    top = L.top_lifts(lifts, "B", n=1)
     assert top[[S.COLUMN, S.VALUE_LABEL]].values.tolist() == [["region", "south"]]
 
 
@@ -268,33 +273,33 @@ def responses() -> pd.DataFrame:
 
 
 def test_offer_lift_counts_distinct_responding_pairs(two_groups: S.Segmentation, responses: pd.DataFrame, offers: pd.DataFrame) -> None:
-    lifts = S.offer_lift(two_groups, responses, offers, ["kind"]).set_index([S.SEGMENT, S.VALUE_LABEL])
+    lifts = L.offer_lift(two_groups, responses, offers, ["kind"]).set_index([S.SEGMENT, S.VALUE_LABEL])
     # responding pairs: A: (u1,x) (u2,y) -> both deals; B: (u3,z) bundle, (u4,x) deal; base: 3 deals of 4
-    assert lifts.loc[("A", "deal"), S.RESPONSES] == 2 and lifts.loc[("A", "deal"), S.LIFT] == pytest.approx(1 / 0.75)
-    assert lifts.loc[("B", "bundle"), S.SHARE] == 0.5 and lifts.loc[("B", "bundle"), S.LIFT] == pytest.approx(2.0)
-    tags = S.offer_lift(two_groups, responses, offers, ["tags"], schema=TableSchema.from_list([{"name": "tags", "kind": "tags"}]))
+    assert lifts.loc[("A", "deal"), L.RESPONSES] == 2 and lifts.loc[("A", "deal"), L.LIFT] == pytest.approx(1 / 0.75)
+    assert lifts.loc[("B", "bundle"), S.SHARE] == 0.5 and lifts.loc[("B", "bundle"), L.LIFT] == pytest.approx(2.0)
+    tags = L.offer_lift(two_groups, responses, offers, ["tags"], schema=TableSchema.from_list([{"name": "tags", "kind": "tags"}]))
     tag_rows = tags.set_index([S.SEGMENT, S.VALUE_LABEL])
-    assert tag_rows.loc[("A", "b"), S.RESPONSES] == 2 and tag_rows.loc[("A", "a"), S.RESPONSES] == 1
+    assert tag_rows.loc[("A", "b"), L.RESPONSES] == 2 and tag_rows.loc[("A", "a"), L.RESPONSES] == 1
 
 
 def test_response_rates_per_exposed_pair_and_value_per_customer(two_groups: S.Segmentation, responses: pd.DataFrame, offers: pd.DataFrame) -> None:
-    rates, basis = S.response_rates(two_groups, responses, offers, "kind")
+    rates, basis = L.response_rates(two_groups, responses, offers, "kind")
     row = rates.set_index([S.SEGMENT, "kind"])
     # A x deal: pairs (u1,x) and (u2,y) exposed; both clicked; one purchase worth 10; A has 2 customers
-    assert row.loc[("A", "deal"), S.EXPOSED] == 2 and row.loc[("A", "deal"), S.CLICK_RATE] == 1.0
-    assert row.loc[("A", "deal"), S.PURCHASE_RATE] == 0.5 and row.loc[("A", "deal"), S.VALUE_PER_CUSTOMER] == 5.0
+    assert row.loc[("A", "deal"), L.EXPOSED] == 2 and row.loc[("A", "deal"), L.CLICK_RATE] == 1.0
+    assert row.loc[("A", "deal"), L.PURCHASE_RATE] == 0.5 and row.loc[("A", "deal"), L.VALUE_PER_CUSTOMER] == 5.0
     # A x bundle: (u1,z) shown, never clicked
-    assert row.loc[("A", "bundle"), S.CLICK_RATE] == 0.0 and row.loc[("A", "bundle"), S.EXPOSED] == 1
-    assert row.loc[("B", "bundle"), S.REDEEM_RATE] == 1.0 and row.loc[("B", "bundle"), S.VALUE_PER_CUSTOMER] == 20.0
+    assert row.loc[("A", "bundle"), L.CLICK_RATE] == 0.0 and row.loc[("A", "bundle"), L.EXPOSED] == 1
+    assert row.loc[("B", "bundle"), L.REDEEM_RATE] == 1.0 and row.loc[("B", "bundle"), L.VALUE_PER_CUSTOMER] == 20.0
     assert "exposed" in basis
     # without impressions the rates are per customer of the segment
     no_exposure = responses[responses[C.EVENT] != C.IMPRESSION]
-    rates, basis = S.response_rates(two_groups, no_exposure, offers, "kind")
+    rates, basis = L.response_rates(two_groups, no_exposure, offers, "kind")
     row = rates.set_index([S.SEGMENT, "kind"])
-    assert row.loc[("A", "deal"), S.PURCHASE_RATE] == 0.5 and row.loc[("B", "deal"), S.CLICK_RATE] == 0.5
+    assert row.loc[("A", "deal"), L.PURCHASE_RATE] == 0.5 and row.loc[("B", "deal"), L.CLICK_RATE] == 0.5
     assert "no impressions" in basis
     with pytest.raises(ValueError, match="unknown offer column"):
-        S.response_rates(two_groups, responses, offers, "nope")
+        L.response_rates(two_groups, responses, offers, "nope")
 
 
 def test_sizes_over_time_counts_active_customers(two_groups: S.Segmentation, responses: pd.DataFrame) -> None:
@@ -353,7 +358,7 @@ def planted_model(n_per_group: int = 40, seed: int = 0) -> tuple[FakeModel, np.n
 def test_behaviour_vectors_give_both_views_equal_weight() -> None:
     model, _ = planted_model()
     model.user_embeddings_[: model.user_index_.__len__()] *= 100  # a huge personal part
-    ids, vectors = S.behaviour_vectors(model)
+    ids, vectors = K.behaviour_vectors(model)
     assert len(ids) == 160 and vectors.shape == (160, 8)
     for part in (vectors[:, :4], vectors[:, 4:]):
         assert np.sqrt((part**2).sum(axis=1).mean()) == pytest.approx(1.0)
@@ -362,18 +367,18 @@ def test_behaviour_vectors_give_both_views_equal_weight() -> None:
 
 def test_clusters_find_planted_groups_and_the_silhouette_suggests_their_number() -> None:
     model, group = planted_model()
-    result = S.cluster_users(model, k_range=range(2, 7))
+    result = K.cluster_users(model, k_range=range(2, 7))
     labels = result.segmentation.labels
     assert result.suggested_k == 3 and result.k == 3
     assert result.silhouette["k"].tolist() == [2, 3, 4, 5, 6]
     assert adjusted_rand_score(group, labels.to_numpy()) == pytest.approx(1.0)
     assert result.segmentation.order == ("cluster 1", "cluster 2", "cluster 3")
     assert labels.value_counts()["cluster 1"] == 80  # cluster 1 is the largest group
-    forced = S.cluster_users(model, 5)
+    forced = K.cluster_users(model, 5)
     assert forced.k == 5 and forced.suggested_k is None and forced.silhouette.empty
     assert forced.segmentation.labels.nunique() == 5
     with pytest.raises(ValueError, match="between 1 and"):
-        S.cluster_users(model, 0)
+        K.cluster_users(model, 0)
 
 
 @pytest.mark.slow
@@ -396,12 +401,12 @@ def test_behavioural_clusters_recover_the_planted_personas_of_the_sample_shop() 
     model = fit_final(data.interactions, data.users, data.user_schema, data.items, data.item_schema,
                       TrainConfig(model=ModelConfig(epochs=10, no_components=32), seed=42))
     truth = pd.Series(json.loads((ROOT / "sample_data" / "truth.json").read_text())["user_persona"])
-    result = S.cluster_users(model, seed=0)
+    result = K.cluster_users(model, seed=0)
     labels = result.segmentation.labels
     persona = truth.reindex(labels.index)
     assert persona.notna().all()
     ari = adjusted_rand_score(persona, labels)
-    ari_k5 = adjusted_rand_score(persona, S.cluster_users(model, 5, seed=0).segmentation.labels)
+    ari_k5 = adjusted_rand_score(persona, K.cluster_users(model, 5, seed=0).segmentation.labels)
     rng = np.random.default_rng(0)
     random_aris = [adjusted_rand_score(persona, rng.permutation(labels.to_numpy())) for _ in range(20)]
     print(f"\nARI vs planted personas: silhouette k={result.k}: {ari:.3f}; k=5: {ari_k5:.3f}; "
@@ -410,23 +415,23 @@ def test_behavioural_clusters_recover_the_planted_personas_of_the_sample_shop() 
     assert ari >= 0.12
     assert ari_k5 >= 0.2
     # the clusters are explained by what set them apart: the most deal-seeking cluster over-indexes on deep discounts
-    lifts = S.trait_lift(result.segmentation, data.users, ["segment"], schema=data.user_schema)
-    deal = lifts[(lifts[S.VALUE_LABEL] == "deal_seeker")].sort_values(S.LIFT).iloc[-1]
-    assert deal[S.LIFT] > 2.0
+    lifts = L.trait_lift(result.segmentation, data.users, ["segment"], schema=data.user_schema)
+    deal = lifts[(lifts[S.VALUE_LABEL] == "deal_seeker")].sort_values(L.LIFT).iloc[-1]
+    assert deal[L.LIFT] > 2.0
 
 
 def test_embedding_map_samples_for_drawing_and_says_so() -> None:
     model, _ = planted_model(n_per_group=50)  # 200 customers
-    full = S.embedding_map(model, sample_size=500)
+    full = K.embedding_map(model, sample_size=500)
     assert len(full.frame) == 200 and full.n_total == 200 and "sample" not in full.note
-    sampled = S.embedding_map(model, sample_size=60, seed=1)
+    sampled = K.embedding_map(model, sample_size=60, seed=1)
     assert len(sampled.frame) == 60 and "sample of 60 of 200" in sampled.note
-    assert sampled.frame[C.USER_ID].is_unique and set(sampled.frame.columns) == {C.USER_ID, S.X, S.Y}
-    assert S.embedding_map(model, sample_size=60, seed=1).frame.equals(sampled.frame)  # seeded
-    tsne = S.embedding_map(model, method="tsne", sample_size=40)
-    assert len(tsne.frame) == 40 and np.isfinite(tsne.frame[[S.X, S.Y]].to_numpy()).all()
+    assert sampled.frame[C.USER_ID].is_unique and set(sampled.frame.columns) == {C.USER_ID, K.X, K.Y}
+    assert K.embedding_map(model, sample_size=60, seed=1).frame.equals(sampled.frame)  # seeded
+    tsne = K.embedding_map(model, method="tsne", sample_size=40)
+    assert len(tsne.frame) == 40 and np.isfinite(tsne.frame[[K.X, K.Y]].to_numpy()).all()
     with pytest.raises(ValueError, match="method must be one of"):
-        S.embedding_map(model, method="umap")
+        K.embedding_map(model, method="umap")
 
 
 def test_embedding_map_at_100k_customers_stays_quick() -> None:
@@ -435,7 +440,7 @@ def test_embedding_map_at_100k_customers_stays_quick() -> None:
     model = FakeModel([f"c{i}" for i in range(n)], rng.normal(size=(n, 8)).astype(np.float32), np.ones((n, 1)),
                       np.ones((1, 8)), np.eye(8), np.zeros(8))
     start = time.perf_counter()
-    emap = S.embedding_map(model, sample_size=5000)
+    emap = K.embedding_map(model, sample_size=5000)
     seconds = time.perf_counter() - start
     assert len(emap.frame) == 5000 and emap.n_total == n and "5,000 of 100,000" in emap.note
     assert seconds < 30, f"the map took {seconds:.1f}s"  # generous: a shared CI machine; typically ~1s
@@ -443,37 +448,37 @@ def test_embedding_map_at_100k_customers_stays_quick() -> None:
 
 def test_selected_user_ids_reads_plotly_selection_points() -> None:
     points = [{"customdata": ["c1"], "x": 1}, {"customdata": ["c2"]}, {"customdata": ["c1"]}, {"x": 3}, {"customdata": "c3"}]
-    assert S.selected_user_ids(points) == ["c1", "c2", "c3"]
-    assert S.selected_user_ids([]) == []
+    assert K.selected_user_ids(points) == ["c1", "c2", "c3"]
+    assert K.selected_user_ids([]) == []
 
 
 def test_predicted_top_offers_and_profile_card(responses: pd.DataFrame, offers: pd.DataFrame, users: pd.DataFrame) -> None:
     model, group = planted_model(n_per_group=2)  # c000..c003 group 0, c004-5 group 1, c006-7 group 2
     ids = list(model.user_index_.ids)
-    top = S.predicted_top_offers(model, ids[4:6], n=3, k=1)
+    top = P.predicted_top_offers(model, ids[4:6], n=3, k=1)
     # group 1 leans on item i1 (fact embedding axis 1) and i1 also has the highest bias
     assert top[C.ITEM_ID].tolist()[0] == "i1" and top.loc[0, "top_k_share"] == 1.0
     assert top.loc[0, "mean_score"] > top.loc[0, "base_mean_score"]
     expected = model.user_representations(ids[4:6])[1] @ model._item_vectors[1] + 0.5
     assert top.loc[0, "mean_score"] == pytest.approx(expected.mean(), rel=1e-5)
     # ranked by uplift, the offer a group stands out on comes first, here i2 for group 2
-    distinctive = S.predicted_top_offers(model, ids[6:8], n=1, rank_by="uplift")
+    distinctive = P.predicted_top_offers(model, ids[6:8], n=1, rank_by="uplift")
     assert distinctive[C.ITEM_ID].tolist() == ["i2"] and distinctive.loc[0, "uplift"] > 0
     with pytest.raises(ValueError, match="rank_by"):
-        S.predicted_top_offers(model, ids, rank_by="value")
+        P.predicted_top_offers(model, ids, rank_by="value")
     seg = S.Segmentation.from_labels(pd.Series({"u1": "A", "u2": "A", "u3": "B", "u4": "B"}), "columns", {}, order=["A", "B"])
-    traits = S.trait_lift(seg, users, ["region"], schema=SCHEMA)
-    offer_lifts = S.offer_lift(seg, responses, offers, ["kind"])
-    card = S.profile(seg, "B", interactions=responses, trait_lifts=traits, offer_lifts=offer_lifts)
+    traits = L.trait_lift(seg, users, ["region"], schema=SCHEMA)
+    offer_lifts = L.offer_lift(seg, responses, offers, ["kind"])
+    card = P.profile(seg, "B", interactions=responses, trait_lifts=traits, offer_lifts=offer_lifts)
     assert card.customers == 2 and card.share == 0.5 and card.value == 40.0 and card.value_share == 0.8
     assert card.value_per_customer == 20.0 and card.active_share == 1.0 and card.top_offers is None
     assert card.traits[S.VALUE_LABEL].tolist() == ["south"]
-    other = S.profile(seg, "A", interactions=responses, trait_lifts=traits, offer_lifts=offer_lifts)
-    table = S.compare_profiles(card, other)
+    other = P.profile(seg, "A", interactions=responses, trait_lifts=traits, offer_lifts=offer_lifts)
+    table = P.compare_profiles(card, other)
     assert list(table.columns) == ["B", "A"] and table.loc["share of value", "A"] == pytest.approx(0.2)
-    side = S.compare_lifts(traits, "A", "B", "region").set_index([S.VALUE_LABEL, "who"])[S.SHARE]
+    side = L.compare_lifts(traits, "A", "B", "region").set_index([S.VALUE_LABEL, "who"])[S.SHARE]
     assert side[("north", "A")] == 1.0 and side[("north", "B")] == 0.0 and side[("north", "everyone")] == 0.5
-    described = S.describe(seg, traits, offer_lifts)
+    described = L.describe(seg, traits, offer_lifts)
     assert described[S.SEGMENT].tolist() == ["A", "B"] and "region north (×2.0)" in described.loc[0, "top traits"]
 
 
@@ -487,36 +492,36 @@ def workspace(tmp_path: Path, responses: pd.DataFrame, users: pd.DataFrame, offe
 
 def test_save_load_and_use_segments_as_audiences(workspace: tuple[Workspace, str]) -> None:
     ws, dataset_id = workspace
-    first = S.save_segment(ws, dataset_id, "  North ", ["u1", "u2", "u2"], {"kind": "columns", "columns": ["region"]})
-    second = S.save_segment(ws, dataset_id, "Buyers", pd.Series(["u1", "u3"]), {"kind": "rfm", "segment": "champions"})
-    listed = S.saved_segments(ws, dataset_id)
+    first = jobs.save_segment(ws, dataset_id, "  North ", ["u1", "u2", "u2"], {"kind": "columns", "columns": ["region"]})
+    second = jobs.save_segment(ws, dataset_id, "Buyers", pd.Series(["u1", "u3"]), {"kind": "rfm", "segment": "champions"})
+    listed = jobs.saved_segments(ws, dataset_id)
     assert listed["id"].tolist() == [second, first]
     assert listed.set_index("id").loc[first, ["name", S.CUSTOMERS, "kind"]].tolist() == ["North", 2, "columns"]
-    assert S.segment_members(ws, first).tolist() == ["u1", "u2"]
+    assert jobs.segment_members(ws, first).tolist() == ["u1", "u2"]
     assert ws.segments(dataset_id)[1]["definition"] == {"kind": "columns", "columns": ["region"], "n_members": 2}
-    assert sorted(S.audience(ws, [first, second])) == ["u1", "u2", "u3"]
-    assert S.audience(ws, [first, second], combine="intersection").tolist() == ["u1"]
-    assert S.in_audience(["u3", "u2", "u9"], S.segment_members(ws, first)).tolist() == [False, True, False]
-    seg = S.saved_segmentation(ws, first, ["u1", "u2", "u3", "u4"])
+    assert sorted(jobs.audience(ws, [first, second])) == ["u1", "u2", "u3"]
+    assert jobs.audience(ws, [first, second], combine="intersection").tolist() == ["u1"]
+    assert S.in_audience(["u3", "u2", "u9"], jobs.segment_members(ws, first)).tolist() == [False, True, False]
+    seg = jobs.saved_segmentation(ws, first, ["u1", "u2", "u3", "u4"])
     assert seg.labels.to_dict() == {"u1": "North", "u2": "North", "u3": "everyone else", "u4": "everyone else"}
     assert seg.definition["segment_id"] == first and seg.kind == "saved"
-    S.delete_segment(ws, first)
-    assert S.saved_segments(ws, dataset_id)["id"].tolist() == [second]
+    jobs.delete_segment(ws, first)
+    assert jobs.saved_segments(ws, dataset_id)["id"].tolist() == [second]
     with pytest.raises(NotFound, match="No segment"):
-        S.segment_members(ws, first)
+        jobs.segment_members(ws, first)
 
 
 def test_saving_a_bad_segment_is_refused_and_changes_nothing(workspace: tuple[Workspace, str]) -> None:
     ws, dataset_id = workspace
     before = ws.snapshot()
     with pytest.raises(ValueError, match="give the segment a name"):
-        S.save_segment(ws, dataset_id, "  ", ["u1"], {})
+        jobs.save_segment(ws, dataset_id, "  ", ["u1"], {})
     with pytest.raises(ValueError, match="has no customers"):
-        S.save_segment(ws, dataset_id, "empty", [], {})
+        jobs.save_segment(ws, dataset_id, "empty", [], {})
     with pytest.raises(ValueError, match=r"1 of the 2 customers are not in dataset .*ghost"):
-        S.save_segment(ws, dataset_id, "ghosts", ["u1", "ghost"], {})
+        jobs.save_segment(ws, dataset_id, "ghosts", ["u1", "ghost"], {})
     with pytest.raises(ValueError, match="union' or 'intersection"):
-        S.audience(ws, ["s1"], combine="xor")
+        jobs.audience(ws, ["s1"], combine="xor")
     assert ws.snapshot() == before
 
 
@@ -539,7 +544,7 @@ def test_cli_segments_rfm_by_columns_save_list_delete(cli_workspace: tuple[Path,
     report = json.loads(capsys.readouterr().out)
     ws = Workspace(ws_dir)
     data = ws.load_dataset(dataset_id)
-    expected = S.rfm(data.interactions, users=data.users).table[S.SEGMENT].value_counts()
+    expected = R.rfm(data.interactions, users=data.users).table[S.SEGMENT].value_counts()
     assert {r[S.SEGMENT]: r[S.CUSTOMERS] for r in report["segments"]} == expected.to_dict()
     assert report["rfm"]["has_monetary"] is True
     assert main([*base, "--by", "region", "--save", "north", "--name", "Northerners"]) == 0
@@ -571,4 +576,4 @@ def test_cli_segments_clusters_with_a_tiny_run(cli_workspace: tuple[Path, str], 
     assert sum(r[S.CUSTOMERS] for r in report["segments"]) == report["customers"]
     assert main(["segments", "--workspace", str(ws_dir), "--dataset", dataset_id, "--clusters", "--json"]) == 0
     auto = json.loads(capsys.readouterr().out)["clusters"]
-    assert auto["k"] == auto["suggested_k"] and len(auto["silhouette"]) == len(S.DEFAULT_K_RANGE)
+    assert auto["k"] == auto["suggested_k"] and len(auto["silhouette"]) == len(K.DEFAULT_K_RANGE)

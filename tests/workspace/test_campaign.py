@@ -20,7 +20,7 @@ from recsys.data import synth
 from recsys.core import columns as C
 from recsys.workspace.campaign import CampaignError, CampaignRequest
 from recsys.insight import rerank as rerank_module
-from recsys.insight.explain import ScoreExplainer
+from recsys.insight.attribution import ScoreExplainer
 from recsys.workspace.ingest import import_files
 from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig

@@ -1,0 +1,240 @@
+"""Behavioural clusters of the model's customers, and a 2-D map of them.
+
+:func:`behaviour_vectors` turns the model's customer embeddings into two balanced views (their
+facts and their own history), :func:`suggest_k` picks the number of clusters by the silhouette
+score on a seeded sample, :func:`cluster_users` runs k-means (fitted on a sample, every customer
+assigned) and :func:`embedding_map` projects the same vectors to 2-D (PCA, or t-SNE on a sample)
+for the map on which a marketer draws a segment (:func:`selected_user_ids`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from recsys.core import columns as C
+from recsys.insight.segments import Segmentation, sample_rows
+
+X, Y = "x", "y"
+DEFAULT_K_RANGE: tuple[int, ...] = tuple(range(3, 11))
+#: scikit-learn's OpenMP threads per fit. One: on a shared machine two busy threads made k-means
+#: 50x and t-SNE 3x slower than one (measured), and the app serves several people at once.
+SKLEARN_THREADS = 1
+TSNE_MAX_ITER = 500
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """k-means clusters of the model's customers.
+
+    Attributes
+    ----------
+    segmentation
+        Labels ``"cluster 1"`` (largest) ... ``"cluster k"``.
+    k, suggested_k
+        The number of clusters used and the one the silhouette score suggested.
+    silhouette
+        ``k``, ``silhouette`` for every k tried (empty when k was given and not searched).
+    vectors
+        The (scaled) vectors that were clustered, one row per customer of ``segmentation.labels``.
+    """
+
+    segmentation: Segmentation
+    k: int
+    suggested_k: int | None
+    silhouette: pd.DataFrame
+    vectors: np.ndarray = field(repr=False)
+
+
+def behaviour_vectors(model: Any, user_ids: Iterable[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(user ids, vectors) to cluster: the model's customer embeddings, in two balanced views.
+
+    LightFM represents a customer as the sum of the embeddings of their facts (segment, region,
+    ...) and of their own identity (learnt from their history alone). The identity part is
+    mostly personal taste and, on shop data, carries most of the variance (70% on the sample
+    shop), so k-means on the raw sum groups people by idiosyncrasies. Each view is therefore
+    centred and scaled to unit root-mean-square norm and the two are concatenated, so both weigh
+    the same. A model with only one view (no side features, or no identity features) gives that
+    view alone.
+    """
+    index = model.user_index_
+    ids = np.asarray(index.ids, dtype=object)
+    if user_ids is not None:
+        pos = index.positions(list(user_ids))
+        ids = ids[pos[pos >= 0]]
+    else:
+        pos = np.arange(len(ids))
+    pos = pos[pos >= 0]
+    feats = model.user_features_[pos]
+    emb = np.asarray(model.user_embeddings_, dtype=np.float64)
+    is_identity = np.asarray(model.user_feature_index_.kinds, dtype=object) == "identity"
+    views = []
+    for mask in (is_identity, ~is_identity):
+        if not mask.any():
+            continue
+        part = np.asarray(feats[:, mask] @ emb[mask], dtype=np.float64)
+        part -= part.mean(axis=0)
+        rms = float(np.sqrt((part**2).sum(axis=1).mean()))
+        if rms > 0:
+            views.append(part / rms)
+    if not views:
+        _, vectors = model.user_representations(ids)
+        views = [np.asarray(vectors, dtype=np.float64) - np.asarray(vectors).mean(axis=0)]
+    return ids, np.hstack(views)
+
+
+def suggest_k(
+    vectors: np.ndarray, k_range: Sequence[int] = DEFAULT_K_RANGE, *, sample_size: int = 4000, seed: int = 0,
+) -> tuple[int, pd.DataFrame]:
+    """The k of ``k_range`` with the highest mean silhouette score on a seeded sample.
+
+    Returns the chosen k and a frame ``k``, ``silhouette`` of every k tried. The silhouette of a
+    point is ``(b - a) / max(a, b)`` with ``a`` its mean distance to its own cluster and ``b`` to
+    the nearest other cluster; higher means better separated clusters. k starts at 3 by default
+    because silhouette favours a two-way split on noisy data and two groups are rarely a
+    segmentation a marketer can act on.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    sample = vectors[sample_rows(len(vectors), sample_size, seed)]
+    ks = [int(k) for k in k_range if 2 <= int(k) < len(sample)]
+    if not ks:
+        raise ValueError(f"too few customers ({len(sample)}) to try {list(k_range)} clusters")
+    scores = []
+    with threadpool_limits(SKLEARN_THREADS):
+        for k in ks:  # a handful of k values
+            labels = KMeans(k, n_init=4, random_state=seed).fit_predict(sample)
+            scores.append(float(silhouette_score(sample, labels)) if len(np.unique(labels)) > 1 else -1.0)
+    table = pd.DataFrame({"k": ks, "silhouette": scores})
+    return int(table.loc[table["silhouette"].idxmax(), "k"]), table
+
+
+def cluster_users(
+    model: Any,
+    k: int | None = None,
+    *,
+    k_range: Sequence[int] = DEFAULT_K_RANGE,
+    seed: int = 0,
+    sample_size: int = 4000,
+    fit_size: int = 50_000,
+) -> ClusterResult:
+    """Behavioural clusters: k-means on the model's customer embeddings (see :func:`behaviour_vectors`).
+
+    Parameters
+    ----------
+    model
+        A fitted ``HybridRecommender`` (every customer it knows is clustered).
+    k
+        Number of clusters; default: the silhouette suggestion over ``k_range``.
+    seed
+        Seed of the samples and of k-means.
+    sample_size
+        Customers sampled to compute silhouette scores.
+    fit_size
+        k-means is fitted on at most this many customers (seeded sample), then every customer is
+        assigned to the nearest centre: bounded time at millions of customers.
+    """
+    from sklearn.cluster import KMeans
+
+    ids, vectors = behaviour_vectors(model)
+    suggested, table = None, pd.DataFrame(columns=["k", "silhouette"])
+    if k is None:
+        suggested, table = suggest_k(vectors, k_range, sample_size=sample_size, seed=seed)
+        k = suggested
+    if not 1 <= int(k) <= len(vectors):
+        raise ValueError(f"the number of clusters must be between 1 and the number of customers ({len(vectors)}), got {k}")
+    k = int(k)
+    fit_rows = sample_rows(len(vectors), fit_size, seed)
+    with threadpool_limits(SKLEARN_THREADS):
+        km = KMeans(k, n_init=4, random_state=seed).fit(vectors[fit_rows])
+        raw = km.predict(vectors)
+    sizes = np.bincount(raw, minlength=k)
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(k)  # cluster 1 = the largest
+    names = np.array([f"cluster {i + 1}" for i in range(k)], dtype=object)
+    labels = pd.Series(names[rank[raw]], index=pd.Index(ids.astype(str), name=C.USER_ID))
+    definition = {"kind": "clusters", "k": k, "suggested_k": suggested, "seed": seed,
+                  "representation": "balanced facts + history views of the model's customer embeddings"}
+    segmentation = Segmentation.from_labels(labels, "clusters", definition, order=list(names))
+    return ClusterResult(segmentation, k, suggested, table, vectors)
+
+
+# =================================================================================================
+# 2-D map of the embeddings
+# =================================================================================================
+@dataclass(frozen=True)
+class EmbeddingMap:
+    """2-D coordinates of a sample of the model's customers.
+
+    ``frame`` has ``user_id``, ``x``, ``y``; ``n_total`` customers exist, ``len(frame)`` are drawn.
+    """
+
+    frame: pd.DataFrame
+    n_total: int
+    method: str
+    note: str
+
+
+MAP_METHODS = ("pca", "tsne")
+
+
+def embedding_map(
+    model: Any, *, method: str = "pca", sample_size: int = 5000, seed: int = 0,
+) -> EmbeddingMap:
+    """Project the customer vectors that :func:`cluster_users` uses to 2-D for a map.
+
+    PCA is fitted on every customer (fast) and a seeded sample of ``sample_size`` is returned for
+    drawing; t-SNE (slower, keeps neighbours together) runs on the sample only.
+    """
+    if method not in MAP_METHODS:
+        raise ValueError(f"method must be one of {MAP_METHODS}, got {method!r}")
+    ids, vectors = behaviour_vectors(model)
+    rows = sample_rows(len(ids), sample_size, seed)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        n_comp = min(2, vectors.shape[1], len(vectors))
+        with threadpool_limits(SKLEARN_THREADS):
+            pca = PCA(n_components=n_comp, random_state=seed).fit(vectors)
+            xy = pca.transform(vectors[rows])
+        explained = float(pca.explained_variance_ratio_.sum())
+        note = f"PCA of the customer embeddings ({explained:.0%} of their variance shown)."
+    else:
+        from sklearn.manifold import TSNE
+
+        sample = vectors[rows]
+        perplexity = float(min(30.0, max(2.0, (len(sample) - 1) / 3)))
+        with threadpool_limits(SKLEARN_THREADS):
+            xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                      max_iter=TSNE_MAX_ITER).fit_transform(sample)
+        note = "t-SNE of the customer embeddings: near points are similar customers; distances between far groups mean little."
+    if xy.shape[1] < 2:
+        xy = np.c_[xy, np.zeros(len(xy))]
+    if len(rows) < len(ids):
+        note += f" Showing a random sample of {len(rows):,} of {len(ids):,} customers."
+    frame = pd.DataFrame({C.USER_ID: ids[rows].astype(str), X: xy[:, 0], Y: xy[:, 1]})
+    return EmbeddingMap(frame, len(ids), method, note)
+
+
+def selected_user_ids(points: Iterable[dict[str, Any]]) -> list[str]:
+    """User ids of the points of a Plotly selection event (their first ``customdata`` value)."""
+    ids = []
+    for point in points:  # the points a person selected on screen
+        custom = point.get("customdata")
+        if isinstance(custom, (list, tuple)) and custom:
+            ids.append(str(custom[0]))
+        elif custom is not None and not isinstance(custom, (list, tuple)):
+            ids.append(str(custom))
+    return list(dict.fromkeys(ids))
+
+
+__all__ = [
+    "ClusterResult", "EmbeddingMap", "behaviour_vectors", "suggest_k", "cluster_users", "embedding_map",
+    "selected_user_ids", "DEFAULT_K_RANGE", "MAP_METHODS", "SKLEARN_THREADS", "TSNE_MAX_ITER", "X", "Y",
+]

@@ -1,0 +1,180 @@
+"""Segment profile cards: size, value, traits, offer types and the offers the model picks for them.
+
+:func:`profile` assembles one segment's card from the lifts of :mod:`recsys.insight.lift` and,
+with a model, the offers it scores highest for the segment (:func:`predicted_top_offers`, from a
+seeded sample of members scored in blocks); :func:`compare_profiles` puts two cards side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.core import columns as C
+from recsys.core.arrays import factorize
+from recsys.insight.lift import responses, top_lifts
+from recsys.insight.segments import Segmentation, id_index, sample_rows
+
+
+@dataclass(frozen=True)
+class SegmentProfile:
+    """The profile card of one segment."""
+
+    name: str
+    customers: int
+    share: float
+    value: float | None
+    value_share: float | None
+    value_per_customer: float | None
+    active_share: float
+    traits: pd.DataFrame
+    offer_types: pd.DataFrame
+    top_offers: pd.DataFrame | None
+    distinctive_offers: pd.DataFrame | None = None
+
+    def headline(self) -> dict[str, Any]:
+        return {
+            "customers": self.customers, "share of customers": self.share, "value": self.value,
+            "share of value": self.value_share, "value per customer": self.value_per_customer,
+            "share who responded": self.active_share,
+        }
+
+
+OFFER_SCORE_COLUMNS = ("mean_score", "base_mean_score", "uplift", "top_k_share", "base_top_k_share")
+_SCORE_BLOCK = 20_000_000  # scores held in memory at once (customers x offers)
+
+
+def _score_summary(model: Any, user_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean score of every offer over ``user_ids`` and the share of them with it in their top k."""
+    item_bias, item_vec = model.item_representations()
+    item_bias = np.asarray(item_bias, np.float64)
+    n_items = len(item_bias)
+    kk = min(k, n_items)
+    total, in_top = np.zeros(n_items), np.zeros(n_items)
+    step = max(1, _SCORE_BLOCK // max(n_items, 1))
+    for start in range(0, len(user_ids), step):  # blocks of customers bound the memory
+        _, vectors = model.user_representations(user_ids[start:start + step])
+        scores = item_bias[None, :] + np.asarray(vectors, np.float64) @ np.asarray(item_vec, np.float64).T
+        total += scores.sum(axis=0)
+        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        in_top += np.bincount(top.ravel(), minlength=n_items)
+    return total / max(len(user_ids), 1), in_top / max(len(user_ids), 1)
+
+
+def offer_scores(
+    model: Any, members: Iterable[Any], *, k: int = 10, sample_size: int = 2000, seed: int = 0,
+    base_ids: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """How the model scores every offer for a segment, against everyone.
+
+    For a seeded sample of members and of ``base_ids`` (default: every customer the model knows),
+    the score of an offer is ``b_i + p_u·q_i`` (the customer's own bias ``b_u`` is left out: it is
+    the same for all their offers and does not change their ranking). Returns one row per offer:
+    ``item_id``, ``mean_score`` (members), ``base_mean_score`` (everyone), ``uplift`` (the
+    difference), ``top_k_share`` (share of members with the offer in their own top ``k``) and
+    ``base_top_k_share``.
+    """
+    index = model.user_index_
+    member_ids = id_index(members).unique()
+    known = member_ids[index.positions(member_ids) >= 0]
+    if len(known) == 0:
+        return pd.DataFrame(columns=[C.ITEM_ID, *OFFER_SCORE_COLUMNS])
+    sample = np.asarray(known[sample_rows(len(known), sample_size, seed)], dtype=object)
+    everyone = np.asarray(index.ids if base_ids is None else id_index(base_ids), dtype=object)
+    everyone = everyone[index.positions(everyone) >= 0]
+    base = everyone[sample_rows(len(everyone), sample_size, seed + 1)]
+    mean, top_share = _score_summary(model, sample, k)
+    base_mean, base_top = _score_summary(model, base, k)
+    return pd.DataFrame({
+        C.ITEM_ID: np.asarray(model.item_index_.ids, dtype=object).astype(str),
+        "mean_score": mean, "base_mean_score": base_mean, "uplift": mean - base_mean,
+        "top_k_share": top_share, "base_top_k_share": base_top,
+    })
+
+
+def predicted_top_offers(
+    model: Any, members: Iterable[Any], *, n: int = 5, k: int = 10, rank_by: str = "score", sample_size: int = 2000,
+    seed: int = 0, base_ids: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """The ``n`` offers the model scores highest for a segment (``rank_by="score"``), or scores
+    most above everyone else (``rank_by="uplift"``); columns as in :func:`offer_scores`."""
+    if rank_by not in ("score", "uplift"):
+        raise ValueError(f"rank_by must be 'score' or 'uplift', got {rank_by!r}")
+    scores = offer_scores(model, members, k=k, sample_size=sample_size, seed=seed, base_ids=base_ids)
+    return _top_offers(scores, n, rank_by)
+
+
+def _top_offers(scores: pd.DataFrame, n: int, rank_by: str) -> pd.DataFrame:
+    key = ["mean_score", "top_k_share"] if rank_by == "score" else ["uplift", "mean_score"]
+    return scores.sort_values(key, ascending=False).head(n).reset_index(drop=True)
+
+
+def _value_by_user(interactions: pd.DataFrame) -> pd.Series:
+    if C.VALUE not in interactions.columns or not interactions[C.VALUE].notna().any():
+        return pd.Series(dtype=float)
+    user, users = factorize(interactions[C.USER_ID])
+    users = id_index(users)  # ids are strings in the workspace
+    return pd.Series(np.bincount(user, weights=interactions[C.VALUE].astype("float64").fillna(0.0).to_numpy(),
+                                 minlength=len(users)), index=users)
+
+
+def profile(
+    segmentation: Segmentation,
+    segment: str,
+    *,
+    interactions: pd.DataFrame,
+    trait_lifts: pd.DataFrame,
+    offer_lifts: pd.DataFrame,
+    model: Any | None = None,
+    items: pd.DataFrame | None = None,
+    n: int = 5,
+    seed: int = 0,
+) -> SegmentProfile:
+    """The profile card of ``segment``: size, value share, top traits and offer types, top offers
+    (highest predicted score) and distinctive offers (scored most above everyone else).
+
+    ``trait_lifts`` / ``offer_lifts`` come from :func:`~recsys.insight.lift.trait_lift` /
+    :func:`~recsys.insight.lift.offer_lift` on the same segmentation (computed once for all
+    segments). Top offers by predicted score need ``model``; ``items`` adds a readable name when it
+    has one (:func:`recsys.core.columns.name_column`).
+    """
+    members = segmentation.members(segment)
+    n_all = segmentation.n_customers
+    values = _value_by_user(interactions)
+    value = value_share = per_customer = None
+    if not values.empty:
+        in_universe = values.reindex(segmentation.labels.index).fillna(0.0)
+        total = float(in_universe.sum())
+        value = float(in_universe.reindex(members).sum())
+        value_share = value / total if total > 0 else None
+        per_customer = value / max(len(members), 1)
+    responders = responses(interactions)[C.USER_ID].unique()
+    active = float(pd.Index(members).isin(responders).mean()) if len(members) else 0.0
+    top_offers = distinctive_offers = None
+    if model is not None:
+        scores = offer_scores(model, members, seed=seed, base_ids=segmentation.labels.index)
+        label = C.name_column(items.columns) if items is not None else None
+        if label is not None and not scores.empty:
+            unique_items = items.drop_duplicates(C.ITEM_ID)
+            titles = pd.Series(unique_items[label].to_numpy(), index=id_index(unique_items[C.ITEM_ID]))
+            scores.insert(1, label, scores[C.ITEM_ID].map(titles).to_numpy())
+        top_offers, distinctive_offers = _top_offers(scores, n, "score"), _top_offers(scores, n, "uplift")
+    return SegmentProfile(
+        name=segment, customers=len(members), share=len(members) / max(n_all, 1), value=value,
+        value_share=value_share, value_per_customer=per_customer, active_share=active,
+        traits=top_lifts(trait_lifts, segment, n), offer_types=top_lifts(offer_lifts, segment, n),
+        top_offers=top_offers, distinctive_offers=distinctive_offers,
+    )
+
+
+def compare_profiles(a: SegmentProfile, b: SegmentProfile) -> pd.DataFrame:
+    """Headline figures of two segments side by side (rows: figures; columns: the two segments)."""
+    names = [a.name, b.name] if a.name != b.name else [f"{a.name} (A)", f"{b.name} (B)"]
+    return pd.DataFrame({names[0]: a.headline(), names[1]: b.headline()})
+
+
+__all__ = ["SegmentProfile", "profile", "compare_profiles", "offer_scores", "predicted_top_offers", "OFFER_SCORE_COLUMNS"]
