@@ -320,6 +320,10 @@ class SyntheticShop:
     users: pd.DataFrame
     items: pd.DataFrame
     truth: dict[str, Any]
+    #: The generator's hidden per-customer and per-offer arrays (persona codes, liked categories,
+    #: latent factors, ...), kept only on a freshly generated shop (never written to the CSVs); what
+    #: :func:`true_response_probability` reads. ``None`` on a shop read back by :func:`load_sample`.
+    hidden: dict[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 # ================================================================================================
@@ -370,6 +374,7 @@ def generate(config: SynthConfig | None = None, **overrides: Any) -> SyntheticSh
         users=_users_frame(users),
         items=_items_frame(items, start),
         truth=truth,
+        hidden={"config": config, "users": users, "items": items},
     )
 
 
@@ -448,6 +453,82 @@ def load_sample(folder: str | Path) -> SyntheticShop:
     for name in (DISCOUNT_DEPTH, MIN_SPEND):
         items[name] = items[name].astype("float64")
     return SyntheticShop(interactions, users, items, load_truth(folder))
+
+
+def with_hidden(shop: SyntheticShop) -> SyntheticShop:
+    """The shop with its hidden generator arrays: itself when it has them, else regenerated from
+    ``truth["config"]`` (a shop read back by :func:`load_sample` keeps only the CSVs and the truth)."""
+    if shop.hidden is not None:
+        return shop
+    return generate(SynthConfig.from_dict(shop.truth["config"]))
+
+
+#: Gauss-Hermite nodes for E[sigmoid(m + noise)] with Gaussian noise (exact enough to 1e-6).
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+
+
+def _expected_sigmoid(mean_logit: np.ndarray, sd: float) -> np.ndarray:
+    """E[sigmoid(mean_logit + N(0, sd^2))], by Gauss-Hermite quadrature, vectorised."""
+    if sd <= 0:
+        return _sigmoid(mean_logit)
+    return _sigmoid(mean_logit[:, None] + sd * _GH_NODES[None, :]) @ (_GH_WEIGHTS / _GH_WEIGHTS.sum())
+
+
+def true_response_probability(shop: SyntheticShop, user_ids: Any, item_ids: Any) -> np.ndarray:
+    """The generator's TRUE probability that a customer redeems an offer if it is sent once.
+
+    ``P(click | impression) x P(redeem | click)`` with the generator's own logits, averaged over
+    its per-impression noise (the two noises are independent) and without its random draws; it
+    ignores only that a click or redeem falling after the offer's last day does not happen. This
+    is what a targeting list should be judged by on a synthetic shop (never shown in the app).
+
+    Parameters
+    ----------
+    shop
+        A generated shop (a shop read back by :func:`load_sample` is regenerated from its config).
+    user_ids, item_ids
+        Pairs: equal lengths, or one of them a single id broadcast against the other.
+
+    Returns
+    -------
+    np.ndarray
+        One probability in [0, 1] per pair.
+
+    Examples
+    --------
+    >>> shop = generate(n_users=50, n_items=10, seed=2)
+    >>> p = true_response_probability(shop, ["C000001", "C000002"], "OFF0001")
+    >>> p.shape, bool(((p >= 0) & (p <= 1)).all())
+    ((2,), True)
+    """
+    shop = with_hidden(shop)
+    assert shop.hidden is not None
+    config, u, it = shop.hidden["config"], shop.hidden["users"], shop.hidden["items"]
+    users = np.atleast_1d(np.asarray(user_ids, dtype=object)).astype(str)
+    items = np.atleast_1d(np.asarray(item_ids, dtype=object)).astype(str)
+    users, items = np.broadcast_arrays(users, items)
+    user = pd.Index(np.asarray(u["ids"], dtype=object).astype(str)).get_indexer(users)
+    item = pd.Index(np.asarray(it["ids"], dtype=object).astype(str)).get_indexer(items)
+    if (user < 0).any() or (item < 0).any():
+        bad = np.concatenate([users[user < 0], items[item < 0]])[:5]
+        raise ValueError(f"true_response_probability: unknown customer or offer id(s) {bad.tolist()}.")
+    liked, latent = _pair_taste(config, u, it, user, item)
+    click = _expected_sigmoid(_click_mean_logit(config, u, it, user, item, liked, latent), config.noise)
+    redeem = _expected_sigmoid(_redeem_mean_logit(config, u, it, user, item, liked, latent), config.noise)
+    return click * redeem
+
+
+def true_response_block(shop: SyntheticShop, user_ids: Any, item_ids: Any) -> np.ndarray:
+    """:func:`true_response_probability` of every customer x offer pair, shape (customers, offers)."""
+    users = np.asarray(user_ids, dtype=object)
+    items = np.asarray(item_ids, dtype=object)
+    p = true_response_probability(shop, np.repeat(users, len(items)), np.tile(items, len(users)))
+    return p.reshape(len(users), len(items))
+
+
+def user_personas(shop: SyntheticShop) -> pd.Series:
+    """Each customer's hidden persona name (index ``user_id``), from the planted truth."""
+    return pd.Series(shop.truth["user_persona"], name="persona").rename_axis(cols.USER_ID)
 
 
 def gini(counts: np.ndarray | pd.Series) -> float:
@@ -745,6 +826,12 @@ def _persona_array(field: str) -> np.ndarray:
 
 def _click_logit(config: SynthConfig, rng: np.random.Generator, u: dict[str, Any], it: dict[str, Any],
                  user: np.ndarray, item: np.ndarray, liked: np.ndarray, latent: np.ndarray) -> np.ndarray:
+    return _click_mean_logit(config, u, it, user, item, liked, latent) + rng.normal(0.0, config.noise, size=len(user))
+
+
+def _click_mean_logit(config: SynthConfig, u: dict[str, Any], it: dict[str, Any],
+                      user: np.ndarray, item: np.ndarray, liked: np.ndarray, latent: np.ndarray) -> np.ndarray:
+    """The click logit of each impression before its random noise."""
     persona = u["persona"][user]
     ctype_effect = np.array([[p.campaign_type_effect.get(c, 0.0) for c in CAMPAIGN_TYPES] for p in PERSONAS])
     channel_effect = np.array([CHANNEL_EFFECT[c] for c in CHANNELS])
@@ -762,12 +849,17 @@ def _click_logit(config: SynthConfig, rng: np.random.Generator, u: dict[str, Any
         + channel_effect[it["channel"][item]]
         + config.channel_boost * region_pref
         + config.latent_strength * latent
-        + rng.normal(0.0, config.noise, size=len(user))
     )
 
 
 def _redeem_logit(config: SynthConfig, rng: np.random.Generator, u: dict[str, Any], it: dict[str, Any],
                   user: np.ndarray, item: np.ndarray, liked: np.ndarray, latent: np.ndarray) -> np.ndarray:
+    return _redeem_mean_logit(config, u, it, user, item, liked, latent) + rng.normal(0.0, config.noise, size=len(user))
+
+
+def _redeem_mean_logit(config: SynthConfig, u: dict[str, Any], it: dict[str, Any],
+                       user: np.ndarray, item: np.ndarray, liked: np.ndarray, latent: np.ndarray) -> np.ndarray:
+    """The redeem-given-click logit of each impression before its random noise."""
     persona = u["persona"][user]
     return (
         config.redeem_intercept
@@ -775,7 +867,6 @@ def _redeem_logit(config: SynthConfig, rng: np.random.Generator, u: dict[str, An
         + _persona_array("min_spend_penalty")[persona] * it["min_spend"][item] / 50.0
         + config.taste_redeem * liked
         + 0.5 * config.latent_strength * latent
-        + rng.normal(0.0, config.noise, size=len(user))
     )
 
 
@@ -803,13 +894,20 @@ def _first_per_pair(mask: np.ndarray, user: np.ndarray, item: np.ndarray, t: np.
     return out
 
 
+def _pair_taste(config: SynthConfig, u: dict[str, Any], it: dict[str, Any],
+                user: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each customer likes the offer's category, and the latent customer x offer factor."""
+    liked = u["liked"][user, it["category"][item]]
+    latent = np.einsum("ij,ij->i", u["latent"][user], it["latent"][item]) / np.sqrt(config.latent_dim)
+    return liked, latent
+
+
 def _funnel(config: SynthConfig, rng: np.random.Generator, u: dict[str, Any], it: dict[str, Any],
             user: np.ndarray, item: np.ndarray, t_imp: np.ndarray, kept: np.ndarray) -> dict[str, Any]:
     """Click, redeem and purchase outcomes and times of each impression; a step that would fall
     after the offer's last day does not happen (the coupon expired)."""
     n = len(user)
-    liked = u["liked"][user, it["category"][item]]
-    latent = np.einsum("ij,ij->i", u["latent"][user], it["latent"][item]) / np.sqrt(config.latent_dim)
+    liked, latent = _pair_taste(config, u, it, user, item)
     window_end = (it["end_day"][item] + 1) * 86400 - 1  # last second of the offer's last day
 
     click_logit = _click_logit(config, rng, u, it, user, item, liked, latent)

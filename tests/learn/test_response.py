@@ -1,0 +1,96 @@
+"""The response model on the bundled sample: right customers for deep discounts, calibrated, explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.core import columns as C
+from recsys.data.schema import infer_schema
+from recsys.data.synth import load_sample, user_personas
+from recsys.learn.model import ModelConfig
+from recsys.learn.pipeline import TrainConfig, fit_final
+from recsys.learn.response import BASELINE, FIT_GROUP, LOGIT, PROBABILITY, ResponseModel, ResponseModelError
+from recsys.learn.split import SplitConfig, split_interactions
+from recsys.metrics.targeting import OURS, RANDOM, RAW_SCORE, evaluate_targeting, targeting_rows, targeting_scores
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+DEEP = ["OFF0004", "OFF0050", "OFF0108"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    shop = load_sample(SAMPLE)
+    inter, users, items = shop.interactions, shop.users, shop.items
+    us, its = infer_schema(users, C.USER_ID), infer_schema(items, C.ITEM_ID)
+    cutoff = pd.Timestamp(split_interactions(inter, SplitConfig()).summary["cutoff"])
+    t0 = cutoff - pd.Timedelta(days=28)
+    config = TrainConfig(model=ModelConfig(epochs=10), seed=42)
+    hybrid = fit_final(inter[inter[C.TIMESTAMP] < t0], users, us, items, its, config)
+    known = inter[inter[C.TIMESTAMP] < cutoff]
+    rm = ResponseModel().fit(known, users, us, items, its, hybrid, t0, cutoff)
+    ctx = rm.context(known, users, items, hybrid, cutoff)
+    return shop, hybrid, rm, ctx, cutoff
+
+
+def test_deep_discount_lists_over_represent_bargain_hunters_and_a_shallow_list_does_not(fitted):
+    shop, _, rm, ctx, _ = fitted
+    uids = shop.users[C.USER_ID].astype(str).to_numpy(object)
+    hunter = user_personas(shop).reindex(uids).to_numpy() == "bargain_hunter"
+    prob = rm.predict_block(ctx, uids, DEEP + ["OFF0001"])
+    shares = [hunter[np.argsort(-prob[:, j])[:500]].mean() for j in range(prob.shape[1])]
+    assert min(shares[:3]) >= 1.5 * hunter.mean(), shares
+    assert shares[3] < 1.5 * hunter.mean(), shares  # OFF0001: 10% off, live at the cutoff
+    assert ((prob >= 0) & (prob <= 1)).all()
+
+
+def test_attributions_add_up_to_the_logit_and_the_lightfm_offset_cancels(fitted):
+    shop, hybrid, rm, ctx, _ = fitted
+    uids = shop.users[C.USER_ID].astype(str).to_numpy(object)[:300]
+    frame = rm.explain_pairs(ctx, np.repeat(uids, 2), np.tile(["OFF0004", "OFF0001"], len(uids)))
+    parts = frame.drop(columns=[C.USER_ID, C.ITEM_ID, LOGIT, PROBABILITY])
+    np.testing.assert_allclose(parts.sum(axis=1), frame[LOGIT], atol=1e-6)
+    block = rm.logit_block(ctx, uids, ["OFF0004", "OFF0001"])
+    np.testing.assert_allclose(frame[LOGIT].to_numpy().reshape(-1, 2), block, atol=1e-9)
+    assert FIT_GROUP in parts.columns and BASELINE in parts.columns
+    # shifting every score of a customer (the offset WARP leaves free) changes nothing
+    before = rm.logit_block(ctx, uids[:20], ["OFF0004"])
+    hybrid.user_bias_rep_[hybrid.user_index_.positions(uids[:20])] += 7.0
+    try:
+        # (to float32 rounding of the shifted biases)
+        np.testing.assert_allclose(rm.logit_block(ctx, uids[:20], ["OFF0004"]), before, atol=1e-5)
+    finally:
+        hybrid.user_bias_rep_[hybrid.user_index_.positions(uids[:20])] -= 7.0
+
+
+def test_save_load_round_trip_without_pickle(fitted, tmp_path):
+    shop, _, rm, ctx, _ = fitted
+    path = rm.save(tmp_path / "response")
+    back = ResponseModel.load(path)
+    uids = shop.users[C.USER_ID].astype(str).to_numpy(object)[:50]
+    np.testing.assert_allclose(back.predict_block(ctx, uids, DEEP), rm.predict_block(ctx, uids, DEEP))
+    with np.load(path, allow_pickle=False) as arrays:
+        assert set(arrays.files) == {"coef", "x_mean"}
+
+
+def test_unfitted_and_unknown_ids_are_clear_errors(fitted):
+    with pytest.raises(ResponseModelError, match="not fitted"):
+        ResponseModel().predict_block(fitted[3], ["C000001"], ["OFF0001"])
+    with pytest.raises(ResponseModelError, match="unknown offer"):
+        fitted[2].predict_block(fitted[3], ["C000001"], ["NOPE"])
+
+
+def test_customer_ranking_beats_the_raw_score_and_random_with_non_overlapping_intervals(fitted):
+    shop, hybrid, rm, _, cutoff = fitted
+    inter, users, items = shop.interactions, shop.users, shop.items
+    rows = targeting_rows(inter, items, cutoff, horizon_days=14)
+    ctx = rm.context(inter, users, items, hybrid, cutoff)
+    scores = targeting_scores(rows, rm, ctx, hybrid, inter, users, items)
+    report = evaluate_targeting(rows, scores, n_values=(50,), n_boot=300, min_responders=5)
+    ours = report.summary.loc[(OURS, "auc")]
+    for base in (RAW_SCORE, RANDOM):
+        assert ours["low"] > report.summary.loc[(base, "auc"), "high"], report.verdict
+    assert report.calibration[OURS]["largest_decile_gap"] < 0.06
