@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recsys.core import columns as C  # noqa: E402
 from recsys.insight import explain as X  # noqa: E402
 from recsys.data import synth  # noqa: E402
-from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
+from recsys.learn.config import ModelConfig  # noqa: E402
+from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import infer_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
 from recsys.insight import segments as S  # noqa: E402
-from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
+from recsys.learn.config import ModelConfig  # noqa: E402
+from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
 
 EVENTS = np.array([C.IMPRESSION, C.CLICK, C.REDEEM, C.PURCHASE], dtype=object)

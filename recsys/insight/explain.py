@@ -64,7 +64,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
-from recsys.learn.features import IDENTITY_KIND, FeatureIndex
+from recsys.learn.encoders import FeatureIndex
+from recsys.learn.features import IDENTITY_KIND
 from recsys.data.schema import ColumnKind, TableSchema
 
 if TYPE_CHECKING:  # pragma: no cover

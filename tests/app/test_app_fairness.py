@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from recsys.insight import fairness as F
 from recsys.workspace import runs
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

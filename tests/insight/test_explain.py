@@ -14,8 +14,9 @@ import shap
 from recsys.core import columns as C
 from recsys.insight import explain as X
 from recsys.data import synth
-from recsys.learn.features import FeatureConfig
-from recsys.learn.model import HybridRecommender, ModelConfig
+from recsys.learn.config import FeatureConfig
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema, infer_schema
 
 ROOT = Path(__file__).resolve().parents[2]

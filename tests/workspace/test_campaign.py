@@ -22,7 +22,7 @@ from recsys.core import columns as C
 from recsys.workspace.campaign import CampaignError, CampaignRequest
 from recsys.insight.explain import ScoreExplainer
 from recsys.workspace.ingest import import_files
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 from recsys.campaign.targeting import AudienceSpec, UserFilter

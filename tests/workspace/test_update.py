@@ -12,16 +12,18 @@ import pytest
 from recsys.core import columns as C
 from tests import freshdata
 from recsys.data import synth
-from recsys.learn.model import HybridRecommender, ModelConfig, _arrays_checksum, _npz_path
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
+from recsys.learn.modelfile import arrays_checksum, npz_path
 from recsys.learn.pipeline import TrainConfig
 from recsys.data.schema import infer_schema
-from recsys.workspace.update import (
+from recsys.learn.update import (
     FINE,
     RETRAIN,
     UPDATE,
     Freshness,
     UpdateConfig,
-    _advise,
+    advise,
     backtest,
     freshness,
     precision_on,
@@ -172,10 +174,10 @@ def test_model_files_without_optimiser_state_still_load(base, tmp_path: Path) ->
     assert len(arrays) < len(np.load(npz).files)
     np.savez(npz, **arrays)
     meta = json.loads(npz.with_suffix(".json").read_text())
-    meta.update(arrays=sorted(arrays), sha256=_arrays_checksum(arrays))
+    meta.update(arrays=sorted(arrays), sha256=arrays_checksum(arrays))
     meta.pop("updates")
     npz.with_suffix(".json").write_text(json.dumps(meta))
-    loaded = HybridRecommender.load(_npz_path(npz))
+    loaded = HybridRecommender.load(npz_path(npz))
     assert (loaded.lightfm_.user_embedding_gradients == 1).all() and loaded.updates_ == []
     u, i = model.user_index_.ids[:20], model.item_index_.ids
     assert np.allclose(_all_scores(loaded, u, i), _all_scores(model, u, i))
@@ -204,7 +206,7 @@ def _freshness(**kw) -> Freshness:
 )
 def test_freshness_advice(changes, expected, words) -> None:
     f = _freshness(**changes)
-    rec, reasons = _advise(f)
+    rec, reasons = advise(f)
     assert rec == expected
     assert words in " ".join(reasons)
 
