@@ -405,8 +405,8 @@ class RunEvaluation:
 
     Attributes
     ----------
-    train
-        The interactions of the train part (what the evaluated model was fitted on).
+    train, test
+        The interactions of the train part (what the evaluated model was fitted on) and of the test part.
     test_pairs
         The relevant test pairs (``user_id``, ``item_id``) the run's metrics were measured on.
     train_pairs
@@ -425,6 +425,7 @@ class RunEvaluation:
     """
 
     train: pd.DataFrame
+    test: pd.DataFrame
     test_pairs: pd.DataFrame
     train_pairs: pd.DataFrame
     candidates: np.ndarray | None
@@ -457,7 +458,7 @@ def load_evaluation(ws: Workspace, run_id: str, dataset: Dataset | None = None) 
     train_pairs = relevant_pairs(split.train, icfg, split.reference_time)
     pairs_path = directory / TEST_PAIRS_FILE
     if pairs_path.exists():
-        test_pairs = pd.read_parquet(pairs_path).astype({C.USER_ID: object, C.ITEM_ID: object})
+        test_pairs = pd.read_parquet(pairs_path)
     else:
         test_pairs = drop_seen_pairs(split.test_pairs, train_pairs)
     model: HybridRecommender | None = None
@@ -466,7 +467,7 @@ def load_evaluation(ws: Workspace, run_id: str, dataset: Dataset | None = None) 
     elif run.production_model == TRAIN_SPLIT_MODEL:
         model = load_model(ws, run_id)
     return RunEvaluation(
-        train=split.train, test_pairs=test_pairs, train_pairs=train_pairs, candidates=split.candidates,
+        train=split.train, test=split.test, test_pairs=test_pairs, train_pairs=train_pairs, candidates=split.candidates,
         reference_time=split.reference_time, model=model, exact=split_path.exists(),
     )
 

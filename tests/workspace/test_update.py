@@ -252,6 +252,28 @@ def workspace_with_run(tmp_path_factory):
     return freshdata.workspace_with_run(tmp_path_factory.mktemp("fresh"))
 
 
+def test_a_run_keeps_what_rebuilds_its_evaluation(workspace_with_run) -> None:
+    from recsys.learn.interactions import relevant_pairs
+    from recsys.learn.protocol import drop_seen, drop_seen_pairs
+    from recsys.metrics.ranking import Precision
+    from recsys.workspace import runs
+
+    ws, dataset_id, run_id, files = workspace_with_run
+    run = runs.get_run(ws, run_id)
+    evaluation = runs.load_evaluation(ws, run_id)
+    assert evaluation.exact and evaluation.model is not None and evaluation.candidates is None
+    assert len(evaluation.train) + len(evaluation.test) == len(runs.load_run_dataset(ws, run_id).interactions)
+    key = [C.USER_ID, C.ITEM_ID]
+    stored = evaluation.test_pairs.sort_values(key).reset_index(drop=True)
+    fresh = relevant_pairs(evaluation.test, evaluation.model.interactions_config_, evaluation.reference_time)
+    for rebuilt in (drop_seen(fresh, evaluation.model), drop_seen_pairs(fresh, evaluation.train_pairs)):
+        pd.testing.assert_frame_equal(rebuilt.sort_values(key).reset_index(drop=True), stored, check_dtype=False)
+    assert len(stored) == run.split["test_pairs"]
+    users = stored[C.USER_ID].unique()
+    reco = evaluation.model.recommend(users, k=run.k, unknown="cold")
+    assert Precision(run.k).calc(reco, stored) == pytest.approx(run.metric("hybrid", f"precision@{run.k}"), abs=1e-6)
+
+
 def test_freshness_and_update_of_a_run_after_an_append(workspace_with_run) -> None:
     from recsys.workspace import ingest, runs
     from recsys.workspace.update import freshness_report, update_run
