@@ -36,7 +36,8 @@ from recsys.insight import drivers as D  # noqa: E402
 from recsys.insight import recommend as R  # noqa: E402
 from recsys.insight import whatif as W  # noqa: E402
 from recsys.data import synth  # noqa: E402
-from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
+from recsys.learn.config import ModelConfig  # noqa: E402
+from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import infer_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

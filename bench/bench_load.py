@@ -59,7 +59,8 @@ def prepare_workspace(path: Path, epochs: int | None = None) -> list[str]:
     """
     from recsys.core import columns as C
     from recsys.workspace.ingest import SAMPLE_NAME, import_files, sample_files
-    from recsys.learn.pipeline import ModelConfig, TrainConfig
+    from recsys.learn.config import ModelConfig
+    from recsys.learn.pipeline import TrainConfig
     from recsys.workspace.runs import train_run
     from recsys.workspace.store import Workspace
 

@@ -33,7 +33,8 @@ from recsys.insight import lift as L  # noqa: E402
 from recsys.insight import profiles as P  # noqa: E402
 from recsys.insight import rfm as R  # noqa: E402
 from recsys.insight import segments as S  # noqa: E402
-from recsys.learn.model import HybridRecommender, ModelConfig  # noqa: E402
+from recsys.learn.config import ModelConfig  # noqa: E402
+from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
 
 EVENTS = np.array([C.IMPRESSION, C.CLICK, C.REDEEM, C.PURCHASE], dtype=object)

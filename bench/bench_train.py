@@ -31,8 +31,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
-from recsys.learn.features import FeatureBuilder, FeatureConfig, IdIndex, build_interactions  # noqa: E402
-from recsys.learn.model import HybridRecommender, ModelConfig, _lightfm_training_data  # noqa: E402
+from recsys.learn.config import FeatureConfig, ModelConfig  # noqa: E402
+from recsys.learn.features import FeatureBuilder  # noqa: E402
+from recsys.learn.interactions import IdIndex, build_interactions  # noqa: E402
+from recsys.learn.lightfm_backend import training_data  # noqa: E402
+from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema  # noqa: E402
 
 EVENTS = np.array([C.IMPRESSION, C.CLICK, C.REDEEM, C.PURCHASE], dtype=object)
@@ -123,7 +126,7 @@ def ours_build(interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFr
 
 def lightfm_inputs(interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame, ub: FeatureBuilder, ib: FeatureBuilder):
     """Python inputs for lightfm.data.Dataset, prepared outside the timer (in its favour)."""
-    from recsys.learn.features import interaction_weights
+    from recsys.learn.interactions import interaction_weights
 
     w = interaction_weights(interactions).to_numpy()
     triples = list(zip(interactions[C.USER_ID].tolist(), interactions[C.ITEM_ID].tolist(), w.tolist()))
@@ -179,7 +182,7 @@ def bench_train_and_score(n: int, n_users: int, n_items: int, epochs: int, threa
     interactions, users, items = make_shop(n, n_users, n_items)
     cfg = ModelConfig(epochs=epochs, num_threads=threads, no_components=32, early_stopping_patience=0)
     im = build_interactions(interactions)
-    train, weights = _lightfm_training_data(im.matrix, "warp")
+    train, weights = training_data(im.matrix, "warp")
     t_ours = t_loop = t_bare = np.inf
     for _ in range(REPEAT_TRAIN):  # interleaved, best of each: the machine may be shared
         model, t = timed(lambda: HybridRecommender(cfg).fit(interactions, users, USER_SCHEMA, items, ITEM_SCHEMA))

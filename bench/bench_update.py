@@ -2,7 +2,7 @@
 
 The sample shop is split in time: a model is trained on everything before the last
 ``--days`` days; then each day's events arrive as one batch. At every step the updated model
-(grown + ``fit_partial`` on the day's events plus a replay sample, see ``recsys.workspace.update``) and a
+(grown + ``fit_partial`` on the day's events plus a replay sample, see ``recsys.learn.update``) and a
 model retrained from scratch on everything so far (same epochs as the first model, chosen by
 early stopping as the app does) are judged on the *next* day's events (precision@10, pairs
 already seen in training excluded). The never-updated first model ("stale") and a popularity
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
 from recsys.data import io  # noqa: E402
-from recsys.learn.features import InteractionConfig  # noqa: E402
+from recsys.learn.config import InteractionConfig  # noqa: E402
 from recsys.workspace.ingest import sample_files  # noqa: E402
 from recsys.learn.pipeline import HYBRID, TrainConfig, train_and_evaluate  # noqa: E402
-from recsys.workspace.update import UpdateConfig, backtest  # noqa: E402
+from recsys.learn.update import UpdateConfig, backtest  # noqa: E402
 
 
 def main() -> None:

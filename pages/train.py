@@ -11,9 +11,9 @@ from recsys.data import io
 from recsys.workspace import runs, update
 from recsys.core import columns as C
 from recsys.workspace.ingest import append_files
-from recsys.learn.features import FeatureConfig, InteractionConfig
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig
 from recsys.learn.pipeline import TrainConfig
+from recsys.learn.update import FINE, RETRAIN, UPDATE, UpdateConfig
 from recsys.data.schema import ColumnKind
 from recsys.learn.split import SplitConfig
 from recsys.data.validate import DataError
@@ -57,11 +57,7 @@ info = ws.dataset(dataset_id)
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _events(workspace_path: str, dataset: str, fingerprint: str) -> list[str]:
-    frame = ws.query(
-        f"SELECT DISTINCT {C.EVENT} AS e FROM read_parquet(?) ORDER BY 1",
-        [str(ws.table_path(dataset, C.Table.INTERACTIONS))],
-    )
-    return frame["e"].astype(str).tolist()
+    return runs.event_types(ws, dataset)
 
 
 def feature_choices(schema) -> tuple[list[str], list[str], dict[str, str]]:  # noqa: ANN001 - TableSchema
@@ -152,18 +148,17 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
 
 
 def show_run(run_id: str) -> None:
-    run = ws.run(run_id)
-    k = int(run["config"].get("k", 10))
-    split = run["config"]["split"]["kind"]
+    run = runs.get_run(ws, run_id)
+    k, split = run.k, run.split_kind
     metrics = runs.metrics_frame(run)
     st.subheader(f"Run {run_id} · {SPLIT_TITLES.get(split, split)}")
-    parent = run["extra"].get("parent_run")
+    parent = run.parent_run
     if parent:
-        u = run["extra"].get("update", {})
+        u = run.extra.get("update", {})
         st.caption(
             f"Updated from run {parent} with {u.get('new_rows', 0):,} new events ({u.get('epochs', '?')} epochs, "
             f"{u.get('seconds', 0):.1f} s). The test figures below are those measured when run "
-            f"{run['extra'].get('metrics_from', parent)} was trained: an update has no held-out test of its own; "
+            f"{run.extra.get('metrics_from', parent)} was trained: an update has no held-out test of its own; "
             "its freshness on the next new data shows how it holds up."
         )
     st.info(runs.verdict(metrics, k, split))
@@ -175,15 +170,15 @@ def show_run(run_id: str) -> None:
     )
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
-    sizes = run["split"]
+    sizes = run.split
     st.caption(
         f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
         f"responses over {sizes.get('candidates', 0):,} candidate offers ({sizes.get('candidate_kind', '')}). "
         + (f"AUC on a seeded sample of {sizes['auc_users']:,} of them. "
            if "auc_users" in sizes and sizes["auc_users"] < sizes.get("eval_users", 0) else "")
-        + "Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run["timings"].items())
+        + "Timings: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in run.timings.items())
     )
-    epochs = pd.DataFrame(run["epochs"])
+    epochs = pd.DataFrame(run.epochs)
     curve_metric = next((c for c in epochs.columns if c.startswith("ndcg@")), None)
     left, right = st.columns(2)
     if curve_metric:
@@ -199,7 +194,7 @@ def show_run(run_id: str) -> None:
 
 _dataset = shared.cached_dataset  # one cache for every page
 
-ADVICE_STYLE = {update.FINE: st.success, update.UPDATE: st.warning, update.RETRAIN: st.error}
+ADVICE_STYLE = {FINE: st.success, UPDATE: st.warning, RETRAIN: st.error}
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking the model on the new events...")
@@ -209,8 +204,8 @@ def _freshness(workspace_path: str, run: str, fingerprint: str) -> dict:
 
 
 def show_freshness(run_id: str) -> None:
-    run = ws.run(run_id)
-    k = int(run["config"].get("k", 10))
+    run = runs.get_run(ws, run_id)
+    k = run.k
     st.subheader("Keep the model fresh")
     st.caption(
         f"This model was {runs.run_data(ws, run).describe()}. Add the events, customers and offers that arrived "
@@ -267,7 +262,7 @@ def append_form() -> None:
 
 
 def update_form(run_id: str) -> None:
-    defaults = update.UpdateConfig()
+    defaults = UpdateConfig()
     with st.form("update_form"):
         a, b = st.columns(2)
         epochs = a.number_input("Training passes over the new events", 1, 50, defaults.epochs, key="update_epochs")
@@ -278,7 +273,7 @@ def update_form(run_id: str) -> None:
         submitted = st.form_submit_button("Update the model with the new data", type="primary")
     if not submitted:
         return
-    config = update.UpdateConfig(epochs=int(epochs), replay_ratio=float(replay), seed=int(ws.run(run_id)["config"].get("seed", 42)))
+    config = UpdateConfig(epochs=int(epochs), replay_ratio=float(replay), seed=runs.get_run(ws, run_id).seed)
     with st.status("Updating...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
         try:

@@ -243,8 +243,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline.TrainConfig
-    from recsys.learn.features import FeatureConfig, InteractionConfig
-    from recsys.learn.model import ModelConfig
+    from recsys.learn.config import FeatureConfig, InteractionConfig
+    from recsys.learn.config import ModelConfig
     from recsys.learn.pipeline import TrainConfig
     from recsys.learn.split import SplitConfig
 
@@ -343,10 +343,11 @@ def _update_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    from recsys.learn.update import UpdateConfig
     from recsys.workspace import update
 
-    defaults = update.UpdateConfig()
-    config = update.UpdateConfig(
+    defaults = UpdateConfig()
+    config = UpdateConfig(
         epochs=defaults.epochs if args.epochs is None else args.epochs,
         replay_ratio=defaults.replay_ratio if args.replay is None else args.replay, seed=args.seed,
     )

@@ -17,7 +17,7 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.workspace import ingest, runs
 from recsys.data import synth
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

@@ -64,7 +64,8 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.data.schema import ColumnKind
-from recsys.learn.features import IDENTITY_KIND, FeatureIndex
+from recsys.learn.encoders import FeatureIndex
+from recsys.learn.features import IDENTITY_KIND
 
 if TYPE_CHECKING:  # pragma: no cover
     import shap

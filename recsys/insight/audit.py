@@ -52,7 +52,7 @@ from recsys.metrics.fairness import FavourableShare, MeanItemValue
 from recsys.metrics.ranking import NDCG, IntraListDiversity, Novelty, Precision, Recall
 
 if TYPE_CHECKING:
-    from recsys.learn.features import InteractionConfig
+    from recsys.learn.config import InteractionConfig
     from recsys.learn.model import HybridRecommender
     from recsys.workspace.store import Dataset
 
@@ -346,7 +346,7 @@ def compute_audit(
     clock = time.perf_counter()
     report(progress, "Offer exposure and list metrics", 0.7)
     top = reco[reco[C.RANK].to_numpy() <= k]
-    catalog = model.item_index_.ids[model._default_candidates()]
+    catalog = model.item_index_.ids[model.default_candidates()]
     item_groups = item_group_labels(items_table, item_column) if item_column else None
     offer_groups = offer_group_table(top, item_groups, k, catalog, positives) if item_groups is not None else pd.DataFrame()
     feats, emb = side_features(model), embedding_features(model)

@@ -5,7 +5,7 @@
 * :class:`CollaborativeRecommender`: LightFM with identity features only (no customer or offer
   columns), so it cannot score offers unseen in training.
 
-All share :class:`~recsys.learn.model.BaseRecommender`'s vectorised top-k, candidate and seen-item handling,
+All share :class:`~recsys.learn.recommender.BaseRecommender`'s vectorised top-k, candidate and seen-item handling,
 so every metric is computed on lists made the same way.
 """
 
@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.learn.features import FeatureConfig, InteractionConfig
-from recsys.learn.model import BaseRecommender, EpochCallback, HybridRecommender, ModelConfig
+from recsys.core.progress import EpochCallback
 from recsys.data.schema import TableSchema
+from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig
+from recsys.learn.model import HybridRecommender
+from recsys.learn.recommender import BaseRecommender
 
 POPULARITY_BY = ("users", "weight")
 

@@ -8,13 +8,11 @@ on all the data for production scoring.
 
 Evaluation protocol
 -------------------
-* relevant test pairs: (user, item) pairs of the test part whose summed event weight is > 0,
-  minus pairs the user already had a positive interaction with in train (lists exclude seen
-  items, so those could never be hit);
-* users evaluated: every user with at least one relevant test pair (optionally a seeded sample);
-  users unseen in train are scored from their features alone (or as no-history users);
-* candidates: every item the model can score; for the ``cold_items`` split, only the held-out
-  offers (the question is "which new offer fits this customer?").
+The split, the relevant test pairs and the candidates follow :mod:`recsys.learn.protocol` (the
+one protocol every accuracy figure uses). Users evaluated: every user with at least one relevant
+test pair (optionally a seeded sample); users unseen in train are scored from their features
+alone (or as no-history users). :class:`TrainResult` keeps the split's test-row flags and the
+evaluated test pairs, so a run can store them and the evaluation can be rebuilt exactly.
 
 Everything here is Streamlit-free; configs and results convert to JSON-friendly dicts.
 """
@@ -22,15 +20,26 @@ Everything here is Streamlit-free; configs and results convert to JSON-friendly 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.config import ConfigBase
+from recsys.core.errors import ConfigError
+from recsys.core.jsonio import jsonable
+from recsys.core.progress import EpochCallback, ProgressCallback, report as report_progress
+from recsys.data.schema import TableSchema
 from recsys.learn.baselines import CollaborativeRecommender, PopularityRecommender, RandomRecommender
-from recsys.learn.features import FeatureConfig, InteractionConfig, interaction_weights, latest_timestamp
+from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig
+from recsys.learn.interactions import relevant_pairs
+from recsys.learn.model import HybridRecommender
+from recsys.learn.protocol import drop_seen, evaluation_split
+from recsys.learn.recommender import BaseRecommender
+from recsys.learn.split import SplitConfig
 from recsys.metrics.base import ItemFeatures, Metric
 from recsys.metrics.ranking import (
     AUC,
@@ -38,12 +47,6 @@ from recsys.metrics.ranking import (
     calc_metrics_per_user,
     default_metrics,
 )
-from recsys.learn.model import BaseRecommender, HybridRecommender, ModelConfig, relevant_pairs
-from recsys.data.schema import TableSchema
-from recsys.learn.split import SplitConfig, split_interactions, validation_split
-
-ProgressCallback = Callable[[str, float], None]
-EpochCallback = Callable[[dict[str, Any]], None]
 
 HYBRID = "hybrid"
 COLLABORATIVE = "collaborative"
@@ -62,7 +65,7 @@ AUC_MAX_USERS = 500
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """Everything that defines a training run, independent of the dataset.
 
     Parameters
@@ -107,38 +110,25 @@ class TrainConfig:
         self.features.validate()
         self.model.validate()
         if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"TrainConfig.k must be a positive integer, got {self.k!r}")
+            raise ConfigError(f"TrainConfig.k must be a positive integer, got {self.k!r}")
         if not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
+            raise ConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
         bad = [b for b in self.baselines if b not in MODEL_NAMES[1:]]
         if bad:
-            raise ValueError(f"TrainConfig.baselines: unknown {bad}; choose from {MODEL_NAMES[1:]}")
+            raise ConfigError(f"TrainConfig.baselines: unknown {bad}; choose from {MODEL_NAMES[1:]}")
         if self.max_eval_users is not None and (not isinstance(self.max_eval_users, (int, np.integer)) or self.max_eval_users < 2):
-            raise ValueError(f"TrainConfig.max_eval_users must be None or an integer >= 2, got {self.max_eval_users!r}")
+            raise ConfigError(f"TrainConfig.max_eval_users must be None or an integer >= 2, got {self.max_eval_users!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "split": self.split.to_dict(),
-            "interactions": self.interactions.to_dict(),
-            "features": self.features.to_dict(),
-            "model": self.model.to_dict(),
-            "k": self.k,
-            "seed": self.seed,
-            "baselines": list(self.baselines),
-            "early_stopping": self.early_stopping,
-            "refit_on_train": self.refit_on_train,
-            "max_eval_users": self.max_eval_users,
-        }
+        parts = {name: getattr(self, name).to_dict() for name in ("split", "interactions", "features", "model")}
+        return {**super().to_dict(), **parts, "baselines": list(self.baselines)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        d = dict(data)
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        d = cls.known_fields(data)
         parts = {"split": SplitConfig, "interactions": InteractionConfig, "features": FeatureConfig, "model": ModelConfig}
         for name, typ in parts.items():
-            if name in d and isinstance(d[name], dict):
+            if name in d and isinstance(d[name], Mapping):
                 d[name] = typ.from_dict(d[name])
         if "baselines" in d:
             d["baselines"] = tuple(d["baselines"])
@@ -171,6 +161,10 @@ class TrainResult:
         Epochs kept per LightFM model (use them for :func:`fit_final`).
     config
         The :class:`TrainConfig` of the run.
+    is_test
+        One flag per interaction row: the rows of the test part (rebuilds the split exactly).
+    test_pairs
+        The test pairs every model was judged on (``user_id``, ``item_id``).
     """
 
     model: HybridRecommender
@@ -182,34 +176,19 @@ class TrainResult:
     split_summary: dict[str, Any]
     best_epochs: dict[str, int]
     config: TrainConfig
+    is_test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    test_pairs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[C.USER_ID, C.ITEM_ID]))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (no model, no per-user frames)."""
         return {
-            "metrics": {str(m): {str(k): _json_number(v) for k, v in row.items()} for m, row in self.metrics.to_dict(orient="index").items()},
-            "epochs": [{k: _json_number(v) for k, v in r.items()} for r in self.epochs.to_dict(orient="records")],
+            "metrics": jsonable(self.metrics.to_dict(orient="index")),
+            "epochs": jsonable(self.epochs.to_dict(orient="records")),
             "timings": {k: float(v) for k, v in self.timings.items()},
             "split_summary": self.split_summary,
             "best_epochs": {k: int(v) for k, v in self.best_epochs.items()},
             "config": self.config.to_dict(),
         }
-
-
-def _json_number(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return None if not np.isfinite(v) else float(v)
-    return v
-
-
-class _Progress:
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-
-    def __call__(self, message: str, fraction: float) -> None:
-        if self.callback is not None:
-            self.callback(message, float(min(max(fraction, 0.0), 1.0)))
 
 
 def train_and_evaluate(
@@ -242,7 +221,9 @@ def train_and_evaluate(
     """
     config = config or TrainConfig()
     config.validate()
-    report = _Progress(progress)
+    def report(message: str, fraction: float) -> None:
+        report_progress(progress, message, fraction)
+
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     split_cfg = replace(config.split, seed=int(config.seed))
@@ -251,16 +232,10 @@ def train_and_evaluate(
 
     report("Splitting the interactions", 0.0)
     t = time.perf_counter()
-    positive = interaction_weights(interactions, icfg).to_numpy() > 0
-    split = split_interactions(interactions, split_cfg, positive)
-    train, test = split.train, split.test
-    reference_time = latest_timestamp(train)
-    fit_part, valid = train, None
-    if config.early_stopping:
-        inner = validation_split(train, split_cfg, interaction_weights(train, icfg).to_numpy() > 0)
-        fit_part, valid = inner.train, inner.test
-    cold_items = split_cfg.kind == "cold_items"
-    test_pairs = relevant_pairs(test, icfg, reference_time)
+    split = evaluation_split(interactions, split_cfg, icfg, early_stopping=config.early_stopping)
+    train, fit_part, valid = split.train, split.fit_part, split.validation
+    reference_time, test_pairs, candidates = split.reference_time, split.test_pairs, split.candidates
+    cold_items = candidates is not None
     timings["split"] = time.perf_counter() - t
 
     epochs: list[dict[str, Any]] = []
@@ -288,7 +263,6 @@ def train_and_evaluate(
     hybrid = models[HYBRID]
     assert isinstance(hybrid, HybridRecommender)
     test_pairs = drop_seen(test_pairs, hybrid)
-    candidates = pd.unique(test[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
     eval_users = pd.unique(test_pairs[C.USER_ID].to_numpy(object))
     if config.max_eval_users is not None and len(eval_users) > config.max_eval_users:
         rng = np.random.default_rng(int(config.seed))
@@ -340,6 +314,8 @@ def train_and_evaluate(
         split_summary=summary,
         best_epochs=best_epochs,
         config=config,
+        is_test=split.is_test,
+        test_pairs=test_pairs.reset_index(drop=True),
     )
 
 
@@ -381,17 +357,6 @@ def _fit_lightfm(
         return model, best
     final = make(replace(model_cfg, epochs=best, early_stopping_patience=0))
     return final.fit(train, on_epoch=recorder("refit"), **common), best
-
-
-def drop_seen(test_pairs: pd.DataFrame, model: BaseRecommender) -> pd.DataFrame:
-    """Remove test pairs the user already had a positive interaction with in train."""
-    upos = model.user_index_.positions(test_pairs[C.USER_ID])
-    ipos = model.item_index_.positions(test_pairs[C.ITEM_ID])
-    both = (upos >= 0) & (ipos >= 0)
-    seen = np.zeros(len(test_pairs), dtype=bool)
-    if both.any():
-        seen[both] = np.asarray(model.seen_[upos[both], ipos[both]]).ravel() > 0
-    return test_pairs[~seen].reset_index(drop=True)
 
 
 def _evaluate(
@@ -448,7 +413,9 @@ def fit_final(
     config.validate()
     n_epochs = int(epochs if epochs is not None else config.model.epochs)
     model_cfg = replace(config.model, random_state=int(config.seed), epochs=n_epochs, early_stopping_patience=0)
-    report = _Progress(progress)
+    def report(message: str, fraction: float) -> None:
+        report_progress(progress, message, fraction)
+
     report("Training the production model on all data", 0.0)
 
     def record(r: dict[str, Any]) -> None:

@@ -17,20 +17,22 @@ popularity and the model are fit on the train part only (see ``pipeline.py``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.config import ConfigBase
+from recsys.core.errors import ConfigError
 
 SplitKind = Literal["temporal", "leave_last_n", "random", "cold_items"]
 SPLIT_KINDS: tuple[str, ...] = ("temporal", "leave_last_n", "random", "cold_items")
 
 
 @dataclass(frozen=True)
-class SplitConfig:
+class SplitConfig(ConfigBase):
     """Parameters of a split.
 
     Parameters
@@ -60,37 +62,32 @@ class SplitConfig:
 
     def validate(self) -> None:
         if self.kind not in SPLIT_KINDS:
-            raise ValueError(f"split kind must be one of {SPLIT_KINDS}, got {self.kind!r}")
+            raise ConfigError(f"split kind must be one of {SPLIT_KINDS}, got {self.kind!r}")
         for name in ("test_share", "validation_share"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 < v < 1):
-                raise ValueError(f"SplitConfig.{name} must be between 0 and 1 (exclusive), got {v!r}")
+                raise ConfigError(f"SplitConfig.{name} must be between 0 and 1 (exclusive), got {v!r}")
         if not isinstance(self.n_last, (int, np.integer)) or self.n_last < 1:
-            raise ValueError(f"SplitConfig.n_last must be a positive integer, got {self.n_last!r}")
+            raise ConfigError(f"SplitConfig.n_last must be a positive integer, got {self.n_last!r}")
         if self.cutoff is not None:
             try:
                 pd.Timestamp(self.cutoff)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"SplitConfig.cutoff is not a date: {self.cutoff!r}") from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SplitConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown SplitConfig fields: {sorted(unknown)}")
-        return cls(**data)
+                raise ConfigError(f"SplitConfig.cutoff is not a date: {self.cutoff!r}") from exc
 
 
 @dataclass
 class Split:
-    """The two parts of a split plus a JSON-friendly summary."""
+    """The two parts of a split plus a JSON-friendly summary.
+
+    ``is_test`` flags the test rows of the split interactions (in their row order), so that a run
+    can store its split and rebuild it exactly.
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
     summary: dict[str, Any]
+    is_test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def split_interactions(
@@ -141,7 +138,7 @@ def split_interactions(
             f"the {config.kind} split left the {side} part empty ({len(interactions)} rows): "
             "change test_share / cutoff or choose another split kind"
         )
-    return Split(train, test, {**_summary(train, test, config), **extra})
+    return Split(train, test, {**_summary(train, test, config), **extra}, np.asarray(is_test, dtype=bool))
 
 
 def validation_split(

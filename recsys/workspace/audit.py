@@ -112,12 +112,16 @@ def recommend_for_run(
 
 def evaluation_setup(ws: Workspace, run_id: str, *, dataset: Dataset | None = None, model: HybridRecommender | None = None,
                      progress: ProgressCallback | None = None) -> EvalSetup:
-    """Rebuild the run's train/test split and a model of the train part (see :class:`EvalSetup`)."""
-    from recsys.learn.features import interaction_weights, latest_timestamp
-    from recsys.learn.model import HybridRecommender, relevant_pairs
+    """The run's own held-out evaluation (see :class:`EvalSetup`), from the split it stored.
+
+    A run keeps its split, its test pairs and the model that was judged on them
+    (:func:`recsys.workspace.runs.load_evaluation`), so the audit measures re-ranked lists on exactly
+    the pairs the Train page reported. Only runs recorded before runs kept those files are refitted
+    on their training period.
+    """
+    from recsys.learn.model import HybridRecommender
     from recsys.learn.pipeline import HYBRID, TrainConfig
-    from recsys.workspace.runs import load_model, restrict_schema
-    from recsys.learn.split import split_interactions
+    from recsys.workspace.runs import load_evaluation, restrict_schema
 
     t0 = time.perf_counter()
     report = progress or (lambda message, share: None)
@@ -125,38 +129,26 @@ def evaluation_setup(ws: Workspace, run_id: str, *, dataset: Dataset | None = No
     extra = run.get("extra") or {}
     config = TrainConfig.from_dict(run["config"])
     dataset = _run_tables(ws, run_id, dataset)
-    inter = dataset.interactions
-    icfg = config.interactions
-    report("Rebuilding the run's train/test split", 0.05)
-    positive = interaction_weights(inter, icfg).to_numpy() > 0
-    split = split_interactions(inter, replace(config.split, seed=int(config.seed)), positive)
-    reference = latest_timestamp(split.train)
-    if extra.get("production_model") == "train split":
-        model = model if model is not None else load_model(ws, run_id)
-        note = "the run's model, trained on the training period only"
+    report("Loading the run's train/test split", 0.05)
+    evaluation = load_evaluation(ws, run_id, dataset=dataset)
+    if evaluation.model is not None:
+        model = evaluation.model
+        note = "the model the run was judged with, trained on the training period only"
     else:
         report("Refitting the model on the training period (to measure accuracy honestly)", 0.1)
         epochs = max(int((extra.get("best_epochs") or {}).get(HYBRID, config.model.epochs)), 1)
         cfg = replace(config.model, random_state=int(config.seed), epochs=epochs, early_stopping_patience=0)
         user_schema = restrict_schema(dataset.info.user_schema, extra.get("user_features"))
         item_schema = restrict_schema(dataset.info.item_schema, extra.get("item_features"))
-        model = HybridRecommender(cfg, config.features, icfg).fit(
-            split.train, dataset.users, user_schema, dataset.items, item_schema, reference_time=reference)
+        model = HybridRecommender(cfg, config.features, config.interactions).fit(
+            evaluation.train, dataset.users, user_schema, dataset.items, item_schema,
+            reference_time=evaluation.reference_time)
         note = (f"the run's settings refitted on the training period ({epochs} epochs, seed {config.seed}), "
-                "because the run's own model has also learned from the test period")
-    test = relevant_pairs(split.test, icfg, reference)
-    upos = model.user_index_.positions(test[C.USER_ID])
-    ipos = model.item_index_.positions(test[C.ITEM_ID])
-    both = (upos >= 0) & (ipos >= 0)
-    seen = np.zeros(len(test), dtype=bool)
-    if both.any():
-        seen[both] = np.asarray(model.seen_[upos[both], ipos[both]]).ravel() > 0
-    test = test[~seen].reset_index(drop=True)
-    cold = config.split.kind == "cold_items"
-    candidates = pd.unique(split.test[C.ITEM_ID].astype(str).to_numpy(object)) if cold else None
-    catalog = candidates if candidates is not None else model.item_index_.ids[model._default_candidates()]
-    train = relevant_pairs(split.train, icfg, reference)
-    return EvalSetup(model, test, train, candidates, np.asarray(catalog, dtype=object), note, time.perf_counter() - t0)
+                "because this older run did not keep the model it was judged with")
+    candidates = evaluation.candidates
+    catalog = candidates if candidates is not None else model.item_index_.ids[model.default_candidates()]
+    return EvalSetup(model, evaluation.test_pairs, evaluation.train_pairs, candidates, np.asarray(catalog, dtype=object),
+                     note, time.perf_counter() - t0)
 
 
 # ============================================================================================

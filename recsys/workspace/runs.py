@@ -5,14 +5,20 @@ One run = one call of :func:`train_run`: the dataset's tables go through
 unless switched off, the hybrid model is refitted on *all* interactions for the best number of
 epochs (the production model used for recommendations and exports). The workspace keeps the
 config, data fingerprint, split summary, metrics of every model, the per-epoch curve, timings,
-per-user metrics (to cut by segment) and the model file.
+per-user metrics (to cut by segment) and the model file. It also keeps what rebuilds its
+evaluation exactly (:func:`load_evaluation`): the split's test-row flags, the test pairs every
+model was judged on and, when the production model was refitted on all data, the evaluated model
+of the train part.
+
+A run is read as a :class:`RunRecord` (:func:`get_run`, :func:`list_runs`), a typed view of the
+workspace's row.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.progress import EpochCallback, ProgressCallback, report as report_progress
+from recsys.data.schema import ColumnKind, TableSchema
+from recsys.learn.interactions import relevant_pairs
 from recsys.learn.model import HybridRecommender
 from recsys.learn.pipeline import (
     COLLABORATIVE,
@@ -30,14 +39,109 @@ from recsys.learn.pipeline import (
     fit_final,
     train_and_evaluate,
 )
-from recsys.data.schema import ColumnKind, TableSchema
+from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
 from recsys.workspace.store import Dataset, DatasetInfo, Workspace
 
 MODEL_FILE = "model.npz"
 PER_USER_FILE = "per_user_{model}.parquet"
+#: The model evaluated on the test split (fitted on the train part), kept when the production
+#: model was refitted on all data.
+EVALUATED_MODEL_FILE = "evaluated_model.npz"
+#: The split's test-row flags (packed bits) and the number of interaction rows they cover.
+SPLIT_FILE = "split.npz"
+#: The test pairs (user_id, item_id) every model of the run was judged on.
+TEST_PAIRS_FILE = "test_pairs.parquet"
 
-ProgressCallback = Callable[[str, float], None]
-EpochCallback = Callable[[dict[str, Any]], None]
+#: ``extra["production_model"]`` of a run whose production model is the evaluated one.
+TRAIN_SPLIT_MODEL = "train split"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run as the workspace keeps it (see :meth:`from_row`).
+
+    ``config``, ``metrics``, ``epochs``, ``timings``, ``split`` and ``extra`` are the JSON entries
+    recorded by :func:`train_run` / :func:`recsys.workspace.update.update_run`; the properties
+    read the entries of ``extra`` that several screens use, with their defaults for older runs.
+    """
+
+    id: str
+    dataset_id: str
+    created_at: Any
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    split: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: "Mapping[str, Any] | RunRecord") -> "RunRecord":
+        """A record from a row of ``Workspace.run`` / ``Workspace.runs`` (a dict with decoded JSON).
+
+        Missing or null JSON entries become empty; a :class:`RunRecord` is returned as it is.
+
+        >>> RunRecord.from_row({"id": "r1", "dataset_id": "d", "created_at": None, "extra": None}).k
+        10
+        """
+        if isinstance(row, RunRecord):
+            return row
+        return cls(
+            id=str(row["id"]), dataset_id=str(row["dataset_id"]), created_at=row.get("created_at"),
+            config=dict(row.get("config") or {}), metrics=dict(row.get("metrics") or {}),
+            epochs=list(row.get("epochs") or []), timings=dict(row.get("timings") or {}),
+            split=dict(row.get("split") or {}), extra=dict(row.get("extra") or {}),
+        )
+
+    @property
+    def k(self) -> int:
+        """Length of the evaluated lists."""
+        return int(self.config.get("k", 10))
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 42))
+
+    @property
+    def split_kind(self) -> str:
+        return str((self.config.get("split") or {}).get("kind", "?"))
+
+    @property
+    def dataset_version(self) -> int | None:
+        value = self.extra.get("dataset_version")
+        return None if value is None else int(value)
+
+    @property
+    def dataset_fingerprint(self) -> str | None:
+        return self.extra.get("dataset_fingerprint")
+
+    @property
+    def best_epochs(self) -> dict[str, int]:
+        return dict(self.extra.get("best_epochs") or {})
+
+    @property
+    def production_model(self) -> str | None:
+        return self.extra.get("production_model")
+
+    @property
+    def parent_run(self) -> str | None:
+        """The run this one was updated from (``None`` for a trained run)."""
+        return self.extra.get("parent_run")
+
+    def metric(self, model: str, name: str) -> float | None:
+        """One recorded test metric of one model (``None`` when the run has none)."""
+        value = (self.metrics.get(model) or {}).get(name)
+        return None if value is None else float(value)
+
+
+def get_run(ws: Workspace, run_id: str) -> RunRecord:
+    """The run ``run_id`` (``NotFound`` when the workspace has none)."""
+    return RunRecord.from_row(ws.run(run_id))
+
+
+def list_runs(ws: Workspace, dataset_id: str | None = None) -> list[RunRecord]:
+    """The runs of one dataset (or all), newest first."""
+    return [RunRecord.from_row(row) for row in ws.runs(dataset_id)]
 
 #: Words for the baselines in verdicts.
 BASELINE_WORDS = {
@@ -85,7 +189,9 @@ def train_run(
     dataset = ws.load_dataset(dataset_id)
     user_schema = restrict_schema(dataset.info.user_schema, user_columns)
     item_schema = restrict_schema(dataset.info.item_schema, item_columns)
-    report = progress or (lambda message, share: None)
+    def report(message: str, fraction: float) -> None:
+        report_progress(progress, message, fraction)
+
     share_eval = 0.7 if refit_all else 0.95
 
     result = train_and_evaluate(
@@ -115,7 +221,7 @@ def train_run(
             "best_epochs": summary["best_epochs"],
             "dataset_fingerprint": dataset.info.fingerprint,
             "dataset_version": dataset.info.version,
-            "production_model": "all interactions" if refit_all else "train split",
+            "production_model": "all interactions" if refit_all else TRAIN_SPLIT_MODEL,
             "user_features": user_schema.feature_columns(config.features.include_sensitive),
             "item_features": item_schema.feature_columns(config.features.include_sensitive),
         },
@@ -123,6 +229,10 @@ def train_run(
 
     def write(directory: Path) -> None:
         model.save(directory / MODEL_FILE)
+        if model is not result.model:
+            result.model.save(directory / EVALUATED_MODEL_FILE)
+        np.savez(directory / SPLIT_FILE, is_test=np.packbits(result.is_test), n_rows=np.int64(len(result.is_test)))
+        result.test_pairs[[C.USER_ID, C.ITEM_ID]].to_parquet(directory / TEST_PAIRS_FILE, index=False)
         for name, frame in result.per_user.items():
             frame.reset_index().to_parquet(directory / PER_USER_FILE.format(model=name), index=False)
 
@@ -157,21 +267,21 @@ class RunData:
 
 
 def run_data(
-    ws: Workspace, run: dict[str, Any], history: list[dict[str, Any]] | None = None, info: DatasetInfo | None = None,
+    ws: Workspace, run: "RunRecord | Mapping[str, Any]", history: list[dict[str, Any]] | None = None,
+    info: DatasetInfo | None = None,
 ) -> RunData:
     """The dataset version a run saw (see :class:`RunData`).
 
     Runs record ``dataset_version``; older runs are matched by their data fingerprint. Pass the
     dataset's ``info`` and ``history`` (``ws.appends(...)``) when at hand, to spare the catalogue.
     """
-    info = ws.dataset(run["dataset_id"]) if info is None else info
-    extra = run.get("extra") or {}
-    recorded = extra.get("dataset_version")
-    if recorded is not None:
-        return RunData(int(recorded), info.version)
+    run = RunRecord.from_row(run)
+    info = ws.dataset(run.dataset_id) if info is None else info
+    if run.dataset_version is not None:
+        return RunData(run.dataset_version, info.version)
     history = ws.appends(info.id) if history is None else history
     fingerprints = [info.base_fingerprint or info.fingerprint] + [r["fingerprint"] for r in history]
-    seen = extra.get("dataset_fingerprint")
+    seen = run.dataset_fingerprint
     if seen in fingerprints:
         return RunData(fingerprints.index(seen), info.version)
     return RunData(None, info.version)
@@ -179,8 +289,8 @@ def run_data(
 
 def load_run_dataset(ws: Workspace, run_id: str) -> Dataset:
     """The dataset as the run saw it (its version; the latest when the run cannot tell)."""
-    run = ws.run(run_id)
-    return ws.load_dataset(run["dataset_id"], version=run_data(ws, run).version)
+    run = get_run(ws, run_id)
+    return ws.load_dataset(run.dataset_id, version=run_data(ws, run).version)
 
 
 def restrict_schema(schema: TableSchema, keep: list[str] | None) -> TableSchema:
@@ -200,9 +310,9 @@ def load_model(ws: Workspace, run_id: str) -> HybridRecommender:
     return HybridRecommender.load(ws.run_dir(run_id) / MODEL_FILE)
 
 
-def metrics_frame(run: dict[str, Any]) -> pd.DataFrame:
+def metrics_frame(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
     """A run's metrics as a frame: one row per model, one column per metric."""
-    frame = pd.DataFrame.from_dict(run["metrics"], orient="index")
+    frame = pd.DataFrame.from_dict(RunRecord.from_row(run).metrics, orient="index")
     order = [m for m in (HYBRID, COLLABORATIVE, POPULARITY, RANDOM) if m in frame.index]
     return frame.loc[order]
 
@@ -210,11 +320,10 @@ def metrics_frame(run: dict[str, Any]) -> pd.DataFrame:
 def summaries(ws: Workspace, dataset_id: str | None = None) -> list[RunSummary]:
     return [
         RunSummary(
-            id=r["id"], dataset_id=r["dataset_id"], created_at=r["created_at"],
-            split=r["config"].get("split", {}).get("kind", "?"), k=int(r["config"].get("k", 10)),
-            metrics=metrics_frame(r), timings=r["timings"],
+            id=r.id, dataset_id=r.dataset_id, created_at=r.created_at, split=r.split_kind, k=r.k,
+            metrics=metrics_frame(r), timings=r.timings,
         )
-        for r in ws.runs(dataset_id)
+        for r in list_runs(ws, dataset_id)
     ]
 
 
@@ -222,12 +331,12 @@ def compare(ws: Workspace, run_ids: list[str], metrics: list[str] | None = None)
     """The hybrid model's metrics of several runs side by side, with what differs in their configs."""
     rows = []
     for run_id in run_ids:
-        run = ws.run(run_id)
+        run = get_run(ws, run_id)
         frame = metrics_frame(run)
-        cfg = run["config"]
+        cfg = run.config
         row = {
-            "run": run_id, "split": cfg["split"]["kind"], "loss": cfg["model"].get("loss"),
-            "components": cfg["model"].get("no_components"), "epochs": run["extra"].get("best_epochs", {}).get(HYBRID),
+            "run": run_id, "split": run.split_kind, "loss": cfg["model"].get("loss"),
+            "components": cfg["model"].get("no_components"), "epochs": run.best_epochs.get(HYBRID),
             "sensitive used": cfg["features"].get("include_sensitive"),
         }
         if HYBRID in frame.index:
@@ -288,3 +397,85 @@ def metrics_by_group(ws: Workspace, run_id: str, dataset: Dataset, column: str, 
     out = pd.concat(frames, ignore_index=True)
     out["mean"] = out["mean"].astype(float).fillna(np.nan)
     return out
+
+
+@dataclass
+class RunEvaluation:
+    """What a run was evaluated on, rebuilt without refitting anything (see :func:`load_evaluation`).
+
+    Attributes
+    ----------
+    train, test
+        The interactions of the train part (what the evaluated model was fitted on) and of the test part.
+    test_pairs
+        The relevant test pairs (``user_id``, ``item_id``) the run's metrics were measured on.
+    train_pairs
+        The positive (user, item) pairs of the train part.
+    candidates
+        The items every model ranked (``None``: every item the model can score).
+    reference_time
+        "Now" of the evaluation: the latest training timestamp.
+    model
+        The model that was evaluated (fitted on the train part), or ``None`` when the run did not
+        keep it (runs recorded before it was kept, updated runs): refit the run's settings on
+        ``train`` to measure accuracy honestly.
+    exact
+        The split was rebuilt from the test rows the run stored (``False``: recomputed from the
+        run's config, for runs recorded before the split was kept).
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    test_pairs: pd.DataFrame
+    train_pairs: pd.DataFrame
+    candidates: np.ndarray | None
+    reference_time: pd.Timestamp | None
+    model: HybridRecommender | None
+    exact: bool
+
+
+def load_evaluation(ws: Workspace, run_id: str, dataset: Dataset | None = None) -> RunEvaluation:
+    """The run's train part, test pairs, candidates and evaluated model, as they were at training time.
+
+    Uses the split the run stored (:data:`SPLIT_FILE`, :data:`TEST_PAIRS_FILE`,
+    :data:`EVALUATED_MODEL_FILE`); runs recorded before these files existed get their split
+    recomputed from their config (the split is seeded, so it is the same on the same data).
+    ``dataset`` is the run's dataset at its version (:func:`load_run_dataset`), when at hand.
+    """
+    run = get_run(ws, run_id)
+    config = TrainConfig.from_dict(run.config)
+    split_cfg, icfg = replace(config.split, seed=int(config.seed)), config.interactions
+    dataset = load_run_dataset(ws, run_id) if dataset is None else dataset
+    directory = ws.run_dir(run_id)
+    split_path = directory / SPLIT_FILE
+    if split_path.exists():
+        with np.load(split_path, allow_pickle=False) as z:
+            n_rows = int(z["n_rows"])
+            is_test = np.unpackbits(z["is_test"], count=n_rows).astype(bool)
+        split = rebuild_split(dataset.interactions, is_test, split_cfg, icfg)
+    else:
+        split = evaluation_split(dataset.interactions, split_cfg, icfg)
+    train_pairs = relevant_pairs(split.train, icfg, split.reference_time)
+    pairs_path = directory / TEST_PAIRS_FILE
+    if pairs_path.exists():
+        test_pairs = pd.read_parquet(pairs_path)
+    else:
+        test_pairs = drop_seen_pairs(split.test_pairs, train_pairs)
+    model: HybridRecommender | None = None
+    if (directory / EVALUATED_MODEL_FILE).exists():
+        model = HybridRecommender.load(directory / EVALUATED_MODEL_FILE)
+    elif run.production_model == TRAIN_SPLIT_MODEL:
+        model = load_model(ws, run_id)
+    return RunEvaluation(
+        train=split.train, test=split.test, test_pairs=test_pairs, train_pairs=train_pairs, candidates=split.candidates,
+        reference_time=split.reference_time, model=model, exact=split_path.exists(),
+    )
+
+
+def event_types(ws: Workspace, dataset_id: str) -> list[str]:
+    """The distinct event types of a dataset's interactions, sorted (what the train form weighs)."""
+    frame = ws.query(
+        f"SELECT DISTINCT {C.EVENT} AS e FROM read_parquet(?) ORDER BY 1",
+        [str(ws.table_path(dataset_id, C.Table.INTERACTIONS))],
+    )
+    return frame["e"].astype(str).tolist()

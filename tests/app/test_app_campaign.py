@@ -16,7 +16,7 @@ from recsys.workspace import runs
 from recsys.data import synth
 from recsys.core import columns as C
 from recsys.workspace.ingest import import_files
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from recsys.insight.rules import UserRule
 from recsys.workspace.audit import saved_rerank
 from recsys.workspace import runs
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from recsys.core import columns as C
 from recsys.workspace import runs
 from recsys.workspace.ingest import ensure_sample_dataset
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

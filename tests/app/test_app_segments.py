@@ -14,7 +14,7 @@ from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.data.io import prepare_dataset
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 

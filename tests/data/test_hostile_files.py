@@ -33,7 +33,7 @@ from recsys.data import io
 from recsys.workspace import runs
 from recsys.core import columns as C
 from recsys.workspace.ingest import import_files
-from recsys.learn.model import MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
+from recsys.learn.modelfile import MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
 from recsys.workspace.store import Workspace
 from recsys.data.validate import DataError
 from tests import badfiles

@@ -17,8 +17,9 @@ from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data import synth
-from recsys.learn.features import FeatureConfig
-from recsys.learn.model import HybridRecommender, ModelConfig
+from recsys.learn.config import FeatureConfig
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema, infer_schema
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from recsys.insight import profiles as P
 from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.cli import EXIT_BAD_INPUT, main
-from recsys.learn.features import IdIndex
+from recsys.learn.interactions import IdIndex
 from recsys.data.io import prepare_dataset
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.workspace import segments as jobs
@@ -393,7 +393,7 @@ def test_behavioural_clusters_recover_the_planted_personas_of_the_sample_shop() 
     about 0.16, and the raw, unbalanced embeddings about 0.04-0.12 with the silhouette's k.
     """
     from recsys.workspace.ingest import sample_files
-    from recsys.learn.model import ModelConfig
+    from recsys.learn.config import ModelConfig
     from recsys.learn.pipeline import TrainConfig, fit_final
 
     files = sample_files()
@@ -563,7 +563,7 @@ def test_cli_segments_rfm_by_columns_save_list_delete(cli_workspace: tuple[Path,
 
 def test_cli_segments_clusters_with_a_tiny_run(cli_workspace: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     from recsys.workspace import runs
-    from recsys.learn.model import ModelConfig
+    from recsys.learn.config import ModelConfig
     from recsys.learn.pipeline import TrainConfig
 
     ws_dir, dataset_id = cli_workspace

@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 
 from recsys.core import columns as C
 from recsys.learn.baselines import CollaborativeRecommender, PopularityRecommender, RandomRecommender
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 
 

@@ -7,16 +7,9 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.learn.features import (
-    ITEM_IDENTITY_SOURCE,
-    USER_IDENTITY_SOURCE,
-    FeatureBuilder,
-    FeatureConfig,
-    IdIndex,
-    InteractionConfig,
-    build_interactions,
-    interaction_weights,
-)
+from recsys.learn.config import FeatureConfig, InteractionConfig
+from recsys.learn.features import ITEM_IDENTITY_SOURCE, USER_IDENTITY_SOURCE, FeatureBuilder
+from recsys.learn.interactions import IdIndex, build_interactions, interaction_weights
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 
 

@@ -13,8 +13,11 @@ from sklearn.exceptions import NotFittedError
 
 from recsys.core import columns as C
 from recsys.data import synth
-from recsys.learn.features import FeatureConfig, build_interactions
-from recsys.learn.model import HybridRecommender, ModelConfig, ModelFileError, _lightfm_training_data
+from recsys.learn.config import FeatureConfig, ModelConfig
+from recsys.learn.interactions import build_interactions
+from recsys.learn.lightfm_backend import training_data
+from recsys.learn.model import HybridRecommender
+from recsys.learn.modelfile import ModelFileError
 from recsys.data.schema import infer_schema
 from recsys.learn.split import SplitConfig, split_interactions
 
@@ -71,7 +74,7 @@ def test_fit_loop_equals_bare_lightfm(shop) -> None:
     cfg = ModelConfig(epochs=3, no_components=8, random_state=5)
     model = HybridRecommender(cfg).fit(s.interactions, s.users, us, s.items, its)
     assert model.fit(s.interactions, s.users, us, s.items, its) is model  # fit returns self
-    train, weights = _lightfm_training_data(build_interactions(s.interactions).matrix, "warp")
+    train, weights = training_data(build_interactions(s.interactions).matrix, "warp")
     bare = LightFM(no_components=8, loss="warp", learning_rate=cfg.learning_rate, random_state=5)
     bare.fit(train, user_features=model.user_features_[: model.n_warm_users_],
              item_features=model.item_features_[: model.n_warm_items_], sample_weight=weights, epochs=3)
@@ -173,9 +176,9 @@ def test_early_stopping_with_callback_keeps_best_epoch(shop) -> None:
     assert model.best_epoch_ == best["epoch"]
     if len(records) < 12:
         assert len(records) - model.best_epoch_ == 2  # stopped after `patience` epochs without gain
-    from recsys.learn.model import _ValidationMonitor
+    from recsys.learn.model import ValidationMonitor
 
-    again = _ValidationMonitor(model, split.test, cfg, None).evaluate(model.lightfm_)
+    again = ValidationMonitor(model, split.test, cfg, None).evaluate(model.lightfm_)
     assert again["ndcg@10"] == pytest.approx(best["ndcg@10"], abs=1e-6)  # best parameters restored
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from recsys.core import columns as C
 from recsys.data import synth
-from recsys.learn.features import FeatureConfig, InteractionConfig
-from recsys.learn.model import HybridRecommender, ModelConfig
+from recsys.learn.config import FeatureConfig, InteractionConfig
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
 from recsys.learn.pipeline import MODEL_NAMES, TrainConfig, fit_final, train_and_evaluate
 from recsys.data.schema import infer_schema
 from recsys.learn.split import SplitConfig

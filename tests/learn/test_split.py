@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.learn.features import FeatureConfig
-from recsys.learn.model import HybridRecommender, ModelConfig
+from recsys.learn.config import FeatureConfig
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.learn.split import SplitConfig, split_interactions, validation_split
 

@@ -346,7 +346,7 @@ def _trainable(tmp_path: Path) -> Path:
 
 
 def test_a_run_trained_before_appends_loads_and_says_so(tmp_path: Path, capsys) -> None:
-    from recsys.learn.model import ModelConfig
+    from recsys.learn.config import ModelConfig
     from recsys.learn.pipeline import TrainConfig
 
     ws = Workspace(tmp_path / "ws")

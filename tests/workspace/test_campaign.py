@@ -22,7 +22,7 @@ from recsys.workspace.campaign import CampaignError, CampaignRequest
 from recsys.insight import rerank as rerank_module
 from recsys.insight.attribution import ScoreExplainer
 from recsys.workspace.ingest import import_files
-from recsys.learn.model import ModelConfig
+from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
 from recsys.campaign.targeting import AudienceSpec, UserFilter

@@ -12,16 +12,18 @@ import pytest
 from recsys.core import columns as C
 from tests import freshdata
 from recsys.data import synth
-from recsys.learn.model import HybridRecommender, ModelConfig, _arrays_checksum, _npz_path
+from recsys.learn.config import ModelConfig
+from recsys.learn.model import HybridRecommender
+from recsys.learn.modelfile import arrays_checksum, npz_path
 from recsys.learn.pipeline import TrainConfig
 from recsys.data.schema import infer_schema
-from recsys.workspace.update import (
+from recsys.learn.update import (
     FINE,
     RETRAIN,
     UPDATE,
     Freshness,
     UpdateConfig,
-    _advise,
+    advise,
     backtest,
     freshness,
     precision_on,
@@ -172,10 +174,10 @@ def test_model_files_without_optimiser_state_still_load(base, tmp_path: Path) ->
     assert len(arrays) < len(np.load(npz).files)
     np.savez(npz, **arrays)
     meta = json.loads(npz.with_suffix(".json").read_text())
-    meta.update(arrays=sorted(arrays), sha256=_arrays_checksum(arrays))
+    meta.update(arrays=sorted(arrays), sha256=arrays_checksum(arrays))
     meta.pop("updates")
     npz.with_suffix(".json").write_text(json.dumps(meta))
-    loaded = HybridRecommender.load(_npz_path(npz))
+    loaded = HybridRecommender.load(npz_path(npz))
     assert (loaded.lightfm_.user_embedding_gradients == 1).all() and loaded.updates_ == []
     u, i = model.user_index_.ids[:20], model.item_index_.ids
     assert np.allclose(_all_scores(loaded, u, i), _all_scores(model, u, i))
@@ -204,7 +206,7 @@ def _freshness(**kw) -> Freshness:
 )
 def test_freshness_advice(changes, expected, words) -> None:
     f = _freshness(**changes)
-    rec, reasons = _advise(f)
+    rec, reasons = advise(f)
     assert rec == expected
     assert words in " ".join(reasons)
 
@@ -248,6 +250,28 @@ def test_updating_batch_by_batch_keeps_up_with_retraining(shop) -> None:
 def workspace_with_run(tmp_path_factory):
     """A workspace: the old events imported and trained on (run r1); the new ones ready to append."""
     return freshdata.workspace_with_run(tmp_path_factory.mktemp("fresh"))
+
+
+def test_a_run_keeps_what_rebuilds_its_evaluation(workspace_with_run) -> None:
+    from recsys.learn.interactions import relevant_pairs
+    from recsys.learn.protocol import drop_seen, drop_seen_pairs
+    from recsys.metrics.ranking import Precision
+    from recsys.workspace import runs
+
+    ws, dataset_id, run_id, files = workspace_with_run
+    run = runs.get_run(ws, run_id)
+    evaluation = runs.load_evaluation(ws, run_id)
+    assert evaluation.exact and evaluation.model is not None and evaluation.candidates is None
+    assert len(evaluation.train) + len(evaluation.test) == len(runs.load_run_dataset(ws, run_id).interactions)
+    key = [C.USER_ID, C.ITEM_ID]
+    stored = evaluation.test_pairs.sort_values(key).reset_index(drop=True)
+    fresh = relevant_pairs(evaluation.test, evaluation.model.interactions_config_, evaluation.reference_time)
+    for rebuilt in (drop_seen(fresh, evaluation.model), drop_seen_pairs(fresh, evaluation.train_pairs)):
+        pd.testing.assert_frame_equal(rebuilt.sort_values(key).reset_index(drop=True), stored, check_dtype=False)
+    assert len(stored) == run.split["test_pairs"]
+    users = stored[C.USER_ID].unique()
+    reco = evaluation.model.recommend(users, k=run.k, unknown="cold")
+    assert Precision(run.k).calc(reco, stored) == pytest.approx(run.metric("hybrid", f"precision@{run.k}"), abs=1e-6)
 
 
 def test_freshness_and_update_of_a_run_after_an_append(workspace_with_run) -> None:
