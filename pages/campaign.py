@@ -19,7 +19,7 @@ from recsys.core import columns as C
 from recsys.workspace.campaign import Campaign, CampaignError, CampaignRequest
 from recsys.data.schema import ColumnKind
 from recsys.workspace.store import WorkspaceError
-from recsys.campaign.targeting import AudienceSpec, UserFilter
+from recsys.campaign.spec import AudienceSpec, UserFilter
 
 REQUEST_KEY = "campaign_request"
 EXPORTS_AT_KEY = "campaign_exports_at"

@@ -580,7 +580,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
     """The :class:`recsys.workspace.campaign.CampaignRequest` of ``promolens export`` arguments."""
     from recsys.workspace.campaign import CampaignRequest, parse_filter
-    from recsys.campaign.targeting import AudienceSpec
+    from recsys.campaign.spec import AudienceSpec
 
     spec = AudienceSpec(
         offers=tuple(args.item), segments=tuple(args.segment),

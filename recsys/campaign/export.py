@@ -145,7 +145,7 @@ def export_table(
     Parameters
     ----------
     audience
-        A :class:`recsys.campaign.targeting.Audience` or a frame with ``user_id``, ``item_id``, ``score``,
+        A :class:`recsys.campaign.audience.Audience` or a frame with ``user_id``, ``item_id``, ``score``,
         ``rank`` and ``group``.
     reasons
         The top reasons of each pair: a frame with ``user_id``, ``item_id`` and ``reasons`` (text or
@@ -159,7 +159,7 @@ def export_table(
     frame = getattr(audience, "frame", audience)
     missing = [c for c in (C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP) if c not in frame.columns]
     if missing:
-        raise ExportError(f"The targeting list has no column(s) {', '.join(missing)}. Fix: build it with targeting.build_audience.")
+        raise ExportError(f"The targeting list has no column(s) {', '.join(missing)}. Fix: build it with audience.build_audience.")
     bad_groups = ~frame[C.GROUP].isin([C.TREATMENT, C.CONTROL])
     if bad_groups.any():
         raise ExportError(f"Column '{C.GROUP}' must be '{C.TREATMENT}' or '{C.CONTROL}'; found {frame.loc[bad_groups, C.GROUP].iloc[0]!r}.")
@@ -237,7 +237,7 @@ def write_export(
     Parameters
     ----------
     audience
-        A :class:`recsys.campaign.targeting.Audience` (its parameters go into the manifest) or a frame.
+        A :class:`recsys.campaign.audience.Audience` (its parameters go into the manifest) or a frame.
     directory
         Where to write (created when absent).
     run_id, dataset_fingerprint

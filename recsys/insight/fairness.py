@@ -1274,7 +1274,7 @@ def score_adjuster(
     items: pd.DataFrame | None = None,
     vectors: ItemFeatures | None = None,
 ) -> ScoreAdjuster:
-    """A ``score_adjuster`` for :func:`recsys.campaign.targeting.build_audience` that applies ``settings``.
+    """A ``score_adjuster`` for :func:`recsys.campaign.audience.build_audience` that applies ``settings``.
 
     The returned function maps the eligible pairs (``user_id``, ``item_id``, ``score``) to one
     adjusted score per row (a float array aligned with its input), with ``D = max score - min

@@ -13,7 +13,7 @@ Steps of :func:`build_campaign`:
 2. **Scoring.** The run's production model scores every kept customer against every chosen offer,
    one vectorised ``recommend`` call per chunk of customers (a matrix product; never a per-customer
    loop). Customers and offers the model has not seen are scored from their facts (cold start).
-3. **Audience.** :func:`recsys.campaign.targeting.build_audience` applies the remaining rules (active since,
+3. **Audience.** :func:`recsys.campaign.audience.build_audience` applies the remaining rules (active since,
    not contacted recently, not already redeemed, score threshold), the budgets and the per-customer
    cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
    is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.fairness` provides one.
@@ -28,23 +28,24 @@ Steps of :func:`build_campaign`:
 
 from __future__ import annotations
 
-from recsys.core.errors import PromoLensError
 import importlib
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from recsys.core import columns as C
 from recsys.campaign import export
-from recsys.campaign.targeting import Audience, AudienceSpec, ScoreAdjuster, TargetingError, UserFilter, build_audience
-
-ProgressCallback = Callable[[str, float], None]
+from recsys.campaign.audience import Audience, ScoreAdjuster, build_audience
+from recsys.campaign.spec import AudienceSpec, TargetingError, UserFilter
+from recsys.core import columns as C
+from recsys.core.config import ConfigBase
+from recsys.core.errors import PromoLensError
+from recsys.core.progress import ProgressCallback
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
@@ -80,7 +81,7 @@ class CampaignError(PromoLensError, ValueError):
 
 # ============================================================================== the request
 @dataclass(frozen=True)
-class CampaignRequest:
+class CampaignRequest(ConfigBase):
     """Everything that defines a campaign list besides the workspace's data. JSON round-trip.
 
     Attributes
@@ -89,7 +90,7 @@ class CampaignRequest:
         The trained run whose production model scores the customers (its dataset is used).
     spec
         The audience: offers, eligibility, budgets, cap, control group, seed
-        (:class:`recsys.campaign.targeting.AudienceSpec`). ``spec.offers`` must name at least one offer.
+        (:class:`recsys.campaign.spec.AudienceSpec`). ``spec.offers`` must name at least one offer.
     cost_percent_of
         With a money budget: when ``spec.cost_column`` holds a *percentage* (e.g. discount depth),
         the offers column it is a percentage of (e.g. minimum spend); the cost of one coupon is then
@@ -123,13 +124,15 @@ class CampaignRequest:
             raise CampaignError(str(exc)) from exc
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """JSON-ready, the spec as :meth:`AudienceSpec.to_dict`."""
+        data = super().to_dict()
         data["spec"] = self.spec.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CampaignRequest":
-        values = dict(data)
+        """The request written by :meth:`to_dict` (unknown fields are an error)."""
+        values = cls.known_fields(data)
         values["spec"] = AudienceSpec.from_dict(values["spec"])
         return cls(**values)
 
@@ -196,7 +199,7 @@ class Campaign:
     dataset_id, dataset_fingerprint
         The run's dataset.
     audience
-        The targeting list (:class:`recsys.campaign.targeting.Audience`); its funnel starts with every
+        The targeting list (:class:`recsys.campaign.audience.Audience`); its funnel starts with every
         customer of the dataset.
     reasons
         Top reasons of each row of ``audience.frame`` (aligned; ``""`` when reasons are off).

@@ -13,7 +13,8 @@ from recsys.core import columns as C
 from recsys.campaign import export
 from recsys.campaign.export import ExportError, neutralise, restore, save_export, write_export
 from recsys.workspace.store import Workspace
-from recsys.campaign.targeting import AudienceSpec, build_audience
+from recsys.campaign.audience import build_audience
+from recsys.campaign.spec import AudienceSpec
 
 NASTY_IDS = [
     "plain", "a,b", 'say "hi"', "two\nlines", "carriage\rreturn", "crlf\r\ninside", "=SUM(A1:A9)", "+44",

@@ -25,7 +25,7 @@ from recsys.workspace.ingest import import_files
 from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
-from recsys.campaign.targeting import AudienceSpec, UserFilter
+from recsys.campaign.spec import AudienceSpec, UserFilter
 
 OFFERS = ("OFF0001", "OFF0004", "OFF0010")
 REASON_LINE = re.compile(r"^[^;]+ [+-]\d+\.\d\d(; [^;]+ [+-]\d+\.\d\d)*$")
