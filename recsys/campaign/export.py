@@ -38,7 +38,6 @@ Safety:
 
 from __future__ import annotations
 
-from recsys.core.errors import PromoLensError
 import csv
 import hashlib
 import json
@@ -50,10 +49,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.errors import PromoLensError
+from recsys.core.jsonio import jsonable
 from recsys.data import privacy
 
 FORMAT = "promolens-export/1"
@@ -352,7 +352,7 @@ def _manifest(
     per_user = table.drop_duplicates(C.USER_ID)[C.GROUP].value_counts()
     rows = table[C.GROUP].value_counts()
     groups = (C.TREATMENT, C.CONTROL)
-    return _plain({
+    return jsonable({
         "format": FORMAT,
         "export_id": export_id,
         "run_id": run_id,
@@ -452,17 +452,3 @@ def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    return value
