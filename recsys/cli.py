@@ -430,8 +430,9 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from recsys.campaign import export, measure
+    from recsys.campaign import measure
     from recsys.data import io
+    from recsys.workspace import exports
 
     measurement_id = None
     if args.export:
@@ -440,7 +441,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         ws = _workspace(args)
         record = ws.export(args.export)
-        targets = export.load_targets(ws, args.export)
+        targets = exports.load_targets(ws, args.export)
 
         def id_columns(header: Sequence[str]) -> list[str]:
             guessed = io.guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)

@@ -716,6 +716,22 @@ def hillstrom_path() -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
 
+def example_table(name: str) -> tuple[pd.DataFrame, str]:
+    """An example results table and the file name to show for it.
+
+    ``"hillstrom"`` is the real e-mail test named by ``$PROMOLENS_HILLSTROM`` (see
+    :func:`hillstrom_path`); anything else is the synthetic :func:`example_results`.
+    """
+    if name == "hillstrom":
+        from recsys.data import io
+
+        path = hillstrom_path()
+        if path is None:
+            raise FileNotFoundError(f"${HILLSTROM_ENV} does not name a file. Fix: set it to the Hillstrom CSV.")
+        return io.read_table(path, name=path.name), str(path)
+    return example_results(), "example_results.csv"
+
+
 def example_results(n: int = 30_000, seed: int = 7) -> pd.DataFrame:
     """A synthetic e-mail test shaped like Hillstrom's, with a model score that finds uplift.
 

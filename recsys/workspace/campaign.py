@@ -46,6 +46,7 @@ from recsys.core import columns as C
 from recsys.core.config import ConfigBase
 from recsys.core.errors import PromoLensError
 from recsys.core.progress import ProgressCallback
+from recsys.workspace import exports
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
@@ -333,7 +334,7 @@ def build_campaign(
         notes.append(note)
     recent = None
     if spec.exclude_contacted_days is not None:
-        recent = export.recent_recipients(workspace, int(spec.exclude_contacted_days))
+        recent = exports.recent_recipients(workspace, int(spec.exclude_contacted_days))
     core = replace(spec, offers=(), segments=(), user_filters=())  # applied before scoring
     try:
         audience = build_audience(scores, dataset.users, costs_items, dataset.interactions, core,
@@ -373,7 +374,7 @@ def export_campaign(
     """Record the campaign as a workspace export (CSV + Parquet + manifest); copy the CSV to ``out``.
 
     The manifest holds the request, the equivalent command line and the dataset, besides
-    everything :func:`recsys.campaign.export.save_export` records (spec, allocation, funnel, counts,
+    everything :func:`recsys.workspace.exports.save_export` records (spec, allocation, funnel, counts,
     sha256 of the CSV).
     """
     params = {
@@ -385,7 +386,7 @@ def export_campaign(
         "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
                     "explains": REASON_VIEWS[campaign.request.reasons_view]},
     }
-    result = export.save_export(
+    result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,
         dataset_fingerprint=campaign.dataset_fingerprint, params=params, reasons=campaign.reasons,
         identifiers=identifiers,
