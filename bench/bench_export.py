@@ -4,7 +4,7 @@ Builds a dense score table (every customer scored for every offer), then times
 
 1. the reference: a plain ``sort_values`` + ``groupby().head(N)`` top-N per offer (no caps, no
    holdout, no export) on the same scores;
-2. ``targeting.build_audience``: eligibility, allocation under the caps and budgets (the ``fast``
+2. ``audience.build_audience``: eligibility, allocation under the caps and budgets (the ``fast``
    method at this size: sampled LP prices + deferred acceptance, never below greedy), stratified
    holdout;
 3. ``export.write_export``: the safe CSV, the Parquet rows and the manifest.
@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
 from recsys.campaign.export import write_export  # noqa: E402
-from recsys.campaign.targeting import AudienceSpec, build_audience  # noqa: E402
+from recsys.campaign.audience import build_audience  # noqa: E402
+from recsys.campaign.spec import AudienceSpec  # noqa: E402
 
 
 def make_scores(users: int, offers: int, seed: int = 0) -> pd.DataFrame:

@@ -18,8 +18,9 @@ from recsys.campaign import export
 from recsys.core import columns as C
 from recsys.workspace.campaign import Campaign, CampaignError, CampaignRequest
 from recsys.data.schema import ColumnKind
+from recsys.workspace import exports
 from recsys.workspace.store import WorkspaceError
-from recsys.campaign.targeting import AudienceSpec, UserFilter
+from recsys.campaign.spec import AudienceSpec, UserFilter
 
 REQUEST_KEY = "campaign_request"
 EXPORTS_AT_KEY = "campaign_exports_at"
@@ -82,8 +83,8 @@ def _built(key: str, _campaign: Campaign | None = None) -> Campaign:
 
 
 def newest_export() -> str | None:
-    exports = ws.exports()
-    return exports[0]["id"] if exports else None
+    past = ws.exports()
+    return past[0]["id"] if past else None
 
 
 def campaign_key(request: CampaignRequest, fingerprint: str, run_created: str, exports_at: str | None) -> str:
@@ -91,8 +92,8 @@ def campaign_key(request: CampaignRequest, fingerprint: str, run_created: str, e
     the exports made before the preview was asked for (so exporting it does not change it)."""
     spec = request.spec
     segments = [(s["id"], str(s["created_at"]), s["n_members"]) for s in ws.segments() if s["id"] in spec.segments]
-    exports = exports_at if spec.exclude_contacted_days is not None else None
-    payload = [request.to_dict(), fingerprint, run_created, segments, exports, str(ws.path)]
+    made_before = exports_at if spec.exclude_contacted_days is not None else None
+    payload = [request.to_dict(), fingerprint, run_created, segments, made_before, str(ws.path)]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -333,47 +334,33 @@ def export_section(result: Campaign, key: str) -> None:
 # ------------------------------------------------------------------------------- history
 def show_history() -> None:
     st.subheader("Past exports")
-    exports = ws.exports()
-    if not exports:
+    history = exports.export_history(ws)
+    if history.empty:
         st.caption("No exports yet.")
         return
-    rows = []
-    for record in exports:  # one row per export (a short list)
-        manifest = record.get("manifest") or {}
-        counts = manifest.get("counts", {})
-        names = manifest.get("params", {}).get("offer_names", {})
-        offers = list(counts.get("by_offer", {}))
-        rows.append({
-            "export": record["id"], "created": record["created_at"], "run": record["run_id"],
-            "offers": ", ".join(names.get(o, o) for o in offers[:3]) + (f" +{len(offers) - 3}" if len(offers) > 3 else ""),
-            "treatment": counts.get("customers_by_group", {}).get(C.TREATMENT, 0),
-            "control": counts.get("customers_by_group", {}).get(C.CONTROL, 0),
-            "rows": int(record["n_rows"] or 0), "sha256": str(record["sha256"] or "")[:12],
-        })
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "created": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+    st.dataframe(history, hide_index=True, width="stretch", column_config={
+        exports.CREATED: st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
     })
-    ids = [r["export"] for r in rows]
+    ids = history[exports.EXPORT].tolist()
     if st.session_state.get("campaign_history_pick") not in ids:
         st.session_state["campaign_history_pick"] = ids[0]
     pick = st.selectbox("Export to download", ids, key="campaign_history_pick")
-    directory = ws.export_dir(pick)
     try:
-        intact = export.verify(directory)
+        files = exports.export_files(ws, pick)
     except (export.ExportError, OSError, KeyError) as exc:
         st.error(f"Export {pick} cannot be read: {exc}")
         return
-    if not intact:
+    if not files.intact:
         st.error(f"The CSV of export {pick} no longer matches the sha256 in its manifest: it was changed after export. "
                  "Do not send it; export the campaign again.")
         return
     left, right = st.columns(2)
     left.download_button(
-        f"Download {pick} (CSV)", data=(directory / export.CSV_FILE).read_bytes, file_name=f"promolens-{pick}.csv",
+        f"Download {pick} (CSV)", data=files.csv_bytes, file_name=f"promolens-{pick}.csv",
         mime="text/csv", on_click="ignore", key="campaign_download_csv", type="primary",
     )
     right.download_button(
-        "Download its manifest (JSON)", data=(directory / export.MANIFEST_FILE).read_bytes,
+        "Download its manifest (JSON)", data=files.manifest_bytes,
         file_name=f"promolens-{pick}-manifest.json", mime="application/json", on_click="ignore",
         key="campaign_download_manifest",
     )

@@ -11,10 +11,11 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys.campaign import export, measure
+from recsys.campaign import measure
 from recsys.data import io
 from recsys.core import columns as C
 from recsys.data.validate import DataError
+from recsys.workspace import exports
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 SOURCES = {
@@ -41,11 +42,8 @@ def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: io.
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def _example(name: str) -> pd.DataFrame:
-    if name == "hillstrom":
-        path = measure.hillstrom_path()
-        return io.read_table(path, name=path.name)
-    return measure.example_results()
+def _example(name: str) -> tuple[pd.DataFrame, str]:
+    return measure.example_table(name)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -59,10 +57,8 @@ def _measure_export(workspace_path: str, export_stamp: str, digest: str, params:
     """Keyed by workspace and export (id + creation time): export ids repeat across workspaces and
     after a delete, and the cache is shared by every session of the server."""
     p = json.loads(params)
-    return measure.measure_export(
-        export.load_targets(ws, p["export_id"]), _frame, p["outcomes"], user_column=p["user_column"],
-        planned_share=p["planned_share"], source=p["source"], export_id=p["export_id"],
-    )
+    return exports.measure_outcomes(ws, p["export_id"], _frame, p["outcomes"], user_column=p["user_column"],
+                                    source=p["source"])
 
 
 def show_problems(error: DataError, what: str) -> None:
@@ -100,9 +96,8 @@ def choose_table() -> tuple[pd.DataFrame, str, str] | None:
     if measure.hillstrom_path() is not None:
         options["hillstrom"] = "Hillstrom e-mail test (real, 64,000 customers, 2008)"
     name = st.selectbox("Example", list(options), format_func=options.__getitem__, key="measure_example")
-    frame = _example(name)
-    path = measure.hillstrom_path() if name == "hillstrom" else None
-    return frame, str(path) if path else "example_results.csv", f"example-{name}"
+    frame, shown = _example(name)
+    return frame, shown, f"example-{name}"
 
 
 def measure_table() -> None:
@@ -155,13 +150,13 @@ def measure_table() -> None:
 
 
 def measure_past_export() -> None:
-    exports = ws.exports()
-    if not exports:
+    past = ws.exports()
+    if not past:
         st.info("No exports yet. Export a campaign on the Campaign page, send it, then come back with the results.")
         return
     labels = {
         e["id"]: f"{e['id']} — {e['created_at']:%d %b %Y %H:%M}, {int(e['n_rows'] or 0):,} rows"
-        for e in exports
+        for e in past
     }
     export_id = st.selectbox("Export", list(labels), format_func=labels.__getitem__, key="measure_export")
     manifest = ws.export(export_id)["manifest"] or {}
@@ -184,7 +179,7 @@ def measure_past_export() -> None:
     if submitted:
         st.session_state[PARAMS_KEY] = {
             "kind": "export", "digest": digest, "source": name, "export_id": export_id, "user_column": user_column,
-            "outcomes": outcomes, "planned_share": manifest.get("params", {}).get("spec", {}).get("holdout_share"),
+            "outcomes": outcomes,
         }
     params = st.session_state.get(PARAMS_KEY)
     if not params or params.get("kind") != "export" or params["digest"] != digest or params["export_id"] != export_id:

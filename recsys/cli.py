@@ -431,8 +431,9 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from recsys.campaign import export, measure
+    from recsys.campaign import measure
     from recsys.data import io
+    from recsys.workspace import exports
 
     measurement_id = None
     if args.export:
@@ -441,7 +442,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         ws = _workspace(args)
         record = ws.export(args.export)
-        targets = export.load_targets(ws, args.export)
+        targets = exports.load_targets(ws, args.export)
 
         def id_columns(header: Sequence[str]) -> list[str]:
             guessed = io.guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)
@@ -581,7 +582,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
     """The :class:`recsys.workspace.campaign.CampaignRequest` of ``promolens export`` arguments."""
     from recsys.workspace.campaign import CampaignRequest, parse_filter
-    from recsys.campaign.targeting import AudienceSpec
+    from recsys.campaign.spec import AudienceSpec
 
     spec = AudienceSpec(
         offers=tuple(args.item), segments=tuple(args.segment),

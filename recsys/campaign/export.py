@@ -38,7 +38,6 @@ Safety:
 
 from __future__ import annotations
 
-from recsys.core.errors import PromoLensError
 import csv
 import hashlib
 import json
@@ -46,14 +45,15 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.errors import PromoLensError
+from recsys.core.jsonio import jsonable
 from recsys.data import privacy
 
 FORMAT = "promolens-export/1"
@@ -145,7 +145,7 @@ def export_table(
     Parameters
     ----------
     audience
-        A :class:`recsys.campaign.targeting.Audience` or a frame with ``user_id``, ``item_id``, ``score``,
+        A :class:`recsys.campaign.audience.Audience` or a frame with ``user_id``, ``item_id``, ``score``,
         ``rank`` and ``group``.
     reasons
         The top reasons of each pair: a frame with ``user_id``, ``item_id`` and ``reasons`` (text or
@@ -159,7 +159,7 @@ def export_table(
     frame = getattr(audience, "frame", audience)
     missing = [c for c in (C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP) if c not in frame.columns]
     if missing:
-        raise ExportError(f"The targeting list has no column(s) {', '.join(missing)}. Fix: build it with targeting.build_audience.")
+        raise ExportError(f"The targeting list has no column(s) {', '.join(missing)}. Fix: build it with audience.build_audience.")
     bad_groups = ~frame[C.GROUP].isin([C.TREATMENT, C.CONTROL])
     if bad_groups.any():
         raise ExportError(f"Column '{C.GROUP}' must be '{C.TREATMENT}' or '{C.CONTROL}'; found {frame.loc[bad_groups, C.GROUP].iloc[0]!r}.")
@@ -232,12 +232,12 @@ def write_export(
 
     Each file is written under a temporary name and moved into place with ``os.replace``; the
     manifest is written last, so a directory with a manifest is complete. To record the export in
-    a workspace use :func:`save_export` instead.
+    a workspace use :func:`recsys.workspace.exports.save_export` instead.
 
     Parameters
     ----------
     audience
-        A :class:`recsys.campaign.targeting.Audience` (its parameters go into the manifest) or a frame.
+        A :class:`recsys.campaign.audience.Audience` (its parameters go into the manifest) or a frame.
     directory
         Where to write (created when absent).
     run_id, dataset_fingerprint
@@ -247,7 +247,7 @@ def write_export(
     reasons, extra_columns, identifiers
         See :func:`export_table`.
     export_id, created_at
-        Filled in by :func:`save_export`.
+        Filled in by :func:`recsys.workspace.exports.save_export`.
 
     Returns
     -------
@@ -265,48 +265,20 @@ def write_export(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers)
-    staged = _write_data(table, directory, atomic=True)
-    manifest = _manifest(audience, table, dropped, staged, run_id, dataset_fingerprint, params, export_id,
+    staged = write_data(table, directory, atomic=True)
+    manifest = build_manifest(audience, table, dropped, staged, run_id, dataset_fingerprint, params, export_id,
                          created_at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
     _atomic_write_text(directory / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=False))
     return ExportResult(directory, manifest)
 
 
-def save_export(
-    workspace: Any,
-    audience: Any,
-    *,
-    run_id: str | None = None,
-    dataset_fingerprint: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    reasons: pd.DataFrame | pd.Series | None = None,
-    extra_columns: pd.DataFrame | None = None,
-    identifiers: Iterable[str] = (),
-) -> ExportResult:
-    """Write an export into the workspace (``exports/<id>/``) and record it in the catalogue.
+def write_data(table: pd.DataFrame, directory: Path, atomic: bool) -> dict[str, Any]:
+    """Write the CSV (neutralised) and the Parquet rows (original) of ``table`` into ``directory``.
 
-    The files are staged in a temporary directory, the manifest (with the new export id) is
-    written inside the catalogue transaction, and the directory is moved into place before the row
-    is committed: a failure leaves neither files nor a row.
+    ``table`` comes from :func:`export_table`. With ``atomic`` each file is written under a
+    temporary name and moved into place; without it the caller stages the whole directory.
+    Returns the CSV facts for the manifest (file, sha256, bytes, rows, neutralised cells).
     """
-    table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers)
-    staged: dict[str, Any] = {}
-
-    def write_files(tmp: Path) -> None:
-        staged.update(_write_data(table, tmp, atomic=False))
-
-    def write_manifest(tmp: Path, export_id: str, created_at: datetime) -> dict[str, Any]:
-        manifest = _manifest(audience, table, dropped, staged, run_id, dataset_fingerprint, params, export_id, created_at)
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False), encoding="utf-8")
-        return manifest
-
-    export_id = workspace.save_export(write_files, write_manifest, run_id=run_id)
-    directory = workspace.export_dir(export_id)
-    return ExportResult(directory, json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8")))
-
-
-def _write_data(table: pd.DataFrame, directory: Path, atomic: bool) -> dict[str, Any]:
-    """Write the CSV (neutralised) and the Parquet rows (original); return CSV facts."""
     safe = table.copy()
     neutralised = 0
     for column in safe.columns:  # a loop over a few columns; each is vectorised
@@ -335,7 +307,7 @@ def _write_data(table: pd.DataFrame, directory: Path, atomic: bool) -> dict[str,
             "rows": int(len(safe)), "encoding": "utf-8", "neutralised_cells": neutralised}
 
 
-def _manifest(
+def build_manifest(
     audience: Any,
     table: pd.DataFrame,
     dropped: Mapping[str, str],
@@ -346,13 +318,14 @@ def _manifest(
     export_id: str | None,
     created_at: datetime,
 ) -> dict[str, Any]:
+    """The manifest of an export: ids, every parameter, counts per group and offer, the CSV's facts."""
     base = audience.params() if hasattr(audience, "params") else {}
     merged = {**base, **dict(params or {})}
     by_offer = pd.crosstab(table[C.ITEM_ID].astype(str), table[C.GROUP])
     per_user = table.drop_duplicates(C.USER_ID)[C.GROUP].value_counts()
     rows = table[C.GROUP].value_counts()
     groups = (C.TREATMENT, C.CONTROL)
-    return _plain({
+    return jsonable({
         "format": FORMAT,
         "export_id": export_id,
         "run_id": run_id,
@@ -390,7 +363,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+def readbuild_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(directory) / MANIFEST_FILE
     if not path.exists():
         raise ExportError(f"{path} does not exist: the export is missing or incomplete. Fix: export the campaign again.")
@@ -399,7 +372,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 def verify(directory: str | os.PathLike[str]) -> bool:
     """True when the CSV's sha256 matches the manifest's."""
-    manifest = read_manifest(directory)
+    manifest = readbuild_manifest(directory)
     return sha256_file(Path(directory) / manifest["csv"]["file"]) == manifest["csv"]["sha256"]
 
 
@@ -421,23 +394,6 @@ def read_targets(directory: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def load_targets(workspace: Any, export_id: str) -> pd.DataFrame:
-    """The rows of a workspace export (raises ``store.NotFound`` for an unknown id)."""
-    workspace.export(export_id)
-    return read_targets(workspace.export_dir(export_id))
-
-
-def recent_recipients(workspace: Any, days: int, as_of: datetime | None = None) -> pd.Series:
-    """Customers sent a coupon (treatment rows) by workspace exports of the last ``days`` days."""
-    as_of = as_of or datetime.now(timezone.utc).replace(tzinfo=None)
-    since = as_of - timedelta(days=int(days))
-    ids = [
-        read_targets(workspace.export_dir(e["id"])).query(f"{C.GROUP} == @C.TREATMENT")[C.USER_ID]
-        for e in workspace.exports() if since <= pd.Timestamp(e["created_at"]).to_pydatetime() <= as_of
-    ]
-    return pd.concat(ids, ignore_index=True).drop_duplicates() if ids else pd.Series([], name=C.USER_ID, dtype=object)
-
-
 # ============================================================================== helpers
 def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
     tmp = path.with_name(f".tmp-{secrets.token_hex(6)}-{path.name}")
@@ -452,17 +408,3 @@ def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    return value

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from recsys.core import columns as C
+from recsys.core.jsonio import jsonable
 from recsys.data.validate import (
     FIRST_DATA_ROW,
     MAX_EXAMPLE_ROWS,
@@ -67,6 +68,7 @@ EDGE_SHARE = 0.3
 #: p-value below which the observed control share is called a sample-ratio mismatch.
 SRM_ALPHA = 0.001
 MIN_ARM_SIZE = 2
+#: Environment variable naming the real Hillstrom e-mail test CSV (offered as an example on the Measure page).
 HILLSTROM_ENV = "PROMOLENS_HILLSTROM"
 
 _TRUE = frozenset({"1", "true", "yes", "y", "t", "converted", "redeemed"})
@@ -133,7 +135,7 @@ class Measurement:
             if frame is None:
                 return None
             clean = frame.astype(object).where(frame.notna(), None)
-            return [{k: _plain(v) for k, v in row.items()} for row in clean.to_dict("records")]
+            return [{k: jsonable(v) for k, v in row.items()} for row in clean.to_dict("records")]
 
         return {
             "params": self.params, "arms": records(self.arms), "deciles": records(self.deciles),
@@ -653,14 +655,6 @@ def _did_you_mean(name: str, options: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 # ============================================================================== helpers for pages
 def score_bins_of(groups: np.ndarray, scores: np.ndarray, n_bins: int = SCORE_BINS) -> np.ndarray:
     """Equal-count score bin 1..n_bins of each row within its group (1 = lowest scores)."""
@@ -717,10 +711,25 @@ def outcome_candidates(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list
 
 
 def hillstrom_path() -> Path | None:
-    """The real Hillstrom e-mail test CSV when available ($PROMOLENS_HILLSTROM or ../shared/data)."""
-    candidates = [os.environ.get(HILLSTROM_ENV)] if os.environ.get(HILLSTROM_ENV) else []
-    candidates.append(str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom" / "hillstrom.csv"))
-    return next((Path(p) for p in candidates if p and Path(p).is_file()), None)
+    """The real Hillstrom e-mail test CSV named by ``$PROMOLENS_HILLSTROM``, when that file exists."""
+    path = os.environ.get(HILLSTROM_ENV)
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def example_table(name: str) -> tuple[pd.DataFrame, str]:
+    """An example results table and the file name to show for it.
+
+    ``"hillstrom"`` is the real e-mail test named by ``$PROMOLENS_HILLSTROM`` (see
+    :func:`hillstrom_path`); anything else is the synthetic :func:`example_results`.
+    """
+    if name == "hillstrom":
+        from recsys.data import io
+
+        path = hillstrom_path()
+        if path is None:
+            raise FileNotFoundError(f"${HILLSTROM_ENV} does not name a file. Fix: set it to the Hillstrom CSV.")
+        return io.read_table(path, name=path.name), str(path)
+    return example_results(), "example_results.csv"
 
 
 def example_results(n: int = 30_000, seed: int = 7) -> pd.DataFrame:

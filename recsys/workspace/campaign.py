@@ -13,7 +13,7 @@ Steps of :func:`build_campaign`:
 2. **Scoring.** The run's production model scores every kept customer against every chosen offer,
    one vectorised ``recommend`` call per chunk of customers (a matrix product; never a per-customer
    loop). Customers and offers the model has not seen are scored from their facts (cold start).
-3. **Audience.** :func:`recsys.campaign.targeting.build_audience` applies the remaining rules (active since,
+3. **Audience.** :func:`recsys.campaign.audience.build_audience` applies the remaining rules (active since,
    not contacted recently, not already redeemed, score threshold), the budgets and the per-customer
    cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
    is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.rerank` provides one.
@@ -28,23 +28,25 @@ Steps of :func:`build_campaign`:
 
 from __future__ import annotations
 
-from recsys.core.errors import PromoLensError
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from recsys.core import columns as C
 from recsys.campaign import export
-from recsys.campaign.targeting import Audience, AudienceSpec, ScoreAdjuster, TargetingError, UserFilter, build_audience
+from recsys.campaign.audience import Audience, ScoreAdjuster, build_audience
+from recsys.campaign.spec import AudienceSpec, TargetingError, UserFilter
+from recsys.core import columns as C
+from recsys.core.config import ConfigBase
+from recsys.core.errors import PromoLensError
+from recsys.core.progress import ProgressCallback
+from recsys.workspace import exports
 from recsys.insight import rerank
-
-ProgressCallback = Callable[[str, float], None]
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
@@ -80,7 +82,7 @@ class CampaignError(PromoLensError, ValueError):
 
 # ============================================================================== the request
 @dataclass(frozen=True)
-class CampaignRequest:
+class CampaignRequest(ConfigBase):
     """Everything that defines a campaign list besides the workspace's data. JSON round-trip.
 
     Attributes
@@ -89,7 +91,7 @@ class CampaignRequest:
         The trained run whose production model scores the customers (its dataset is used).
     spec
         The audience: offers, eligibility, budgets, cap, control group, seed
-        (:class:`recsys.campaign.targeting.AudienceSpec`). ``spec.offers`` must name at least one offer.
+        (:class:`recsys.campaign.spec.AudienceSpec`). ``spec.offers`` must name at least one offer.
     cost_percent_of
         With a money budget: when ``spec.cost_column`` holds a *percentage* (e.g. discount depth),
         the offers column it is a percentage of (e.g. minimum spend); the cost of one coupon is then
@@ -123,13 +125,15 @@ class CampaignRequest:
             raise CampaignError(str(exc)) from exc
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """JSON-ready, the spec as :meth:`AudienceSpec.to_dict`."""
+        data = super().to_dict()
         data["spec"] = self.spec.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CampaignRequest":
-        values = dict(data)
+        """The request written by :meth:`to_dict` (unknown fields are an error)."""
+        values = cls.known_fields(data)
         values["spec"] = AudienceSpec.from_dict(values["spec"])
         return cls(**values)
 
@@ -196,7 +200,7 @@ class Campaign:
     dataset_id, dataset_fingerprint
         The run's dataset.
     audience
-        The targeting list (:class:`recsys.campaign.targeting.Audience`); its funnel starts with every
+        The targeting list (:class:`recsys.campaign.audience.Audience`); its funnel starts with every
         customer of the dataset.
     reasons
         Top reasons of each row of ``audience.frame`` (aligned; ``""`` when reasons are off).
@@ -330,7 +334,7 @@ def build_campaign(
         notes.append(note)
     recent = None
     if spec.exclude_contacted_days is not None:
-        recent = export.recent_recipients(workspace, int(spec.exclude_contacted_days))
+        recent = exports.recent_recipients(workspace, int(spec.exclude_contacted_days))
     core = replace(spec, offers=(), segments=(), user_filters=())  # applied before scoring
     try:
         audience = build_audience(scores, dataset.users, costs_items, dataset.interactions, core,
@@ -370,7 +374,7 @@ def export_campaign(
     """Record the campaign as a workspace export (CSV + Parquet + manifest); copy the CSV to ``out``.
 
     The manifest holds the request, the equivalent command line and the dataset, besides
-    everything :func:`recsys.campaign.export.save_export` records (spec, allocation, funnel, counts,
+    everything :func:`recsys.workspace.exports.save_export` records (spec, allocation, funnel, counts,
     sha256 of the CSV).
     """
     params = {
@@ -382,7 +386,7 @@ def export_campaign(
         "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
                     "explains": REASON_VIEWS[campaign.request.reasons_view]},
     }
-    result = export.save_export(
+    result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,
         dataset_fingerprint=campaign.dataset_fingerprint, params=params, reasons=campaign.reasons,
         identifiers=identifiers,

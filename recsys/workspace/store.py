@@ -678,7 +678,7 @@ class Workspace:
         write_manifest: Callable[[Path, str, datetime], dict[str, Any]],
         run_id: str | None = None,
     ) -> str:
-        """Record one targeting export (see ``export.save_export``) atomically; return its id.
+        """Record one targeting export (see ``exports.save_export``) atomically; return its id.
 
         ``write_files(directory)`` writes the bulky files into a staging directory before the
         catalogue is opened; ``write_manifest(directory, export_id, created_at)`` then writes the

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages import shared
 from recsys.core import columns as C
-from recsys.campaign import export
+from recsys.workspace import exports
 from recsys.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ def test_outcomes_of_a_past_export_are_measured_and_recorded(page: AppTest, tmp_
         C.USER_ID: [f"c{i}" for i in range(n)], C.ITEM_ID: "A", C.SCORE: np.linspace(0, 1, n), C.RANK: 1,
         C.GROUP: np.where(np.arange(n) % 10 == 0, C.CONTROL, C.TREATMENT),
     })
-    export.save_export(ws, targets, params={"spec": {"holdout_share": 0.1}})
+    exports.save_export(ws, targets, params={"spec": {"holdout_share": 0.1}})
     buyers = targets.loc[(targets[C.GROUP] == C.TREATMENT) & (np.arange(n) % 3 == 0), C.USER_ID]
     outcomes = pd.DataFrame({"user_id": buyers, "redeemed": 1}).to_csv(index=False).encode()
     page.radio(key="measure_source").set_value("export")

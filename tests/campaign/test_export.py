@@ -11,9 +11,12 @@ import pytest
 
 from recsys.core import columns as C
 from recsys.campaign import export
-from recsys.campaign.export import ExportError, neutralise, restore, save_export, write_export
+from recsys.campaign.export import ExportError, neutralise, restore, write_export
+from recsys.workspace import exports
+from recsys.workspace.exports import save_export
 from recsys.workspace.store import Workspace
-from recsys.campaign.targeting import AudienceSpec, build_audience
+from recsys.campaign.audience import build_audience
+from recsys.campaign.spec import AudienceSpec
 
 NASTY_IDS = [
     "plain", "a,b", 'say "hi"', "two\nlines", "carriage\rreturn", "crlf\r\ninside", "=SUM(A1:A9)", "+44",
@@ -128,8 +131,8 @@ def test_workspace_export_is_recorded_and_loadable(tmp_path: Path) -> None:
     assert record["sha256"] == export.sha256_file(result.csv_path) and record["n_rows"] == len(frame)
     assert record["manifest"]["export_id"] == "e1" and record["run_id"] == "r1"
     assert [e["id"] for e in ws.exports()] == ["e1"]
-    assert export.load_targets(ws, "e1")[C.USER_ID].tolist() == NASTY_IDS
-    recipients = export.recent_recipients(ws, days=1)
+    assert exports.load_targets(ws, "e1")[C.USER_ID].tolist() == NASTY_IDS
+    recipients = exports.recent_recipients(ws, days=1)
     assert set(recipients) == set(frame.loc[frame[C.GROUP] == C.TREATMENT, C.USER_ID])
 
 
@@ -140,7 +143,7 @@ def test_failed_workspace_export_changes_nothing(tmp_path: Path, monkeypatch: py
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export, "_manifest", broken)
+    monkeypatch.setattr(exports, "build_manifest", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         save_export(ws, nasty_frame())
     assert ws.snapshot() == before

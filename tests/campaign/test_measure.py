@@ -11,9 +11,10 @@ import pytest
 from scipy import stats
 
 from recsys.core import columns as C
-from recsys.campaign import export, measure
+from recsys.campaign import measure
 from recsys.cli import EXIT_BAD_INPUT, main
 from recsys.campaign.measure import MeasureError
+from recsys.workspace import exports
 from recsys.workspace.store import Workspace
 
 HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom" / "hillstrom.csv"
@@ -164,7 +165,7 @@ def test_measure_export_joins_outcomes_to_groups() -> None:
 def test_cli_measures_a_workspace_export_and_records_it(tmp_path: Path, capsys) -> None:
     ws = Workspace(tmp_path / "ws")
     targets = export_rows()
-    export.save_export(ws, targets, params={"spec": {"holdout_share": 0.25}})
+    exports.save_export(ws, targets, params={"spec": {"holdout_share": 0.25}})
     outcomes = tmp_path / "outcomes.csv"
     pd.DataFrame({"user_id": targets[C.USER_ID].iloc[1::3], "converted": 1}).to_csv(outcomes, index=False)
     code = main(["measure", "--workspace", str(ws.path), "--export", "e1", "--outcomes", str(outcomes),

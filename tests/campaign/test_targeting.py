@@ -9,15 +9,10 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.campaign.targeting import (
-    AudienceSpec,
-    TargetingError,
-    UserFilter,
-    allocate,
-    assign_holdout,
-    build_audience,
-    greedy_allocation,
-)
+from recsys.campaign.allocation import allocate, greedy_allocation
+from recsys.campaign.audience import build_audience
+from recsys.campaign.holdout import assign_holdout
+from recsys.campaign.spec import AudienceSpec, TargetingError, UserFilter
 
 
 # ------------------------------------------------------------------------------ references

@@ -30,7 +30,7 @@ from streamlit.testing.v1 import AppTest
 from recsys import cli
 from recsys.campaign import export, measure
 from recsys.data import io
-from recsys.workspace import runs
+from recsys.workspace import exports, runs
 from recsys.core import columns as C
 from recsys.workspace.ingest import import_files
 from recsys.learn.modelfile import MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
@@ -102,7 +102,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         C.SCORE: np.linspace(1.0, 0.1, EXPORT_CUSTOMERS), C.RANK: [1] * EXPORT_CUSTOMERS,
         C.GROUP: [C.CONTROL if k % 4 == 0 else C.TREATMENT for k in range(EXPORT_CUSTOMERS)],
     })
-    result = export.save_export(workspace, audience)
+    result = exports.save_export(workspace, audience)
     assert result.export_id == "e1"
     return workspace
 
@@ -269,7 +269,7 @@ def test_outcomes_upload_on_the_measure_page_path(
     shown = io.display_name(case.shown_upload_name)
     with pytest.raises(DataError) as caught:
         frame = io.read_table(case.path.read_bytes(), name=shown, limits=io.ReadLimits.from_env())
-        measure.measure_export(export.load_targets(ws, "e1"), frame, [case.outcome_column], source=shown,
+        measure.measure_export(exports.load_targets(ws, "e1"), frame, [case.outcome_column], source=shown,
                                export_id="e1")
     assert re.search(case.outcomes, str(caught.value)), str(caught.value)
     assert case.name in str(caught.value)

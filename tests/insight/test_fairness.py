@@ -350,7 +350,8 @@ def test_score_adjuster_formulas_and_row_alignment() -> None:
 
 
 def test_score_adjuster_steers_targeting_allocation() -> None:
-    from recsys.campaign.targeting import AudienceSpec, build_audience
+    from recsys.campaign.audience import build_audience
+    from recsys.campaign.spec import AudienceSpec
 
     scores = pd.DataFrame({C.USER_ID: ["young", "old", "old"], C.ITEM_ID: ["deep", "deep", "mild"],
                            C.SCORE: [0.9, 0.8, 0.1]})
@@ -358,7 +359,7 @@ def test_score_adjuster_steers_targeting_allocation() -> None:
     users = pd.DataFrame({C.USER_ID: ["young", "old"], "age_band": ["18-24", "55+"]})
     spec = AudienceSpec(top_n=1, holdout_share=0.0)
 
-    def deep(audience) -> list[str]:  # noqa: ANN001 - targeting.Audience
+    def deep(audience) -> list[str]:  # noqa: ANN001 - audience.Audience
         return audience.frame.loc[audience.frame[C.ITEM_ID] == "deep", C.USER_ID].tolist()
 
     plain = build_audience(scores, users, items, None, spec)

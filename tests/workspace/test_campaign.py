@@ -15,7 +15,7 @@ import pytest
 from recsys.workspace import campaign as cp
 from recsys import cli
 from recsys.campaign import export
-from recsys.workspace import runs
+from recsys.workspace import exports, runs
 from recsys.data import synth
 from recsys.core import columns as C
 from recsys.workspace.campaign import CampaignError, CampaignRequest
@@ -25,7 +25,7 @@ from recsys.workspace.ingest import import_files
 from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
-from recsys.campaign.targeting import AudienceSpec, UserFilter
+from recsys.campaign.spec import AudienceSpec, UserFilter
 
 OFFERS = ("OFF0001", "OFF0004", "OFF0010")
 REASON_LINE = re.compile(r"^[^;]+ [+-]\d+\.\d\d(; [^;]+ [+-]\d+\.\d\d)*$")
@@ -176,7 +176,7 @@ def test_redeemed_offers_are_left_out_unless_asked(setup) -> None:
 def test_customers_of_a_recent_export_are_not_contacted_again(setup) -> None:
     ws, _, run_id = setup
     first = cp.export_campaign(ws, cp.build_campaign(ws, request(run_id, top_n=30, reasons=0)))
-    sent = set(export.load_targets(ws, first.export_id).query("group == 'treatment'")[C.USER_ID])
+    sent = set(exports.load_targets(ws, first.export_id).query("group == 'treatment'")[C.USER_ID])
     again = cp.build_campaign(ws, request(run_id, top_n=30, reasons=0, exclude_contacted_days=1))
     assert sent and not sent & set(again.audience.frame[C.USER_ID])
 
