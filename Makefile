@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKSPACE ?= workspace
 PORT ?= 8501
 
-.PHONY: run test install clean browser
+.PHONY: run test test-fast install clean browser
 
 install: $(STAMP)
 
@@ -27,8 +27,13 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	echo "Chromium not available: browser tests will be skipped"
 
+# The whole suite, doctests of recsys/ included (pyproject.toml: testpaths, --doctest-modules).
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# Everything but the tests marked slow (planted truth, real data, browser, many sessions): minutes, not tens.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

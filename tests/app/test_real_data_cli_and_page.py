@@ -17,6 +17,8 @@ RETAIL = ROOT.parent / "shared" / "data" / "online_retail"
 PARQUET = RETAIL / "online_retail.parquet"
 XLSX = RETAIL / "Online_Retail_prefix_70051rows.xlsx"
 
+pytestmark = pytest.mark.slow  # half a million real rows through import (and a training)
+
 
 def _count(report: dict, name_part: str) -> int:
     frame = CleaningReport.from_dict(report).to_frame()

@@ -5,6 +5,10 @@ Fixtures (``server``, ``browser``) live in conftest.py; the full marketer's walk
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a real server and a real browser: tens of seconds before the first page
+
 
 def test_deep_link_first_uses_the_app_navigation(server: str, open_app) -> None:  # noqa: ANN001
     # The first request of a fresh server is a deep link: it must get app.py's menu, not a list of files.
