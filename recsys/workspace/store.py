@@ -865,8 +865,9 @@ def merge_facts(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
     --------
     >>> a = pd.DataFrame({"user_id": ["u1", "u2"], "tier": ["gold", "silver"]})
     >>> b = pd.DataFrame({"user_id": ["u2", "u3"], "tier": ["gold", None]})
-    >>> merge_facts([a, b], "user_id").to_dict("list")
-    {'user_id': ['u1', 'u2', 'u3'], 'tier': ['gold', 'gold', None]}
+    >>> merged = merge_facts([a, b], "user_id")
+    >>> merged["user_id"].tolist(), merged["tier"].tolist()[:2], merged["tier"].isna().tolist()
+    (['u1', 'u2', 'u3'], ['gold', 'gold'], [False, False, True])
     """
     stacked = _concat(frames)
     if len(frames) == 1:
