@@ -375,9 +375,9 @@ def measure_export(
         The export's holdout share: a sample-ratio check warns when the control share is off.
     """
     from recsys.campaign import export
-    from recsys.data import io
+    from recsys.data.mapping import guess_mapping
 
-    user_column = user_column or io.guess_mapping([str(c) for c in outcomes.columns], C.Table.USERS).get(C.USER_ID)
+    user_column = user_column or guess_mapping([str(c) for c in outcomes.columns], C.Table.USERS).get(C.USER_ID)
     if user_column is None or user_column not in outcomes.columns:
         raise MeasureError([Problem(
             source, user_column, (), 0,

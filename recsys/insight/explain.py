@@ -70,8 +70,8 @@ from recsys.data.schema import ColumnKind, TableSchema
 if TYPE_CHECKING:  # pragma: no cover
     import shap
 
+    from recsys.data.dataset import Dataset
     from recsys.learn.model import HybridRecommender
-    from recsys.workspace.store import Dataset
 
 # Columns of the frames this module returns (not data-contract columns, so they live here).
 CONTRIBUTOR = "contributor"  # what a marketer reads: "segment = deal_seeker"

@@ -30,8 +30,9 @@ from recsys.learn.pipeline import (
     fit_final,
     train_and_evaluate,
 )
+from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import ColumnKind, TableSchema
-from recsys.workspace.store import Dataset, DatasetInfo, Workspace
+from recsys.workspace.store import Workspace
 
 MODEL_FILE = "model.npz"
 PER_USER_FILE = "per_user_{model}.parquet"

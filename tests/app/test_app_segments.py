@@ -12,7 +12,7 @@ from recsys.core import columns as C
 from recsys.workspace import runs
 from recsys.insight import segments as S
 from recsys.workspace.ingest import ensure_sample_dataset
-from recsys.data.io import prepare_dataset
+from recsys.data.prepare import prepare_dataset
 from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace

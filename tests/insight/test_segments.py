@@ -22,7 +22,7 @@ from recsys.core import columns as C
 from recsys.insight import segments as S
 from recsys.cli import EXIT_BAD_INPUT, main
 from recsys.learn.features import IdIndex
-from recsys.data.io import prepare_dataset
+from recsys.data.prepare import prepare_dataset
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.workspace.store import NotFound, Workspace
 
