@@ -28,7 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
-from recsys.data import io  # noqa: E402
+from recsys.data.prepare import prepare_dataset  # noqa: E402
 from recsys.learn.config import InteractionConfig  # noqa: E402
 from recsys.workspace.ingest import sample_files  # noqa: E402
 from recsys.learn.pipeline import HYBRID, TrainConfig, train_and_evaluate  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     files = sample_files()
-    prepared = io.prepare_dataset(files["interactions"], files["users"], files["items"])
+    prepared = prepare_dataset(files["interactions"], files["users"], files["items"])
     inter = prepared.interactions
     ts = pd.to_datetime(inter[C.TIMESTAMP])
     start = ts.max().normalize() - pd.Timedelta(days=args.days)

@@ -98,7 +98,7 @@ def campaign_key(request: CampaignRequest, fingerprint: str, run_created: str, e
 
 
 # ------------------------------------------------------------------------------- the form
-def group_columns(info: Any) -> list[str]:  # noqa: ANN401 - store.DatasetInfo
+def group_columns(info: Any) -> list[str]:  # noqa: ANN401 - data.dataset.DatasetInfo
     """Customer columns with groups to filter or audit by (sensitive ones included)."""
     return [c.name for c in info.user_schema.columns if c.kind in GROUP_KINDS]
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +9,14 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys.data import io
-from recsys.workspace import overview
 from recsys.core import columns as C
-from recsys.workspace.ingest import SAMPLE_NAME, import_files, sample_files
+from recsys.data.dataset import DatasetInfo
+from recsys.data.files import ReadLimits
+from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.data.validate import DataError
+from recsys.workspace import overview
+from recsys.workspace.ingest import SAMPLE_NAME, StagedUpload, import_files, preview_file, sample_files, stage_upload
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"
@@ -97,7 +96,7 @@ def render_overview() -> None:
         render_import_record(info, editable=True)
 
 
-def render_import_record(info, editable: bool = False) -> None:  # noqa: ANN001 - store.DatasetInfo
+def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
     if info.report.get("steps"):
         from recsys.data.validate import CleaningReport
 
@@ -113,7 +112,7 @@ def render_import_record(info, editable: bool = False) -> None:  # noqa: ANN001 
         st.table(pd.Series(found, name="why").rename_axis("column").reset_index())
 
 
-def render_column_types(info, editable: bool = False) -> None:  # noqa: ANN001 - store.DatasetInfo
+def render_column_types(info: DatasetInfo, editable: bool = False) -> None:
     """Column kinds and sensitivity, editable in a form (kept for the next training run)."""
     kinds = pd.DataFrame(
         [{"table": "customers", **c.to_dict()} for c in info.user_schema.columns]
@@ -143,40 +142,21 @@ def render_column_types(info, editable: bool = False) -> None:  # noqa: ANN001 -
 
 
 # ------------------------------------------------------------------------------- import
-def _save_upload(upload) -> tuple[Path, str]:  # noqa: ANN001 - UploadedFile
-    """Write an upload to a temp file named by its content hash only; return the path and the hash.
-
-    The browser's file name is never part of the path (it can be ``../../x.csv``); it is only shown,
-    through ``io.display_name``.
-    """
-    content = upload.getvalue()
-    digest = hashlib.sha256(content).hexdigest()
-    folder = Path(tempfile.gettempdir()) / "promolens-uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)  # customer data: readable by the server's user only
-    path = folder / f"{digest[:32]}.upload"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-    return path, digest
-
-
-def _import_limits() -> io.ReadLimits:
+def _import_limits() -> ReadLimits:
     """The import guards, with a deployment's overrides from the environment (PROMOLENS_MAX_FILE_MB, ...)."""
     try:
-        return io.ReadLimits.from_env()
+        return ReadLimits.from_env()
     except ValueError as exc:
         st.error(f"The server's import limits are set wrongly: {exc}. Ask whoever runs PromoLens to fix it.")
         st.stop()
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _preview(path: str, digest: str, name: str, limits_key: str, _limits: io.ReadLimits) -> tuple[list[str], pd.DataFrame]:
-    frame = io.read_table(path, name=name, limits=_limits)
-    head = frame.head(8)
+def _preview(path: str, digest: str, name: str, limits_key: str, _limits: ReadLimits) -> tuple[list[str], pd.DataFrame]:
+    columns, head = preview_file(path, name, _limits)
     # Shown as text: real files mix types in one column (StockCode 85123A next to 22423).
     mixed = [c for c in head.columns if head[c].dtype == object]
-    return [str(c) for c in frame.columns], head.astype({c: "string" for c in mixed})
+    return columns, head.astype({c: "string" for c in mixed})
 
 
 def render_import() -> None:
@@ -203,18 +183,18 @@ def render_import() -> None:
             "Column names are matched for you; you can change the mapping before saving."
         )
         return
-    saved: dict[str, Path] = {}
+    saved: dict[str, StagedUpload] = {}
     names: dict[str, str] = {}
     previews: dict[str, tuple[list[str], pd.DataFrame]] = {}
     problems: list[DataError] = []
     for role, upload in uploads.items():
         if upload is None:
             continue
-        path, digest = _save_upload(upload)
-        saved[role], names[role] = path, io.display_name(upload.name)
+        saved[role] = stage_upload(upload.getvalue(), upload.name)
+        names[role] = saved[role].name
         limits = _import_limits()
         try:
-            previews[role] = _preview(str(path), digest, names[role], repr(limits), limits)
+            previews[role] = _preview(str(saved[role].path), saved[role].sha256, names[role], repr(limits), limits)
         except DataError as exc:
             problems.append(exc)
     if problems:
@@ -227,7 +207,7 @@ def render_import() -> None:
         mapping: dict[str, dict[str, str]] = {}
         for role, (cols, head) in previews.items():
             table = ROLE_TABLE[role]
-            guessed = io.guess_mapping(cols, table)
+            guessed = guess_mapping(cols, table)
             st.markdown(f"**{names[role]}** — {ROLE_LABEL[role].split(':')[0].lower()}")
             st.dataframe(head, hide_index=True, width="stretch", height=180)
             wanted = C.MAPPABLE_COLUMNS[table]
@@ -261,14 +241,15 @@ def render_import() -> None:
         name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
         submitted = st.form_submit_button("Check and import", type="primary")
     if submitted:
-        options = io.ImportOptions(
+        options = ImportOptions(
             limits=_import_limits(),
             leading_zero_ids=zeros,
             user_columns=tuple(user_cols) or None,
             item_columns=tuple(item_cols) or None,
         )
+        paths = {role: staged.path for role, staged in saved.items()}
         run_import(
-            saved["interactions"], saved.get("users"), saved.get("items"), name=name, names=names,
+            paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
             mapping=mapping, options=options, pseudonymise=pseudonymise,
         )
 

@@ -12,7 +12,9 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.campaign import measure
-from recsys.data import io
+from recsys.data.files import ReadLimits, display_name
+from recsys.data.mapping import guess_mapping
+from recsys.data.read import read_table
 from recsys.core import columns as C
 from recsys.data.validate import DataError
 from recsys.workspace import exports
@@ -37,8 +39,8 @@ ws = shared.workspace()
 
 # ------------------------------------------------------------------------------- loading
 @st.cache_data(max_entries=4, show_spinner=False)
-def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: io.ReadLimits) -> pd.DataFrame:
-    return io.read_table(_content, name=name, limits=_limits)
+def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: ReadLimits) -> pd.DataFrame:
+    return read_table(_content, name=name, limits=_limits)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -73,9 +75,9 @@ def uploaded_table(label: str, key: str) -> tuple[pd.DataFrame, str, str] | None
         return None
     content = upload.getvalue()
     digest = hashlib.sha256(content).hexdigest()
-    name = io.display_name(upload.name)  # the browser's name, e.g. "../../x.csv", is only ever shown
+    name = display_name(upload.name)  # the browser's name, e.g. "../../x.csv", is only ever shown
     try:
-        limits = io.ReadLimits.from_env()
+        limits = ReadLimits.from_env()
         return _read(digest, name, repr(limits), content, limits), name, digest
     except DataError as exc:
         show_problems(exc, f"{name} could not be read")
@@ -167,7 +169,7 @@ def measure_past_export() -> None:
         return
     frame, name, digest = chosen
     columns = [str(c) for c in frame.columns]
-    guessed = io.guess_mapping(columns, C.Table.USERS).get(C.USER_ID)
+    guessed = guess_mapping(columns, C.Table.USERS).get(C.USER_ID)
     with st.form("measure_export_form"):
         left, right = st.columns(2)
         user_column = left.selectbox("Customer id column", columns,

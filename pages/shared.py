@@ -23,7 +23,7 @@ _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
 #: Set to 1 to give every logged-in user a workspace of their own (needs [auth] in secrets.toml).
 PER_USER_ENV = "PROMOLENS_WORKSPACE_PER_USER"
-#: File types the upload widgets accept (the readers in ``recsys.data.io`` handle each).
+#: File types the upload widgets accept (the readers in ``recsys.data.read`` handle each).
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 
 
@@ -33,7 +33,7 @@ def _workspace(path: str) -> Workspace:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the dataset...")
-def cached_dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN201 - store.Dataset
+def cached_dataset(workspace_path: str, dataset: str, fingerprint: str):  # noqa: ANN201 - data.dataset.Dataset
     """A dataset's tables, loaded once for every page (never mutated). Key: path, id, fingerprint."""
     return _workspace(workspace_path).load_dataset(dataset)
 

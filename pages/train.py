@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages import shared
 from recsys import charts
-from recsys.data import io
+from recsys.data.files import display_name
 from recsys.workspace import runs, update
 from recsys.core import columns as C
 from recsys.workspace.ingest import append_files
@@ -250,7 +250,7 @@ def append_form() -> None:
         try:
             record, _ = append_files(
                 ws, dataset_id, **{role: f.getvalue() for role, f in given.items()},
-                names={role: io.display_name(f.name) for role, f in given.items()},
+                names={role: display_name(f.name) for role, f in given.items()},
                 progress=lambda text, share: bar.progress(share, text=text),
             )
         except DataError as exc:

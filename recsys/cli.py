@@ -121,7 +121,8 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from recsys.data import io
+    from recsys.data.files import ReadLimits
+    from recsys.data.mapping import ImportOptions
     from recsys.workspace.ingest import import_files
 
     try:
@@ -130,14 +131,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        limits = io.ReadLimits.from_env()  # a deployment's limits (PROMOLENS_MAX_FILE_MB, ...)
+        limits = ReadLimits.from_env()  # a deployment's limits (PROMOLENS_MAX_FILE_MB, ...)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.max_file_mb is not None:
-        limits = io.ReadLimits(**{**vars(limits), "max_file_bytes": int(args.max_file_mb * 1024**2)})
+        limits = ReadLimits(**{**vars(limits), "max_file_bytes": int(args.max_file_mb * 1024**2)})
     delimiter = "\t" if args.delimiter in ("tab", "\\t") else args.delimiter
-    options = io.ImportOptions(
+    options = ImportOptions(
         leading_zero_ids=args.leading_zero_ids, limits=limits, delimiter=delimiter,
         user_columns=tuple(args.user_columns) if args.user_columns is not None else None,
         item_columns=tuple(args.item_columns) if args.item_columns is not None else None,
@@ -432,7 +433,9 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     from recsys.campaign import measure
-    from recsys.data import io
+    from recsys.data.files import ReadLimits
+    from recsys.data.mapping import guess_mapping
+    from recsys.data.read import read_table
     from recsys.workspace import exports
 
     measurement_id = None
@@ -445,10 +448,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
         targets = exports.load_targets(ws, args.export)
 
         def id_columns(header: Sequence[str]) -> list[str]:
-            guessed = io.guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)
+            guessed = guess_mapping(list(header), C.Table.USERS).get(C.USER_ID)
             return [c for c in (args.user_column, guessed) if c]
 
-        outcomes = io.read_table(args.outcomes, limits=io.ReadLimits.from_env(), text_columns=id_columns)
+        outcomes = read_table(args.outcomes, limits=ReadLimits.from_env(), text_columns=id_columns)
         planned = (record.get("manifest") or {}).get("params", {}).get("spec", {}).get("holdout_share")
         result = measure.measure_export(
             targets, outcomes, args.outcome, user_column=args.user_column, planned_share=planned,
@@ -459,7 +462,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         if not args.arm or args.control is None:
             print("--data needs --arm COLUMN and --control VALUE, e.g. --arm segment --control 'No E-Mail'.", file=sys.stderr)
             return EXIT_BAD_INPUT
-        frame = io.read_table(args.data, limits=io.ReadLimits.from_env())
+        frame = read_table(args.data, limits=ReadLimits.from_env())
         result = measure.measure(
             frame, args.arm, args.control, args.outcome, score=args.score, offer=args.offer,
             alpha=args.alpha, source=args.data.name,

@@ -36,7 +36,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys.data.io import ImportOptions, PreparedDataset, ReadLimits, display_name, prepare_dataset
+from recsys.data.dataset import PreparedDataset
+from recsys.data.files import ReadLimits, display_name
+from recsys.data.mapping import ImportOptions
+from recsys.data.prepare import prepare_dataset
 
 
 @dataclass

@@ -377,9 +377,9 @@ def measure_export(
         The export's holdout share: a sample-ratio check warns when the control share is off.
     """
     from recsys.campaign import export
-    from recsys.data import io
+    from recsys.data.mapping import guess_mapping
 
-    user_column = user_column or io.guess_mapping([str(c) for c in outcomes.columns], C.Table.USERS).get(C.USER_ID)
+    user_column = user_column or guess_mapping([str(c) for c in outcomes.columns], C.Table.USERS).get(C.USER_ID)
     if user_column is None or user_column not in outcomes.columns:
         raise MeasureError([Problem(
             source, user_column, (), 0,
@@ -723,12 +723,12 @@ def example_table(name: str) -> tuple[pd.DataFrame, str]:
     :func:`hillstrom_path`); anything else is the synthetic :func:`example_results`.
     """
     if name == "hillstrom":
-        from recsys.data import io
+        from recsys.data.read import read_table
 
         path = hillstrom_path()
         if path is None:
             raise FileNotFoundError(f"${HILLSTROM_ENV} does not name a file. Fix: set it to the Hillstrom CSV.")
-        return io.read_table(path, name=path.name), str(path)
+        return read_table(path, name=path.name), str(path)
     return example_results(), "example_results.csv"
 
 

@@ -1,14 +1,18 @@
-"""Import files into a workspace: read + validate + clean (``io``) then store atomically (``store``).
+"""Import files into a workspace: read + validate + clean (``recsys.data``) then store atomically (``store``).
 
 The CLI and the Data page both go through :func:`import_files`, so a dataset imported either way
 is the same dataset. :func:`append_files` adds a batch of new data to a stored dataset, validated
-the same way and checked against what the dataset already holds.
+the same way and checked against what the dataset already holds. :func:`stage_upload` and
+:func:`preview_file` are the file handling behind the Data page's upload widgets.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +21,15 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
-from recsys.data import io, privacy
-from recsys.data.schema import TableSchema, infer_schema
-from recsys.workspace.store import DatasetInfo, Workspace
-from recsys.data.validate import DataError, Problem, check_mapping, example_rows, to_number
+from recsys.data import privacy
+from recsys.data.dataset import DatasetInfo, PreparedDataset, SourceInfo
+from recsys.data.files import LoadedTable, ReadLimits, Source, display_name
+from recsys.data.mapping import ImportOptions, load_source
+from recsys.data.prepare import prepare_dataset, prepare_tables
+from recsys.data.read import read_table
+from recsys.data.schema import TableSchema
+from recsys.data.validate import DataError, Problem, example_rows, to_number
+from recsys.workspace.store import Workspace
 
 #: The sample shop shipped with the project (made by ``promolens sample --out sample_data``).
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -50,22 +59,22 @@ def import_files(
     *,
     name: str | None = None,
     mapping: dict[str, dict[str, str]] | None = None,
-    options: io.ImportOptions | None = None,
+    options: ImportOptions | None = None,
     names: dict[str, str] | None = None,
     pseudonymise: bool = False,
     is_sample: bool = False,
     progress: Callable[[str, float], None] | None = None,
-) -> tuple[DatasetInfo, io.PreparedDataset]:
+) -> tuple[DatasetInfo, PreparedDataset]:
     """Read, validate, clean and store one dataset; raises ``validate.DataError`` on bad input.
 
     Nothing is written to the workspace unless every file passes.
     """
-    options = options or io.ImportOptions()
+    options = options or ImportOptions()
     if pseudonymise:
-        options = io.ImportOptions(**{**vars(options), "pseudonymise_key": workspace.secret_key()})
+        options = ImportOptions(**{**vars(options), "pseudonymise_key": workspace.secret_key()})
     if progress:
         progress("Reading and checking the files", 0.1)
-    prepared = io.prepare_dataset(interactions, users, items, mapping=mapping, options=options, names=names)
+    prepared = prepare_dataset(interactions, users, items, mapping=mapping, options=options, names=names)
     if progress:
         progress("Saving to the workspace", 0.8)
     label = name or Path((names or {}).get("interactions", str(interactions))).name
@@ -86,6 +95,53 @@ def ensure_sample_dataset(workspace: Workspace, sample_dir: Path = SAMPLE_DIR) -
     return info
 
 
+# --------------------------------------------------------------------------------------- uploads
+#: Uploads wait in this folder under the system's temp folder until they are imported.
+UPLOAD_FOLDER = "promolens-uploads"
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """An uploaded file saved for reading: where it is, its content hash and the name to show."""
+
+    path: Path
+    sha256: str
+    name: str
+
+
+def stage_upload(content: bytes, name: str | None) -> StagedUpload:
+    """Write an upload to a temp file named by its content hash only.
+
+    The browser's file name is never part of the path (it can be ``../../x.csv``); it is only
+    shown, through :func:`~recsys.data.files.display_name`. The folder is readable by the server's
+    user only (0700) and the file too (0600): it holds customer data. The same content is written once.
+
+    Examples
+    --------
+    >>> staged = stage_upload(b"user,item\\n1,a\\n", "../../orders.csv")  # doctest: +SKIP
+    >>> staged.name, staged.path.name == staged.sha256[:32] + ".upload"  # doctest: +SKIP
+    ('orders.csv', True)
+    """
+    digest = hashlib.sha256(content).hexdigest()
+    folder = Path(tempfile.gettempdir()) / UPLOAD_FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{digest[:32]}.upload"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+    return StagedUpload(path, digest, display_name(name))
+
+
+def preview_file(path: str | Path, name: str, limits: ReadLimits, rows: int = 8) -> tuple[list[str], pd.DataFrame]:
+    """A file's column names and its first ``rows`` rows, read with the import's guards.
+
+    Raises ``validate.DataError`` for a file that cannot be imported at all.
+    """
+    frame = read_table(path, name=name, limits=limits)
+    return [str(c) for c in frame.columns], frame.head(rows)
+
+
 # --------------------------------------------------------------------------------------- appends
 _APPEND_FIX_NEW_DATASET = (
     "A dataset's columns are fixed at import so that its models stay comparable: remove the column "
@@ -99,20 +155,20 @@ _PSEUDONYM = r"u_[0-9a-f]{16}"
 def append_files(
     workspace: Workspace,
     dataset_id: str,
-    interactions: io.Source | None = None,
-    users: io.Source | None = None,
-    items: io.Source | None = None,
+    interactions: Source | None = None,
+    users: Source | None = None,
+    items: Source | None = None,
     *,
     name: str | None = None,
     names: dict[str, str] | None = None,
-    options: io.ImportOptions | None = None,
+    options: ImportOptions | None = None,
     progress: Callable[[str, float], None] | None = None,
-) -> tuple[dict[str, Any], io.PreparedDataset]:
+) -> tuple[dict[str, Any], PreparedDataset]:
     """Validate a batch of new data like an import and append it to a dataset, atomically.
 
     Any of the three files may be given (new customers or new offers may come before any
     interaction of theirs). The files are read with the dataset's column mapping, event weights,
-    leading-zero rule and pseudonymisation, go through every check of ``io.prepare_dataset`` and
+    leading-zero rule and pseudonymisation, go through every check of ``prepare_dataset`` and
     are then checked against the stored dataset:
 
     * users / items columns must be the dataset's (a new or missing column is an error);
@@ -142,7 +198,7 @@ def append_files(
                                  "Give at least one of: an interactions file, a customers file, an offers file.")])
     if progress:
         progress("Reading and checking the files", 0.1)
-    options = _append_options(workspace, info, options or io.ImportOptions())
+    options = _append_options(workspace, info, options or ImportOptions())
     shown = {t: (names or {}).get(t.value) or (Path(s).name if isinstance(s, (str, Path)) else f"{t.value} table")
              for t, s in inputs.items()}
     overrides = _append_mapping(info, inputs)
@@ -151,17 +207,17 @@ def append_files(
     load_warnings = [w for table in loaded.values() for w in table.warnings]
     try:
         if C.Table.INTERACTIONS in loaded:
-            prepared = io.prepare_dataset(
+            prepared = prepare_dataset(
                 *(loaded[t].frame if t in loaded else None for t in C.Table),
                 mapping=overrides, options=options, names={t.value: n for t, n in shown.items()},
             )
             prepared.warnings = [w for w in prepared.warnings if "appear in the interactions" not in w.message]
         else:
-            prepared = _prepare_entities(info, loaded, overrides, options)
+            prepared = prepare_tables(loaded, overrides, options)
     except DataError as exc:
         raise DataError(exc.problems, load_warnings + exc.warnings) from None
     prepared.warnings = load_warnings + prepared.warnings
-    prepared.sources = [io.SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
+    prepared.sources = [SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
     _check_against_dataset(workspace, info, prepared, loaded)
     if progress:
         progress("Saving to the workspace", 0.8)
@@ -172,7 +228,7 @@ def append_files(
     return record, prepared
 
 
-def _append_options(workspace: Workspace, info: DatasetInfo, options: io.ImportOptions) -> io.ImportOptions:
+def _append_options(workspace: Workspace, info: DatasetInfo, options: ImportOptions) -> ImportOptions:
     """The caller's options with what decides a file's meaning taken from the dataset's import."""
     stored = info.import_options
     changes: dict[str, Any] = {}
@@ -208,7 +264,7 @@ def _append_options(workspace: Workspace, info: DatasetInfo, options: io.ImportO
     return replace(options, **changes)
 
 
-def _append_mapping(info: DatasetInfo, inputs: dict[C.Table, io.Source]) -> dict[str, dict[str, str | None]]:
+def _append_mapping(info: DatasetInfo, inputs: dict[C.Table, Source]) -> dict[str, dict[str, str | None]]:
     """The dataset's column mapping; canonical columns it did not map stay unmapped."""
     mapping: dict[str, dict[str, str | None]] = {}
     for table in inputs:
@@ -219,14 +275,14 @@ def _append_mapping(info: DatasetInfo, inputs: dict[C.Table, io.Source]) -> dict
 
 
 def _load_batch(
-    inputs: dict[C.Table, io.Source], shown: dict[C.Table, str], overrides: dict[str, dict[str, str | None]],
-    options: io.ImportOptions,
-) -> dict[C.Table, io.LoadedTable]:
+    inputs: dict[C.Table, Source], shown: dict[C.Table, str], overrides: dict[str, dict[str, str | None]],
+    options: ImportOptions,
+) -> dict[C.Table, LoadedTable]:
     """Read every file once (the header decides which columns are facts); all file problems at once."""
     loaded, problems, warnings = {}, [], []
     for table, source in inputs.items():
         try:
-            loaded[table] = io._load_any(source, shown[table], table, overrides.get(table.value), options)
+            loaded[table] = load_source(source, shown[table], table, overrides.get(table.value), options)
         except DataError as exc:
             problems += exc.problems
             warnings += exc.warnings
@@ -237,7 +293,7 @@ def _load_batch(
 
 
 def _fact_columns(
-    info: DatasetInfo, loaded: io.LoadedTable | None, overrides: dict[str, dict[str, str | None]],
+    info: DatasetInfo, loaded: LoadedTable | None, overrides: dict[str, dict[str, str | None]],
 ) -> dict[str, tuple[str, ...]]:
     """Columns of the interactions file that are customer / offer facts of the dataset (and only those)."""
     if loaded is None:
@@ -250,58 +306,8 @@ def _fact_columns(
             "item_columns": tuple(c for c in free if c in item_names and c not in user_names)}
 
 
-def _prepare_entities(
-    info: DatasetInfo, loaded: dict[C.Table, io.LoadedTable], overrides: dict[str, dict[str, str | None]],
-    options: io.ImportOptions,
-) -> io.PreparedDataset:
-    """A batch of customers and/or offers only: the users/items steps of ``io.prepare_dataset``."""
-    ctx = io._Context(options)
-    resolved: dict[str, dict[str, str]] = {}
-    frames: dict[C.Table, pd.DataFrame] = {}
-    identifiers: dict[str, dict[str, str]] = {}
-    for table, table_loaded in loaded.items():
-        columns = list(table_loaded.frame.columns)
-        mapping = io.resolve_mapping(columns, table, overrides.get(table.value))
-        resolved[table.value] = mapping
-        problems = check_mapping(mapping, columns, table, table_loaded.name)
-        for p in problems:
-            ctx.add(p)
-        entity = None if problems else io._prepare_entity(ctx, table_loaded, table, mapping)
-        if entity is not None:
-            frames[table], identifiers[table.value] = entity
-    if ctx.problems:
-        raise DataError(ctx.problems, ctx.warnings)
-    for table, found in identifiers.items():
-        for column, reason in found.items():
-            ctx.add(Problem(loaded[C.Table(table)].name, column, (), 0,
-                            f"column '{column}' holds direct identifiers ({reason})",
-                            "Nothing to do: it is never used as a model feature and never exported.", "warning"))
-    for table, key in ((C.Table.USERS, C.USER_ID), (C.Table.ITEMS, C.ITEM_ID)):
-        frames.setdefault(table, pd.DataFrame({key: pd.Series([], dtype="str")}))
-    if options.pseudonymise_key is not None:
-        frames[C.Table.USERS][C.USER_ID] = privacy.pseudonymise(frames[C.Table.USERS][C.USER_ID], options.pseudonymise_key)
-    sources = [io.SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
-    return io.PreparedDataset(
-        interactions=_no_interactions(),
-        users=frames[C.Table.USERS], items=frames[C.Table.ITEMS],
-        user_schema=infer_schema(frames[C.Table.USERS], C.USER_ID, set(identifiers.get("users", {}))),
-        item_schema=infer_schema(frames[C.Table.ITEMS], C.ITEM_ID, set(identifiers.get("items", {}))),
-        mapping=resolved, report=ctx.report, warnings=ctx.warnings, sources=sources, identifiers=identifiers,
-        fingerprint=io._dataset_fingerprint(sources, resolved, options),
-    )
-
-
-def _no_interactions() -> pd.DataFrame:
-    """An empty interactions table with the dtypes ``io.prepare_dataset`` produces."""
-    return pd.DataFrame({
-        C.USER_ID: pd.Series([], dtype="str"), C.ITEM_ID: pd.Series([], dtype="str"),
-        C.EVENT: pd.Series([], dtype="str"), C.TIMESTAMP: pd.Series([], dtype="datetime64[ns]"),
-        C.WEIGHT: pd.Series([], dtype="float64"), C.VALUE: pd.Series([], dtype="float64"),
-    })
-
-
 def _check_against_dataset(
-    workspace: Workspace, info: DatasetInfo, prepared: io.PreparedDataset, loaded: dict[C.Table, io.LoadedTable],
+    workspace: Workspace, info: DatasetInfo, prepared: PreparedDataset, loaded: dict[C.Table, LoadedTable],
 ) -> None:
     """Checks of a prepared batch against the stored dataset; fixes the batch in place or raises."""
     problems: list[Problem] = []
@@ -322,7 +328,7 @@ def _check_against_dataset(
 
 
 def _column_problems(
-    frame: pd.DataFrame, key: str, schema: TableSchema, loaded: io.LoadedTable | None, inter_file: str, table: C.Table,
+    frame: pd.DataFrame, key: str, schema: TableSchema, loaded: LoadedTable | None, inter_file: str, table: C.Table,
 ) -> list[Problem]:
     expected = [c.name for c in schema.columns]
     have = [c for c in frame.columns if c != key]
@@ -354,7 +360,7 @@ def _stored_types(workspace: Workspace, dataset_id: str, table: C.Table) -> dict
 
 
 def _number_problems(
-    workspace: Workspace, info: DatasetInfo, table: C.Table, frame: pd.DataFrame, loaded: io.LoadedTable | None,
+    workspace: Workspace, info: DatasetInfo, table: C.Table, frame: pd.DataFrame, loaded: LoadedTable | None,
 ) -> list[Problem]:
     """Number columns of the dataset must get numbers (text in them is refused, row by row)."""
     types = _stored_types(workspace, info.id, table)
@@ -403,7 +409,7 @@ def _new_event_warnings(
         "warning")]
 
 
-def _drop_known_rows(folders: list[Path], prepared: io.PreparedDataset) -> None:
+def _drop_known_rows(folders: list[Path], prepared: PreparedDataset) -> None:
     """Drop batch interactions identical to a row already in the dataset (re-sent data), with a report step."""
     inter = prepared.interactions
     mapped = prepared.mapping.get(C.Table.INTERACTIONS.value, {})
@@ -432,7 +438,7 @@ def _drop_known_rows(folders: list[Path], prepared: io.PreparedDataset) -> None:
         prepared.report.rows_out[table] = len(prepared.interactions)
 
 
-def _refuse_nothing_new(info: DatasetInfo, history: list[dict[str, Any]], prepared: io.PreparedDataset) -> None:
+def _refuse_nothing_new(info: DatasetInfo, history: list[dict[str, Any]], prepared: PreparedDataset) -> None:
     """A batch that adds nothing, or whose every file was already added, is refused."""
     earlier = {s.get("sha256"): "the import" for s in info.sources}
     for record in history:

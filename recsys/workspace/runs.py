@@ -40,7 +40,8 @@ from recsys.learn.pipeline import (
     train_and_evaluate,
 )
 from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
-from recsys.workspace.store import Dataset, DatasetInfo, Workspace
+from recsys.data.dataset import Dataset, DatasetInfo
+from recsys.workspace.store import Workspace
 
 MODEL_FILE = "model.npz"
 PER_USER_FILE = "per_user_{model}.parquet"

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import duckdb
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
 
 DEFAULT_WORKSPACE = "workspace"
@@ -116,59 +117,6 @@ class NotFound(WorkspaceError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """One catalogue row of the datasets table."""
-
-    id: str
-    name: str
-    created_at: datetime
-    fingerprint: str
-    sources: list[dict[str, Any]]
-    mapping: dict[str, dict[str, str]]
-    report: dict[str, Any]
-    warnings: list[dict[str, Any]]
-    identifiers: dict[str, dict[str, str]]
-    user_schema: TableSchema
-    item_schema: TableSchema
-    n_interactions: int
-    n_users: int
-    n_items: int
-    is_sample: bool
-    #: Number of appends so far (0 right after import).
-    version: int = 0
-    #: The fingerprint right after import (``fingerprint`` changes with every append).
-    base_fingerprint: str = ""
-    #: The import options that decide what a file means (see ``io.ImportOptions.fingerprint_dict``);
-    #: empty for datasets imported before appends existed.
-    import_options: dict[str, Any] = field(default_factory=dict)
-
-    def label(self) -> str:
-        appends = f", {self.version} append{'s' if self.version != 1 else ''}" if self.version else ""
-        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions{appends})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "created_at": self.created_at.isoformat(),
-            "fingerprint": self.fingerprint, "sources": self.sources, "mapping": self.mapping,
-            "report": self.report, "warnings": self.warnings, "identifiers": self.identifiers,
-            "user_schema": self.user_schema.to_list(), "item_schema": self.item_schema.to_list(),
-            "n_interactions": self.n_interactions, "n_users": self.n_users,
-            "n_items": self.n_items, "is_sample": self.is_sample, "version": self.version,
-            "base_fingerprint": self.base_fingerprint or self.fingerprint,
-        }
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A dataset's tables, as loaded from the workspace."""
-
-    info: DatasetInfo
-    interactions: pd.DataFrame
-    users: pd.DataFrame
-    items: pd.DataFrame
 
 
 def _now() -> datetime:
@@ -300,9 +248,9 @@ class Workspace:
     def save_dataset(
         self, prepared: Any, name: str, is_sample: bool = False, *, import_options: dict[str, Any] | None = None,
     ) -> DatasetInfo:
-        """Store a prepared dataset (see ``io.prepare_dataset``) atomically and return its info.
+        """Store a prepared dataset (see ``prepare.prepare_dataset``) atomically and return its info.
 
-        ``import_options`` (``io.ImportOptions.fingerprint_dict()``) are kept so that later appends
+        ``import_options`` (``mapping.ImportOptions.fingerprint_dict()``) are kept so that later appends
         read their files the same way (event weights, leading zeros, pseudonymisation).
         """
         name = name.strip() or "dataset"

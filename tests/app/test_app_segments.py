@@ -13,7 +13,7 @@ from recsys.workspace import runs
 from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.workspace.ingest import ensure_sample_dataset
-from recsys.data.io import prepare_dataset
+from recsys.data.prepare import prepare_dataset
 from recsys.learn.config import ModelConfig
 from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace

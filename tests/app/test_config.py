@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
-from recsys.data.io import ReadLimits
+from recsys.data.files import ReadLimits
 
 CONFIG = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 

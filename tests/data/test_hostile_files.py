@@ -29,7 +29,8 @@ from streamlit.testing.v1 import AppTest
 
 from recsys import cli
 from recsys.campaign import export, measure
-from recsys.data import io
+from recsys.data.files import SNIFF_BYTES, ReadLimits, display_name
+from recsys.data.read import load_table, read_table
 from recsys.workspace import exports, runs
 from recsys.core import columns as C
 from recsys.workspace.ingest import import_files
@@ -266,9 +267,9 @@ def test_outcomes_upload_on_the_measure_page_path(
     case = corpus[name]
     limits_env(case)
     before = workspace_digest(ws.path)
-    shown = io.display_name(case.shown_upload_name)
+    shown = display_name(case.shown_upload_name)
     with pytest.raises(DataError) as caught:
-        frame = io.read_table(case.path.read_bytes(), name=shown, limits=io.ReadLimits.from_env())
+        frame = read_table(case.path.read_bytes(), name=shown, limits=ReadLimits.from_env())
         measure.measure_export(exports.load_targets(ws, "e1"), frame, [case.outcome_column], source=shown,
                                export_id="e1")
     assert re.search(case.outcomes, str(caught.value)), str(caught.value)
@@ -318,7 +319,7 @@ def test_the_zip_bomb_is_refused_before_anything_is_unpacked(corpus: dict[str, B
     tracemalloc.start()
     started = time.perf_counter()
     with pytest.raises(DataError, match=case.expect):
-        io.read_table(case.path)
+        read_table(case.path)
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -330,18 +331,18 @@ def test_ten_thousand_columns_are_refused_from_the_header(corpus: dict[str, BadC
     case = corpus["ten_thousand_columns"]
     started = time.perf_counter()
     with pytest.raises(DataError, match=case.expect):
-        io.read_table(case.path)
+        read_table(case.path)
     assert time.perf_counter() - started < 2.0
 
 
 def test_a_header_longer_than_the_sniffed_bytes_is_counted_whole(tmp_path: Path) -> None:
     header = ",".join(["user_id", "item_id"] + [f"a_rather_long_column_name_for_a_wide_table_{k:05d}" for k in range(1_498)])
-    assert len(header) > io.SNIFF_BYTES
+    assert len(header) > SNIFF_BYTES
     path = tmp_path / "wide.csv"
     path.write_text(header + "\n" + ",".join(["u1", "i1"] + ["0"] * 1_498) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"wide\.csv: the file has 1,500 columns, over the limit of 1,000"):
-        io.read_table(path)
-    assert io.read_table(path, limits=io.ReadLimits(max_columns=2_000)).shape == (1, 1_500)
+        read_table(path)
+    assert read_table(path, limits=ReadLimits(max_columns=2_000)).shape == (1, 1_500)
 
 
 def test_formulas_with_saved_results_are_read_as_values_never_run(tmp_path: Path) -> None:
@@ -352,7 +353,7 @@ def test_formulas_with_saved_results_are_read_as_values_never_run(tmp_path: Path
     rows += [row(r, [cell(f"A{r}", f"u{r}"), cell(f"B{r}", "i1"), cell(f"C{r}", formula=f"1+{r}", value=r + 1),
                      cell(f"D{r}", '=HYPERLINK("http://evil.example","click")')]) for r in range(2, 5)]
     path = badfiles.write_xlsx(tmp_path / "saved.xlsx", rows)
-    loaded = io.load_table(path)
+    loaded = load_table(path)
     assert loaded.frame["quantity"].tolist() == [3, 4, 5]
     assert loaded.frame["note"].iloc[0] == '=HYPERLINK("http://evil.example","click")'  # text, as typed
     assert any("3 formula cells" in w.message and "neither run nor kept" in w.message for w in loaded.warnings)
@@ -376,20 +377,20 @@ def test_ids_with_invisible_characters_are_refused_not_cleaned(corpus: dict[str,
 
 
 def test_display_name_never_keeps_a_path_or_a_hidden_character() -> None:
-    assert io.display_name("../../x.csv") == "x.csv"
-    assert io.display_name("..\\..\\..\\etc\\passwd") == "passwd"
-    assert io.display_name("/") == "upload" and io.display_name("..") == "upload"
-    assert io.display_name("a\u202egpj.csv") == "a[U+202E]gpj.csv"
-    assert io.display_name(io.display_name("x\x1b[2J.csv")) == "x[U+001B][2J.csv"  # idempotent
-    assert len(io.display_name("a" * 500 + ".csv")) == 120
+    assert display_name("../../x.csv") == "x.csv"
+    assert display_name("..\\..\\..\\etc\\passwd") == "passwd"
+    assert display_name("/") == "upload" and display_name("..") == "upload"
+    assert display_name("a\u202egpj.csv") == "a[U+202E]gpj.csv"
+    assert display_name(display_name("x\x1b[2J.csv")) == "x[U+001B][2J.csv"  # idempotent
+    assert len(display_name("a" * 500 + ".csv")) == 120
 
 
 def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = io.ReadLimits.from_env({"PROMOLENS_MAX_FILE_MB": "0.5", "PROMOLENS_MAX_COLUMNS": "20",
+    limits = ReadLimits.from_env({"PROMOLENS_MAX_FILE_MB": "0.5", "PROMOLENS_MAX_COLUMNS": "20",
                                      "PROMOLENS_MAX_ROWS": ""})
-    assert (limits.max_file_bytes, limits.max_columns, limits.max_rows) == (512 * 1024, 20, io.ReadLimits().max_rows)
+    assert (limits.max_file_bytes, limits.max_columns, limits.max_rows) == (512 * 1024, 20, ReadLimits().max_rows)
     with pytest.raises(ValueError, match="PROMOLENS_MAX_ROWS='many' is not a number"):
-        io.ReadLimits.from_env({"PROMOLENS_MAX_ROWS": "many"})
+        ReadLimits.from_env({"PROMOLENS_MAX_ROWS": "many"})
 
 
 # ------------------------------------------------------------------------------------ a model file that is a pickle

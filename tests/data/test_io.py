@@ -13,19 +13,11 @@ import pytest
 
 from recsys.core import columns as C
 from recsys.data import privacy
-from recsys.data.io import (
-    ImportOptions,
-    ReadLimits,
-    file_fingerprint,
-    guess_mapping,
-    load_table,
-    normalise_ids,
-    parquet_memory_estimate,
-    parse_timestamps,
-    prepare_dataset,
-    read_table,
-    resolve_mapping,
-)
+from recsys.data.files import ReadLimits, file_fingerprint
+from recsys.data.mapping import ImportOptions, guess_mapping, resolve_mapping
+from recsys.data.parse import normalise_ids, parse_timestamps
+from recsys.data.prepare import prepare_dataset
+from recsys.data.read import load_table, parquet_memory_estimate, read_table
 from recsys.data.schema import ColumnKind
 from recsys.data.validate import DataError
 
@@ -466,7 +458,7 @@ def test_sources_record_hash_size_and_rows(tmp_path: Path) -> None:
 
 
 def test_duplicate_detection_matches_pandas_exactly() -> None:
-    from recsys.data.io import _duplicated
+    from recsys.data.clean import duplicated_rows
 
     rng = np.random.default_rng(11)
     n = 5_000
@@ -479,7 +471,7 @@ def test_duplicate_detection_matches_pandas_exactly() -> None:
     })
     expected = frame.duplicated(keep="first").to_numpy()
     assert expected.sum() > 0
-    assert (_duplicated(frame) == expected).all()
+    assert (duplicated_rows(frame) == expected).all()
 
 
 def test_semicolon_files_with_decimal_commas_give_numbers(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.data.io import PreparedDataset, prepare_dataset
+from recsys.data.dataset import PreparedDataset
+from recsys.data.prepare import prepare_dataset
 from recsys.data.schema import ColumnKind
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "online_retail"

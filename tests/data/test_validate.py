@@ -12,7 +12,8 @@ import pytest
 
 from tests.badfiles import ALL_BAD_CASES, BadCase, make_duplicate_user_ids, make_pdf_renamed_csv
 from recsys.core import columns as C
-from recsys.data.io import ImportOptions, prepare_dataset
+from recsys.data.mapping import ImportOptions
+from recsys.data.prepare import prepare_dataset
 from recsys.data.validate import (
     CleaningReport,
     CleaningStep,

@@ -522,7 +522,7 @@ def test_recommend_for_customer_applies_the_filters(sample, hybrid, explainer) -
 
     newcomer = shop.users.head(1).assign(**{C.USER_ID: "NEWBIE"})  # e.g. appended after training
 
-    class _Dataset:  # the fields of store.Dataset that are used
+    class _Dataset:  # the fields of data.dataset.Dataset that are used
         info, interactions, items = _Info(), shop.interactions, shop.items
         users = pd.concat([shop.users, newcomer], ignore_index=True)
 

@@ -26,7 +26,7 @@ from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.cli import EXIT_BAD_INPUT, main
 from recsys.learn.interactions import IdIndex
-from recsys.data.io import prepare_dataset
+from recsys.data.prepare import prepare_dataset
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.workspace import segments as jobs
 from recsys.workspace.store import NotFound, Workspace

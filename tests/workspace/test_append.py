@@ -383,15 +383,16 @@ def test_sidebar_label_says_how_stale_a_run_is() -> None:
 def test_pseudonymisation_must_match_the_dataset(ws: Workspace, tmp_path: Path, shop: Path) -> None:
     from dataclasses import replace
 
-    from recsys.data import io
+    from recsys.data.mapping import ImportOptions
+    from recsys.data.prepare import prepare_dataset
 
     before = _digest(ws)
     batch = _batch(tmp_path, "b.csv", "u1,o3,click,2026-01-09\n")
     with pytest.raises(DataError, match="keeps its customer ids as they are"):
-        append_files(ws, "d1", batch, options=replace(io.ImportOptions(), pseudonymise_key=privacy.new_key()))
+        append_files(ws, "d1", batch, options=replace(ImportOptions(), pseudonymise_key=privacy.new_key()))
     assert _digest(ws) == before
     # a dataset stored before import options were kept: pseudonyms are recognised by their shape
-    legacy = ws.save_dataset(io.prepare_dataset(shop / "orders.csv", options=io.ImportOptions(
+    legacy = ws.save_dataset(prepare_dataset(shop / "orders.csv", options=ImportOptions(
         pseudonymise_key=ws.secret_key())), "legacy")
     assert legacy.import_options == {}
     append_files(ws, legacy.id, batch)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from recsys import charts
-from recsys.data import io
+from recsys.data.prepare import prepare_dataset
 from recsys.workspace import overview
 from recsys.workspace.store import Workspace
 
@@ -26,7 +26,7 @@ def ws_and_id(tmp_path: Path) -> tuple[Workspace, str]:
     items = pd.DataFrame({"item_id": ["o1", "o2", "o3"], "title": ["Shoes 20% off", "Bags 10% off", "Free shipping"]})
     for name, frame in (("i.csv", inter), ("u.csv", users), ("o.csv", items)):
         frame.to_csv(tmp_path / name, index=False)
-    prepared = io.prepare_dataset(tmp_path / "i.csv", tmp_path / "u.csv", tmp_path / "o.csv")
+    prepared = prepare_dataset(tmp_path / "i.csv", tmp_path / "u.csv", tmp_path / "o.csv")
     ws = Workspace(tmp_path / "ws")
     return ws, ws.save_dataset(prepared, "tiny").id
 

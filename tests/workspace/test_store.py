@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.data import io
+from recsys.data.dataset import PreparedDataset
+from recsys.data.prepare import prepare_dataset
 from recsys.workspace import store
 from recsys.workspace.store import NotFound, Workspace, WorkspaceBusy
 
@@ -24,7 +25,7 @@ def _write(tmp_path: Path, name: str, frame: pd.DataFrame) -> Path:
 
 
 @pytest.fixture()
-def prepared(tmp_path: Path) -> io.PreparedDataset:
+def prepared(tmp_path: Path) -> PreparedDataset:
     inter = pd.DataFrame({
         "customer_id": ["u1", "u1", "u2", "u3", "u3"],
         "offer_id": ["o1", "o2", "o1", "o2", "o3"],
@@ -33,13 +34,13 @@ def prepared(tmp_path: Path) -> io.PreparedDataset:
     })
     users = pd.DataFrame({"customer_id": ["u1", "u2", "u3", "u4"], "segment": ["a", "b", "a", "b"]})
     items = pd.DataFrame({"offer_id": ["o1", "o2", "o3"], "category": ["shoes", "bags", "shoes"]})
-    return io.prepare_dataset(
+    return prepare_dataset(
         _write(tmp_path, "inter.csv", inter), _write(tmp_path, "users.csv", users),
         _write(tmp_path, "items.csv", items),
     )
 
 
-def test_save_and_load_round_trip(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_save_and_load_round_trip(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     info = ws.save_dataset(prepared, "shop")
     assert info.id == "d1"
@@ -51,7 +52,7 @@ def test_save_and_load_round_trip(tmp_path: Path, prepared: io.PreparedDataset) 
     assert loaded.info.user_schema == prepared.user_schema
 
 
-def test_ids_increase_and_listing_is_newest_first(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_ids_increase_and_listing_is_newest_first(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     first = ws.save_dataset(prepared, "one")
     second = ws.save_dataset(prepared, "two")
@@ -63,14 +64,14 @@ def test_ids_increase_and_listing_is_newest_first(tmp_path: Path, prepared: io.P
     assert ws.save_dataset(prepared, "three").id == "d3"  # ids are never reused
 
 
-def test_unknown_dataset_names_the_known_ones(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_unknown_dataset_names_the_known_ones(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.save_dataset(prepared, "shop")
     with pytest.raises(NotFound, match=r"No dataset 'd9'.*known: d1"):
         ws.dataset("d9")
 
 
-def test_failed_write_leaves_workspace_unchanged(tmp_path: Path, prepared: io.PreparedDataset, monkeypatch) -> None:
+def test_failed_write_leaves_workspace_unchanged(tmp_path: Path, prepared: PreparedDataset, monkeypatch) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.save_dataset(prepared, "shop")
     before = ws.snapshot()
@@ -131,7 +132,7 @@ def test_workspace_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
         Workspace(target)
 
 
-def test_runs_are_recorded_listed_and_deleted(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_runs_are_recorded_listed_and_deleted(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     info = ws.save_dataset(prepared, "shop")
     record = {"config": {"epochs": 3}, "metrics": {"hybrid": {"precision@10": 0.2}}, "epochs": [], "timings": {"fit": 1.5}}
@@ -146,7 +147,7 @@ def test_runs_are_recorded_listed_and_deleted(tmp_path: Path, prepared: io.Prepa
     assert ws.runs() == [] and not ws.run_dir(run_id).exists()
 
 
-def test_failed_model_write_records_no_run(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_failed_model_write_records_no_run(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     info = ws.save_dataset(prepared, "shop")
     before = ws.snapshot()
@@ -160,7 +161,7 @@ def test_failed_model_write_records_no_run(tmp_path: Path, prepared: io.Prepared
     assert ws.snapshot() == before
 
 
-def test_segments_keep_their_members(tmp_path: Path, prepared: io.PreparedDataset) -> None:
+def test_segments_keep_their_members(tmp_path: Path, prepared: PreparedDataset) -> None:
     ws = Workspace(tmp_path / "ws")
     info = ws.save_dataset(prepared, "shop")
     seg = ws.save_segment(info.id, "bargain hunters", {"by": "segment", "value": "a"}, pd.Series(["u1", "u3", "u1"]))

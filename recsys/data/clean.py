@@ -1,0 +1,393 @@
+"""Validate and clean one mapped table: the interactions file, or a users or items file.
+
+:class:`ImportContext` collects, for one import, every blocking problem of every file (so the
+user sees them all at once), the warnings and the :class:`~recsys.data.validate.CleaningReport`.
+:func:`prepare_interactions` turns the interactions file into the canonical columns (ids, event,
+timestamp, weight, value), dropping and reporting cancellations, returns, refunds, duplicates and
+unreadable or future dates; :func:`prepare_entity` does the same for a users or items file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from recsys.core import columns as C
+from recsys.core.arrays import factorize
+from recsys.data import privacy
+from recsys.data.files import LoadedTable
+from recsys.data.mapping import ImportOptions
+from recsys.data.parse import merge_leading_zeros, naive_utc, normalise_ids, parse_timestamps
+from recsys.data.validate import (
+    CleaningReport,
+    Problem,
+    bad_share_problem,
+    duplicate_key_problem,
+    empty_id_problem,
+    example_rows,
+    invisible_id_problem,
+    label,
+    leading_zero_problem,
+    long_id_problem,
+    negative_problem,
+    non_number_problem,
+    to_number,
+)
+
+_DATE_FIX = ("Correct or delete these rows, map a different column to the date/time, or allow more "
+             "rows to be dropped (ImportOptions.max_bad_share, now {share:.1%}).")
+
+class ImportContext:
+    """Per-import state shared by the table steps: problems, warnings and the report."""
+
+    def __init__(self, options: ImportOptions) -> None:
+        self.options = options
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.report = CleaningReport()
+
+    def add(self, problem: Problem | None) -> None:
+        if problem is None:
+            return
+        (self.warnings if problem.severity == "warning" else self.problems).append(problem)
+
+    def step(self, table: str, name: str, mask: np.ndarray, description: str, action: str = "dropped") -> None:
+        count = int(np.count_nonzero(mask))
+        self.report.add(table, name, count, description, example_rows(mask) if count else (), action)
+
+
+def _id_column(
+    ctx: ImportContext, raw: pd.DataFrame, theirs: str, canonical: str, file: str, table: str,
+) -> tuple[pd.Series, np.ndarray] | None:
+    """Normalised ids of one mapped id column with the checks every table shares."""
+    ids, had_space = normalise_ids(raw[theirs])
+    missing = ids.isna().to_numpy()
+    if missing.all():
+        ctx.add(empty_id_problem(file=file, column=theirs, canonical=canonical, rows=len(raw)))
+        return None
+    ctx.add(invisible_id_problem(ids, file=file, column=theirs, canonical=canonical))
+    ctx.add(long_id_problem(ids, file=file, column=theirs, canonical=canonical))
+    ctx.step(table, f"{label(canonical)}: surrounding spaces removed", had_space,
+             f"{label(canonical).capitalize()}s such as ' 123 ' were trimmed to '123' (column '{theirs}'), so "
+             "ids that differ only by spaces are one id.", action="fixed")
+    mode = ctx.options.leading_zero_ids
+    if mode == "error":
+        ctx.add(leading_zero_problem(ids, file=file, column=theirs, canonical=canonical))
+    elif mode == "merge":
+        ids, changed = merge_leading_zeros(ids)
+        ctx.step(table, f"{label(canonical)}: leading zeros removed", changed,
+                 f"Leading zeros were removed from {label(canonical)}s (column '{theirs}'), so '007' and '7' are "
+                 "one id (leading_zero_ids='merge').", action="fixed")
+    return ids, missing
+
+
+def _check_personal_user_ids(ctx: ImportContext, ids: pd.Series, theirs: str, file: str) -> str | None:
+    reason = privacy.identifier_reason(theirs, ids)
+    if reason is None:
+        return None
+    if ctx.options.pseudonymise_key is None:
+        ctx.add(Problem(
+            file, theirs, (), 0,
+            f"the customer ids in column '{theirs}' are personal data ({reason})",
+            ("Turn on pseudonymisation (the Data page switch 'Pseudonymise customer ids', or "
+             "ImportOptions.pseudonymise_key=privacy.new_key()) so they are replaced by keyed pseudonyms, "
+             "or map a customer number column to user_id instead."),
+        ))
+    else:
+        ctx.add(Problem(file, theirs, (), 0,
+                        f"the customer ids in column '{theirs}' are personal data ({reason}); "
+                        "they were replaced by keyed pseudonyms",
+                        "Keep the pseudonymisation key safe to match results back to customers.", "warning"))
+    return reason
+
+
+def _numeric_column(
+    ctx: ImportContext, raw: pd.DataFrame, mapping: dict[str, str], canonical: str, file: str,
+) -> pd.Series | None:
+    theirs = mapping.get(canonical)
+    if theirs is None:
+        return None
+    numbers, bad = to_number(raw[theirs])
+    ctx.add(non_number_problem(raw[theirs], bad, file=file, column=theirs, canonical=canonical))
+    return numbers
+def _take_text(categories: Sequence[str], codes: np.ndarray) -> pd.Series:
+    """A text column from category names and codes (built by Arrow: no per-row Python objects)."""
+    dictionary = pa.array(list(categories), type=pa.string())
+    return dictionary.take(pa.array(codes, type=pa.int64())).to_pandas().astype("str").reset_index(drop=True)
+
+
+def _events(
+    ctx: ImportContext, raw: pd.DataFrame, mapping: dict[str, str], default: str, table: str,
+) -> tuple[np.ndarray, list[str]]:
+    """Event codes per row and the event names (lower case, trimmed; missing -> ``default``)."""
+    theirs = mapping.get(C.EVENT)
+    if theirs is None:
+        return np.zeros(len(raw), dtype=np.int64), [default]
+    codes, distinct = factorize(raw[theirs])
+    names = pd.Series(distinct.astype(str), dtype="str").str.strip().str.lower()  # distinct values only
+    blank = (names == "").to_numpy(dtype=bool, na_value=True)
+    names = names.where(~blank, default)
+    event_names = [str(e) for e in pd.unique(pd.concat([names, pd.Series([default], dtype="str")]))]
+    remap = pd.Index(event_names).get_indexer(names)
+    valid = codes >= 0
+    final = np.full(len(codes), event_names.index(default), dtype=np.int64)
+    final[valid] = remap[codes[valid]]
+    missing = ~valid
+    if blank.any():
+        missing[valid] |= blank[codes[valid]]
+    ctx.step(table, "event type missing", missing,
+             f"Rows without an event type (column '{theirs}') were given the event '{default}'.", action="fixed")
+    return final, event_names
+
+
+def prepare_interactions(
+    ctx: ImportContext, loaded: LoadedTable, mapping: dict[str, str],
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, str], dict[str, tuple[np.ndarray, pd.Index]]] | None:
+    """Validate and clean the interactions file; None when it has blocking problems.
+
+    Returns the canonical frame, the mask of kept raw rows, the identifier columns found and the
+    codes of the user and item ids (per raw row, with their distinct values) for reuse.
+    """
+    raw, file, table, opts = loaded.frame, loaded.name, C.Table.INTERACTIONS.value, ctx.options
+    n = len(raw)
+    errors_before = len(ctx.problems)
+    ctx.report.rows_in[table] = n
+
+    user = _id_column(ctx, raw, mapping[C.USER_ID], C.USER_ID, file, table)
+    item = _id_column(ctx, raw, mapping[C.ITEM_ID], C.ITEM_ID, file, table)
+    quantity = _numeric_column(ctx, raw, mapping, C.QUANTITY, file)
+    unit_price = _numeric_column(ctx, raw, mapping, C.UNIT_PRICE, file)
+    value = _numeric_column(ctx, raw, mapping, C.VALUE, file)
+    weight = _numeric_column(ctx, raw, mapping, C.WEIGHT, file)
+    if weight is not None:
+        ctx.add(negative_problem(weight, file=file, column=mapping[C.WEIGHT], canonical=C.WEIGHT))
+    if user is not None:
+        _check_personal_user_ids(ctx, user[0], mapping[C.USER_ID], file)
+    identifiers = privacy.find_identifiers(raw, skip=mapping.values())
+
+    drop = np.zeros(n, dtype=bool)
+    if user is not None:
+        ctx.step(table, "rows without a customer id", user[1],
+                 f"Rows with an empty customer id (column '{mapping[C.USER_ID]}') cannot be linked to anyone.")
+        drop |= user[1]
+    if item is not None:
+        ctx.step(table, "rows without an item id", item[1],
+                 f"Rows with an empty item id (column '{mapping[C.ITEM_ID]}') cannot be linked to an item.")
+        drop |= item[1]
+
+    codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    known: dict[str, np.ndarray] = {}
+    for canonical, ids in ((C.USER_ID, user), (C.ITEM_ID, item)):
+        if ids is not None:
+            id_codes, distinct = factorize(ids[0])
+            codes[canonical] = (id_codes, distinct.astype(ids[0].dtype))  # factorize gives Arrow text as object
+            known[mapping[canonical]] = codes[canonical][0]
+    has_time_or_order = C.TIMESTAMP in mapping or C.ORDER_ID in mapping
+    duplicated = duplicated_rows(raw, known)
+    if has_time_or_order:
+        ctx.step(table, "exact duplicate rows", duplicated,
+                 "Rows identical in every column to an earlier row (sent twice) were dropped; the first copy is kept.")
+        drop |= duplicated
+    else:
+        ctx.step(table, "exact duplicate rows", duplicated,
+                 "Rows identical in every column to an earlier row were kept: without a date or order column "
+                 "they may be real repeat interactions.", action="kept")
+
+    if C.ORDER_ID in mapping:
+        orders = raw[mapping[C.ORDER_ID]]
+        if isinstance(orders.dtype, pd.CategoricalDtype):
+            orders = orders.astype(orders.cat.categories.dtype)
+        orders = orders.astype("str").str.strip()
+        prefixed = orders.str.fullmatch(r"[Cc]\d+").to_numpy(dtype=bool, na_value=False)
+        numeric_orders = orders.str.fullmatch(r"\d+").to_numpy(dtype=bool, na_value=False)
+        cancelled = prefixed if prefixed.any() and numeric_orders.mean() >= 0.5 else np.zeros(n, dtype=bool)
+        ctx.step(table, "cancellations", cancelled,
+                 f"Order lines whose order id (column '{mapping[C.ORDER_ID]}') starts with 'C' are cancellations.")
+        drop |= cancelled
+    if quantity is not None:
+        q = quantity.to_numpy()
+        ctx.step(table, "returns (negative quantity)", q < 0,
+                 f"Rows with a negative quantity (column '{mapping[C.QUANTITY]}') are returns or corrections.")
+        ctx.step(table, "zero quantity", q == 0,
+                 f"Rows with quantity 0 (column '{mapping[C.QUANTITY]}') record nothing bought.")
+        drop |= (q <= 0)
+    if unit_price is not None:
+        p = unit_price.to_numpy()
+        ctx.step(table, "negative unit price", p < 0,
+                 f"Rows with a negative unit price (column '{mapping[C.UNIT_PRICE]}') are accounting adjustments.")
+        ctx.step(table, "zero unit price", p == 0,
+                 f"Rows with unit price 0 (column '{mapping[C.UNIT_PRICE]}') were kept (free items or samples).",
+                 action="kept")
+        drop |= p < 0
+    if value is not None:
+        v = value.to_numpy()
+        ctx.step(table, "negative value (refunds)", v < 0,
+                 f"Rows with a negative value (column '{mapping[C.VALUE]}') are refunds or corrections.")
+        drop |= v < 0
+
+    timestamps: pd.Series | None = None
+    if C.TIMESTAMP in mapping:
+        theirs = mapping[C.TIMESTAMP]
+        parsed, missing_ts, bad_ts = parse_timestamps(raw[theirs])
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None) if opts.now is None else pd.Timestamp(opts.now)
+        if now.tzinfo is not None:
+            now = now.tz_convert("UTC").tz_localize(None)
+        future = (parsed > now + pd.Timedelta(days=1)).to_numpy(dtype=bool, na_value=False)
+        unusable = missing_ts | bad_ts
+        samples = (", ".join(f"'{v}'" for v in pd.unique(raw[theirs][bad_ts].astype(str).str.slice(0, 30))[:3]))
+        ctx.add(bad_share_problem(
+            unusable, file=file, column=theirs, canonical=C.TIMESTAMP,
+            what=("{have} no date or one that cannot be read as a date" + (f" (e.g. {samples})" if samples else "")),
+            max_share=opts.max_bad_share, fix=_DATE_FIX.format(share=opts.max_bad_share)))
+        ctx.add(bad_share_problem(
+            future, file=file, column=theirs, canonical=C.TIMESTAMP,
+            what=f"{{are}} dated in the future (after {now:%Y-%m-%d})",
+            max_share=opts.max_bad_share,
+            fix=("Check the date format (day and month swapped?) and the year. "
+                 + _DATE_FIX.format(share=opts.max_bad_share))))
+        ctx.step(table, "missing or unreadable dates", unusable,
+                 f"Rows whose date (column '{theirs}') is empty or cannot be read as a date.")
+        ctx.step(table, "dates in the future", future,
+                 f"Rows dated after {now:%Y-%m-%d} (plus one day of slack; column '{theirs}').")
+        drop |= unusable | future
+        timestamps = parsed
+
+    if len(ctx.problems) > errors_before or user is None or item is None:
+        return None
+    keep = ~drop
+    if not keep.any():
+        ctx.add(Problem(file, None, (), n,
+                        f"no usable rows are left after cleaning (all {n:,} rows were dropped; see the cleaning steps)",
+                        "Check that the right columns are mapped to the customer id and item id, and the date format."))
+        return None
+
+    default_event = C.PURCHASE if (C.VALUE in mapping or C.QUANTITY in mapping) else C.INTERACTION
+    event_codes, event_names = _events(ctx, raw, mapping, default_event, table)
+    weights = opts.weights()
+    per_event = np.array([weights.get(e, 1.0) for e in event_names], dtype="float64")  # one per event type
+    if weight is None:
+        weight_values = per_event[event_codes]
+    else:
+        missing_weight = weight.isna().to_numpy()
+        weight_values = weight.to_numpy(dtype="float64", copy=True)
+        if missing_weight.any():
+            weight_values[missing_weight] = per_event[event_codes[missing_weight]]
+        ctx.step(table, "weight missing", missing_weight,
+                 f"Rows without a weight (column '{mapping[C.WEIGHT]}') got the weight of their event type.",
+                 action="fixed")
+    if value is not None:
+        value_values = value.to_numpy(dtype="float64")
+    elif quantity is not None and unit_price is not None:
+        value_values = quantity.to_numpy(dtype="float64") * unit_price.to_numpy(dtype="float64")
+    else:
+        value_values = np.full(n, np.nan)
+    if timestamps is None:
+        ts_values = np.full(int(keep.sum()), np.datetime64("NaT"), dtype="datetime64[ns]")
+    else:
+        ts_values = timestamps[keep].to_numpy().astype("datetime64[ns]")
+    assert user is not None and item is not None
+    out = pd.DataFrame({
+        C.USER_ID: user[0][keep].reset_index(drop=True),
+        C.ITEM_ID: item[0][keep].reset_index(drop=True),
+        C.EVENT: _take_text(event_names, event_codes[keep]),
+        C.TIMESTAMP: ts_values,
+        C.WEIGHT: weight_values[keep],
+        C.VALUE: value_values[keep],
+    })
+    ctx.report.rows_out[table] = len(out)
+    return out, keep, identifiers, codes
+
+_HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MUL = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _hash_input(values: pd.Series) -> np.ndarray:
+    """One uint64 per row that is equal for equal values (collisions allowed: checked exactly later)."""
+    if pd.api.types.is_float_dtype(values) or pd.api.types.is_integer_dtype(values) or \
+            pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        # one bit pattern for every missing value, and -0.0 == 0.0
+        return np.where(np.isnan(numbers), np.nan, numbers + 0.0).view(np.uint64)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return naive_utc(values).to_numpy().view(np.int64).astype(np.uint64)  # NaT is one value too
+    codes, _ = factorize(values)
+    return codes.astype(np.uint64)
+
+
+def duplicated_rows(frame: pd.DataFrame, known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """Rows identical to an earlier row in every column.
+
+    Each row gets a hash mixed from its columns' codes (vectorised); only rows whose hash occurs
+    more than once are compared exactly, so a hash collision can never drop a row. ``known`` gives
+    codes already computed for some columns (equal values must have equal codes).
+    """
+    n = len(frame)
+    if frame.shape[1] == 0 or n == 0:
+        return np.zeros(n, dtype=bool)
+    known = known or {}
+    hashed = np.zeros(n, dtype=np.uint64)
+    usable = []
+    for i, name in enumerate(frame.columns):  # a loop over columns
+        try:
+            column = known[name].astype(np.uint64) if name in known else _hash_input(frame.iloc[:, i])
+        except TypeError:  # unhashable values (lists): compare the other columns
+            continue
+        usable.append(i)
+        salt = np.uint64(((i + 1) * int(_HASH_MIX)) % 2**64)
+        hashed = (hashed ^ (column + salt)) * _HASH_MUL  # wraps around modulo 2**64 by design
+        hashed ^= hashed >> np.uint64(31)
+    if not usable:
+        return np.zeros(n, dtype=bool)
+    ordered = np.sort(hashed)
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():  # the usual case, found by one sort
+        return np.zeros(n, dtype=bool)
+    candidates = pd.Series(hashed).isin(np.unique(ordered[1:][repeated])).to_numpy()
+    result = np.zeros(n, dtype=bool)
+    if candidates.any():
+        positions = np.flatnonzero(candidates)
+        result[positions] = frame.iloc[positions, usable].duplicated(keep="first").to_numpy()
+    return result
+def prepare_entity(
+    ctx: ImportContext, loaded: LoadedTable, table: C.Table, mapping: dict[str, str],
+) -> tuple[pd.DataFrame, dict[str, str]] | None:
+    """Validate and clean a users or items file; None when it has blocking problems."""
+    key = C.TABLE_KEYS[table][0]
+    raw, file, name = loaded.frame, loaded.name, table.value
+    theirs = mapping[key]
+    errors_before = len(ctx.problems)
+    ctx.report.rows_in[name] = len(raw)
+    result = _id_column(ctx, raw, theirs, key, file, name)
+    if result is None:
+        return None
+    ids, missing = result
+    if key == C.USER_ID:
+        _check_personal_user_ids(ctx, ids, theirs, file)
+    ctx.step(name, f"rows without {'a customer' if key == C.USER_ID else 'an item'} id", missing,
+             f"Rows with an empty id (column '{theirs}') cannot be linked to interactions.")
+    duplicated = duplicated_rows(raw)
+    ctx.step(name, "exact duplicate rows", duplicated,
+             "Rows identical in every column to an earlier row were dropped; the first copy is kept.")
+    keep = ~(missing | duplicated)
+    kept_ids = ids[keep]
+    problem = duplicate_key_problem(ids.where(keep), file=file, column=theirs, canonical=key, table=name)
+    ctx.add(problem)
+    if len(ctx.problems) > errors_before:
+        return None
+    frame = raw[keep].drop(columns=[theirs])
+    if key in frame.columns:  # a column already called user_id / item_id that is not the mapped one
+        frame = frame.rename(columns={key: f"{key} (original)"})
+        ctx.add(Problem(file, key, (), 0, f"column '{key}' is not the mapped id column ('{theirs}'); it was renamed "
+                        f"'{key} (original)'", "Map the column you mean as the id.", "warning"))
+    frame.insert(0, key, kept_ids.to_numpy())
+    frame = frame.reset_index(drop=True)
+    frame[key] = frame[key].astype("str")
+    identifiers = privacy.find_identifiers(frame, skip=[key])
+    ctx.report.rows_out[name] = len(frame)
+    return frame, identifiers
+
+
+__all__ = ["ImportContext", "prepare_interactions", "prepare_entity", "duplicated_rows"]
