@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.data.dataset import customer_ids
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
 from recsys.insight.groups import FOUR_FIFTHS, group_gaps, group_table, offer_rates
@@ -212,9 +213,8 @@ class AuditResult:
 
 
 def customer_universe(dataset: Dataset) -> np.ndarray:
-    """Every customer id of a dataset (customers table first, then interactions), as text."""
-    ids = pd.concat([dataset.users[C.USER_ID].astype(str), dataset.interactions[C.USER_ID].astype(str)], ignore_index=True)
-    return pd.unique(ids.to_numpy(object))
+    """Every customer id of a dataset, in the one order of :func:`recsys.data.dataset.customer_ids`."""
+    return customer_ids(dataset.users, dataset.interactions).to_numpy(object)
 
 
 def sample_users(ids: np.ndarray, max_users: int | None, seed: int) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.data.dataset import customer_ids
 from recsys.data.schema import ColumnKind, TableSchema, infer_kind, split_tags
 
 # --- output columns (not data-contract columns) --------------------------------------------------
@@ -140,8 +141,8 @@ def sample_rows(n: int, size: int, seed: int) -> np.ndarray:
 
 
 def customer_universe(users: pd.DataFrame, interactions: pd.DataFrame) -> pd.Index:
-    """Every customer of a dataset: those of the customers table and those with an interaction."""
-    return pd.Index(users[C.USER_ID].astype(str)).union(pd.Index(interactions[C.USER_ID].astype(str).unique()))
+    """Every customer of a dataset (:func:`recsys.data.dataset.customer_ids`), sorted for stable segment tables."""
+    return customer_ids(users, interactions).sort_values()
 
 
 def in_audience(user_ids: Iterable[Any], members: Iterable[Any]) -> np.ndarray:

@@ -42,6 +42,7 @@ from recsys.campaign import export
 from recsys.campaign.audience import Audience, ScoreAdjuster, build_audience
 from recsys.campaign.spec import AudienceSpec, TargetingError, UserFilter
 from recsys.core import columns as C
+from recsys.data.dataset import customer_ids
 from recsys.core.config import ConfigBase
 from recsys.core.errors import PromoLensError
 from recsys.core.progress import ProgressCallback
@@ -402,9 +403,8 @@ def export_campaign(
 
 # ============================================================================== steps
 def customer_universe(dataset: Any) -> pd.Index:
-    """Every customer of a dataset: the customers table and anyone with an interaction (as text)."""
-    parts = [pd.Series(pd.unique(t[C.USER_ID])).astype(str) for t in (dataset.users, dataset.interactions)]
-    return pd.Index(pd.unique(pd.concat(parts, ignore_index=True).to_numpy(object)), name=C.USER_ID)
+    """Every customer of a dataset, in the one order of :func:`recsys.data.dataset.customer_ids`."""
+    return customer_ids(dataset.users, dataset.interactions)
 
 
 def _prefilter(
