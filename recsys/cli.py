@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.core import columns as C
+from recsys.core.jsonio import dumps
 from recsys.workspace.store import WorkspaceError, default_workspace_path
 
 EXIT_BAD_INPUT = 2
@@ -23,7 +24,7 @@ ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str, sort_keys=False))
+    print(dumps(data, indent=2, sort_keys=False))
 
 
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:

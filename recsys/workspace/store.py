@@ -45,6 +45,7 @@ import duckdb
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.jsonio import dumps
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
 
@@ -124,7 +125,7 @@ def _now() -> datetime:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, sort_keys=True)
+    return dumps(value)
 
 
 class Workspace:
