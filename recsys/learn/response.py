@@ -57,6 +57,7 @@ from recsys.core.errors import ConfigError, PromoLensError
 from recsys.core.jsonio import dumps
 from recsys.data.schema import ColumnKind, TableSchema, infer_schema
 from recsys.learn.model import HybridRecommender
+from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
 RESPONSE_FORMAT = "promolens-response-model"
 RESPONSE_FORMAT_VERSION = 1
@@ -70,9 +71,7 @@ TRACK_GROUP = "offer track record"
 BASELINE = "baseline"
 LOGIT = "logit"
 PROBABILITY = "probability"
-LABEL = "label"
 ROW_TIME = "row_time"
-ROW_WEIGHT = "row_weight"
 POSITIVE_ONLY_ASSUMPTION = (
     "no exposure events: every customer active before the window is assumed to have been exposed to "
     "every offer live in it, so p = P(responds to anything) x P(this offer | responds)"
@@ -103,6 +102,9 @@ class ResponseConfig(ConfigBase):
         Inverse L2 strength ``C`` of the stacker's logistic regression.
     seed
         Seed of the negative sampling.
+    window_days
+        Length of the fitting window used at train time (:mod:`recsys.learn.targeting_eval`): the
+        judged model is fitted on the ``window_days`` before the test period.
     """
 
     horizon_days: int = 14
@@ -111,12 +113,15 @@ class ResponseConfig(ConfigBase):
     negatives_per_positive: int = 20
     l2: float = 1.0
     seed: int = 0
+    window_days: int = 28
 
     def validate(self) -> None:
         if self.horizon_days < 1:
             raise ConfigError(f"ResponseConfig.horizon_days must be >= 1, got {self.horizon_days!r}")
         if not 0.05 <= self.calibration_share <= 0.8:
             raise ConfigError(f"ResponseConfig.calibration_share must be in [0.05, 0.8], got {self.calibration_share!r}")
+        if self.window_days < 7:
+            raise ConfigError(f"ResponseConfig.window_days must be >= 7, got {self.window_days!r}")
         if self.prior_strength <= 0 or self.l2 <= 0 or self.negatives_per_positive < 1:
             raise ConfigError("ResponseConfig.prior_strength and l2 must be > 0, negatives_per_positive >= 1")
 
@@ -642,24 +647,8 @@ class ResponseModel:
         return rm
 
 
-def reliability_table(p: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, bins: int = 10) -> pd.DataFrame:
-    """Deciles of predicted probability: rows, expected and actual responders, mean predicted and
-    observed rate, and their gap (the reliability curve)."""
-    w = np.ones(len(p)) if weight is None else np.asarray(weight, float)
-    order = np.argsort(p, kind="stable")
-    decile = np.empty(len(p), dtype=np.int64)
-    decile[order] = np.minimum((np.arange(len(p)) * bins) // max(len(p), 1), bins - 1)
-    frame = pd.DataFrame({"decile": decile + 1, "w": w, "ep": w * p, "ey": w * np.asarray(y, float)})
-    g = frame.groupby("decile").sum()
-    out = pd.DataFrame({"rows": g["w"], "expected": g["ep"], "actual": g["ey"]})
-    out["mean_predicted"] = out["expected"] / out["rows"]
-    out["observed_rate"] = out["actual"] / out["rows"]
-    out["gap"] = out["observed_rate"] - out["mean_predicted"]
-    return out.reset_index()
-
-
 __all__ = [
     "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "event_roles", "live_mask",
-    "exposure_rows", "positive_only_rows", "reliability_table", "FIT_GROUP", "TRACK_GROUP", "BASELINE", "LOGIT",
+    "exposure_rows", "positive_only_rows", "FIT_GROUP", "TRACK_GROUP", "BASELINE", "LOGIT",
     "PROBABILITY", "POSITIVE_ONLY_ASSUMPTION",
 ]

@@ -15,7 +15,8 @@ from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig, fit_final
 from recsys.learn.response import BASELINE, FIT_GROUP, LOGIT, PROBABILITY, ResponseModel, ResponseModelError
 from recsys.learn.split import SplitConfig, split_interactions
-from recsys.metrics.targeting import OURS, RANDOM, RAW_SCORE, evaluate_targeting, targeting_rows, targeting_scores
+from recsys.learn.targeting_eval import targeting_rows, targeting_scores
+from recsys.metrics.targeting import OURS, RANDOM, RAW_SCORE, evaluate_targeting
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 DEEP = ["OFF0004", "OFF0050", "OFF0108"]
