@@ -283,11 +283,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = ws.run(run_id)
     metrics = runs.metrics_frame(run)
     if args.json:
-        _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"]})
+        _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"],
+                     "targeting": (run.get("extra") or {}).get("targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")
     print(metrics.round(4).to_string())
     print(runs.verdict(metrics, config.k, config.split.kind))
+    words = runs.targeting_statement(runs.RunRecord.from_row(run).targeting)
+    for line in (words.headline, words.lift, words.calibration, words.note):
+        if line:
+            print(line)
     print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run["timings"].items()))
     return 0
 

@@ -326,6 +326,78 @@ def targeting_judgement(
     return judgement_record(judgement, production), production, judgement.report.per_offer
 
 
+#: Words for the targeting baselines (keys: the names in the targeting report).
+TARGETING_BASELINE_WORDS = {
+    "random": "picking customers at random",
+    "past response rate": "each customer's past response rate",
+    "segment x offer type": "the segment's past rate for that kind of offer",
+    "raw score": "the model's raw score (how lists were ranked before)",
+}
+
+
+@dataclass(frozen=True)
+class TargetingStatement:
+    """The targeting judgement of a run in a marketer's words (see :func:`targeting_statement`)."""
+
+    available: bool
+    beats_all: bool
+    headline: str
+    lift: str
+    calibration: str
+    note: str
+
+
+def targeting_statement(targeting: Mapping[str, Any]) -> TargetingStatement:
+    """Plain words from a run's ``extra["targeting"]``: the chance that a responder is ranked above a
+    non-responder (AUC, %) for ours and each baseline with intervals, the lift of the top N, and the
+    largest gap between predicted and observed responders per tenth."""
+    if targeting.get("status") != "ok":
+        reason = targeting.get("reason") or "this run was trained before response probabilities existed"
+        return TargetingStatement(False, False, f"No response probabilities for this run: {reason}. Campaign lists "
+                                  "fall back to the model's raw score, which does not compare customers fairly.", "", "", "")
+    summary = {(r["model"], r["metric"]): r for r in targeting.get("summary", [])}
+    diffs = {(r["baseline"], r["metric"]): r for r in targeting.get("differences", [])}
+    ref = targeting.get("reference", "probability")
+
+    def pct(r: Mapping[str, Any]) -> str:
+        return f"{100 * r['mean']:.0f}% [{100 * r['low']:.0f}-{100 * r['high']:.0f}%]"
+
+    ours = summary.get((ref, "auc"))
+    if ours is None or ours.get("mean") is None:
+        return TargetingStatement(True, False, "Too few offers had responders in the test period to judge how well "
+                                  "customers are picked.", "", "", targeting.get("note", ""))
+    baselines = [b for (b, m) in diffs if m == "auc"]
+    beaten = [b for b in baselines if (diffs[(b, "auc")].get("low") or 0) > 0]
+    beats_all = bool(baselines) and len(beaten) == len(baselines)
+    others = "; ".join(f"{pct(summary[(b, 'auc')])} for {TARGETING_BASELINE_WORDS.get(b, b)}" for b in baselines)
+    if beats_all:
+        lead = "Picking customers for an offer: the response probabilities beat every simple alternative."
+    elif beaten:
+        lead = ("Picking customers for an offer: the response probabilities beat "
+                + ", ".join(TARGETING_BASELINE_WORDS.get(b, b) for b in beaten) + ", but not every alternative.")
+    else:
+        lead = "Picking customers for an offer: the response probabilities do NOT clearly beat the simple alternatives."
+    headline = (f"{lead} Asked to tell a customer who responded to an offer from one who did not, they rank the "
+                f"responder higher {pct(ours)} of the time, against {others} (50% = a coin flip).")
+    lift = ""
+    for n in targeting.get("n_values", [])[:1]:
+        r, p = summary.get((ref, f"lift@{n}")), summary.get((ref, f"precision@{n}"))
+        if r and r.get("mean") is not None:
+            lift = (f"Among the top {n} customers picked per offer, {100 * p['mean']:.1f}% responded: "
+                    f"{r['mean']:.1f}x [{r['low']:.1f}-{r['high']:.1f}x] as many as in {n} customers picked at random.")
+    calibration = ""
+    deciles = targeting.get("deciles") or []
+    if deciles:
+        worst = max(deciles, key=lambda d: abs(d.get("gap") or 0))
+        calibration = (f"Are the percentages right? Across the test period's tenths of customer x offer pairs, predicted "
+                       f"and observed response rates differ by at most {100 * abs(worst['gap']):.1f} points (tenth "
+                       f"{worst['decile']}: {100 * worst['mean_predicted']:.1f}% predicted, "
+                       f"{100 * worst['observed_rate']:.1f}% observed).")
+    horizon = targeting.get("horizon_days")
+    note = targeting.get("note", "") + (f" A response counts within {horizon} days of the offer." if horizon else "")
+    return TargetingStatement(True, beats_all, headline, lift, calibration, note)
+
+
 def load_response_model(ws: Workspace, run_id: str) -> ResponseModel | None:
     """The run's production response model, or ``None`` for a run without one (recorded before
     response probabilities, or on data that could not fit them): callers then rank by the raw
