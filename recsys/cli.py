@@ -663,34 +663,55 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--exclude", choices=("redeemed", "responded", "none"), default="redeemed",
                    help="leave out offers the customer already redeemed (default), responded to in any way, or none")
-    p.add_argument("--active-on", default=None, metavar="DATE", help="only offers whose start/end dates contain DATE")
+    p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
+                   help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
+    p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from recsys.insight.attribution import ScoreExplainer
-    from recsys.insight.recommend import parse_day, recommend_for_customer, recommendations_report
+    from recsys.insight.recommend import (
+        default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,
+    )
     from recsys.workspace import runs
-    from recsys.workspace.recommend import saved_rerank_hook
+    from recsys.workspace.recommend import response_scorer, saved_rerank_hook
     from recsys.workspace.store import NotFound
 
     try:
         ws = _workspace(args)
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
         explainer = ScoreExplainer(runs.load_model(ws, args.run))
-        active_on = None if args.active_on is None else parse_day(args.active_on)
+        day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
         rerank, pool, _ = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
         listed = recommend_for_customer(
-            explainer, args.user, dataset, k=args.k, exclude=args.exclude, active_on=active_on, view=args.view,
-            rerank=rerank, pool=pool,
+            explainer, args.user, dataset, k=args.k, exclude=args.exclude,
+            active_on=None if args.all_offers else day, view=args.view, rerank=rerank, pool=pool,
         )
-    except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, damaged model file
+        rm, ctx, note = response_scorer(ws, args.run, dataset, explainer.model, day)
+    except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, no live offer, damaged model file
         print(f"Cannot recommend: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if rm is not None:
+        listed = with_probabilities(listed, rm, ctx)
     report = recommendations_report(listed, dataset.items, attributions=args.explain)
+    horizon = None if rm is None else rm.config_.horizon_days
+    report.update({"as_of": None if day is None else str(day.date()), "horizon_days": horizon, "probability_note": note})
     if args.json:
         _print_json({"run": args.run, **report})
         return 0
+    base = report["baseline"]
+    when = "" if day is None else f"; offers live on {day.date()}" + (" and later/earlier ones" if args.all_offers else "")
+    print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}{when}); "
+          f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))
+    if note:
+        print(f"note: {note}")
+    for row in report["recommendations"]:
+        chance = f"  {100 * row['probability']:.1f}% likely to redeem within {horizon} days" if "probability" in row else ""
+        print(f"{row['rank']:>3}  {row['item_id']}  {row['offer']}{chance}  score {row['score']:.4f}  because {row['reason']}")
+        for part in row.get("attributions", []):
+            print(f"       {part['value']:+.4f}  {part['name']} ({part['side']})")
+    return 0
     base = report["baseline"]
     print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}); "
           f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))
