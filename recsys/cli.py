@@ -561,7 +561,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-column", default=None, metavar="COLUMN", help="offers column with the cost of one coupon")
     p.add_argument("--cost-percent-of", default=None, metavar="COLUMN",
                    help="--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)")
-    p.add_argument("--min-score", type=float, default=None, metavar="S", help="only pairs with a model score of at least S")
+    p.add_argument("--min-probability", "--min-score", dest="min_score", type=float, default=None, metavar="P",
+                   help="only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
+                        "before response probabilities: a raw model score")
     p.add_argument("--cap", type=int, default=1, metavar="C", help="at most C coupons per customer across offers (default 1)")
     p.add_argument("--holdout", type=float, default=0.1, metavar="SHARE",
                    help="share of customers held out as a control group: no coupon, to measure the lift (default 0.1)")
@@ -573,8 +575,11 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--active-since", default=None, metavar="DATE", help="only customers with an interaction on or after this date")
     p.add_argument("--exclude-contacted-days", type=int, default=None, metavar="N",
                    help="leave out customers who received a coupon in the last N days (impressions and recent exports)")
-    p.add_argument("--as-of", default=None, metavar="DATE", help="reference date of 'the last N days' (default: the latest interaction)")
+    p.add_argument("--as-of", default=None, metavar="DATE",
+                   help="campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
+                        "'the last N days' (default: the data's last day)")
     p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
+    p.add_argument("--all-offers", action="store_true", help="also allow offers that are not live on the campaign day")
     p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
     p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
@@ -598,10 +603,11 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
         holdout_share=args.holdout, seed=args.seed,
     )
     return CampaignRequest(args.run, spec, cost_percent_of=args.cost_percent_of, reasons=args.reasons,
-                           reasons_view=args.reasons_view)
+                           reasons_view=args.reasons_view, all_offers=args.all_offers)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from recsys.insight.recommend import PROBABILITY
     from recsys.workspace import campaign
     from recsys.workspace.store import NotFound
 
@@ -623,15 +629,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:  # CampaignError, TargetingError, ExportError, ModelFileError
         print(f"Cannot export: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    expected = built.expected_responders()
     if args.json:
         fairness = {c.column: c.table.to_dict("records") for c in checks}
-        _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest, "fairness": fairness})
+        frame = built.audience.frame
+        probability = None
+        if built.has_probability:
+            p = frame[PROBABILITY]
+            probability = {"horizon_days": built.horizon_days, "min": float(p.min()) if len(p) else None,
+                           "mean": float(p.mean()) if len(p) else None, "max": float(p.max()) if len(p) else None,
+                           "expected_responders": expected.to_dict("records")}
+        _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
+                     "ranked_by": "response probability" if built.has_probability else "raw model score",
+                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness})
         return 0
     summary = built.summary()
     print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
           f"customers; {summary['control_customers']:,} control customers get NO coupon (they measure the lift).")
+    by_offer = expected.set_index(C.ITEM_ID) if len(expected) else None
     for row in built.sizes().itertuples(index=False):
-        print(f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control")
+        line = f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control"
+        if by_offer is not None:
+            e = by_offer.loc[str(row.item_id)]
+            line += f"\texpected responders {e[campaign.EXPECTED]:,.0f} [{e[campaign.EXPECTED_LOW]:,.0f}-{e[campaign.EXPECTED_HIGH]:,.0f}]"
+        print(line)
+    if summary[campaign.EXPECTED] is not None:
+        print(f"Expected responders within {built.horizon_days} days of the campaign day {built.campaign_day}: "
+              f"{summary[campaign.EXPECTED]:,.0f} (95% interval {summary[campaign.EXPECTED_LOW]:,.0f}-"
+              f"{summary[campaign.EXPECTED_HIGH]:,.0f}), customers ranked by their response probability.")
     if summary["money"] is not None:
         print(f"Cost of the coupons sent: {summary['money']:,.2f}")
     for note in built.notes:

@@ -60,13 +60,16 @@ from recsys.learn.model import HybridRecommender
 from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
 RESPONSE_FORMAT = "promolens-response-model"
-RESPONSE_FORMAT_VERSION = 1
+RESPONSE_FORMAT_VERSION = 2  # 2: encoder columns as ordered lists (1 lost their order)
 #: Offer columns that bound when an offer is live (inclusive dates), when the items table has them.
 OFFER_START = "start_date"
 OFFER_END = "end_date"
 EXPOSURE = "exposure"
 POSITIVE_ONLY = "positive_only"
 FIT_GROUP = "fit with this customer's tastes (LightFM)"
+#: Prefixes of the contributors from customer facts and offer facts.
+CUSTOMER_PREFIX = "customer: "
+OFFER_PREFIX = "offer: "
 TRACK_GROUP = "offer track record"
 BASELINE = "baseline"
 LOGIT = "logit"
@@ -307,14 +310,19 @@ class _FactEncoder:
         return np.hstack(parts)
 
     def state(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "key": self.key, "categorical": self.categorical,
-                "numeric": {k: list(v) for k, v in self.numeric.items()},
-                "dates": {k: list(v) for k, v in self.dates.items()}}
+        """JSON-ready state. Columns are kept as ordered lists of ``[column, ...]`` entries: the
+        order of the columns is the order of the model's coefficients (a JSON object's keys may be
+        re-sorted on writing)."""
+        return {"prefix": self.prefix, "key": self.key,
+                "categorical": [[k, list(v)] for k, v in self.categorical.items()],
+                "numeric": [[k, *v] for k, v in self.numeric.items()],
+                "dates": [[k, *v] for k, v in self.dates.items()]}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> "_FactEncoder":
-        return cls(s["prefix"], s["key"], {k: list(v) for k, v in s["categorical"].items()},
-                   {k: tuple(v) for k, v in s["numeric"].items()}, {k: tuple(v) for k, v in s["dates"].items()})
+        return cls(s["prefix"], s["key"], {e[0]: list(e[1]) for e in s["categorical"]},
+                   {e[0]: (float(e[1]), float(e[2])) for e in s["numeric"]},
+                   {e[0]: (float(e[1]), float(e[2])) for e in s["dates"]})
 
 
 _HISTORY = ("past responses (log)", "past exposures (log)", "past activity (log)",
@@ -476,8 +484,8 @@ class ResponseModel:
         before = ts < start
         self.global_rate_ = float(np.clip(is_resp[before].sum() / max(is_exp[before].sum(), 1), 1e-4, 0.5)) \
             if has_exposure else 0.01
-        self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, "customer: ", start)
-        self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, "offer: ", start)
+        self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, CUSTOMER_PREFIX, start)
+        self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, OFFER_PREFIX, start)
         self.temperature_ = 1.0
         if has_exposure:
             rows = exposure_rows(interactions, start, end, cfg.horizon_days)
@@ -635,6 +643,9 @@ class ResponseModel:
             raise ResponseModelError(f"cannot read the response model at {npz}: {exc}") from None
         if meta.get("format") != RESPONSE_FORMAT:
             raise ResponseModelError(f"{npz} is not a PromoLens response model")
+        if meta.get("format_version") != RESPONSE_FORMAT_VERSION:
+            raise ResponseModelError(f"{npz} was written by an older PromoLens (format {meta.get('format_version')}): "
+                                     "retrain the run to get response probabilities")
         rm = cls(ResponseConfig.from_dict(meta["config"]))
         rm.config_ = rm.config
         rm.coef_, rm.x_mean_ = coef, x_mean
@@ -649,6 +660,6 @@ class ResponseModel:
 
 __all__ = [
     "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "event_roles", "live_mask",
-    "exposure_rows", "positive_only_rows", "FIT_GROUP", "TRACK_GROUP", "BASELINE", "LOGIT",
+    "exposure_rows", "positive_only_rows", "FIT_GROUP", "CUSTOMER_PREFIX", "OFFER_PREFIX", "TRACK_GROUP", "BASELINE", "LOGIT",
     "PROBABILITY", "POSITIVE_ONLY_ASSUMPTION",
 ]

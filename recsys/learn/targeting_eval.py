@@ -16,11 +16,14 @@
   of epochs) on the events before ``t0``; the response model is fitted on ``[t0, cutoff)``; both score
   the test period as of ``cutoff`` and :func:`~recsys.metrics.targeting.evaluate_targeting` judges the
   ranking of customers per offer against the baselines.
-* :func:`fit_production_response`: the response model the product uses, fitted on the test period
-  ``[cutoff, end]`` with the scores of the hybrid trained before ``cutoff`` (the run's evaluated
-  model). Production scoring pairs it with the run's production hybrid (refitted on all data) as of
-  the campaign date: the softmax fit term only uses the order of a customer's scores, which the
-  refit keeps close, and the response model's history features are recomputed as of that date.
+* :func:`fit_production_response`: the response model the product uses, fitted on everything from
+  ``t0`` to the end of the data (the judged window and the test period) with the scores of the same
+  hybrid trained before ``t0`` (no refit: the judgement's). Production scoring pairs it with the
+  run's production hybrid (refitted on all data) as of the campaign day: the softmax fit term only
+  uses the order of a customer's scores, and the history features are recomputed as of that day.
+  On the bundled sample this beats fitting on the test period alone with the hybrid of the train
+  split: the top-500 lists of the deep discounts OFF0004 / OFF0050 / OFF0108 hold 1.86x / 2.14x /
+  1.85x the base share of bargain hunters, against 1.45x / 1.70x / 1.49x.
 * :func:`judgement_record`: the report as JSON-friendly entries a run keeps, with a plain statement of
   what the figures can and cannot say (positive-only data has no record of who was sent what).
 """
@@ -200,17 +203,12 @@ def fit_production_response(
     user_schema: TableSchema | None,
     items: pd.DataFrame | None,
     item_schema: TableSchema | None,
-    hybrid_before_cutoff: HybridRecommender,
-    cutoff: Any,
-    response_config: ResponseConfig | None = None,
+    judgement: TargetingJudgement,
 ) -> ResponseModel:
-    """The response model fitted on ``[cutoff, end]`` (history before ``cutoff``) with the scores of
-    ``hybrid_before_cutoff``, a hybrid trained on the events up to ``cutoff`` only (module doc)."""
-    cut = pd.Timestamp(cutoff)
-    if cut.tzinfo is not None:
-        cut = cut.tz_localize(None)
-    return ResponseModel(response_config or ResponseConfig()).fit(
-        interactions, users, user_schema, items, item_schema, hybrid_before_cutoff, cut)
+    """The response model fitted on ``[judgement.window_start, end]`` (history before the window
+    start) with the scores of ``judgement.hybrid``, trained on the events before it (module doc)."""
+    return ResponseModel(judgement.model.config_).fit(
+        interactions, users, user_schema, items, item_schema, judgement.hybrid, judgement.window_start)
 
 
 def honest_note(report: TargetingReport, model: ResponseModel) -> str:

@@ -18,8 +18,8 @@ for an offer) and fits response probabilities (:mod:`recsys.learn.targeting_eval
   judged on the test period; its report (verdict, AUC / precision / lift with intervals against the
   baselines, expected vs actual responders per decile, largest calibration gap, and an honest note
   of what the data can say) is kept in ``extra["targeting"]`` and :data:`TARGETING_FILE`;
-* the production response model (:data:`RESPONSE_FILE`), fitted on ``[cutoff, end]`` with the scores
-  of the hybrid trained before the cutoff. Production scoring (:func:`load_response_model`) pairs it
+* the production response model (:data:`RESPONSE_FILE`), fitted on ``[t0, end]`` with the scores of
+  the same hybrid trained before ``t0``. Production scoring (:func:`load_response_model`) pairs it
   with the run's production model, as of the campaign date. Runs recorded before this have none:
   callers fall back to the raw score and say so.
 
@@ -55,7 +55,7 @@ from recsys.learn.pipeline import (
     train_and_evaluate,
 )
 from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
-from recsys.learn.response import ResponseConfig, ResponseModel
+from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
 from recsys.learn.targeting_eval import fit_production_response, judge_targeting, judgement_record
 from recsys.workspace.store import Dataset, DatasetInfo, Workspace
 
@@ -309,17 +309,14 @@ def targeting_judgement(
     ts = pd.to_datetime(inter[C.TIMESTAMP])
     try:
         if result.split_summary.get("cutoff"):
-            cutoff, before_cutoff = pd.Timestamp(result.split_summary["cutoff"]), result.model
+            cutoff = pd.Timestamp(result.split_summary["cutoff"])
         else:  # not a temporal split: judge on the last test_share of the time, like the temporal split
             cutoff = pd.Timestamp(ts.quantile(1 - config.split.test_share))
-            before_cutoff = fit_final(inter[(ts <= cutoff).to_numpy()], dataset.users, user_schema, dataset.items,
-                                      item_schema, config, epochs=result.best_epochs[HYBRID])
         judgement = judge_targeting(
             inter, dataset.users, user_schema, dataset.items, item_schema, config, result.best_epochs[HYBRID],
             cutoff, response, progress=lambda m, f: report_progress(progress, m, 0.8 * f))
         report_progress(progress, "Fitting the response probabilities the campaigns use", 0.85)
-        production = fit_production_response(inter, dataset.users, user_schema, dataset.items, item_schema,
-                                             before_cutoff, cutoff, response)
+        production = fit_production_response(inter, dataset.users, user_schema, dataset.items, item_schema, judgement)
     except (PromoLensError, ValueError) as exc:
         return {"status": "unavailable", "reason": str(exc)}, None, None
     report_progress(progress, "Done", 1.0)
@@ -405,7 +402,10 @@ def load_response_model(ws: Workspace, run_id: str) -> ResponseModel | None:
     path = ws.run_dir(run_id) / RESPONSE_FILE
     if not path.exists() or not path.with_suffix(".json").exists():
         return None
-    return ResponseModel.load(path)
+    try:
+        return ResponseModel.load(path)
+    except ResponseModelError:  # written by an older format: retrain to get probabilities
+        return None
 
 
 @dataclass(frozen=True)

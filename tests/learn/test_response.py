@@ -73,6 +73,11 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     back = ResponseModel.load(path)
     uids = shop.users[C.USER_ID].astype(str).to_numpy(object)[:50]
     np.testing.assert_allclose(back.predict_block(ctx, uids, DEEP), rm.predict_block(ctx, uids, DEEP))
+    # a context built by the loaded model (its own encoders) gives the same probabilities
+    hybrid, cutoff = fitted[1], fitted[4]
+    known = shop.interactions[shop.interactions[C.TIMESTAMP] < cutoff]
+    again = back.context(known, shop.users, shop.items, hybrid, cutoff)
+    np.testing.assert_allclose(back.predict_block(again, uids, DEEP), rm.predict_block(ctx, uids, DEEP), rtol=1e-9)
     with np.load(path, allow_pickle=False) as arrays:
         assert set(arrays.files) == {"coef", "x_mean"}
 
