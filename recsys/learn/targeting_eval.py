@@ -93,14 +93,19 @@ def targeting_scores(rows: pd.DataFrame, response_model: ResponseModel, ctx: Res
     """The response model's probability and the four baselines for ``rows`` (history: before ``ctx.as_of``)."""
     uid, iid = rows[C.USER_ID].astype(str).to_numpy(object), rows[C.ITEM_ID].astype(str).to_numpy(object)
     upos, ipos = ctx.user_positions(uid), ctx.item_positions(iid)
-    # the probability per pair: logit blocks of the distinct customers x distinct offers would be
-    # large; score offer by offer over its own customers instead (a loop over offers, not rows)
+    # the probability per pair: blocks of (a chunk of the distinct customers) x (every distinct offer),
+    # so each customer's softmax normaliser over the live offers is computed once per chunk (a loop
+    # over chunks of customers, not rows), with bounded memory
     prob = np.empty(len(rows))
-    order = np.argsort(ipos, kind="stable")
-    bounds = np.flatnonzero(np.diff(ipos[order])) + 1
-    for chunk in np.split(order, bounds):
-        if len(chunk):
-            prob[chunk] = response_model.predict_block(ctx, ctx.user_ids[upos[chunk]], [ctx.item_ids[ipos[chunk[0]]]])[:, 0]
+    uu, uinv = np.unique(upos, return_inverse=True)
+    ii, iinv = np.unique(ipos, return_inverse=True)
+    order = np.argsort(uinv, kind="stable")
+    chunk = max(1, (1 << 22) // max(len(ii), 1))
+    for start in range(0, len(uu), chunk):
+        lo, hi = np.searchsorted(uinv[order], [start, start + chunk])
+        sel = order[lo:hi]
+        block = response_model.predict_block(ctx, ctx.user_ids[uu[start:start + chunk]], ctx.item_ids[ii])
+        prob[sel] = block[uinv[sel] - start, iinv[sel]]
     ts = pd.to_datetime(interactions[C.TIMESTAMP]).to_numpy("datetime64[ns]")
     is_exp, is_resp, has_exposure = event_roles(interactions)
     hist = ts < ctx.as_of
