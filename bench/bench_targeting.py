@@ -30,7 +30,8 @@ from recsys.data.schema import infer_schema
 from recsys.data.synth import load_sample, true_response_block, user_personas
 from recsys.learn.pipeline import TrainConfig, fit_final, train_and_evaluate
 from recsys.learn.response import ResponseConfig, ResponseModel
-from recsys.metrics.targeting import OURS, PAST_RATE, SEGMENT_TYPE, evaluate_targeting, targeting_rows, targeting_scores
+from recsys.learn.targeting_eval import targeting_rows, targeting_scores
+from recsys.metrics.targeting import OURS, PAST_RATE, SEGMENT_TYPE, evaluate_targeting
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 DEEP_OFFERS = ("OFF0004", "OFF0050", "OFF0108")

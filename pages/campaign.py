@@ -18,7 +18,8 @@ from recsys.campaign import export
 from recsys.core import columns as C
 from recsys.workspace.campaign import Campaign, CampaignError, CampaignRequest
 from recsys.data.schema import ColumnKind
-from recsys.workspace import exports
+from recsys.insight import recommend as reco
+from recsys.workspace import exports, runs
 from recsys.workspace.store import WorkspaceError
 from recsys.campaign.spec import AudienceSpec, UserFilter
 
@@ -29,12 +30,12 @@ LIMITS = {
     "top": "Top N customers per offer",
     "coupons": "A budget in coupons (whole campaign)",
     "money": "A budget in money (whole campaign)",
-    "threshold": "Everyone above a score threshold",
+    "threshold": "Everyone above a chance to redeem (%)",
 }
 AMOUNT_HELP = (
     "Top N: coupons per offer. Coupon budget: coupons in the whole campaign. Money budget: the amount "
-    "to spend, at the cost per coupon chosen below. Score threshold: the lowest model score to target "
-    "(scores have no fixed scale: preview with a top N first and read the score chart)."
+    "to spend, at the cost per coupon chosen below. Chance to redeem: the lowest chance (in %, e.g. 5) that a "
+    "customer redeems the offer if sent (runs trained before response probabilities: the lowest model score)."
 )
 AS_MONEY = "(it is already a money amount)"
 GROUP_KINDS = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN}
@@ -111,6 +112,7 @@ def column_label(info: Any, name: str) -> str:  # noqa: ANN401
 def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignRequest | None:  # noqa: ANN401
     """The audience spec as a form; the request when submitted and valid (else None, message shown)."""
     choices = campaign.offer_choices(dataset.items, model)
+    has_probability = runs.get_run(ws, run_id).targeting.get("status") == "ok"
     numeric_items = [c for c in dataset.items.columns
                      if c != C.ITEM_ID and pd.api.types.is_numeric_dtype(dataset.items[c])]
     segments = ws.segments(info.id)
@@ -156,6 +158,12 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
         )
         holdout = left.slider("Control group: % of customers who get no coupon", 0, 50, 10, 1, format="%d%%",
                               key="campaign_holdout")
+        default_day = reco.default_campaign_day(dataset)
+        day = None
+        if default_day is not None:
+            day = middle.date_input("Campaign day", value=default_day.date(), key="campaign_day",
+                                    help="Only offers live on this day can be targeted; chances are as of this day.")
+        all_offers = right.checkbox("Allow offers that are not live on the campaign day", False, key="campaign_all_offers")
         st.caption("Control group: these customers get no coupon so we can measure the lift later on the Measure page. "
                    "Budgets count them too: with a 10% control group about 90% of the budget is sent.")
         with st.expander("Advanced"):
@@ -186,12 +194,13 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
         top_n=int(amount) if limit == "top" else None, total_coupons=int(amount) if limit == "coupons" else None,
         total_budget=float(amount) if limit == "money" else None,
         cost_column=cost_column if limit == "money" else None,
-        min_score=float(amount) if limit == "threshold" else None,
+        min_score=(float(amount) / 100 if has_probability else float(amount)) if limit == "threshold" else None,
+        as_of=day.isoformat() if isinstance(day, date) and default_day is not None and day != default_day.date() else None,
         max_per_customer=int(cap), holdout_share=int(holdout) / 100, seed=int(seed),
     )
     request = CampaignRequest(
         run_id, spec, cost_percent_of=percent_of if limit == "money" and percent_of != AS_MONEY else None,
-        reasons=int(n_reasons), reasons_view=view,
+        reasons=int(n_reasons), reasons_view=view, all_offers=bool(all_offers),
     )
     try:
         request.validate()
@@ -245,6 +254,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
         st.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
         return
     st.info(CONTROL_TEXT.format(control=summary["control_customers"]))
+    show_expected(result, summary)
     for note in result.notes:
         st.warning(note)
     left, right = st.columns(2)
@@ -254,10 +264,31 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     show_mix_and_fairness(result, info, dataset)
     st.markdown("**The list** (first rows; the file has them all)")
     table = result.frame.drop(columns=[C.SCORE_DECILE]).head(PREVIEW_ROWS)
+    if result.has_probability:  # the score is the probability: show it once, as a %
+        table = table.drop(columns=[C.SCORE]).assign(**{reco.PROBABILITY: 100 * table[reco.PROBABILITY]})
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         C.SCORE: st.column_config.NumberColumn(format="%.3f"),
+        reco.PROBABILITY: st.column_config.NumberColumn(f"chance to redeem within {result.horizon_days} days",
+                                                       format="%.1f%%"),
         C.REASONS: st.column_config.TextColumn(width="large"),
     })
+
+
+def show_expected(result: Campaign, summary: dict[str, Any]) -> None:
+    """Expected responders of the coupons sent, with their 95% interval (lists ranked by probability)."""
+    if summary[campaign.EXPECTED] is None:
+        return
+    low, high = summary[campaign.EXPECTED_LOW], summary[campaign.EXPECTED_HIGH]
+    st.metric(f"Expected responders within {result.horizon_days} days", f"{summary[campaign.EXPECTED]:,.0f}",
+              help=f"95% interval {low:,.0f}-{high:,.0f}: the sum of each sent coupon's chance to be redeemed.")
+    per_offer = result.expected_responders()
+    st.caption(
+        f"Expected responders: {summary[campaign.EXPECTED]:,.0f} (95% interval {low:,.0f}-{high:,.0f}) among the "
+        f"{summary['coupons']:,} coupons sent, if sent on {result.campaign_day}. Per offer: "
+        + "; ".join(f"{r.offer} {r.expected_responders:,.0f} [{r.expected_low:,.0f}-{r.expected_high:,.0f}]"
+                    for r in per_offer.iloc[:-1].itertuples(index=False))
+        + ". Customers are ranked by their chance to redeem, which compares across customers."
+    )
 
 
 def show_mix_and_fairness(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: ANN401

@@ -16,7 +16,7 @@ from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
-from recsys.workspace.recommend import saved_rerank_hook
+from recsys.workspace.recommend import response_scorer, saved_rerank_hook
 from recsys.workspace.store import WorkspaceError
 
 SHOWN_CONTRIBUTORS = 8
@@ -74,6 +74,12 @@ def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: st
     return drivers.summary(), drivers.points(max_points=250)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Computing response probabilities...")
+def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
+    """The run's response model and its context as of the campaign day (``None``s for an older run)."""
+    return response_scorer(ws, run, dataset, model, None if day is None else pd.Timestamp(day))
+
+
 try:
     info = ws.dataset(dataset_id)
     run = ws.run(run_id)
@@ -129,12 +135,12 @@ def options() -> tuple[int, str, Any, str]:
     a, b, c = st.columns([1, 2, 2])
     k = int(a.number_input("Offers to show", 1, 50, 10, key="reco_k"))
     exclude = b.selectbox("Leave out", list(EXCLUDE_LABELS), format_func=EXCLUDE_LABELS.get, key="reco_exclude")
-    start, end = R.date_window_columns(info.item_schema, dataset.items)
+    default_day = R.default_campaign_day(dataset)
     active_on = None
-    if start or end:
-        default_day = (model.reference_time_ or pd.Timestamp.today()).date()
-        if c.checkbox("Only offers running on a day", key="reco_active"):
-            active_on = c.date_input("Running on", value=default_day, key="reco_active_day")
+    if default_day is not None:
+        if c.checkbox("Only offers live on the campaign day", value=True, key="reco_active",
+                      help="Offers whose start and end dates contain the day; the chances are as of that day."):
+            active_on = c.date_input("Campaign day", value=default_day.date(), key="reco_active_day")
     view = st.radio("Compare each score with", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key="reco_view",
                     help="Both are exact. The customer-only part of a score (the same for all of their offers) "
                          "does not change which offers they get, and LightFM's ranking losses leave it arbitrary; "
@@ -168,16 +174,19 @@ def profile(user: str) -> None:
             st.dataframe(history[shown], hide_index=True, width="stretch")
 
 
-def top_list(listed: R.ExplainedRecommendations) -> None:
+def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
     reco = listed.recommendations
+    chance = f"likely to redeem within {horizon} days" if horizon else "likely to redeem"
     table = pd.DataFrame({
         C.RANK: reco[C.RANK], "offer": names_of(reco[C.ITEM_ID]), C.ITEM_ID: reco[C.ITEM_ID],
+        **({chance: 100 * reco[R.PROBABILITY]} if R.PROBABILITY in reco.columns else {}),
         C.SCORE: reco[C.SCORE], "why (strongest lifts)": reco[R.REASON],
         "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
                          "new offer: no track record yet", ""),
     })
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f")})
+                 column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f"),
+                                chance: st.column_config.NumberColumn(format="%.1f%%")})
 
 
 # ------------------------------------------------------------------------------- one offer, explained
@@ -300,18 +309,31 @@ try:
     rerank, pool, rerank_note = saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
     listed = R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
                                       rerank=rerank, pool=pool)
+except R.NoLiveOffer as exc:
+    st.warning(f"No list for this customer: {exc}")
+    st.stop()
 except ValueError as exc:
     st.error(f"No list for this customer: {exc}")
     st.stop()
+campaign_day = active_on if active_on is not None else R.default_campaign_day(dataset)
+rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
+if rm is not None:
+    listed = R.with_probabilities(listed, rm, ctx)
 profile(user)
 st.markdown(f"#### Top {len(listed.recommendations)} offers")
 if listed.recommendations.empty:
-    st.info("No offer is left after the filters: widen them above.")
+    st.warning("No offer is left after the filters: widen them above.")
     st.stop()
 if rerank_note:
     st.caption(f"Order set by the {rerank_note} saved with this run on the Fairness page; scores and "
                "explanations are the model's own.")
-top_list(listed)
+if probability_note:
+    st.caption(f"Note: {probability_note}.")
+else:
+    st.caption("The chance is the probability that this customer redeems the offer within the horizon if it is sent "
+               "on the campaign day; it compares across customers. The order within the list is the model's own "
+               "(it predicts a customer's choice among offers better than re-ranking by the chance).")
+top_list(listed, None if rm is None else rm.config_.horizon_days)
 ranked = listed.recommendations[C.ITEM_ID].tolist()
 titles = dict(zip(ranked, names_of(ranked)))
 item = st.selectbox("Open the explanation of", ranked, key="reco_offer",

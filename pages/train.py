@@ -170,6 +170,7 @@ def show_run(run_id: str) -> None:
     )
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
+    show_targeting(run)
     sizes = run.split
     st.caption(
         f"Evaluated on {sizes.get('eval_users', 0):,} customers with {sizes.get('test_pairs', 0):,} held-out "
@@ -190,6 +191,24 @@ def show_run(run_id: str) -> None:
         dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
         by_group = runs.metrics_by_group(ws, run_id, dataset, column, metric)
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
+
+
+def show_targeting(run: runs.RunRecord) -> None:
+    """The targeting verdict: how well the run picks customers for an offer (what a campaign does)."""
+    words = runs.targeting_statement(run.targeting)
+    st.markdown("**Picking customers for a campaign**")
+    if not words.available:
+        st.warning(words.headline)
+        return
+    (st.success if words.beats_all else st.warning)(words.headline)
+    for line in (words.lift, words.calibration):
+        if line:
+            st.markdown(line)
+    if words.note:
+        st.caption(words.note)
+    deciles = run.targeting.get("deciles") or []
+    if deciles:
+        st.plotly_chart(charts.reliability_chart(pd.DataFrame(deciles)), width="stretch", key="train_reliability")
 
 
 _dataset = shared.cached_dataset  # one cache for every page

@@ -709,3 +709,27 @@ def tradeoff_curve(sweep: pd.DataFrame, x: str, y: str, *, chosen: float | None 
     fig.update_yaxes(title=y_label or y)
     fig.update_layout(showlegend=bool(also))
     return _style(fig, f"Trade-off: {y_label or y} against {x_label or x} (labels: strength)", height=420)
+
+
+RELIABILITY_COLORS = {"predicted": "#1e88e5", "observed": "#43a047"}
+
+
+def reliability_chart(deciles: pd.DataFrame, title: str = "Do the predicted chances come true?") -> go.Figure:
+    """Predicted against observed response rate (%) per tenth of customer x offer pairs, from a
+    reliability table (``decile``, ``mean_predicted``, ``observed_rate``, ``rows``)."""
+    if deciles is None or not len(deciles):
+        return _style(go.Figure(), "No calibration figures for this run")
+    frame = pd.DataFrame(deciles)
+    long = pd.DataFrame({
+        "tenth": frame["decile"].astype(int).tolist() * 2,
+        "what": ["predicted"] * len(frame) + ["observed"] * len(frame),
+        "rate": (pd.concat([frame["mean_predicted"], frame["observed_rate"]], ignore_index=True) * 100).to_numpy(),
+    })
+    fig = px.bar(
+        long, x="tenth", y="rate", color="what", barmode="group", text=long["rate"].map("{:.1f}%".format),
+        color_discrete_map=RELIABILITY_COLORS,
+        labels={"tenth": "tenth of customer x offer pairs, least to most likely", "rate": "response rate (%)", "what": ""},
+    )
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    fig.update_xaxes(dtick=1)
+    return _style(fig, title, height=380)

@@ -285,11 +285,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = ws.run(run_id)
     metrics = runs.metrics_frame(run)
     if args.json:
-        _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"]})
+        _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"],
+                     "targeting": (run.get("extra") or {}).get("targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")
     print(metrics.round(4).to_string())
     print(runs.verdict(metrics, config.k, config.split.kind))
+    words = runs.targeting_statement(runs.RunRecord.from_row(run).targeting)
+    for line in (words.headline, words.lift, words.calibration, words.note):
+        if line:
+            print(line)
     print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run["timings"].items()))
     return 0
 
@@ -560,7 +565,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-column", default=None, metavar="COLUMN", help="offers column with the cost of one coupon")
     p.add_argument("--cost-percent-of", default=None, metavar="COLUMN",
                    help="--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)")
-    p.add_argument("--min-score", type=float, default=None, metavar="S", help="only pairs with a model score of at least S")
+    p.add_argument("--min-probability", "--min-score", dest="min_score", type=float, default=None, metavar="P",
+                   help="only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
+                        "before response probabilities: a raw model score")
     p.add_argument("--cap", type=int, default=1, metavar="C", help="at most C coupons per customer across offers (default 1)")
     p.add_argument("--holdout", type=float, default=0.1, metavar="SHARE",
                    help="share of customers held out as a control group: no coupon, to measure the lift (default 0.1)")
@@ -572,8 +579,11 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--active-since", default=None, metavar="DATE", help="only customers with an interaction on or after this date")
     p.add_argument("--exclude-contacted-days", type=int, default=None, metavar="N",
                    help="leave out customers who received a coupon in the last N days (impressions and recent exports)")
-    p.add_argument("--as-of", default=None, metavar="DATE", help="reference date of 'the last N days' (default: the latest interaction)")
+    p.add_argument("--as-of", default=None, metavar="DATE",
+                   help="campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
+                        "'the last N days' (default: the data's last day)")
     p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
+    p.add_argument("--all-offers", action="store_true", help="also allow offers that are not live on the campaign day")
     p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
     p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
@@ -597,10 +607,11 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
         holdout_share=args.holdout, seed=args.seed,
     )
     return CampaignRequest(args.run, spec, cost_percent_of=args.cost_percent_of, reasons=args.reasons,
-                           reasons_view=args.reasons_view)
+                           reasons_view=args.reasons_view, all_offers=args.all_offers)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from recsys.insight.recommend import PROBABILITY
     from recsys.workspace import campaign
     from recsys.workspace.store import NotFound
 
@@ -622,15 +633,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:  # CampaignError, TargetingError, ExportError, ModelFileError
         print(f"Cannot export: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    expected = built.expected_responders()
     if args.json:
         fairness = {c.column: c.table.to_dict("records") for c in checks}
-        _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest, "fairness": fairness})
+        frame = built.audience.frame
+        probability = None
+        if built.has_probability:
+            p = frame[PROBABILITY]
+            probability = {"horizon_days": built.horizon_days, "min": float(p.min()) if len(p) else None,
+                           "mean": float(p.mean()) if len(p) else None, "max": float(p.max()) if len(p) else None,
+                           "expected_responders": expected.to_dict("records")}
+        _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
+                     "ranked_by": "response probability" if built.has_probability else "raw model score",
+                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness})
         return 0
     summary = built.summary()
     print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
           f"customers; {summary['control_customers']:,} control customers get NO coupon (they measure the lift).")
+    by_offer = expected.set_index(C.ITEM_ID) if len(expected) else None
     for row in built.sizes().itertuples(index=False):
-        print(f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control")
+        line = f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control"
+        if by_offer is not None:
+            e = by_offer.loc[str(row.item_id)]
+            line += f"\texpected responders {e[campaign.EXPECTED]:,.0f} [{e[campaign.EXPECTED_LOW]:,.0f}-{e[campaign.EXPECTED_HIGH]:,.0f}]"
+        print(line)
+    if summary[campaign.EXPECTED] is not None:
+        print(f"Expected responders within {built.horizon_days} days of the campaign day {built.campaign_day}: "
+              f"{summary[campaign.EXPECTED]:,.0f} (95% interval {summary[campaign.EXPECTED_LOW]:,.0f}-"
+              f"{summary[campaign.EXPECTED_HIGH]:,.0f}), customers ranked by their response probability.")
     if summary["money"] is not None:
         print(f"Cost of the coupons sent: {summary['money']:,.2f}")
     for note in built.notes:
@@ -662,34 +692,55 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--exclude", choices=("redeemed", "responded", "none"), default="redeemed",
                    help="leave out offers the customer already redeemed (default), responded to in any way, or none")
-    p.add_argument("--active-on", default=None, metavar="DATE", help="only offers whose start/end dates contain DATE")
+    p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
+                   help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
+    p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from recsys.insight.attribution import ScoreExplainer
-    from recsys.insight.recommend import parse_day, recommend_for_customer, recommendations_report
+    from recsys.insight.recommend import (
+        default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,
+    )
     from recsys.workspace import runs
-    from recsys.workspace.recommend import saved_rerank_hook
+    from recsys.workspace.recommend import response_scorer, saved_rerank_hook
     from recsys.workspace.store import NotFound
 
     try:
         ws = _workspace(args)
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
         explainer = ScoreExplainer(runs.load_model(ws, args.run))
-        active_on = None if args.active_on is None else parse_day(args.active_on)
+        day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
         rerank, pool, _ = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
         listed = recommend_for_customer(
-            explainer, args.user, dataset, k=args.k, exclude=args.exclude, active_on=active_on, view=args.view,
-            rerank=rerank, pool=pool,
+            explainer, args.user, dataset, k=args.k, exclude=args.exclude,
+            active_on=None if args.all_offers else day, view=args.view, rerank=rerank, pool=pool,
         )
-    except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, damaged model file
+        rm, ctx, note = response_scorer(ws, args.run, dataset, explainer.model, day)
+    except (NotFound, ValueError) as exc:  # unknown run / customer, bad date, no live offer, damaged model file
         print(f"Cannot recommend: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if rm is not None:
+        listed = with_probabilities(listed, rm, ctx)
     report = recommendations_report(listed, dataset.items, attributions=args.explain)
+    horizon = None if rm is None else rm.config_.horizon_days
+    report.update({"as_of": None if day is None else str(day.date()), "horizon_days": horizon, "probability_note": note})
     if args.json:
         _print_json({"run": args.run, **report})
         return 0
+    base = report["baseline"]
+    when = "" if day is None else f"; offers live on {day.date()}" + (" and later/earlier ones" if args.all_offers else "")
+    print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}{when}); "
+          f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))
+    if note:
+        print(f"note: {note}")
+    for row in report["recommendations"]:
+        chance = f"  {100 * row['probability']:.1f}% likely to redeem within {horizon} days" if "probability" in row else ""
+        print(f"{row['rank']:>3}  {row['item_id']}  {row['offer']}{chance}  score {row['score']:.4f}  because {row['reason']}")
+        for part in row.get("attributions", []):
+            print(f"       {part['value']:+.4f}  {part['name']} ({part['side']})")
+    return 0
     base = report["baseline"]
     print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}); "
           f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))

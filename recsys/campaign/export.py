@@ -3,8 +3,10 @@
 An export is a directory with three files:
 
 ``targets.csv``
-    UTF-8 with a header: ``user_id, item_id, score, rank, group, reasons`` (+ any extra customer
-    columns asked for). One row per allocated (customer, offer); control customers are listed with
+    UTF-8 with a header: ``user_id, item_id, score, probability, rank, group, reasons`` (+ any extra
+    customer columns asked for). ``score`` is what the list was ranked by: the response
+    ``probability`` (in [0, 1]) when the run has response probabilities, else the raw model score
+    (``probability`` empty). One row per allocated (customer, offer); control customers are listed with
     ``group = control`` and must not be sent a coupon.
 ``targets.parquet``
     The same rows with the original, un-neutralised values: what :mod:`recsys.campaign.measure` joins
@@ -49,6 +51,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
@@ -63,7 +66,9 @@ MANIFEST_FILE = "manifest.json"
 #: First characters that make a spreadsheet treat a cell as a formula.
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\n")
 #: The columns of every export, in order.
-EXPORT_COLUMNS: tuple[str, ...] = (C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP, C.REASONS)
+#: P(the customer responds within the horizon if sent), in [0, 1]; empty for lists ranked by raw scores.
+PROBABILITY = "probability"
+EXPORT_COLUMNS: tuple[str, ...] = (C.USER_ID, C.ITEM_ID, C.SCORE, PROBABILITY, C.RANK, C.GROUP, C.REASONS)
 REASONS_SEPARATOR = "; "
 
 _TRIGGER_CLASS = r"[=+\-@\t\r\n]"  # FORMULA_TRIGGERS as a regex character class
@@ -164,7 +169,10 @@ def export_table(
     if bad_groups.any():
         raise ExportError(f"Column '{C.GROUP}' must be '{C.TREATMENT}' or '{C.CONTROL}'; found {frame.loc[bad_groups, C.GROUP].iloc[0]!r}.")
     _refuse_identifying_ids(frame[C.USER_ID])
-    table = frame[[C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP]].reset_index(drop=True)
+    table = frame[[C.USER_ID, C.ITEM_ID, C.SCORE]].reset_index(drop=True)
+    table[PROBABILITY] = frame[PROBABILITY].to_numpy(np.float64) if PROBABILITY in frame.columns else np.nan
+    for column in (C.RANK, C.GROUP):
+        table[column] = frame[column].reset_index(drop=True)
     table[C.REASONS] = _reasons_column(table, reasons)
     dropped: dict[str, str] = {}
     if extra_columns is not None and len(extra_columns.columns) > 1:
@@ -260,7 +268,7 @@ def write_export(
     >>> import tempfile
     >>> result = write_export(frame, tempfile.mkdtemp())
     >>> print(result.csv_path.read_text().splitlines()[1])
-    "'=cmd","x",0.5,1,"treatment",""
+    "'=cmd","x",0.5,"",1,"treatment",""
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ from recsys.metrics.ranking import NDCG, IntraListDiversity, Novelty, Precision,
 if TYPE_CHECKING:
     from recsys.learn.config import InteractionConfig
     from recsys.learn.model import HybridRecommender
-    from recsys.workspace.store import Dataset
+    from recsys.data.dataset import Dataset
 
 
 @dataclass(frozen=True)

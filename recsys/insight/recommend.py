@@ -4,19 +4,26 @@
 recommend`` (same inputs, same numbers): the model's own ranking over the offers that are allowed
 (not already redeemed, active on a day), each score split into its drivers by
 :class:`recsys.insight.attribution.ScoreExplainer`. :func:`recommendations_report` turns it into
-the JSON the CLI prints. The helpers below it read the frames: offer date windows, what a customer
-redeemed, their latest interactions and readable offer names.
+the JSON the CLI prints. :func:`with_probabilities` adds each listed offer's response probability
+(the run's response model, :mod:`recsys.learn.response`) next to its rank. The helpers below it read
+the frames: offer date windows and the campaign day, what a customer redeemed, their latest
+interactions and readable offer names.
+
+Only offers live on the campaign day are listed by default (the CLI's ``--as-of``, default the data's
+last day, :func:`default_campaign_day`); when none is live, :class:`NoLiveOffer` says so and when
+the last one ended.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.errors import PromoLensError
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.insight.attribution import (
     ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, SCORE_VIEW, SIDE, ScoreExplainer, View, contributions, reasons,
@@ -26,10 +33,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import shap
 
     from recsys.learn.model import HybridRecommender
-    from recsys.workspace.store import Dataset
+    from recsys.data.dataset import Dataset
 
 REASON = "reason"
 OFFER = "offer"
+#: P(the customer responds within the response model's horizon if the offer is sent), in [0, 1].
+PROBABILITY = "probability"
+
+
+class NoLiveOffer(PromoLensError, ValueError):
+    """No offer is live on the campaign day (the message says when the last one ended)."""
 
 #: Which interactions to leave out of a customer's list.
 EXCLUDE_REDEEMED = "redeemed"  # offers the customer already redeemed or bought with
@@ -134,7 +147,8 @@ def recommendations_report(
 ) -> dict[str, Any]:
     """A customer's explained list as JSON-friendly data (what ``promolens recommend --json`` prints).
 
-    Every offer has ``rank``, ``item_id``, ``offer`` (its name), ``score``, ``reason`` and, with
+    Every offer has ``rank``, ``item_id``, ``offer`` (its name), ``score``, ``reason``, its
+    ``probability`` when the list has one (:func:`with_probabilities`) and, with
     ``attributions``, its ``baseline`` and one ``{"name", "column", "side", "value"}`` per
     column (largest first), so that ``baseline + sum(value) == score``.
     """
@@ -148,6 +162,8 @@ def recommendations_report(
             C.RANK: int(reco[C.RANK].iloc[j]), C.ITEM_ID: str(reco[C.ITEM_ID].iloc[j]), OFFER: str(names[j]),
             C.SCORE: float(reco[C.SCORE].iloc[j]), REASON: str(reco[REASON].iloc[j]),
         }
+        if PROBABILITY in reco.columns:
+            row[PROBABILITY] = float(reco[PROBABILITY].iloc[j])
         if attributions:
             parts = contributions(ex[j], top=len(ex.feature_names), sides=explained.sides)
             row["baseline"] = float(base[j])
@@ -219,6 +235,8 @@ def recommend_for_customer(
         if start is None and end is None:
             raise ValueError("the offers table has no start or end date column, so 'active on' cannot be checked")
         candidates = active_items(dataset.items, active_on, start, end)
+        if not len(candidates):
+            raise NoLiveOffer(no_live_offer_message(dataset.items, active_on, start, end))
     known = explainer.model.user_index_.positions([str(user_id)])[0] >= 0
     facts = None
     if not known:  # e.g. a customer appended after the model was trained: scored from their facts
@@ -230,6 +248,25 @@ def recommend_for_customer(
     return recommend_explained(explainer, user_id, k, candidates=candidates, exclude=redeemed,
                                exclude_seen=exclude == EXCLUDE_RESPONDED, new_users=facts, view=view, rerank=rerank,
                                pool=pool)
+
+
+def with_probabilities(explained: ExplainedRecommendations, response_model: Any, context: Any) -> ExplainedRecommendations:
+    """The list with each offer's response probability (column :data:`PROBABILITY`, in [0, 1]).
+
+    ``response_model`` is a fitted :class:`recsys.learn.response.ResponseModel` and ``context`` its
+    :meth:`~recsys.learn.response.ResponseModel.context` as of the campaign day. The order of the
+    offers within the customer stays the LightFM order: it validates better. On the bundled sample's
+    test period (1,461 customers with a new response among the 42 offers live at the cutoff; model
+    and response model fitted before it), a customer's live offers ranked by LightFM give
+    precision@10 0.087 (recall@10 0.68) against 0.078 (0.61) when re-ranked by the probability
+    (precision@5 0.131 against 0.112). So the probability is shown next to the rank, and used to
+    compare customers, not to re-order a customer's list.
+    """
+    reco = explained.recommendations
+    if reco.empty:
+        return replace(explained, recommendations=reco.assign(**{PROBABILITY: np.zeros(0)}))
+    p = response_model.predict_block(context, [explained.user_id], reco[C.ITEM_ID].astype(str).to_numpy(object))[0]
+    return replace(explained, recommendations=reco.assign(**{PROBABILITY: p}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,6 +312,52 @@ def active_items(items: pd.DataFrame, when: Any, start_column: str | None, end_c
     return items.loc[ok, C.ITEM_ID].astype(str).to_numpy(object)
 
 
+def default_campaign_day(dataset: "Dataset") -> pd.Timestamp | None:
+    """The data's last day when the offers table has date windows (``None``: every offer counts as live)."""
+    start, end = date_window_columns(dataset.info.item_schema, dataset.items)
+    if (start is None and end is None) or C.TIMESTAMP not in dataset.interactions.columns:
+        return None
+    last = pd.to_datetime(dataset.interactions[C.TIMESTAMP]).max()
+    if pd.isna(last):
+        return None
+    return (last.tz_localize(None) if last.tzinfo is not None else last).normalize()
+
+
+def no_live_offer_message(items: pd.DataFrame, when: Any, start_column: str | None, end_column: str | None) -> str:
+    """Why no offer is live on ``when``: the last one ended, or the next starts later."""
+    day = pd.Timestamp(when).normalize()
+    text = f"no offer is live on {day.date()}"
+    if end_column is not None:
+        ends = pd.to_datetime(items[end_column], errors="coerce").dt.normalize()
+        ended = ends[ends < day]
+        if len(ended):
+            text += f": the last one ended on {ended.max().date()}"
+    if start_column is not None:
+        starts = pd.to_datetime(items[start_column], errors="coerce").dt.normalize()
+        later = starts[starts > day]
+        if len(later):
+            text += f"; the next starts on {later.min().date()}"
+    return text + ". Pick another campaign day (YYYY-MM-DD) or include the offers that are not live."
+
+
+def offer_ended_message(items: pd.DataFrame, item_id: Any, when: Any, start_column: str | None,
+                        end_column: str | None) -> str | None:
+    """A sentence when offer ``item_id`` is not live on ``when`` (ended or not started), else ``None``."""
+    day = pd.Timestamp(when).normalize()
+    row = items[items[C.ITEM_ID].astype(str) == str(item_id)]
+    if row.empty:
+        return None
+    if end_column is not None:
+        end = pd.to_datetime(row[end_column].iloc[0], errors="coerce")
+        if pd.notna(end) and end.normalize() < day:
+            return f"offer {item_id} ended on {end.date()}, before the campaign day {day.date()}"
+    if start_column is not None:
+        start = pd.to_datetime(row[start_column].iloc[0], errors="coerce")
+        if pd.notna(start) and start.normalize() > day:
+            return f"offer {item_id} starts on {start.date()}, after the campaign day {day.date()}"
+    return None
+
+
 def redeemed_items(interactions: pd.DataFrame, user_id: Any, events: tuple[str, ...] = C.RESPONSE_EVENTS) -> np.ndarray:
     """Offers this customer redeemed or bought with (any of ``events``)."""
     if C.EVENT not in interactions.columns:
@@ -307,5 +390,6 @@ def item_names(items: pd.DataFrame | None, item_ids: Iterable[Any]) -> np.ndarra
 __all__ = [
     "ExplainedRecommendations", "recommend_explained", "recommend_for_customer", "recommendations_report",
     "candidate_ids", "date_window_columns", "parse_day", "active_items", "redeemed_items", "recent_history",
-    "item_names", "REASON", "OFFER", "EXCLUDE_REDEEMED", "EXCLUDE_RESPONDED", "EXCLUDE_NONE", "EXCLUDE_CHOICES",
+    "item_names", "with_probabilities", "default_campaign_day", "no_live_offer_message", "offer_ended_message",
+    "NoLiveOffer", "PROBABILITY", "REASON", "OFFER", "EXCLUDE_REDEEMED", "EXCLUDE_RESPONDED", "EXCLUDE_NONE", "EXCLUDE_CHOICES",
 ]

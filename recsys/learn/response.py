@@ -57,22 +57,24 @@ from recsys.core.errors import ConfigError, PromoLensError
 from recsys.core.jsonio import dumps
 from recsys.data.schema import ColumnKind, TableSchema, infer_schema
 from recsys.learn.model import HybridRecommender
+from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
 RESPONSE_FORMAT = "promolens-response-model"
-RESPONSE_FORMAT_VERSION = 1
+RESPONSE_FORMAT_VERSION = 2  # 2: encoder columns as ordered lists (1 lost their order)
 #: Offer columns that bound when an offer is live (inclusive dates), when the items table has them.
 OFFER_START = "start_date"
 OFFER_END = "end_date"
 EXPOSURE = "exposure"
 POSITIVE_ONLY = "positive_only"
 FIT_GROUP = "fit with this customer's tastes (LightFM)"
+#: Prefixes of the contributors from customer facts and offer facts.
+CUSTOMER_PREFIX = "customer: "
+OFFER_PREFIX = "offer: "
 TRACK_GROUP = "offer track record"
 BASELINE = "baseline"
 LOGIT = "logit"
 PROBABILITY = "probability"
-LABEL = "label"
 ROW_TIME = "row_time"
-ROW_WEIGHT = "row_weight"
 POSITIVE_ONLY_ASSUMPTION = (
     "no exposure events: every customer active before the window is assumed to have been exposed to "
     "every offer live in it, so p = P(responds to anything) x P(this offer | responds)"
@@ -103,6 +105,9 @@ class ResponseConfig(ConfigBase):
         Inverse L2 strength ``C`` of the stacker's logistic regression.
     seed
         Seed of the negative sampling.
+    window_days
+        Length of the fitting window used at train time (:mod:`recsys.learn.targeting_eval`): the
+        judged model is fitted on the ``window_days`` before the test period.
     """
 
     horizon_days: int = 14
@@ -111,12 +116,15 @@ class ResponseConfig(ConfigBase):
     negatives_per_positive: int = 20
     l2: float = 1.0
     seed: int = 0
+    window_days: int = 28
 
     def validate(self) -> None:
         if self.horizon_days < 1:
             raise ConfigError(f"ResponseConfig.horizon_days must be >= 1, got {self.horizon_days!r}")
         if not 0.05 <= self.calibration_share <= 0.8:
             raise ConfigError(f"ResponseConfig.calibration_share must be in [0.05, 0.8], got {self.calibration_share!r}")
+        if self.window_days < 7:
+            raise ConfigError(f"ResponseConfig.window_days must be >= 7, got {self.window_days!r}")
         if self.prior_strength <= 0 or self.l2 <= 0 or self.negatives_per_positive < 1:
             raise ConfigError("ResponseConfig.prior_strength and l2 must be > 0, negatives_per_positive >= 1")
 
@@ -302,14 +310,19 @@ class _FactEncoder:
         return np.hstack(parts)
 
     def state(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "key": self.key, "categorical": self.categorical,
-                "numeric": {k: list(v) for k, v in self.numeric.items()},
-                "dates": {k: list(v) for k, v in self.dates.items()}}
+        """JSON-ready state. Columns are kept as ordered lists of ``[column, ...]`` entries: the
+        order of the columns is the order of the model's coefficients (a JSON object's keys may be
+        re-sorted on writing)."""
+        return {"prefix": self.prefix, "key": self.key,
+                "categorical": [[k, list(v)] for k, v in self.categorical.items()],
+                "numeric": [[k, *v] for k, v in self.numeric.items()],
+                "dates": [[k, *v] for k, v in self.dates.items()]}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> "_FactEncoder":
-        return cls(s["prefix"], s["key"], {k: list(v) for k, v in s["categorical"].items()},
-                   {k: tuple(v) for k, v in s["numeric"].items()}, {k: tuple(v) for k, v in s["dates"].items()})
+        return cls(s["prefix"], s["key"], {e[0]: list(e[1]) for e in s["categorical"]},
+                   {e[0]: (float(e[1]), float(e[2])) for e in s["numeric"]},
+                   {e[0]: (float(e[1]), float(e[2])) for e in s["dates"]})
 
 
 _HISTORY = ("past responses (log)", "past exposures (log)", "past activity (log)",
@@ -471,8 +484,8 @@ class ResponseModel:
         before = ts < start
         self.global_rate_ = float(np.clip(is_resp[before].sum() / max(is_exp[before].sum(), 1), 1e-4, 0.5)) \
             if has_exposure else 0.01
-        self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, "customer: ", start)
-        self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, "offer: ", start)
+        self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, CUSTOMER_PREFIX, start)
+        self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, OFFER_PREFIX, start)
         self.temperature_ = 1.0
         if has_exposure:
             rows = exposure_rows(interactions, start, end, cfg.horizon_days)
@@ -630,6 +643,9 @@ class ResponseModel:
             raise ResponseModelError(f"cannot read the response model at {npz}: {exc}") from None
         if meta.get("format") != RESPONSE_FORMAT:
             raise ResponseModelError(f"{npz} is not a PromoLens response model")
+        if meta.get("format_version") != RESPONSE_FORMAT_VERSION:
+            raise ResponseModelError(f"{npz} was written by an older PromoLens (format {meta.get('format_version')}): "
+                                     "retrain the run to get response probabilities")
         rm = cls(ResponseConfig.from_dict(meta["config"]))
         rm.config_ = rm.config
         rm.coef_, rm.x_mean_ = coef, x_mean
@@ -642,24 +658,8 @@ class ResponseModel:
         return rm
 
 
-def reliability_table(p: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, bins: int = 10) -> pd.DataFrame:
-    """Deciles of predicted probability: rows, expected and actual responders, mean predicted and
-    observed rate, and their gap (the reliability curve)."""
-    w = np.ones(len(p)) if weight is None else np.asarray(weight, float)
-    order = np.argsort(p, kind="stable")
-    decile = np.empty(len(p), dtype=np.int64)
-    decile[order] = np.minimum((np.arange(len(p)) * bins) // max(len(p), 1), bins - 1)
-    frame = pd.DataFrame({"decile": decile + 1, "w": w, "ep": w * p, "ey": w * np.asarray(y, float)})
-    g = frame.groupby("decile").sum()
-    out = pd.DataFrame({"rows": g["w"], "expected": g["ep"], "actual": g["ey"]})
-    out["mean_predicted"] = out["expected"] / out["rows"]
-    out["observed_rate"] = out["actual"] / out["rows"]
-    out["gap"] = out["observed_rate"] - out["mean_predicted"]
-    return out.reset_index()
-
-
 __all__ = [
     "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "event_roles", "live_mask",
-    "exposure_rows", "positive_only_rows", "reliability_table", "FIT_GROUP", "TRACK_GROUP", "BASELINE", "LOGIT",
+    "exposure_rows", "positive_only_rows", "FIT_GROUP", "CUSTOMER_PREFIX", "OFFER_PREFIX", "TRACK_GROUP", "BASELINE", "LOGIT",
     "PROBABILITY", "POSITIVE_ONLY_ASSUMPTION",
 ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,16 @@ from recsys.metrics.base import (
 )
 from recsys.metrics.ranking import CatalogCoverage, IntraListDiversity, Novelty, Personalization
 
-if TYPE_CHECKING:  # the model imports the metrics: only the type checker goes the other way
-    from recsys.learn.model import HybridRecommender
+
+
+class HybridRecommender(Protocol):
+    """What the feature helpers read of a fitted hybrid model (metrics import only ``recsys.core``)."""
+
+    item_index_: Any
+
+    def item_representations(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def item_side_features(self) -> Any: ...
 
 
 def _item_group_codes(items: np.ndarray, item_groups: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -12,15 +12,9 @@ bootstrap intervals (offers resampled):
   decile (the reliability curve);
 * paired differences against each baseline (same bootstrap resamples) and a plain-words verdict.
 
-Eligible rows: on data with exposures, the customers the offer was actually sent or shown to in the
-period (``exposure_rows``: the only customers whose response "if sent" is observed); on positive-only
-data, every customer active before the period x every offer live in it with at least one responder
-(the response model's stated assumption).
-
-:func:`targeting_scores` computes the usual contenders: the response model (``probability``), and
-the baselines ``random``, ``past response rate`` (the customer's smoothed rate), ``segment x offer
-type`` (the smoothed rate of the customer's segment on offers of that type) and ``raw score`` (the
-hybrid's raw LightFM score: what the product ranked by before).
+The rows and the contenders' scores are built on the learning side
+(:mod:`recsys.learn.targeting_eval`): this module only measures, and imports nothing but
+:mod:`recsys.core`.
 
 >>> rows = pd.DataFrame({"user_id": list("abcd"), "item_id": ["o"] * 4, "label": [1, 1, 0, 0]})
 >>> report = evaluate_targeting(rows, {"perfect": np.array([4., 3, 2, 1])}, n_values=(2,), n_boot=50)
@@ -37,10 +31,6 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
-from recsys.learn.model import HybridRecommender
-from recsys.learn.response import (
-    LABEL, ROW_WEIGHT, ResponseContext, ResponseModel, event_roles, exposure_rows, live_mask, reliability_table,
-)
 
 OURS = "probability"
 RANDOM = "random"
@@ -48,6 +38,9 @@ PAST_RATE = "past response rate"
 SEGMENT_TYPE = "segment x offer type"
 RAW_SCORE = "raw score"
 AUC = "auc"
+#: Row columns of the judged (customer, offer) rows: 1 = responded, and the positive-only sampling weight.
+LABEL = "label"
+ROW_WEIGHT = "row_weight"
 BRIER = "brier"
 LOG_LOSS = "log_loss"
 _EPS = 1e-6
@@ -220,6 +213,22 @@ def evaluate_targeting(
                            verdict(summary_frame, diff_frame, reference), reference, len(keep), int(in_kept.sum()))
 
 
+def reliability_table(p: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, bins: int = 10) -> pd.DataFrame:
+    """Deciles of predicted probability: rows, expected and actual responders, mean predicted and
+    observed rate, and their gap (the reliability curve)."""
+    w = np.ones(len(p)) if weight is None else np.asarray(weight, float)
+    order = np.argsort(p, kind="stable")
+    decile = np.empty(len(p), dtype=np.int64)
+    decile[order] = np.minimum((np.arange(len(p)) * bins) // max(len(p), 1), bins - 1)
+    frame = pd.DataFrame({"decile": decile + 1, "w": w, "ep": w * p, "ey": w * np.asarray(y, float)})
+    g = frame.groupby("decile").sum()
+    out = pd.DataFrame({"rows": g["w"], "expected": g["ep"], "actual": g["ey"]})
+    out["mean_predicted"] = out["expected"] / out["rows"]
+    out["observed_rate"] = out["actual"] / out["rows"]
+    out["gap"] = out["observed_rate"] - out["mean_predicted"]
+    return out.reset_index()
+
+
 def verdict(summary: pd.DataFrame, differences: pd.DataFrame, reference: str, metric: str = AUC) -> str:
     """Plain words from the paired intervals of ``metric``: which baselines the reference beats
     (interval of the difference above 0), loses to, or cannot be told apart from.
@@ -252,81 +261,7 @@ def verdict(summary: pd.DataFrame, differences: pd.DataFrame, reference: str, me
     return head + ": " + "; ".join(parts) + "."
 
 
-# ------------------------------------------------------------------------------------------------
-# the rows and the contenders of a held-out period
-# ------------------------------------------------------------------------------------------------
-def targeting_rows(interactions: pd.DataFrame, items: pd.DataFrame | None, cutoff: Any, end: Any | None = None,
-                   horizon_days: int = 14, max_offers: int = 200) -> pd.DataFrame:
-    """The eligible (customer, offer) rows of the period after ``cutoff``, labelled (see module doc)."""
-    ts = pd.to_datetime(interactions[C.TIMESTAMP])
-    end = pd.Timestamp(end) if end is not None else ts.max() + pd.Timedelta(seconds=1)
-    _, is_resp, has_exposure = event_roles(interactions)
-    if has_exposure:
-        return exposure_rows(interactions, cutoff, end, horizon_days)
-    cut = pd.Timestamp(cutoff)
-    uid = interactions[C.USER_ID].astype(str).to_numpy(object)
-    iid = interactions[C.ITEM_ID].astype(str).to_numpy(object)
-    after = is_resp & (ts > cut).to_numpy() & (ts < end).to_numpy()
-    users = np.unique(uid[(ts <= cut).to_numpy()])
-    counts = pd.Series(iid[after]).value_counts()
-    offers = counts.index.to_numpy(object)
-    offers = offers[live_mask(items, offers, cut, end)][:max_offers]
-    pos = pd.DataFrame({C.USER_ID: uid[after], C.ITEM_ID: iid[after]}).drop_duplicates()
-    grid = pd.DataFrame({C.USER_ID: np.repeat(users, len(offers)), C.ITEM_ID: np.tile(offers, len(users))})
-    grid = grid.merge(pos.assign(**{LABEL: np.int8(1)}), how="left", on=[C.USER_ID, C.ITEM_ID])
-    grid[LABEL] = grid[LABEL].fillna(0).astype(np.int8)
-    return grid
-
-
-def _smoothed_rate(k: pd.Series, n: pd.Series, prior: float, strength: float = 20.0) -> pd.Series:
-    return (k + strength * prior) / (n + strength)
-
-
-def targeting_scores(rows: pd.DataFrame, response_model: ResponseModel, ctx: ResponseContext,
-                     hybrid: HybridRecommender, interactions: pd.DataFrame, users: pd.DataFrame | None,
-                     items: pd.DataFrame | None, segment_column: str | None = "segment",
-                     offer_type_column: str | None = "campaign_type", seed: int = 0) -> dict[str, np.ndarray]:
-    """The response model's probability and the four baselines for ``rows`` (history: before ``ctx.as_of``)."""
-    uid, iid = rows[C.USER_ID].astype(str).to_numpy(object), rows[C.ITEM_ID].astype(str).to_numpy(object)
-    upos, ipos = ctx.user_positions(uid), ctx.item_positions(iid)
-    # the probability per pair: logit blocks of the distinct customers x distinct offers would be
-    # large; score offer by offer over its own customers instead (a loop over offers, not rows)
-    prob = np.empty(len(rows))
-    order = np.argsort(ipos, kind="stable")
-    bounds = np.flatnonzero(np.diff(ipos[order])) + 1
-    for chunk in np.split(order, bounds):
-        prob[chunk] = response_model.predict_block(ctx, ctx.user_ids[upos[chunk]], [ctx.item_ids[ipos[chunk[0]]]])[:, 0]
-    ts = pd.to_datetime(interactions[C.TIMESTAMP]).to_numpy("datetime64[ns]")
-    is_exp, is_resp, has_exposure = event_roles(interactions)
-    hist = ts < ctx.as_of
-    h = pd.DataFrame({C.USER_ID: interactions[C.USER_ID].astype(str).to_numpy(object)[hist],
-                      C.ITEM_ID: interactions[C.ITEM_ID].astype(str).to_numpy(object)[hist],
-                      "exp": is_exp[hist].astype(float), "resp": is_resp[hist].astype(float)})
-    if not has_exposure:
-        h["exp"] = 1.0
-    prior = h["resp"].sum() / max(h["exp"].sum(), 1.0)
-    per_user = h.groupby(C.USER_ID)[["exp", "resp"]].sum()
-    past = _smoothed_rate(per_user["resp"], per_user["exp"], prior).reindex(uid).fillna(prior).to_numpy()
-    seg_type = np.full(len(rows), prior)
-    if users is not None and items is not None and segment_column in (users.columns if users is not None else []) \
-            and offer_type_column in items.columns:
-        seg = users.drop_duplicates(C.USER_ID).set_index(users.drop_duplicates(C.USER_ID)[C.USER_ID].astype(str))[segment_column].astype(str)
-        typ = items.drop_duplicates(C.ITEM_ID).set_index(items.drop_duplicates(C.ITEM_ID)[C.ITEM_ID].astype(str))[offer_type_column].astype(str)
-        h["seg"], h["typ"] = seg.reindex(h[C.USER_ID]).to_numpy(), typ.reindex(h[C.ITEM_ID]).to_numpy()
-        cell = h.groupby(["seg", "typ"])[["exp", "resp"]].sum()
-        rate = _smoothed_rate(cell["resp"], cell["exp"], prior)
-        key = pd.MultiIndex.from_arrays([seg.reindex(uid).to_numpy(), typ.reindex(iid).to_numpy()])
-        seg_type = rate.reindex(key).fillna(prior).to_numpy()
-    known_u = hybrid.user_index_.positions(uid) >= 0
-    known_i = hybrid.item_index_.positions(iid) >= 0
-    raw = np.full(len(rows), -np.inf)
-    ok = known_u & known_i
-    raw[ok] = hybrid.score(uid[ok], iid[ok])
-    return {OURS: prob, RANDOM: np.random.default_rng(seed).random(len(rows)), PAST_RATE: past,
-            SEGMENT_TYPE: seg_type, RAW_SCORE: raw}
-
-
 __all__ = [
-    "TargetingReport", "evaluate_targeting", "per_offer_metrics", "verdict", "targeting_rows", "targeting_scores",
+    "TargetingReport", "evaluate_targeting", "per_offer_metrics", "reliability_table", "verdict", "LABEL", "ROW_WEIGHT",
     "OURS", "RANDOM", "PAST_RATE", "SEGMENT_TYPE", "RAW_SCORE",
 ]

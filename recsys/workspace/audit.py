@@ -33,7 +33,8 @@ from recsys.insight.tradeoff import EvalSetup
 from recsys.learn.model import HybridRecommender
 from recsys.learn.pipeline import HYBRID, TrainConfig
 from recsys.workspace.runs import PER_USER_FILE, load_model, load_run_dataset
-from recsys.workspace.store import Dataset, Workspace
+from recsys.data.dataset import Dataset
+from recsys.workspace.store import Workspace
 
 
 # ============================================================================================

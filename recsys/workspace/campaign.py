@@ -10,15 +10,27 @@ Steps of :func:`build_campaign`:
    when a member of one of the chosen saved segments and passing the customer filters. These two
    rules are applied *before* scoring so a campaign for one segment of ten million customers only
    scores that segment.
-2. **Scoring.** The run's production model scores every kept customer against every chosen offer,
-   one vectorised ``recommend`` call per chunk of customers (a matrix product; never a per-customer
-   loop). Customers and offers the model has not seen are scored from their facts (cold start).
+2. **Scoring.** Customers are compared by their **response probability** (P(responds within the
+   horizon if sent), :mod:`recsys.learn.response`): the run's response model with its production
+   model, as of the campaign day (``spec.as_of``, default the data's last day), for every kept
+   customer x chosen offer in one block per offer set. Only offers live on the campaign day can be
+   targeted (an ended offer is a clear error). A run trained before response probabilities falls
+   back to the production model's raw score (one vectorised ``recommend`` call per chunk of
+   customers) and a note says so: raw scores do not compare customers fairly.
 3. **Audience.** :func:`recsys.campaign.audience.build_audience` applies the remaining rules (active since,
    not contacted recently, not already redeemed, score threshold), the budgets and the per-customer
    cap, and draws the control group. A saved fairness re-ranking of the run (``extra["rerank"]``)
    is honoured through its ``score_adjuster`` hook when :mod:`recsys.insight.rerank` provides one.
 4. **Reasons.** The top reasons of every targeted pair are exact Shapley attributions of its score
-   (:class:`recsys.insight.attribution.ScoreExplainer`), computed for blocks of pairs at once.
+   computed for blocks of pairs at once: with probabilities, the response model's exact additive
+   attribution of the probability's logit (:meth:`recsys.learn.response.ResponseModel.explain_pairs`:
+   customer history, customer and offer facts, offer track record, fit with the customer's tastes;
+   the LightFM customer offset cancels and never leads); without, exact Shapley attributions of the
+   raw score (:class:`recsys.insight.attribution.ScoreExplainer`).
+
+The preview's expected responders (:meth:`Campaign.expected_responders`) are the sum of the
+probabilities of the coupons sent, with a 95% interval from the normal approximation of the
+Poisson-binomial count (variance ``sum p (1 - p)``).
 
 >>> request = CampaignRequest("r1", AudienceSpec(offers=("OFF0042",), top_n=500))  # doctest: +SKIP
 >>> campaign = build_campaign(Workspace("ws"), request)                              # doctest: +SKIP
@@ -46,8 +58,11 @@ from recsys.data.dataset import customer_ids
 from recsys.core.config import ConfigBase
 from recsys.core.errors import PromoLensError
 from recsys.core.progress import ProgressCallback
-from recsys.workspace import exports
+from recsys.insight import recommend as reco
 from recsys.insight import rerank
+from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
+from recsys.workspace import exports
+from recsys.workspace.recommend import NO_PROBABILITY_NOTE, response_scorer
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
@@ -75,6 +90,9 @@ BASE, SHARE_OF_BASE, SHARE_TARGETED, RATE, RATIO, FLAG = (
     "base", "share_of_base", "share_of_targeted", "rate", "ratio", "flag",
 )
 VALUE, SHARE = "value", "share"
+EXPECTED, EXPECTED_LOW, EXPECTED_HIGH = "expected_responders", "expected_low", "expected_high"
+#: z of the 95% interval of expected responders.
+Z95 = 1.959964
 
 
 class CampaignError(PromoLensError, ValueError):
@@ -101,6 +119,8 @@ class CampaignRequest(ConfigBase):
         Top reasons written per row (0 = none).
     reasons_view
         What the reasons explain (:data:`REASON_VIEWS`).
+    all_offers
+        Also allow offers that are not live on the campaign day (default: a clear error names them).
     """
 
     run_id: str
@@ -108,6 +128,7 @@ class CampaignRequest(ConfigBase):
     cost_percent_of: str | None = None
     reasons: int = 2
     reasons_view: str = DEFAULT_REASON_VIEW
+    all_offers: bool = False
 
     def validate(self) -> None:
         if not self.spec.offers:
@@ -161,7 +182,7 @@ class CampaignRequest(ConfigBase):
             ("--active-since", s.active_since), ("--exclude-contacted-days", s.exclude_contacted_days),
             ("--as-of", s.as_of), ("--top", s.top_n), ("--budget", s.total_coupons),
             ("--money-budget", s.total_budget), ("--cost-column", s.cost_column),
-            ("--cost-percent-of", self.cost_percent_of), ("--min-score", s.min_score),
+            ("--cost-percent-of", self.cost_percent_of), ("--min-probability", s.min_score),
         ]
         for flag, value in optional:
             if value is not None:
@@ -173,6 +194,8 @@ class CampaignRequest(ConfigBase):
             argv += ["--reasons", str(self.reasons)]
         if self.reasons_view != DEFAULT_REASON_VIEW:
             argv += ["--reasons-view", self.reasons_view]
+        if self.all_offers:
+            argv.append("--all-offers")
         return [*argv, "--out", out]
 
 
@@ -218,6 +241,11 @@ class Campaign:
         Plain-language remarks (fallbacks, settings that could not be applied).
     timings
         Seconds per step.
+    horizon_days
+        The response model's horizon when the list is ranked by probability (``score`` and
+        ``probability`` of ``audience.frame`` are then P(responds within it)); None: raw scores.
+    campaign_day
+        The day offers must be live on and probabilities are computed as of (ISO), or None.
     """
 
     request: CampaignRequest
@@ -231,6 +259,36 @@ class Campaign:
     n_customers: int
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    horizon_days: int | None = None
+    campaign_day: str | None = None
+
+    @property
+    def has_probability(self) -> bool:
+        """Whether the list is ranked by response probability (else by the raw model score)."""
+        return reco.PROBABILITY in self.audience.frame.columns
+
+    def expected_responders(self) -> pd.DataFrame:
+        """Per offer and in total (``item_id`` "all"): coupons sent, expected responders (sum of the
+        probabilities of the treatment rows) and its 95% interval (Poisson-binomial, normal
+        approximation). Empty without probabilities."""
+        cols = [C.ITEM_ID, OFFER_NAME, COUPONS, EXPECTED, EXPECTED_LOW, EXPECTED_HIGH]
+        if not self.has_probability:
+            return pd.DataFrame(columns=cols)
+        frame = self.audience.frame
+        sent = frame[frame[C.GROUP] == C.TREATMENT]
+        p = sent[reco.PROBABILITY].to_numpy(np.float64)
+        parts = pd.DataFrame({C.ITEM_ID: sent[C.ITEM_ID].astype(str).to_numpy(object), "p": p, "v": p * (1 - p)})
+        g = parts.groupby(C.ITEM_ID, sort=False).agg(coupons=("p", "size"), expected=("p", "sum"), var=("v", "sum"))
+        g = g.reindex([str(o) for o in self.request.spec.offers]).fillna(0.0)
+        g.loc["all"] = [len(p), float(p.sum()), float(parts["v"].sum())]
+        sd = np.sqrt(g["var"].to_numpy(np.float64))
+        out = pd.DataFrame({
+            C.ITEM_ID: g.index.to_numpy(object), OFFER_NAME: [self.offer_names.get(i, "all offers") for i in g.index],
+            COUPONS: g["coupons"].astype(np.int64).to_numpy(), EXPECTED: g["expected"].to_numpy(np.float64),
+        })
+        out[EXPECTED_LOW] = np.maximum(out[EXPECTED] - Z95 * sd, 0.0)
+        out[EXPECTED_HIGH] = out[EXPECTED] + Z95 * sd
+        return out
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -260,11 +318,19 @@ class Campaign:
             cost = frame[C.ITEM_ID].astype(str).map(self.costs)
             money = float(cost[treated].sum())
             budget_used = float(cost.sum())
-        return {
+        out = {
             "treatment_customers": customers[C.TREATMENT], "control_customers": customers[C.CONTROL],
             "coupons": int(treated.sum()), "control_slots": int((~treated).sum()), "money": money,
             "budget_used": budget_used, "offers": len(self.request.spec.offers),
+            "horizon_days": self.horizon_days, "campaign_day": self.campaign_day,
+            EXPECTED: None, EXPECTED_LOW: None, EXPECTED_HIGH: None,
         }
+        expected = self.expected_responders()
+        if len(expected):
+            total = expected.iloc[-1]
+            out.update({EXPECTED: float(total[EXPECTED]), EXPECTED_LOW: float(total[EXPECTED_LOW]),
+                        EXPECTED_HIGH: float(total[EXPECTED_HIGH])})
+        return out
 
 
 # ============================================================================== building
@@ -310,6 +376,14 @@ def build_campaign(
     spec = request.spec
     items = dataset.items
     _check_offers(spec.offers, model, items)
+    day = campaign_day(dataset, spec)
+    if not request.all_offers:
+        _check_live(spec.offers, dataset, day)
+    report("Loading the response probabilities", 0.08)
+    response_model, context, probability_note = response_scorer(workspace, request.run_id, dataset, model, day)
+    if response_model is not None and spec.min_score is not None and not 0.0 <= spec.min_score <= 1.0:
+        raise CampaignError(f"The minimum is a probability from 0 to 1 (e.g. 0.05 = 5%), got {spec.min_score:g}. "
+                            "Fix: --min-probability 0.05.")
     timings["load"] = _lap(clock)
 
     report("Choosing who can be scored", 0.1)
@@ -320,16 +394,20 @@ def build_campaign(
     timings["eligibility"] = _lap(clock)
 
     clock = time.perf_counter()
-    scores = score_customers(
-        model, candidates, spec.offers, users=dataset.users, items=items,
-        progress=lambda message, share: report(message, 0.12 + 0.5 * share),
-    )
+    if response_model is not None:
+        report(f"Computing response probabilities of {len(candidates):,} customers for {len(spec.offers)} offer(s)", 0.12)
+        scores = probability_scores(response_model, context, candidates, spec.offers)
+    else:
+        scores = score_customers(
+            model, candidates, spec.offers, users=dataset.users, items=items,
+            progress=lambda message, share: report(message, 0.12 + 0.5 * share),
+        )
     timings["scoring"] = _lap(clock)
 
     report("Choosing who gets which coupon", 0.65)
     clock = time.perf_counter()
     costs_items = _items_with_costs(items, spec, request.cost_percent_of)
-    notes: list[str] = []
+    notes: list[str] = [] if probability_note is None else [probability_note[0].upper() + probability_note[1:] + "."]
     adjuster, note = fairness_adjuster(run, model=model, users=dataset.users, items=items)
     if note:
         notes.append(note)
@@ -344,12 +422,17 @@ def build_campaign(
         raise CampaignError(str(exc)) from exc
     funnel = pd.concat([pre_funnel, audience.funnel.iloc[1:]], ignore_index=True)  # row 0 ("scored") = the last pre-step
     audience = replace(audience, spec=spec, funnel=funnel)
+    if response_model is not None:
+        audience = replace(audience, frame=with_probability_column(audience.frame))
     notes.extend(audience.allocation.notes)
     timings["allocation"] = _lap(clock)
 
     clock = time.perf_counter()
     reasons = pd.Series("", index=audience.frame.index, dtype=object)
-    if request.reasons > 0 and len(audience.frame):
+    if request.reasons > 0 and len(audience.frame) and response_model is not None:
+        reasons = probability_reasons(response_model, context, audience.frame[C.USER_ID], audience.frame[C.ITEM_ID],
+                                      n=request.reasons)
+    elif request.reasons > 0 and len(audience.frame):
         reasons = top_reasons(
             model, audience.frame[C.USER_ID], audience.frame[C.ITEM_ID], n=request.reasons,
             view=request.reasons_view, users=dataset.users, items=items,
@@ -366,6 +449,8 @@ def build_campaign(
         audience=audience, reasons=reasons, histogram=score_histogram(scores, audience.frame),
         offer_names=offer_names(items, spec.offers), costs=costs, n_customers=len(universe),
         notes=tuple(notes), timings=timings,
+        horizon_days=None if response_model is None else int(response_model.config_.horizon_days),
+        campaign_day=None if day is None else str(day.date()),
     )
 
 
@@ -385,7 +470,12 @@ def export_campaign(
         "notes": list(campaign.notes),
         "offer_names": campaign.offer_names,
         "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
-                    "explains": REASON_VIEWS[campaign.request.reasons_view]},
+                    "explains": REASONS_OF_PROBABILITY if campaign.has_probability
+                    else REASON_VIEWS[campaign.request.reasons_view]},
+        "ranked_by": "response probability" if campaign.has_probability else "raw model score",
+        "horizon_days": campaign.horizon_days,
+        "campaign_day": campaign.campaign_day,
+        "expected_responders": campaign.expected_responders().to_dict("records"),
     }
     result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,
@@ -402,6 +492,69 @@ def export_campaign(
 
 
 # ============================================================================== steps
+REASONS_OF_PROBABILITY = ("why this customer's chance to respond is above or below the average exposed customer's "
+                          "(exact additive parts of the probability's log-odds)")
+
+
+def campaign_day(dataset: Any, spec: AudienceSpec) -> pd.Timestamp | None:
+    """The day the offers must be live on: ``spec.as_of``, else the data's last day (None: no offer dates)."""
+    if spec.as_of:
+        return reco.parse_day(spec.as_of)
+    return reco.default_campaign_day(dataset)
+
+
+def _check_live(offers: Iterable[str], dataset: Any, day: pd.Timestamp | None) -> None:
+    """Refuse offers that are not live on the campaign day, saying when they ended or start."""
+    if day is None or dataset.items is None:
+        return
+    start, end = reco.date_window_columns(dataset.info.item_schema, dataset.items)
+    problems = [m for m in (reco.offer_ended_message(dataset.items, o, day, start, end) for o in offers) if m]
+    if problems:
+        raise CampaignError("Only offers live on the campaign day can be targeted: " + "; ".join(problems)
+                            + ". Fix: choose live offers, or set the campaign day within their dates (CLI: --as-of), "
+                            "or allow offers that are not live (CLI: --all-offers).")
+
+
+def probability_scores(response_model: Any, context: Any, user_ids: Iterable[Any], offers: Iterable[Any]) -> pd.DataFrame:
+    """Response probability of every customer for every offer: ``user_id``, ``item_id``, ``score``
+    (= the probability, what the audience ranks and allocates by). Ids come back as categoricals."""
+    ids = pd.unique(np.asarray(pd.Index(user_ids).astype(str), dtype=object))
+    offers = pd.unique(np.asarray(pd.Index(offers).astype(str), dtype=object))
+    block = response_model.predict_block(context, ids, offers)  # (customers, offers), chunked inside
+    return pd.DataFrame({
+        C.USER_ID: pd.Categorical.from_codes(np.repeat(np.arange(len(ids)), len(offers)), categories=ids),
+        C.ITEM_ID: pd.Categorical.from_codes(np.tile(np.arange(len(offers)), len(ids)), categories=offers),
+        C.SCORE: block.ravel().astype(np.float64),
+    })
+
+
+def with_probability_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """The audience frame with ``probability`` (= its ``score``, a probability) after ``score``."""
+    out = frame.copy()
+    out.insert(out.columns.get_loc(C.SCORE) + 1, reco.PROBABILITY, out[C.SCORE].to_numpy(np.float64))
+    return out
+
+
+def probability_reasons(response_model: Any, context: Any, user_ids: Iterable[Any], item_ids: Iterable[Any],
+                        *, n: int = 2, chunk_rows: int = REASON_CHUNK_ROWS) -> pd.Series:
+    """The ``n`` strongest parts of each pair's probability (log-odds, exact and additive) that
+    differ between customers, as text ("customer history: past responses +0.82; customer: segment
+    +0.41"): why *this customer* rather than another gets the coupon. The offer's own facts and
+    track record are the same for every customer of an offer's list, so they never make a reason;
+    the LightFM customer offset has no part (it cancels in the fit term)."""
+    users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
+    items_arr = np.asarray(pd.Index(item_ids).astype(str), dtype=object)
+    out = np.empty(len(users_arr), dtype=object)
+    skip = {C.USER_ID, C.ITEM_ID, BASELINE, LOGIT, PROBABILITY}
+    for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
+        stop = min(start + chunk_rows, len(users_arr))
+        parts = response_model.explain_pairs(context, users_arr[start:stop], items_arr[start:stop])
+        parts = parts[[c for c in parts.columns if c not in skip and c != TRACK_GROUP and not c.startswith(OFFER_PREFIX)]]
+        labels = np.broadcast_to(np.asarray(parts.columns, dtype=object), parts.shape)
+        out[start:stop] = reason_text(parts.to_numpy(np.float64), labels, n)
+    return pd.Series(out, dtype=object)
+
+
 def customer_universe(dataset: Any) -> pd.Index:
     """Every customer of a dataset, in the one order of :func:`recsys.data.dataset.customer_ids`."""
     return customer_ids(dataset.users, dataset.interactions)

@@ -2,7 +2,8 @@
 
 The explained list itself (:func:`recsys.insight.recommend.recommend_for_customer`) takes frames
 and a model; this module adds what needs the workspace, such as the run's saved fairness
-re-ranking, so that the Recommendations page and ``promolens recommend`` apply the same one.
+re-ranking, so that the Recommendations page and ``promolens recommend`` apply the same one, and the
+run's response probabilities as of a campaign day (:func:`response_scorer`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from recsys.core import columns as C
+
 from recsys.insight import rerank
-from recsys.workspace import audit
+from recsys.workspace import audit, runs
+
+#: Shown when a run has no response model (trained before response probabilities, or data that could not fit them).
+NO_PROBABILITY_NOTE = ("this run has no response probabilities (retrain it to get them): offers are ranked by the "
+                       "model's raw score, which says which offers fit a customer, not how likely they are to respond")
 
 
 def saved_rerank_hook(ws: Any, run_id: str, k: int, model: Any = None, dataset: Any = None
@@ -28,4 +35,19 @@ def saved_rerank_hook(ws: Any, run_id: str, k: int, model: Any = None, dataset: 
     return apply, rerank.pool_size(settings, k), f"{settings.kind} re-ranking, strength {settings.strength:g}"
 
 
-__all__ = ["saved_rerank_hook"]
+def response_scorer(ws: Any, run_id: str, dataset: Any, model: Any, as_of: Any) -> tuple[Any, Any, str | None]:
+    """The run's response model and its context as of ``as_of`` (history before it), or
+    ``(None, None, note)`` for a run without one (callers fall back to the raw score and show the note).
+
+    ``model`` is the run's production hybrid (:func:`recsys.workspace.runs.load_model`); ``as_of``
+    defaults to the day after the data's last event.
+    """
+    rm = runs.load_response_model(ws, run_id)
+    if rm is None:
+        return None, None, NO_PROBABILITY_NOTE
+    if as_of is None:
+        as_of = pd.to_datetime(dataset.interactions[C.TIMESTAMP]).max().normalize() + pd.Timedelta(days=1)
+    return rm, rm.context(dataset.interactions, dataset.users, dataset.items, model, as_of), None
+
+
+__all__ = ["saved_rerank_hook", "response_scorer", "NO_PROBABILITY_NOTE"]

@@ -10,6 +10,19 @@ evaluation exactly (:func:`load_evaluation`): the split's test-row flags, the te
 model was judged on and, when the production model was refitted on all data, the evaluated model
 of the train part.
 
+When the interactions have timestamps, a run also judges the targeting decision (ranking customers
+for an offer) and fits response probabilities (:mod:`recsys.learn.targeting_eval`):
+
+* the judgement, leak-free: the hybrid refitted with the run's config and best epoch count on the
+  events before ``t0 = cutoff - window_days``, a response model fitted on ``[t0, cutoff)``, both
+  judged on the test period; its report (verdict, AUC / precision / lift with intervals against the
+  baselines, expected vs actual responders per decile, largest calibration gap, and an honest note
+  of what the data can say) is kept in ``extra["targeting"]`` and :data:`TARGETING_FILE`;
+* the production response model (:data:`RESPONSE_FILE`), fitted on ``[t0, end]`` with the scores of
+  the same hybrid trained before ``t0``. Production scoring (:func:`load_response_model`) pairs it
+  with the run's production model, as of the campaign date. Runs recorded before this have none:
+  callers fall back to the raw score and say so.
+
 A run is read as a :class:`RunRecord` (:func:`get_run`, :func:`list_runs`), a typed view of the
 workspace's row.
 """
@@ -26,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.errors import PromoLensError
+from recsys.core.jsonio import dumps
 from recsys.core.progress import EpochCallback, ProgressCallback, report as report_progress
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.learn.interactions import relevant_pairs
@@ -41,6 +56,8 @@ from recsys.learn.pipeline import (
 )
 from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
 from recsys.data.dataset import Dataset, DatasetInfo
+from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
+from recsys.learn.targeting_eval import fit_production_response, judge_targeting, judgement_record
 from recsys.workspace.store import Workspace
 
 MODEL_FILE = "model.npz"
@@ -52,6 +69,12 @@ EVALUATED_MODEL_FILE = "evaluated_model.npz"
 SPLIT_FILE = "split.npz"
 #: The test pairs (user_id, item_id) every model of the run was judged on.
 TEST_PAIRS_FILE = "test_pairs.parquet"
+
+#: The production response model (``.npz`` + ``.json``), next to :data:`MODEL_FILE`.
+RESPONSE_FILE = "response.npz"
+#: The targeting judgement (JSON) and its per-offer figures.
+TARGETING_FILE = "targeting.json"
+TARGETING_PER_OFFER_FILE = "targeting_per_offer.parquet"
 
 #: ``extra["production_model"]`` of a run whose production model is the evaluated one.
 TRAIN_SPLIT_MODEL = "train split"
@@ -129,6 +152,11 @@ class RunRecord:
         """The run this one was updated from (``None`` for a trained run)."""
         return self.extra.get("parent_run")
 
+    @property
+    def targeting(self) -> dict[str, Any]:
+        """The targeting judgement (``{}`` for runs recorded before it; ``status`` says if it ran)."""
+        return dict(self.extra.get("targeting") or {})
+
     def metric(self, model: str, name: str) -> float | None:
         """One recorded test metric of one model (``None`` when the run has none)."""
         value = (self.metrics.get(model) or {}).get(name)
@@ -180,11 +208,15 @@ def train_run(
     item_columns: list[str] | None = None,
     progress: ProgressCallback | None = None,
     on_epoch: EpochCallback | None = None,
+    response: ResponseConfig | None = None,
+    targeting: bool = True,
 ) -> str:
     """Train, evaluate against baselines, refit on all data and record the run; return its id.
 
     ``user_columns`` / ``item_columns`` restrict the feature columns (default: every usable column;
-    sensitive ones only if ``config.features.include_sensitive``).
+    sensitive ones only if ``config.features.include_sensitive``). With ``targeting`` and timestamped
+    interactions, the targeting decision is judged and response probabilities are fitted (module
+    doc; ``response`` sets their horizon and window); the production model scores with them.
     """
     config = config or TrainConfig()
     dataset = ws.load_dataset(dataset_id)
@@ -193,7 +225,8 @@ def train_run(
     def report(message: str, fraction: float) -> None:
         report_progress(progress, message, fraction)
 
-    share_eval = 0.7 if refit_all else 0.95
+    share_eval = 0.6 if refit_all else 0.8
+    share_final = 0.8
 
     result = train_and_evaluate(
         dataset.interactions, dataset.users, user_schema, dataset.items, item_schema, config,
@@ -206,10 +239,20 @@ def train_run(
         model = fit_final(
             dataset.interactions, dataset.users, user_schema, dataset.items, item_schema, config,
             epochs=result.best_epochs[HYBRID],
-            progress=lambda message, share: report(message, share_eval + share * (0.95 - share_eval)),
+            progress=lambda message, share: report(message, share_eval + share * (share_final - share_eval)),
             on_epoch=on_epoch,
         )
         timings["fit_final"] = round(time.perf_counter() - t0, 4)
+    judged: dict[str, Any] = {}
+    response_model: ResponseModel | None = None
+    per_offer: pd.DataFrame | None = None
+    if targeting:
+        t0 = time.perf_counter()
+        judged, response_model, per_offer = targeting_judgement(
+            dataset, user_schema, item_schema, config, result, response,
+            progress=lambda message, share: report(message, share_final + share * (0.95 - share_final)),
+        )
+        timings["targeting"] = round(time.perf_counter() - t0, 4)
     report("Saving the run", 0.97)
     summary = result.to_dict()
     record = {
@@ -227,6 +270,8 @@ def train_run(
             "item_features": item_schema.feature_columns(config.features.include_sensitive),
         },
     }
+    if judged:
+        record["extra"]["targeting"] = judged
 
     def write(directory: Path) -> None:
         model.save(directory / MODEL_FILE)
@@ -236,10 +281,132 @@ def train_run(
         result.test_pairs[[C.USER_ID, C.ITEM_ID]].to_parquet(directory / TEST_PAIRS_FILE, index=False)
         for name, frame in result.per_user.items():
             frame.reset_index().to_parquet(directory / PER_USER_FILE.format(model=name), index=False)
+        if response_model is not None:
+            response_model.save(directory / RESPONSE_FILE)
+        if judged:
+            (directory / TARGETING_FILE).write_text(dumps(judged, indent=1), encoding="utf-8")
+        if per_offer is not None:
+            per_offer.reset_index().to_parquet(directory / TARGETING_PER_OFFER_FILE, index=False)
 
     run_id = ws.save_run(dataset_id, record, write)
     report("Done", 1.0)
     return run_id
+
+
+def targeting_judgement(
+    dataset: Dataset, user_schema: TableSchema, item_schema: TableSchema, config: TrainConfig, result: Any,
+    response: ResponseConfig | None = None, progress: ProgressCallback | None = None,
+) -> tuple[dict[str, Any], ResponseModel | None, pd.DataFrame | None]:
+    """Judge the targeting decision and fit the production response model (module doc).
+
+    Returns the JSON record for ``extra["targeting"]``, the production response model and the
+    per-offer figures. Data without timestamps, or with too few responses, gets a record with
+    ``status`` "unavailable" and the reason (the run itself still succeeds).
+    """
+    inter = dataset.interactions
+    if C.TIMESTAMP not in inter.columns or pd.to_datetime(inter[C.TIMESTAMP]).isna().all():
+        return ({"status": "unavailable", "reason": "the interactions have no timestamps, so response "
+                 "probabilities cannot tell history from outcome"}, None, None)
+    ts = pd.to_datetime(inter[C.TIMESTAMP])
+    try:
+        if result.split_summary.get("cutoff"):
+            cutoff = pd.Timestamp(result.split_summary["cutoff"])
+        else:  # not a temporal split: judge on the last test_share of the time, like the temporal split
+            cutoff = pd.Timestamp(ts.quantile(1 - config.split.test_share))
+        judgement = judge_targeting(
+            inter, dataset.users, user_schema, dataset.items, item_schema, config, result.best_epochs[HYBRID],
+            cutoff, response, progress=lambda m, f: report_progress(progress, m, 0.8 * f))
+        report_progress(progress, "Fitting the response probabilities the campaigns use", 0.85)
+        production = fit_production_response(inter, dataset.users, user_schema, dataset.items, item_schema, judgement)
+    except (PromoLensError, ValueError) as exc:
+        return {"status": "unavailable", "reason": str(exc)}, None, None
+    report_progress(progress, "Done", 1.0)
+    return judgement_record(judgement, production), production, judgement.report.per_offer
+
+
+#: Words for the targeting baselines (keys: the names in the targeting report).
+TARGETING_BASELINE_WORDS = {
+    "random": "picking customers at random",
+    "past response rate": "each customer's past response rate",
+    "segment x offer type": "the segment's past rate for that kind of offer",
+    "raw score": "the model's raw score (how lists were ranked before)",
+}
+
+
+@dataclass(frozen=True)
+class TargetingStatement:
+    """The targeting judgement of a run in a marketer's words (see :func:`targeting_statement`)."""
+
+    available: bool
+    beats_all: bool
+    headline: str
+    lift: str
+    calibration: str
+    note: str
+
+
+def targeting_statement(targeting: Mapping[str, Any]) -> TargetingStatement:
+    """Plain words from a run's ``extra["targeting"]``: the chance that a responder is ranked above a
+    non-responder (AUC, %) for ours and each baseline with intervals, the lift of the top N, and the
+    largest gap between predicted and observed responders per tenth."""
+    if targeting.get("status") != "ok":
+        reason = targeting.get("reason") or "this run was trained before response probabilities existed"
+        return TargetingStatement(False, False, f"No response probabilities for this run: {reason}. Campaign lists "
+                                  "fall back to the model's raw score, which does not compare customers fairly.", "", "", "")
+    summary = {(r["model"], r["metric"]): r for r in targeting.get("summary", [])}
+    diffs = {(r["baseline"], r["metric"]): r for r in targeting.get("differences", [])}
+    ref = targeting.get("reference", "probability")
+
+    def pct(r: Mapping[str, Any]) -> str:
+        return f"{100 * r['mean']:.0f}% [{100 * r['low']:.0f}-{100 * r['high']:.0f}%]"
+
+    ours = summary.get((ref, "auc"))
+    if ours is None or ours.get("mean") is None:
+        return TargetingStatement(True, False, "Too few offers had responders in the test period to judge how well "
+                                  "customers are picked.", "", "", targeting.get("note", ""))
+    baselines = [b for (b, m) in diffs if m == "auc"]
+    beaten = [b for b in baselines if (diffs[(b, "auc")].get("low") or 0) > 0]
+    beats_all = bool(baselines) and len(beaten) == len(baselines)
+    others = "; ".join(f"{pct(summary[(b, 'auc')])} for {TARGETING_BASELINE_WORDS.get(b, b)}" for b in baselines)
+    if beats_all:
+        lead = "Picking customers for an offer: the response probabilities beat every simple alternative."
+    elif beaten:
+        lead = ("Picking customers for an offer: the response probabilities beat "
+                + ", ".join(TARGETING_BASELINE_WORDS.get(b, b) for b in beaten) + ", but not every alternative.")
+    else:
+        lead = "Picking customers for an offer: the response probabilities do NOT clearly beat the simple alternatives."
+    headline = (f"{lead} Asked to tell a customer who responded to an offer from one who did not, they rank the "
+                f"responder higher {pct(ours)} of the time, against {others} (50% = a coin flip).")
+    lift = ""
+    for n in targeting.get("n_values", [])[:1]:
+        r, p = summary.get((ref, f"lift@{n}")), summary.get((ref, f"precision@{n}"))
+        if r and r.get("mean") is not None:
+            lift = (f"Among the top {n} customers picked per offer, {100 * p['mean']:.1f}% responded: "
+                    f"{r['mean']:.1f}x [{r['low']:.1f}-{r['high']:.1f}x] as many as in {n} customers picked at random.")
+    calibration = ""
+    deciles = targeting.get("deciles") or []
+    if deciles:
+        worst = max(deciles, key=lambda d: abs(d.get("gap") or 0))
+        calibration = (f"Are the percentages right? Across the test period's tenths of customer x offer pairs, predicted "
+                       f"and observed response rates differ by at most {100 * abs(worst['gap']):.1f} points (tenth "
+                       f"{worst['decile']}: {100 * worst['mean_predicted']:.1f}% predicted, "
+                       f"{100 * worst['observed_rate']:.1f}% observed).")
+    horizon = targeting.get("horizon_days")
+    note = targeting.get("note", "") + (f" A response counts within {horizon} days of the offer." if horizon else "")
+    return TargetingStatement(True, beats_all, headline, lift, calibration, note)
+
+
+def load_response_model(ws: Workspace, run_id: str) -> ResponseModel | None:
+    """The run's production response model, or ``None`` for a run without one (recorded before
+    response probabilities, or on data that could not fit them): callers then rank by the raw
+    score and say so."""
+    path = ws.run_dir(run_id) / RESPONSE_FILE
+    if not path.exists() or not path.with_suffix(".json").exists():
+        return None
+    try:
+        return ResponseModel.load(path)
+    except ResponseModelError:  # written by an older format: retrain to get probabilities
+        return None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> N
     offers = page.multiselect(key="campaign_offers")
     assert "Spring Beauty 20% off (OFF0001)" in offers.options  # names, not bare ids
     offers.set_value(["OFF0001", "OFF0004"])
+    click(page, "Preview audience")  # OFF0001 ended before the campaign day (the data's last day): a clear message
+    assert any("offer OFF0001 ended on 2026-05-10" in e.value for e in page.error), [e.value for e in page.error]
+    page.checkbox(key="campaign_all_offers").check()
     page.number_input(key="campaign_amount").set_value(30)
     page.slider(key="campaign_holdout").set_value(20)
     page.multiselect(key="campaign_filter_age_band").set_value(["18-24", "25-34"])
@@ -70,6 +73,9 @@ def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> N
     assert metrics["Customers getting a coupon"] == "48" and metrics["Control group (no coupon)"] == "12"
     assert any(CONTROL_PURPOSE in i.value for i in page.info)
     assert any(CONTROL_PURPOSE in c.value for c in page.caption)
+    expected = float(metrics["Expected responders within 14 days"].replace(",", ""))
+    assert 0 < expected < 48
+    assert any(c.value.startswith("Expected responders: ") and "95% interval" in c.value for c in page.caption)
     assert page.selectbox(key="campaign_fair_column").value == "age_band"  # a sensitive column, audited by default
     assert any("four-fifths" in w.value and "age band = " in w.value for w in page.warning)  # only two bands targeted
     preview = next(d.value for d in page.dataframe if C.REASONS in d.value.columns)
@@ -77,7 +83,9 @@ def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> N
     assert set(preview["offer"]) == {"Spring Beauty 20% off", "Winter Grocery Flash sale 30% off"}
     [command] = [c.value for c in page.code if c.value.startswith("promolens export")]
     assert "--item OFF0001 --item OFF0004" in command and "--filter age_band in 18-24,25-34" in command
-    assert "--check-fairness age_band" in command
+    assert "--check-fairness age_band" in command and "--all-offers" in command
+    chances = preview["probability"]  # shown as a % (0-100)
+    assert chances.between(0, 100).all() and C.SCORE not in preview.columns
 
     click(page, "Export targeting list")
     assert any("Exported **e1**" in s.value for s in page.success)
@@ -101,6 +109,7 @@ def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> N
 
 
 def test_bad_settings_get_a_message_not_a_traceback(page: AppTest) -> None:
+    page.checkbox(key="campaign_all_offers").check()
     click(page, "Preview audience")
     assert any("Choose at least one offer" in e.value for e in page.error)
     page.multiselect(key="campaign_offers").set_value(["OFF0001"])
@@ -128,6 +137,7 @@ def test_without_a_run_the_page_asks_for_training(template: Path, tmp_path: Path
 
 
 def test_exporting_keeps_the_preview_and_the_next_preview_skips_those_just_sent(page: AppTest) -> None:
+    page.checkbox(key="campaign_all_offers").check()
     page.multiselect(key="campaign_offers").set_value(["OFF0001"])
     page.number_input(key="campaign_amount").set_value(25)
     page.number_input(key="campaign_contacted").set_value(1)

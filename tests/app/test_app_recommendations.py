@@ -125,6 +125,8 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
         assert row["baseline"] + sum(a["value"] for a in row["attributions"]) == pytest.approx(row["score"], abs=1e-9)
         assert {a["side"] for a in row["attributions"]} == {"customer", "offer"}
     assert report["baseline"]["score"] == pytest.approx(report["recommendations"][0]["baseline"])
+    assert report["as_of"] == "2026-06-30" and report["horizon_days"] == 14
+    assert all(0.0 <= row["probability"] <= 1.0 for row in report["recommendations"])
     # the page shows the same list and scores
     at = open_page(ws_path, monkeypatch)
     at.radio(key="reco_find").set_value("By customer id").run()
@@ -133,6 +135,16 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
     listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
     assert listed[C.ITEM_ID].tolist() == [r["item_id"] for r in report["recommendations"]]
     assert listed[C.SCORE].tolist() == pytest.approx([r["score"] for r in report["recommendations"]], abs=1e-12)
+    chance = "likely to redeem within 14 days"
+    assert listed[chance].tolist() == pytest.approx([100 * r["probability"] for r in report["recommendations"]], abs=1e-9)
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "3"]) == 0
+    assert "% likely to redeem within 14 days" in capsys.readouterr().out
+    # no live offer on the campaign day: a clear message and a non-zero exit, not "Top 0 offers"
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "--as-of", "2027-01-01"]) == EXIT_BAD_INPUT
+    assert "no offer is live on 2027-01-01: the last one ended on 2026-06-30" in capsys.readouterr().err
+    at.date_input(key="reco_active_day").set_value(__import__("datetime").date(2027, 1, 1)).run()
+    assert not at.exception
+    assert any("no offer is live on 2027-01-01" in w.value for w in at.warning)
     # plain text, the other views and clear errors
     assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "--view", "score"]) == 0
     assert "the average customer with the average offer" in capsys.readouterr().out

@@ -38,6 +38,12 @@ def test_train_small_config_shows_verdict_and_baselines(page: AppTest, tmp_path:
     verdicts = [i.value for i in page.info]
     assert any("among each customer's top 10" in v for v in verdicts)
     assert page.dataframe  # the metrics table is shown
+    targeting = run["extra"]["targeting"]
+    assert targeting["status"] == "ok", targeting
+    assert (tmp_path / "ws" / "runs" / run["id"] / "response.npz").exists()
+    shown = [s.value for s in page.success] + [w.value for w in page.warning]
+    assert any("Picking customers for an offer" in v and "of the time" in v for v in shown), shown
+    assert any("as many as in 50 customers picked at random" in m.value for m in page.markdown)
 
 
 def test_train_page_without_runs_invites_training(page: AppTest) -> None:

@@ -81,3 +81,8 @@ def test_online_retail_trains_through_the_cli(tmp_path: Path, capsys) -> None:
     assert metrics["hybrid"]["precision@10"] > 3 * metrics["random"]["precision@10"]
     run = Workspace(ws).run(out["run_id"])
     assert run["extra"]["user_features"] == ["Country"] and run["extra"]["item_features"] == ["Description"]
+    # positive-only data: the targeting judgement says what it can and cannot say
+    targeting = out["targeting"]
+    print("targeting:", json.dumps({k: targeting.get(k) for k in ("status", "reason", "verdict", "note", "timings")}))
+    assert targeting["status"] == "ok", targeting
+    assert targeting["data_kind"] == "positive_only" and "no record of who was sent what" in targeting["note"]

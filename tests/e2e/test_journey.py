@@ -33,7 +33,7 @@ SAMPLE_FILES = {
     "Offer / product facts": SAMPLE / "items.csv",
 }
 DATASET_NAME = "Spring shop upload"
-OFFERS = ("OFF0001", "OFF0002")  # the campaign's two coupons
+OFFERS = ("OFF0004", "OFF0050")  # the campaign's two coupons (deep discounts live on the data's last day)
 PER_OFFER = 300  # top N customers per offer
 CONVERSION = {C.TREATMENT: 0.30, C.CONTROL: 0.10}  # the planted effect of the coupon
 SLOW = 600_000  # ms: import and training on a slow 2-core machine
@@ -285,6 +285,8 @@ def build_and_export_an_audience(app: Journey) -> pd.DataFrame:
     control = int(app.metric("Control group (no coupon)").replace(",", ""))
     coupons = int(app.metric("Coupons to send").replace(",", ""))
     assert treated > 0 and control > 0
+    expected = float(app.metric("Expected responders within 14 days").replace(",", ""))
+    assert 0 < expected < coupons, "expected responders: the sum of the sent coupons' chances"
     app.shot("06-campaign", top=re.compile(r"^Preview$"))
 
     app.button("Export targeting list")
@@ -298,7 +300,8 @@ def build_and_export_an_audience(app: Journey) -> pd.DataFrame:
 
     text = saved.read_text(encoding="utf-8-sig")
     rows = pd.read_csv(io.StringIO(text), dtype=str)
-    assert list(rows.columns) == [C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP, C.REASONS]
+    assert list(rows.columns) == [C.USER_ID, C.ITEM_ID, C.SCORE, "probability", C.RANK, C.GROUP, C.REASONS]
+    assert rows["probability"].astype(float).between(0, 1).all()
     assert len(rows) == coupons + control, "one row per coupon sent, plus the control group's rows"
     customers = rows.drop_duplicates(C.USER_ID)[C.GROUP].value_counts()
     assert customers.get(C.TREATMENT) == treated and customers.get(C.CONTROL) == control

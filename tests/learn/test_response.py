@@ -15,7 +15,8 @@ from recsys.learn.model import ModelConfig
 from recsys.learn.pipeline import TrainConfig, fit_final
 from recsys.learn.response import BASELINE, FIT_GROUP, LOGIT, PROBABILITY, ResponseModel, ResponseModelError
 from recsys.learn.split import SplitConfig, split_interactions
-from recsys.metrics.targeting import OURS, RANDOM, RAW_SCORE, evaluate_targeting, targeting_rows, targeting_scores
+from recsys.learn.targeting_eval import targeting_rows, targeting_scores
+from recsys.metrics.targeting import OURS, RANDOM, RAW_SCORE, evaluate_targeting
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 DEEP = ["OFF0004", "OFF0050", "OFF0108"]
@@ -72,6 +73,11 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     back = ResponseModel.load(path)
     uids = shop.users[C.USER_ID].astype(str).to_numpy(object)[:50]
     np.testing.assert_allclose(back.predict_block(ctx, uids, DEEP), rm.predict_block(ctx, uids, DEEP))
+    # a context built by the loaded model (its own encoders) gives the same probabilities
+    hybrid, cutoff = fitted[1], fitted[4]
+    known = shop.interactions[shop.interactions[C.TIMESTAMP] < cutoff]
+    again = back.context(known, shop.users, shop.items, hybrid, cutoff)
+    np.testing.assert_allclose(back.predict_block(again, uids, DEEP), rm.predict_block(ctx, uids, DEEP), rtol=1e-9)
     with np.load(path, allow_pickle=False) as arrays:
         assert set(arrays.files) == {"coef", "x_mean"}
 

@@ -32,12 +32,17 @@ REASON_LINE = re.compile(r"^[^;]+ [+-]\d+\.\d\d(; [^;]+ [+-]\d+\.\d\d)*$")
 
 
 def make_workspace(path: Path) -> tuple[Workspace, str, str]:
-    """A workspace with a small synthetic shop (300 customers, 30 offers) and a tiny trained run."""
+    """A workspace with a small synthetic shop (300 customers, 30 offers) and a tiny trained run.
+
+    The run has no response probabilities (``targeting=False``): these tests cover the budgets,
+    caps and allocation on the raw-score fallback; probabilities are tested on the sample below.
+    Most of its offers ended before the data's last day, so the requests allow offers that are not live.
+    """
     shop = synth.generate(n_users=300, n_items=30, seed=3)
     files = synth.write_sample(shop, path / "shop")
     ws = Workspace(path / "ws")
     info, _ = import_files(ws, files["interactions"], files["users"], files["items"], name="small shop")
-    run_id = runs.train_run(ws, info.id, TrainConfig(model=ModelConfig(epochs=3, no_components=8)))
+    run_id = runs.train_run(ws, info.id, TrainConfig(model=ModelConfig(epochs=3, no_components=8)), targeting=False)
     return ws, info.id, run_id
 
 
@@ -58,7 +63,7 @@ def setup(template: tuple[Path, str, str], tmp_path: Path) -> tuple[Workspace, s
 
 def request(run_id: str, reasons: int = 2, **spec: object) -> CampaignRequest:
     values = {"offers": OFFERS, "seed": 5, **spec}
-    return CampaignRequest(run_id, AudienceSpec(**values), reasons=reasons)  # type: ignore[arg-type]
+    return CampaignRequest(run_id, AudienceSpec(**values), reasons=reasons, all_offers=True)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------- end to end
@@ -123,7 +128,7 @@ def test_money_budget_with_a_percentage_cost(setup) -> None:
     cost = items["discount_depth"] / 100 * items["min_spend"]
     offers = ("OFF0001", "OFF0003", "OFF0010")  # percent of a minimum spend > 0
     req = CampaignRequest(run_id, AudienceSpec(offers=offers, total_budget=200.0, cost_column="discount_depth",
-                                               seed=1), cost_percent_of="min_spend")
+                                               seed=1), cost_percent_of="min_spend", all_offers=True)
     built = cp.build_campaign(ws, req)
     frame = built.audience.frame
     spent = frame[C.ITEM_ID].map(cost)
@@ -134,7 +139,7 @@ def test_money_budget_with_a_percentage_cost(setup) -> None:
     assert summary["money"] == pytest.approx(spent[frame[C.GROUP] == C.TREATMENT].sum())
     assert built.costs == pytest.approx({o: cost[o] for o in offers})
 
-    free = CampaignRequest(run_id, replace(req.spec, offers=("OFF0001", "OFF0004")), cost_percent_of="min_spend")
+    free = CampaignRequest(run_id, replace(req.spec, offers=("OFF0001", "OFF0004")), cost_percent_of="min_spend", all_offers=True)
     with pytest.raises(CampaignError, match=r"OFF0004 \(30.0% of 0.0\) costs nothing"):
         cp.build_campaign(ws, free)
 
@@ -183,7 +188,7 @@ def test_customers_of_a_recent_export_are_not_contacted_again(setup) -> None:
 
 def test_reasons_can_be_switched_off(setup) -> None:
     ws, _, run_id = setup
-    req = CampaignRequest(run_id, AudienceSpec(offers=OFFERS[:1], top_n=10), reasons=0)
+    req = CampaignRequest(run_id, AudienceSpec(offers=OFFERS[:1], top_n=10), reasons=0, all_offers=True)
     built = cp.build_campaign(ws, req)
     assert len(built.reasons) == 10 and (built.reasons == "").all()
 
@@ -199,7 +204,7 @@ def test_bad_requests_are_refused_with_the_fix(setup, spec: dict, message: str) 
     ws, _, run_id = setup
     before = ws.snapshot()
     with pytest.raises(CampaignError, match=re.escape(message)):
-        cp.build_campaign(ws, CampaignRequest(run_id, AudienceSpec(**{"offers": OFFERS, **spec})))
+        cp.build_campaign(ws, CampaignRequest(run_id, AudienceSpec(**{"offers": OFFERS, **spec}), all_offers=True))
     assert ws.snapshot() == before
 
 
@@ -297,7 +302,7 @@ def test_saved_rerank_settings_go_through_the_fairness_hook(setup, monkeypatch: 
 
     monkeypatch.setattr(rerank_module, "score_adjuster", score_adjuster, raising=False)
     reranked = cp.build_campaign(ws, request(run_id, offers=OFFERS[:1], top_n=10, reasons=0, holdout_share=0.0))
-    assert calls == [{"method": "test-reverse"}] and not reranked.notes
+    assert calls == [{"method": "test-reverse"}] and reranked.notes == (cp.NO_PROBABILITY_NOTE[0].upper() + cp.NO_PROBABILITY_NOTE[1:] + ".",)
     assert reranked.audience.fairness_hook == "<lambda>"
     assert reranked.audience.frame[C.SCORE].max() < plain.audience.frame[C.SCORE].min()
 
@@ -311,7 +316,7 @@ def test_command_line_round_trips_the_request(setup) -> None:
         active_since="2026-05-01", exclude_contacted_days=14, exclude_redeemed=False, top_n=50,
         total_budget=300.0, cost_column="discount_depth", min_score=-1.5, max_per_customer=2,
         holdout_share=0.15, seed=9,
-    ), cost_percent_of="min_spend", reasons=3, reasons_view="score")
+    ), cost_percent_of="min_spend", reasons=3, reasons_view="score", all_offers=True)
     argv = req.command(workspace=ws.path)
     assert argv[:2] == ["promolens", "export"]
     args = cli.build_parser().parse_args(argv[1:])
@@ -322,7 +327,7 @@ def test_cli_export_writes_the_csv_records_it_and_matches_the_library(setup, tmp
     ws, _, run_id = setup
     out = tmp_path / "out" / "targets.csv"
     code = cli.main(["export", "--workspace", str(ws.path), "--run", run_id, "--item", OFFERS[0], "--item", OFFERS[1],
-                     "--top", "20", "--cap", "1", "--holdout", "0.25", "--seed", "4", "--out", str(out),
+                     "--top", "20", "--cap", "1", "--holdout", "0.25", "--seed", "4", "--all-offers", "--out", str(out),
                      "--check-fairness", "gender"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -335,7 +340,8 @@ def test_cli_export_writes_the_csv_records_it_and_matches_the_library(setup, tmp
     assert frame[C.REASONS].str.match(REASON_LINE).all()
 
     # the same request through the library gives the same bytes: the CLI reproduces the page
-    same = CampaignRequest(run_id, AudienceSpec(offers=OFFERS[:2], top_n=20, max_per_customer=1, holdout_share=0.25, seed=4))
+    same = CampaignRequest(run_id, AudienceSpec(offers=OFFERS[:2], top_n=20, max_per_customer=1, holdout_share=0.25, seed=4),
+                           all_offers=True)
     again = cp.export_campaign(ws, cp.build_campaign(ws, same))
     assert again.manifest["csv"]["sha256"] == record["sha256"]
 
@@ -347,6 +353,6 @@ def test_cli_export_bad_input_exits_2_with_a_message(setup, tmp_path: Path, caps
     assert "NOPE" in capsys.readouterr().err
     assert cli.main([*base, "--run", "r99", "--item", OFFERS[0]]) == cli.EXIT_BAD_INPUT
     assert "No run 'r99'" in capsys.readouterr().err
-    assert cli.main([*base, "--run", run_id, "--item", OFFERS[0], "--money-budget", "50"]) == cli.EXIT_BAD_INPUT
+    assert cli.main([*base, "--run", run_id, "--item", OFFERS[0], "--money-budget", "50", "--all-offers"]) == cli.EXIT_BAD_INPUT
     assert "cost" in capsys.readouterr().err
     assert not ws.exports() and not (tmp_path / "x.csv").exists()
