@@ -38,6 +38,10 @@ class TargetingError(PromoLensError, ValueError):
     """A targeting parameter or input column is wrong; the message names it and the fix."""
 
 
+class CampaignError(PromoLensError, ValueError):
+    """A campaign request that cannot be built; the message names the setting and the fix."""
+
+
 @dataclass(frozen=True)
 class UserFilter(ConfigBase):
     """Keep customers whose ``column`` satisfies ``op value`` (e.g. ``tier in [gold, silver]``).

@@ -52,12 +52,16 @@ import pandas as pd
 
 from recsys.campaign import export
 from recsys.campaign.audience import Audience, ScoreAdjuster, build_audience
-from recsys.campaign.spec import AudienceSpec, TargetingError, UserFilter
+from recsys.campaign.spec import CampaignError, AudienceSpec, TargetingError, UserFilter
 from recsys.core import columns as C
 from recsys.data.dataset import customer_ids
 from recsys.core.config import ConfigBase
-from recsys.core.errors import PromoLensError
 from recsys.core.progress import ProgressCallback
+from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
+    BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
+    SHARE_OF_BASE, SHARE_TARGETED, TARGETED, VALUE, SelectionCheck, group_mix, group_values, offer_choices,
+    offer_names, score_histogram, selection_by_group,
+)
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
 from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
@@ -75,28 +79,13 @@ REASON_VIEWS: dict[str, str] = {
     "offer": "why this offer rather than the average offer for this customer",
 }
 DEFAULT_REASON_VIEW = "customer"
-#: Four-fifths rule: a group targeted at under 80% of the most-targeted group's rate is flagged.
-FOUR_FIFTHS = 0.8
-#: Groups with fewer customers in the base are reported but not judged.
-MIN_GROUP_SIZE = 30
-MISSING = "(missing)"
 
 # Columns of the summary frames this module returns (not data-contract columns, so they live here).
 STEP, CUSTOMERS, PAIRS = "step", "customers", "pairs"
-OFFER_NAME = "offer"
 COUPONS, CONTROLS = "coupons", "controls"
-BIN_LOW, BIN_HIGH, SCORED, TARGETED = "bin_low", "bin_high", "scored", "targeted"
-BASE, SHARE_OF_BASE, SHARE_TARGETED, RATE, RATIO, FLAG = (
-    "base", "share_of_base", "share_of_targeted", "rate", "ratio", "flag",
-)
-VALUE, SHARE = "value", "share"
 EXPECTED, EXPECTED_LOW, EXPECTED_HIGH = "expected_responders", "expected_low", "expected_high"
 #: z of the 95% interval of expected responders.
 Z95 = 1.959964
-
-
-class CampaignError(PromoLensError, ValueError):
-    """A campaign request that cannot be built; the message names the setting and the fix."""
 
 
 # ============================================================================== the request
@@ -776,154 +765,6 @@ def _unknown_rows(table: pd.DataFrame | None, key: str, ids: np.ndarray, index: 
         return None
     rows = table[table[key].astype(str).isin(unknown)]
     return rows.assign(**{key: rows[key].astype(str)})
-
-
-# ============================================================================== preview summaries
-def offer_names(items: pd.DataFrame | None, offers: Iterable[Any]) -> dict[str, str]:
-    """Readable name of each offer (the offers table's title/name column; the id where none)."""
-    from recsys.insight.recommend import item_names
-
-    ids = [str(o) for o in offers]
-    return dict(zip(ids, (str(n) for n in item_names(items, ids))))
-
-
-def offer_choices(items: pd.DataFrame | None, model: Any) -> dict[str, str]:
-    """Every offer a campaign can target -> "name (id)" for pickers: the model's offers and the table's."""
-    ids = pd.unique(np.concatenate([
-        np.asarray(model.item_index_.ids, dtype=object),
-        items[C.ITEM_ID].astype(str).to_numpy(object) if items is not None else np.zeros(0, object),
-    ]))
-    names = offer_names(items, ids)
-    return {i: (names[i] if names[i] == i else f"{names[i]} ({i})") for i in ids}
-
-
-def score_histogram(scores: pd.DataFrame, targeted: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
-    """Pairs scored and pairs targeted per score bin of each offer (equal-width bins per offer)."""
-    columns = [C.ITEM_ID, BIN_LOW, BIN_HIGH, SCORED, TARGETED]
-    if scores.empty:
-        return pd.DataFrame(columns=columns)
-    codes, offers = pd.factorize(scores[C.ITEM_ID].astype(str), sort=False)
-    s = scores[C.SCORE].to_numpy(np.float64)
-    n = len(offers)
-    low = np.full(n, np.inf)
-    high = np.full(n, -np.inf)
-    np.minimum.at(low, codes, s)
-    np.maximum.at(high, codes, s)
-    width = np.where(high > low, (high - low) / bins, 1.0)
-
-    def counts(item_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-        ok = item_codes >= 0
-        b = np.clip(((values[ok] - low[item_codes[ok]]) / width[item_codes[ok]]).astype(np.int64), 0, bins - 1)
-        return np.bincount(item_codes[ok] * bins + b, minlength=n * bins)
-
-    scored = counts(codes, s)
-    target_codes = pd.Index(offers).get_indexer(targeted[C.ITEM_ID].astype(str))
-    chosen = counts(target_codes, targeted[C.SCORE].to_numpy(np.float64))
-    edges = np.arange(bins)
-    frame = pd.DataFrame({
-        C.ITEM_ID: np.repeat(np.asarray(offers, dtype=object), bins),
-        BIN_LOW: (low[:, None] + edges[None, :] * width[:, None]).ravel(),
-        BIN_HIGH: (low[:, None] + (edges[None, :] + 1) * width[:, None]).ravel(),
-        SCORED: scored, TARGETED: chosen,
-    })
-    return frame[frame[SCORED] > 0].reset_index(drop=True)
-
-
-def group_values(users: pd.DataFrame, column: str, ids: Iterable[Any]) -> pd.Series:
-    """Each customer's value of one customer column (text; ``(missing)`` when absent), by id."""
-    if column not in users.columns:
-        raise CampaignError(f"The customers table has no column '{column}'. Fix: choose one of {', '.join(map(str, users.columns[1:]))}.")
-    lookup = users.assign(**{C.USER_ID: users[C.USER_ID].astype(str)}).drop_duplicates(C.USER_ID).set_index(C.USER_ID)[column]
-    index = pd.Index(pd.Index(ids).astype(str), name=C.USER_ID)
-    values = lookup.reindex(index)
-    return values.astype("string").fillna(MISSING).astype(str)
-
-
-def group_mix(campaign: Campaign, users: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Targeted customers of each offer by one customer column: ``offer``, ``value``, ``customers``, ``share``."""
-    frame = campaign.audience.frame
-    values = group_values(users, column, frame[C.USER_ID]).to_numpy()
-    table = (pd.DataFrame({OFFER_NAME: frame[C.ITEM_ID].astype(str).map(campaign.offer_names).to_numpy(), VALUE: values})
-             .groupby([OFFER_NAME, VALUE], sort=True).size().rename(CUSTOMERS).reset_index())
-    table[SHARE] = table[CUSTOMERS] / table.groupby(OFFER_NAME)[CUSTOMERS].transform("sum")
-    return table
-
-
-@dataclass(frozen=True)
-class SelectionCheck:
-    """Who is targeted per customer group, against the customer base, with the four-fifths rule.
-
-    ``table`` has one row per group: ``value``, ``base`` (customers in the base), ``targeted``
-    (customers in the list, control group included: they were chosen the same way), ``rate``
-    (targeted / base), ``ratio`` (rate / the highest rate among groups large enough to judge),
-    ``share_of_base``, ``share_of_targeted`` and ``flag`` (ratio below four-fifths).
-    ``warnings`` name each flagged group in plain words; ``verdict`` says when no group is flagged;
-    ``notes`` list what could not be judged.
-    """
-
-    column: str
-    table: pd.DataFrame
-    warnings: tuple[str, ...]
-    verdict: str | None
-    notes: tuple[str, ...]
-
-    @property
-    def flagged(self) -> bool:
-        return bool(self.table[FLAG].any())
-
-    @property
-    def messages(self) -> tuple[str, ...]:
-        return (*self.warnings, *((self.verdict,) if self.verdict else ()), *self.notes)
-
-
-def selection_by_group(
-    campaign: Campaign, users: pd.DataFrame, column: str, base: Iterable[Any], *, min_size: int = MIN_GROUP_SIZE
-) -> SelectionCheck:
-    """Share of each customer group that is targeted, against the base, with the four-fifths rule.
-
-    Any customer column may be checked, sensitive ones included (they are left out of the model,
-    never out of the audit). Groups smaller than ``min_size`` in the base are listed but not judged.
-    """
-    base_values = group_values(users, column, base)
-    targeted_ids = pd.unique(campaign.audience.frame[C.USER_ID].astype(str).to_numpy(object))
-    targeted_values = group_values(users, column, targeted_ids)
-    table = pd.DataFrame({
-        BASE: base_values.value_counts(),
-        TARGETED: targeted_values.value_counts(),
-    }).fillna(0).astype(np.int64).rename_axis(VALUE).reset_index()
-    table[RATE] = table[TARGETED] / table[BASE].where(table[BASE] > 0)
-    judged = table[BASE] >= min_size
-    best = table.loc[judged, RATE].max() if judged.any() else np.nan
-    table[RATIO] = table[RATE] / best if best and np.isfinite(best) and best > 0 else np.nan
-    table[SHARE_OF_BASE] = table[BASE] / max(int(table[BASE].sum()), 1)
-    table[SHARE_TARGETED] = table[TARGETED] / max(int(table[TARGETED].sum()), 1)
-    table[FLAG] = judged & (table[RATIO] < FOUR_FIFTHS)
-    table = table.sort_values(RATE, ascending=False, kind="stable").reset_index(drop=True)
-    return SelectionCheck(column, table, *_selection_messages(column, table, best, min_size))
-
-
-def _selection_messages(
-    column: str, table: pd.DataFrame, judged_best: float, min_size: int
-) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
-    label = column.replace("_", " ")
-    small = table[table[BASE] < min_size]
-    notes = (f"Too few customers to judge (under {min_size}): {', '.join(map(str, small[VALUE]))}.",) if len(small) else ()
-    if table.empty or not np.isfinite(judged_best) or judged_best <= 0:
-        return (), None, (f"No {label} group with {min_size}+ customers has anyone targeted: nothing to compare.", *notes)
-    top = table[(table[BASE] >= min_size)].iloc[0]
-    flagged = table[table[FLAG]]
-    warnings = tuple(
-        f"**{label} = {row.value}**: {row.rate:.1%} of these customers are targeted, against {top.rate:.1%} of "
-        f"**{top.value}** (the most targeted group) — a ratio of {row.ratio:.2f}, below the four-fifths rule "
-        f"(0.80). The campaign reaches this group much less than others; check the customer filters and "
-        f"segments, or re-rank on the Fairness page."
-        for row in flagged.itertuples(index=False)
-    )
-    verdict = None if warnings else (
-        f"Every {label} group with {min_size}+ customers is targeted at least four-fifths as often as the most "
-        f"targeted group (**{top.value}**, {top.rate:.1%}): no adverse-impact flag under the four-fifths rule."
-    )
-    return warnings, verdict, notes
 
 
 def _lap(start: float) -> float:
