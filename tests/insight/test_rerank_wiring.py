@@ -32,7 +32,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str, p
 
 
 def _recommend(ws: Workspace, run_id: str, user: str, capsys) -> pd.DataFrame:
-    assert main(["recommend", "--workspace", str(ws.path), "--run", run_id, "--user", user, "-k", "5", "--json"]) == 0
+    # --all-offers: this small shop has a single offer live on its last day, and the re-ranking (not
+    # liveness, tested in tests/app/test_app_recommendations.py) is what this test is about.
+    assert main(["recommend", "--workspace", str(ws.path), "--run", run_id, "--user", user, "-k", "5", "--json",
+                 "--all-offers"]) == 0
     return pd.DataFrame(json.loads(capsys.readouterr().out)["recommendations"])
 
 
