@@ -5,7 +5,7 @@ order): maximal marginal relevance for diversity, and exposure-aware boosting or
 offer group (optionally for chosen customer groups only). :func:`rerank` applies it to the
 model's candidate pools (:func:`pool_size` candidates per customer), vectorised over blocks of
 customers; :func:`score_adjuster` applies it to campaign allocation
-(:func:`recsys.campaign.targeting.build_audience`). A chosen setting is stored with a run by
+(:func:`recsys.campaign.audience.build_audience`). A chosen setting is stored with a run by
 :func:`recsys.workspace.audit.save_rerank` under ``extra["rerank"]`` (:data:`RERANK_KEY`).
 
 >>> pools = pd.DataFrame({"user_id": ["a"] * 3, "item_id": ["x", "y", "w"], "score": [3.0, 2.0, 1.0]})
@@ -378,7 +378,7 @@ def score_adjuster(
     items: pd.DataFrame | None = None,
     vectors: ItemFeatures | None = None,
 ) -> ScoreAdjuster:
-    """A ``score_adjuster`` for :func:`recsys.campaign.targeting.build_audience` that applies ``settings``.
+    """A ``score_adjuster`` for :func:`recsys.campaign.audience.build_audience` that applies ``settings``.
 
     The returned function maps the eligible pairs (``user_id``, ``item_id``, ``score``) to one
     adjusted score per row (a float array aligned with its input), with ``D = max score - min

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys.core import columns as C
-from recsys.workspace import runs
 from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.data.prepare import prepare_dataset
-from recsys.learn.config import ModelConfig
-from recsys.learn.pipeline import TrainConfig
 from recsys.workspace.store import Workspace
+
+if TYPE_CHECKING:
+    from tests.conftest import TrainedWorkspace
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "segments.py")
@@ -30,15 +31,10 @@ def plain_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The sample shop with one tiny, fast model run."""
-    path = tmp_path_factory.mktemp("segments-run") / "ws"
-    ws = Workspace(path)
-    info = ensure_sample_dataset(ws)
-    assert info is not None
-    run_id = runs.train_run(ws, info.id, TrainConfig(model=ModelConfig(epochs=3, no_components=8)), refit_all=False)
-    return path, run_id
+@pytest.fixture()
+def trained_ws(sample_workspace: TrainedWorkspace) -> tuple[Path, str]:
+    """The sample shop with one tiny, fast model run (a fresh copy of the session's sample workspace)."""
+    return sample_workspace.path, sample_workspace.run_id
 
 
 def open_page(ws_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:

@@ -3,8 +3,6 @@ planted truth of the sample shop, global drivers, cold start, evidence, what-if 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,19 +18,16 @@ from recsys.data import synth
 from recsys.learn.config import FeatureConfig
 from recsys.learn.config import ModelConfig
 from recsys.learn.model import HybridRecommender
-from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema, infer_schema
+from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 
-ROOT = Path(__file__).resolve().parents[2]
 TRUTH_CONFIG = ModelConfig(epochs=10, no_components=16, random_state=0)  # fixed seed, single thread
 
 
 # ------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def sample():
-    shop = synth.load_sample(ROOT / "sample_data")
-    users_schema = infer_schema(shop.users, C.USER_ID, identifiers={synth.EMAIL})
-    items_schema = infer_schema(shop.items, C.ITEM_ID)
-    return shop, users_schema, items_schema
+def sample(sample_shop, sample_schemas):
+    """The bundled sample shop and its (users, items) schemas (session fixtures: read-only)."""
+    return sample_shop, *sample_schemas
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +51,9 @@ def explainer(hybrid) -> A.ScoreExplainer:
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(small_shop, small_shop_schemas):
     """A tiny shop and model: one customer and one offer have no training interactions (cold)."""
-    shop = synth.generate(n_users=300, n_items=30, seed=3)
-    us = infer_schema(shop.users, C.USER_ID, identifiers={synth.EMAIL})
-    its = infer_schema(shop.items, C.ITEM_ID)
+    shop, (us, its) = small_shop, small_shop_schemas
     cold_user, cold_item = "C000001", "OFF0002"
     train = shop.interactions[(shop.interactions[C.USER_ID] != cold_user) & (shop.interactions[C.ITEM_ID] != cold_item)]
     model = HybridRecommender(ModelConfig(epochs=3, no_components=8, random_state=1)).fit(train, shop.users, us, shop.items, its)
@@ -129,7 +122,9 @@ def test_views_split_main_effects_and_interactions(hybrid, explainer) -> None:
     np.testing.assert_allclose(customer.values[:, gu:], 0.5 * inter.sum(axis=1), atol=1e-9)
 
 
-def _tiny_side_only_model() -> HybridRecommender:
+@pytest.fixture(scope="module")
+def tiny_side_only() -> HybridRecommender:
+    """A tiny model of facts only (no identity features), trained once for the module: read-only."""
     shop = synth.generate(n_users=200, n_items=25, seed=5)
     user_schema = TableSchema((ColumnSpec(synth.SEGMENT, ColumnKind.CATEGORICAL),))
     item_schema = TableSchema((ColumnSpec(synth.CHANNEL, ColumnKind.CATEGORICAL),
@@ -140,9 +135,9 @@ def _tiny_side_only_model() -> HybridRecommender:
 
 
 @pytest.mark.parametrize("view", list(A.VIEWS))
-def test_feature_values_equal_shap_exact_explainer(view: str) -> None:
+def test_feature_values_equal_shap_exact_explainer(tiny_side_only, view: str) -> None:
     """Every model feature is a player: 5 segments + 4 channels + 5 campaign types = 14 players."""
-    model = _tiny_side_only_model()
+    model = tiny_side_only
     ex = A.ScoreExplainer(model)
     fu = model.user_features_.shape[1]
     x0, y0 = ex.baseline.user_weights, ex.baseline.item_weights
@@ -211,8 +206,8 @@ def test_column_values_equal_shap_exact_explainer_on_the_sample(side_only) -> No
         assert reference.base_values[0] == pytest.approx(explainer.base_value, abs=1e-8)
 
 
-def test_permutation_explainer_agrees_with_the_closed_form() -> None:
-    model = _tiny_side_only_model()
+def test_permutation_explainer_agrees_with_the_closed_form(tiny_side_only) -> None:
+    model = tiny_side_only
     ex = A.ScoreExplainer(model)
     fu = model.user_features_.shape[1]
     eu, bu = model.user_embeddings_.astype(np.float64), model.user_biases_.astype(np.float64)

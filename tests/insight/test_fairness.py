@@ -404,6 +404,8 @@ def test_rerank_many_customers_in_blocks_matches_one_block() -> None:
 
 
 # ------------------------------------------------------------------------------ the planted bias, end to end
+# All three are marked slow: they share a fixture that imports two 4,000-customer shops and trains
+# a 15-epoch model on each (over 10 s), so running any one of them pays for it.
 @pytest.fixture(scope="module")
 def shops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     """The sample shop with the planted exposure bias and the shipped (unbiased) sample, each with a
@@ -432,6 +434,7 @@ def shops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.slow
 def test_audit_flags_the_planted_bias(shops: dict[str, tuple]) -> None:
     ws, run_id = shops["biased"]
     ws0, run0 = shops["unbiased"]
@@ -454,6 +457,7 @@ def test_audit_flags_the_planted_bias(shops: dict[str, tuple]) -> None:
     json.dumps(biased.to_dict())  # the CLI's --json output
 
 
+@pytest.mark.slow
 def test_boost_reduces_the_bias_at_a_reported_accuracy_cost(shops: dict[str, tuple]) -> None:
     ws, run_id = shops["biased"]
     dataset = ws.load_dataset(ws.run(run_id)["dataset_id"])
@@ -493,6 +497,7 @@ def test_boost_reduces_the_bias_at_a_reported_accuracy_cost(shops: dict[str, tup
     pd.testing.assert_frame_equal(plain, setup.model.recommend(["C000002"], k=5))  # nothing saved: the model's lists
 
 
+@pytest.mark.slow
 def test_cli_audit(shops: dict[str, tuple], capsys: pytest.CaptureFixture[str]) -> None:
     from recsys.cli import main
 

@@ -61,7 +61,7 @@ def test_hybrid_beats_collaborative_on_cold_start_items(cold) -> None:
     assert cold.split_summary["test_items_unseen_in_train"] == cold.split_summary["test_items"]
 
 
-def test_result_shape_and_json(temporal) -> None:
+def test_result_shape_and_json(shop, temporal) -> None:
     result, progress, epochs = temporal
     assert list(result.metrics.index) == list(MODEL_NAMES)
     assert {"precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "auc", "coverage@10",
@@ -72,7 +72,7 @@ def test_result_shape_and_json(temporal) -> None:
     assert per.index.name == C.USER_ID and len(per) == result.split_summary["eval_users"]
     assert per["precision@10"].mean() == pytest.approx(result.metrics.loc["hybrid", "precision@10"])
     # per-user frames can be cut by segment
-    seg = per.join(pd.DataFrame(shop_users_segment(result)).set_index(C.USER_ID))
+    seg = per.join(pd.DataFrame(shop_users_segment(shop[0])).set_index(C.USER_ID))
     assert seg.groupby("segment")["ndcg@10"].mean().notna().all()
     assert set(result.epochs["model"]) == {"hybrid", "collaborative"}
     assert {"early_stopping", "refit"} <= set(result.epochs["phase"])
@@ -86,8 +86,7 @@ def test_result_shape_and_json(temporal) -> None:
     assert result.best_epochs["hybrid"] >= 1
 
 
-def shop_users_segment(result) -> dict:
-    s = synth.generate(n_users=N_USERS, seed=7)
+def shop_users_segment(s: synth.SyntheticShop) -> dict:
     return {C.USER_ID: s.users[C.USER_ID], "segment": s.users[synth.SEGMENT]}
 
 
