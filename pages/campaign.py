@@ -260,7 +260,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     left, right = st.columns(2)
     left.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
     right.plotly_chart(charts.audience_sizes(result.sizes()), width="stretch", key="campaign_sizes")
-    st.plotly_chart(charts.score_distribution(result.histogram, result.offer_names), width="stretch", key="campaign_scores")
+    st.plotly_chart(charts.score_distribution(result.histogram, result.offer_names, probability=result.has_probability), width="stretch", key="campaign_scores")
     show_mix_and_fairness(result, info, dataset)
     st.markdown("**The list** (first rows; the file has them all)")
     table = result.frame.drop(columns=[C.SCORE_DECILE]).head(PREVIEW_ROWS)

@@ -386,7 +386,8 @@ def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
     return _style(fig, "Coupons per offer: sent (treatment) and held out (control)", height=max(260, 40 * len(sizes) + 110))
 
 
-def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = None, max_offers: int = 6) -> go.Figure:
+def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = None, max_offers: int = 6,
+                       probability: bool = False) -> go.Figure:
     """Per offer: model scores of every scored customer (grey) and of the targeted ones (blue).
 
     ``histogram`` has ``item_id``, ``bin_low``, ``bin_high``, ``scored`` and ``targeted``; only the
@@ -410,7 +411,7 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     fig = px.bar(
         long, x="middle", y="customers", color="who", facet_row="offer", barmode="overlay", opacity=0.85,
         color_discrete_map={"all scored": "#cfd8dc", "targeted": GROUP_COLORS["treatment"]},
-        category_orders={"offer": offers, "who": ["all scored", "targeted"]}, labels={"middle": "model score", "who": ""},
+        category_orders={"offer": offers, "who": ["all scored", "targeted"]}, labels={"middle": "chance to redeem" if probability else "model score", "who": ""},
         facet_row_spacing=min(0.1, 36 / height),
     )
     fig.update_traces(width=float(frame["width"].median()) if len(frame) else None)
@@ -420,7 +421,10 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
         text=a.text.split("=", 1)[-1], textangle=0, x=0, xanchor="left", yanchor="bottom",
         y=min(tops, key=lambda top: abs(top - a.y) if top >= a.y else 2.0),
     ))
-    title = "Score distribution: who the model picks (higher = better fit)"
+    if probability:
+        fig.update_xaxes(tickformat=".0%")
+    title = ("Chance to redeem: every eligible customer and those who get a coupon" if probability
+             else "Score distribution: who the model picks (higher = better fit)")
     if more > 0:
         title += f" — the {len(shown)} offers with most coupons ({more} more not shown)"
     return _style(fig, title, height=height)
