@@ -73,6 +73,7 @@ USERS_FILE = "users.csv"
 ITEMS_FILE = "items.csv"
 INTERACTIONS_FILE = "interactions.csv"
 TRUTH_FILE = "truth.json"
+PAST_CAMPAIGNS_FILE = "past_campaigns.csv"
 GZIP_ABOVE_ROWS = 100_000  # interactions files longer than this are written gzipped
 
 # --- the vocabulary of the shop -----------------------------------------------------------------
@@ -324,6 +325,9 @@ class SyntheticShop:
     #: latent factors, ...), kept only on a freshly generated shop (never written to the CSVs); what
     #: :func:`true_response_probability` reads. ``None`` on a shop read back by :func:`load_sample`.
     hidden: dict[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: Past randomised coupon campaigns (treatment + control, outcomes), from their own random
+    #: stream (:mod:`recsys.data.past_campaigns`); ``None`` when a folder read back has none.
+    past_campaigns: pd.DataFrame | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 # ================================================================================================
@@ -369,13 +373,18 @@ def generate(config: SynthConfig | None = None, **overrides: Any) -> SyntheticSh
     events = _make_events(config, rng_events, users, items)
     interactions = _events_frame(events, users["ids"], items["ids"], start)
     truth = _make_truth(config, users, items, events, start, end)
-    return SyntheticShop(
+    shop = SyntheticShop(
         interactions=interactions,
         users=_users_frame(users),
         items=_items_frame(items, start),
         truth=truth,
         hidden={"config": config, "users": users, "items": items},
     )
+    from recsys.data.past_campaigns import past_campaigns
+
+    past, past_truth = past_campaigns(shop)
+    truth["past_campaigns"] = json.loads(json.dumps(past_truth))
+    return dataclasses.replace(shop, past_campaigns=past)
 
 
 def write_sample(shop: SyntheticShop, out_dir: str | Path, compress: bool | None = None) -> dict[str, Path]:
@@ -406,6 +415,8 @@ def write_sample(shop: SyntheticShop, out_dir: str | Path, compress: bool | None
         "interactions": out / (INTERACTIONS_FILE + (".gz" if compress else "")),
         "truth": out / TRUTH_FILE,
     }
+    if shop.past_campaigns is not None:
+        paths["past_campaigns"] = out / PAST_CAMPAIGNS_FILE
     stale = out / (INTERACTIONS_FILE if compress else INTERACTIONS_FILE + ".gz")
     if stale.exists():  # never leave two interactions files that disagree
         stale.unlink()
@@ -415,6 +426,8 @@ def write_sample(shop: SyntheticShop, out_dir: str | Path, compress: bool | None
         paths["interactions"], index=False, date_format="%Y-%m-%d %H:%M:%S", lineterminator="\n",
         compression={"method": "gzip", "mtime": 0} if compress else None,
     )
+    if shop.past_campaigns is not None:
+        shop.past_campaigns.to_csv(paths["past_campaigns"], index=False, date_format="%Y-%m-%d", lineterminator="\n")
     paths["truth"].write_text(json.dumps(shop.truth, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     return paths
 
@@ -452,7 +465,12 @@ def load_sample(folder: str | Path) -> SyntheticShop:
         items[name] = pd.to_datetime(items[name]).astype(DATE_DTYPE)
     for name in (DISCOUNT_DEPTH, MIN_SPEND):
         items[name] = items[name].astype("float64")
-    return SyntheticShop(interactions, users, items, load_truth(folder))
+    past = None
+    if (folder / PAST_CAMPAIGNS_FILE).exists():
+        from recsys.data.past_campaigns import read_past_campaigns
+
+        past = read_past_campaigns(folder / PAST_CAMPAIGNS_FILE)
+    return SyntheticShop(interactions, users, items, load_truth(folder), past_campaigns=past)
 
 
 def with_hidden(shop: SyntheticShop) -> SyntheticShop:

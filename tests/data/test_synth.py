@@ -260,7 +260,7 @@ def test_plant_bias_halves_deep_discount_exposure_of_the_target_age_band(medium)
 # --- files -------------------------------------------------------------------------------------
 def test_write_sample_round_trips(tmp_path, small):
     paths = write_sample(small, tmp_path)
-    assert set(paths) == {"users", "items", "interactions", "truth"}
+    assert set(paths) == {"users", "items", "interactions", "truth", "past_campaigns"}
     assert paths["interactions"].name == "interactions.csv"  # small: not gzipped
     assert load_truth(paths["truth"]) == small.truth
     assert load_truth(tmp_path) == small.truth
@@ -268,6 +268,7 @@ def test_write_sample_round_trips(tmp_path, small):
     pd.testing.assert_frame_equal(back.interactions, small.interactions)
     pd.testing.assert_frame_equal(back.users, small.users)
     pd.testing.assert_frame_equal(back.items, small.items)
+    pd.testing.assert_frame_equal(back.past_campaigns, small.past_campaigns)
 
 
 def test_write_sample_gzip_replaces_a_stale_plain_file(tmp_path, small):
@@ -300,6 +301,7 @@ def test_committed_sample_data_is_what_the_default_config_generates():
     pd.testing.assert_frame_equal(committed.users, shop.users)
     pd.testing.assert_frame_equal(committed.items, shop.items)
     pd.testing.assert_frame_equal(committed.interactions, shop.interactions)
+    pd.testing.assert_frame_equal(committed.past_campaigns, shop.past_campaigns)
     assert 150_000 <= len(committed.interactions) <= 400_000
     total = sum(p.stat().st_size for p in SAMPLE_DIR.iterdir() if p.is_file())
     assert total < 10 * 1024 * 1024
