@@ -51,7 +51,7 @@ FILE = "past_campaigns.csv"
 
 #: Discount depths of the past percent-off campaigns (one campaign each, when the shop has such an offer).
 DEPTHS: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0)
-CAMPAIGN_SIZE = 1500
+CAMPAIGN_SIZE = 2500
 CONTROL_SHARE = 0.5
 HORIZON_DAYS = 14
 BASE_INTERCEPT = -2.6
@@ -66,7 +66,7 @@ EFFECTS: dict[str, dict[str, float]] = {
     "bargain_hunter": {"base": -0.4, "a": 0.1, "b": 0.1, "deep": 1.6},
     "brand_loyal": {"base": 1.2, "a": 0.0, "b": 0.0, "deep": 0.0},
     "category_explorer": {"base": -0.2, "a": 0.2, "b": 0.05, "deep": 0.2},
-    "premium": {"base": 0.2, "a": 0.1, "b": 0.0, "deep": -0.7},
+    "premium": {"base": 0.4, "a": 0.1, "b": 0.0, "deep": -1.5},
     "occasional": {"base": -1.0, "a": 0.1, "b": 0.05, "deep": 0.3},
 }
 _STREAM = 20  # the past campaigns' own seed stream: SeedSequence([seed, _STREAM])
