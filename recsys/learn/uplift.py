@@ -50,12 +50,12 @@ class UpliftError(PromoLensError, ValueError):
     """Bad input to an uplift model (no control rows, unknown column, outcome not numeric, ...)."""
 
 
-def _classifier(seed: int) -> HistGradientBoostingClassifier:
+def classifier(seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=4, min_samples_leaf=200,
                                           l2_regularization=1.0, random_state=seed)
 
 
-def _regressor(seed: int) -> HistGradientBoostingRegressor:
+def regressor(seed: int) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(max_iter=150, learning_rate=0.05, max_leaf_nodes=4, min_samples_leaf=200,
                                          l2_regularization=1.0, random_state=seed)
 
@@ -65,7 +65,7 @@ def _is_binary(y: np.ndarray) -> bool:
 
 
 def _outcome_model(binary: bool, seed: int) -> Any:
-    return _classifier(seed) if binary else _regressor(seed)
+    return classifier(seed) if binary else regressor(seed)
 
 
 def _predict_mean(model: Any, X: np.ndarray) -> np.ndarray:
@@ -125,8 +125,8 @@ class XLearner:
         X, t, y = _check_fit(X, treated, y)
         self.first_ = TLearner(self.seed).fit(X, t, y)
         control, treat = self.first_.predict_arms(X)
-        self.tau_treated_ = _regressor(self.seed).fit(X[t], y[t] - control[t])
-        self.tau_control_ = _regressor(self.seed).fit(X[~t], treat[~t] - y[~t])
+        self.tau_treated_ = regressor(self.seed).fit(X[t], y[t] - control[t])
+        self.tau_control_ = regressor(self.seed).fit(X[~t], treat[~t] - y[~t])
         self.g_ = float(t.mean())
         return self
 
@@ -382,10 +382,12 @@ class ShopUplift:
     quarter's campaigns scores today's live offers as of today.
     """
 
-    def __init__(self, learner: str = "x_learner", seed: int = SEED, exclude_facts: Sequence[str] = ()) -> None:
+    def __init__(self, learner: str = "x_learner", seed: int = SEED, exclude_facts: Sequence[str] = (),
+                 holdout_share: float = TEST_SHARE) -> None:
         self.learner = learner
         self.seed = seed
         self.exclude_facts = tuple(exclude_facts)
+        self.holdout_share = holdout_share
 
     def fit(self, past: pd.DataFrame, interactions: pd.DataFrame, users: pd.DataFrame | None,
             items: pd.DataFrame | None) -> "ShopUplift":
@@ -397,11 +399,26 @@ class ShopUplift:
         if not groups.isin([C.TREATMENT, C.CONTROL]).all():
             raise UpliftError(f"column '{C.GROUP}' must be '{C.TREATMENT}' or '{C.CONTROL}'.")
         table = self._features(past, interactions, users, items, "sent_date")
-        self.encoder_ = TableEncoder(list(table.columns)).fit(table)
-        self.model_ = make_learner(self.learner, self.seed).fit(
-            self.encoder_.transform(table), groups.eq(C.TREATMENT).to_numpy(), past["converted"].to_numpy(dtype="float64"))
+        t = groups.eq(C.TREATMENT).to_numpy()
+        y = past["converted"].to_numpy(dtype="float64")
+        # Whole customers are held out, so the held-out rows judge the model on customers it never saw.
+        train, test = (split_rows(len(past), t, self.holdout_share, self.seed, groups=past[C.USER_ID].to_numpy())
+                       if self.holdout_share > 0 else (np.arange(len(past)), np.arange(0)))
+        self.encoder_ = TableEncoder(list(table.columns)).fit(table.iloc[train])
+        X = self.encoder_.transform(table)
+        self.model_ = make_learner(self.learner, self.seed).fit(X[train], t[train], y[train])
         self.n_rows_ = len(past)
+        self.holdout_ = pd.DataFrame({"uplift": self.model_.predict(X[test]), "p_with": self.model_.predict_arms(X[test])[1],
+                                      "treated": t[test], "converted": y[test]})
         return self
+
+    def evaluation(self, k: float = 0.3, n_boot: int = 200) -> UpliftEvaluation:
+        """Qini, AUUC and uplift@k on the held-out customers: uplift vs response ranking vs random."""
+        h = self.holdout_
+        scores = {"uplift": h["uplift"].to_numpy(), RESPONSE: h["p_with"].to_numpy(),
+                  RANDOM: np.random.default_rng(self.seed + 1).random(len(h))}
+        return evaluate_uplift(h["converted"].to_numpy(), h["treated"].to_numpy(), scores, k=k, n_boot=n_boot,
+                               seed=self.seed, reference=RANDOM)
 
     def _features(self, rows: pd.DataFrame, interactions: pd.DataFrame, users: pd.DataFrame | None,
                   items: pd.DataFrame | None, as_of: str) -> pd.DataFrame:
