@@ -590,6 +590,18 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check-fairness", action="append", default=[], metavar="COLUMN",
                    help="print the share of each group of this customer column that is targeted, with the "
                         "four-fifths rule (repeatable; sensitive columns welcome)")
+    p.add_argument("--objective", choices=("response", "uplift", "profit"), default="response",
+                   help="what the list maximises: response (chance to respond if sent, default), uplift (the change "
+                        "the coupon makes, learned from past control groups) or profit (expected incremental profit: "
+                        "uplift x margin - discount paid by every redeemer); uplift/profit never send a coupon of "
+                        "negative expected value")
+    p.add_argument("--margin-rate", type=float, default=0.5, metavar="RATE", help="gross margin for --objective profit (0-1, default 0.5)")
+    p.add_argument("--margin-column", default=None, metavar="C", help="offers column of margin rates (instead of --margin-rate)")
+    p.add_argument("--depth-column", default="discount_depth", metavar="C",
+                   help="offers column with the discount in percent of the order (default discount_depth)")
+    p.add_argument("--past-campaigns", default=None, metavar="FILE",
+                   help="past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
+                        "converted; the sample dataset has its own)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
 
@@ -607,7 +619,11 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
         holdout_share=args.holdout, seed=args.seed,
     )
     return CampaignRequest(args.run, spec, cost_percent_of=args.cost_percent_of, reasons=args.reasons,
-                           reasons_view=args.reasons_view, all_offers=args.all_offers)
+                           reasons_view=args.reasons_view, all_offers=args.all_offers,
+                           objective=getattr(args, "objective", "response"), margin_rate=getattr(args, "margin_rate", 0.5),
+                           margin_column=getattr(args, "margin_column", None),
+                           depth_column=getattr(args, "depth_column", "discount_depth"),
+                           past_campaigns=getattr(args, "past_campaigns", None))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -644,6 +660,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                            "mean": float(p.mean()) if len(p) else None, "max": float(p.max()) if len(p) else None,
                            "expected_responders": expected.to_dict("records")}
         _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
+                     "objective": args.objective, "roi": None if built.roi is None else built.roi.to_dict(),
                      "ranked_by": "response probability" if built.has_probability else "raw model score",
                      "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness})
         return 0
@@ -663,6 +680,8 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"{summary[campaign.EXPECTED_HIGH]:,.0f}), customers ranked by their response probability.")
     if summary["money"] is not None:
         print(f"Cost of the coupons sent: {summary['money']:,.2f}")
+    if built.roi is not None:
+        print(format_roi(built.roi))
     for note in built.notes:
         print(f"note: {note}")
     for check in checks:
@@ -842,6 +861,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- uplift
+def format_roi(preview: Any) -> str:
+    """The money of an uplift / profit list next to response targeting with as many coupons."""
+    lines = [f"Objective {preview.objective} (margin {preview.margin}; uplift learned from {preview.history_rows:,} "
+             "past randomised rows). Model value, and calibrated on held-out control groups [95% interval]:"]
+    for r in preview.summary.itertuples(index=False):
+        lines.append(f"  {r.measure:<30} this list {r.model:>11,.2f}  calibrated {r.observed:>11,.2f} [{r.low:,.2f}, {r.high:,.2f}]"
+                     f"   | response targeting {r.response_model:>11,.2f}  calibrated {r.response_observed:>11,.2f} "
+                     f"[{r.response_low:,.2f}, {r.response_high:,.2f}]")
+    table = preview.evaluation.table
+    lines.append("Held-out past customers, Qini coefficient: " + "; ".join(
+        f"{name} {row['qini']:+.4f} [{row['qini_low']:+.4f}, {row['qini_high']:+.4f}]" for name, row in table.iterrows()))
+    return "\n".join(lines)
+
+
 def _uplift_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, metavar="FILE", help="a randomised table (A/B test, past export + outcomes)")
     p.add_argument("--treatment", required=True, metavar="COLUMN", help="the column naming each row's arm")

@@ -67,6 +67,7 @@ from recsys.insight import rerank
 from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
 from recsys.workspace import exports
 from recsys.workspace.recommend import NO_PROBABILITY_NOTE, response_scorer
+from recsys.workspace.uplift import check_objective, objective_args, objective_scores, roi_preview, uplift_reasons
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
@@ -110,6 +111,9 @@ class CampaignRequest(ConfigBase):
         What the reasons explain (:data:`REASON_VIEWS`).
     all_offers
         Also allow offers that are not live on the campaign day (default: a clear error names them).
+    objective, margin_rate, margin_column, depth_column, past_campaigns
+        What the allocation maximises (response, uplift or profit) and what uplift and profit need
+        (:mod:`recsys.workspace.uplift`, :mod:`recsys.campaign.roi`).
     """
 
     run_id: str
@@ -118,6 +122,11 @@ class CampaignRequest(ConfigBase):
     reasons: int = 2
     reasons_view: str = DEFAULT_REASON_VIEW
     all_offers: bool = False
+    objective: str = "response"
+    margin_rate: float = 0.5
+    margin_column: str | None = None
+    depth_column: str = "discount_depth"
+    past_campaigns: str | None = None
 
     def validate(self) -> None:
         if not self.spec.offers:
@@ -128,6 +137,7 @@ class CampaignRequest(ConfigBase):
             raise CampaignError(f"Reasons per row must be a whole number from 0 to 10, got {self.reasons!r}.")
         if self.reasons_view not in REASON_VIEWS:
             raise CampaignError(f"Unknown reasons view {self.reasons_view!r}. Fix: use one of {', '.join(REASON_VIEWS)}.")
+        check_objective(self)
         if self.cost_percent_of and not self.spec.cost_column:
             raise CampaignError("'cost percent of' needs the percentage column too. Fix: set the cost column (CLI: --cost-column).")
         try:
@@ -185,7 +195,7 @@ class CampaignRequest(ConfigBase):
             argv += ["--reasons-view", self.reasons_view]
         if self.all_offers:
             argv.append("--all-offers")
-        return [*argv, "--out", out]
+        return [*argv, *objective_args(self), "--out", out]
 
 
 def _number_text(value: Any) -> str:
@@ -250,6 +260,8 @@ class Campaign:
     timings: dict[str, float] = field(default_factory=dict)
     horizon_days: int | None = None
     campaign_day: str | None = None
+    #: Money of the list under an uplift or profit objective (None when ranked by response).
+    roi: Any | None = None
 
     @property
     def has_probability(self) -> bool:
@@ -391,6 +403,10 @@ def build_campaign(
             model, candidates, spec.offers, users=dataset.users, items=items,
             progress=lambda message, share: report(message, 0.12 + 0.5 * share),
         )
+    uplift_context = None
+    if request.objective != "response":
+        report(f"Learning the uplift from past campaigns and valuing {len(scores):,} pairs", 0.5)
+        scores, uplift_context = objective_scores(dataset, request, scores, day)
     timings["scoring"] = _lap(clock)
 
     report("Choosing who gets which coupon", 0.65)
@@ -411,14 +427,20 @@ def build_campaign(
         raise CampaignError(str(exc)) from exc
     funnel = pd.concat([pre_funnel, audience.funnel.iloc[1:]], ignore_index=True)  # row 0 ("scored") = the last pre-step
     audience = replace(audience, spec=spec, funnel=funnel)
-    if response_model is not None:
+    if response_model is not None and uplift_context is None:
         audience = replace(audience, frame=with_probability_column(audience.frame))
+    roi_view = None
+    if uplift_context is not None:
+        roi_view = roi_preview(audience.frame, request, uplift_context)
+        notes.append(roi_view.selection_note)
     notes.extend(audience.allocation.notes)
     timings["allocation"] = _lap(clock)
 
     clock = time.perf_counter()
     reasons = pd.Series("", index=audience.frame.index, dtype=object)
-    if request.reasons > 0 and len(audience.frame) and response_model is not None:
+    if request.reasons > 0 and len(audience.frame) and uplift_context is not None:
+        reasons = uplift_reasons(audience.frame, uplift_context, request.reasons)
+    elif request.reasons > 0 and len(audience.frame) and response_model is not None:
         reasons = probability_reasons(response_model, context, audience.frame[C.USER_ID], audience.frame[C.ITEM_ID],
                                       n=request.reasons)
     elif request.reasons > 0 and len(audience.frame):
@@ -439,7 +461,7 @@ def build_campaign(
         offer_names=offer_names(items, spec.offers), costs=costs, n_customers=len(universe),
         notes=tuple(notes), timings=timings,
         horizon_days=None if response_model is None else int(response_model.config_.horizon_days),
-        campaign_day=None if day is None else str(day.date()),
+        campaign_day=None if day is None else str(day.date()), roi=roi_view,
     )
 
 
