@@ -233,6 +233,7 @@ def render(result: measure.Measurement, command: str) -> None:
             if result.uplift is not None and not result.uplift.empty:
                 for text in result.uplift.loc[result.uplift["outcome"] == outcome, "verdict"]:
                     st.markdown(f"- {text}")
+        show_qini(result, outcome)
     if result.by_offer is not None and not result.by_offer.empty and result.by_offer[C.ITEM_ID].nunique() > 1:
         with st.expander("Lift per offer (customers grouped by their best offer)"):
             st.dataframe(result.by_offer, hide_index=True, width="stretch")
@@ -244,6 +245,21 @@ def render(result: measure.Measurement, command: str) -> None:
             "detect the lift it saw (power below 80%) is flagged with the control size it would need."
         )
         st.code(command, language="bash")
+
+
+def show_qini(result: measure.Measurement, outcome: str) -> None:
+    """The Qini curve of the list's score: did it find the customers the coupon moved?"""
+    if result.qini_curves is None or result.qini is None:
+        return
+    for arm, curves in result.qini_curves[result.qini_curves["outcome"] == outcome].groupby("arm", sort=False):
+        st.plotly_chart(charts.qini_curve(curves, f"{outcome}: Qini curve of the score, {arm} vs control"),
+                        width="stretch", key=f"qini_{outcome}_{arm}")
+        rows = result.qini[(result.qini["outcome"] == outcome) & (result.qini["arm"] == arm)].set_index("score")
+        q = rows.loc["score"]
+        st.caption(f"Qini coefficient of the score {q['qini']:+.4f} (95% interval {q['qini_low']:+.4f} to "
+                   f"{q['qini_high']:+.4f}; random targeting about 0): above 0 means the top of the list held the "
+                   f"customers the coupon moved. Uplift in the top 30%: {q['uplift_at_k']:+.4f} "
+                   f"[{q['uplift_at_k_low']:+.4f}, {q['uplift_at_k_high']:+.4f}].")
 
 
 def arm_table(part: pd.DataFrame) -> pd.DataFrame:

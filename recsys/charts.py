@@ -231,6 +231,23 @@ def lift_by_decile(deciles: pd.DataFrame, outcome: str) -> go.Figure:
     return _style(fig, f"{outcome}: lift by score decile", height=360)
 
 
+def qini_curve(curves: pd.DataFrame, title: str) -> go.Figure:
+    """Qini curves (``fraction``, ``qini`` with ``qini_low``/``qini_high`` bands, one per ``score``) and the
+    random-targeting line: incremental conversions per customer gained by treating the top share."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(curves.groupby("score", sort=False)):
+        color = "grey" if name == "random targeting" else PALETTE[i % len(PALETTE)]
+        if rows["qini_low"].notna().any():
+            fig.add_trace(go.Scatter(x=list(rows["fraction"] * 100) + list(rows["fraction"][::-1] * 100),
+                                     y=list(rows["qini_high"]) + list(rows["qini_low"][::-1]), fill="toself",
+                                     line={"width": 0}, fillcolor=color, opacity=0.15, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=rows["fraction"] * 100, y=rows["qini"], mode="lines", name=str(name),
+                                 line={"color": color, "dash": "dash" if name == "random targeting" else "solid"}))
+    fig.update_xaxes(title="share of customers targeted, best scores first (%)")
+    fig.update_yaxes(title="incremental outcome per customer")
+    return _style(fig, title, height=360)
+
+
 # ---------------------------------------------------------------------------------------- segments
 def segment_colors(order: list[str]) -> dict[str, str]:
     """One colour per segment label, stable for a given display order (shared by every segment chart)."""

@@ -51,6 +51,7 @@ from scipy import stats
 
 from recsys.core import columns as C
 from recsys.core.jsonio import jsonable
+from recsys.metrics.uplift import evaluate_uplift
 from recsys.data.validate import (
     FIRST_DATA_ROW,
     MAX_EXAMPLE_ROWS,
@@ -125,6 +126,10 @@ class Measurement:
     verdicts: list[str]
     warnings: list[str]
     params: dict[str, Any] = field(default_factory=dict)
+    #: With scores: the Qini curve of the score per (outcome, arm) (``metrics.uplift`` curves + columns
+    #: ``outcome, arm``) and its Qini coefficient / AUUC / uplift@30% with intervals, vs random; else None.
+    qini: pd.DataFrame | None = None
+    qini_curves: pd.DataFrame | None = None
 
     def outcomes(self) -> list[str]:
         return list(dict.fromkeys(self.arms["outcome"]))
@@ -140,7 +145,7 @@ class Measurement:
         return {
             "params": self.params, "arms": records(self.arms), "deciles": records(self.deciles),
             "by_offer": records(self.by_offer), "uplift": records(self.uplift),
-            "verdicts": self.verdicts, "warnings": self.warnings,
+            "verdicts": self.verdicts, "warnings": self.warnings, "qini": records(self.qini),
         }
 
 
@@ -322,12 +327,13 @@ def measure(
     data = pd.DataFrame({C.ARM: arms.to_numpy(), **{c: v.to_numpy() for c, v in values.items()}})
     kinds = {c: "rate" if _is_binary(values[c]) else "mean" for c in outcomes}
     arms_table = _arms_table(data, control, outcomes, kinds, alpha, power)
-    deciles = uplift = by_offer = None
+    deciles = uplift = by_offer = qini = qini_curves = None
     if scores is not None:
         groups = frame[offer].astype(str).to_numpy() if offer else np.zeros(len(frame), dtype=np.int64)
         data[C.SCORE_DECILE] = score_bins_of(groups, scores.to_numpy(np.float64), score_bins)
         deciles = _split_table(data, C.SCORE_DECILE, control, outcomes, kinds, alpha, power)
         uplift = _uplift(data, control, outcomes, score_bins, alpha)
+        qini, qini_curves = _qini(data, control, outcomes, scores.to_numpy(np.float64))
     if offer:
         data[C.ITEM_ID] = frame[offer].astype(str).to_numpy()
         by_offer = _split_table(data, C.ITEM_ID, control, outcomes, kinds, alpha, power)
@@ -338,7 +344,20 @@ def measure(
         "score_column": score, "offer_column": offer, "alpha": alpha, "power": power, "score_bins": score_bins,
         "rows": int(len(frame)), "method": "Welch t (unpooled), delta-method relative lift, Holm adjustment",
     }
-    return Measurement(arms_table, deciles, by_offer, uplift, verdicts, warnings, params)
+    return Measurement(arms_table, deciles, by_offer, uplift, verdicts, warnings, params, qini, qini_curves)
+
+
+def _qini(data: pd.DataFrame, control: str, outcomes: list[str], scores: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Qini curve and coefficient of the score per outcome and arm against the control (vs random)."""
+    tables, curves = [], []
+    for outcome in outcomes:  # a handful of outcomes and arms
+        for arm in [a for a in pd.unique(data[C.ARM]) if a != control]:
+            rows = data[C.ARM].isin([arm, control]).to_numpy()
+            random = np.random.default_rng(0).random(int(rows.sum()))
+            e = evaluate_uplift(data.loc[rows, outcome], data.loc[rows, C.ARM].eq(arm), {"score": scores[rows], "random": random})
+            tables.append(e.table.reset_index().assign(outcome=outcome, arm=arm))
+            curves.append(e.curves.assign(outcome=outcome, arm=arm))
+    return pd.concat(tables, ignore_index=True), pd.concat(curves, ignore_index=True)
 
 
 def measure_export(
@@ -448,7 +467,7 @@ def measure_export(
               "missing_as_zero": missing_as_zero, "planned_share": planned_share,
               "outcome_rows": int(len(outcomes)), "unmatched_rows": unmatched, "customers_without_outcome": without}
     return Measurement(result.arms, result.deciles, result.by_offer, result.uplift, result.verdicts,
-                       notes + result.warnings, params)
+                       notes + result.warnings, params, result.qini, result.qini_curves)
 
 
 # ============================================================================== tables
