@@ -72,3 +72,44 @@ def test_measure_page_shows_the_qini_curve_of_a_measured_export(tmp_path, monkey
     coefficient = float(caption.split()[5])
     assert coefficient > 0.02  # the ideal here: 0.09 * 0.7 / 2 = 0.0315
     assert len(at.get("plotly_chart")) >= 4  # means, lift, deciles and the Qini curve
+
+
+def test_cli_uplift_on_a_randomised_file(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from recsys.cli import EXIT_BAD_INPUT, main
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    frame = pd.DataFrame({"arm": rng.choice(["mail", "none"], n), "x": rng.random(n), "kind": rng.choice(["a", "b"], n)})
+    frame["bought"] = (rng.random(n) < 0.05 + 0.3 * (frame["x"] > 0.6) * frame["arm"].eq("mail")).astype(int)
+    path = tmp_path / "test.csv"
+    frame.to_csv(path, index=False)
+    base = ["uplift", "--data", str(path), "--treatment", "arm", "--control", "none", "--outcome", "bought", "--bootstrap", "50"]
+    assert main([*base, "--json"]) == 0
+    [arm] = json.loads(capsys.readouterr().out)["arms"]
+    scores = {s["score"]: s for s in arm["scores"]}
+    assert arm["arm"] == "mail" and scores["x_learner"]["qini_low"] > 0
+    assert main(base) == 0
+    text = capsys.readouterr().out
+    assert "Qini coefficient" in text and "uplift@30%" in text and "-> better" in text
+    assert main([*base[:-4], "--outcome", "nope"]) == EXIT_BAD_INPUT
+    assert "column 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_uplift_on_hillstrom(capsys):
+    from recsys.campaign.measure import hillstrom_path
+    from recsys.cli import main
+
+    path = hillstrom_path()
+    if path is None:
+        pytest.skip("the Hillstrom file is not available (set PROMOLENS_HILLSTROM)")
+    assert main(["uplift", "--data", str(path), "--treatment", "segment", "--control", "No E-Mail", "--outcome", "visit",
+                 "--bootstrap", "50", "--features", "recency", "history", "mens", "womens", "zip_code", "newbie", "channel"]) == 0
+    text = capsys.readouterr().out
+    assert "Mens E-Mail vs control" in text and "Womens E-Mail vs control" in text
+    assert text.count("uplift@30%") == 2
