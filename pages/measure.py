@@ -18,6 +18,7 @@ from recsys.data.read import read_table
 from recsys.core import columns as C
 from recsys.data.validate import DataError
 from recsys.workspace import exports
+from recsys.workspace import uplift as uplift_jobs
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 SOURCES = {
@@ -197,6 +198,11 @@ def measure_past_export() -> None:
         return
     if submitted:
         ws.save_measurement(result.params, result.to_dict(), export_id=export_id)
+        if params["outcomes"]:
+            kept = uplift_jobs.record_export_outcomes(ws, export_id, exports.load_targets(ws, export_id), frame,
+                                                      params["outcomes"][0], params["user_column"])
+            st.caption(f"{kept:,} customers of {export_id} (treated and control) with their {params['outcomes'][0]} "
+                       "will train the next uplift model (Campaign page, objective uplift or profit).")
     command = ["promolens", "measure", "--export", export_id, "--outcomes", name, "--user-column", params["user_column"]]
     command += [part for o in params["outcomes"] for part in ("--outcome", o)]
     render(result, " ".join(shlex.quote(c) for c in command))

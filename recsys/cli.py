@@ -464,6 +464,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
             alpha=args.alpha, source=args.outcomes.name, export_id=args.export,
         )
         measurement_id = ws.save_measurement(result.params, result.to_dict(), export_id=args.export)
+        from recsys.workspace.uplift import record_export_outcomes
+
+        record_export_outcomes(ws, args.export, targets, outcomes, args.outcome[0], result.params["user_column"])
     else:
         if not args.arm or args.control is None:
             print("--data needs --arm COLUMN and --control VALUE, e.g. --arm segment --control 'No E-Mail'.", file=sys.stderr)

@@ -406,7 +406,7 @@ def build_campaign(
     uplift_context = None
     if request.objective != "response":
         report(f"Learning the uplift from past campaigns and valuing {len(scores):,} pairs", 0.5)
-        scores, uplift_context = objective_scores(dataset, request, scores, day)
+        scores, uplift_context = objective_scores(workspace, dataset, request, scores, day)
     timings["scoring"] = _lap(clock)
 
     report("Choosing who gets which coupon", 0.65)

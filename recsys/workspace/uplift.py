@@ -82,16 +82,53 @@ def history_path(dataset: Any, given: str | None) -> Path | None:
     return sample if getattr(getattr(dataset, "info", None), "is_sample", False) and sample.is_file() else None
 
 
-def fitted_uplift(dataset: Any, path: Path, seed: int = 0) -> ShopUplift:
-    """The uplift model of a dataset and history file (fitted once per process)."""
+#: File in an export's folder with its customers (treatment and control) and whether each converted,
+#: written when its outcomes are measured: training data for the next uplift model.
+MEASURED_FILE = "uplift_history.parquet"
+
+
+def record_export_outcomes(workspace: Any, export_id: str, targets: pd.DataFrame, outcomes: pd.DataFrame,
+                           outcome: str, user_column: str) -> int:
+    """Keep a measured export's customers with their outcome (converted = outcome > 0) for the next uplift
+    model; returns the rows kept. The export's day is the send date."""
+    record = workspace.export(export_id)
+    customers = targets.sort_values([C.USER_ID, C.RANK], kind="stable").drop_duplicates(C.USER_ID)
+    values = pd.to_numeric(outcomes[outcome], errors="coerce").fillna(0.0)
+    if not pd.api.types.is_numeric_dtype(outcomes[outcome]):  # yes / no, true / false
+        values = outcomes[outcome].astype(str).str.strip().str.lower().isin(["1", "true", "yes", "y", "t"]).astype(float)
+    buyers = pd.Index(outcomes.loc[values.to_numpy() > 0, user_column].astype(str).str.strip().unique())
+    rows = pd.DataFrame({
+        C.USER_ID: customers[C.USER_ID].astype(str).to_numpy(), C.ITEM_ID: customers[C.ITEM_ID].astype(str).to_numpy(),
+        C.GROUP: customers[C.GROUP].astype(str).to_numpy(),
+        "sent_date": pd.Timestamp(record["created_at"]).tz_localize(None).normalize(),
+        "converted": customers[C.USER_ID].astype(str).isin(buyers).astype("int64").to_numpy(),
+    })
+    folder = Path(workspace.export_dir(export_id))
+    tmp = folder / f".{MEASURED_FILE}.tmp"
+    rows.to_parquet(tmp, index=False)
+    tmp.replace(folder / MEASURED_FILE)  # atomic: a reader sees the old file or the new one
+    return len(rows)
+
+
+def measured_history(workspace: Any) -> list[Path]:
+    """The recorded histories of measured exports (see :func:`record_export_outcomes`)."""
+    paths = [Path(workspace.export_dir(e["id"])) / MEASURED_FILE for e in workspace.exports()]
+    return [p for p in paths if p.is_file()]
+
+
+def fitted_uplift(dataset: Any, path: Path | None, seed: int = 0, measured: tuple[Path, ...] = ()) -> ShopUplift:
+    """The uplift model of a dataset, a history file and measured exports (fitted once per process)."""
+    files = ([path] if path is not None else []) + list(measured)
     key = (str(getattr(getattr(dataset, "info", None), "fingerprint", id(dataset))),
-           f"{path.resolve()}:{path.stat().st_mtime_ns}", seed)
+           ";".join(f"{p.resolve()}:{p.stat().st_mtime_ns}" for p in files), seed)
     if key not in _MODELS:
-        history = read_history(path)
+        parts = ([read_history(path)] if path is not None else []) + [pd.read_parquet(p) for p in measured]
+        history = pd.concat(parts, ignore_index=True)
+        history = history[history[C.USER_ID].isin(dataset.users[C.USER_ID].astype(str))] if dataset.users is not None else history
         try:
             model = ShopUplift(seed=seed).fit(history, dataset.interactions, dataset.users, dataset.items)
         except UpliftError as exc:
-            raise CampaignError(f"{path.name}: {exc}") from exc
+            raise CampaignError(f"past campaigns ({', '.join(p.name for p in files)}): {exc}") from exc
         if len(_MODELS) >= _MAX_MODELS:
             _MODELS.pop(next(iter(_MODELS)))
         _MODELS[key] = model
@@ -123,14 +160,18 @@ class RoiPreview:
                 "evaluation": self.evaluation.to_dict()}
 
 
-def objective_scores(dataset: Any, request: Any, probabilities: pd.DataFrame, day: Any) -> tuple[pd.DataFrame, Any]:
+def objective_scores(workspace: Any, dataset: Any, request: Any, probabilities: pd.DataFrame,
+                     day: Any) -> tuple[pd.DataFrame, Any]:
     """Scores for the allocation under ``request.objective`` (uplift or profit) and the context the
-    preview needs: ``(scores, (model, values, selection))``. ``probabilities`` are the scored pairs."""
+    preview needs: ``(scores, (model, values, selection))``. ``probabilities`` are the scored pairs.
+    The uplift is learned from the past-campaigns file (or the sample's) plus every measured export."""
     path = history_path(dataset, request.past_campaigns)
-    if path is None:
+    measured = tuple(measured_history(workspace))
+    if path is None and not measured:
         raise CampaignError("An uplift or profit objective learns from past campaigns with a control group. "
-                            "Fix: give the past exports with their outcomes (CLI: --past-campaigns FILE).")
-    model = fitted_uplift(dataset, path, request.spec.seed)
+                            "Fix: measure a past export's outcomes on the Measure page, or give the past exports "
+                            "with their outcomes (CLI: --past-campaigns FILE).")
+    model = fitted_uplift(dataset, path, request.spec.seed, measured)
     as_of = day if day is not None else dataset.interactions[C.TIMESTAMP].max()
     margin = request.margin_column if request.margin_column else request.margin_rate
     try:

@@ -39,3 +39,23 @@ def test_an_uplift_objective_without_past_campaigns_is_refused(small_workspace, 
             "--all-offers", "--objective", "uplift", "--out", str(tmp_path / "t.csv")]
     assert main(args) == EXIT_BAD_INPUT
     assert "--past-campaigns" in capsys.readouterr().err
+
+
+def test_a_measured_export_becomes_training_data_for_the_next_uplift_model(small_workspace, tmp_path):
+    import numpy as np
+
+    from recsys.workspace import exports
+    from recsys.workspace import uplift as jobs
+    from recsys.workspace.store import Workspace
+
+    ws = Workspace(small_workspace.path)
+    users = ws.load_dataset(small_workspace.dataset_id).users[C.USER_ID].astype(str).to_numpy()[:200]
+    targets = pd.DataFrame({C.USER_ID: users, C.ITEM_ID: "OFF0001", C.SCORE: np.linspace(0, 1, len(users)), C.RANK: 1,
+                            C.GROUP: np.where(np.arange(len(users)) % 2 == 0, C.CONTROL, C.TREATMENT)})
+    exports.save_export(ws, targets, params={"spec": {"holdout_share": 0.5}})
+    outcomes = pd.DataFrame({"customer": users[:30], "redeemed": "yes"})
+    assert jobs.record_export_outcomes(ws, "e1", targets, outcomes, "redeemed", "customer") == 200
+    [path] = jobs.measured_history(ws)
+    history = pd.read_parquet(path)
+    assert history["converted"].sum() == 30 and set(history[C.GROUP]) == {C.TREATMENT, C.CONTROL}
+    assert list(history.columns) == ["user_id", "item_id", "group", "sent_date", "converted"]
