@@ -329,4 +329,6 @@ def measure_the_lift(app: Journey, export: pd.DataFrame, tmp_path: Path) -> None
     text = verdict.inner_text()
     assert f"{treated:.2%} vs {control:.2%} in the control group" in text
     assert f"({(treated - control) * 100:+.2f} points" in text
+    qini = app.see(re.compile(r"^Qini coefficient of the score"))  # the list's Qini curve is drawn above it
+    assert "95% interval" in qini.inner_text()
     app.shot("07-measure", top="Outcomes: customer id")
