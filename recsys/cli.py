@@ -232,7 +232,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may stop sooner)")
     p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
     p.add_argument("--components", type=int, default=32, help="embedding size")
-    p.add_argument("--learning-rate", type=float, default=0.05)
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="LightFM step size (default: ModelConfig's, the one default everywhere)")
     p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on user and item embeddings")
     p.add_argument("--k", type=int, default=10, help="list length for precision@k, NDCG@k, ...")
     p.add_argument("--seed", type=int, default=42)
@@ -250,12 +251,13 @@ def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline
     from recsys.learn.pipeline import TrainConfig
     from recsys.learn.split import SplitConfig
 
+    learning_rate = ModelConfig().learning_rate if args.learning_rate is None else args.learning_rate
     return TrainConfig(
         split=SplitConfig(kind=args.split, test_share=args.test_share, cutoff=args.cutoff),
         interactions=InteractionConfig(half_life_days=args.half_life_days),
         features=FeatureConfig(include_sensitive=args.include_sensitive),
         model=ModelConfig(
-            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate,
+            loss=args.loss, no_components=args.components, learning_rate=learning_rate,
             item_alpha=args.alpha, user_alpha=args.alpha, epochs=args.epochs,
         ),
         k=args.k, seed=args.seed,
@@ -283,14 +285,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Training stopped: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     run = ws.run(run_id)
+    record = runs.RunRecord.from_row(run)
     metrics = runs.metrics_frame(run)
+    words = runs.verdict(metrics, config.k, config.split.kind, record.comparisons, record.validation_choice)
     if args.json:
+        extra = run.get("extra") or {}
         _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"],
-                     "targeting": (run.get("extra") or {}).get("targeting")})
+                     "validation": extra.get("validation"), "validation_metric": extra.get("validation_metric"),
+                     "validation_choice": record.validation_choice, "tuned": extra.get("tuned"),
+                     "comparisons": extra.get("comparisons"), "verdict": words,
+                     "targeting": extra.get("targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")
     print(metrics.round(4).to_string())
-    print(runs.verdict(metrics, config.k, config.split.kind))
+    print(words)
     words = runs.targeting_statement(runs.RunRecord.from_row(run).targeting)
     for line in (words.headline, words.lift, words.calibration, words.note):
         if line:
