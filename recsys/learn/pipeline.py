@@ -269,10 +269,9 @@ def train_and_evaluate(
 
     report("Splitting the interactions", 0.0)
     t = time.perf_counter()
-    split = evaluation_split(interactions, split_cfg, icfg, early_stopping=config.early_stopping)
+    split = evaluation_split(interactions, split_cfg, icfg, early_stopping=config.early_stopping, items=items)
     train, fit_part, valid = split.train, split.fit_part, split.validation
     reference_time, test_pairs, candidates = split.reference_time, split.test_pairs, split.candidates
-    cold_items = candidates is not None
     timings["split"] = time.perf_counter() - t
 
     epochs: list[dict[str, Any]] = []
@@ -282,15 +281,14 @@ def train_and_evaluate(
     n_stages = len(lightfm_models) + 2
     validation: dict[str, float | None] = {}
     mcfg = config.model
-    val_metric = dict(icfg=icfg, k=config.k, metric=mcfg.early_stopping_metric, candidates=(
-        pd.unique(valid[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items and valid is not None else None),
-        max_users=mcfg.max_validation_users, seed=int(config.seed))
+    val_metric = dict(icfg=icfg, k=config.k, metric=mcfg.early_stopping_metric, candidates=split.validation_candidates,
+                      max_users=mcfg.max_validation_users, seed=int(config.seed))
     for stage, (name, fcfg) in enumerate(lightfm_models):
         report(f"Training the {name} model", 0.05 + 0.6 * stage / n_stages)
         t = time.perf_counter()
         models[name], best_epochs[name], val_model = _fit_lightfm(
             name, fcfg, model_cfg, icfg, fit_part, valid, train, users, user_schema, items, item_schema,
-            reference_time, config, epochs, on_epoch, cold_items,
+            reference_time, config, epochs, on_epoch, split.validation_candidates,
         )
         if valid is not None:
             validation[name] = validation_score(val_model, valid, **val_metric)
@@ -301,7 +299,8 @@ def train_and_evaluate(
             base = PopularityRecommender(icfg) if name == POPULARITY else RandomRecommender(icfg, seed=int(config.seed))
             models[name] = base.fit(train, users, user_schema, items, item_schema, reference_time=reference_time)
             if name == POPULARITY and valid is not None:
-                validation[name] = validation_score(PopularityRecommender(icfg).fit(fit_part), valid, **val_metric)
+                validation[name] = validation_score(PopularityRecommender(icfg).fit(fit_part, users, user_schema, items, item_schema),
+                                                    valid, **val_metric)
             timings[f"fit_{name}"] = time.perf_counter() - t
     strong = [n for n in STRONG_BASELINES if n in config.baselines]
     tuned: dict[str, Tuned] = {}
@@ -366,7 +365,7 @@ def train_and_evaluate(
         "eval_users": int(len(eval_users)),
         "test_pairs": int(len(test_pairs)),
         "candidates": int(len(catalog)),
-        "candidate_kind": "held-out items" if cold_items else "all items",
+        "candidate_kind": split.candidate_kind,
         "auc_users": int(len(auc_users)),
         "auc_sampled": bool(len(auc_users) < len(eval_users)),
         "warm_users": int(warm.sum()),
@@ -406,7 +405,7 @@ def _fit_lightfm(
     users: pd.DataFrame | None, user_schema: TableSchema | None,
     items: pd.DataFrame | None, item_schema: TableSchema | None,
     reference_time: pd.Timestamp | None, config: TrainConfig, epochs: list[dict[str, Any]],
-    on_epoch: EpochCallback | None, cold_items: bool,
+    on_epoch: EpochCallback | None, val_candidates: np.ndarray | None,
 ) -> tuple[HybridRecommender, int, HybridRecommender]:
     """Fit one LightFM model; return (the model fitted on train, its epochs, the model judged on validation)."""
     def make(cfg: ModelConfig) -> HybridRecommender:
@@ -424,7 +423,6 @@ def _fit_lightfm(
     if valid is None:
         model = make(replace(model_cfg, early_stopping_patience=0)).fit(train, on_epoch=recorder("fit"), **common)
         return model, model.best_epoch_, model
-    val_candidates = pd.unique(valid[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
     model = make(model_cfg).fit(fit_part, validation=valid, on_epoch=recorder("early_stopping"),
                                 validation_candidates=val_candidates, **common)
     best = max(int(model.best_epoch_), 1)

@@ -55,7 +55,7 @@ from recsys.learn.pipeline import (
     fit_final,
     train_and_evaluate,
 )
-from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
+from recsys.learn.protocol import LIVE_ITEMS, drop_seen_pairs, evaluation_split, rebuild_split
 from recsys.learn.select import ALS, EASE, ITEM_KNN, RECENT_POPULARITY
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
@@ -585,8 +585,10 @@ def interval_verdict(metrics: pd.DataFrame, k: int, comparisons: pd.DataFrame, c
         groups.setdefault(str(r["verdict"]), []).append(f"{BASELINE_WORDS.get(r['model'], r['model'])} ({_fmt_diff(r)})")
     words = {"better": "better than", "no clear difference": "no clear difference from", "worse": "worse than"}
     parts = [f"{words[v]} " + "; ".join(items) for v, items in groups.items() if items]
+    serving = ("" if choice == HYBRID else " Recommendations, campaigns and exports of this run still use the hybrid "
+               "model: serving another model is not available yet.")
     return (f"{lead}. On the held-out test period it is " + ", and ".join(parts)
-            + f" (difference in precision@{k}, 95% interval over customers).")
+            + f" (difference in precision@{k}, 95% interval over customers).{serving}")
 
 
 def comparison_table(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
@@ -682,13 +684,14 @@ def load_evaluation(ws: Workspace, run_id: str, dataset: Dataset | None = None) 
     dataset = load_run_dataset(ws, run_id) if dataset is None else dataset
     directory = ws.run_dir(run_id)
     split_path = directory / SPLIT_FILE
+    live_from = dataset.items if run.split.get("candidate_kind") == LIVE_ITEMS else None  # older runs: all items
     if split_path.exists():
         with np.load(split_path, allow_pickle=False) as z:
             n_rows = int(z["n_rows"])
             is_test = np.unpackbits(z["is_test"], count=n_rows).astype(bool)
-        split = rebuild_split(dataset.interactions, is_test, split_cfg, icfg)
+        split = rebuild_split(dataset.interactions, is_test, split_cfg, icfg, items=live_from)
     else:
-        split = evaluation_split(dataset.interactions, split_cfg, icfg)
+        split = evaluation_split(dataset.interactions, split_cfg, icfg, items=live_from)
     train_pairs = relevant_pairs(split.train, icfg, split.reference_time)
     pairs_path = directory / TEST_PAIRS_FILE
     if pairs_path.exists():
