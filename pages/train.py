@@ -102,6 +102,10 @@ def train_form() -> None:
             seed = a.number_input("Seed", 0, 2**31 - 1, 42, key="train_seed")
             half_life = b.number_input("Time decay half-life (days, 0 = off)", 0.0, 3650.0, 0.0, key="train_half_life")
             refit = c.checkbox("Refit on all data after evaluation", True, key="train_refit")
+            tune = a.checkbox("Search the best settings first", False, key="train_tune",
+                              help="Tries learning rates, sizes, losses, normalisation, event weights and time decay "
+                                   "on the validation slice (never the test period), then trains with the best.")
+            budget = b.number_input("Search time budget (minutes)", 0.5, 120.0, 5.0, 0.5, key="train_tune_minutes")
         submitted = st.form_submit_button("Train and evaluate", type="primary")
     if not submitted:
         return
@@ -119,10 +123,11 @@ def train_form() -> None:
         ),
         k=int(k), seed=int(seed),
     )
-    run_training(config, list(user_cols), list(item_cols), bool(refit))
+    run_training(config, list(user_cols), list(item_cols), bool(refit), float(budget) if tune else None)
 
 
-def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str], refit: bool) -> None:
+def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str], refit: bool,
+                 tune_minutes: float | None = None) -> None:
     rows: list[dict] = []
     with st.status("Training...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
@@ -139,6 +144,7 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
             new_run = runs.train_run(
                 ws, dataset_id, config, refit_all=refit, user_columns=user_cols, item_columns=item_cols,
                 progress=lambda text, share: bar.progress(share, text=text), on_epoch=on_epoch,
+                tune_minutes=tune_minutes,
             )
         except ValueError as exc:
             status.update(label="Training stopped", state="error")
@@ -179,6 +185,7 @@ def show_run(run_id: str) -> None:
     )
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
+    show_tuning(run)
     show_targeting(run)
     sizes = run.split
     st.caption(
@@ -231,6 +238,22 @@ def show_comparisons(run: runs.RunRecord) -> None:
             for name, tuned in (run.extra.get("tuned") or {}).items():
                 if tuned.get("fallback"):
                     st.caption(f"{runs.MODEL_LABELS.get(name, name)}: {tuned['fallback']}.")
+
+
+def show_tuning(run: runs.RunRecord) -> None:
+    """The settings search of a tuned run: every trial's validation score, the chosen settings."""
+    tuning = run.extra.get("tuning")
+    if not tuning:
+        return
+    trials = pd.DataFrame([{**t["settings"], "validation": t["validation"], "epochs": t["epochs"],
+                            "seconds": t["seconds"]} for t in tuning.get("trials", [])])
+    default, best = tuning.get("default_validation"), tuning.get("best_validation")
+    with st.expander(f"Settings search: {len(trials)} trials in {tuning.get('seconds', 0) / 60:.1f} of "
+                     f"{tuning.get('budget_minutes', 0):g} minutes"):
+        if default is not None and best is not None:
+            st.markdown(f"Validation score of the starting settings {default:.4f}, of the chosen ones {best:.4f} "
+                        "(the first row is the starting settings; the test figures above are of the chosen ones).")
+        st.dataframe(trials, hide_index=True, width="stretch")
 
 
 def show_targeting(run: runs.RunRecord) -> None:

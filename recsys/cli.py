@@ -242,6 +242,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-columns", nargs="*", default=None, help="offer columns to use as features (default: all usable)")
     p.add_argument("--half-life-days", type=float, default=None, help="weight recent events more (time decay)")
     p.add_argument("--no-refit", action="store_true", help="keep the evaluated model instead of refitting on all data")
+    p.add_argument("--tune", action="store_true",
+                   help="first search the model's settings on the validation slice (learning rate, size, loss, "
+                        "normalisation, event weights, time decay), then train with the best")
+    p.add_argument("--budget-minutes", type=float, default=5.0, help="time budget of --tune (default 5 minutes)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -280,6 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_id = runs.train_run(
             ws, args.dataset, config, refit_all=not args.no_refit, user_columns=args.user_columns,
             item_columns=args.item_columns, progress=progress,
+            tune_minutes=args.budget_minutes if args.tune else None,
         )
     except ValueError as exc:
         print(f"Training stopped: {exc}", file=sys.stderr)
@@ -293,7 +298,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"],
                      "validation": extra.get("validation"), "validation_metric": extra.get("validation_metric"),
                      "validation_choice": record.validation_choice, "tuned": extra.get("tuned"),
-                     "comparisons": extra.get("comparisons"), "verdict": words,
+                     "comparisons": extra.get("comparisons"), "verdict": words, "tuning": extra.get("tuning"),
                      "targeting": extra.get("targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")

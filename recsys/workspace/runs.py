@@ -232,6 +232,7 @@ def train_run(
     on_epoch: EpochCallback | None = None,
     response: ResponseConfig | None = None,
     targeting: bool = True,
+    tune_minutes: float | None = None,
 ) -> str:
     """Train, evaluate against baselines, refit on all data and record the run; return its id.
 
@@ -239,11 +240,25 @@ def train_run(
     sensitive ones only if ``config.features.include_sensitive``). With ``targeting`` and timestamped
     interactions, the targeting decision is judged and response probabilities are fitted (module
     doc; ``response`` sets their horizon and window); the production model scores with them.
+    With ``tune_minutes``, the hybrid's settings are first searched on the validation slice within
+    that budget (:mod:`recsys.learn.tune`); the run trains with the best and keeps every trial.
     """
     config = config or TrainConfig()
     dataset = ws.load_dataset(dataset_id)
     user_schema = restrict_schema(dataset.info.user_schema, user_columns)
     item_schema = restrict_schema(dataset.info.item_schema, item_columns)
+    tuning: dict[str, Any] | None = None
+    if tune_minutes is not None:
+        from recsys.learn.tune import tune_hybrid
+
+        tuned = tune_hybrid(dataset.interactions, dataset.users, user_schema, dataset.items, item_schema, config,
+                            60.0 * float(tune_minutes), progress=lambda m, f: report_progress(progress, m, 0.3 * f))
+        config, tuning = tuned.config, tuned.to_dict()
+        outer = progress
+
+        def progress(message: str, fraction: float) -> None:  # the rest of the run after the search
+            report_progress(outer, message, 0.3 + 0.7 * fraction)
+
     def report(message: str, fraction: float) -> None:
         report_progress(progress, message, fraction)
 
@@ -299,6 +314,8 @@ def train_run(
     }
     if judged:
         record["extra"]["targeting"] = judged
+    if tuning is not None:
+        record["extra"]["tuning"] = tuning
 
     def write(directory: Path) -> None:
         model.save(directory / MODEL_FILE)
