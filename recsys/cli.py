@@ -708,10 +708,49 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
                    help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
     p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
+    p.add_argument("--model", choices=("production", "validated"), default="production",
+                   help="the run's production hybrid (default) or its best validated model (a baseline when one beat "
+                        "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
+    """``recommend --model validated`` when the validated model is a baseline (None: the hybrid serves)."""
+    from recsys.insight.recommend import default_campaign_day, parse_day
+    from recsys.learn.response import live_mask
+    from recsys.learn.serve import explain_list
+    from recsys.workspace import runs
+    from recsys.workspace.store import NotFound
+
+    try:
+        ws = _workspace(args)
+        name, model = runs.load_validated_model(ws, args.run)
+        if name == "hybrid":
+            return None
+        dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
+        day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
+        offers = model.item_index_.ids
+        if not args.all_offers:
+            offers = offers[live_mask(dataset.items, offers, day)]
+        reco = model.recommend([args.user], k=args.k, candidates=offers, unknown="cold",
+                               exclude_seen=args.exclude != "none")
+    except (NotFound, ValueError) as exc:
+        print(f"Cannot recommend: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    reco = reco.assign(reason=explain_list(model, args.user, reco)).drop(columns=C.USER_ID)
+    if args.json:
+        _print_json({"run_id": args.run, "model": name, "user_id": args.user, "offers": reco.to_dict(orient="records")})
+    else:
+        print(f"Top {args.k} for customer {args.user} from {runs.MODEL_LABELS.get(name, name)} (best on validation)")
+        print(reco.to_string(index=False))
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
+    if args.model == "validated":
+        served = cmd_recommend_validated(args)
+        if served is not None:
+            return served
     from recsys.insight.attribution import ScoreExplainer
     from recsys.insight.recommend import (
         default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,

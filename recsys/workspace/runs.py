@@ -56,6 +56,8 @@ from recsys.learn.pipeline import (
     train_and_evaluate,
 )
 from recsys.learn.protocol import LIVE_ITEMS, drop_seen_pairs, evaluation_split, rebuild_split
+from recsys.learn import serve
+from recsys.learn.recommender import BaseRecommender
 from recsys.learn.select import ALS, EASE, ITEM_KNN, RECENT_POPULARITY
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
@@ -77,6 +79,9 @@ RESPONSE_FILE = "response.npz"
 #: The targeting judgement (JSON) and its per-offer figures.
 TARGETING_FILE = "targeting.json"
 TARGETING_PER_OFFER_FILE = "targeting_per_offer.parquet"
+
+#: The best validated model when it is a baseline (``.npz`` + ``.json``, :mod:`recsys.learn.serve`).
+VALIDATED_MODEL_FILE = "validated_model.npz"
 
 #: ``extra["production_model"]`` of a run whose production model is the evaluated one.
 TRAIN_SPLIT_MODEL = "train split"
@@ -280,6 +285,9 @@ def train_run(
             on_epoch=on_epoch,
         )
         timings["fit_final"] = round(time.perf_counter() - t0, 4)
+    validated = result.baselines.get(result.production) if result.production in serve.KINDS else None
+    if validated is not None and refit_all:  # the best validated baseline, refitted on all data like the hybrid
+        validated = serve.refit_like(validated, dataset.interactions, dataset.users, dataset.items)
     judged: dict[str, Any] = {}
     response_model: ResponseModel | None = None
     per_offer: pd.DataFrame | None = None
@@ -310,6 +318,7 @@ def train_run(
             "tuned": summary["tuned"],
             "validation_choice": summary["production"],
             "comparisons": summary["comparisons"],
+            "validated_model": None if validated is None else result.production,
         },
     }
     if judged:
@@ -325,6 +334,8 @@ def train_run(
         result.test_pairs[[C.USER_ID, C.ITEM_ID]].to_parquet(directory / TEST_PAIRS_FILE, index=False)
         for name, frame in result.per_user.items():
             frame.reset_index().to_parquet(directory / PER_USER_FILE.format(model=name), index=False)
+        if validated is not None:
+            serve.save_baseline(validated, directory / VALIDATED_MODEL_FILE)
         if response_model is not None:
             response_model.save(directory / RESPONSE_FILE)
         if judged:
@@ -522,6 +533,16 @@ def load_model(ws: Workspace, run_id: str) -> HybridRecommender:
     return HybridRecommender.load(ws.run_dir(run_id) / MODEL_FILE)
 
 
+def load_validated_model(ws: Workspace, run_id: str) -> tuple[str, BaseRecommender | HybridRecommender]:
+    """The run's best validated model and its name: the saved baseline that won on validation, or
+    the production hybrid (runs where the hybrid won, or recorded before the choice)."""
+    run = get_run(ws, run_id)
+    name = run.extra.get("validated_model")
+    if name:
+        return str(name), serve.load_baseline(ws.run_dir(run_id) / VALIDATED_MODEL_FILE)
+    return HYBRID, load_model(ws, run_id)
+
+
 def metrics_frame(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
     """A run's metrics as a frame: one row per model, one column per metric."""
     frame = pd.DataFrame.from_dict(RunRecord.from_row(run).metrics, orient="index")
@@ -602,8 +623,9 @@ def interval_verdict(metrics: pd.DataFrame, k: int, comparisons: pd.DataFrame, c
         groups.setdefault(str(r["verdict"]), []).append(f"{BASELINE_WORDS.get(r['model'], r['model'])} ({_fmt_diff(r)})")
     words = {"better": "better than", "no clear difference": "no clear difference from", "worse": "worse than"}
     parts = [f"{words[v]} " + "; ".join(items) for v, items in groups.items() if items]
-    serving = ("" if choice == HYBRID else " Recommendations, campaigns and exports of this run still use the hybrid "
-               "model: serving another model is not available yet.")
+    serving = ("" if choice == HYBRID or choice not in serve.KINDS else f" The run keeps {label} ready to serve: `promolens recommend --model "
+               "validated` lists its offers with their reasons; campaigns, exports and the Recommendations page still "
+               "use the hybrid model.")
     return (f"{lead}. On the held-out test period it is " + ", and ".join(parts)
             + f" (difference in precision@{k}, 95% interval over customers).{serving}")
 
