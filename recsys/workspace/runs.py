@@ -191,6 +191,7 @@ def list_runs(ws: Workspace, dataset_id: str | None = None) -> list[RunRecord]:
 
 #: Words for the baselines in verdicts.
 BASELINE_WORDS = {
+    HYBRID: "the hybrid model (customer and offer facts + history)",
     POPULARITY: "recommending the most popular offers of all time",
     RANDOM: "picking offers at random",
     COLLABORATIVE: "the same model without customer and offer facts",
