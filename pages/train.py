@@ -36,7 +36,8 @@ GLOSSARY = """
 - **ndcg@k**: like recall, but a hit near the top counts more.
 - **hit_rate@k**: share of customers with at least one hit in their top k.
 - **map@k**: mean average precision, another rank-aware accuracy.
-- **auc**: chance that a responded offer is ranked above one that was not (0.5 = coin flip).
+- **auc**: chance that a responded offer is ranked above one that was not (0.5 = coin flip); computed on a
+  seeded sample of the test customers when there are many (the caption says how many).
 - **coverage@k**: share of the catalogue that appears in anyone's top k.
 - **diversity@k**: how different the offers in one list are (by offer facts).
 - **novelty@k**: how un-popular the recommended offers are (higher = less obvious).
@@ -94,12 +95,17 @@ def train_form() -> None:
             loss = a.selectbox("Loss", ["warp", "bpr", "logistic", "warp-kos"], key="train_loss")
             components = b.number_input("Embedding size", 4, 256, 32, 4, key="train_components")
             epochs = c.number_input("Max epochs (early stopping)", 1, 300, 30, key="train_epochs")
-            learning_rate = a.number_input("Learning rate", 0.001, 1.0, 0.05, format="%.3f", key="train_lr")
+            learning_rate = a.number_input("Learning rate", 0.001, 1.0, ModelConfig().learning_rate, format="%.3f",
+                                           key="train_lr")
             alpha = b.number_input("Regularisation (L2)", 0.0, 0.1, 0.0, format="%.5f", key="train_alpha")
             k = c.number_input("List length k", 1, 100, 10, key="train_k")
             seed = a.number_input("Seed", 0, 2**31 - 1, 42, key="train_seed")
             half_life = b.number_input("Time decay half-life (days, 0 = off)", 0.0, 3650.0, 0.0, key="train_half_life")
             refit = c.checkbox("Refit on all data after evaluation", True, key="train_refit")
+            tune = a.checkbox("Search the best settings first", False, key="train_tune",
+                              help="Tries learning rates, sizes, losses, normalisation, event weights and time decay "
+                                   "on the validation slice (never the test period), then trains with the best.")
+            budget = b.number_input("Search time budget (minutes)", 0.5, 120.0, 5.0, 0.5, key="train_tune_minutes")
         submitted = st.form_submit_button("Train and evaluate", type="primary")
     if not submitted:
         return
@@ -117,10 +123,11 @@ def train_form() -> None:
         ),
         k=int(k), seed=int(seed),
     )
-    run_training(config, list(user_cols), list(item_cols), bool(refit))
+    run_training(config, list(user_cols), list(item_cols), bool(refit), float(budget) if tune else None)
 
 
-def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str], refit: bool) -> None:
+def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str], refit: bool,
+                 tune_minutes: float | None = None) -> None:
     rows: list[dict] = []
     with st.status("Training...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
@@ -137,6 +144,7 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
             new_run = runs.train_run(
                 ws, dataset_id, config, refit_all=refit, user_columns=user_cols, item_columns=item_cols,
                 progress=lambda text, share: bar.progress(share, text=text), on_epoch=on_epoch,
+                tune_minutes=tune_minutes,
             )
         except ValueError as exc:
             status.update(label="Training stopped", state="error")
@@ -161,15 +169,23 @@ def show_run(run_id: str) -> None:
             f"{run.extra.get('metrics_from', parent)} was trained: an update has no held-out test of its own; "
             "its freshness on the next new data shows how it holds up."
         )
-    st.info(runs.verdict(metrics, k, split))
+    choice = run.validation_choice
+    comparisons = run.comparisons
+    words = runs.verdict(metrics, k, split, comparisons, choice)
+    (st.warning if choice != "hybrid" else st.info)(words)
+    show_comparisons(run)
     names = [m.format(k=k) for m in HEADLINE_METRICS]
     st.plotly_chart(charts.model_comparison(metrics, names), width="stretch")
     accuracy = [m.format(k=k) for m in ACCURACY_METRICS if m.format(k=k) in metrics.columns]
+    renamed = {"auc": "auc (sampled)"} if run.split.get("auc_sampled") else {}
+    labelled = metrics.rename(index=lambda m: runs.MODEL_LABELS.get(m, m)).rename(columns=renamed)
+    accuracy = [renamed.get(m, m) for m in accuracy]
     st.dataframe(
-        metrics.style.format("{:.4f}").highlight_max(axis=0, subset=accuracy, color="#d4edda"), width="stretch"
+        labelled.style.format("{:.4f}").highlight_max(axis=0, subset=accuracy, color="#d4edda"), width="stretch"
     )
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
+    show_tuning(run)
     show_targeting(run)
     sizes = run.split
     st.caption(
@@ -191,6 +207,53 @@ def show_run(run_id: str) -> None:
         dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
         by_group = runs.metrics_by_group(ws, run_id, dataset, column, metric)
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
+
+
+def show_comparisons(run: runs.RunRecord) -> None:
+    """The paired test differences of the validation choice against every other model, warm and cold apart."""
+    table = runs.comparison_table(run)
+    if table.empty:
+        st.caption("This run was recorded before differences had intervals: retrain to see which are clear.")
+        return
+    label = runs.MODEL_LABELS.get(run.validation_choice, run.validation_choice)
+    st.markdown(f"**{label} against every other model on the test period** (difference = {label} minus the "
+                "other; 95% interval over customers; *no clear difference* when it contains 0)")
+    tabs = st.tabs([g.capitalize() for g in runs.GROUP_WORDS.values()])
+    for tab, group in zip(tabs, runs.GROUP_WORDS.values()):
+        part = table[table["customers"] == group].drop(columns="customers")
+        if part.empty:
+            tab.caption(f"No {group} among the test customers.")
+        else:
+            tab.dataframe(part, hide_index=True, width="stretch")
+    validation = run.extra.get("validation") or {}
+    if validation:
+        metric = run.extra.get("validation_metric", "ndcg")
+        frame = pd.DataFrame({"model": [runs.MODEL_LABELS.get(m, m) for m in validation],
+                              f"validation {metric}": list(validation.values()),
+                              "setting chosen on validation": [
+                                  ", ".join(f"{k}={v}" for k, v in ((run.extra.get("tuned") or {}).get(m) or {})
+                                            .get("params", {}).items()) for m in validation]})
+        with st.expander("How the model was chosen (validation slice, before the test period)"):
+            st.dataframe(frame, hide_index=True, width="stretch")
+            for name, tuned in (run.extra.get("tuned") or {}).items():
+                if tuned.get("fallback"):
+                    st.caption(f"{runs.MODEL_LABELS.get(name, name)}: {tuned['fallback']}.")
+
+
+def show_tuning(run: runs.RunRecord) -> None:
+    """The settings search of a tuned run: every trial's validation score, the chosen settings."""
+    tuning = run.extra.get("tuning")
+    if not tuning:
+        return
+    trials = pd.DataFrame([{**t["settings"], "validation": t["validation"], "epochs": t["epochs"],
+                            "seconds": t["seconds"]} for t in tuning.get("trials", [])])
+    default, best = tuning.get("default_validation"), tuning.get("best_validation")
+    with st.expander(f"Settings search: {len(trials)} trials in {tuning.get('seconds', 0) / 60:.1f} of "
+                     f"{tuning.get('budget_minutes', 0):g} minutes"):
+        if default is not None and best is not None:
+            st.markdown(f"Validation score of the starting settings {default:.4f}, of the chosen ones {best:.4f} "
+                        "(the first row is the starting settings; the test figures above are of the chosen ones).")
+        st.dataframe(trials, hide_index=True, width="stretch")
 
 
 def show_targeting(run: runs.RunRecord) -> None:

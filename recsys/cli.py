@@ -232,7 +232,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may stop sooner)")
     p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
     p.add_argument("--components", type=int, default=32, help="embedding size")
-    p.add_argument("--learning-rate", type=float, default=0.05)
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="LightFM step size (default: ModelConfig's, the one default everywhere)")
     p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on user and item embeddings")
     p.add_argument("--k", type=int, default=10, help="list length for precision@k, NDCG@k, ...")
     p.add_argument("--seed", type=int, default=42)
@@ -241,6 +242,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-columns", nargs="*", default=None, help="offer columns to use as features (default: all usable)")
     p.add_argument("--half-life-days", type=float, default=None, help="weight recent events more (time decay)")
     p.add_argument("--no-refit", action="store_true", help="keep the evaluated model instead of refitting on all data")
+    p.add_argument("--tune", action="store_true",
+                   help="first search the model's settings on the validation slice (learning rate, size, loss, "
+                        "normalisation, event weights, time decay), then train with the best")
+    p.add_argument("--budget-minutes", type=float, default=5.0, help="time budget of --tune (default 5 minutes)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -250,12 +255,13 @@ def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline
     from recsys.learn.pipeline import TrainConfig
     from recsys.learn.split import SplitConfig
 
+    learning_rate = ModelConfig().learning_rate if args.learning_rate is None else args.learning_rate
     return TrainConfig(
         split=SplitConfig(kind=args.split, test_share=args.test_share, cutoff=args.cutoff),
         interactions=InteractionConfig(half_life_days=args.half_life_days),
         features=FeatureConfig(include_sensitive=args.include_sensitive),
         model=ModelConfig(
-            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate,
+            loss=args.loss, no_components=args.components, learning_rate=learning_rate,
             item_alpha=args.alpha, user_alpha=args.alpha, epochs=args.epochs,
         ),
         k=args.k, seed=args.seed,
@@ -278,19 +284,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_id = runs.train_run(
             ws, args.dataset, config, refit_all=not args.no_refit, user_columns=args.user_columns,
             item_columns=args.item_columns, progress=progress,
+            tune_minutes=args.budget_minutes if args.tune else None,
         )
     except ValueError as exc:
         print(f"Training stopped: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     run = ws.run(run_id)
+    record = runs.RunRecord.from_row(run)
     metrics = runs.metrics_frame(run)
+    words = runs.verdict(metrics, config.k, config.split.kind, record.comparisons, record.validation_choice)
     if args.json:
+        extra = run.get("extra") or {}
         _print_json({"run_id": run_id, "metrics": run["metrics"], "timings": run["timings"], "split": run["split"],
-                     "targeting": (run.get("extra") or {}).get("targeting")})
+                     "validation": extra.get("validation"), "validation_metric": extra.get("validation_metric"),
+                     "validation_choice": record.validation_choice, "tuned": extra.get("tuned"),
+                     "comparisons": extra.get("comparisons"), "verdict": words, "tuning": extra.get("tuning"),
+                     "targeting": extra.get("targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")
     print(metrics.round(4).to_string())
-    print(runs.verdict(metrics, config.k, config.split.kind))
+    print(words)
     words = runs.targeting_statement(runs.RunRecord.from_row(run).targeting)
     for line in (words.headline, words.lift, words.calibration, words.note):
         if line:
@@ -717,10 +730,49 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
                    help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
     p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
+    p.add_argument("--model", choices=("production", "validated"), default="production",
+                   help="the run's production hybrid (default) or its best validated model (a baseline when one beat "
+                        "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
+    """``recommend --model validated`` when the validated model is a baseline (None: the hybrid serves)."""
+    from recsys.insight.recommend import default_campaign_day, parse_day
+    from recsys.learn.response import live_mask
+    from recsys.learn.serve import explain_list
+    from recsys.workspace import runs
+    from recsys.workspace.store import NotFound
+
+    try:
+        ws = _workspace(args)
+        name, model = runs.load_validated_model(ws, args.run)
+        if name == "hybrid":
+            return None
+        dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
+        day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
+        offers = model.item_index_.ids
+        if not args.all_offers:
+            offers = offers[live_mask(dataset.items, offers, day)]
+        reco = model.recommend([args.user], k=args.k, candidates=offers, unknown="cold",
+                               exclude_seen=args.exclude != "none")
+    except (NotFound, ValueError) as exc:
+        print(f"Cannot recommend: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    reco = reco.assign(reason=explain_list(model, args.user, reco)).drop(columns=C.USER_ID)
+    if args.json:
+        _print_json({"run_id": args.run, "model": name, "user_id": args.user, "offers": reco.to_dict(orient="records")})
+    else:
+        print(f"Top {args.k} for customer {args.user} from {runs.MODEL_LABELS.get(name, name)} (best on validation)")
+        print(reco.to_string(index=False))
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
+    if args.model == "validated":
+        served = cmd_recommend_validated(args)
+        if served is not None:
+            return served
     from recsys.insight.attribution import ScoreExplainer
     from recsys.insight.recommend import (
         default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,

@@ -142,7 +142,31 @@ def infer_kind(values: pd.Series) -> ColumnKind:
         short_tokens = (tokens.str.count(" ") + 1).mean() <= 3
         if short_tokens and tokens.nunique() <= n_unique:
             return ColumnKind.TAGS
+    if _free_text_like(text, words, n_unique):
+        return ColumnKind.TEXT
     return ColumnKind.CATEGORICAL
+
+
+#: A column of strings is free-text-like (titles, names, descriptions) when nearly every row has its
+#: own value (more than this share distinct) and the values are phrases, not codes.
+TEXT_UNIQUE_SHARE = 0.5
+TEXT_MIN_ROWS = 20
+TEXT_MIN_WORDS = 2.5
+TEXT_MIN_CHARS = 20
+
+
+def _free_text_like(text: pd.Series, words: pd.Series, n_unique: int) -> bool:
+    """High cardinality and long strings: a per-row category would learn nothing; keywords can.
+
+    >>> titles = pd.Series([f"Spring sale {i} off toys" for i in range(30)])
+    >>> infer_kind(titles).value
+    'text'
+    >>> infer_kind(pd.Series([f"SKU{i}" for i in range(30)])).value
+    'categorical'
+    """
+    if len(text) < TEXT_MIN_ROWS or n_unique <= TEXT_UNIQUE_SHARE * len(text):
+        return False
+    return bool(words.mean() >= TEXT_MIN_WORDS or text.str.len().mean() >= TEXT_MIN_CHARS)
 
 
 def _looks_like_dates(text: pd.Series) -> bool:

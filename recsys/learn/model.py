@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from recsys.core import columns as C
 from recsys.core.progress import EpochCallback
 from recsys.data.schema import TableSchema
-from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig
+from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig, effective_patience
 from recsys.learn.encoders import FeatureIndex
 from recsys.learn.features import FeatureBuilder
 from recsys.learn.grow import grow_model
@@ -162,6 +162,8 @@ class HybridRecommender(BaseRecommender):
         monitor = ValidationMonitor(self, validation, cfg, validation_candidates) if validation is not None else None
         self.epochs_: list[dict[str, Any]] = []
         best_value, best_epoch, best_params, stale = -np.inf, 0, None, 0
+        patience = effective_patience(cfg.early_stopping_patience, len(monitor.users)) if monitor is not None else 0
+        self.patience_ = patience
         t0 = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             lfm.fit_partial(train, user_features=uf, item_features=itf, sample_weight=weights,
@@ -178,7 +180,7 @@ class HybridRecommender(BaseRecommender):
             self.epochs_.append(record)
             if on_epoch is not None:
                 on_epoch(dict(record))
-            if monitor is not None and cfg.early_stopping_patience and stale >= cfg.early_stopping_patience:
+            if monitor is not None and patience and stale >= patience and epoch >= cfg.min_epochs:
                 break
         if monitor is not None and best_params is not None and best_epoch != self.epochs_[-1]["epoch"]:
             set_params(lfm, best_params)

@@ -2,9 +2,17 @@
 
 :func:`train_and_evaluate` splits the interactions (temporal by default), carves a validation part
 out of train for early stopping, fits the hybrid model and the baselines (collaborative-only
-LightFM, popularity, random) on the train part only, and evaluates every model on the test part
+LightFM, all-time popularity, random, and the strong baselines a practitioner reaches for first:
+recent popularity, EASE, item-kNN and ALS, each tuned on the validation slice by
+:mod:`recsys.learn.select`) on the train part only, and evaluates every model on the test part
 with the same metrics and the same candidate items. :func:`fit_final` then refits the hybrid model
 on all the data for production scoring.
+
+Which model serves is chosen on validation, never on test: ``TrainResult.production`` is the model
+with the best validation score (hybrid, collaborative, popularity or a strong baseline), and
+``TrainResult.comparisons`` holds the paired bootstrap interval of the test difference between it
+and every other model (precision, NDCG and recall at k), for all, warm and cold customers apart
+(:mod:`recsys.metrics.paired`).
 
 Evaluation protocol
 -------------------
@@ -39,6 +47,14 @@ from recsys.learn.interactions import relevant_pairs
 from recsys.learn.model import HybridRecommender
 from recsys.learn.protocol import drop_seen, evaluation_split
 from recsys.learn.recommender import BaseRecommender
+from recsys.learn.select import (
+    STRONG_BASELINES,
+    Tuned,
+    choose_production,
+    compare_models,
+    tune_baselines,
+    validation_score,
+)
 from recsys.learn.split import SplitConfig
 from recsys.metrics.base import ItemFeatures, Metric
 from recsys.metrics.ranking import (
@@ -52,7 +68,9 @@ HYBRID = "hybrid"
 COLLABORATIVE = "collaborative"
 POPULARITY = "popularity"
 RANDOM = "random"
-MODEL_NAMES: tuple[str, ...] = (HYBRID, COLLABORATIVE, POPULARITY, RANDOM)
+MODEL_NAMES: tuple[str, ...] = (HYBRID, *STRONG_BASELINES, COLLABORATIVE, POPULARITY, RANDOM)
+#: Models that may serve when they win on validation (random never does).
+SERVABLE: tuple[str, ...] = (HYBRID, *STRONG_BASELINES, COLLABORATIVE, POPULARITY)
 # Columns of TrainResult.epochs (not data-contract columns, so they live here).
 MODEL = "model"
 PHASE = "phase"
@@ -83,7 +101,8 @@ class TrainConfig(ConfigBase):
     seed
         The one seed of the run: it replaces the split's and the model's seeds.
     baselines
-        Which baselines to fit: any of ``"collaborative"``, ``"popularity"``, ``"random"``.
+        Which baselines to fit: any of ``"recent_popularity"``, ``"ease"``, ``"item_knn"``, ``"als"``
+        (tuned on validation), ``"collaborative"``, ``"popularity"`` (all time), ``"random"``.
     early_stopping
         Carve a validation split out of train and stop when its metric stops improving.
     refit_on_train
@@ -99,7 +118,7 @@ class TrainConfig(ConfigBase):
     model: ModelConfig = field(default_factory=ModelConfig)
     k: int = 10
     seed: int = 42
-    baselines: tuple[str, ...] = (COLLABORATIVE, POPULARITY, RANDOM)
+    baselines: tuple[str, ...] = (*STRONG_BASELINES, COLLABORATIVE, POPULARITY, RANDOM)
     early_stopping: bool = True
     refit_on_train: bool = True
     max_eval_users: int | None = None
@@ -165,6 +184,16 @@ class TrainResult:
         One flag per interaction row: the rows of the test part (rebuilds the split exactly).
     test_pairs
         The test pairs every model was judged on (``user_id``, ``item_id``).
+    validation
+        Validation score of every model that has one (the metric of ``config.model.early_stopping_metric``).
+    tuned
+        Per strong baseline: its chosen setting, validation grid, fallback (JSON-friendly).
+    production
+        The model with the best validation score (the one that should serve), ``hybrid`` without validation.
+    comparisons
+        Paired bootstrap of the test differences between ``production`` and every other model:
+        ``reference``, ``model``, ``metric``, ``group`` (all / warm / cold), ``diff``, ``low``,
+        ``high``, ``n``, ``verdict``.
     """
 
     model: HybridRecommender
@@ -178,10 +207,18 @@ class TrainResult:
     config: TrainConfig
     is_test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     test_pairs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[C.USER_ID, C.ITEM_ID]))
+    validation: dict[str, float | None] = field(default_factory=dict)
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    production: str = HYBRID
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (no model, no per-user frames)."""
         return {
+            "validation": jsonable(self.validation),
+            "tuned": jsonable(self.tuned),
+            "production": self.production,
+            "comparisons": jsonable(self.comparisons.to_dict(orient="records")),
             "metrics": jsonable(self.metrics.to_dict(orient="index")),
             "epochs": jsonable(self.epochs.to_dict(orient="records")),
             "timings": {k: float(v) for k, v in self.timings.items()},
@@ -232,10 +269,9 @@ def train_and_evaluate(
 
     report("Splitting the interactions", 0.0)
     t = time.perf_counter()
-    split = evaluation_split(interactions, split_cfg, icfg, early_stopping=config.early_stopping)
+    split = evaluation_split(interactions, split_cfg, icfg, early_stopping=config.early_stopping, items=items)
     train, fit_part, valid = split.train, split.fit_part, split.validation
     reference_time, test_pairs, candidates = split.reference_time, split.test_pairs, split.candidates
-    cold_items = candidates is not None
     timings["split"] = time.perf_counter() - t
 
     epochs: list[dict[str, Any]] = []
@@ -243,20 +279,46 @@ def train_and_evaluate(
     best_epochs: dict[str, int] = {}
     lightfm_models = [(HYBRID, config.features)] + ([(COLLABORATIVE, None)] if COLLABORATIVE in config.baselines else [])
     n_stages = len(lightfm_models) + 2
+    validation: dict[str, float | None] = {}
+    mcfg = config.model
+    val_metric = dict(icfg=icfg, k=config.k, metric=mcfg.early_stopping_metric, candidates=split.validation_candidates,
+                      max_users=mcfg.max_validation_users, seed=int(config.seed))
     for stage, (name, fcfg) in enumerate(lightfm_models):
-        report(f"Training the {name} model", 0.05 + 0.75 * stage / n_stages)
+        report(f"Training the {name} model", 0.05 + 0.6 * stage / n_stages)
         t = time.perf_counter()
-        models[name], best_epochs[name] = _fit_lightfm(
+        models[name], best_epochs[name], val_model = _fit_lightfm(
             name, fcfg, model_cfg, icfg, fit_part, valid, train, users, user_schema, items, item_schema,
-            reference_time, config, epochs, on_epoch, cold_items,
+            reference_time, config, epochs, on_epoch, split.validation_candidates,
         )
+        if valid is not None:
+            validation[name] = validation_score(val_model, valid, **val_metric)
         timings[f"fit_{name}"] = time.perf_counter() - t
     for name in (POPULARITY, RANDOM):
         if name in config.baselines:
             t = time.perf_counter()
             base = PopularityRecommender(icfg) if name == POPULARITY else RandomRecommender(icfg, seed=int(config.seed))
             models[name] = base.fit(train, users, user_schema, items, item_schema, reference_time=reference_time)
+            if name == POPULARITY and valid is not None:
+                validation[name] = validation_score(PopularityRecommender(icfg).fit(fit_part, users, user_schema, items, item_schema),
+                                                    valid, **val_metric)
             timings[f"fit_{name}"] = time.perf_counter() - t
+    strong = [n for n in STRONG_BASELINES if n in config.baselines]
+    tuned: dict[str, Tuned] = {}
+    if strong:
+        t = time.perf_counter()
+        tuned = tune_baselines(
+            strong, fit_part, valid, train, users, user_schema, items, item_schema, icfg, reference_time,
+            config.k, mcfg.early_stopping_metric, val_metric["candidates"], mcfg.max_validation_users, int(config.seed),
+            progress=lambda message, share: report(message, 0.65 + 0.15 * share),
+        )
+        for name, tb in tuned.items():
+            assert tb.model is not None
+            models[name] = tb.model
+            if valid is not None:
+                validation[name] = tb.validation
+            timings[f"fit_{name}"] = tb.seconds
+        timings["tune_baselines"] = time.perf_counter() - t
+    production = choose_production({n: validation.get(n) for n in SERVABLE if n in validation}) or HYBRID
 
     report("Evaluating on the test split", 0.8)
     t = time.perf_counter()
@@ -288,6 +350,10 @@ def train_and_evaluate(
                 models[name], eval_users, test_pairs, train_pairs, candidates, catalog, item_features, metrics,
                 config.k, auc_users,
             )
+    warm = hybrid.user_index_.positions(eval_users) < hybrid.n_warm_users_
+    warm &= hybrid.user_index_.positions(eval_users) >= 0
+    comparisons = compare_models(per_user, production, pd.Series(warm, index=pd.Index(eval_users, name=C.USER_ID)),
+                                 config.k, seed=int(config.seed))
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_start
     report("Done", 1.0)
@@ -299,8 +365,11 @@ def train_and_evaluate(
         "eval_users": int(len(eval_users)),
         "test_pairs": int(len(test_pairs)),
         "candidates": int(len(catalog)),
-        "candidate_kind": "held-out items" if cold_items else "all items",
+        "candidate_kind": split.candidate_kind,
         "auc_users": int(len(auc_users)),
+        "auc_sampled": bool(len(auc_users) < len(eval_users)),
+        "warm_users": int(warm.sum()),
+        "cold_users": int((~warm).sum()),
     })
     metric_frame = pd.DataFrame.from_dict(rows, orient="index")
     metric_frame.index.name = MODEL
@@ -316,6 +385,10 @@ def train_and_evaluate(
         config=config,
         is_test=split.is_test,
         test_pairs=test_pairs.reset_index(drop=True),
+        validation={k: (None if v is None or np.isnan(v) else round(float(v), 6)) for k, v in validation.items()},
+        tuned={k: v.to_dict() for k, v in tuned.items()},
+        production=production,
+        comparisons=comparisons,
     )
 
 
@@ -332,8 +405,9 @@ def _fit_lightfm(
     users: pd.DataFrame | None, user_schema: TableSchema | None,
     items: pd.DataFrame | None, item_schema: TableSchema | None,
     reference_time: pd.Timestamp | None, config: TrainConfig, epochs: list[dict[str, Any]],
-    on_epoch: EpochCallback | None, cold_items: bool,
-) -> tuple[HybridRecommender, int]:
+    on_epoch: EpochCallback | None, val_candidates: np.ndarray | None,
+) -> tuple[HybridRecommender, int, HybridRecommender]:
+    """Fit one LightFM model; return (the model fitted on train, its epochs, the model judged on validation)."""
     def make(cfg: ModelConfig) -> HybridRecommender:
         return HybridRecommender(cfg, fcfg, icfg) if name == HYBRID else CollaborativeRecommender(cfg, icfg)
 
@@ -348,15 +422,14 @@ def _fit_lightfm(
     common = dict(users=users, user_schema=user_schema, items=items, item_schema=item_schema, reference_time=reference_time)
     if valid is None:
         model = make(replace(model_cfg, early_stopping_patience=0)).fit(train, on_epoch=recorder("fit"), **common)
-        return model, model.best_epoch_
-    val_candidates = pd.unique(valid[C.ITEM_ID].astype(str).to_numpy(object)) if cold_items else None
+        return model, model.best_epoch_, model
     model = make(model_cfg).fit(fit_part, validation=valid, on_epoch=recorder("early_stopping"),
                                 validation_candidates=val_candidates, **common)
     best = max(int(model.best_epoch_), 1)
     if not config.refit_on_train:
-        return model, best
+        return model, best, model
     final = make(replace(model_cfg, epochs=best, early_stopping_patience=0))
-    return final.fit(train, on_epoch=recorder("refit"), **common), best
+    return final.fit(train, on_epoch=recorder("refit"), **common), best, model
 
 
 def _evaluate(

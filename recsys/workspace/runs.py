@@ -48,13 +48,17 @@ from recsys.learn.model import HybridRecommender
 from recsys.learn.pipeline import (
     COLLABORATIVE,
     HYBRID,
+    MODEL_NAMES,
     POPULARITY,
     RANDOM,
     TrainConfig,
     fit_final,
     train_and_evaluate,
 )
-from recsys.learn.protocol import drop_seen_pairs, evaluation_split, rebuild_split
+from recsys.learn.protocol import LIVE_ITEMS, drop_seen_pairs, evaluation_split, rebuild_split
+from recsys.learn import serve
+from recsys.learn.recommender import BaseRecommender
+from recsys.learn.select import ALS, EASE, ITEM_KNN, RECENT_POPULARITY
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
 from recsys.learn.targeting_eval import fit_production_response, judge_targeting, judgement_record
@@ -75,6 +79,9 @@ RESPONSE_FILE = "response.npz"
 #: The targeting judgement (JSON) and its per-offer figures.
 TARGETING_FILE = "targeting.json"
 TARGETING_PER_OFFER_FILE = "targeting_per_offer.parquet"
+
+#: The best validated model when it is a baseline (``.npz`` + ``.json``, :mod:`recsys.learn.serve`).
+VALIDATED_MODEL_FILE = "validated_model.npz"
 
 #: ``extra["production_model"]`` of a run whose production model is the evaluated one.
 TRAIN_SPLIT_MODEL = "train split"
@@ -148,6 +155,16 @@ class RunRecord:
         return self.extra.get("production_model")
 
     @property
+    def validation_choice(self) -> str:
+        """The model with the best validation score (``hybrid`` for runs recorded before the choice)."""
+        return str(self.extra.get("validation_choice") or HYBRID)
+
+    @property
+    def comparisons(self) -> pd.DataFrame:
+        """Paired test differences between the validation choice and every other model (empty for older runs)."""
+        return pd.DataFrame(self.extra.get("comparisons") or [])
+
+    @property
     def parent_run(self) -> str | None:
         """The run this one was updated from (``None`` for a trained run)."""
         return self.extra.get("parent_run")
@@ -174,10 +191,21 @@ def list_runs(ws: Workspace, dataset_id: str | None = None) -> list[RunRecord]:
 
 #: Words for the baselines in verdicts.
 BASELINE_WORDS = {
-    POPULARITY: "recommending the most popular offers",
+    HYBRID: "the hybrid model (customer and offer facts + history)",
+    POPULARITY: "recommending the most popular offers of all time",
     RANDOM: "picking offers at random",
     COLLABORATIVE: "the same model without customer and offer facts",
+    RECENT_POPULARITY: "recommending the recent best-sellers",
+    EASE: "EASE (offers bought together, a linear model)",
+    ITEM_KNN: "similar offers to what the customer took (item-kNN)",
+    ALS: "ALS (matrix factorisation of who took what)",
 }
+#: Short plain labels of every model (tables and charts).
+MODEL_LABELS = {
+    HYBRID: "Our model (hybrid)", RECENT_POPULARITY: "Recent best-sellers", EASE: "EASE", ITEM_KNN: "Item-kNN",
+    ALS: "ALS", COLLABORATIVE: "Collaborative only", POPULARITY: "All-time best-sellers", RANDOM: "Random",
+}
+GROUP_WORDS = {"all": "all customers", "warm": "customers with a history", "cold": "new customers"}
 
 
 @dataclass(frozen=True)
@@ -210,6 +238,7 @@ def train_run(
     on_epoch: EpochCallback | None = None,
     response: ResponseConfig | None = None,
     targeting: bool = True,
+    tune_minutes: float | None = None,
 ) -> str:
     """Train, evaluate against baselines, refit on all data and record the run; return its id.
 
@@ -217,11 +246,25 @@ def train_run(
     sensitive ones only if ``config.features.include_sensitive``). With ``targeting`` and timestamped
     interactions, the targeting decision is judged and response probabilities are fitted (module
     doc; ``response`` sets their horizon and window); the production model scores with them.
+    With ``tune_minutes``, the hybrid's settings are first searched on the validation slice within
+    that budget (:mod:`recsys.learn.tune`); the run trains with the best and keeps every trial.
     """
     config = config or TrainConfig()
     dataset = ws.load_dataset(dataset_id)
     user_schema = restrict_schema(dataset.info.user_schema, user_columns)
     item_schema = restrict_schema(dataset.info.item_schema, item_columns)
+    tuning: dict[str, Any] | None = None
+    if tune_minutes is not None:
+        from recsys.learn.tune import tune_hybrid
+
+        tuned = tune_hybrid(dataset.interactions, dataset.users, user_schema, dataset.items, item_schema, config,
+                            60.0 * float(tune_minutes), progress=lambda m, f: report_progress(progress, m, 0.3 * f))
+        config, tuning = tuned.config, tuned.to_dict()
+        outer = progress
+
+        def progress(message: str, fraction: float) -> None:  # the rest of the run after the search
+            report_progress(outer, message, 0.3 + 0.7 * fraction)
+
     def report(message: str, fraction: float) -> None:
         report_progress(progress, message, fraction)
 
@@ -243,6 +286,9 @@ def train_run(
             on_epoch=on_epoch,
         )
         timings["fit_final"] = round(time.perf_counter() - t0, 4)
+    validated = result.baselines.get(result.production) if result.production in serve.KINDS else None
+    if validated is not None and refit_all:  # the best validated baseline, refitted on all data like the hybrid
+        validated = serve.refit_like(validated, dataset.interactions, dataset.users, dataset.items)
     judged: dict[str, Any] = {}
     response_model: ResponseModel | None = None
     per_offer: pd.DataFrame | None = None
@@ -268,10 +314,18 @@ def train_run(
             "production_model": "all interactions" if refit_all else TRAIN_SPLIT_MODEL,
             "user_features": user_schema.feature_columns(config.features.include_sensitive),
             "item_features": item_schema.feature_columns(config.features.include_sensitive),
+            "validation": summary["validation"],
+            "validation_metric": f"{config.model.early_stopping_metric}@{config.k}",
+            "tuned": summary["tuned"],
+            "validation_choice": summary["production"],
+            "comparisons": summary["comparisons"],
+            "validated_model": None if validated is None else result.production,
         },
     }
     if judged:
         record["extra"]["targeting"] = judged
+    if tuning is not None:
+        record["extra"]["tuning"] = tuning
 
     def write(directory: Path) -> None:
         model.save(directory / MODEL_FILE)
@@ -281,6 +335,8 @@ def train_run(
         result.test_pairs[[C.USER_ID, C.ITEM_ID]].to_parquet(directory / TEST_PAIRS_FILE, index=False)
         for name, frame in result.per_user.items():
             frame.reset_index().to_parquet(directory / PER_USER_FILE.format(model=name), index=False)
+        if validated is not None:
+            serve.save_baseline(validated, directory / VALIDATED_MODEL_FILE)
         if response_model is not None:
             response_model.save(directory / RESPONSE_FILE)
         if judged:
@@ -478,10 +534,20 @@ def load_model(ws: Workspace, run_id: str) -> HybridRecommender:
     return HybridRecommender.load(ws.run_dir(run_id) / MODEL_FILE)
 
 
+def load_validated_model(ws: Workspace, run_id: str) -> tuple[str, BaseRecommender | HybridRecommender]:
+    """The run's best validated model and its name: the saved baseline that won on validation, or
+    the production hybrid (runs where the hybrid won, or recorded before the choice)."""
+    run = get_run(ws, run_id)
+    name = run.extra.get("validated_model")
+    if name:
+        return str(name), serve.load_baseline(ws.run_dir(run_id) / VALIDATED_MODEL_FILE)
+    return HYBRID, load_model(ws, run_id)
+
+
 def metrics_frame(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
     """A run's metrics as a frame: one row per model, one column per metric."""
     frame = pd.DataFrame.from_dict(RunRecord.from_row(run).metrics, orient="index")
-    order = [m for m in (HYBRID, COLLABORATIVE, POPULARITY, RANDOM) if m in frame.index]
+    order = [m for m in MODEL_NAMES if m in frame.index]
     return frame.loc[order]
 
 
@@ -513,36 +579,78 @@ def compare(ws: Workspace, run_ids: list[str], metrics: list[str] | None = None)
     return pd.DataFrame(rows).set_index("run")
 
 
-def verdict(metrics: pd.DataFrame, k: int, split: str) -> str:
-    """One plain-language sentence on whether the model beats the obvious alternatives."""
+def verdict(metrics: pd.DataFrame, k: int, split: str, comparisons: pd.DataFrame | None = None,
+            choice: str = HYBRID) -> str:
+    """Plain words on how the run's validation choice does against every other model on test.
+
+    With ``comparisons`` (:attr:`RunRecord.comparisons`), every difference is judged by its paired
+    95% interval: "better", "worse" or "no clear difference". Runs recorded before intervals get the
+    point estimates and say that they are only that.
+    """
     key = f"precision@{k}"
+    if comparisons is not None and len(comparisons):
+        return interval_verdict(metrics, k, comparisons, choice)
     if HYBRID not in metrics.index or key not in metrics.columns:
         return "No evaluation figures for this run."
     ours = float(metrics.loc[HYBRID, key])
-    horizon = {
-        "temporal": "the later, held-out period's responses",
-        "cold_items": "the responses to held-out new offers",
-        "leave_last_n": "customers' latest responses",
-        "random": "the held-out responses",
-    }.get(split, "the held-out responses")
     parts = []
-    for name in (POPULARITY, RANDOM, COLLABORATIVE):
-        if name not in metrics.index:
+    for name in metrics.index:
+        if name == HYBRID:
             continue
         theirs = float(metrics.loc[name, key])
-        if theirs > 0:
-            of = f" of {horizon}" if not parts else ""
-            ratio = ours / theirs
-            size = f"{ratio:.2f}x" if 0.9 <= ratio < 1.1 else f"{ratio:.1f}x"
-            parts.append(f"{size} as many{of} as {BASELINE_WORDS[name]}")
-        else:
-            parts.append(f"{BASELINE_WORDS[name]} finds none")
-    best_baseline = max((float(metrics.loc[n, key]) for n in metrics.index if n != HYBRID), default=0.0)
-    lead = "The model beats every baseline" if ours > best_baseline else "The model does NOT beat the best baseline"
-    return (
-        f"{lead}: among each customer's top {k} it finds " + ", ".join(parts)
-        + f" (precision@{k} = {ours:.3f})."
-    )
+        parts.append(f"{theirs:.3f} for {BASELINE_WORDS.get(name, name)}")
+    return (f"Among each customer's top {k}, precision@{k} = {ours:.3f} for the model against " + ", ".join(parts)
+            + ". These are point estimates only (this run was recorded before intervals): retrain to see which "
+            "differences are clear.")
+
+
+def _fmt_diff(r: Mapping[str, Any]) -> str:
+    if r.get("low") is None or pd.isna(r.get("low")):
+        return f"{r['diff']:+.4f}"
+    return f"{r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
+
+
+def interval_verdict(metrics: pd.DataFrame, k: int, comparisons: pd.DataFrame, choice: str) -> str:
+    """The verdict of :func:`verdict` for a run with paired intervals."""
+    key = f"precision@{k}"
+    rows = comparisons[(comparisons["metric"] == key) & (comparisons["group"] == "all")]
+    label = MODEL_LABELS.get(choice, choice)
+    lead = ("The hybrid model is the best on validation" if choice == HYBRID
+            else f"{label} beats the hybrid on validation, so it is this run's best validated model")
+    if choice in metrics.index and key in metrics.columns:
+        lead += f" (precision@{k} on test = {float(metrics.loc[choice, key]):.3f})"
+    groups: dict[str, list[str]] = {"better": [], "no clear difference": [], "worse": []}
+    for r in rows.to_dict("records"):
+        groups.setdefault(str(r["verdict"]), []).append(f"{BASELINE_WORDS.get(r['model'], r['model'])} ({_fmt_diff(r)})")
+    words = {"better": "better than", "no clear difference": "no clear difference from", "worse": "worse than"}
+    parts = [f"{words[v]} " + "; ".join(items) for v, items in groups.items() if items]
+    serving = ("" if choice == HYBRID or choice not in serve.KINDS else f" The run keeps {label} ready to serve: `promolens recommend --model "
+               "validated` lists its offers with their reasons; campaigns, exports and the Recommendations page still "
+               "use the hybrid model.")
+    return (f"{lead}. On the held-out test period it is " + ", and ".join(parts)
+            + f" (difference in precision@{k}, 95% interval over customers).{serving}")
+
+
+def comparison_table(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
+    """The paired test differences of a run in plain labels (empty for runs recorded before them).
+
+    Columns: ``customers`` (all / with a history / new), ``compared with``, ``measure``,
+    ``difference``, ``95% interval``, ``verdict``; the difference is the validation choice minus the model.
+    """
+    run = RunRecord.from_row(run)
+    c = run.comparisons
+    cols = ["customers", "compared with", "measure", "difference", "95% interval", "verdict"]
+    if c.empty:
+        return pd.DataFrame(columns=cols)
+    low, high = c["low"].astype(float), c["high"].astype(float)
+    return pd.DataFrame({
+        "customers": c["group"].map(GROUP_WORDS).fillna(c["group"]),
+        "compared with": c["model"].map(MODEL_LABELS).fillna(c["model"]),
+        "measure": c["metric"],
+        "difference": c["diff"].astype(float).round(4),
+        "95% interval": [f"[{a:+.4f}, {b:+.4f}]" if pd.notna(a) else "n/a" for a, b in zip(low, high)],
+        "verdict": c["verdict"],
+    })[cols]
 
 
 def metrics_by_group(ws: Workspace, run_id: str, dataset: Dataset, column: str, metric: str) -> pd.DataFrame:
@@ -550,7 +658,7 @@ def metrics_by_group(ws: Workspace, run_id: str, dataset: Dataset, column: str, 
     run_dir = ws.run_dir(run_id)
     groups = dataset.users.set_index(C.USER_ID)[column].astype("string").fillna("(missing)")
     frames = []
-    for model in (HYBRID, COLLABORATIVE, POPULARITY, RANDOM):
+    for model in MODEL_NAMES:
         path = run_dir / PER_USER_FILE.format(model=model)
         if not path.exists():
             continue
@@ -616,13 +724,14 @@ def load_evaluation(ws: Workspace, run_id: str, dataset: Dataset | None = None) 
     dataset = load_run_dataset(ws, run_id) if dataset is None else dataset
     directory = ws.run_dir(run_id)
     split_path = directory / SPLIT_FILE
+    live_from = dataset.items if run.split.get("candidate_kind") == LIVE_ITEMS else None  # older runs: all items
     if split_path.exists():
         with np.load(split_path, allow_pickle=False) as z:
             n_rows = int(z["n_rows"])
             is_test = np.unpackbits(z["is_test"], count=n_rows).astype(bool)
-        split = rebuild_split(dataset.interactions, is_test, split_cfg, icfg)
+        split = rebuild_split(dataset.interactions, is_test, split_cfg, icfg, items=live_from)
     else:
-        split = evaluation_split(dataset.interactions, split_cfg, icfg)
+        split = evaluation_split(dataset.interactions, split_cfg, icfg, items=live_from)
     train_pairs = relevant_pairs(split.train, icfg, split.reference_time)
     pairs_path = directory / TEST_PAIRS_FILE
     if pairs_path.exists():

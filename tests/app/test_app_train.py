@@ -33,11 +33,24 @@ def test_train_small_config_shows_verdict_and_baselines(page: AppTest, tmp_path:
     [run] = ws.runs()
     assert run["config"]["model"]["epochs"] == 3
     assert run["extra"]["user_features"] == ["segment", "region"]
-    assert set(run["metrics"]) == {"hybrid", "collaborative", "popularity", "random"}
+    assert set(run["metrics"]) == {"hybrid", "collaborative", "popularity", "random", "recent_popularity", "ease",
+                                   "item_knn", "als"}
     assert page.sidebar.selectbox(key="run_id").value == run["id"]
-    verdicts = [i.value for i in page.info]
-    assert any("among each customer's top 10" in v for v in verdicts)
+    extra = run["extra"]
+    choice = extra["validation_choice"]
+    assert choice == max(extra["validation"], key=lambda m: extra["validation"][m])
+    verdicts = [i.value for i in page.info] + [w.value for w in page.warning]
+    lead = ("The hybrid model is the best on validation" if choice == "hybrid"
+            else "beats the hybrid on validation")
+    assert any(lead in v and "95% interval over customers" in v for v in verdicts), verdicts
     assert page.dataframe  # the metrics table is shown
+    # the paired comparison table: every other model, with intervals and a three-way verdict, warm/cold apart
+    shown_tables = [d.value for d in page.dataframe]
+    comparison = next(t for t in shown_tables if "verdict" in t.columns)
+    assert set(comparison["verdict"]) <= {"better", "worse", "no clear difference"}
+    assert comparison["95% interval"].str.match(r"^\[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]$").all()
+    assert len(comparison) == 7 * 3  # 7 other models x 3 measures, for all customers
+    assert [t.label for t in page.tabs][:3] == ["All customers", "Customers with a history", "New customers"]
     targeting = run["extra"]["targeting"]
     assert targeting["status"] == "ok", targeting
     assert (tmp_path / "ws" / "runs" / run["id"] / "response.npz").exists()

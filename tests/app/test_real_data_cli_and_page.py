@@ -76,7 +76,13 @@ def test_online_retail_trains_through_the_cli(tmp_path: Path, capsys) -> None:
     assert code == 0, capsys.readouterr().err
     out = json.loads(capsys.readouterr().out)
     metrics = out["metrics"]
-    assert set(metrics) == {"hybrid", "collaborative", "popularity", "random"}
+    assert set(metrics) == {"hybrid", "collaborative", "popularity", "random", "recent_popularity", "ease",
+                            "item_knn", "als"}
+    # every model against the validation choice, with a paired interval and a three-way verdict, warm and cold
+    comparisons = out["comparisons"]
+    assert {c["group"] for c in comparisons} == {"all", "warm", "cold"}
+    assert all(c["low"] <= c["diff"] <= c["high"] for c in comparisons if c["n"] >= 2)
+    assert out["validation_choice"] == max(out["validation"], key=lambda m: out["validation"][m] or -1)
     # customers x products with Country and description keywords: better than random, clearly
     assert metrics["hybrid"]["precision@10"] > 3 * metrics["random"]["precision@10"]
     run = Workspace(ws).run(out["run_id"])

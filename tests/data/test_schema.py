@@ -77,3 +77,12 @@ def test_split_tags_handles_missing_and_separators() -> None:
 def test_explode_tags_keeps_row_labels() -> None:
     exploded = explode_tags(pd.Series(["x|y", None, " ", "z"], index=[10, 11, 12, 13]))
     assert exploded.index.tolist() == [10, 10, 13] and exploded.tolist() == ["x", "y", "z"]
+
+
+def test_free_text_like_titles_are_text_never_per_row_categories(sample_shop) -> None:  # noqa: ANN001
+    from recsys.core import columns as C
+    from recsys.data.schema import ColumnKind, infer_schema
+
+    kinds = {c.name: c.kind for c in infer_schema(sample_shop.items, C.ITEM_ID).columns}
+    assert kinds["title"] == ColumnKind.TEXT  # one distinct title per offer: a category would learn nothing
+    assert kinds["campaign_type"] == ColumnKind.CATEGORICAL  # few values shared by many offers

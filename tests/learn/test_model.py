@@ -174,8 +174,9 @@ def test_early_stopping_with_callback_keeps_best_epoch(shop) -> None:
     assert {"epoch", "seconds", "precision@10", "ndcg@10"} <= set(records[0])
     best = max(records, key=lambda r: r["ndcg@10"])
     assert model.best_epoch_ == best["epoch"]
-    if len(records) < 12:
-        assert len(records) - model.best_epoch_ == 2  # stopped after `patience` epochs without gain
+    if len(records) < 12:  # stopped after `patience` epochs without gain (scaled up on a small validation slice)
+        assert len(records) >= cfg.min_epochs
+        assert len(records) - model.best_epoch_ == model.patience_ or len(records) == cfg.min_epochs
     from recsys.learn.model import ValidationMonitor
 
     again = ValidationMonitor(model, split.test, cfg, None).evaluate(model.lightfm_)

@@ -261,7 +261,10 @@ def test_a_run_keeps_what_rebuilds_its_evaluation(workspace_with_run) -> None:
     ws, dataset_id, run_id, files = workspace_with_run
     run = runs.get_run(ws, run_id)
     evaluation = runs.load_evaluation(ws, run_id)
-    assert evaluation.exact and evaluation.model is not None and evaluation.candidates is None
+    assert evaluation.exact and evaluation.model is not None
+    # offers with dates: the candidates are the offers live in the test period, rebuilt exactly
+    assert run.split["candidate_kind"] == "offers live in the test period"
+    assert len(evaluation.candidates) == run.split["candidates"]
     assert len(evaluation.train) + len(evaluation.test) == len(runs.load_run_dataset(ws, run_id).interactions)
     key = [C.USER_ID, C.ITEM_ID]
     stored = evaluation.test_pairs.sort_values(key).reset_index(drop=True)
@@ -270,7 +273,7 @@ def test_a_run_keeps_what_rebuilds_its_evaluation(workspace_with_run) -> None:
         pd.testing.assert_frame_equal(rebuilt.sort_values(key).reset_index(drop=True), stored, check_dtype=False)
     assert len(stored) == run.split["test_pairs"]
     users = stored[C.USER_ID].unique()
-    reco = evaluation.model.recommend(users, k=run.k, unknown="cold")
+    reco = evaluation.model.recommend(users, k=run.k, unknown="cold", candidates=evaluation.candidates)
     assert Precision(run.k).calc(reco, stored) == pytest.approx(run.metric("hybrid", f"precision@{run.k}"), abs=1e-6)
 
 
