@@ -160,19 +160,25 @@ def write_part(table: pd.DataFrame, out: str, bucket: int) -> str:
     return path
 
 
-def score_bucket(frame: pd.DataFrame, offers: OfferArrays, k: int, out: str) -> pd.DataFrame:
-    """Score one bucket (all rows share ``bucket``), write its part file; one summary row back."""
-    bucket = int(frame[BUCKET].iloc[0])
-    top = score_customers(frame.drop(columns=BUCKET), offers, k)
+def score_bucket(frame: pd.DataFrame, offers: OfferArrays, k: int, out: str, bucket: int | None = None) -> pd.DataFrame:
+    """Score one bucket (its customers, in any order), write its part file; one summary row back.
+
+    ``bucket`` defaults to the frame's ``bucket`` column (all rows share it)."""
+    if bucket is None:
+        bucket = int(frame[BUCKET].iloc[0])
+    top = score_customers(frame.drop(columns=BUCKET) if BUCKET in frame.columns else frame, offers, k)
     write_part(top, out, bucket)
-    return pd.DataFrame({BUCKET: [bucket], "customers": [len(frame)], "rows": [len(top)],
+    return pd.DataFrame({BUCKET: [int(bucket)], "customers": [len(frame)], "rows": [len(top)],
                          "probability_sum": [float(top[PROBABILITY].sum())]})
 
 
 def run_local(customers: pd.DataFrame, offers: OfferArrays, k: int, out: str, n_buckets: int) -> pd.DataFrame:
     """The one-machine engine: every bucket in turn through :func:`score_bucket`."""
-    bucketed = with_bucket(customers, n_buckets)
-    parts = [score_bucket(group, offers, k, out) for _, group in bucketed.groupby(BUCKET, sort=True)]  # one per bucket
+    buckets = bucket_of(customers[C.USER_ID], n_buckets)
+    order = np.argsort(buckets, kind="stable")
+    edges = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
+    parts = [score_bucket(customers.take(order[edges[b]:edges[b + 1]]), offers, k, out, b)
+             for b in range(n_buckets) if edges[b + 1] > edges[b]]  # one per bucket (a handful), not per customer
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[BUCKET, "customers", "rows"])
 
 

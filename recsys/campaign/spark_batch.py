@@ -68,7 +68,7 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
     if root not in path.split(os.pathsep):  # local workers import the same recsys as the driver
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, path) if p)
     builder = (SparkSession.builder.master(master).appName("promolens-batch")
-               .config("spark.ui.enabled", "false")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 8))
                .config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"]))

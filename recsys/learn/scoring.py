@@ -26,11 +26,10 @@ path (:meth:`ResponseModel.logit_block`) and a batch over partitions (``mapInPan
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,31 @@ def fit_term(user_bias: np.ndarray, user_emb: np.ndarray, user_known: np.ndarray
     known = user_known[:, None] & offers.known[None, :]
     z = np.where(known, scores / tau, np.nan)
     in_live = offers.in_live
-    if in_live.any():
-        with warnings.catch_warnings():  # a customer unknown to the hybrid has no live score at all
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fill = np.nanmedian(np.where(in_live[None, :], z, np.nan), axis=1, keepdims=True)
-    else:
-        fill = np.zeros((len(user_bias), 1))
-    z = np.where(np.isnan(z), np.nan_to_num(fill), z)
-    lse = logsumexp(np.where(in_live[None, :], z, -np.inf), axis=1, keepdims=True) if in_live.any() \
-        else z.max(axis=1, keepdims=True)
+    missing = np.isnan(z)
+    if missing.any():
+        rows = np.flatnonzero(missing.any(axis=1))  # only rows with a pair the hybrid cannot score
+        fill = row_median(z[np.ix_(rows, np.flatnonzero(in_live))]) if in_live.any() else np.zeros(len(rows))
+        z[rows] = np.where(missing[rows], np.nan_to_num(fill)[:, None], z[rows])
+    if not in_live.any():
+        return (z - z.max(axis=1, keepdims=True))[:, offers.columns]
+    live = z[:, in_live]
+    top = live.max(axis=1, keepdims=True)
+    lse = top + np.log(np.exp(live - top).sum(axis=1, keepdims=True))  # log-sum-exp, shifted by the row max
     return (z - lse)[:, offers.columns]
+
+
+def row_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row's non-NaN values (NaN for a row with none), like ``np.nanmedian(axis=1)``
+    but by one row-wise sort.
+
+    >>> row_median(np.array([[1.0, np.nan, 3.0, 2.0], [np.nan, np.nan, np.nan, np.nan], [4.0, 1.0, np.nan, np.nan]])).tolist()
+    [2.0, nan, 2.5]
+    """
+    ordered = np.sort(values, axis=1)  # NaN last
+    count = (~np.isnan(values)).sum(axis=1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    high = np.take_along_axis(ordered, np.minimum(count // 2, np.maximum(count - 1, 0))[:, None], axis=1)[:, 0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 def logit_rows(user_part: np.ndarray, user_bias: np.ndarray, user_emb: np.ndarray, user_known: np.ndarray,
@@ -132,4 +146,4 @@ def top_k_rows(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(cols, order, axis=1).astype(np.int64), np.take_along_axis(vals, order, axis=1)
 
 
-__all__ = ["OfferArrays", "fit_term", "logit_rows", "probability_rows", "top_k_rows"]
+__all__ = ["OfferArrays", "fit_term", "row_median", "logit_rows", "probability_rows", "top_k_rows"]

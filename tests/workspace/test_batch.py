@@ -109,6 +109,7 @@ def test_spark_engine_gives_byte_identical_files(local_run, spark, tmp_path):
     ws, local = local_run
     run_id = local.manifest["run_id"]
     remote = run_batch(ws, _request(tmp_path / "spark", "spark", run_id), spark=spark)
+    print("TIMINGS", remote.manifest["timings"], remote.manifest["allocation"])
     for entry_local, entry_spark in zip(local.manifest["topk"], remote.manifest["topk"], strict=True):
         assert entry_local["file"] == entry_spark["file"] and entry_local["sha256"] == entry_spark["sha256"]
     for name in ("targets.csv", "targets.parquet"):
