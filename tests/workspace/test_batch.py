@@ -140,3 +140,17 @@ def test_spark_reduction_matches_one_machine_greedy_when_it_must_retry(spark, tm
     pd.testing.assert_frame_equal(chosen.reset_index(drop=True), local.reset_index(drop=True))
     assert bound == pytest.approx(B.local_bound(pool, spec), rel=1e-9)
     assert info["pairs_to_driver"] < len(pool)
+
+
+def test_cli_batch_writes_the_same_files_as_the_api(local_run, tmp_path, capsys):
+    from recsys.cli import main
+
+    ws, local = local_run
+    out = tmp_path / "cli"
+    code = main(["batch", "--workspace", str(ws.path), "--run", local.manifest["run_id"], "-k", "3", "--buckets", "3",
+                 "--top", "60", "--cap", "2", "--budget", "150", "--holdout", "0.2", "--seed", "7", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert "150 coupons" in capsys.readouterr().out
+    assert (out / "audience" / "targets.csv").read_bytes() == (local.out / "audience" / "targets.csv").read_bytes()
+    assert main(["batch", "--workspace", str(ws.path), "--run", local.manifest["run_id"], "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
