@@ -850,7 +850,8 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--k", type=int, default=10, help="offers kept per customer (default 10)")
     p.add_argument("--as-of", default=None, help="campaign day YYYY-MM-DD: offers live that day (default: the data's last day)")
     p.add_argument("--engine", choices=("local", "spark"), default="local", help="local (one machine, default) or spark")
-    p.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master URL (default: the one spark-submit was given, else local[*])")
     p.add_argument("--buckets", type=int, default=None, help="top-k part files (default: one per million customers)")
     p.add_argument("--top", type=int, default=None, help="most coupons per offer")
     p.add_argument("--cap", type=int, default=1, help="most coupons per customer (default 1)")

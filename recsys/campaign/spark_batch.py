@@ -49,12 +49,12 @@ def spark_available() -> str | None:
     return None
 
 
-def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = None,
+def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None,
                   driver_memory: str | None = None) -> Any:
     """A SparkSession on ``master`` whose Python workers run this interpreter and import this ``recsys``.
 
-    Under ``spark-submit`` the existing session is returned as configured by the cluster (ship
-    PromoLens to the executors with ``--py-files`` or install the wheel there).
+    ``master`` None: the one ``spark-submit --master`` gave, else ``local[*]``. An active session is
+    returned as it is (ship PromoLens to the executors with ``--py-files`` or install the wheel there).
     """
     from pyspark.sql import SparkSession
 
@@ -67,7 +67,8 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
     path = os.environ.get("PYTHONPATH", "")
     if root not in path.split(os.pathsep):  # local workers import the same recsys as the driver
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, path) if p)
-    builder = (SparkSession.builder.master(master).appName("promolens-batch")
+    builder = SparkSession.builder if master is None else SparkSession.builder.master(master)
+    builder = (builder.appName("promolens-batch")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 8))

@@ -65,7 +65,7 @@ class BatchRequest(ConfigBase):
     customers
         Parquet file or folder with a ``user_id`` column: who to score (default: every customer of the run's dataset).
     engine, spark_master
-        ``local`` (one machine) or ``spark`` on ``spark_master``.
+        ``local`` (one machine) or ``spark`` on ``spark_master`` (None: the ``spark-submit`` master, else ``local[*]``).
     buckets
         Number of top-k part files (default: one per million customers).
     audience
@@ -78,7 +78,7 @@ class BatchRequest(ConfigBase):
     as_of: str | None = None
     customers: str | None = None
     engine: str = "local"
-    spark_master: str = "local[*]"
+    spark_master: str | None = None
     buckets: int | None = None
     audience: B.BatchAudienceSpec = field(default_factory=B.BatchAudienceSpec)
 
@@ -114,7 +114,7 @@ class BatchResult:
 
 # ============================================================================== the engine-level job
 def score_and_target(customers: Any, offers: OfferArrays, spec: B.BatchAudienceSpec, *, k: int, out: str,
-                     engine: str = "local", spark: Any = None, spark_master: str = "local[*]",
+                     engine: str = "local", spark: Any = None, spark_master: str | None = None,
                      n_buckets: int | None = None, n_customers: int | None = None) -> dict[str, Any]:
     """Score ``customers`` (a customer table: pandas, or Spark with the spark engine), write the
     top-k parts under ``out``, build the audience; returns the pieces and timings (nothing else written)."""

@@ -109,7 +109,6 @@ def test_spark_engine_gives_byte_identical_files(local_run, spark, tmp_path):
     ws, local = local_run
     run_id = local.manifest["run_id"]
     remote = run_batch(ws, _request(tmp_path / "spark", "spark", run_id), spark=spark)
-    print("TIMINGS", remote.manifest["timings"], remote.manifest["allocation"])
     for entry_local, entry_spark in zip(local.manifest["topk"], remote.manifest["topk"], strict=True):
         assert entry_local["file"] == entry_spark["file"] and entry_local["sha256"] == entry_spark["sha256"]
     for name in ("targets.csv", "targets.parquet"):
@@ -121,8 +120,9 @@ def test_spark_engine_gives_byte_identical_files(local_run, spark, tmp_path):
     assert remote.manifest["allocation"]["upper_bound"] == pytest.approx(local.manifest["allocation"]["upper_bound"], rel=1e-9)
 
 
-def test_spark_reduction_matches_one_machine_greedy_when_it_must_retry(spark, tmp_path):
-    """Per-offer budgets so tight and a cap so low that the first reduction is not provably exact."""
+def test_spark_reduced_audience_matches_one_machine_greedy(spark, tmp_path):
+    """Tight per-offer limits, a low cap, a total and many exact ties: the cluster's reduced pool
+    gives the greedy of the whole pool, and the same bound."""
     from recsys.campaign import spark_batch
 
     rng = np.random.default_rng(3)
