@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 WORKSPACE ?= workspace
 PORT ?= 8501
 
-.PHONY: run test test-fast install clean browser
+.PHONY: run test test-fast install clean browser java
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,spark]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -27,12 +27,20 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	echo "Chromium not available: browser tests will be skipped"
 
+# The Spark engine of `promolens batch` (pyspark from the [spark] extra) needs a Java 17 runtime; install it
+# when we can (root + apt), otherwise the Spark tests skip and say why.
+java:
+	@command -v java >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) ; } || \
+	echo "Java 17 not available: Spark tests will be skipped"
+
 # The whole suite, doctests of recsys/ included (pyproject.toml: testpaths, --doctest-modules).
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(PY) -m pytest -q
 
 # Everything but the tests marked slow (planted truth, real data, browser, many sessions): minutes, not tens.
-test-fast: $(STAMP)
+test-fast: $(STAMP) java
 	$(PY) -m pytest -q -m "not slow"
 
 clean:

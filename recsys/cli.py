@@ -963,6 +963,56 @@ def cmd_uplift(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- batch
+def _batch_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("--run", required=True, help="run id (its production and response models score the customers)")
+    p.add_argument("--customers", default=None,
+                   help="Parquet file or folder with a user_id column: who to score (default: every customer of the run)")
+    p.add_argument("-k", "--k", type=int, default=10, help="offers kept per customer (default 10)")
+    p.add_argument("--as-of", default=None, help="campaign day YYYY-MM-DD: offers live that day (default: the data's last day)")
+    p.add_argument("--engine", choices=("local", "spark"), default="local", help="local (one machine, default) or spark")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master URL (default: the one spark-submit was given, else local[*])")
+    p.add_argument("--buckets", type=int, default=None, help="top-k part files (default: one per million customers)")
+    p.add_argument("--top", type=int, default=None, help="most coupons per offer")
+    p.add_argument("--cap", type=int, default=1, help="most coupons per customer (default 1)")
+    p.add_argument("--budget", type=int, default=None, help="most coupons in all")
+    p.add_argument("--min-probability", type=float, default=0.0, help="leave out pairs below this response probability")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of customers held out as controls (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the control group (hash of seed and customer id)")
+    p.add_argument("--out", required=True, help="output folder (new or empty): topk/, audience/, batch.json")
+    p.add_argument("--json", action="store_true", help="print the batch manifest as JSON")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from recsys.campaign.batch import BatchAudienceSpec
+    from recsys.workspace.batch import BatchRequest, run_batch
+    from recsys.workspace.store import NotFound
+
+    try:
+        request = BatchRequest(
+            run_id=args.run, out=str(args.out), k=args.k, as_of=args.as_of, customers=args.customers,
+            engine=args.engine, spark_master=args.spark_master, buckets=args.buckets,
+            audience=BatchAudienceSpec(top_n=args.top, max_per_customer=args.cap, total_coupons=args.budget,
+                                       min_probability=args.min_probability, holdout_share=args.holdout, seed=args.seed))
+        result = run_batch(_workspace(args), request, progress=_progress_printer(quiet=args.json))
+    except (NotFound, ValueError) as exc:  # BatchError, unknown run, damaged model file
+        print(f"Cannot run the batch: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    m = result.manifest
+    if args.json:
+        _print_json(m)
+        return 0
+    alloc = m["allocation"]
+    print(f"Scored {m['customers']:,} customers x {len(m['live_offers'])} live offers on {m['campaign_day']} "
+          f"({m['engine']}): top {m['k']} in {len(m['topk'])} file(s) under {result.out / 'topk'}")
+    print(f"Audience: {alloc['coupons']:,} coupons, {m['audience']['customers_by_group'][C.CONTROL]:,} control "
+          f"customers; sum of probabilities {alloc['weight']:,.1f} (greedy: at least {alloc['optimality']:.1%} "
+          f"of the best possible); {result.out / 'audience' / 'targets.csv'}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
@@ -979,6 +1029,7 @@ COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),
     "uplift": (cmd_uplift, _uplift_args, "learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm"),
     "recommend": (cmd_recommend, _recommend_args, "a customer's top offers with score, rank and exact attributions"),
+    "batch": (cmd_batch, _batch_args, "score every customer against the live offers (one machine or Spark): top-k files and a targeting list"),
     "audit": (cmd_audit, _audit_args, "fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists"),
 }
 

@@ -74,4 +74,20 @@ def assign_holdout(frame: pd.DataFrame, share: float, seed: int = 0, score_bins:
     return groups
 
 
-__all__ = ["assign_holdout", "uniform_hash"]
+def hash_holdout(user_ids: Any, share: float, seed: int = 0) -> np.ndarray:
+    """Controls drawn customer by customer: ``uniform_hash(id, seed) < share`` (one flag per id).
+
+    The mode of batch runs (:mod:`recsys.campaign.batch`): each customer's group depends on its id
+    and the seed alone, so any engine, partitioning or row order gives the same control group, and
+    a customer is a control in every list made with that seed. The share is met in expectation
+    (binomial), not stratified like :func:`assign_holdout`, which the dashboard's exports keep.
+
+    >>> hash_holdout(["a", "b", "a"], 0.5, seed=1).tolist() == hash_holdout(["b", "a", "a"], 0.5, seed=1)[[1, 0, 2]].tolist()
+    True
+    """
+    if not 0 <= share < 1:
+        raise TargetingError(f"Holdout share must be in [0, 1), got {share}. Fix: use e.g. 0.1 for 10%.")
+    return uniform_hash(user_ids, f"promolens/holdout-by-customer/{seed}") < share
+
+
+__all__ = ["assign_holdout", "hash_holdout", "uniform_hash"]

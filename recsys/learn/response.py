@@ -56,7 +56,9 @@ from recsys.core.config import ConfigBase
 from recsys.core.errors import ConfigError, PromoLensError
 from recsys.core.jsonio import dumps
 from recsys.data.schema import ColumnKind, TableSchema, infer_schema
+from recsys.learn import scoring
 from recsys.learn.model import HybridRecommender
+from recsys.learn.scoring import OfferArrays
 from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
 RESPONSE_FORMAT = "promolens-response-model"
@@ -433,35 +435,43 @@ class ResponseModel:
         return ResponseContext(t, user_ids, item_ids, user_matrix, item_matrix, live_mask(items, item_ids, t),
                                responded, model)
 
-    # -- the LightFM fit term --------------------------------------------------------------------
+    # -- the LightFM fit term (the arithmetic lives in recsys.learn.scoring, shared with batch runs) ----
     @staticmethod
-    def _score_rows(ctx: ResponseContext, upos: np.ndarray, ipos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw scores of customers ``upos`` against offers ``ipos`` (block) and a mask of pairs the
-        hybrid knows (unknown customers or offers get no LightFM evidence)."""
-        model = ctx.model
-        mu = model.user_index_.positions(ctx.user_ids[upos])
-        mi = model.item_index_.positions(ctx.item_ids[ipos])
-        ub, uv = model.user_representations()
-        ib, iv = model.item_representations()
-        scores = uv[np.maximum(mu, 0)] @ iv[np.maximum(mi, 0)].T + ib[np.maximum(mi, 0)][None, :] + ub[np.maximum(mu, 0)][:, None]
-        known = (mu >= 0)[:, None] & (mi >= 0)[None, :]
-        return scores, known
+    def customer_arrays(ctx: ResponseContext, upos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """LightFM bias, embedding and "known to the hybrid" flag of customers ``upos`` (positions in ``ctx``)."""
+        mu = ctx.model.user_index_.positions(ctx.user_ids[upos])
+        ub, uv = ctx.model.user_representations()
+        rows = np.maximum(mu, 0)  # float64 (LightFM keeps float32): the same numbers whatever the block size
+        return ub[rows].astype(np.float64), uv[rows].astype(np.float64), mu >= 0
+
+    def offer_arrays(self, ctx: ResponseContext, ipos: np.ndarray, live: np.ndarray | None = None,
+                     temperature: float | None = None) -> OfferArrays:
+        """The offer side of :mod:`recsys.learn.scoring` for target offers ``ipos`` (positions in
+        ``ctx``), the softmax running over ``live`` (default ``ctx.live``) plus the targets."""
+        live = ctx.live if live is None else live
+        live_pos = np.flatnonzero(live)
+        all_pos = np.union1d(live_pos, ipos)
+        mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
+        ib, iv = ctx.model.item_representations()
+        fitted = hasattr(self, "coef_")  # not yet while the temperature is being fitted
+        _, coef_item, coef_fit = self._parts() if fitted else (None, None, 0.0)
+        return OfferArrays(
+            item_ids=ctx.item_ids[ipos], bias=ib[np.maximum(mi, 0)].astype(np.float64),
+            emb=iv[np.maximum(mi, 0)].astype(np.float64), known=mi >= 0,
+            in_live=np.isin(all_pos, live_pos), columns=np.searchsorted(all_pos, ipos),
+            item_part=ctx.item_matrix[ipos] @ coef_item if fitted else None,
+            intercept=float(self.intercept_) if fitted else 0.0, fit_coef=float(coef_fit),
+            temperature=float(self.temperature_ if temperature is None else temperature))
+
+    def customer_part(self, ctx: ResponseContext, upos: np.ndarray) -> np.ndarray:
+        """The customer part of the logit (history and facts times their coefficients) of customers ``upos``."""
+        return ctx.user_matrix[upos] @ self._parts()[0]
 
     def _fit_term_block(self, ctx: ResponseContext, upos: np.ndarray, ipos: np.ndarray,
                         live: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """``log softmax`` of each customer's scores over the live offers, at the offers ``ipos``."""
-        tau = self.temperature_ if temperature is None else temperature
-        live_pos = np.flatnonzero(live)
-        all_pos = np.union1d(live_pos, ipos)
-        scores, known = self._score_rows(ctx, upos, all_pos)
-        in_live = np.isin(all_pos, live_pos)
-        z = np.where(known, scores / tau, np.nan)
-        # an offer the hybrid cannot score sits at the customer's median live score (no evidence)
-        fill = np.nanmedian(np.where(in_live[None, :], z, np.nan), axis=1, keepdims=True) if in_live.any() else np.zeros((len(upos), 1))
-        z = np.where(np.isnan(z), np.nan_to_num(fill), z)
-        lse = logsumexp(np.where(in_live[None, :], z, -np.inf), axis=1, keepdims=True) if in_live.any() else z.max(axis=1, keepdims=True)
-        out = z - lse
-        return out[:, np.searchsorted(all_pos, ipos)]
+        ub, uv, known = self.customer_arrays(ctx, upos)
+        return scoring.fit_term(ub, uv, known, self.offer_arrays(ctx, ipos, live, temperature))
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None, user_schema: TableSchema | None,
@@ -569,14 +579,12 @@ class ResponseModel:
         runs over the offers live at ``ctx.as_of`` (plus the requested ones)."""
         self._check_fitted()
         upos, ipos = ctx.user_positions(user_ids), ctx.item_positions(item_ids)
-        bu, bi, bf = self._parts()
+        offers = self.offer_arrays(ctx, ipos)
         out = np.empty((len(upos), len(ipos)))
         chunk = max(1, (1 << 22) // max(len(ctx.item_ids), 1))
-        item_part = ctx.item_matrix[ipos] @ bi
         for s in range(0, len(upos), chunk):  # bounded memory: the score block is made per chunk of customers
             rows = upos[s:s + chunk]
-            out[s:s + chunk] = (self.intercept_ + (ctx.user_matrix[rows] @ bu)[:, None] + item_part[None, :]
-                                + bf * self._fit_term_block(ctx, rows, ipos, ctx.live))
+            out[s:s + chunk] = scoring.logit_rows(self.customer_part(ctx, rows), *self.customer_arrays(ctx, rows), offers)
         return out
 
     def predict_block(self, ctx: ResponseContext, user_ids: Iterable[Any], item_ids: Iterable[Any]) -> np.ndarray:
