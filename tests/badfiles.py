@@ -23,6 +23,7 @@ names and (:func:`write_pickled_model`) a model file that is a pickle.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pickle
 import re
 import zipfile
@@ -493,6 +494,49 @@ def make_hidden_extension_upload_name(dir: Path) -> BadCase:
                                  upload_name="..\\..\\invoice\u202eslx.csv"))
 
 
+#: Unpacked size of the wrapped gzip: over 4 GiB, so a size field modulo 4 GiB cannot hold it.
+WRAPPED_GZIP_UNPACKED_BYTES = 4 * 1024**3 + 4 * 1024**2
+#: The memory limit the wrapped-gzip case runs with (the reader must stop at half of it: text x 2).
+WRAPPED_GZIP_MEMORY_LIMIT = 64 * 1024**2
+
+
+@functools.lru_cache(maxsize=1)
+def _packed_rows(row: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(row * (4 * 1024**2 // len(row)), 9)
+
+
+def write_wrapped_gzip(path: Path) -> Path:
+    """A valid .csv.gz of about 4 MB that unpacks to over 4 GiB and declares 8 bytes.
+
+    Built cheaply: one gzip member of 4 MiB of identical rows (deflate packs it ~1,000 times) is
+    repeated 1,025 times (gzip allows concatenated members, every reader unpacks them all), then a
+    last member of one 8-byte row, whose size field is what a reader sees at the end of the file.
+    """
+    import gzip
+
+    header = gzip.compress(b"user_id,item_id,quantity\n", 6)
+    row = b"u1,i1,1\n"
+    member = _packed_rows(row)
+    with open(path, "wb") as fh:
+        fh.write(header)
+        for _ in range(WRAPPED_GZIP_UNPACKED_BYTES // (4 * 1024**2)):
+            fh.write(member)
+        fh.write(gzip.compress(row, 6))
+    return path
+
+
+def make_wrapped_gzip(dir: Path) -> BadCase:
+    """A gzip decompression bomb whose declared size (modulo 4 GiB) is tiny: stopped while streaming."""
+    path = write_wrapped_gzip(dir / "wrapped.csv.gz")
+    return _outcomes_too(BadCase(
+        path, "interactions",
+        r"wrapped\.csv\.gz: this gzip-compressed file of [\d.]+ MB unpacks to more than 16\.0 MB of text, which "
+        r"would need more than the memory limit of 64\.0 MB; reading stopped there .*PROMOLENS_MAX_MEMORY_MB",
+        limits=ReadLimits(max_memory_bytes=WRAPPED_GZIP_MEMORY_LIMIT)))
+
+
 #: What the pickled "model" would do if it were ever unpickled: create this file.
 PICKLE_SENTINEL = "unpickled.txt"
 
@@ -559,4 +603,5 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_xlsx_formulas,
     make_path_like_upload_name,
     make_hidden_extension_upload_name,
+    make_wrapped_gzip,
 ]

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -430,3 +431,45 @@ def test_a_pickled_model_file_is_refused_and_never_unpickled(
     assert err.startswith("Cannot recommend: ") and message.search(err)
     assert not sentinel.exists()
     assert workspace_digest(ws.path) == before
+
+
+def test_the_wrapped_gzip_stops_while_streaming_and_peaks_under_the_memory_limit(corpus: dict[str, BadCase]) -> None:
+    """4 GiB behind a size field that says 8 bytes: the read stops at the limit; peak memory (a fresh
+    process's maximum resident size, after a warm-up read) grows by less than the configured limit."""
+    case = corpus["wrapped_gzip"]
+    code = textwrap.dedent(f"""
+        import gzip, io, resource, sys
+        from pathlib import Path
+        from recsys.data.files import ReadLimits
+        from recsys.data.read import load_table
+        from recsys.data.validate import DataError
+        load_table(gzip.compress(b"user_id,item_id,quantity\\n" + b"u1,i1,1\\n" * 1000), "warm.csv.gz")
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        try:
+            load_table(Path({str(case.path)!r}), limits=ReadLimits(max_memory_bytes={case.limits.max_memory_bytes}))
+        except DataError as exc:
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+            print(exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    grown, message = done.stdout.split("\n", 1)
+    assert re.search(case.expect, message)
+    assert badfiles.WRAPPED_GZIP_UNPACKED_BYTES > 4 * 1024**3 and case.path.stat().st_size < 10 * 1024**2
+    assert 0 <= int(grown) < case.limits.max_memory_bytes, f"peak grew by {int(grown) / 1024**2:.1f} MB"
+
+
+@pytest.mark.parametrize("codec", ["bz2", "zstd"])
+def test_every_compressed_format_is_counted_while_streaming(codec: str) -> None:
+    import bz2
+
+    import pyarrow as pa
+
+    text = b"user_id,item_id,quantity\n" + b"u1,i1,1\n" * 1024**2  # 8 MB of text
+    packed = bz2.compress(text) if codec == "bz2" else pa.compress(text, "zstd", asbytes=True)
+    if codec == "zstd":  # Arrow's one-shot zstd omits the content size: a frame a streaming reader accepts
+        assert packed[:4] == b"\x28\xb5\x2f\xfd"
+    with pytest.raises(DataError, match=rf"{codec}-compressed file .* unpacks to more than 1\.0 MB of text"):
+        load_table(packed, f"orders.csv.{codec}", ReadLimits(max_memory_bytes=4 * 1024**2))
+    assert len(load_table(packed, f"orders.csv.{codec}", ReadLimits()).frame) == 1024**2
