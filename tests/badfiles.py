@@ -288,6 +288,15 @@ def make_email_user_ids(dir: Path) -> BadCase:
                    column="customer")
 
 
+def make_mixed_identifier_ids(dir: Path) -> BadCase:
+    """Customer numbers where 3 of 10 guests checked out with a contact: an <addr>, mailto:, a phone."""
+    ids = [f"{17850 + i}" for i in range(7)] + ["Ann <ann@example.com>", "mailto:bo@example.org", "07911 123456"]
+    path = _write(dir / "guests.csv", "customer,item_id\n" + "".join(f"{u},i{n % 2}\n" for n, u in enumerate(ids)))
+    return BadCase(path, "interactions",
+                   r"customer ids in column 'customer' are personal data \(of 10 distinct ids, 2 look like e-mail "
+                   r"addresses and 1 looks like a phone number\).*Turn on pseudonymisation", column="customer")
+
+
 def make_duplicate_user_ids(dir: Path) -> BadCase:
     path = _write(dir / "users_dup.csv",
                   "customer_id,segment\nu1,gold\nu2,silver\nu1,bronze\nu3,gold\nu2,silver \n")
@@ -591,6 +600,7 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_ragged_rows,
     make_no_usable_rows,
     make_email_user_ids,
+    make_mixed_identifier_ids,
     make_duplicate_user_ids,
     make_users_missing_id,
     make_duplicate_item_ids,

@@ -85,7 +85,7 @@ def _id_column(
 
 
 def _check_personal_user_ids(ctx: ImportContext, ids: pd.Series, theirs: str, file: str) -> str | None:
-    reason = privacy.identifier_reason(theirs, ids)
+    reason = privacy.id_identifier_reason(theirs, ids)
     if reason is None:
         return None
     if ctx.options.pseudonymise_key is None:
