@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
 
+from recsys.core.markdown import escape_markdown
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.workspace.store import Workspace, WorkspaceError, default_workspace_path
 from recsys.data.validate import DataError
@@ -95,7 +95,7 @@ def require_login() -> None:
         st.button("Log in", type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        st.caption(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}")
+        st.caption(f"Logged in as {md(st.user.get('email') or st.user.get('name') or 'you')}")
         st.button("Log out", on_click=st.logout)
 
 
@@ -146,7 +146,7 @@ def sidebar() -> None:
         st.session_state[DATASET_KEY] = current if current in ids else ids[0]
         st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
         _run_picker(ws, st.session_state[DATASET_KEY])
-        st.caption(f"Workspace: `{ws.path}`")
+        st.caption(f"Workspace: {md(ws.path)}")
 
 
 def _run_picker(ws: Workspace, dataset: str) -> None:
@@ -212,10 +212,6 @@ def show_data_error(error: DataError, headline: str | None = None) -> None:
         st.markdown(f"- **{md(problem.file)}**{column}: {md(problem.message)}{rows}  \n  *Fix:* {md(problem.fix)}")
 
 
-#: Characters that change what st.markdown shows mid-line (emphasis, links, code, HTML, LaTeX, tables).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>~$|])")
-
-
 def md(text: object) -> str:
-    """``text`` with every Markdown special character escaped (shown literally by st.markdown)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """``text`` shown literally by st.markdown, captions, alerts and labels (``core.markdown``)."""
+    return escape_markdown(text)
