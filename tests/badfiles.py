@@ -254,6 +254,24 @@ def make_parquet_memory_bomb(dir: Path) -> BadCase:
                    limits=ReadLimits(max_memory_bytes=1024**2)))
 
 
+def make_nested_parquet(dir: Path) -> BadCase:
+    """A Parquet file whose id is a struct, with a list, a map and a binary column."""
+    path = dir / "nested.parquet"
+    table = pa.table({
+        "user_id": pa.array([{"id": "u0"}, {"id": "u1"}], pa.struct([("id", pa.string())])),
+        "item_id": ["i1", "i2"],
+        "tags": pa.array([["a", "b"], ["c"]], pa.list_(pa.string())),
+        "attrs": pa.array([[("k", "v")], [("k", "w")]], pa.map_(pa.string(), pa.string())),
+        "blob": pa.array([b"\x00\x01", b"\x02"], pa.binary()),
+    })
+    pq.write_table(table, path)
+    return _outcomes_too(BadCase(
+        path, "interactions",
+        r"nested\.parquet, column 'user_id': 4 columns hold nested or binary values, not plain values: 'user_id' "
+        r"\(structs\), 'tags' \(lists\), 'attrs' \(maps\), 'blob' \(binary data\)\. Fix: Write one plain value per cell",
+        column="user_id"))
+
+
 def make_file_too_big(dir: Path) -> BadCase:
     path = _write(dir / "big.csv", "user_id,item_id\n" + "".join(f"u{i},i{i}\n" for i in range(100)))
     return _outcomes_too(BadCase(path, "interactions",
@@ -595,6 +613,7 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_pdf_renamed_csv,
     make_old_xls,
     make_parquet_memory_bomb,
+    make_nested_parquet,
     make_file_too_big,
     make_too_many_rows,
     make_ragged_rows,
