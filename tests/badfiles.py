@@ -315,6 +315,27 @@ def make_mixed_identifier_ids(dir: Path) -> BadCase:
                    r"addresses and 1 looks like a phone number\).*Turn on pseudonymisation", column="customer")
 
 
+def make_infinite_revenue(dir: Path) -> BadCase:
+    path = _write(dir / "inf_revenue.csv", "user_id,item_id,revenue\nu1,i1,12.5\nu2,i2,inf\nu3,i1,-Infinity\n")
+    return BadCase(path, "interactions",
+                   r"inf_revenue\.csv, column 'revenue': 2 rows of column 'revenue' .*hold text where a number is "
+                   r"expected \(e\.g\. 'inf', '-inf'\)", column="revenue", rows=(3, 4))
+
+
+#: Ids that differ only by Unicode normalisation: imported, with a warning naming them.
+CONFUSABLE_IDS = {"Caf\u00e9": "Cafe\u0301", "\uff35\uff33\uff11": "US1", "\u212a1": "K1"}
+
+
+def write_confusable_ids(dir: Path) -> Path:
+    rows = [f"{a},i1\n{b},i2\n" for a, b in CONFUSABLE_IDS.items()]
+    return _write(dir / "confusable.csv", "user_id,item_id\n" + "".join(rows) + "plain,i1\n")
+
+
+CONFUSABLE_WARNING = re.compile(r"confusable\.csv, column 'user_id': 6 rows of column 'user_id' .*hold ids that look the "
+                                r"same as other ids but differ in their Unicode characters \(3 such groups, e\.g\. "
+                                r"'Caf\\xe9' and 'Cafe\\u0301'.*they are kept as different customer ids")
+
+
 def make_duplicate_user_ids(dir: Path) -> BadCase:
     path = _write(dir / "users_dup.csv",
                   "customer_id,segment\nu1,gold\nu2,silver\nu1,bronze\nu3,gold\nu2,silver \n")
@@ -591,6 +612,18 @@ def write_npz_with_pickled_array(model_path: Path, sentinel: Path) -> None:
         np.savez(fh, user_ids=array)
 
 
+def write_foreign_model(run_dir: Path, other_run_dir: Path) -> None:
+    """Copy another run's (valid, untampered) model files over a run's own: a model of other data."""
+    for name in ("model.npz", "model.json"):
+        (run_dir / name).write_bytes((other_run_dir / name).read_bytes())
+
+
+FOREIGN_MODEL_MESSAGE = re.compile(r"The model files of run r\d+ are not the ones it saved \(model\.json was changed, "
+                                   r"replaced or removed after training\), so they were not used\. Fix: train a new model")
+MODEL_JSON_MISSING_KEYS = re.compile(r"model\.json lacks the key\(s\) config, user_builder: it is damaged or not "
+                                     r"written by PromoLens")
+
+
 PICKLED_MODEL_MESSAGE = re.compile(r"model\.npz is a pickle: PromoLens only loads its own \.npz model files \(never pickles\)")
 PICKLED_ARRAY_MESSAGE = re.compile(r"model\.npz holds pickled objects and was refused")
 
@@ -620,6 +653,7 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_no_usable_rows,
     make_email_user_ids,
     make_mixed_identifier_ids,
+    make_infinite_revenue,
     make_duplicate_user_ids,
     make_users_missing_id,
     make_duplicate_item_ids,

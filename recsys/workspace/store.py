@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS appends (
 -- Added with appends: the import options that decide what a file means (event weights, leading
 -- zeros, the pseudonymisation key's label), so an append reads its files the same way.
 ALTER TABLE datasets ADD COLUMN IF NOT EXISTS import_options VARCHAR;
+-- Added to bind model files to their run: the sha256 of every file of the run's folder and the
+-- fingerprint of the data it was trained on, checked on every load.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS files_sha256 VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS dataset_fingerprint VARCHAR;
 """
 _DATASET_COLUMNS = (
     "id, name, created_at, fingerprint, sources, mapping, report, warnings, identifiers, user_schema, "
@@ -276,7 +280,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ datasets
     def dataset_dir(self, dataset_id: str) -> Path:
-        return self.path / "datasets" / dataset_id
+        return self.inside(self.path / "datasets" / dataset_id)
 
     def table_path(self, dataset_id: str, table: C.Table | str) -> Path:
         return self.dataset_dir(dataset_id) / f"{C.Table(table).value}.parquet"
@@ -544,7 +548,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ runs
     def run_dir(self, run_id: str) -> Path:
-        return self.path / "runs" / run_id
+        return self.inside(self.path / "runs" / run_id)
 
     def save_run(
         self,
@@ -557,20 +561,23 @@ class Workspace:
         ``record`` holds JSON-able ``config``, ``metrics``, ``epochs``, ``timings``, ``split`` and
         ``extra`` entries.
         """
-        self.dataset(dataset_id)
+        info = self.dataset(dataset_id)
+        trained_on = (record.get("extra") or {}).get("dataset_fingerprint") or info.fingerprint
         with self._staging("runs") as tmp:
             write_model(tmp)
+            digests = _folder_digests(tmp)
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     run_id = self._next_id(con, "runs")
                     con.execute(
-                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO runs (id, dataset_id, created_at, config, metrics, epochs, timings, split, extra, "
+                        "model_dir, files_sha256, dataset_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         [
                             run_id, dataset_id, _now(), _dumps(record.get("config")),
                             _dumps(record.get("metrics")), _dumps(record.get("epochs")),
                             _dumps(record.get("timings")), _dumps(record.get("split")),
-                            _dumps(record.get("extra", {})), run_id,
+                            _dumps(record.get("extra", {})), run_id, _dumps(digests), trained_on,
                         ],
                     )
                     os.replace(tmp, self.run_dir(run_id))
@@ -579,6 +586,49 @@ class Workspace:
                     _rollback(con)
                     raise
         return run_id
+
+    def check_run_files(self, run_id: str) -> None:
+        """Refuse a run whose files are not those it saved, or whose data is gone from its dataset.
+
+        Every file written by the run was hashed (sha256) into its catalogue row, with the
+        fingerprint of the data it was trained on. A model file copied over from another run or
+        workspace, or edited, no longer matches; a run of data that no version of its dataset has
+        is refused too. Runs recorded before this check (no hashes) are not checked.
+        """
+        from recsys.learn.modelfile import ModelFileError  # the CLI and pages show it as a model-file problem
+
+        row = self.run(run_id)
+        digests = json.loads(row["files_sha256"]) if isinstance(row.get("files_sha256"), str) else None
+        fix = f"Fix: train a new model (Train page or `promolens train --dataset {row['dataset_id']}`)."
+        if digests:
+            folder = self.run_dir(run_id)
+            for name, digest in digests.items():
+                path = self.inside(folder / name)
+                if not path.is_file() or _file_sha256(path) != digest:
+                    raise ModelFileError(
+                        f"The model files of run {run_id} are not the ones it saved ({name} was changed, replaced or "
+                        f"removed after training), so they were not used. {fix}"
+                    )
+        trained_on = row.get("dataset_fingerprint")
+        if isinstance(trained_on, str) and trained_on:
+            info = self.dataset(row["dataset_id"])
+            versions = {info.base_fingerprint or info.fingerprint, info.fingerprint}
+            versions |= {r["fingerprint"] for r in self.appends(info.id)}
+            if trained_on not in versions:
+                raise ModelFileError(
+                    f"Run {run_id} was trained on data that no version of dataset {info.id} has, so its model does not "
+                    f"belong to this dataset. {fix}"
+                )
+
+    def inside(self, path: Path) -> Path:
+        """``path`` resolved; a :class:`WorkspaceError` when it leads outside the workspace."""
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(self.path):
+            raise WorkspaceError(
+                f"The catalogue of workspace {self.path} points outside it ({path}); refusing to use that path. "
+                "Fix: restore the workspace from a backup, or delete the entry that points there."
+            )
+        return resolved
 
     def runs(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
         """Runs (newest first), each a dict with decoded JSON fields."""
@@ -640,19 +690,20 @@ class Workspace:
         rows = [s for s in self.segments() if s["id"] == segment_id]
         if not rows:
             raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
-        return pd.read_parquet(self.path / "segments" / rows[0]["members_file"])[C.USER_ID]
+        return pd.read_parquet(self.inside(self.path / "segments" / rows[0]["members_file"]))[C.USER_ID]
 
     def delete_segment(self, segment_id: str) -> None:
         rows = [s for s in self.segments() if s["id"] == segment_id]
         if not rows:
             raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        members = self.inside(self.path / "segments" / rows[0]["members_file"])
         with self.connect() as con:
             con.execute("DELETE FROM segments WHERE id = ?", [segment_id])
-        (self.path / "segments" / rows[0]["members_file"]).unlink(missing_ok=True)
+        members.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ exports
     def export_dir(self, export_id: str) -> Path:
-        return self.path / "exports" / export_id
+        return self.inside(self.path / "exports" / export_id)
 
     def save_export(
         self,
@@ -753,6 +804,19 @@ class Workspace:
             if p.is_file() and not p.name.startswith(CATALOG_FILE)
         )
         return {"tables": tables, "files": files}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by relative path."""
+    return {str(p.relative_to(folder)): _file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

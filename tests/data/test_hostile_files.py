@@ -206,10 +206,13 @@ def test_data_page_shows_the_problem_and_changes_nothing(
         assert problem.message in page_text
         _assert_clean(problem.file + (problem.column or "") + problem.message)
     assert workspace_digest(ws.path) == before
-    # uploads are kept under their content hash only: the browser's name is never a path
-    kept = sorted(p.name for p in (uploads / "promolens-uploads").iterdir())
-    assert kept and all(re.fullmatch(r"[0-9a-f]{32}\.upload", k) for k in kept)
-    assert sorted(p.name for p in uploads.iterdir()) == ["promolens-uploads"]
+    # uploads are kept under their content hash only (the browser's name is never a path), in one
+    # private folder of this process (0700), and deleted once an import was tried
+    folders = list(uploads.iterdir())
+    assert len(folders) == 1 and re.fullmatch(r"promolens-uploads-\w+", folders[0].name)
+    assert folders[0].stat().st_mode & 0o777 == 0o700
+    kept = sorted(p.name for p in folders[0].iterdir())
+    assert all(re.fullmatch(r"[0-9a-f]{32}\.upload", k) for k in kept)
 
 
 # ------------------------------------------------------------------------------------ promolens import
@@ -473,3 +476,41 @@ def test_every_compressed_format_is_counted_while_streaming(codec: str) -> None:
     with pytest.raises(DataError, match=rf"{codec}-compressed file .* unpacks to more than 1\.0 MB of text"):
         load_table(packed, f"orders.csv.{codec}", ReadLimits(max_memory_bytes=4 * 1024**2))
     assert len(load_table(packed, f"orders.csv.{codec}", ReadLimits()).frame) == 1024**2
+
+
+# ------------------------------------------------------------------------------------ a model file of another run
+def test_a_model_file_of_another_dataset_is_refused(small_workspace, sample_workspace_template, capsys) -> None:
+    ws = Workspace(small_workspace.path)
+    run_dir = ws.run_dir(small_workspace.run_id)
+    badfiles.write_foreign_model(run_dir, sample_workspace_template.path / "runs" / sample_workspace_template.run_id)
+    before = workspace_digest(ws.path)
+    with pytest.raises(ModelFileError, match=badfiles.FOREIGN_MODEL_MESSAGE):
+        runs.load_model(ws, small_workspace.run_id)
+    user = ws.load_dataset(small_workspace.dataset_id).interactions[C.USER_ID].iloc[0]
+    code = cli.main(["recommend", "--workspace", str(ws.path), "--run", small_workspace.run_id, "--user", str(user)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT and badfiles.FOREIGN_MODEL_MESSAGE.search(err), err
+    assert workspace_digest(ws.path) == before
+
+
+def test_a_model_json_without_its_keys_is_refused_without_a_traceback(small_workspace) -> None:
+    import json
+
+    ws = Workspace(small_workspace.path)
+    meta_path = ws.run_dir(small_workspace.run_id) / "model.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"], meta["user_builder"]
+    meta_path.write_text(json.dumps(meta))
+    before = workspace_digest(ws.path)
+    with pytest.raises(ModelFileError, match=badfiles.MODEL_JSON_MISSING_KEYS):
+        runs.load_model(ws, small_workspace.run_id)
+    assert workspace_digest(ws.path) == before
+
+
+def test_ids_that_differ_only_by_unicode_normalisation_are_named_in_a_warning(tmp_path: Path) -> None:
+    from recsys.data.prepare import prepare_dataset
+
+    prepared = prepare_dataset(interactions=badfiles.write_confusable_ids(tmp_path))
+    warnings = [str(w) for w in prepared.warnings]
+    assert any(badfiles.CONFUSABLE_WARNING.search(w) for w in warnings), warnings
+    assert prepared.interactions[C.USER_ID].nunique() == 7  # kept apart: merging is the user's decision

@@ -158,3 +158,23 @@ def test_folders_without_a_catalogue_row_are_swept_on_open(small_workspace) -> N
     (ws.path / "segments" / "s4.parquet").write_bytes(b"never committed")
     Workspace(ws.path)
     assert ws.snapshot() == before
+
+
+def test_catalogue_paths_must_stay_inside_the_workspace(small_workspace, tmp_path: Path) -> None:
+    from recsys.workspace.locks import WorkspaceError
+
+    ws = Workspace(small_workspace.path)
+    victim = tmp_path / "outside.parquet"
+    victim.write_bytes(b"not the workspace's")
+    segment_id = ws.save_segment(small_workspace.dataset_id, "a few", {}, ws.load_dataset(
+        small_workspace.dataset_id).interactions["user_id"].head(3))
+    with ws.connect() as con:  # a tampered (or corrupted) catalogue row
+        con.execute("UPDATE segments SET members_file = ? WHERE id = ?", ["../../outside.parquet", segment_id])
+    (ws.path / "segments" / f"{segment_id}.parquet").rename(ws.path / "segments" / "kept.parquet")
+    with pytest.raises(WorkspaceError, match="points outside it"):
+        ws.delete_segment(segment_id)
+    with pytest.raises(WorkspaceError, match="points outside it"):
+        ws.segment_members(segment_id)
+    assert victim.read_bytes() == b"not the workspace's"
+    with pytest.raises(WorkspaceError, match="points outside it"):
+        ws.run_dir("../../elsewhere")
