@@ -16,7 +16,9 @@ from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.data.validate import DataError
 from recsys.workspace import overview
-from recsys.workspace.ingest import SAMPLE_NAME, StagedUpload, import_files, preview_file, sample_files, stage_upload
+from recsys.workspace.ingest import (
+    SAMPLE_NAME, StagedUpload, discard_uploads, import_files, preview_file, sample_files, stage_upload,
+)
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"
@@ -248,10 +250,13 @@ def render_import() -> None:
             item_columns=tuple(item_cols) or None,
         )
         paths = {role: staged.path for role, staged in saved.items()}
-        run_import(
-            paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
-            mapping=mapping, options=options, pseudonymise=pseudonymise,
-        )
+        try:
+            run_import(
+                paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
+                mapping=mapping, options=options, pseudonymise=pseudonymise,
+            )
+        finally:
+            discard_uploads(saved.values())  # customer data: never left in the temp folder
 
 
 def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001

@@ -343,8 +343,12 @@ def _arrow_read_csv(
                 attempt(True, False)
     except UnpackedTooLarge:
         raise _unpacked_too_large(raw, str(compression), limits) from None
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
+    except (pa.ArrowCapacityError, pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
         message = str(exc).split("\n")[0]
+        if isinstance(exc, pa.ArrowCapacityError) or "overflow" in message.lower() or "2147483" in message:
+            raise file_error(raw.name, "one column of this file holds more than 2 GB of text, more than can be read "
+                             "in one piece", "Split the file into smaller files (e.g. one per month) and import the "
+                             "first, then add the others with 'Add new data' / promolens append.") from None
         raise file_error(raw.name, f"the file could not be read as CSV ({message})",
                          "Open it in a spreadsheet program and save it again as CSV (UTF-8).") from None
     if invalid:
