@@ -336,6 +336,20 @@ CONFUSABLE_WARNING = re.compile(r"confusable\.csv, column 'user_id': 6 rows of c
                                 r"'Caf\\xe9' and 'Cafe\\u0301'.*they are kept as different customer ids")
 
 
+#: A Markdown image to a tracker: shown on a page, it must stay text (no request to the tracker).
+MARKDOWN_IMAGE = "![p](https://tracker.example/p.png)"
+
+
+def make_markdown_in_header(dir: Path) -> BadCase:
+    """A header whose (duplicated) column name is a Markdown tracking image: refused, and the message
+    that names it renders as text on the Data page (tests/app/test_app_markdown_injection.py covers
+    stored values on every page)."""
+    path = _write(dir / "markup.csv", f"user_id,item_id,{MARKDOWN_IMAGE},{MARKDOWN_IMAGE}\nu1,i1,1,2\n")
+    shown = re.escape(MARKDOWN_IMAGE)
+    return _outcomes_too(BadCase(path, "interactions", rf"markup\.csv, column '{shown}': the column name '{shown}' occurs 2 times",
+                                 column=MARKDOWN_IMAGE))
+
+
 def make_duplicate_user_ids(dir: Path) -> BadCase:
     path = _write(dir / "users_dup.csv",
                   "customer_id,segment\nu1,gold\nu2,silver\nu1,bronze\nu3,gold\nu2,silver \n")
@@ -654,6 +668,7 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_email_user_ids,
     make_mixed_identifier_ids,
     make_infinite_revenue,
+    make_markdown_in_header,
     make_duplicate_user_ids,
     make_users_missing_id,
     make_duplicate_item_ids,

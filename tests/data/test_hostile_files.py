@@ -201,6 +201,7 @@ def test_data_page_shows_the_problem_and_changes_nothing(
     assert all(re.search(more, str(shown[0])) for more in case.also)
     assert any("not imported" in e.value and "Nothing in your workspace changed" in e.value for e in at.error)
     page_text = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in at.markdown))  # as shown: escapes undone
+    assert not [m.value for m in at.markdown if re.search(r"(?<!\\)\]\(|(?<!\\)https?(?<!\\):", m.value)]  # no live links
     assert case.name in page_text
     for problem in shown[0].problems:
         assert problem.message in page_text
