@@ -140,7 +140,7 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
                 for i, column in enumerate(filter_columns):
                     values = sorted(dataset.users[column].dropna().astype(str).unique().tolist())[:MAX_FILTER_VALUES]
                     filters[column] = cols[i % len(cols)].multiselect(
-                        column_label(info, column), values, key=f"campaign_filter_{column}", placeholder="Any"
+                        shared.md(column_label(info, column)), values, key=f"campaign_filter_{column}", placeholder="Any"
                     )
         st.markdown("**How many**")
         left, middle, right = st.columns(3)
@@ -207,7 +207,7 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
     try:
         request.validate()
     except CampaignError as exc:
-        st.error(str(exc))
+        st.error(shared.md(exc))
         return None
     return request
 
@@ -278,11 +278,11 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
             )
         except (ValueError, WorkspaceError) as exc:
             status.update(label="The audience could not be built", state="error")
-            st.error(f"{exc}")
+            st.error(shared.md(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
             status.update(label="The audience could not be built", state="error")
-            st.error(f"Something went wrong while building the audience: {exc}. Nothing was saved.")
+            st.error(f"Something went wrong while building the audience: {shared.md(exc)}. Nothing was saved.")
             return None
         status.update(label=f"Audience ready ({sum(result.timings.values()):.1f} s)", state="complete", expanded=False)
     return _built(key, result)
@@ -309,7 +309,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     show_expected(result, summary)
     show_roi(result)
     for note in result.notes:
-        st.warning(note)
+        st.warning(shared.md(note))
     left, right = st.columns(2)
     left.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
     right.plotly_chart(charts.audience_sizes(result.sizes()), width="stretch", key="campaign_sizes")
@@ -362,12 +362,12 @@ def show_mix_and_fairness(result: Campaign, info: Any, dataset: Any) -> None:  #
     check = campaign.selection_by_group(result, dataset.users, fair_column, _base(str(ws.path), info.id, info.fingerprint))
     right.plotly_chart(charts.selection_rates(check.table, fair_column), width="stretch", key="campaign_fairness")
     for warning in check.warnings:
-        st.warning(warning)
+        st.warning(shared.md(warning))
     if check.verdict:
-        st.success(check.verdict)
+        st.success(shared.md(check.verdict))
     for note in check.notes:
-        st.caption(note)
-    with st.expander(f"Fairness table by {fair_column} and what the four-fifths rule is"):
+        st.caption(shared.md(note))
+    with st.expander(f"Fairness table by {shared.md(fair_column)} and what the four-fifths rule is"):
         st.markdown(
             "Share of each group of the customer base that the campaign targets (control group included: "
             "they were chosen the same way). The **four-fifths rule** of thumb flags a group whose share is "
@@ -401,10 +401,10 @@ def export_section(result: Campaign, key: str) -> None:
         try:
             saved = campaign.export_campaign(ws, result)
         except (ValueError, WorkspaceError) as exc:
-            st.error(f"The list was not exported: {exc}")
+            st.error(f"The list was not exported: {shared.md(exc)}")
             return
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
-            st.error(f"The list was not exported: {exc}. Nothing was saved.")
+            st.error(f"The list was not exported: {shared.md(exc)}. Nothing was saved.")
             return
         last = {"key": key, "id": saved.export_id}
         st.session_state[LAST_EXPORT_KEY] = last
@@ -432,7 +432,7 @@ def show_history() -> None:
     try:
         files = exports.export_files(ws, pick)
     except (export.ExportError, OSError, KeyError) as exc:
-        st.error(f"Export {pick} cannot be read: {exc}")
+        st.error(f"Export {pick} cannot be read: {shared.md(exc)}")
         return
     if not files.intact:
         st.error(f"The CSV of export {pick} no longer matches the sha256 in its manifest: it was changed after export. "
@@ -469,7 +469,7 @@ try:
         dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
         model = _model(str(ws.path), run_id, run_created)
 except (ValueError, OSError, WorkspaceError) as exc:
-    st.error(f"Run {run_id} cannot be used: {exc}. Fix: train the model again on the Train page.")
+    st.error(f"Run {run_id} cannot be used: {shared.md(exc)}. Fix: train the model again on the Train page.")
     st.stop()
 
 submitted = audience_form(info, dataset, model, run_id)

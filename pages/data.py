@@ -16,7 +16,9 @@ from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.data.validate import DataError
 from recsys.workspace import overview
-from recsys.workspace.ingest import SAMPLE_NAME, StagedUpload, import_files, preview_file, sample_files, stage_upload
+from recsys.workspace.ingest import (
+    SAMPLE_NAME, StagedUpload, discard_uploads, import_files, preview_file, sample_files, stage_upload,
+)
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"
@@ -103,7 +105,7 @@ def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
         report = CleaningReport.from_dict(info.report).to_frame()
         st.dataframe(report, hide_index=True, width="stretch")
     for warning in info.warnings:
-        st.warning(f"{warning.get('file')}: {warning.get('message')} {warning.get('fix', '')}")
+        st.warning(f"{shared.md(warning.get('file'))}: {shared.md(warning.get('message'))} {shared.md(warning.get('fix', ''))}")
     if info.user_schema.columns or info.item_schema.columns:
         render_column_types(info, editable)
     found = {f"{t}.{c}": why for t, cols in info.identifiers.items() for c, why in cols.items()}
@@ -147,7 +149,7 @@ def _import_limits() -> ReadLimits:
     try:
         return ReadLimits.from_env()
     except ValueError as exc:
-        st.error(f"The server's import limits are set wrongly: {exc}. Ask whoever runs PromoLens to fix it.")
+        st.error(f"The server's import limits are set wrongly: {shared.md(exc)}. Ask whoever runs PromoLens to fix it.")
         st.stop()
 
 
@@ -208,7 +210,7 @@ def render_import() -> None:
         for role, (cols, head) in previews.items():
             table = ROLE_TABLE[role]
             guessed = guess_mapping(cols, table)
-            st.markdown(f"**{names[role]}** — {ROLE_LABEL[role].split(':')[0].lower()}")
+            st.markdown(f"**{shared.md(names[role])}** — {ROLE_LABEL[role].split(':')[0].lower()}")
             st.dataframe(head, hide_index=True, width="stretch", height=180)
             wanted = C.MAPPABLE_COLUMNS[table]
             grid = st.columns(min(len(wanted), 5))
@@ -248,10 +250,13 @@ def render_import() -> None:
             item_columns=tuple(item_cols) or None,
         )
         paths = {role: staged.path for role, staged in saved.items()}
-        run_import(
-            paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
-            mapping=mapping, options=options, pseudonymise=pseudonymise,
-        )
+        try:
+            run_import(
+                paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
+                mapping=mapping, options=options, pseudonymise=pseudonymise,
+            )
+        finally:
+            discard_uploads(saved.values())  # customer data: never left in the temp folder
 
 
 def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001
@@ -264,7 +269,7 @@ def run_import(interactions, users, items, *, name, names, mapping=None, options
                 options=options, pseudonymise=pseudonymise,
                 progress=lambda text, share: bar.progress(share, text=text),
             )
-            status.update(label=f"Imported '{info.name}' as {info.id}", state="complete")
+            status.update(label=f"Imported '{shared.md(info.name)}' as {info.id}", state="complete")
         except DataError as exc:
             status.update(label="Import stopped: the files need fixing", state="error", expanded=False)
             failure = exc
@@ -283,7 +288,7 @@ def render_last_import() -> None:
         return
     info = ws.dataset(last)
     st.success(
-        f"Saved **{info.name}** ({info.id}): {info.n_interactions:,} interactions, "
+        f"Saved **{shared.md(info.name)}** ({info.id}): {info.n_interactions:,} interactions, "
         f"{info.n_users:,} customers, {info.n_items:,} offers. It is now selected in the sidebar."
     )
     if info.report.get("steps"):
@@ -312,7 +317,7 @@ def render_manage() -> None:
         if st.form_submit_button("Delete") and sure:
             ws.delete_dataset(target)
             shared.select_dataset(None)
-            st.success(f"Deleted {target}.")
+            st.success(f"Deleted {shared.md(target)}.")
             st.rerun()
 
 

@@ -144,7 +144,7 @@ def audit_settings(data: Any, k: int, saved: RerankSettings | None) -> AuditConf
             e.caption("None chosen: the default rule (deep discounts) is used when the offers have a discount depth.")
     after = False
     if saved is not None:
-        after = st.toggle(f"Audit the lists after the saved re-ranking: {saved.describe(items)}", value=False, key="fair_after")
+        after = st.toggle(f"Audit the lists after the saved re-ranking: {shared.md(saved.describe(items))}", value=False, key="fair_after")
     return AuditConfig(user_column=user_col, item_column=item_col, favourable=rule, offer_k=int(offer_k),
                          rerank=saved if after else None)
 
@@ -154,7 +154,7 @@ def show_flags(result: AuditResult) -> None:
     for flag in result.flags:
         SHOW.get(flag.severity, st.info)(flag.text, icon=ICONS.get(flag.severity))
     for note in result.notes:
-        st.caption(note)
+        st.caption(shared.md(note))
 
 
 def customers_tab(result: AuditResult) -> None:
@@ -219,7 +219,7 @@ def lists_tab(result: AuditResult) -> None:
         cols[i % len(cols)].metric(name, f"{value:.3f}")
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
-    st.markdown(f"**The lists of each {result.config.user_column.replace('_', ' ')} group**")
+    st.markdown(f"**The lists of each {shared.md(result.config.user_column.replace('_', ' '))} group**")
     wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
     st.dataframe(wide, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns})
 
@@ -232,28 +232,28 @@ def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str]
         if kind == "boost":
             groups = sorted(result.offers["group"].astype(str)) if not result.offers.empty else []
             default, _, _ = tradeoff_template(result, "boost", data.items)
-            chosen = st.multiselect(f"For which {cfg.user_column.replace('_', ' ')} groups? (none = everyone)", groups,
+            chosen = st.multiselect(f"For which {shared.md(cfg.user_column.replace('_', ' '))} groups? (none = everyone)", groups,
                                     default=[g for g in (default.users.values if default.users else ()) if g in groups],
                                     key="fair_boost_groups")
             return tradeoff_template(result, "boost", data.items, boost_groups=chosen)
         if kind == "cap":
             default, _, _ = tradeoff_template(result, "cap", data.items)
             order = list(result.offer_groups.sort_values("exposure_ratio", ascending=False)["group"].astype(str))
-            chosen = st.multiselect(f"Which {default.items.column.replace('_', ' ')} values to cap?", order,
+            chosen = st.multiselect(f"Which {shared.md(default.items.column.replace('_', ' '))} values to cap?", order,
                                     default=list(default.items.values), key="fair_cap_values")
             return tradeoff_template(result, "cap", data.items, cap_values=chosen)
         similarity = st.radio("Judge similarity by", ["features", "embeddings"], horizontal=True, key="fair_similarity",
                               format_func={"features": "offer facts", "embeddings": "the model's embeddings"}.get)
         return tradeoff_template(result, "mmr", data.items, similarity=similarity)
     except ValueError as exc:
-        st.info(str(exc))
+        st.info(shared.md(exc))
         return None
 
 
 def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
     saved = audit_jobs.saved_rerank(ws, run_id)
     if saved is not None:
-        st.success(f"Saved with run {run_id}: {saved.describe(data.items)}. Recommendations and campaign lists use it.",
+        st.success(f"Saved with run {run_id}: {shared.md(saved.describe(data.items))}. Recommendations and campaign lists use it.",
                    icon=":material/check_circle:")
         if st.button("Remove the saved re-ranking", key="fair_remove"):
             audit_jobs.save_rerank(ws, run_id, None)
@@ -274,7 +274,7 @@ def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
         with st.spinner("Re-ranking at every strength and scoring on held-out data..."):
             sweep = _sweep(WS, run_id, stamp, info.fingerprint, audit_key, json.dumps(template.to_dict(), sort_keys=True))
     except (ValueError, RuntimeError) as exc:
-        st.error(f"The trade-off could not be drawn: {exc}")
+        st.error(f"The trade-off could not be drawn: {shared.md(exc)}")
         return
     y = f"ndcg@{result.k}"
     st.plotly_chart(charts.tradeoff_curve(sweep, x, y, chosen=st.session_state.get("fair_strength"),
@@ -292,7 +292,7 @@ def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
     words = [f"{y} {row[y]:.4f} ({change:+.1%} against the model's own order)" if pd.notna(change) else f"{y} {row[y]:.4f}"]
     for column, label in ((x, x_label), ("di_min", "lowest ratio, all groups")):
         if column in sweep.columns and pd.notna(row.get(column)) and (column == x or x == "di_focus"):
-            words.append(f"{label} {row[column]:.2f} (from {base[column]:.2f})")
+            words.append(f"{shared.md(label)} {row[column]:.2f} (from {base[column]:.2f})")
     st.markdown(f"**At strength {strength:.2f}:** " + "; ".join(words) + ".")
     with st.expander("Every point of the curve"):
         st.dataframe(sweep, hide_index=True, width="stretch")
@@ -314,7 +314,7 @@ try:
     with st.spinner("Auditing every customer's recommendations..."):
         result = _audit(WS, run_id, stamp, info.fingerprint, json.dumps(config.to_dict(), sort_keys=True))
 except (ValueError, WorkspaceError) as exc:
-    st.error(f"The audit could not run: {exc}")
+    st.error(f"The audit could not run: {shared.md(exc)}")
     st.stop()
 
 st.subheader(f"What the audit found · run {run_id} · {result.users:,} customers")

@@ -83,7 +83,7 @@ def uploaded_table(label: str, key: str) -> tuple[pd.DataFrame, str, str] | None
     except DataError as exc:
         show_problems(exc, f"{name} could not be read")
     except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
-        st.error(f"**{name}** could not be read: {exc}. Fix: save it as CSV (UTF-8) or Excel and upload again.")
+        st.error(f"**{shared.md(name)}** could not be read: {shared.md(exc)}. Fix: save it as CSV (UTF-8) or Excel and upload again.")
     return None
 
 
@@ -141,7 +141,7 @@ def measure_table() -> None:
         show_problems(exc, f"{name} could not be measured")
         return
     except Exception as exc:  # noqa: BLE001
-        st.error(f"{name} could not be measured: {exc}")
+        st.error(f"{shared.md(name)} could not be measured: {shared.md(exc)}")
         return
     command = ["promolens", "measure", "--data", name, "--arm", params["arm"], "--control", params["control"]]
     if params["digest"] == "example-example":
@@ -194,7 +194,7 @@ def measure_past_export() -> None:
         show_problems(exc, f"{name} could not be measured")
         return
     except Exception as exc:  # noqa: BLE001
-        st.error(f"{name} could not be measured: {exc}")
+        st.error(f"{shared.md(name)} could not be measured: {shared.md(exc)}")
         return
     if submitted:
         ws.save_measurement(result.params, result.to_dict(), export_id=export_id)
@@ -211,16 +211,16 @@ def measure_past_export() -> None:
 # ------------------------------------------------------------------------------- rendering
 def render(result: measure.Measurement, command: str) -> None:
     for warning in result.warnings:
-        st.warning(warning)
+        st.warning(shared.md(warning))
     arms = result.arms
     for outcome in result.outcomes():
         part = arms[arms["outcome"] == outcome]
-        st.subheader(outcome)
+        st.subheader(shared.md(outcome))
         for row in part[~part["is_control"]].itertuples(index=False):
             if row.p_value < result.params["alpha"]:
                 (st.success if row.lift > 0 else st.warning)(row.verdict)
             else:
-                st.info(row.verdict)
+                st.info(shared.md(row.verdict))
         rate = bool((part["kind"] == "rate").all())
         st.dataframe(arm_table(part), hide_index=True, width="stretch", placeholder="", column_config={
             "rate": st.column_config.NumberColumn(format="percent"),
@@ -238,7 +238,7 @@ def render(result: measure.Measurement, command: str) -> None:
             st.plotly_chart(charts.lift_by_decile(result.deciles, outcome), width="stretch", key=f"deciles_{outcome}")
             if result.uplift is not None and not result.uplift.empty:
                 for text in result.uplift.loc[result.uplift["outcome"] == outcome, "verdict"]:
-                    st.markdown(f"- {text}")
+                    st.markdown(f"- {shared.md(text)}")
         show_qini(result, outcome)
     if result.by_offer is not None and not result.by_offer.empty and result.by_offer[C.ITEM_ID].nunique() > 1:
         with st.expander("Lift per offer (customers grouped by their best offer)"):

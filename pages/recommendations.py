@@ -86,7 +86,7 @@ try:
     dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
     explainer = _explainer(str(ws.path), run_id, str(run["created_at"]))
 except (ValueError, WorkspaceError) as exc:  # a damaged or tampered model file, a busy workspace
-    st.error(f"The model of run {run_id} could not be loaded: {exc}")
+    st.error(f"The model of run {run_id} could not be loaded: {shared.md(exc)}")
     st.stop()
 model = explainer.model
 key = (str(ws.path), run_id, str(run["created_at"]))
@@ -112,14 +112,14 @@ def pick_customer() -> str | None:
             st.info("Type a customer id.")
             return None
         if not _known(typed) and not (dataset.users[C.USER_ID].astype(str) == typed).any():
-            st.warning(f"No customer **{typed}** in this dataset or model. Ids are matched exactly (case and leading zeros count).")
+            st.warning(f"No customer **{shared.md(typed)}** in this dataset or model. Ids are matched exactly (case and leading zeros count).")
             return None
         return typed
     left, middle, right = st.columns(3)
     column = left.selectbox("Segment column", groups, key="reco_group_col")
     values = sorted(dataset.users[column].dropna().astype(str).unique())
     if not values:
-        st.info(f"No customer has a value in **{column}**.")
+        st.info(f"No customer has a value in **{shared.md(column)}**.")
         return None
     value = middle.selectbox("Segment", values, key="reco_group_value")
     members = dataset.users.loc[dataset.users[column].astype(str) == value, C.USER_ID].astype(str)
@@ -154,7 +154,7 @@ def profile(user: str) -> None:
     facts = dataset.users[dataset.users[C.USER_ID].astype(str) == user]
     hidden = {c.name for c in info.user_schema.columns if c.kind == ColumnKind.IDENTIFIER}
     with left:
-        st.markdown(f"#### Customer {user}")
+        st.markdown(f"#### Customer {shared.md(user)}")
         if not _known(user):
             st.info(f"New customer: they arrived after run {run_id} was trained, so the model scores them by their "
                     "facts alone. Update the model on the Train page to learn from their responses.")
@@ -198,7 +198,7 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
     a, b, c = st.columns(3)
     a.metric("Rank", rank)
     b.metric("Score", f"{score:.4f}")
-    c.metric("Compared with", f"{base:.4f}", help=f"The score of {listed.compared_with}.")
+    c.metric("Compared with", f"{base:.4f}", help=f"The score of {shared.md(listed.compared_with)}.")
     st.plotly_chart(
         charts.attribution_waterfall(parts, base, score, "compared with", f"Why {names_of([item])[0]} for customer {listed.user_id}"),
         width="stretch", key="reco_waterfall",
@@ -220,12 +220,12 @@ def evidence(user: str, item: str) -> None:
     if similar.empty:
         st.caption("No past responses to compare with (a new customer).")
     for r in similar.itertuples(index=False):
-        st.markdown(f"- {names_of([r.item_id])[0]}: {EVENT_WORDS.get(r.event, r.event)} (similarity {r.similarity:.2f})")
+        st.markdown(f"- {shared.md(names_of([r.item_id])[0])}: {shared.md(EVENT_WORDS.get(r.event, r.event))} (similarity {r.similarity:.2f})")
     st.markdown("**Customers most like this one who responded to this offer**")
     try:
         peers = D.similar_responders(model, user, item, n=5)
     except ValueError as exc:
-        st.caption(str(exc))
+        st.caption(shared.md(exc))
         return
     if peers.empty:
         st.caption("Nobody responded to this offer in training (a new offer): its score rests on its facts.")
@@ -310,10 +310,10 @@ try:
     listed = R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
                                       rerank=rerank, pool=pool)
 except R.NoLiveOffer as exc:
-    st.warning(f"No list for this customer: {exc}")
+    st.warning(f"No list for this customer: {shared.md(exc)}")
     st.stop()
 except ValueError as exc:
-    st.error(f"No list for this customer: {exc}")
+    st.error(f"No list for this customer: {shared.md(exc)}")
     st.stop()
 campaign_day = active_on if active_on is not None else R.default_campaign_day(dataset)
 rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
@@ -325,10 +325,10 @@ if listed.recommendations.empty:
     st.warning("No offer is left after the filters: widen them above.")
     st.stop()
 if rerank_note:
-    st.caption(f"Order set by the {rerank_note} saved with this run on the Fairness page; scores and "
+    st.caption(f"Order set by the {shared.md(rerank_note)} saved with this run on the Fairness page; scores and "
                "explanations are the model's own.")
 if probability_note:
-    st.caption(f"Note: {probability_note}.")
+    st.caption(f"Note: {shared.md(probability_note)}.")
 else:
     st.caption("The chance is the probability that this customer redeems the offer within the horizon if it is sent "
                "on the campaign day; it compares across customers. The order within the list is the model's own "

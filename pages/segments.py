@@ -180,7 +180,7 @@ def overview(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     order = list(seg.order)
     for note in seg.notes:
-        st.info(note)
+        st.info(shared.md(note))
     left, right = st.columns(2)
     left.plotly_chart(charts.segment_sizes(seg.sizes(), order), width="stretch")
     trend = _trend(WS, dataset_id, info.fingerprint, spec)
@@ -228,10 +228,10 @@ def offers_heatmap(result: jobs.SegmentsResult, spec: str) -> None:
     try:
         rates, basis = _rates(WS, dataset_id, info.fingerprint, spec, column)
     except ValueError as exc:
-        st.warning(str(exc))
+        st.warning(shared.md(exc))
         return
     st.plotly_chart(charts.response_heatmap(rates, column, metric, list(result.segmentation.order)), width="stretch")
-    st.caption(basis + " Value per customer = the segment's revenue on those offers / its customers.")
+    st.caption(shared.md(basis) + " Value per customer = the segment's revenue on those offers / its customers.")
 
 
 def customer_map(result: jobs.SegmentsResult) -> None:
@@ -273,10 +273,10 @@ def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) 
     try:
         segment_id = jobs.save_segment(ws, dataset_id, name, members, definition)
     except ValueError as exc:
-        st.error(f"Not saved: {exc}.")
+        st.error(f"Not saved: {shared.md(exc)}.")
         return
-    st.toast(f"Saved segment {segment_id}: {name.strip()} ({len(members):,} customers).")
-    st.success(f"Saved **{name.strip()}** as segment {segment_id}. Use it as an audience when targeting a campaign.")
+    st.toast(f"Saved segment {segment_id}: {shared.md(name.strip())} ({len(members):,} customers).")
+    st.success(f"Saved **{shared.md(name.strip())}** as segment {segment_id}. Use it as an audience when targeting a campaign.")
 
 
 def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
@@ -370,7 +370,7 @@ if spec is not None:
         with st.spinner("Segmenting customers..."):
             result = _result(WS, dataset_id, info.fingerprint, key)
     except (ValueError, WorkspaceError) as exc:
-        st.error(f"Cannot segment: {exc}")
+        st.error(f"Cannot segment: {shared.md(exc)}")
         result = None
     if result is not None:
         overview(result, key)

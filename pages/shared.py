@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
 
+from recsys.core.markdown import escape_markdown
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.workspace.store import Workspace, WorkspaceError, default_workspace_path
 from recsys.data.validate import DataError
@@ -53,13 +53,37 @@ def workspace() -> Workspace:
     base = Path(os.environ.get("PROMOLENS_WORKSPACE", default_workspace_path())).resolve()
     if not per_user_workspaces():
         return _workspace(str(base))
-    email = st.user.get("email") if login_configured() and st.user.get("is_logged_in") else None
-    if not email:
+    logged_in = login_configured() and st.user.get("is_logged_in")
+    if not logged_in:
         raise WorkspaceError(
             f"{PER_USER_ENV} is on, so every user has a workspace of their own, but nobody is logged in: "
             "configure [auth] in .streamlit/secrets.toml (see the README, 'Running it for a team') or unset it."
         )
-    return _workspace(str(user_workspace_path(base, email)))
+    identity = user_identity(dict(st.user.to_dict()) if hasattr(st.user, "to_dict") else dict(st.user))
+    if identity is None:
+        raise WorkspaceError(
+            "Your login does not prove who you are well enough for a workspace of your own: the identity provider "
+            "sent neither an issuer and subject ('iss', 'sub') nor a verified e-mail ('email_verified'). "
+            "Ask whoever runs PromoLens to use an OpenID Connect provider that sends them."
+        )
+    return _workspace(str(user_workspace_path(base, identity)))
+
+
+def user_identity(claims: dict) -> str | None:
+    """The stable key of a logged-in user: issuer + subject (OpenID Connect's unique, never reassigned
+    id), else a *verified* e-mail address; None when neither is there (an unverified e-mail claim could
+    be anyone's address).
+
+    >>> user_identity({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"})
+    'https://accounts.example|123'
+    >>> user_identity({"email": "a@b.c"}) is None, user_identity({"email": "A@b.c", "email_verified": True})
+    (True, 'a@b.c')
+    """
+    if claims.get("iss") and claims.get("sub"):
+        return f"{claims['iss']}|{claims['sub']}"
+    if claims.get("email") and claims.get("email_verified") is True:
+        return str(claims["email"]).strip().lower()
+    return None
 
 
 def per_user_workspaces() -> bool:
@@ -95,7 +119,7 @@ def require_login() -> None:
         st.button("Log in", type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        st.caption(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}")
+        st.caption(f"Logged in as {md(st.user.get('email') or st.user.get('name') or 'you')}")
         st.button("Log out", on_click=st.logout)
 
 
@@ -146,7 +170,7 @@ def sidebar() -> None:
         st.session_state[DATASET_KEY] = current if current in ids else ids[0]
         st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
         _run_picker(ws, st.session_state[DATASET_KEY])
-        st.caption(f"Workspace: `{ws.path}`")
+        st.caption(f"Workspace: {md(ws.path)}")
 
 
 def _run_picker(ws: Workspace, dataset: str) -> None:
@@ -212,10 +236,6 @@ def show_data_error(error: DataError, headline: str | None = None) -> None:
         st.markdown(f"- **{md(problem.file)}**{column}: {md(problem.message)}{rows}  \n  *Fix:* {md(problem.fix)}")
 
 
-#: Characters that change what st.markdown shows mid-line (emphasis, links, code, HTML, LaTeX, tables).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>~$|])")
-
-
 def md(text: object) -> str:
-    """``text`` with every Markdown special character escaped (shown literally by st.markdown)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """``text`` shown literally by st.markdown, captions, alerts and labels (``core.markdown``)."""
+    return escape_markdown(text)

@@ -148,7 +148,7 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
             )
         except ValueError as exc:
             status.update(label="Training stopped", state="error")
-            st.error(f"Training stopped: {exc}")
+            st.error(f"Training stopped: {shared.md(exc)}")
             return
         status.update(label=f"Trained run {new_run}", state="complete")
     shared.select_run(new_run)
@@ -298,7 +298,7 @@ def show_freshness(run_id: str) -> None:
     try:
         report = _freshness(str(ws.path), run_id, info.fingerprint)
     except ValueError as exc:
-        st.warning(str(exc))
+        st.warning(shared.md(exc))
         return
     ADVICE_STYLE[report["recommendation"]](report["summary"])
     if report["new_events"] == 0:
@@ -362,7 +362,7 @@ def update_form(run_id: str) -> None:
             new_run = update.update_run(ws, run_id, config=config, progress=lambda text, share: bar.progress(share, text=text))
         except ValueError as exc:
             status.update(label="Update stopped", state="error")
-            st.error(f"Update stopped: {exc}")
+            st.error(f"Update stopped: {shared.md(exc)}")
             return
         status.update(label=f"Updated: run {new_run}", state="complete")
     shared.select_run(new_run)

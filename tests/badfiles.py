@@ -23,6 +23,7 @@ names and (:func:`write_pickled_model`) a model file that is a pickle.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pickle
 import re
 import zipfile
@@ -253,6 +254,24 @@ def make_parquet_memory_bomb(dir: Path) -> BadCase:
                    limits=ReadLimits(max_memory_bytes=1024**2)))
 
 
+def make_nested_parquet(dir: Path) -> BadCase:
+    """A Parquet file whose id is a struct, with a list, a map and a binary column."""
+    path = dir / "nested.parquet"
+    table = pa.table({
+        "user_id": pa.array([{"id": "u0"}, {"id": "u1"}], pa.struct([("id", pa.string())])),
+        "item_id": ["i1", "i2"],
+        "tags": pa.array([["a", "b"], ["c"]], pa.list_(pa.string())),
+        "attrs": pa.array([[("k", "v")], [("k", "w")]], pa.map_(pa.string(), pa.string())),
+        "blob": pa.array([b"\x00\x01", b"\x02"], pa.binary()),
+    })
+    pq.write_table(table, path)
+    return _outcomes_too(BadCase(
+        path, "interactions",
+        r"nested\.parquet, column 'user_id': 4 columns hold nested or binary values, not plain values: 'user_id' "
+        r"\(structs\), 'tags' \(lists\), 'attrs' \(maps\), 'blob' \(binary data\)\. Fix: Write one plain value per cell",
+        column="user_id"))
+
+
 def make_file_too_big(dir: Path) -> BadCase:
     path = _write(dir / "big.csv", "user_id,item_id\n" + "".join(f"u{i},i{i}\n" for i in range(100)))
     return _outcomes_too(BadCase(path, "interactions",
@@ -285,6 +304,50 @@ def make_email_user_ids(dir: Path) -> BadCase:
     return BadCase(path, "interactions",
                    r"customer ids in column 'customer' are personal data .*e-mail addresses.*Turn on pseudonymisation",
                    column="customer")
+
+
+def make_mixed_identifier_ids(dir: Path) -> BadCase:
+    """Customer numbers where 3 of 10 guests checked out with a contact: an <addr>, mailto:, a phone."""
+    ids = [f"{17850 + i}" for i in range(7)] + ["Ann <ann@example.com>", "mailto:bo@example.org", "07911 123456"]
+    path = _write(dir / "guests.csv", "customer,item_id\n" + "".join(f"{u},i{n % 2}\n" for n, u in enumerate(ids)))
+    return BadCase(path, "interactions",
+                   r"customer ids in column 'customer' are personal data \(of 10 distinct ids, 2 look like e-mail "
+                   r"addresses and 1 looks like a phone number\).*Turn on pseudonymisation", column="customer")
+
+
+def make_infinite_revenue(dir: Path) -> BadCase:
+    path = _write(dir / "inf_revenue.csv", "user_id,item_id,revenue\nu1,i1,12.5\nu2,i2,inf\nu3,i1,-Infinity\n")
+    return BadCase(path, "interactions",
+                   r"inf_revenue\.csv, column 'revenue': 2 rows of column 'revenue' .*hold text where a number is "
+                   r"expected \(e\.g\. 'inf', '-inf'\)", column="revenue", rows=(3, 4))
+
+
+#: Ids that differ only by Unicode normalisation: imported, with a warning naming them.
+CONFUSABLE_IDS = {"Caf\u00e9": "Cafe\u0301", "\uff35\uff33\uff11": "US1", "\u212a1": "K1"}
+
+
+def write_confusable_ids(dir: Path) -> Path:
+    rows = [f"{a},i1\n{b},i2\n" for a, b in CONFUSABLE_IDS.items()]
+    return _write(dir / "confusable.csv", "user_id,item_id\n" + "".join(rows) + "plain,i1\n")
+
+
+CONFUSABLE_WARNING = re.compile(r"confusable\.csv, column 'user_id': 6 rows of column 'user_id' .*hold ids that look the "
+                                r"same as other ids but differ in their Unicode characters \(3 such groups, e\.g\. "
+                                r"'Caf\\xe9' and 'Cafe\\u0301'.*they are kept as different customer ids")
+
+
+#: A Markdown image to a tracker: shown on a page, it must stay text (no request to the tracker).
+MARKDOWN_IMAGE = "![p](https://tracker.example/p.png)"
+
+
+def make_markdown_in_header(dir: Path) -> BadCase:
+    """A header whose (duplicated) column name is a Markdown tracking image: refused, and the message
+    that names it renders as text on the Data page (tests/app/test_app_markdown_injection.py covers
+    stored values on every page)."""
+    path = _write(dir / "markup.csv", f"user_id,item_id,{MARKDOWN_IMAGE},{MARKDOWN_IMAGE}\nu1,i1,1,2\n")
+    shown = re.escape(MARKDOWN_IMAGE)
+    return _outcomes_too(BadCase(path, "interactions", rf"markup\.csv, column '{shown}': the column name '{shown}' occurs 2 times",
+                                 column=MARKDOWN_IMAGE))
 
 
 def make_duplicate_user_ids(dir: Path) -> BadCase:
@@ -493,6 +556,49 @@ def make_hidden_extension_upload_name(dir: Path) -> BadCase:
                                  upload_name="..\\..\\invoice\u202eslx.csv"))
 
 
+#: Unpacked size of the wrapped gzip: over 4 GiB, so a size field modulo 4 GiB cannot hold it.
+WRAPPED_GZIP_UNPACKED_BYTES = 4 * 1024**3 + 4 * 1024**2
+#: The memory limit the wrapped-gzip case runs with (the reader must stop at half of it: text x 2).
+WRAPPED_GZIP_MEMORY_LIMIT = 64 * 1024**2
+
+
+@functools.lru_cache(maxsize=1)
+def _packed_rows(row: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(row * (4 * 1024**2 // len(row)), 9)
+
+
+def write_wrapped_gzip(path: Path) -> Path:
+    """A valid .csv.gz of about 4 MB that unpacks to over 4 GiB and declares 8 bytes.
+
+    Built cheaply: one gzip member of 4 MiB of identical rows (deflate packs it ~1,000 times) is
+    repeated 1,025 times (gzip allows concatenated members, every reader unpacks them all), then a
+    last member of one 8-byte row, whose size field is what a reader sees at the end of the file.
+    """
+    import gzip
+
+    header = gzip.compress(b"user_id,item_id,quantity\n", 6)
+    row = b"u1,i1,1\n"
+    member = _packed_rows(row)
+    with open(path, "wb") as fh:
+        fh.write(header)
+        for _ in range(WRAPPED_GZIP_UNPACKED_BYTES // (4 * 1024**2)):
+            fh.write(member)
+        fh.write(gzip.compress(row, 6))
+    return path
+
+
+def make_wrapped_gzip(dir: Path) -> BadCase:
+    """A gzip decompression bomb whose declared size (modulo 4 GiB) is tiny: stopped while streaming."""
+    path = write_wrapped_gzip(dir / "wrapped.csv.gz")
+    return _outcomes_too(BadCase(
+        path, "interactions",
+        r"wrapped\.csv\.gz: this gzip-compressed file of [\d.]+ MB unpacks to more than 16\.0 MB of text, which "
+        r"would need more than the memory limit of 64\.0 MB; reading stopped there .*PROMOLENS_MAX_MEMORY_MB",
+        limits=ReadLimits(max_memory_bytes=WRAPPED_GZIP_MEMORY_LIMIT)))
+
+
 #: What the pickled "model" would do if it were ever unpickled: create this file.
 PICKLE_SENTINEL = "unpickled.txt"
 
@@ -520,6 +626,18 @@ def write_npz_with_pickled_array(model_path: Path, sentinel: Path) -> None:
         np.savez(fh, user_ids=array)
 
 
+def write_foreign_model(run_dir: Path, other_run_dir: Path) -> None:
+    """Copy another run's (valid, untampered) model files over a run's own: a model of other data."""
+    for name in ("model.npz", "model.json"):
+        (run_dir / name).write_bytes((other_run_dir / name).read_bytes())
+
+
+FOREIGN_MODEL_MESSAGE = re.compile(r"The model files of run r\d+ are not the ones it saved \(model\.json was changed, "
+                                   r"replaced or removed after training\), so they were not used\. Fix: train a new model")
+MODEL_JSON_MISSING_KEYS = re.compile(r"model\.json lacks the key\(s\) config, user_builder: it is damaged or not "
+                                     r"written by PromoLens")
+
+
 PICKLED_MODEL_MESSAGE = re.compile(r"model\.npz is a pickle: PromoLens only loads its own \.npz model files \(never pickles\)")
 PICKLED_ARRAY_MESSAGE = re.compile(r"model\.npz holds pickled objects and was refused")
 
@@ -542,11 +660,15 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_pdf_renamed_csv,
     make_old_xls,
     make_parquet_memory_bomb,
+    make_nested_parquet,
     make_file_too_big,
     make_too_many_rows,
     make_ragged_rows,
     make_no_usable_rows,
     make_email_user_ids,
+    make_mixed_identifier_ids,
+    make_infinite_revenue,
+    make_markdown_in_header,
     make_duplicate_user_ids,
     make_users_missing_id,
     make_duplicate_item_ids,
@@ -559,4 +681,5 @@ ALL_BAD_CASES: list[Callable[[Path], BadCase]] = [
     make_xlsx_formulas,
     make_path_like_upload_name,
     make_hidden_extension_upload_name,
+    make_wrapped_gzip,
 ]

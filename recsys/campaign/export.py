@@ -187,11 +187,14 @@ def export_table(
         extra = extra.drop(columns=list(dropped) + clash)
         if len(extra.columns) > 1:
             table = table.merge(extra, on=C.USER_ID, how="left", validate="many_to_one")
+    for column in [C.REASONS] + [c for c in table.columns if c not in EXPORT_COLUMNS]:  # free text: mask identifiers
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
+            table[column] = privacy.mask_identifiers(table[column])
     return table, dropped
 
 
 def _refuse_identifying_ids(ids: pd.Series) -> None:
-    reason = privacy.identifier_reason(C.USER_ID, ids)
+    reason = privacy.id_identifier_reason(C.USER_ID, ids)
     if reason is not None:
         raise ExportError(
             f"Column '{C.USER_ID}': customer ids are direct identifiers ({reason}); PromoLens never exports them. "

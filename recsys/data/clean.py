@@ -28,6 +28,7 @@ from recsys.data.validate import (
     duplicate_key_problem,
     empty_id_problem,
     example_rows,
+    confusable_id_problem,
     invisible_id_problem,
     label,
     leading_zero_problem,
@@ -69,6 +70,7 @@ def _id_column(
         ctx.add(empty_id_problem(file=file, column=theirs, canonical=canonical, rows=len(raw)))
         return None
     ctx.add(invisible_id_problem(ids, file=file, column=theirs, canonical=canonical))
+    ctx.add(confusable_id_problem(ids, file=file, column=theirs, canonical=canonical))
     ctx.add(long_id_problem(ids, file=file, column=theirs, canonical=canonical))
     ctx.step(table, f"{label(canonical)}: surrounding spaces removed", had_space,
              f"{label(canonical).capitalize()}s such as ' 123 ' were trimmed to '123' (column '{theirs}'), so "
@@ -85,7 +87,7 @@ def _id_column(
 
 
 def _check_personal_user_ids(ctx: ImportContext, ids: pd.Series, theirs: str, file: str) -> str | None:
-    reason = privacy.identifier_reason(theirs, ids)
+    reason = privacy.id_identifier_reason(theirs, ids)
     if reason is None:
         return None
     if ctx.options.pseudonymise_key is None:

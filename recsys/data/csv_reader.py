@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 import struct
 from collections.abc import Callable, Collection, Sequence
@@ -124,6 +125,63 @@ def _compressed_stream(raw: RawFile, compression: str | None) -> pa.NativeFile:
     return pa.CompressedInputStream(stream, compression) if compression else stream
 
 
+class UnpackedTooLarge(Exception):
+    """Raised inside a read when a compressed file has unpacked more bytes than allowed."""
+
+
+class _CountingStream(io.RawIOBase):
+    """A compressed file's unpacked bytes, counted as they stream; past ``limit`` the read stops.
+
+    The sizes a compressed file declares cannot be trusted (gzip's is modulo 4 GB, bz2 and zstd
+    may declare none), so the unpacked bytes are counted while Arrow reads them.
+    """
+
+    def __init__(self, inner: pa.NativeFile, limit: int) -> None:
+        super().__init__()
+        self.inner, self.limit, self.count = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(self.limit + 1 - self.count if n is None or n < 0 else n)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise UnpackedTooLarge(self.count)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+#: In-memory bytes per byte of unpacked text assumed for a compressed CSV. Its size is known only
+#: while it streams, so the bound is the worst case of short fields (``1,2,3``: 2 bytes of text
+#: become an 8-byte number), not the typical :data:`CSV_EXPANSION`.
+UNPACKED_EXPANSION = 4.0
+
+
+def unpacked_limit(limits: ReadLimits) -> int:
+    """Most unpacked bytes of a compressed CSV read before giving up (the memory guard's share)."""
+    return int(limits.max_memory_bytes / UNPACKED_EXPANSION)
+
+
+def _unpacked_too_large(raw: RawFile, compression: str, limits: ReadLimits) -> DataError:
+    return file_error(
+        raw.name,
+        f"this {compression}-compressed file of {size_text(raw.size)} unpacks to more than "
+        f"{size_text(unpacked_limit(limits))} of text, which would need more than the memory limit of "
+        f"{size_text(limits.max_memory_bytes)}; reading stopped there (it may be a decompression bomb)",
+        "Import a smaller file (split it, or keep only the columns you need), or raise the limit "
+        "(ReadLimits.max_memory_bytes / PROMOLENS_MAX_MEMORY_MB).",
+    )
+
+
 def _head_bytes(raw: RawFile, compression: str | None, n: int) -> bytes:
     """The first ``n`` bytes of the text, unpacked when compressed."""
     if not compression:
@@ -212,10 +270,10 @@ def read_csv_file(
 
     arrow_encoding = _ARROW_ENCODING.get(encoding, encoding)
     warnings: list[Problem] = []
-    table = _arrow_read_csv(raw, compression, delim, arrow_encoding, column_types, len(header))
+    table = _arrow_read_csv(raw, compression, delim, arrow_encoding, column_types, len(header), limits)
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         # Not UTF-8 after all (only past the first 64 KB): read again as Windows-1252.
-        table = _arrow_read_csv(raw, compression, delim, "cp1252", column_types, len(header))
+        table = _arrow_read_csv(raw, compression, delim, "cp1252", column_types, len(header), limits)
         encoding = "cp1252"
         warnings.append(Problem(raw.name, None, (), 0,
                                 "the file is not valid UTF-8 throughout; it was read as Windows-1252 (Latin-1)",
@@ -245,9 +303,12 @@ def read_csv_file(
 
 def _arrow_read_csv(
     raw: RawFile, compression: str | None, delimiter: str, encoding: str,
-    column_types: dict[str, pa.DataType], n_header: int,
+    column_types: dict[str, pa.DataType], n_header: int, limits: ReadLimits,
 ) -> pa.Table:
-    """Read with pyarrow; rows with a wrong number of fields become one clear DataError."""
+    """Read with pyarrow; rows with a wrong number of fields become one clear DataError.
+
+    A compressed file is read through a counter that stops at :func:`unpacked_limit` bytes of text.
+    """
     invalid: list[tuple[int | None, int, str]] = []  # the first few bad rows
     counts = {"rows": 0}
     field_counts: set[int] = set()
@@ -263,7 +324,8 @@ def _arrow_read_csv(
         invalid.clear()
         field_counts.clear()
         counts["rows"] = 0
-        with _compressed_stream(raw, compression) as stream:
+        with _compressed_stream(raw, compression) as native:
+            stream = _CountingStream(native, unpacked_limit(limits)) if compression else native
             return pa_csv.read_csv(
                 stream,
                 read_options=pa_csv.ReadOptions(encoding=encoding, use_threads=threads,
@@ -279,8 +341,14 @@ def _arrow_read_csv(
             table = attempt(True, True)
             if invalid:
                 attempt(True, False)
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
+    except UnpackedTooLarge:
+        raise _unpacked_too_large(raw, str(compression), limits) from None
+    except (pa.ArrowCapacityError, pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
         message = str(exc).split("\n")[0]
+        if isinstance(exc, pa.ArrowCapacityError) or "overflow" in message.lower() or "2147483" in message:
+            raise file_error(raw.name, "one column of this file holds more than 2 GB of text, more than can be read "
+                             "in one piece", "Split the file into smaller files (e.g. one per month) and import the "
+                             "first, then add the others with 'Add new data' / promolens append.") from None
         raise file_error(raw.name, f"the file could not be read as CSV ({message})",
                          "Open it in a spreadsheet program and save it again as CSV (UTF-8).") from None
     if invalid:
@@ -299,4 +367,4 @@ def _arrow_read_csv(
     return table
 
 
-__all__ = ["DELIMITERS", "read_csv_file"]
+__all__ = ["DELIMITERS", "UNPACKED_EXPANSION", "UnpackedTooLarge", "read_csv_file", "unpacked_limit"]

@@ -247,6 +247,10 @@ def prepare_tables(
         key = options.pseudonymise_key
         interactions_frame[C.USER_ID] = privacy.pseudonymise(interactions_frame[C.USER_ID], key)
         frames[C.Table.USERS][C.USER_ID] = privacy.pseudonymise(frames[C.Table.USERS][C.USER_ID], key)
+        # Pseudonyms are reversible while the identifiers they replace sit next to them: drop those.
+        drop = {t: [c for c in identifiers.get(t.value, {}) if c != C.USER_ID] for t in (C.Table.INTERACTIONS, C.Table.USERS)}
+        interactions_frame = interactions_frame.drop(columns=drop[C.Table.INTERACTIONS], errors="ignore")
+        frames[C.Table.USERS] = frames[C.Table.USERS].drop(columns=drop[C.Table.USERS], errors="ignore")
 
     sources = [SourceInfo(t.value, lt.name, lt.sha256, lt.bytes, len(lt.frame)) for t, lt in loaded.items()]
     user_schema = infer_schema(frames[C.Table.USERS], C.USER_ID, set(identifiers.get("users", {})))

@@ -32,6 +32,8 @@ import pandas as pd
 SAMPLE_SIZE = 1000
 #: Share of sampled values that must match a pattern for the column to count as identifying.
 CONTENT_SHARE = 0.5
+#: Share of sampled values that must *contain* an e-mail address for a free-text column to count.
+TEXT_CONTENT_SHARE = 0.1
 
 PSEUDONYM_PREFIX = "u_"
 _KEY_CONTEXT = b"promolens/pseudonym/v1"
@@ -192,6 +194,13 @@ def _reason_from_content(sample: pd.Series) -> str | None:
     email = share(_EMAIL)
     if email >= CONTENT_SHARE:
         return f"{email:.0%} of sampled values look like e-mail addresses"
+    inside = float(text.str.contains(EMAIL_IN_TEXT, regex=True).mean())
+    if inside >= TEXT_CONTENT_SHARE:  # "Ann Smith <ann@example.com>", "mailto:..."
+        return f"{inside:.0%} of sampled values contain e-mail addresses"
+    masked = mask_identifiers(text)
+    phones = float(masked.str.contains(re.escape(MASKS["phone"]), regex=True).mean())
+    if phones >= TEXT_CONTENT_SHARE:  # "call 07911 123456 after 5pm"
+        return f"{phones:.0%} of sampled values contain phone numbers"
     phone_like = text.str.fullmatch(_PHONE)
     not_phone = text.str.fullmatch(_DATE_LIKE) | text.str.fullmatch(_DECIMAL_LIKE) | text.str.fullmatch(_IPV4)
     digits = text.str.count(r"\d")
@@ -230,6 +239,131 @@ def identifier_reason(name: str, values: pd.Series) -> str | None:
             sample = sample.astype(str)
         return _reason_from_content(sample)
     return None
+
+
+# --- identifiers inside values: ids and free text ---------------------------------------------
+
+#: Regions whose national phone formats are recognised without a country code (libphonenumber).
+PHONE_REGIONS: tuple[str, ...] = ("GB", "US", "DE", "FR", "NL", "ES", "IT", "IE", "BE", "AU")
+#: An e-mail address anywhere in a text, also as ``mailto:`` or inside ``<...>``.
+EMAIL_IN_TEXT = r"(?:mailto:)?[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+#: An IBAN-like bank account number: country code, 2 check digits, 11-30 letters or digits.
+IBAN_IN_TEXT = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"
+# A phone number written internationally: + and 7-15 digits, any grouping ("00..." is checked by
+# libphonenumber: "0012345678" is as likely a customer number with leading zeros).
+_INTERNATIONAL_PHONE = r"\+\d(?:[ \-.()/]?\d){6,16}\b"
+# Runs of digits and separators long enough to be a phone number: checked by libphonenumber.
+_DIGIT_RUN = r"\(?\d(?:[ \-.()/]{0,2}\d){6,16}"
+#: What :func:`mask_identifiers` writes instead of each kind of identifier.
+MASKS = {"email": "[e-mail]", "iban": "[account]", "phone": "[phone]"}
+
+
+def _phonenumbers():  # noqa: ANN202 - the module
+    import phonenumbers  # Google's libphonenumber: phone formats of every country, offline
+
+    return phonenumbers
+
+
+def _valid_phone(text: str) -> bool:
+    """One candidate string: is it a valid phone number (international, or national in a known region)?"""
+    pn = _phonenumbers()
+    digits = re.sub(r"\D", "", text)
+    candidates = [(text, None)] if text.lstrip().startswith("+") else []
+    if text.strip().isdigit() and not text.strip().startswith("0"):
+        candidates.append(("+" + digits, None))  # a country code written without the +
+    else:
+        candidates += [(text, region) for region in PHONE_REGIONS]
+    for candidate, region in candidates:
+        try:
+            if pn.is_valid_number(pn.parse(candidate, region)):
+                return True
+        except pn.NumberParseException:
+            continue
+    return False
+
+
+def _phone_values(text: pd.Series) -> pd.Series:
+    """Which values (whole values) are phone numbers: grouped like one, written internationally,
+    or digit strings of 10-15 digits that libphonenumber finds valid (so "17850" is not)."""
+    digits = text.str.count(r"\d")
+    grouped = text.str.fullmatch(_PHONE) & ~(text.str.fullmatch(_DATE_LIKE) | text.str.fullmatch(_DECIMAL_LIKE)
+                                              | text.str.fullmatch(_IPV4)) & ~text.str.fullmatch(r"\d+")
+    international = text.str.fullmatch(_INTERNATIONAL_PHONE)
+    phone = (grouped | international) & digits.between(7, 15)
+    candidates = text[text.str.fullmatch(r"\d{10,15}") & ~phone]
+    if len(candidates):
+        unique = pd.unique(candidates.to_numpy())
+        valid = {value for value in unique if _valid_phone(str(value))}  # distinct candidates only
+        phone |= text.isin(valid)
+    return phone.fillna(False).astype(bool)
+
+
+def identifier_values(values: pd.Series) -> pd.Series:
+    """Per value: the kind of direct identifier it is or holds ("e-mail address", "phone number",
+    "bank account number"), or None. E-mails are found anywhere in the value (``mailto:``, ``<..>``,
+    "Ann <ann@x.org>"); phone numbers and IBANs must be the whole value.
+
+    >>> identifier_values(pd.Series(["17850", "Ann <a@b.org>", "+44 7911 123456", "DE89370400440532013000"])).tolist()
+    [None, 'e-mail address', 'phone number', 'bank account number']
+    """
+    text = values.astype("string").str.strip().fillna("")
+    out = pd.Series(None, index=values.index, dtype=object)
+    out[text.str.fullmatch(IBAN_IN_TEXT.replace("\\b", "")).fillna(False).to_numpy(bool)] = "bank account number"
+    out[_phone_values(text).to_numpy(bool)] = "phone number"
+    out[text.str.contains(EMAIL_IN_TEXT, regex=True).fillna(False).to_numpy(bool)] = "e-mail address"
+    return out.astype(object).where(out.notna(), None)
+
+
+_PLURALS = {"e-mail address": "e-mail addresses", "phone number": "phone numbers",
+            "bank account number": "bank account numbers"}
+
+
+def id_identifier_reason(name: str, ids: pd.Series) -> str | None:
+    """Why a column of customer ids holds direct identifiers, or None.
+
+    Stricter than :func:`identifier_reason`: every distinct id is checked, and one id that is an
+    e-mail address, a phone number or a bank account number is enough (guest checkouts mix e-mails
+    into customer numbers; a share threshold would export them).
+    """
+    distinct = pd.Series(pd.unique(ids.dropna().astype(str).to_numpy()))
+    kinds = identifier_values(distinct).dropna()
+    if len(kinds):
+        counts = kinds.value_counts()
+        what = " and ".join(
+            f"1 looks like {'an' if k[0] in 'aeiou' else 'a'} {k}" if n == 1 else f"{n:,} look like {_PLURALS[k]}"
+            for k, n in counts.items()
+        )
+        return f"of {len(distinct):,} distinct ids, {what}"
+    return identifier_reason(name, ids)
+
+
+def mask_identifiers(text: pd.Series) -> pd.Series:
+    """``text`` with every e-mail address, phone number and IBAN-like number inside it replaced by
+    ``[e-mail]``, ``[phone]``, ``[account]`` (missing values stay missing).
+
+    >>> mask_identifiers(pd.Series(["Ann Smith <p1@example.com>, tel. 07911 123456", "order 17850"])).tolist()
+    ['Ann Smith <[e-mail]>, tel. [phone]', 'order 17850']
+    """
+    if not len(text):
+        return text
+    masked = text.astype("string")
+    masked = masked.str.replace(EMAIL_IN_TEXT, MASKS["email"], regex=True)
+    masked = masked.str.replace(IBAN_IN_TEXT, MASKS["iban"], regex=True)
+    masked = masked.str.replace(_INTERNATIONAL_PHONE, MASKS["phone"], regex=True)
+    has_run = masked.str.contains(_DIGIT_RUN, regex=True).fillna(False)
+    if has_run.any():
+        pn = _phonenumbers()
+        unique = pd.unique(masked[has_run].to_numpy())
+
+        def mask_one(value: str) -> str:  # distinct texts with a long digit run only
+            for region in PHONE_REGIONS[:4]:
+                for match in reversed(list(pn.PhoneNumberMatcher(value, region, leniency=pn.Leniency.VALID))):
+                    value = value[: match.start] + MASKS["phone"] + value[match.end:]
+            return value
+
+        replaced = {value: mask_one(str(value)) for value in unique}
+        masked = masked.where(~has_run, masked.map(replaced))
+    return masked.astype(object).where(text.notna(), text)
 
 
 def find_identifiers(df: pd.DataFrame, skip: Iterable[str] = ()) -> dict[str, str]:

@@ -205,6 +205,28 @@ def parquet_memory_estimate(metadata: pq.FileMetaData, schema: pa.Schema) -> int
     return int(estimate * _CONVERSION_PEAK)
 
 
+def _scalar_kind(dtype: pa.DataType) -> str | None:
+    """None for a plain value type; else what the values are, in words."""
+    if pa.types.is_dictionary(dtype):
+        return _scalar_kind(dtype.value_type)
+    if pa.types.is_struct(dtype):
+        return "structs"
+    if pa.types.is_map(dtype):
+        return "maps"
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
+        return "lists"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype) or pa.types.is_fixed_size_binary(dtype):
+        return "binary data"
+    if pa.types.is_union(dtype):
+        return "mixed-type unions"
+    return None
+
+
+def _non_scalar_columns(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(column, kind) of every column that is not one plain value per cell."""
+    return [(str(f.name), kind) for f in schema if (kind := _scalar_kind(f.type)) is not None]
+
+
 def _read_parquet(raw: RawFile, limits: ReadLimits) -> tuple[pd.DataFrame, list[Problem]]:
     try:
         handle = pq.ParquetFile(raw.arrow_input())
@@ -217,6 +239,15 @@ def _read_parquet(raw: RawFile, limits: ReadLimits) -> tuple[pd.DataFrame, list[
     problems = check_duplicate_columns(names, raw.name)
     if problems:
         raise DataError(problems)
+    nested = _non_scalar_columns(handle.schema_arrow)
+    if nested:
+        shown = ", ".join(f"'{n}' ({kind})" for n, kind in nested[:5])
+        raise file_error(raw.name,
+                         f"{len(nested)} column{'s' if len(nested) != 1 else ''} hold{'s' if len(nested) == 1 else ''} "
+                         f"nested or binary values, not plain values: {shown}",
+                         "Write one plain value per cell (text, number, date or true/false): flatten structs into "
+                         "columns, join lists into text (e.g. 'a|b|c' for tags), drop binary columns, and save again.",
+                         column=nested[0][0], count=len(nested))
     meta = handle.metadata
     if not names:
         raise file_error(raw.name, "the Parquet file has no columns", "Write the data into the file and try again.")

@@ -176,6 +176,25 @@ def _looks_like_dates(text: pd.Series) -> bool:
     return bool(parsed.notna().mean() > 0.9)
 
 
+_TEXT_KINDS = frozenset({ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.TAGS})
+#: A customer text column with more distinct values than this share of its rows is never a feature.
+PER_ROW_TEXT_SHARE = 0.5
+
+
+def is_per_row_text(values: pd.Series) -> bool:
+    """True for text that is (nearly) unique per row: free notes, names, addresses of customers.
+
+    >>> is_per_row_text(pd.Series([f"Customer {i} <c{i}@example.com>" for i in range(40)]))
+    True
+    >>> is_per_row_text(pd.Series(["gold", "silver"] * 20))
+    False
+    """
+    s = values.dropna()
+    if len(s) < 20 or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    return bool(s.astype(str).nunique() > PER_ROW_TEXT_SHARE * len(s))
+
+
 def infer_schema(table: pd.DataFrame, key: str, identifiers: set[str] | None = None) -> TableSchema:
     """Type every non-key column of a users or items table.
 
@@ -188,6 +207,8 @@ def infer_schema(table: pd.DataFrame, key: str, identifiers: set[str] | None = N
         if name == key:
             continue
         kind = ColumnKind.IDENTIFIER if name in identifiers else infer_kind(table[name])
+        if key == "user_id" and kind in _TEXT_KINDS and is_per_row_text(table[name]):
+            kind = ColumnKind.IGNORE  # text nearly unique per customer: identifies, never generalises
         specs.append(ColumnSpec(str(name), kind, is_sensitive_name(str(name))))
     return TableSchema(tuple(specs))
 

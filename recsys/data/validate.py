@@ -443,9 +443,10 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64"), np.zeros(len(values), dtype=bool)
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
+        numbers, bad = values.astype("float64"), np.zeros(len(values), dtype=bool)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        bad = numbers.isna().to_numpy() & values.notna().to_numpy()
     if bad.any():
         text = values[bad].astype(str).str.strip()
         blank = (text == "").to_numpy()
@@ -461,6 +462,10 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         numbers.iloc[np.flatnonzero(bad)] = recovered.to_numpy()
         still_bad = recovered.isna().to_numpy() & ~blank
         bad[np.flatnonzero(bad)] = still_bad
+    infinite = np.isinf(numbers.to_numpy())  # "inf", "1e999": not an amount anyone paid
+    if infinite.any():
+        numbers = numbers.mask(infinite)
+        bad = bad | infinite
     return numbers, bad
 
 
@@ -663,6 +668,37 @@ def invisible_id_problem(
     )
 
 
+def confusable_id_problem(
+    ids: pd.Series, *, file: str, column: str, canonical: str,
+) -> Problem | None:
+    """A warning for ids that differ only by Unicode normalisation and so look identical.
+
+    "Café" typed with a composed é and with e + a combining accent (NFC/NFD), full-width "ＵＳ１"
+    and "US1", the Kelvin sign "K" and "K": different ids to a computer, the same to a reader. They
+    are kept apart (merging is for the user to decide) and named, with code points written out.
+    """
+    if not (pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids)) or _all_printable_ascii(ids):
+        return None
+    distinct = pd.Series(pd.unique(ids.dropna().astype(str)))
+    normal = distinct.str.normalize("NFKC")
+    clash = normal.duplicated(keep=False) & ~distinct.duplicated(keep=False)
+    if not clash.any():
+        return None
+    groups = distinct[clash].groupby(normal[clash].to_numpy(), sort=False).agg(list)
+    examples = "; ".join(
+        " and ".join(f"'{v.encode('ascii', 'backslashreplace').decode()}'" for v in group[:2]) for group in groups[:3]
+    )
+    mask = ids.isin(distinct[clash]).to_numpy(dtype=bool)
+    return mask_problem(
+        mask, file=file, column=column, severity="warning",
+        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} ids that look the same as other ids "
+                 f"but differ in their Unicode characters ({len(groups):,} such group{'s' if len(groups) != 1 else ''}, "
+                 f"e.g. {examples}); they are kept as different {label(canonical)}s"),
+        fix=("If they are the same, retype them the same way (or save the file with one Unicode normalisation, NFC) and "
+             "import again; if they are different, nothing to do."),
+    )
+
+
 def long_id_problem(
     ids: pd.Series, *, file: str, column: str, canonical: str, max_chars: int = MAX_ID_CHARS,
 ) -> Problem | None:
@@ -683,7 +719,7 @@ def long_id_problem(
 
 
 __all__ = [
-    "Problem", "DataError", "CleaningStep", "CleaningReport", "raise_if_errors", "example_rows",
+    "confusable_id_problem", "Problem", "DataError", "CleaningStep", "CleaningReport", "raise_if_errors", "example_rows",
     "mask_problem", "check_duplicate_columns", "check_mapping", "missing_column_problem",
     "closest_columns", "normalise_name", "to_number", "non_number_problem", "negative_problem",
     "leading_zero_clashes", "leading_zero_problem", "strip_leading_zeros", "duplicate_key_problem",

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 MODEL_FORMAT = "promolens-hybrid-lightfm"
 MODEL_FORMAT_VERSION = 1
 _ZIP_MAGIC = b"PK\x03\x04"
+#: The sidecar keys a model needs, with their JSON types (checked before anything is built).
+_REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {
+    "format": str, "format_version": int, "config": dict, "features": dict, "interactions": dict,
+    "user_builder": dict, "item_builder": dict, "arrays": list, "sha256": str,
+}
 
 
 class ModelFileError(PromoLensError, ValueError):
@@ -119,9 +124,18 @@ def read_model(path: str | Path, cls: "type[HybridRecommender]") -> "HybridRecom
         raise ModelFileError(f"{npz} holds pickled objects and was refused: {exc}") from exc
     except Exception as exc:  # a damaged zip raises several kinds of errors
         raise ModelFileError(f"{npz} could not be read: {exc}") from exc
+    missing = [k for k in _REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ModelFileError(f"{meta_path} lacks the key(s) {', '.join(missing)}: it is damaged or not written by PromoLens")
+    wrong = [k for k, kind in _REQUIRED_KEYS.items() if not isinstance(meta[k], kind)]
+    if wrong:
+        raise ModelFileError(f"{meta_path} has key(s) of the wrong type: {', '.join(wrong)}; it is damaged")
     if sorted(arrays) != list(meta.get("arrays", [])) or arrays_checksum(arrays) != meta.get("sha256"):
         raise ModelFileError(f"{npz} does not match its checksum: it was changed after it was saved; refusing to load it")
-    return model_from_arrays(cls, arrays, meta)
+    try:
+        return model_from_arrays(cls, arrays, meta)
+    except (KeyError, AttributeError, TypeError, ValueError, IndexError) as exc:
+        raise ModelFileError(f"{npz} does not hold a complete PromoLens model ({type(exc).__name__}: {exc})") from exc
 
 
 def model_from_arrays(cls: "type[HybridRecommender]", a: dict[str, np.ndarray], meta: dict[str, Any]) -> "HybridRecommender":

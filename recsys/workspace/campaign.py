@@ -597,7 +597,8 @@ def _prefilter(
 def _check_offers(offers: Iterable[str], model: Any, items: pd.DataFrame | None) -> None:
     offers = np.asarray(list(offers), dtype=object)
     known = model.item_index_.positions(offers) >= 0
-    in_table = np.isin(offers, items[C.ITEM_ID].astype(str).to_numpy(object)) if items is not None and len(items) else False
+    in_table = (np.isin(offers, items[C.ITEM_ID].astype(str).to_numpy(object)) if items is not None and len(items)
+                else np.zeros(len(offers), dtype=bool))  # a bool array: ~False would be -1 (integer indexing)
     unknown = offers[~known & ~in_table]
     if len(unknown):
         sample = ", ".join(map(str, model.item_index_.ids[:5]))

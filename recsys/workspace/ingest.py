@@ -8,10 +8,13 @@ the same way and checked against what the dataset already holds. :func:`stage_up
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -96,8 +99,24 @@ def ensure_sample_dataset(workspace: Workspace, sample_dir: Path = SAMPLE_DIR) -
 
 
 # --------------------------------------------------------------------------------------- uploads
-#: Uploads wait in this folder under the system's temp folder until they are imported.
+#: Uploads wait in a private folder of this server process (``promolens-uploads-<random>`` under the
+#: system's temp folder, mode 0700, made fresh by ``mkdtemp`` so no other user can pre-create it or
+#: plant a symlink) until they are imported; :func:`discard_uploads` deletes them, and the folder goes
+#: when the process ends.
 UPLOAD_FOLDER = "promolens-uploads"
+_UPLOAD_DIR: list[Path] = []
+_UPLOAD_LOCK = threading.Lock()
+
+
+def upload_folder() -> Path:
+    """This process's private upload folder (created on first use)."""
+    with _UPLOAD_LOCK:
+        base = Path(tempfile.gettempdir())
+        if not _UPLOAD_DIR or not _UPLOAD_DIR[0].is_dir() or _UPLOAD_DIR[0].parent != base:
+            folder = Path(tempfile.mkdtemp(prefix=UPLOAD_FOLDER + "-", dir=base))
+            atexit.register(shutil.rmtree, folder, True)
+            _UPLOAD_DIR[:] = [folder]
+        return _UPLOAD_DIR[0]
 
 
 @dataclass(frozen=True)
@@ -113,8 +132,9 @@ def stage_upload(content: bytes, name: str | None) -> StagedUpload:
     """Write an upload to a temp file named by its content hash only.
 
     The browser's file name is never part of the path (it can be ``../../x.csv``); it is only
-    shown, through :func:`~recsys.data.files.display_name`. The folder is readable by the server's
-    user only (0700) and the file too (0600): it holds customer data. The same content is written once.
+    shown, through :func:`~recsys.data.files.display_name`. The folder is private to this server
+    process (0700, see :func:`upload_folder`) and the file is readable by its user only (0600): it
+    holds customer data. The same content is written once; symlinks are never followed.
 
     Examples
     --------
@@ -123,14 +143,21 @@ def stage_upload(content: bytes, name: str | None) -> StagedUpload:
     ('orders.csv', True)
     """
     digest = hashlib.sha256(content).hexdigest()
-    folder = Path(tempfile.gettempdir()) / UPLOAD_FOLDER
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{digest[:32]}.upload"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
+    path = upload_folder() / f"{digest[:32]}.upload"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return StagedUpload(path, digest, display_name(name))
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
     return StagedUpload(path, digest, display_name(name))
+
+
+def discard_uploads(staged: Iterable[StagedUpload]) -> None:
+    """Delete staged uploads once they are imported (or the import was refused)."""
+    for upload in staged:
+        if upload.path.parent == upload_folder():
+            upload.path.unlink(missing_ok=True)
 
 
 def preview_file(path: str | Path, name: str, limits: ReadLimits, rows: int = 8) -> tuple[list[str], pd.DataFrame]:

@@ -459,6 +459,7 @@ def load_response_model(ws: Workspace, run_id: str) -> ResponseModel | None:
     path = ws.run_dir(run_id) / RESPONSE_FILE
     if not path.exists() or not path.with_suffix(".json").exists():
         return None
+    ws.check_run_files(run_id)
     try:
         return ResponseModel.load(path)
     except ResponseModelError:  # written by an older format: retrain to get probabilities
@@ -529,9 +530,10 @@ def restrict_schema(schema: TableSchema, keep: list[str] | None) -> TableSchema:
 
 
 def load_model(ws: Workspace, run_id: str) -> HybridRecommender:
-    """The run's production model (refused if tampered with)."""
-    ws.run(run_id)
-    return HybridRecommender.load(ws.run_dir(run_id) / MODEL_FILE)
+    """The run's production model (refused if tampered with, or if its files are not the run's own)."""
+    model = HybridRecommender.load(ws.run_dir(ws.run(run_id)["id"]) / MODEL_FILE)
+    ws.check_run_files(run_id)
+    return model
 
 
 def load_validated_model(ws: Workspace, run_id: str) -> tuple[str, BaseRecommender | HybridRecommender]:

@@ -10,22 +10,25 @@ Layout of a workspace directory::
     exports/<id>/             targeting CSV + manifest
     segments/<id>.parquet     member lists of saved segments
 
-Writes are atomic: files are written into a temporary directory, moved into place with one
-``os.replace`` and only then recorded in the catalogue, in one transaction. A failed or interrupted
-import leaves no catalogue row, and directories without a row are ignored (and swept on open).
+Writes are atomic: files are written into a staging directory owned by the writing process, moved
+into place with one ``os.replace`` and only then recorded in the catalogue, in one transaction, all
+under the workspace's writer lock (see :mod:`recsys.workspace.locks`). A failed or interrupted
+import leaves no catalogue row; on open, staging directories of dead writers and directories
+without a row are swept (the latter only while holding the writer lock, so never a live write's).
+A full disk becomes a plain "disk full" message, with the workspace unchanged.
 
 A dataset grows by *appends* (:meth:`Workspace.append_dataset`): each batch of new interactions,
 customers and offers is kept in its own folder with one ``appends`` row, so the dataset keeps its
 history. ``DatasetInfo.version`` counts the appends; the fingerprint changes with every append, and
 :meth:`Workspace.load_dataset` can return the dataset as of any version.
 
-DuckDB allows one writer process at a time; connections here are short-lived, and a lock held by
-another process becomes a :class:`WorkspaceBusy` error with a plain message.
+DuckDB allows one process at a time; connections here are short-lived, and a lock held by
+another process (or the writer lock, beyond a bounded wait) becomes a :class:`WorkspaceBusy` error
+with a plain message.
 """
 
 from __future__ import annotations
 
-from recsys.core.errors import PromoLensError
 import hashlib
 import json
 import os
@@ -48,12 +51,15 @@ from recsys.core import columns as C
 from recsys.core.jsonio import dumps
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
+from recsys.workspace.locks import (
+    TMP_PREFIX, WorkspaceBusy, WorkspaceError, busy_message, disk_errors, owned_staging, sweep_staging, writer_lock,
+)
 
 DEFAULT_WORKSPACE = "workspace"
 CATALOG_FILE = "catalog.duckdb"
 KEY_FILE = "secret.key"
-_TMP_PREFIX = ".tmp-"
-_LOCK_WAIT_SECONDS = 3.0
+_TMP_PREFIX = TMP_PREFIX
+_LOCK_WAIT_SECONDS = 10.0
 # DuckDB shares one database instance per file inside a process; two threads (two app sessions)
 # attaching or detaching the same file at once get "Unique file handle conflict". Serialise both.
 _ATTACH_LOCK = threading.Lock()
@@ -93,6 +99,10 @@ CREATE TABLE IF NOT EXISTS appends (
 -- Added with appends: the import options that decide what a file means (event weights, leading
 -- zeros, the pseudonymisation key's label), so an append reads its files the same way.
 ALTER TABLE datasets ADD COLUMN IF NOT EXISTS import_options VARCHAR;
+-- Added to bind model files to their run: the sha256 of every file of the run's folder and the
+-- fingerprint of the data it was trained on, checked on every load.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS files_sha256 VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS dataset_fingerprint VARCHAR;
 """
 _DATASET_COLUMNS = (
     "id, name, created_at, fingerprint, sources, mapping, report, warnings, identifiers, user_schema, "
@@ -103,14 +113,6 @@ _APPEND_JSON_FIELDS = ("report", "sources", "warnings")
 APPENDS_DIR = "appends"
 
 _ID_PREFIX = {"datasets": "d", "runs": "r", "segments": "s", "exports": "e", "measurements": "m"}
-
-
-class WorkspaceError(PromoLensError, RuntimeError):
-    """A workspace operation could not be done; the message says why and what to do."""
-
-
-class WorkspaceBusy(WorkspaceError):
-    """Another process holds the workspace's DuckDB file."""
 
 
 class NotFound(WorkspaceError, KeyError):
@@ -165,7 +167,20 @@ class Workspace:
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`."""
+        """A short-lived DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`.
+
+        A writing connection (``read_only=False``) also holds the workspace's writer lock, so
+        writers of all processes take turns, and turns "no space left" into a plain message.
+        """
+        if read_only:
+            with self._connect() as con:
+                yield con
+            return
+        with writer_lock(self.path), disk_errors(self.path), self._connect() as con:
+            yield con
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         deadline = time.monotonic() + _LOCK_WAIT_SECONDS
         while True:
             try:
@@ -178,11 +193,9 @@ class Workspace:
                 if "lock" not in str(exc).lower():
                     raise WorkspaceError(f"Cannot open the workspace catalogue {self.catalog_path}: {exc}") from exc
                 if time.monotonic() > deadline:
-                    raise WorkspaceBusy(
-                        f"The workspace {self.path} is in use by another PromoLens process "
-                        f"(DuckDB allows one writer at a time). Wait for it to finish, close the other "
-                        f"app or command, or use another workspace (--workspace / PROMOLENS_WORKSPACE)."
-                    ) from exc
+                    raise WorkspaceBusy(busy_message(
+                        self.path, "it has the catalogue open; DuckDB allows one process at a time"
+                    )) from exc
                 time.sleep(0.2)
         try:
             yield con
@@ -191,18 +204,35 @@ class Workspace:
                 con.close()
 
     def _sweep_leftovers(self) -> None:
-        """Remove temporary directories of interrupted writes."""
-        for sub in ("datasets", "runs", "exports"):
-            for tmp in (self.path / sub).glob(_TMP_PREFIX + "*"):
-                shutil.rmtree(tmp, ignore_errors=True)
-        # An append interrupted between its move and its commit leaves a folder without a row.
-        folders = list((self.path / "datasets").glob(f"*/{APPENDS_DIR}/*"))
-        if folders:
-            with self.connect() as con:
-                rows = set(con.execute("SELECT dataset_id, seq FROM appends").fetchall())
-            for folder in folders:
+        """Remove what interrupted writes left: only what is provably abandoned.
+
+        Staging folders whose owner process is gone (its lock is free) are removed at once. Folders
+        in place but without a catalogue row (a kill between the move and the COMMIT) are removed
+        only while this process holds the writer lock: every move-and-commit happens under it, so
+        such a folder cannot belong to a live write. If another writer holds it, the sweep waits
+        for a later open.
+        """
+        for sub in ("datasets", "runs", "exports", "segments"):
+            sweep_staging(self.path / sub)
+        with writer_lock(self.path, wait=0) as held:
+            if not held:
+                return
+            with self._connect() as con:
+                rows = {
+                    table: {r[0] for r in con.execute(f"SELECT {column} FROM {table}").fetchall()}
+                    for table, column in (("datasets", "id"), ("runs", "model_dir"), ("exports", "id"),
+                                          ("segments", "members_file"))
+                }
+                appends = set(con.execute("SELECT dataset_id, seq FROM appends").fetchall())
+            for table, pattern in (("datasets", r"d\d+"), ("runs", r"r\d+"), ("exports", r"e\d+"),
+                                   ("segments", r"s\d+\.parquet")):
+                for folder in (self.path / table).iterdir():
+                    if re.fullmatch(pattern, folder.name) and folder.name not in rows[table]:
+                        shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+            # An append interrupted between its move and its commit leaves a folder without a row.
+            for folder in (self.path / "datasets").glob(f"*/{APPENDS_DIR}/*"):
                 dataset_id = folder.parent.parent.name
-                if not (folder.name.isdigit() and (dataset_id, int(folder.name)) in rows):
+                if not (folder.name.isdigit() and (dataset_id, int(folder.name)) in appends):
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _next_id(self, con: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -217,21 +247,30 @@ class Workspace:
 
     @contextmanager
     def _staging(self, sub: str) -> Iterator[Path]:
-        tmp = self.path / sub / f"{_TMP_PREFIX}{secrets.token_hex(6)}"
-        tmp.mkdir(parents=True)
-        try:
+        """A staging folder owned (locked) by this process; a full disk becomes a plain message."""
+        with owned_staging(self.path / sub) as tmp, disk_errors(self.path):
             yield tmp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def secret_key(self) -> bytes:
-        """The workspace's pseudonymisation key (created with mode 0600 on first use)."""
+        """The workspace's pseudonymisation key (created with mode 0600 on first use).
+
+        Two processes creating it at once agree on one key: each writes its own file and links it
+        into place, which fails for the second (that one then reads the first's key).
+        """
         key_path = self.path / KEY_FILE
         if not key_path.exists():
-            tmp = key_path.with_suffix(".tmp")
-            tmp.write_bytes(secrets.token_bytes(32))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, key_path)
+            tmp = key_path.with_name(f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.key")
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            try:
+                os.write(fd, secrets.token_bytes(32))
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, key_path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return key_path.read_bytes()
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
@@ -241,7 +280,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ datasets
     def dataset_dir(self, dataset_id: str) -> Path:
-        return self.path / "datasets" / dataset_id
+        return self.inside(self.path / "datasets" / dataset_id)
 
     def table_path(self, dataset_id: str, table: C.Table | str) -> Path:
         return self.dataset_dir(dataset_id) / f"{C.Table(table).value}.parquet"
@@ -282,7 +321,7 @@ class Workspace:
                     os.replace(tmp, self.dataset_dir(dataset_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     if dataset_id and self.dataset_dir(dataset_id).exists() and not tmp.exists():
                         os.replace(self.dataset_dir(dataset_id), tmp)  # undo the move
                     raise
@@ -442,7 +481,7 @@ class Workspace:
                         os.replace(tmp, target)
                         con.execute("COMMIT")
                     except BaseException:
-                        con.execute("ROLLBACK")
+                        _rollback(con)
                         if target is not None and target.exists() and not tmp.exists():
                             os.replace(target, tmp)  # undo the move
                         raise
@@ -509,7 +548,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ runs
     def run_dir(self, run_id: str) -> Path:
-        return self.path / "runs" / run_id
+        return self.inside(self.path / "runs" / run_id)
 
     def save_run(
         self,
@@ -522,28 +561,74 @@ class Workspace:
         ``record`` holds JSON-able ``config``, ``metrics``, ``epochs``, ``timings``, ``split`` and
         ``extra`` entries.
         """
-        self.dataset(dataset_id)
+        info = self.dataset(dataset_id)
+        trained_on = (record.get("extra") or {}).get("dataset_fingerprint") or info.fingerprint
         with self._staging("runs") as tmp:
             write_model(tmp)
+            digests = _folder_digests(tmp)
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     run_id = self._next_id(con, "runs")
                     con.execute(
-                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO runs (id, dataset_id, created_at, config, metrics, epochs, timings, split, extra, "
+                        "model_dir, files_sha256, dataset_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         [
                             run_id, dataset_id, _now(), _dumps(record.get("config")),
                             _dumps(record.get("metrics")), _dumps(record.get("epochs")),
                             _dumps(record.get("timings")), _dumps(record.get("split")),
-                            _dumps(record.get("extra", {})), run_id,
+                            _dumps(record.get("extra", {})), run_id, _dumps(digests), trained_on,
                         ],
                     )
                     os.replace(tmp, self.run_dir(run_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     raise
         return run_id
+
+    def check_run_files(self, run_id: str) -> None:
+        """Refuse a run whose files are not those it saved, or whose data is gone from its dataset.
+
+        Every file written by the run was hashed (sha256) into its catalogue row, with the
+        fingerprint of the data it was trained on. A model file copied over from another run or
+        workspace, or edited, no longer matches; a run of data that no version of its dataset has
+        is refused too. Runs recorded before this check (no hashes) are not checked.
+        """
+        from recsys.learn.modelfile import ModelFileError  # the CLI and pages show it as a model-file problem
+
+        row = self.run(run_id)
+        digests = json.loads(row["files_sha256"]) if isinstance(row.get("files_sha256"), str) else None
+        fix = f"Fix: train a new model (Train page or `promolens train --dataset {row['dataset_id']}`)."
+        if digests:
+            folder = self.run_dir(run_id)
+            for name, digest in digests.items():
+                path = self.inside(folder / name)
+                if not path.is_file() or _file_sha256(path) != digest:
+                    raise ModelFileError(
+                        f"The model files of run {run_id} are not the ones it saved ({name} was changed, replaced or "
+                        f"removed after training), so they were not used. {fix}"
+                    )
+        trained_on = row.get("dataset_fingerprint")
+        if isinstance(trained_on, str) and trained_on:
+            info = self.dataset(row["dataset_id"])
+            versions = {info.base_fingerprint or info.fingerprint, info.fingerprint}
+            versions |= {r["fingerprint"] for r in self.appends(info.id)}
+            if trained_on not in versions:
+                raise ModelFileError(
+                    f"Run {run_id} was trained on data that no version of dataset {info.id} has, so its model does not "
+                    f"belong to this dataset. {fix}"
+                )
+
+    def inside(self, path: Path) -> Path:
+        """``path`` resolved; a :class:`WorkspaceError` when it leads outside the workspace."""
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(self.path):
+            raise WorkspaceError(
+                f"The catalogue of workspace {self.path} points outside it ({path}); refusing to use that path. "
+                "Fix: restore the workspace from a backup, or delete the entry that points there."
+            )
+        return resolved
 
     def runs(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
         """Runs (newest first), each a dict with decoded JSON fields."""
@@ -576,9 +661,9 @@ class Workspace:
         """Save a named segment with its member list at save time."""
         self.dataset(dataset_id)
         members = pd.Series(members, name=C.USER_ID).drop_duplicates().astype(str)
-        tmp = self.path / "segments" / f"{_TMP_PREFIX}{secrets.token_hex(6)}.parquet"
-        members.to_frame().to_parquet(tmp, index=False)
-        try:
+        with self._staging("segments") as staging:
+            tmp = staging / "members.parquet"
+            members.to_frame().to_parquet(tmp, index=False)
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -591,10 +676,8 @@ class Workspace:
                     os.replace(tmp, target)
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     raise
-        finally:
-            tmp.unlink(missing_ok=True)
         return segment_id
 
     def segments(self, dataset_id: str | None = None) -> list[dict[str, Any]]:
@@ -607,19 +690,20 @@ class Workspace:
         rows = [s for s in self.segments() if s["id"] == segment_id]
         if not rows:
             raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
-        return pd.read_parquet(self.path / "segments" / rows[0]["members_file"])[C.USER_ID]
+        return pd.read_parquet(self.inside(self.path / "segments" / rows[0]["members_file"]))[C.USER_ID]
 
     def delete_segment(self, segment_id: str) -> None:
         rows = [s for s in self.segments() if s["id"] == segment_id]
         if not rows:
             raise NotFound(f"No segment '{segment_id}' in workspace {self.path}.")
+        members = self.inside(self.path / "segments" / rows[0]["members_file"])
         with self.connect() as con:
             con.execute("DELETE FROM segments WHERE id = ?", [segment_id])
-        (self.path / "segments" / rows[0]["members_file"]).unlink(missing_ok=True)
+        members.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ exports
     def export_dir(self, export_id: str) -> Path:
-        return self.path / "exports" / export_id
+        return self.inside(self.path / "exports" / export_id)
 
     def save_export(
         self,
@@ -655,7 +739,7 @@ class Workspace:
                     os.replace(tmp, self.export_dir(export_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     if export_id and self.export_dir(export_id).exists() and not tmp.exists():
                         os.replace(self.export_dir(export_id), tmp)  # undo the move
                     raise
@@ -693,7 +777,7 @@ class Workspace:
                 )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return measurement_id
 
@@ -720,6 +804,27 @@ class Workspace:
             if p.is_file() and not p.name.startswith(CATALOG_FILE)
         )
         return {"tables": tables, "files": files}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by relative path."""
+    return {str(p.relative_to(folder)): _file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction; one that DuckDB already aborted (disk full) must not hide the cause."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _decode(row: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:

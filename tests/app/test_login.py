@@ -60,7 +60,7 @@ def test_a_logged_in_user_sees_the_page(app: AppTest) -> None:
 def test_per_user_workspaces_keep_users_apart(app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(shared.PER_USER_ENV, "1")
     app.secrets["auth"] = AUTH
-    app.user = {"is_logged_in": True, "email": "Ann@Example.com"}
+    app.user = {"is_logged_in": True, "email": "Ann@Example.com", "email_verified": True}
     app.run()
     assert not app.exception
     ann = shared.user_workspace_path((tmp_path / "ws").resolve(), "ann@example.com")
@@ -75,3 +75,18 @@ def test_per_user_workspaces_without_login_refuse_to_share(app: AppTest, monkeyp
     assert not app.exception
     assert "page body" not in _body(app)
     assert any(shared.PER_USER_ENV in e.value for e in app.error)
+
+
+def test_per_user_workspaces_key_on_issuer_and_subject_never_on_an_unverified_email(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(shared.PER_USER_ENV, "1")
+    app.secrets["auth"] = AUTH
+    app.user = {"is_logged_in": True, "email": "ann@example.com"}  # anyone can claim an unverified address
+    app.run()
+    assert not app.exception and "page body" not in _body(app)
+    assert any("verified e-mail" in e.value for e in app.error)
+    app.user = {"is_logged_in": True, "email": "ann@example.com", "iss": "https://idp.example", "sub": "42"}
+    app.run()
+    expected = shared.user_workspace_path((tmp_path / "ws").resolve(), "https://idp.example|42")
+    assert f"page body in {expected}" in _body(app)

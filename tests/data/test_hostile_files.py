@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -200,15 +201,19 @@ def test_data_page_shows_the_problem_and_changes_nothing(
     assert all(re.search(more, str(shown[0])) for more in case.also)
     assert any("not imported" in e.value and "Nothing in your workspace changed" in e.value for e in at.error)
     page_text = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in at.markdown))  # as shown: escapes undone
+    assert not [m.value for m in at.markdown if re.search(r"(?<!\\)\]\(|(?<!\\)https?(?<!\\):", m.value)]  # no live links
     assert case.name in page_text
     for problem in shown[0].problems:
         assert problem.message in page_text
         _assert_clean(problem.file + (problem.column or "") + problem.message)
     assert workspace_digest(ws.path) == before
-    # uploads are kept under their content hash only: the browser's name is never a path
-    kept = sorted(p.name for p in (uploads / "promolens-uploads").iterdir())
-    assert kept and all(re.fullmatch(r"[0-9a-f]{32}\.upload", k) for k in kept)
-    assert sorted(p.name for p in uploads.iterdir()) == ["promolens-uploads"]
+    # uploads are kept under their content hash only (the browser's name is never a path), in one
+    # private folder of this process (0700), and deleted once an import was tried
+    folders = list(uploads.iterdir())
+    assert len(folders) == 1 and re.fullmatch(r"promolens-uploads-\w+", folders[0].name)
+    assert folders[0].stat().st_mode & 0o777 == 0o700
+    kept = sorted(p.name for p in folders[0].iterdir())
+    assert all(re.fullmatch(r"[0-9a-f]{32}\.upload", k) for k in kept)
 
 
 # ------------------------------------------------------------------------------------ promolens import
@@ -430,3 +435,83 @@ def test_a_pickled_model_file_is_refused_and_never_unpickled(
     assert err.startswith("Cannot recommend: ") and message.search(err)
     assert not sentinel.exists()
     assert workspace_digest(ws.path) == before
+
+
+def test_the_wrapped_gzip_stops_while_streaming_and_peaks_under_the_memory_limit(corpus: dict[str, BadCase]) -> None:
+    """4 GiB behind a size field that says 8 bytes: the read stops at the limit; peak memory (a fresh
+    process's maximum resident size, after a warm-up read) grows by less than the configured limit."""
+    case = corpus["wrapped_gzip"]
+    code = textwrap.dedent(f"""
+        import gzip, io, resource, sys
+        from pathlib import Path
+        from recsys.data.files import ReadLimits
+        from recsys.data.read import load_table
+        from recsys.data.validate import DataError
+        load_table(gzip.compress(b"user_id,item_id,quantity\\n" + b"u1,i1,1\\n" * 1000), "warm.csv.gz")
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        try:
+            load_table(Path({str(case.path)!r}), limits=ReadLimits(max_memory_bytes={case.limits.max_memory_bytes}))
+        except DataError as exc:
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+            print(exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    grown, message = done.stdout.split("\n", 1)
+    assert re.search(case.expect, message)
+    assert badfiles.WRAPPED_GZIP_UNPACKED_BYTES > 4 * 1024**3 and case.path.stat().st_size < 10 * 1024**2
+    assert 0 <= int(grown) < case.limits.max_memory_bytes, f"peak grew by {int(grown) / 1024**2:.1f} MB"
+
+
+@pytest.mark.parametrize("codec", ["bz2", "zstd"])
+def test_every_compressed_format_is_counted_while_streaming(codec: str) -> None:
+    import bz2
+
+    import pyarrow as pa
+
+    text = b"user_id,item_id,quantity\n" + b"u1,i1,1\n" * 1024**2  # 8 MB of text
+    packed = bz2.compress(text) if codec == "bz2" else pa.compress(text, "zstd", asbytes=True)
+    if codec == "zstd":  # Arrow's one-shot zstd omits the content size: a frame a streaming reader accepts
+        assert packed[:4] == b"\x28\xb5\x2f\xfd"
+    with pytest.raises(DataError, match=rf"{codec}-compressed file .* unpacks to more than 1\.0 MB of text"):
+        load_table(packed, f"orders.csv.{codec}", ReadLimits(max_memory_bytes=4 * 1024**2))
+    assert len(load_table(packed, f"orders.csv.{codec}", ReadLimits()).frame) == 1024**2
+
+
+# ------------------------------------------------------------------------------------ a model file of another run
+def test_a_model_file_of_another_dataset_is_refused(small_workspace, sample_workspace_template, capsys) -> None:
+    ws = Workspace(small_workspace.path)
+    run_dir = ws.run_dir(small_workspace.run_id)
+    badfiles.write_foreign_model(run_dir, sample_workspace_template.path / "runs" / sample_workspace_template.run_id)
+    before = workspace_digest(ws.path)
+    with pytest.raises(ModelFileError, match=badfiles.FOREIGN_MODEL_MESSAGE):
+        runs.load_model(ws, small_workspace.run_id)
+    user = ws.load_dataset(small_workspace.dataset_id).interactions[C.USER_ID].iloc[0]
+    code = cli.main(["recommend", "--workspace", str(ws.path), "--run", small_workspace.run_id, "--user", str(user)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT and badfiles.FOREIGN_MODEL_MESSAGE.search(err), err
+    assert workspace_digest(ws.path) == before
+
+
+def test_a_model_json_without_its_keys_is_refused_without_a_traceback(small_workspace) -> None:
+    import json
+
+    ws = Workspace(small_workspace.path)
+    meta_path = ws.run_dir(small_workspace.run_id) / "model.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"], meta["user_builder"]
+    meta_path.write_text(json.dumps(meta))
+    before = workspace_digest(ws.path)
+    with pytest.raises(ModelFileError, match=badfiles.MODEL_JSON_MISSING_KEYS):
+        runs.load_model(ws, small_workspace.run_id)
+    assert workspace_digest(ws.path) == before
+
+
+def test_ids_that_differ_only_by_unicode_normalisation_are_named_in_a_warning(tmp_path: Path) -> None:
+    from recsys.data.prepare import prepare_dataset
+
+    prepared = prepare_dataset(interactions=badfiles.write_confusable_ids(tmp_path))
+    warnings = [str(w) for w in prepared.warnings]
+    assert any(badfiles.CONFUSABLE_WARNING.search(w) for w in warnings), warnings
+    assert prepared.interactions[C.USER_ID].nunique() == 7  # kept apart: merging is the user's decision
