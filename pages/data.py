@@ -16,7 +16,9 @@ from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
 from recsys.data.validate import DataError
 from recsys.workspace import overview
-from recsys.workspace.ingest import SAMPLE_NAME, StagedUpload, import_files, preview_file, sample_files, stage_upload
+from recsys.workspace.ingest import (
+    SAMPLE_NAME, DuplicateImportError, StagedUpload, import_files, preview_file, sample_files, stage_upload,
+)
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"
@@ -169,13 +171,18 @@ def render_import() -> None:
             "A synthetic shop of customers, offers and six months of impressions, clicks, redemptions "
             "and purchases, with structure planted on purpose (see `sample_data/README.md`)."
         )
+        again = st.checkbox("Import it again even if it is already in the workspace", key="sample_again")
         if st.button("Import the sample shop", type="primary"):
             files = sample_files()
-            run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={})
+            run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={},
+                       allow_duplicate=again)
         return
 
+    # The uploaders' keys change after a successful import, so the form starts empty again.
+    generation = st.session_state.get(_UPLOAD_GENERATION, 0)
     uploads = {
-        role: st.file_uploader(ROLE_LABEL[role], type=UPLOAD_TYPES, key=f"upload_{role}") for role in ROLE_TABLE
+        role: st.file_uploader(ROLE_LABEL[role], type=UPLOAD_TYPES, key=f"upload_{role}" + (f"_{generation}" if generation else ""))
+        for role in ROLE_TABLE
     }
     if uploads["interactions"] is None:
         st.caption(
@@ -239,6 +246,11 @@ def render_import() -> None:
         )
         pseudonymise = right.checkbox("Replace customer ids by keyed pseudonyms")
         name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
+        again = st.checkbox(
+            "Import a second copy if these exact files were already imported",
+            help="Off: importing the same files with the same column mapping again is refused, so a double "
+                 "click never makes an untrained duplicate.",
+        )
         submitted = st.form_submit_button("Check and import", type="primary")
     if submitted:
         options = ImportOptions(
@@ -250,29 +262,45 @@ def render_import() -> None:
         paths = {role: staged.path for role, staged in saved.items()}
         run_import(
             paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
-            mapping=mapping, options=options, pseudonymise=pseudonymise,
+            mapping=mapping, options=options, pseudonymise=pseudonymise, allow_duplicate=again,
         )
 
 
-def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001
+_UPLOAD_GENERATION = "upload_generation"
+
+
+def run_import(  # noqa: ANN001
+    interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False, allow_duplicate=False,
+) -> None:
     failure: DataError | None = None
+    duplicate: DuplicateImportError | None = None
     with st.status("Importing...", expanded=True) as status:
         bar = st.progress(0.0)
         try:
             info, _ = import_files(
                 ws, interactions, users, items, name=name, names=names, mapping=mapping,
-                options=options, pseudonymise=pseudonymise,
+                options=options, pseudonymise=pseudonymise, refuse_duplicate=not allow_duplicate,
                 progress=lambda text, share: bar.progress(share, text=text),
             )
             status.update(label=f"Imported '{info.name}' as {info.id}", state="complete")
+        except DuplicateImportError as exc:
+            status.update(label="Already imported: nothing was saved", state="complete", expanded=False)
+            duplicate = exc
         except DataError as exc:
             status.update(label="Import stopped: the files need fixing", state="error", expanded=False)
             failure = exc
+    if duplicate is not None:
+        st.warning(f"{duplicate}  \n*Fix:* tick 'Import a second copy' above to keep two copies.", icon=":material/content_copy:")
+        if st.button(f"Open '{duplicate.existing.name}'", key="open_duplicate"):
+            shared.select_dataset(duplicate.existing.id)
+            st.rerun()
+        return
     if failure is not None:
         shared.show_data_error(failure)
         return
     shared.select_dataset(info.id)
     st.session_state[shared.LAST_IMPORT_KEY] = info.id
+    st.session_state[_UPLOAD_GENERATION] = st.session_state.get(_UPLOAD_GENERATION, 0) + 1
     st.rerun()
 
 
@@ -309,7 +337,10 @@ def render_manage() -> None:
     with st.form("delete_dataset"):
         target = st.selectbox("Delete a dataset (and the runs trained on it)", [d.id for d in datasets])
         sure = st.checkbox("Yes, delete it")
-        if st.form_submit_button("Delete") and sure:
+        clicked = st.form_submit_button("Delete")
+        if clicked and not sure:
+            st.warning("Nothing was deleted: tick 'Yes, delete it' first.")
+        elif clicked:
             ws.delete_dataset(target)
             shared.select_dataset(None)
             st.success(f"Deleted {target}.")

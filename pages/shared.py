@@ -143,10 +143,16 @@ def sidebar() -> None:
         ids = [d.id for d in datasets]
         labels = {d.id: d.label() for d in datasets}
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
-        st.session_state[DATASET_KEY] = current if current in ids else ids[0]
+        st.session_state[DATASET_KEY] = current if current in ids else _opening_dataset(ws, ids)
         st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
         _run_picker(ws, st.session_state[DATASET_KEY])
         st.caption(f"Workspace: `{ws.path}`")
+
+
+def _opening_dataset(ws: Workspace, ids: list[str]) -> str:
+    """A new session opens on the newest dataset that has a trained model (else the newest): a fresh,
+    untrained import must not send colleagues to "Train a model first"."""
+    return next((d for d in ids if ws.runs(d)), ids[0])
 
 
 def _run_picker(ws: Workspace, dataset: str) -> None:
