@@ -217,6 +217,7 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
         return _built(key)
     except _NotBuilt:
         pass
+    failure: str | None = None
     with st.status("Building the audience...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
         try:
@@ -225,14 +226,17 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
                 progress=lambda text, share: bar.progress(min(max(float(share), 0.0), 1.0), text=text),
             )
         except (ValueError, WorkspaceError) as exc:
-            status.update(label="The audience could not be built", state="error")
-            st.error(f"{exc}")
-            return None
+            failure = str(exc)
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
-            status.update(label="The audience could not be built", state="error")
-            st.error(f"Something went wrong while building the audience: {exc}. Nothing was saved.")
-            return None
-        status.update(label=f"Audience ready ({sum(result.timings.values()):.1f} s)", state="complete", expanded=False)
+            failure = f"Something went wrong while building the audience: {exc}. Nothing was saved."
+        if failure is not None:  # folded: the half-filled bar says nothing; the reason and its fix show below
+            status.update(label="The audience could not be built: see why below", state="error", expanded=False)
+        else:
+            status.update(label=f"Audience ready ({sum(result.timings.values()):.1f} s)", state="complete",
+                          expanded=False)
+    if failure is not None:
+        st.error(failure, icon=":material/error:")
+        return None
     return _built(key, result)
 
 
@@ -254,6 +258,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
         st.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
         return
     st.info(CONTROL_TEXT.format(control=summary["control_customers"]))
+    show_rerank_cost(result)
     show_expected(result, summary)
     for note in result.notes:
         st.warning(note)
@@ -272,6 +277,23 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
                                                        format="%.1f%%"),
         C.REASONS: st.column_config.TextColumn(width="large"),
     })
+
+
+def show_rerank_cost(result: Campaign) -> None:
+    """What the run's saved fairness re-ranking did to this list, in expected responders."""
+    effect = result.rerank
+    if not effect:
+        return
+    changed = f"{effect['pairs_changed']:,} of the {result.summary()['coupons']:,} coupons go to other customers or offers"
+    if effect["expected_with"] is None:
+        st.warning(f"Fairness re-ranking in this list: {changed} than the model alone would choose.")
+        return
+    with_it, without = effect["expected_with"], effect["expected_without"]
+    share = (with_it / without - 1) if without else 0.0
+    st.warning(
+        f"**Cost of the fairness re-ranking:** {with_it:,.0f} expected responders with it, {without:,.0f} with the "
+        f"model alone ({with_it - without:+,.0f}, {share:+.1%}); {changed}.", icon=":material/balance:",
+    )
 
 
 def show_expected(result: Campaign, summary: dict[str, Any]) -> None:
@@ -419,6 +441,7 @@ except (ValueError, OSError, WorkspaceError) as exc:
     st.error(f"Run {run_id} cannot be used: {exc}. Fix: train the model again on the Train page.")
     st.stop()
 
+shared.rerank_banner(ws, run_id, dataset.items, "Its cost in expected responders is shown with the preview.")
 submitted = audience_form(info, dataset, model, run_id)
 if submitted is not None:
     st.session_state[REQUEST_KEY] = submitted.to_dict()

@@ -319,6 +319,16 @@ campaign_day = active_on if active_on is not None else R.default_campaign_day(da
 rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
 if rm is not None:
     listed = R.with_probabilities(listed, rm, ctx)
+if rerank is not None:
+    cost = None
+    if rm is not None:  # this customer's list by the model alone, to price the re-ranking in expected responses
+        plain = R.with_probabilities(R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude,
+                                                              active_on=active_on, view=view), rm, ctx)
+        with_it = float(listed.recommendations[R.PROBABILITY].sum())
+        without = float(plain.recommendations[R.PROBABILITY].sum())
+        cost = (f"For this customer's top {k}: {with_it:.2f} expected responses with it, {without:.2f} with the "
+                f"model alone ({with_it - without:+.2f}).")
+    shared.rerank_banner(ws, run_id, dataset.items, cost)
 profile(user)
 st.markdown(f"#### Top {len(listed.recommendations)} offers")
 if listed.recommendations.empty:

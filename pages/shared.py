@@ -225,3 +225,21 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>~$|])")
 def md(text: object) -> str:
     """``text`` with every Markdown special character escaped (shown literally by st.markdown)."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def rerank_banner(ws: Workspace, run: str, items, cost: str | None = None) -> bool:  # noqa: ANN001 - items frame
+    """A banner naming the run's saved fairness re-ranking (it changes every list of the run) and its
+    cost; nothing without one. Returns whether a re-ranking is on."""
+    from recsys.workspace.audit import saved_rerank
+
+    saved = saved_rerank(ws, run)
+    if saved is None:
+        return False
+    st.warning(
+        f"**Fairness re-ranking on:** {md(saved.describe(items))}, saved with run {run} on the Fairness page. "
+        "It changes who gets which offer in every list of this run. "
+        + (cost or "")
+        + " Remove it on the Fairness page (Fix it tab) to rank by the model alone.",
+        icon=":material/balance:",
+    )
+    return True

@@ -16,6 +16,7 @@ import pandas as pd
 
 from recsys.campaign.spec import CampaignError
 from recsys.core import columns as C
+from recsys.insight.rerank import RerankSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.workspace.campaign import Campaign
@@ -187,3 +188,25 @@ __all__ = [
     "SelectionCheck", "offer_names", "offer_choices", "score_histogram", "group_values", "group_mix",
     "selection_by_group",
 ]
+
+
+def rerank_effect(settings: dict[str, Any], with_it: pd.DataFrame, without: pd.DataFrame, *,
+                  items: pd.DataFrame | None, probabilities: bool) -> dict[str, Any]:
+    """What a saved fairness re-ranking did to a list, for the Campaign banner and the manifest.
+
+    ``with_it`` / ``without``: the audience frames allocated with and without it. Returns the
+    settings, their description, the expected responders among the coupons sent with and without
+    it (sum of the model's probabilities of the treatment rows; None when ``score`` is not a
+    probability) and how many sent coupons (customer, offer) differ.
+    """
+    chosen = RerankSettings.from_dict(settings)
+    a = with_it[with_it[C.GROUP] == C.TREATMENT]
+    b = without[without[C.GROUP] == C.TREATMENT]
+    key_a = a[C.USER_ID].astype(str) + "\x1f" + a[C.ITEM_ID].astype(str)
+    key_b = b[C.USER_ID].astype(str) + "\x1f" + b[C.ITEM_ID].astype(str)
+    return {
+        "settings": chosen.to_dict(), "description": chosen.describe(items),
+        "expected_with": float(a[C.SCORE].sum()) if probabilities else None,
+        "expected_without": float(b[C.SCORE].sum()) if probabilities else None,
+        "pairs_changed": int((~key_a.isin(set(key_b))).sum()),
+    }

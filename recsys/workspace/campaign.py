@@ -60,7 +60,7 @@ from recsys.core.progress import ProgressCallback
 from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
     BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
     SHARE_OF_BASE, SHARE_TARGETED, TARGETED, VALUE, SelectionCheck, group_mix, group_values, offer_choices,
-    offer_names, score_histogram, selection_by_group,
+    offer_names, rerank_effect, score_histogram, selection_by_group,
 )
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
@@ -250,6 +250,10 @@ class Campaign:
     timings: dict[str, float] = field(default_factory=dict)
     horizon_days: int | None = None
     campaign_day: str | None = None
+    #: The run's saved fairness re-ranking when it shaped this list: ``settings``, ``description``,
+    #: ``expected_with`` / ``expected_without`` (expected responders among the coupons sent, with and
+    #: without it; None without probabilities) and ``pairs_changed`` (coupons that differ). None: no re-ranking.
+    rerank: dict[str, Any] | None = None
 
     @property
     def has_probability(self) -> bool:
@@ -414,6 +418,11 @@ def build_campaign(
     if response_model is not None:
         audience = replace(audience, frame=with_probability_column(audience.frame))
     notes.extend(audience.allocation.notes)
+    rerank_info = None
+    if adjuster is not None:
+        plain = build_audience(scores, dataset.users, costs_items, dataset.interactions, core, recent_recipients=recent)
+        rerank_info = rerank_effect((run.get("extra") or {}).get("rerank") or {}, audience.frame, plain.frame,
+                                    items=items, probabilities=response_model is not None)
     timings["allocation"] = _lap(clock)
 
     clock = time.perf_counter()
@@ -440,7 +449,9 @@ def build_campaign(
         notes=tuple(notes), timings=timings,
         horizon_days=None if response_model is None else int(response_model.config_.horizon_days),
         campaign_day=None if day is None else str(day.date()),
+        rerank=rerank_info,
     )
+
 
 
 def export_campaign(
@@ -465,6 +476,7 @@ def export_campaign(
         "horizon_days": campaign.horizon_days,
         "campaign_day": campaign.campaign_day,
         "expected_responders": campaign.expected_responders().to_dict("records"),
+        "fairness_rerank": campaign.rerank,
     }
     result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,

@@ -153,3 +153,29 @@ def test_exporting_keeps_the_preview_and_the_next_preview_skips_those_just_sent(
     click(page, "Preview audience")  # a new preview: customers just sent a coupon are left out (controls got none)
     assert sent and not listed() & sent
     assert not page.button(key="campaign_export").disabled
+
+
+def test_a_saved_re_ranking_is_in_view_and_in_the_manifest(page: AppTest, tmp_path: Path) -> None:
+    import json
+
+    from recsys.insight.rerank import RerankSettings
+    from recsys.insight.rules import ItemRule
+    from recsys.workspace.audit import save_rerank
+
+    ws = Workspace(tmp_path / "ws")
+    [run] = ws.runs()
+    save_rerank(ws, run["id"], RerankSettings(kind="boost", strength=1.0, pool=30,
+                                              items=ItemRule.parse("discount_depth>=30")))
+    page.run()
+    assert any("Fairness re-ranking on:" in w.value and "Boost offers with" in w.value for w in page.warning)
+    page.checkbox(key="campaign_all_offers").check()
+    page.multiselect(key="campaign_offers").set_value(["OFF0001", "OFF0004"])
+    page.number_input(key="campaign_amount").set_value(40)
+    click(page, "Preview audience")
+    [cost] = [w.value for w in page.warning if "Cost of the fairness re-ranking" in w.value]
+    assert "expected responders with it" in cost and "with the model alone" in cost
+    click(page, "Export targeting list")
+    manifest = json.loads((ws.export_dir("e1") / "manifest.json").read_text(encoding="utf-8"))
+    recorded = manifest["params"]["fairness_rerank"]
+    assert recorded["settings"]["kind"] == "boost" and recorded["description"].startswith("Boost offers with")
+    assert recorded["expected_with"] <= recorded["expected_without"] + 1e-9  # the model alone maximises the sum
