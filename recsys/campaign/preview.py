@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys.campaign import export
 from recsys.campaign.spec import CampaignError
 from recsys.core import columns as C
 from recsys.insight.rerank import RerankSettings
@@ -199,14 +200,33 @@ def rerank_effect(settings: dict[str, Any], with_it: pd.DataFrame, without: pd.D
     it (sum of the model's probabilities of the treatment rows; None when ``score`` is not a
     probability) and how many sent coupons (customer, offer) differ.
     """
-    chosen = RerankSettings.from_dict(settings)
+    try:
+        description = RerankSettings.from_dict(settings).describe(items)
+    except (ValueError, TypeError):  # settings of another version or hook: named as they are
+        description = f"saved re-ranking {dict(settings)}"
     a = with_it[with_it[C.GROUP] == C.TREATMENT]
     b = without[without[C.GROUP] == C.TREATMENT]
     key_a = a[C.USER_ID].astype(str) + "\x1f" + a[C.ITEM_ID].astype(str)
     key_b = b[C.USER_ID].astype(str) + "\x1f" + b[C.ITEM_ID].astype(str)
     return {
-        "settings": chosen.to_dict(), "description": chosen.describe(items),
+        "settings": dict(settings), "description": description,
         "expected_with": float(a[C.SCORE].sum()) if probabilities else None,
         "expected_without": float(b[C.SCORE].sum()) if probabilities else None,
         "pairs_changed": int((~key_a.isin(set(key_b))).sum()),
     }
+
+
+def offer_table(items: pd.DataFrame | None, offers: Iterable[Any], start: str | None, end: str | None) -> pd.DataFrame:
+    """``item_id``, ``offer_name`` and the days each offer runs (``offer_start`` / ``offer_end`` as
+    ``YYYY-MM-DD`` text, empty when unknown): the offer columns of an export."""
+    ids = [str(o) for o in offers]
+    names = offer_names(items, ids)
+    out = pd.DataFrame({C.ITEM_ID: ids, export.OFFER_NAME: [names.get(i, i) for i in ids]})
+    for canonical, column in ((export.OFFER_START, start), (export.OFFER_END, end)):
+        if items is None or column is None or column not in items.columns:
+            out[canonical] = ""
+            continue
+        days = pd.to_datetime(items[column], errors="coerce").dt.strftime("%Y-%m-%d")
+        lookup = pd.Series(days.to_numpy(object), index=items[C.ITEM_ID].astype(str)).groupby(level=0).first()
+        out[canonical] = out[C.ITEM_ID].map(lookup).fillna("")
+    return out

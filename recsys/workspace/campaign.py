@@ -60,7 +60,7 @@ from recsys.core.progress import ProgressCallback
 from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
     BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
     SHARE_OF_BASE, SHARE_TARGETED, TARGETED, VALUE, SelectionCheck, group_mix, group_values, offer_choices,
-    offer_names, rerank_effect, score_histogram, selection_by_group,
+    offer_names, offer_table, rerank_effect, score_histogram, selection_by_group,
 )
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
@@ -254,6 +254,8 @@ class Campaign:
     #: ``expected_with`` / ``expected_without`` (expected responders among the coupons sent, with and
     #: without it; None without probabilities) and ``pairs_changed`` (coupons that differ). None: no re-ranking.
     rerank: dict[str, Any] | None = None
+    #: ``item_id``, ``offer_name``, ``offer_start``, ``offer_end`` of the chosen offers (the export's offer columns).
+    offers: pd.DataFrame | None = None
 
     @property
     def has_probability(self) -> bool:
@@ -450,6 +452,7 @@ def build_campaign(
         horizon_days=None if response_model is None else int(response_model.config_.horizon_days),
         campaign_day=None if day is None else str(day.date()),
         rerank=rerank_info,
+        offers=offer_table(items, spec.offers, *reco.date_window_columns(dataset.info.item_schema, items)),
     )
 
 
@@ -481,7 +484,7 @@ def export_campaign(
     result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,
         dataset_fingerprint=campaign.dataset_fingerprint, params=params, reasons=campaign.reasons,
-        identifiers=identifiers,
+        identifiers=identifiers, offers=campaign.offers,
     )
     if out is not None:
         target = Path(out)
