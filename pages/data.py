@@ -14,7 +14,8 @@ from recsys.data.dataset import DatasetInfo
 from recsys.data.files import ReadLimits
 from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
-from recsys.data.validate import DataError
+from recsys.data.clean import report_summary
+from recsys.data.validate import CleaningReport, DataError
 from recsys.workspace import overview
 from recsys.workspace.ingest import (
     SAMPLE_NAME, DuplicateImportError, StagedUpload, import_files, preview_file, sample_files, stage_upload,
@@ -100,10 +101,7 @@ def render_overview() -> None:
 
 def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
     if info.report.get("steps"):
-        from recsys.data.validate import CleaningReport
-
-        report = CleaningReport.from_dict(info.report).to_frame()
-        st.dataframe(report, hide_index=True, width="stretch")
+        render_cleaning_report(info)
     for warning in info.warnings:
         st.warning(f"{warning.get('file')}: {warning.get('message')} {warning.get('fix', '')}")
     if info.user_schema.columns or info.item_schema.columns:
@@ -112,6 +110,26 @@ def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
     if found:
         st.markdown("**Direct identifiers found** (never used as features, never exported)")
         st.table(pd.Series(found, name="why").rename_axis("column").reset_index())
+
+
+def render_cleaning_report(info: DatasetInfo) -> None:
+    """Only the rules that dropped rows, with their share of the rows read, adding up to the total."""
+    report = CleaningReport.from_dict(info.report)
+    summary = report_summary(report)
+    if summary.empty:
+        st.caption("Cleaning dropped no row.")
+    else:
+        st.markdown("**Cleaning report**: the rules that dropped rows (a row dropped for two reasons counts once).")
+        st.dataframe(summary.assign(share=100 * summary["share"]), hide_index=True, width="stretch", column_config={
+            "rows": st.column_config.NumberColumn("rows", format="%d"),
+            "share": st.column_config.NumberColumn("% of rows read", format="%.1f%%"),
+            "what": st.column_config.TextColumn("why", width="large"),
+        })
+    steps = report.to_frame()
+    other = steps[(steps["action"] != "dropped") & (steps["count"] > 0)]
+    if not other.empty:
+        st.caption("Kept or fixed, not dropped: " + "; ".join(
+            f"{r.name} {r.count:,} ({r.action})" for r in other.itertuples(index=False)) + ".")
 
 
 def render_column_types(info: DatasetInfo, editable: bool = False) -> None:
@@ -245,6 +263,11 @@ def render_import() -> None:
             format_func={"error": "stop and tell me", "merge": "are the same id", "keep": "are different ids"}.get,
         )
         pseudonymise = right.checkbox("Replace customer ids by keyed pseudonyms")
+        keep_lines = right.checkbox(
+            "Keep non-product lines (postage, fees, manual adjustments)",
+            help="Off: lines such as POST, DOT, M or BANK CHARGES are left out of the offers; the cleaning "
+                 "report shows the rule and the codes it found.",
+        )
         name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
         again = st.checkbox(
             "Import a second copy if these exact files were already imported",
@@ -258,6 +281,7 @@ def render_import() -> None:
             leading_zero_ids=zeros,
             user_columns=tuple(user_cols) or None,
             item_columns=tuple(item_cols) or None,
+            keep_non_product_lines=keep_lines,
         )
         paths = {role: staged.path for role, staged in saved.items()}
         run_import(
@@ -315,11 +339,10 @@ def render_last_import() -> None:
         f"{info.n_users:,} customers, {info.n_items:,} offers. It is now selected in the sidebar."
     )
     if info.report.get("steps"):
-        from recsys.data.validate import CleaningReport
-
         report = CleaningReport.from_dict(info.report).to_frame()
-        if (report["count"] > 0).any():
-            st.plotly_chart(charts.cleaning_report(report), width="stretch")
+        dropped = report[(report["action"] == "dropped") & (report["count"] > 0)]
+        if not dropped.empty:
+            st.plotly_chart(charts.cleaning_report(dropped), width="stretch")
     render_import_record(info)
 
 
