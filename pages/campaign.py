@@ -111,7 +111,14 @@ def column_label(info: Any, name: str) -> str:  # noqa: ANN401
 
 def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignRequest | None:  # noqa: ANN401
     """The audience spec as a form; the request when submitted and valid (else None, message shown)."""
-    choices = campaign.offer_choices(dataset.items, model)
+    start, end = reco.date_window_columns(info.item_schema, dataset.items)
+    campaign_day = reco.default_campaign_day(dataset)
+    choices = campaign.offer_choices(dataset.items, model, start=start, end=end, day=campaign_day)
+    status = campaign.offer_status(dataset.items, list(choices), start, end, campaign_day)
+    ended = int((status == campaign.ENDED).sum())
+    if ended and not st.toggle(f"Show the {ended:,} ended offers too", False, key="campaign_show_ended",
+                               help=f"Offers whose end date is before {campaign_day:%d %b %Y} (the data's last day)."):
+        choices = {i: label for i, label in choices.items() if status.get(i) != campaign.ENDED}
     has_probability = runs.get_run(ws, run_id).targeting.get("status") == "ok"
     numeric_items = [c for c in dataset.items.columns
                      if c != C.ITEM_ID and pd.api.types.is_numeric_dtype(dataset.items[c])]

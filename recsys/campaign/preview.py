@@ -46,14 +46,51 @@ def offer_names(items: pd.DataFrame | None, offers: Iterable[Any]) -> dict[str, 
     return dict(zip(ids, (str(n) for n in item_names(items, ids))))
 
 
-def offer_choices(items: pd.DataFrame | None, model: Any) -> dict[str, str]:
-    """Every offer a campaign can target -> "name (id)" for pickers: the model's offers and the table's."""
+def offer_choices(
+    items: pd.DataFrame | None, model: Any, *, start: str | None = None, end: str | None = None, day: Any = None,
+) -> dict[str, str]:
+    """Every offer a campaign can target -> "name (id) · 1 Mar-31 May 2026 · live" for pickers: the
+    model's offers and the table's, live ones first, then upcoming, then ended (see :func:`offer_status`;
+    no dates or status without the offers' date columns and a campaign ``day``)."""
     ids = pd.unique(np.concatenate([
         np.asarray(model.item_index_.ids, dtype=object),
         items[C.ITEM_ID].astype(str).to_numpy(object) if items is not None else np.zeros(0, object),
     ]))
     names = offer_names(items, ids)
-    return {i: (names[i] if names[i] == i else f"{names[i]} ({i})") for i in ids}
+    labels = pd.Series([names[i] if names[i] == i else f"{names[i]} ({i})" for i in ids], index=ids, dtype=object)
+    table = offer_table(items, ids, start, end).set_index(C.ITEM_ID)
+    first, last = table[export.OFFER_START], table[export.OFFER_END]
+    dates = np.where((first != "") | (last != ""), " · " + first.str.replace("^$", "…", regex=True) + " to "
+                     + last.str.replace("^$", "…", regex=True), "")
+    labels = labels + pd.Series(dates, index=table.index).reindex(labels.index).fillna("")
+    status = offer_status(items, ids, start, end, day)
+    labels = labels + np.where(status != "", " · " + status, "")
+    order = np.argsort(status.map(STATUS_ORDER).fillna(0).to_numpy(), kind="stable")
+    return dict(zip(labels.index[order], labels.to_numpy()[order]))
+
+
+LIVE, UPCOMING, ENDED = "live", "upcoming", "ended"
+STATUS_ORDER = {LIVE: 0, "": 0, UPCOMING: 1, ENDED: 2}
+
+
+def offer_status(items: pd.DataFrame | None, offers: Iterable[Any], start: str | None, end: str | None,
+                 day: Any) -> pd.Series:
+    """Each offer's status on ``day``: "live", "upcoming" (starts later) or "ended"; "" when unknown
+    (no date columns, no day, or an offer outside the table). Both ends of a window are inclusive."""
+    ids = pd.Index([str(o) for o in offers])
+    out = pd.Series("", index=ids, dtype=object)
+    if items is None or day is None or (start is None and end is None):
+        return out
+    when = pd.Timestamp(day).normalize()
+    table = items.assign(**{C.ITEM_ID: items[C.ITEM_ID].astype(str)}).drop_duplicates(C.ITEM_ID).set_index(C.ITEM_ID)
+    known = ids.isin(table.index)
+    status = pd.Series(LIVE, index=table.index, dtype=object)
+    if start is not None and start in table.columns:
+        status[(pd.to_datetime(table[start], errors="coerce").dt.normalize() > when).to_numpy()] = UPCOMING
+    if end is not None and end in table.columns:
+        status[(pd.to_datetime(table[end], errors="coerce").dt.normalize() < when).to_numpy()] = ENDED
+    out[known] = status.reindex(ids[known]).to_numpy()
+    return out
 
 
 def score_histogram(scores: pd.DataFrame, targeted: pd.DataFrame, bins: int = 30) -> pd.DataFrame:

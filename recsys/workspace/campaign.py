@@ -60,7 +60,7 @@ from recsys.core.progress import ProgressCallback
 from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
     BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
     SHARE_OF_BASE, SHARE_TARGETED, TARGETED, VALUE, SelectionCheck, group_mix, group_values, offer_choices,
-    offer_names, offer_table, rerank_effect, score_histogram, selection_by_group,
+    ENDED, offer_names, offer_status, offer_table, rerank_effect, score_histogram, selection_by_group,
 )
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
