@@ -256,8 +256,8 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     cols[1].metric("Control group (no coupon)", f"{summary['control_customers']:,}")
     cols[2].metric("Coupons to send", f"{summary['coupons']:,}")
     if summary["money"] is not None:
-        cols[3].metric("Cost of the coupons sent", f"{summary['money']:,.2f}",
-                       help=f"Budget used including the control group's slots: {summary['budget_used']:,.2f}.")
+        cols[3].metric("Cost of the coupons sent", shared.money(summary["money"]),
+                       help=f"Budget used including the control group's slots: {shared.money(summary['budget_used'])}.")
     else:
         cols[3].metric("Offers", summary["offers"])
     if result.audience.frame.empty:

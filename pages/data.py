@@ -71,7 +71,7 @@ def render_overview() -> None:
     cols[0].metric("Customers", f"{info.n_users:,}")
     cols[1].metric("Offers", f"{info.n_items:,}")
     cols[2].metric("Interactions", f"{head['interactions']:,}")
-    cols[3].metric("Revenue", f"{head['revenue']:,.0f}" if head["revenue"] is not None else "n/a")
+    cols[3].metric("Revenue", shared.money(head["revenue"], 0))
     if head["first"] is not None:
         first, last = pd.Timestamp(head["first"]), pd.Timestamp(head["last"])
         cols[4].metric("Days covered", f"{(last - first).days + 1:,}")
@@ -95,6 +95,12 @@ def render_overview() -> None:
             charts.users_by_column(_users_by(str(ws.path), dataset_id, info.fingerprint, column)),
             width="stretch",
         )
+    current = shared.currency()
+    options = list(dict.fromkeys([current, *shared.CURRENCIES]))
+    st.selectbox("Currency of the money amounts", options, index=options.index(current), key="currency_choice",
+                 format_func=lambda c: shared.CURRENCIES.get(c, c),
+                 on_change=lambda: st.session_state.__setitem__(shared.CURRENCY_KEY, st.session_state["currency_choice"]),
+                 help=f"Shown with revenue, budgets and costs on every page (default: ${shared.CURRENCY_ENV}).")
     with st.expander("How this dataset was imported: cleaning report, column types, identifiers"):
         render_import_record(info, editable=True)
 

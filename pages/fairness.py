@@ -216,12 +216,15 @@ def lists_tab(result: AuditResult) -> None:
     values = result.list_metrics
     cols = st.columns(min(5, max(len(values), 1)))
     for i, (name, value) in enumerate(values.items()):
-        cols[i % len(cols)].metric(name, f"{value:.3f}")
+        label, tip = shared.metric_words(name)
+        cols[i % len(cols)].metric(label, f"{value:.3f}", help=tip)
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
-    st.markdown(f"**The lists of each {result.config.user_column.replace('_', ' ')} group**")
-    wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
-    st.dataframe(wide, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns})
+    with st.expander(f"Advanced: every list measure for each {result.config.user_column.replace('_', ' ')} group"):
+        wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
+        st.dataframe(wide, width="stretch", column_config={
+            c: st.column_config.NumberColumn(shared.metric_words(c)[0], help=shared.metric_words(c)[1], format="%.3f")
+            for c in wide.columns})
 
 
 def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str] | None:

@@ -184,9 +184,16 @@ def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
         "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
                          "new offer: no track record yet", ""),
     })
-    st.dataframe(table, hide_index=True, width="stretch",
+    advanced = chance in table.columns  # with a probability, the raw score is for the curious only
+    st.dataframe(table.drop(columns=[C.SCORE]) if advanced else table, hide_index=True, width="stretch",
                  column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f"),
                                 chance: st.column_config.NumberColumn(format="%.1f%%")})
+    if advanced:
+        with st.expander("Advanced: the model's raw scores"):
+            st.caption("The raw score orders offers for one customer; it is not a probability and does not "
+                       "compare across customers. The explanations below split it into its parts.")
+            st.dataframe(table[[C.RANK, "offer", C.SCORE]], hide_index=True, width="stretch",
+                         column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f")})
 
 
 # ------------------------------------------------------------------------------- one offer, explained

@@ -243,3 +243,62 @@ def rerank_banner(ws: Workspace, run: str, items, cost: str | None = None) -> bo
         icon=":material/balance:",
     )
     return True
+
+
+#: Environment default of the money currency ("GBP", "€", ...); the Data page can change it per session.
+CURRENCY_ENV = "PROMOLENS_CURRENCY"
+CURRENCY_KEY = "currency"
+#: Currencies offered on the Data page: symbol written before the amount, or a code after it.
+CURRENCIES = {"": "no currency", "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (EUR)", "CHF": "CHF", "¥": "¥ (JPY/CNY)"}
+
+
+def currency() -> str:
+    """The currency shown with money amounts: the Data page's choice, else $PROMOLENS_CURRENCY, else none."""
+    chosen = st.session_state.get(CURRENCY_KEY)
+    return os.environ.get(CURRENCY_ENV, "").strip() if chosen is None else str(chosen)
+
+
+def money(amount: float | None, decimals: int = 2) -> str:
+    """``amount`` with its currency and thousands separators: "£1,234.50", "1,234.50 CHF"; "n/a" for None.
+
+    >>> money(1234.5)  # no currency chosen  # doctest: +SKIP
+    '1,234.50'
+    """
+    if amount is None:
+        return "n/a"
+    sign, body = ("-" if amount < 0 else ""), f"{abs(float(amount)):,.{decimals}f}"
+    unit = currency()
+    if not unit:
+        return sign + body
+    return f"{sign}{unit}{body}" if len(unit) == 1 else f"{sign}{body} {unit}"
+
+
+#: Plain label and glossary tooltip of each list metric (the part of its name before "@k").
+METRIC_WORDS: dict[str, tuple[str, str]] = {
+    "precision": ("hits per slot", "Share of the list's offers the customer went on to respond to."),
+    "recall": ("responses found", "Share of the customer's later responses that the list held."),
+    "ndcg": ("ranking quality", "Responses near the top of the list count most (0 to 1, higher is better)."),
+    "map": ("ranking quality (MAP)", "Mean average precision: how early the responses come (higher is better)."),
+    "hit_rate": ("customers with a hit", "Share of customers with at least one response in their list."),
+    "coverage": ("offers used", "Share of all offers that appear in anyone's list."),
+    "catalog_coverage": ("offers used", "Share of all offers that appear in anyone's list."),
+    "exposure_gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
+    "gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
+    "long_tail_share": ("less popular offers", "Share of slots for offers outside the 20% most popular."),
+    "arp": ("average popularity", "Average popularity (past interactions) of the offers shown."),
+    "novelty": ("novelty", "How unexpected the offers are, in bits (higher = less obvious)."),
+    "ild": ("variety within a list", "How different the offers of one list are, by offer facts."),
+    "ild_emb": ("variety within a list (model)", "How different the offers of one list are, by the model's embeddings."),
+    "entropy": ("offer groups spanned", "How many offer groups a list spans, in bits."),
+    "miscalibration": ("distance from own history", "How far a list's mix is from the customer's own history (0 = same mix)."),
+    "parity": ("exposure parity", "Least- over most-exposed offer group (1 = equal)."),
+    "personalization": ("personalisation", "How different lists are between customers (1 = no overlap)."),
+}
+
+
+def metric_words(name: str) -> tuple[str, str]:
+    """("plain label @k", tooltip) of a metric name such as "exposure_gini@10"; the name itself when unknown."""
+    base, _, k = str(name).partition("@")
+    label, tip = METRIC_WORDS.get(base.lower(), (base.replace("_", " "), ""))
+    suffix = f" (top {k})" if k else ""
+    return label + suffix, (f"{tip} Technical name: {name}." if tip else f"Technical name: {name}.")
