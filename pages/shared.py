@@ -141,10 +141,14 @@ def sidebar() -> None:
             st.info("No dataset yet: import one on the Data page.")
             return
         ids = [d.id for d in datasets]
-        labels = {d.id: d.label() for d in datasets}
+        # The name and id fit the sidebar; the size goes below (a full label was cut off at 300 px).
+        labels = {d.id: f"{d.name} ({d.id})" for d in datasets}
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
         st.session_state[DATASET_KEY] = current if current in ids else _opening_dataset(ws, ids)
-        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
+        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY,
+                     help="; ".join(d.label() for d in datasets))
+        chosen = next(d for d in datasets if d.id == st.session_state[DATASET_KEY])
+        st.caption(chosen.label().removeprefix(chosen.name).strip(" ()").replace(f"{chosen.id}: ", "", 1))
         _run_picker(ws, st.session_state[DATASET_KEY])
         st.caption(f"Workspace: `{ws.path}`")
 
