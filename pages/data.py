@@ -195,7 +195,7 @@ def render_import() -> None:
             "A synthetic shop of customers, offers and six months of impressions, clicks, redemptions "
             "and purchases, with structure planted on purpose (see `sample_data/README.md`)."
         )
-        again = st.checkbox("Import it again even if it is already in the workspace", key="sample_again")
+        again = st.checkbox("Import a second copy even if it is already in the workspace", key="sample_again")
         if st.button("Import the sample shop", type="primary"):
             files = sample_files()
             run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={},
@@ -268,6 +268,11 @@ def render_import() -> None:
             "Ids like 007 and 7 in one column", ["error", "merge", "keep"],
             format_func={"error": "stop and tell me", "merge": "are the same id", "keep": "are different ids"}.get,
         )
+        bad_share = left.number_input(
+            "Rows with a bad date that may be dropped (%)", 0.0, 100.0, 100 * ImportOptions.max_bad_share, 0.5,
+            help="Rows whose date is empty, unreadable or in the future are dropped and reported up to this share "
+                 "of the file; above it the import stops so you can fix the dates.",
+        )
         pseudonymise = right.checkbox("Replace customer ids by keyed pseudonyms")
         keep_lines = right.checkbox(
             "Keep non-product lines (postage, fees, manual adjustments)",
@@ -288,6 +293,7 @@ def render_import() -> None:
             user_columns=tuple(user_cols) or None,
             item_columns=tuple(item_cols) or None,
             keep_non_product_lines=keep_lines,
+            max_bad_share=float(bad_share) / 100,
         )
         paths = {role: staged.path for role, staged in saved.items()}
         run_import(

@@ -38,7 +38,8 @@ from recsys.data.validate import (
 )
 
 _DATE_FIX = ("Correct or delete these rows, map a different column to the date/time, or allow more "
-             "rows to be dropped (ImportOptions.max_bad_share, now {share:.1%}).")
+             "rows to be dropped ('Rows with a bad date that may be dropped' in the Data page's import "
+             "options, now {share:.1%}).")
 
 class ImportContext:
     """Per-import state shared by the table steps: problems, warnings and the report."""
