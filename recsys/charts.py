@@ -28,10 +28,28 @@ def _event_colors(events: pd.Series) -> dict[str, str]:
 MODEBAR_MARGIN = 36
 
 
+#: Titles longer than this many characters are broken onto two lines (half-width charts at 1280 px cut them).
+TITLE_WRAP = 52
+
+
+def wrap_title(title: str, width: int = TITLE_WRAP) -> str:
+    """``title`` on two lines (``<br>`` at the last space before ``width``) when it is longer than ``width``.
+
+    >>> wrap_title("Who is offered 30-80% discounts, by age band (red: below four-fifths)")
+    'Who is offered 30-80% discounts, by age band (red:<br>below four-fifths)'
+    """
+    if len(title) <= width or "<br>" in title:
+        return title
+    cut = title.rfind(" ", 0, width)
+    return title if cut <= 0 else title[:cut] + "<br>" + title[cut + 1:]
+
+
 def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
+    title = wrap_title(title)
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        template=TEMPLATE, height=height, margin={"l": 10, "r": MODEBAR_MARGIN, "t": 45, "b": 10},
+        template=TEMPLATE, height=height,
+        margin={"l": 10, "r": MODEBAR_MARGIN, "t": 65 if "<br>" in title else 45, "b": 10},
         legend={"orientation": "h", "y": -0.18, "title": None},
         # The mode bar (zoom, download) stands vertically in the right margin, off the title on top.
         modebar={"orientation": "v", "bgcolor": "rgba(255,255,255,0)"},
