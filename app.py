@@ -8,6 +8,12 @@ vanish from page tests.
 import streamlit as st
 
 st.set_page_config(page_title="PromoLens", page_icon=":material/target:", layout="wide")
+# Screens about 1280 px wide (many laptops): less empty space above and beside the page, so tables and
+# charts keep their width; larger screens keep Streamlit's spacing.
+st.html(
+    "<style>@media (max-width: 1320px) {"
+    " [data-testid=stMainBlockContainer] {padding: 2.5rem 1.5rem 3rem 1.5rem;} }</style>"
+)
 
 navigation = st.navigation(
     {

@@ -111,7 +111,14 @@ def column_label(info: Any, name: str) -> str:  # noqa: ANN401
 
 def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignRequest | None:  # noqa: ANN401
     """The audience spec as a form; the request when submitted and valid (else None, message shown)."""
-    choices = campaign.offer_choices(dataset.items, model)
+    start, end = reco.date_window_columns(info.item_schema, dataset.items)
+    campaign_day = reco.default_campaign_day(dataset)
+    choices = campaign.offer_choices(dataset.items, model, start=start, end=end, day=campaign_day)
+    status = campaign.offer_status(dataset.items, list(choices), start, end, campaign_day)
+    ended = int((status == campaign.ENDED).sum())
+    if ended and not st.toggle(f"Show the {ended:,} ended offers too", False, key="campaign_show_ended",
+                               help=f"Offers whose end date is before {campaign_day:%d %b %Y} (the data's last day)."):
+        choices = {i: label for i, label in choices.items() if status.get(i) != campaign.ENDED}
     has_probability = runs.get_run(ws, run_id).targeting.get("status") == "ok"
     numeric_items = [c for c in dataset.items.columns
                      if c != C.ITEM_ID and pd.api.types.is_numeric_dtype(dataset.items[c])]
@@ -269,6 +276,7 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
         return _built(key)
     except _NotBuilt:
         pass
+    failure: str | None = None
     with st.status("Building the audience...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
         try:
@@ -277,14 +285,17 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
                 progress=lambda text, share: bar.progress(min(max(float(share), 0.0), 1.0), text=text),
             )
         except (ValueError, WorkspaceError) as exc:
-            status.update(label="The audience could not be built", state="error")
-            st.error(shared.md(exc))
-            return None
+            failure = shared.md(exc)
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
-            status.update(label="The audience could not be built", state="error")
-            st.error(f"Something went wrong while building the audience: {shared.md(exc)}. Nothing was saved.")
-            return None
-        status.update(label=f"Audience ready ({sum(result.timings.values()):.1f} s)", state="complete", expanded=False)
+            failure = f"Something went wrong while building the audience: {shared.md(exc)}. Nothing was saved."
+        if failure is not None:  # folded: the half-filled bar says nothing; the reason and its fix show below
+            status.update(label="The audience could not be built: see why below", state="error", expanded=False)
+        else:
+            status.update(label=f"Audience ready ({sum(result.timings.values()):.1f} s)", state="complete",
+                          expanded=False)
+    if failure is not None:
+        st.error(failure, icon=":material/error:")
+        return None
     return _built(key, result)
 
 
@@ -297,8 +308,8 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     cols[1].metric("Control group (no coupon)", f"{summary['control_customers']:,}")
     cols[2].metric("Coupons to send", f"{summary['coupons']:,}")
     if summary["money"] is not None:
-        cols[3].metric("Cost of the coupons sent", f"{summary['money']:,.2f}",
-                       help=f"Budget used including the control group's slots: {summary['budget_used']:,.2f}.")
+        cols[3].metric("Cost of the coupons sent", shared.money(summary["money"]),
+                       help=f"Budget used including the control group's slots: {shared.money(summary['budget_used'])}.")
     else:
         cols[3].metric("Offers", summary["offers"])
     if result.audience.frame.empty:
@@ -306,6 +317,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
         st.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
         return
     st.info(CONTROL_TEXT.format(control=summary["control_customers"]))
+    show_rerank_cost(result)
     show_expected(result, summary)
     show_roi(result)
     for note in result.notes:
@@ -325,6 +337,23 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
                                                        format="%.1f%%"),
         C.REASONS: st.column_config.TextColumn(width="large"),
     })
+
+
+def show_rerank_cost(result: Campaign) -> None:
+    """What the run's saved fairness re-ranking did to this list, in expected responders."""
+    effect = result.rerank
+    if not effect:
+        return
+    changed = f"{effect['pairs_changed']:,} of the {result.summary()['coupons']:,} coupons go to other customers or offers"
+    if effect["expected_with"] is None:
+        st.warning(f"Fairness re-ranking in this list: {changed} than the model alone would choose.")
+        return
+    with_it, without = effect["expected_with"], effect["expected_without"]
+    share = (with_it / without - 1) if without else 0.0
+    st.warning(
+        f"**Cost of the fairness re-ranking:** {with_it:,.0f} expected responders with it, {without:,.0f} with the "
+        f"model alone ({with_it - without:+,.0f}, {share:+.1%}); {changed}.", icon=":material/balance:",
+    )
 
 
 def show_expected(result: Campaign, summary: dict[str, Any]) -> None:
@@ -472,6 +501,7 @@ except (ValueError, OSError, WorkspaceError) as exc:
     st.error(f"Run {run_id} cannot be used: {shared.md(exc)}. Fix: train the model again on the Train page.")
     st.stop()
 
+shared.rerank_banner(ws, run_id, dataset.items, "Its cost in expected responders is shown with the preview.")
 submitted = audience_form(info, dataset, model, run_id)
 if submitted is not None:
     st.session_state[REQUEST_KEY] = submitted.to_dict()

@@ -14,10 +14,12 @@ from recsys.data.dataset import DatasetInfo
 from recsys.data.files import ReadLimits
 from recsys.data.mapping import ImportOptions, guess_mapping
 from recsys.data.schema import ColumnKind, ColumnSpec, TableSchema
-from recsys.data.validate import DataError
+from recsys.data.clean import report_summary
+from recsys.data.validate import CleaningReport, DataError
 from recsys.workspace import overview
 from recsys.workspace.ingest import (
-    SAMPLE_NAME, StagedUpload, discard_uploads, import_files, preview_file, sample_files, stage_upload,
+    SAMPLE_NAME, DuplicateImportError, StagedUpload, discard_uploads, import_files, preview_file, sample_files,
+    stage_upload,
 )
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
@@ -70,7 +72,7 @@ def render_overview() -> None:
     cols[0].metric("Customers", f"{info.n_users:,}")
     cols[1].metric("Offers", f"{info.n_items:,}")
     cols[2].metric("Interactions", f"{head['interactions']:,}")
-    cols[3].metric("Revenue", f"{head['revenue']:,.0f}" if head["revenue"] is not None else "n/a")
+    cols[3].metric("Revenue", shared.money(head["revenue"], 0))
     if head["first"] is not None:
         first, last = pd.Timestamp(head["first"]), pd.Timestamp(head["last"])
         cols[4].metric("Days covered", f"{(last - first).days + 1:,}")
@@ -94,16 +96,19 @@ def render_overview() -> None:
             charts.users_by_column(_users_by(str(ws.path), dataset_id, info.fingerprint, column)),
             width="stretch",
         )
+    current = shared.currency()
+    options = list(dict.fromkeys([current, *shared.CURRENCIES]))
+    st.selectbox("Currency of the money amounts", options, index=options.index(current), key="currency_choice",
+                 format_func=lambda c: shared.CURRENCIES.get(c, c),
+                 on_change=lambda: st.session_state.__setitem__(shared.CURRENCY_KEY, st.session_state["currency_choice"]),
+                 help=f"Shown with revenue, budgets and costs on every page (default: ${shared.CURRENCY_ENV}).")
     with st.expander("How this dataset was imported: cleaning report, column types, identifiers"):
         render_import_record(info, editable=True)
 
 
 def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
     if info.report.get("steps"):
-        from recsys.data.validate import CleaningReport
-
-        report = CleaningReport.from_dict(info.report).to_frame()
-        st.dataframe(report, hide_index=True, width="stretch")
+        render_cleaning_report(info)
     for warning in info.warnings:
         st.warning(f"{shared.md(warning.get('file'))}: {shared.md(warning.get('message'))} {shared.md(warning.get('fix', ''))}")
     if info.user_schema.columns or info.item_schema.columns:
@@ -112,6 +117,26 @@ def render_import_record(info: DatasetInfo, editable: bool = False) -> None:
     if found:
         st.markdown("**Direct identifiers found** (never used as features, never exported)")
         st.table(pd.Series(found, name="why").rename_axis("column").reset_index())
+
+
+def render_cleaning_report(info: DatasetInfo) -> None:
+    """Only the rules that dropped rows, with their share of the rows read, adding up to the total."""
+    report = CleaningReport.from_dict(info.report)
+    summary = report_summary(report)
+    if summary.empty:
+        st.caption("Cleaning dropped no row.")
+    else:
+        st.markdown("**Cleaning report**: the rules that dropped rows (a row dropped for two reasons counts once).")
+        st.dataframe(summary.assign(share=100 * summary["share"]), hide_index=True, width="stretch", column_config={
+            "rows": st.column_config.NumberColumn("rows", format="%d"),
+            "share": st.column_config.NumberColumn("% of rows read", format="%.1f%%"),
+            "what": st.column_config.TextColumn("why", width="large"),
+        })
+    steps = report.to_frame()
+    other = steps[(steps["action"] != "dropped") & (steps["count"] > 0)]
+    if not other.empty:
+        st.caption("Kept or fixed, not dropped: " + "; ".join(
+            f"{r.name} {r.count:,} ({r.action})" for r in other.itertuples(index=False)) + ".")
 
 
 def render_column_types(info: DatasetInfo, editable: bool = False) -> None:
@@ -171,13 +196,18 @@ def render_import() -> None:
             "A synthetic shop of customers, offers and six months of impressions, clicks, redemptions "
             "and purchases, with structure planted on purpose (see `sample_data/README.md`)."
         )
+        again = st.checkbox("Import a second copy even if it is already in the workspace", key="sample_again")
         if st.button("Import the sample shop", type="primary"):
             files = sample_files()
-            run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={})
+            run_import(files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, names={},
+                       allow_duplicate=again)
         return
 
+    # The uploaders' keys change after a successful import, so the form starts empty again.
+    generation = st.session_state.get(_UPLOAD_GENERATION, 0)
     uploads = {
-        role: st.file_uploader(ROLE_LABEL[role], type=UPLOAD_TYPES, key=f"upload_{role}") for role in ROLE_TABLE
+        role: st.file_uploader(ROLE_LABEL[role], type=UPLOAD_TYPES, key=f"upload_{role}" + (f"_{generation}" if generation else ""))
+        for role in ROLE_TABLE
     }
     if uploads["interactions"] is None:
         st.caption(
@@ -239,8 +269,23 @@ def render_import() -> None:
             "Ids like 007 and 7 in one column", ["error", "merge", "keep"],
             format_func={"error": "stop and tell me", "merge": "are the same id", "keep": "are different ids"}.get,
         )
+        bad_share = left.number_input(
+            "Rows with a bad date that may be dropped (%)", 0.0, 100.0, 100 * ImportOptions.max_bad_share, 0.5,
+            help="Rows whose date is empty, unreadable or in the future are dropped and reported up to this share "
+                 "of the file; above it the import stops so you can fix the dates.",
+        )
         pseudonymise = right.checkbox("Replace customer ids by keyed pseudonyms")
+        keep_lines = right.checkbox(
+            "Keep non-product lines (postage, fees, manual adjustments)",
+            help="Off: lines such as POST, DOT, M or BANK CHARGES are left out of the offers; the cleaning "
+                 "report shows the rule and the codes it found.",
+        )
         name = st.text_input("Dataset name", value=Path(names["interactions"]).stem)
+        again = st.checkbox(
+            "Import a second copy if these exact files were already imported",
+            help="Off: importing the same files with the same column mapping again is refused, so a double "
+                 "click never makes an untrained duplicate.",
+        )
         submitted = st.form_submit_button("Check and import", type="primary")
     if submitted:
         options = ImportOptions(
@@ -248,36 +293,54 @@ def render_import() -> None:
             leading_zero_ids=zeros,
             user_columns=tuple(user_cols) or None,
             item_columns=tuple(item_cols) or None,
+            keep_non_product_lines=keep_lines,
+            max_bad_share=float(bad_share) / 100,
         )
         paths = {role: staged.path for role, staged in saved.items()}
         try:
             run_import(
                 paths["interactions"], paths.get("users"), paths.get("items"), name=name, names=names,
-                mapping=mapping, options=options, pseudonymise=pseudonymise,
+                mapping=mapping, options=options, pseudonymise=pseudonymise, allow_duplicate=again,
             )
         finally:
             discard_uploads(saved.values())  # customer data: never left in the temp folder
 
 
-def run_import(interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False) -> None:  # noqa: ANN001
+_UPLOAD_GENERATION = "upload_generation"
+
+
+def run_import(  # noqa: ANN001
+    interactions, users, items, *, name, names, mapping=None, options=None, pseudonymise=False, allow_duplicate=False,
+) -> None:
     failure: DataError | None = None
+    duplicate: DuplicateImportError | None = None
     with st.status("Importing...", expanded=True) as status:
         bar = st.progress(0.0)
         try:
             info, _ = import_files(
                 ws, interactions, users, items, name=name, names=names, mapping=mapping,
-                options=options, pseudonymise=pseudonymise,
+                options=options, pseudonymise=pseudonymise, refuse_duplicate=not allow_duplicate,
                 progress=lambda text, share: bar.progress(share, text=text),
             )
             status.update(label=f"Imported '{shared.md(info.name)}' as {info.id}", state="complete")
+        except DuplicateImportError as exc:
+            status.update(label="Already imported: nothing was saved", state="complete", expanded=False)
+            duplicate = exc
         except DataError as exc:
             status.update(label="Import stopped: the files need fixing", state="error", expanded=False)
             failure = exc
+    if duplicate is not None:
+        st.warning(f"{shared.md(duplicate)}  \n*Fix:* tick 'Import a second copy' above to keep two copies.", icon=":material/content_copy:")
+        if st.button(f"Open '{shared.md(duplicate.existing.name)}'", key="open_duplicate"):
+            shared.select_dataset(duplicate.existing.id)
+            st.rerun()
+        return
     if failure is not None:
         shared.show_data_error(failure)
         return
     shared.select_dataset(info.id)
     st.session_state[shared.LAST_IMPORT_KEY] = info.id
+    st.session_state[_UPLOAD_GENERATION] = st.session_state.get(_UPLOAD_GENERATION, 0) + 1
     st.rerun()
 
 
@@ -292,11 +355,10 @@ def render_last_import() -> None:
         f"{info.n_users:,} customers, {info.n_items:,} offers. It is now selected in the sidebar."
     )
     if info.report.get("steps"):
-        from recsys.data.validate import CleaningReport
-
         report = CleaningReport.from_dict(info.report).to_frame()
-        if (report["count"] > 0).any():
-            st.plotly_chart(charts.cleaning_report(report), width="stretch")
+        dropped = report[(report["action"] == "dropped") & (report["count"] > 0)]
+        if not dropped.empty:
+            st.plotly_chart(charts.cleaning_report(dropped), width="stretch")
     render_import_record(info)
 
 
@@ -314,7 +376,10 @@ def render_manage() -> None:
     with st.form("delete_dataset"):
         target = st.selectbox("Delete a dataset (and the runs trained on it)", [d.id for d in datasets])
         sure = st.checkbox("Yes, delete it")
-        if st.form_submit_button("Delete") and sure:
+        clicked = st.form_submit_button("Delete")
+        if clicked and not sure:
+            st.warning("Nothing was deleted: tick 'Yes, delete it' first.")
+        elif clicked:
             ws.delete_dataset(target)
             shared.select_dataset(None)
             st.success(f"Deleted {shared.md(target)}.")

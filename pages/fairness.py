@@ -216,12 +216,15 @@ def lists_tab(result: AuditResult) -> None:
     values = result.list_metrics
     cols = st.columns(min(5, max(len(values), 1)))
     for i, (name, value) in enumerate(values.items()):
-        cols[i % len(cols)].metric(name, f"{value:.3f}")
+        label, tip = shared.metric_words(name)
+        cols[i % len(cols)].metric(label, f"{value:.3f}", help=tip)
     with st.expander("What do these numbers mean?"):
         st.markdown(GLOSSARY)
-    st.markdown(f"**The lists of each {shared.md(result.config.user_column.replace('_', ' '))} group**")
-    wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
-    st.dataframe(wide, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns})
+    with st.expander(f"Advanced: every list measure for each {shared.md(result.config.user_column.replace('_', ' '))} group"):
+        wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
+        st.dataframe(wide, width="stretch", column_config={
+            c: st.column_config.NumberColumn(shared.metric_words(c)[0], help=shared.metric_words(c)[1], format="%.3f")
+            for c in wide.columns})
 
 
 def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str] | None:
@@ -248,6 +251,17 @@ def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str]
     except ValueError as exc:
         st.info(shared.md(exc))
         return None
+
+
+def addresses_a_flag(result: AuditResult, chosen: RerankSettings) -> bool:
+    """Whether a re-ranking aims at something the audit flagged: a boost for a flagged customer group,
+    or a cap / diversification when the audit flagged anything."""
+    flagged = set()
+    if not result.offers.empty and "flagged" in result.offers.columns:
+        flagged = set(result.offers.loc[result.offers["flagged"].astype(bool), "group"].astype(str))
+    if chosen.kind == "boost":
+        return chosen.users is not None and bool(flagged & {str(v) for v in chosen.users.values})
+    return bool(flagged) or any(f.severity != "info" for f in result.flags)
 
 
 def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
@@ -297,7 +311,13 @@ def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
     with st.expander("Every point of the curve"):
         st.dataframe(sweep, hide_index=True, width="stretch")
     chosen = RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
-    if st.button(f"Save this re-ranking with run {run_id}", disabled=strength == 0.0, key="fair_save",
+    aimless = not addresses_a_flag(result, chosen)
+    if aimless:
+        st.warning("This re-ranking addresses no group the audit flagged (a boost for everyone, or nothing was "
+                   "flagged): it would still change every recommendation and campaign list of this run. "
+                   "*Fix:* pick a flagged group above, or tick the box to save it anyway.", icon=":material/warning:")
+        aimless = not st.checkbox("Save it anyway", key="fair_save_anyway")
+    if st.button(f"Save this re-ranking with run {run_id}", disabled=strength == 0.0 or aimless, key="fair_save",
                  help="Recommendations and campaign exports of this run will use it; remove it here at any time."):
         audit_jobs.save_rerank(ws, run_id, chosen, evidence={name: row[name] for name in sweep.columns})
         st.rerun()

@@ -184,9 +184,16 @@ def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
         "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
                          "new offer: no track record yet", ""),
     })
-    st.dataframe(table, hide_index=True, width="stretch",
+    advanced = chance in table.columns  # with a probability, the raw score is for the curious only
+    st.dataframe(table.drop(columns=[C.SCORE]) if advanced else table, hide_index=True, width="stretch",
                  column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f"),
                                 chance: st.column_config.NumberColumn(format="%.1f%%")})
+    if advanced:
+        with st.expander("Advanced: the model's raw scores"):
+            st.caption("The raw score orders offers for one customer; it is not a probability and does not "
+                       "compare across customers. The explanations below split it into its parts.")
+            st.dataframe(table[[C.RANK, "offer", C.SCORE]], hide_index=True, width="stretch",
+                         column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f")})
 
 
 # ------------------------------------------------------------------------------- one offer, explained
@@ -319,6 +326,16 @@ campaign_day = active_on if active_on is not None else R.default_campaign_day(da
 rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
 if rm is not None:
     listed = R.with_probabilities(listed, rm, ctx)
+if rerank is not None:
+    cost = None
+    if rm is not None:  # this customer's list by the model alone, to price the re-ranking in expected responses
+        plain = R.with_probabilities(R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude,
+                                                              active_on=active_on, view=view), rm, ctx)
+        with_it = float(listed.recommendations[R.PROBABILITY].sum())
+        without = float(plain.recommendations[R.PROBABILITY].sum())
+        cost = (f"For this customer's top {k}: {with_it:.2f} expected responses with it, {without:.2f} with the "
+                f"model alone ({with_it - without:+.2f}).")
+    shared.rerank_banner(ws, run_id, dataset.items, cost)
 profile(user)
 st.markdown(f"#### Top {len(listed.recommendations)} offers")
 if listed.recommendations.empty:

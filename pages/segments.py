@@ -308,7 +308,11 @@ def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
     if result.segmentation.kind != "saved":
         with st.form("seg_save_profile"):
             # one key per label, so the suggested name follows the chosen segment
-            name = st.text_input("Save this segment as", value=label, key=f"seg_profile_name::{label}")
+            suggested = label
+            if result.segmentation.kind == "clusters":  # "cluster 2" says nothing: name it by its top traits
+                suggested = P.business_name(prof.traits, prof.offer_types, fallback=label)
+            name = st.text_input("Save this segment as", value=suggested, key=f"seg_profile_name::{label}",
+                                 help="Suggested from the traits that set it apart most; edit it as you like.")
             if st.form_submit_button("Save segment"):
                 save(name, seg.members(label), {**seg.definition, "segment": label})
 

@@ -165,12 +165,22 @@ def sidebar() -> None:
             st.info("No dataset yet: import one on the Data page.")
             return
         ids = [d.id for d in datasets]
-        labels = {d.id: d.label() for d in datasets}
+        # The name and id fit the sidebar; the size goes below (a full label was cut off at 300 px).
+        labels = {d.id: f"{d.name} ({d.id})" for d in datasets}
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
-        st.session_state[DATASET_KEY] = current if current in ids else ids[0]
-        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY)
+        st.session_state[DATASET_KEY] = current if current in ids else _opening_dataset(ws, ids)
+        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY,
+                     help="; ".join(d.label() for d in datasets))
+        chosen = next(d for d in datasets if d.id == st.session_state[DATASET_KEY])
+        st.caption(chosen.label().removeprefix(chosen.name).strip(" ()").replace(f"{chosen.id}: ", "", 1))
         _run_picker(ws, st.session_state[DATASET_KEY])
         st.caption(f"Workspace: {md(ws.path)}")
+
+
+def _opening_dataset(ws: Workspace, ids: list[str]) -> str:
+    """A new session opens on the newest dataset that has a trained model (else the newest): a fresh,
+    untrained import must not send colleagues to "Train a model first"."""
+    return next((d for d in ids if ws.runs(d)), ids[0])
 
 
 def _run_picker(ws: Workspace, dataset: str) -> None:
@@ -239,3 +249,80 @@ def show_data_error(error: DataError, headline: str | None = None) -> None:
 def md(text: object) -> str:
     """``text`` shown literally by st.markdown, captions, alerts and labels (``core.markdown``)."""
     return escape_markdown(text)
+
+
+def rerank_banner(ws: Workspace, run: str, items, cost: str | None = None) -> bool:  # noqa: ANN001 - items frame
+    """A banner naming the run's saved fairness re-ranking (it changes every list of the run) and its
+    cost; nothing without one. Returns whether a re-ranking is on."""
+    from recsys.workspace.audit import saved_rerank
+
+    saved = saved_rerank(ws, run)
+    if saved is None:
+        return False
+    st.warning(
+        f"**Fairness re-ranking on:** {md(saved.describe(items))}, saved with run {run} on the Fairness page. "
+        "It changes who gets which offer in every list of this run. "
+        + (cost or "")
+        + " Remove it on the Fairness page (Fix it tab) to rank by the model alone.",
+        icon=":material/balance:",
+    )
+    return True
+
+
+#: Environment default of the money currency ("GBP", "€", ...); the Data page can change it per session.
+CURRENCY_ENV = "PROMOLENS_CURRENCY"
+CURRENCY_KEY = "currency"
+#: Currencies offered on the Data page: symbol written before the amount, or a code after it.
+CURRENCIES = {"": "no currency", "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (EUR)", "CHF": "CHF", "¥": "¥ (JPY/CNY)"}
+
+
+def currency() -> str:
+    """The currency shown with money amounts: the Data page's choice, else $PROMOLENS_CURRENCY, else none."""
+    chosen = st.session_state.get(CURRENCY_KEY)
+    return os.environ.get(CURRENCY_ENV, "").strip() if chosen is None else str(chosen)
+
+
+def money(amount: float | None, decimals: int = 2) -> str:
+    """``amount`` with its currency and thousands separators: "£1,234.50", "1,234.50 CHF"; "n/a" for None.
+
+    >>> money(1234.5)  # no currency chosen  # doctest: +SKIP
+    '1,234.50'
+    """
+    if amount is None:
+        return "n/a"
+    sign, body = ("-" if amount < 0 else ""), f"{abs(float(amount)):,.{decimals}f}"
+    unit = currency()
+    if not unit:
+        return sign + body
+    return f"{sign}{unit}{body}" if len(unit) == 1 else f"{sign}{body} {unit}"
+
+
+#: Plain label and glossary tooltip of each list metric (the part of its name before "@k").
+METRIC_WORDS: dict[str, tuple[str, str]] = {
+    "precision": ("hits per slot", "Share of the list's offers the customer went on to respond to."),
+    "recall": ("responses found", "Share of the customer's later responses that the list held."),
+    "ndcg": ("ranking quality", "Responses near the top of the list count most (0 to 1, higher is better)."),
+    "map": ("ranking quality (MAP)", "Mean average precision: how early the responses come (higher is better)."),
+    "hit_rate": ("customers with a hit", "Share of customers with at least one response in their list."),
+    "coverage": ("offers used", "Share of all offers that appear in anyone's list."),
+    "catalog_coverage": ("offers used", "Share of all offers that appear in anyone's list."),
+    "exposure_gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
+    "gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
+    "long_tail_share": ("less popular offers", "Share of slots for offers outside the 20% most popular."),
+    "arp": ("average popularity", "Average popularity (past interactions) of the offers shown."),
+    "novelty": ("novelty", "How unexpected the offers are, in bits (higher = less obvious)."),
+    "ild": ("variety within a list", "How different the offers of one list are, by offer facts."),
+    "ild_emb": ("variety within a list (model)", "How different the offers of one list are, by the model's embeddings."),
+    "entropy": ("offer groups spanned", "How many offer groups a list spans, in bits."),
+    "miscalibration": ("distance from own history", "How far a list's mix is from the customer's own history (0 = same mix)."),
+    "parity": ("exposure parity", "Least- over most-exposed offer group (1 = equal)."),
+    "personalization": ("personalisation", "How different lists are between customers (1 = no overlap)."),
+}
+
+
+def metric_words(name: str) -> tuple[str, str]:
+    """("plain label @k", tooltip) of a metric name such as "exposure_gini@10"; the name itself when unknown."""
+    base, _, k = str(name).partition("@")
+    label, tip = METRIC_WORDS.get(base.lower(), (base.replace("_", " "), ""))
+    suffix = f" (top {k})" if k else ""
+    return label + suffix, (f"{tip} Technical name: {name}." if tip else f"Technical name: {name}.")

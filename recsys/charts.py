@@ -24,11 +24,35 @@ def _event_colors(events: pd.Series) -> dict[str, str]:
     return {e: EVENT_COLORS.get(e) or next(others) for e in pd.unique(events)}
 
 
+#: Right margin (px) that holds the vertical mode bar.
+MODEBAR_MARGIN = 36
+
+
+#: Titles longer than this many characters are broken onto two lines (half-width charts at 1280 px cut them).
+TITLE_WRAP = 52
+
+
+def wrap_title(title: str, width: int = TITLE_WRAP) -> str:
+    """``title`` on two lines (``<br>`` at the last space before ``width``) when it is longer than ``width``.
+
+    >>> wrap_title("Who is offered 30-80% discounts, by age band (red: below four-fifths)")
+    'Who is offered 30-80% discounts, by age band (red:<br>below four-fifths)'
+    """
+    if len(title) <= width or "<br>" in title:
+        return title
+    cut = title.rfind(" ", 0, width)
+    return title if cut <= 0 else title[:cut] + "<br>" + title[cut + 1:]
+
+
 def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
+    title = wrap_title(title)
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        template=TEMPLATE, height=height,
+        margin={"l": 10, "r": MODEBAR_MARGIN, "t": 65 if "<br>" in title else 45, "b": 10},
         legend={"orientation": "h", "y": -0.18, "title": None},
+        # The mode bar (zoom, download) stands vertically in the right margin, off the title on top.
+        modebar={"orientation": "v", "bgcolor": "rgba(255,255,255,0)"},
     )
     return fig
 
@@ -178,11 +202,14 @@ def arm_means(arms: pd.DataFrame, outcome: str) -> go.Figure:
     """
     part = arms[arms["outcome"] == outcome]
     rate = _is_rate(part)
+    # A rate cannot be below 0% or above 100%: a normal-approximation interval is drawn clipped to them.
+    low = part["mean_low"].clip(lower=0.0) if rate else part["mean_low"]
+    high = part["mean_high"].clip(upper=1.0) if rate else part["mean_high"]
     colors = [CONTROL_COLOR if c else PALETTE[i % len(PALETTE)] for i, c in enumerate(part["is_control"])]
     fig = go.Figure(go.Bar(
         x=part["arm"], y=part["mean"], marker_color=colors,
-        error_y={"type": "data", "array": part["mean_high"] - part["mean"],
-                 "arrayminus": part["mean"] - part["mean_low"], "thickness": 1.5},
+        error_y={"type": "data", "array": high - part["mean"],
+                 "arrayminus": part["mean"] - low, "thickness": 1.5},
         text=part["mean"].map("{:.2%}".format if rate else "{:,.4f}".format), textposition="outside",
         customdata=part[["n"]], hovertemplate="%{x}<br>%{y:.4f}<br>%{customdata[0]:,} customers<extra></extra>",
     ))

@@ -210,7 +210,7 @@ def make_unparseable_dates(dir: Path) -> BadCase:
     path = _write(dir / "bad_dates.csv",
                   "user_id,item_id,date\nu1,i1,2024-01-05\nu2,i2,yesterday\nu3,i3,2024-01-07\nu4,i4,31/31/2024\n")
     return BadCase(path, "interactions",
-                   r"2 rows \(50\.0% of the file\) of column 'date' .*cannot be read as a date.*max_bad_share",
+                   r"2 rows \(50\.0% of the file\) of column 'date' .*cannot be read as a date.*bad date that may be dropped",
                    column="date", rows=(3, 5))
 
 

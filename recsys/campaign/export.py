@@ -3,8 +3,10 @@
 An export is a directory with three files:
 
 ``targets.csv``
-    UTF-8 with a header: ``user_id, item_id, score, probability, rank, group, reasons`` (+ any extra
-    customer columns asked for). ``score`` is what the list was ranked by: the response
+    UTF-8 with a byte-order mark (so Excel on Windows reads "30–90" and accents right) and a header:
+    ``user_id, item_id, score, probability, rank, group, reasons``, with ``offer_name, offer_start,
+    offer_end`` after ``item_id`` when the offers are known (+ any extra customer columns asked for).
+    Scores and probabilities are rounded to 4 decimals (the Parquet file keeps them exact). ``score`` is what the list was ranked by: the response
     ``probability`` (in [0, 1]) when the run has response probabilities, else the raw model score
     (``probability`` empty). One row per allocated (customer, offer); control customers are listed with
     ``group = control`` and must not be sent a coupon.
@@ -69,6 +71,13 @@ FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\n")
 #: P(the customer responds within the horizon if sent), in [0, 1]; empty for lists ranked by raw scores.
 PROBABILITY = "probability"
 EXPORT_COLUMNS: tuple[str, ...] = (C.USER_ID, C.ITEM_ID, C.SCORE, PROBABILITY, C.RANK, C.GROUP, C.REASONS)
+#: The offer's name and the days it runs, written after ``item_id`` when ``offers`` are given.
+OFFER_NAME, OFFER_START, OFFER_END = "offer_name", "offer_start", "offer_end"
+OFFER_COLUMNS: tuple[str, ...] = (OFFER_NAME, OFFER_START, OFFER_END)
+#: The CSV's encoding: UTF-8 with a byte-order mark, which spreadsheets need to read UTF-8 right.
+CSV_ENCODING = "utf-8-sig"
+#: Decimals of the CSV's numbers (score, probability); the Parquet rows keep every digit.
+CSV_DECIMALS = 4
 REASONS_SEPARATOR = "; "
 
 _TRIGGER_CLASS = r"[=+\-@\t\r\n]"  # FORMULA_TRIGGERS as a regex character class
@@ -144,6 +153,7 @@ def export_table(
     reasons: pd.DataFrame | pd.Series | None = None,
     extra_columns: pd.DataFrame | None = None,
     identifiers: Iterable[str] = (),
+    offers: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The rows to export (original values) and the identifier columns that were dropped.
 
@@ -160,6 +170,9 @@ def export_table(
         among them are dropped.
     identifiers
         Column names known to be direct identifiers (e.g. ``DatasetInfo.identifiers["users"]``).
+    offers
+        ``item_id`` + any of ``offer_name``, ``offer_start``, ``offer_end`` (days as ``YYYY-MM-DD``
+        text): written after ``item_id`` so the file names what each coupon is and when it runs.
     """
     frame = getattr(audience, "frame", audience)
     missing = [c for c in (C.USER_ID, C.ITEM_ID, C.SCORE, C.RANK, C.GROUP) if c not in frame.columns]
@@ -174,6 +187,13 @@ def export_table(
     for column in (C.RANK, C.GROUP):
         table[column] = frame[column].reset_index(drop=True)
     table[C.REASONS] = _reasons_column(table, reasons)
+    if offers is not None and len(offers):
+        wanted = [c for c in OFFER_COLUMNS if c in offers.columns]
+        lookup = offers.assign(**{C.ITEM_ID: offers[C.ITEM_ID].astype(str)}).drop_duplicates(C.ITEM_ID)
+        keys = table[C.ITEM_ID].astype(str)
+        for n, column in enumerate(wanted):  # a loop over at most three columns
+            values = keys.map(lookup.set_index(C.ITEM_ID)[column]).astype(object)
+            table.insert(2 + n, column, values.where(values.notna(), "").astype(str))
     dropped: dict[str, str] = {}
     if extra_columns is not None and len(extra_columns.columns) > 1:
         if C.USER_ID not in extra_columns.columns:
@@ -238,6 +258,7 @@ def write_export(
     identifiers: Iterable[str] = (),
     export_id: str | None = None,
     created_at: datetime | None = None,
+    offers: pd.DataFrame | None = None,
 ) -> ExportResult:
     """Write ``targets.csv``, ``targets.parquet`` and ``manifest.json`` into ``directory``.
 
@@ -255,7 +276,7 @@ def write_export(
         The trained model run and the data it was trained on.
     params
         More parameters for the manifest (merged over the audience's).
-    reasons, extra_columns, identifiers
+    reasons, extra_columns, identifiers, offers
         See :func:`export_table`.
     export_id, created_at
         Filled in by :func:`recsys.workspace.exports.save_export`.
@@ -275,7 +296,8 @@ def write_export(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers)
+    table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers,
+                                  offers=offers)
     staged = write_data(table, directory, atomic=True)
     manifest = build_manifest(audience, table, dropped, staged, run_id, dataset_fingerprint, params, export_id,
                          created_at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
@@ -298,8 +320,12 @@ def write_data(table: pd.DataFrame, directory: Path, atomic: bool) -> dict[str, 
             safe[column] = neutralise(before)
             neutralised += int((safe[column].astype("string") != before.astype("string")).fillna(False).sum())
 
+    for column in (C.SCORE, PROBABILITY):  # 4 decimals are plenty to read; 15 are noise in a spreadsheet
+        if column in safe.columns:
+            safe[column] = safe[column].astype(np.float64).round(CSV_DECIMALS)
+
     def write_csv(path: Path) -> None:
-        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+        safe.to_csv(path, index=False, encoding=CSV_ENCODING, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
 
     def write_rows(path: Path) -> None:
         rows = table.copy()
@@ -315,7 +341,8 @@ def write_data(table: pd.DataFrame, directory: Path, atomic: bool) -> dict[str, 
             writer(directory / name)
     csv_path = directory / CSV_FILE
     return {"file": CSV_FILE, "sha256": sha256_file(csv_path), "bytes": csv_path.stat().st_size,
-            "rows": int(len(safe)), "encoding": "utf-8", "neutralised_cells": neutralised}
+            "rows": int(len(safe)), "encoding": "utf-8 with byte-order mark", "decimals": CSV_DECIMALS,
+            "neutralised_cells": neutralised}
 
 
 def build_manifest(
@@ -389,8 +416,9 @@ def verify(directory: str | os.PathLike[str]) -> bool:
 
 def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read an export CSV back with its original text (ids as text, neutralised cells restored)."""
-    frame = pd.read_csv(path, dtype={C.USER_ID: str, C.ITEM_ID: str, C.GROUP: str, C.REASONS: str},
-                        keep_default_na=False, encoding="utf-8")
+    frame = pd.read_csv(path, dtype={C.USER_ID: str, C.ITEM_ID: str, C.GROUP: str, C.REASONS: str,
+                                     **dict.fromkeys(OFFER_COLUMNS, str)},
+                        keep_default_na=False, encoding=CSV_ENCODING)  # reads files with or without the mark
     for column in frame.columns:
         if _is_text(frame[column]):
             frame[column] = restore(frame[column])

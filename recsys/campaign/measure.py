@@ -571,8 +571,9 @@ def _verdicts(arms: pd.DataFrame, uplift: pd.DataFrame | None, alpha: float, pow
         ci = f"{1 - alpha:.0%} CI {_fmt_ci(row.lift_low, row.lift_high, rate)}"
         rel = f", {row.rel_lift:+.1%}" if np.isfinite(row.rel_lift) else ""
         change = f"{_fmt(row.mean, rate)} vs {_fmt(c['mean'], rate)} in the control group ({_fmt_lift(row.lift, rate)}{rel}; {ci})"
-        extra = (f"about {row.incremental:,.0f} more customers with {row.outcome}" if rate
-                 else f"about {row.incremental:,.2f} more {row.outcome} in total")
+        more = "more" if row.incremental >= 0 else "fewer"
+        extra = (f"about {abs(row.incremental):,.0f} {more} customers counted as '{row.outcome}'" if rate
+                 else f"about {abs(row.incremental):,.2f} {more} {row.outcome} in total")
         if row.p_value < alpha:
             direction = "raised" if row.lift > 0 else "lowered"
             text = (f"{row.arm} {direction} {what}: {change}. A difference this large is unlikely to be chance "

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys.campaign import export
 from recsys.campaign.spec import CampaignError
 from recsys.core import columns as C
+from recsys.insight.rerank import RerankSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.workspace.campaign import Campaign
@@ -44,14 +46,51 @@ def offer_names(items: pd.DataFrame | None, offers: Iterable[Any]) -> dict[str, 
     return dict(zip(ids, (str(n) for n in item_names(items, ids))))
 
 
-def offer_choices(items: pd.DataFrame | None, model: Any) -> dict[str, str]:
-    """Every offer a campaign can target -> "name (id)" for pickers: the model's offers and the table's."""
+def offer_choices(
+    items: pd.DataFrame | None, model: Any, *, start: str | None = None, end: str | None = None, day: Any = None,
+) -> dict[str, str]:
+    """Every offer a campaign can target -> "name (id) · 1 Mar-31 May 2026 · live" for pickers: the
+    model's offers and the table's, live ones first, then upcoming, then ended (see :func:`offer_status`;
+    no dates or status without the offers' date columns and a campaign ``day``)."""
     ids = pd.unique(np.concatenate([
         np.asarray(model.item_index_.ids, dtype=object),
         items[C.ITEM_ID].astype(str).to_numpy(object) if items is not None else np.zeros(0, object),
     ]))
     names = offer_names(items, ids)
-    return {i: (names[i] if names[i] == i else f"{names[i]} ({i})") for i in ids}
+    labels = pd.Series([names[i] if names[i] == i else f"{names[i]} ({i})" for i in ids], index=ids, dtype=object)
+    table = offer_table(items, ids, start, end).set_index(C.ITEM_ID)
+    first, last = table[export.OFFER_START], table[export.OFFER_END]
+    dates = np.where((first != "") | (last != ""), " · " + first.str.replace("^$", "…", regex=True) + " to "
+                     + last.str.replace("^$", "…", regex=True), "")
+    labels = labels + pd.Series(dates, index=table.index).reindex(labels.index).fillna("")
+    status = offer_status(items, ids, start, end, day)
+    labels = labels + np.where(status != "", " · " + status, "")
+    order = np.argsort(status.map(STATUS_ORDER).fillna(0).to_numpy(), kind="stable")
+    return dict(zip(labels.index[order], labels.to_numpy()[order]))
+
+
+LIVE, UPCOMING, ENDED = "live", "upcoming", "ended"
+STATUS_ORDER = {LIVE: 0, "": 0, UPCOMING: 1, ENDED: 2}
+
+
+def offer_status(items: pd.DataFrame | None, offers: Iterable[Any], start: str | None, end: str | None,
+                 day: Any) -> pd.Series:
+    """Each offer's status on ``day``: "live", "upcoming" (starts later) or "ended"; "" when unknown
+    (no date columns, no day, or an offer outside the table). Both ends of a window are inclusive."""
+    ids = pd.Index([str(o) for o in offers])
+    out = pd.Series("", index=ids, dtype=object)
+    if items is None or day is None or (start is None and end is None):
+        return out
+    when = pd.Timestamp(day).normalize()
+    table = items.assign(**{C.ITEM_ID: items[C.ITEM_ID].astype(str)}).drop_duplicates(C.ITEM_ID).set_index(C.ITEM_ID)
+    known = ids.isin(table.index)
+    status = pd.Series(LIVE, index=table.index, dtype=object)
+    if start is not None and start in table.columns:
+        status[(pd.to_datetime(table[start], errors="coerce").dt.normalize() > when).to_numpy()] = UPCOMING
+    if end is not None and end in table.columns:
+        status[(pd.to_datetime(table[end], errors="coerce").dt.normalize() < when).to_numpy()] = ENDED
+    out[known] = status.reindex(ids[known]).to_numpy()
+    return out
 
 
 def score_histogram(scores: pd.DataFrame, targeted: pd.DataFrame, bins: int = 30) -> pd.DataFrame:
@@ -187,3 +226,44 @@ __all__ = [
     "SelectionCheck", "offer_names", "offer_choices", "score_histogram", "group_values", "group_mix",
     "selection_by_group",
 ]
+
+
+def rerank_effect(settings: dict[str, Any], with_it: pd.DataFrame, without: pd.DataFrame, *,
+                  items: pd.DataFrame | None, probabilities: bool) -> dict[str, Any]:
+    """What a saved fairness re-ranking did to a list, for the Campaign banner and the manifest.
+
+    ``with_it`` / ``without``: the audience frames allocated with and without it. Returns the
+    settings, their description, the expected responders among the coupons sent with and without
+    it (sum of the model's probabilities of the treatment rows; None when ``score`` is not a
+    probability) and how many sent coupons (customer, offer) differ.
+    """
+    try:
+        description = RerankSettings.from_dict(settings).describe(items)
+    except (ValueError, TypeError):  # settings of another version or hook: named as they are
+        description = f"saved re-ranking {dict(settings)}"
+    a = with_it[with_it[C.GROUP] == C.TREATMENT]
+    b = without[without[C.GROUP] == C.TREATMENT]
+    key_a = a[C.USER_ID].astype(str) + "\x1f" + a[C.ITEM_ID].astype(str)
+    key_b = b[C.USER_ID].astype(str) + "\x1f" + b[C.ITEM_ID].astype(str)
+    return {
+        "settings": dict(settings), "description": description,
+        "expected_with": float(a[C.SCORE].sum()) if probabilities else None,
+        "expected_without": float(b[C.SCORE].sum()) if probabilities else None,
+        "pairs_changed": int((~key_a.isin(set(key_b))).sum()),
+    }
+
+
+def offer_table(items: pd.DataFrame | None, offers: Iterable[Any], start: str | None, end: str | None) -> pd.DataFrame:
+    """``item_id``, ``offer_name`` and the days each offer runs (``offer_start`` / ``offer_end`` as
+    ``YYYY-MM-DD`` text, empty when unknown): the offer columns of an export."""
+    ids = [str(o) for o in offers]
+    names = offer_names(items, ids)
+    out = pd.DataFrame({C.ITEM_ID: ids, export.OFFER_NAME: [names.get(i, i) for i in ids]})
+    for canonical, column in ((export.OFFER_START, start), (export.OFFER_END, end)):
+        if items is None or column is None or column not in items.columns:
+            out[canonical] = ""
+            continue
+        days = pd.to_datetime(items[column], errors="coerce").dt.strftime("%Y-%m-%d")
+        lookup = pd.Series(days.to_numpy(object), index=items[C.ITEM_ID].astype(str)).groupby(level=0).first()
+        out[canonical] = out[C.ITEM_ID].map(lookup).fillna("")
+    return out

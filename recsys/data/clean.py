@@ -39,7 +39,8 @@ from recsys.data.validate import (
 )
 
 _DATE_FIX = ("Correct or delete these rows, map a different column to the date/time, or allow more "
-             "rows to be dropped (ImportOptions.max_bad_share, now {share:.1%}).")
+             "rows to be dropped ('Rows with a bad date that may be dropped' in the Data page's import "
+             "options, now {share:.1%}).")
 
 class ImportContext:
     """Per-import state shared by the table steps: problems, warnings and the report."""
@@ -209,6 +210,13 @@ def prepare_interactions(
         ctx.step(table, "cancellations", cancelled,
                  f"Order lines whose order id (column '{mapping[C.ORDER_ID]}') starts with 'C' are cancellations.")
         drop |= cancelled
+    if item is not None and not opts.keep_non_product_lines:
+        name = C.name_column(c for c in raw.columns if c not in mapping.values())
+        item_codes = np.where(drop, -1, codes[C.ITEM_ID][0])  # learnt from the lines still kept
+        lines, rule = non_product_lines(item_codes, codes[C.ITEM_ID][1], None if name is None else raw[name],
+                                        None if unit_price is None else unit_price.to_numpy(dtype="float64"))
+        ctx.step(table, NON_PRODUCT_STEP, lines, rule)
+        drop |= lines
     if quantity is not None:
         q = quantity.to_numpy()
         ctx.step(table, "returns (negative quantity)", q < 0,
@@ -302,6 +310,67 @@ def prepare_interactions(
     ctx.report.rows_out[table] = len(out)
     return out, keep, identifiers, codes
 
+NON_PRODUCT_STEP = "non-product lines (postage, fees, adjustments)"
+#: Names of lines that are not offers (compared whole, in lower case): postage, carriage, fees, ...
+NON_PRODUCT_NAMES = (r"(dotcom )?postage|carriage|shipping|delivery( charges?)?|manual|discount|samples?|"
+                     r"bank charges?|amazon ?fee|.*\bfees?|.*\bcommission|adjust.*|gift ?voucher.*")
+#: A catalogue has product codes when at least this share of its distinct codes hold a digit.
+PRODUCT_CODE_SHARE = 0.8
+
+
+def non_product_lines(
+    item_codes: np.ndarray, items: pd.Index, names: pd.Series | None, prices: np.ndarray | None,
+) -> tuple[np.ndarray, str]:
+    """Which lines are postage, fees or manual adjustments rather than offers, and the rule in words.
+
+    Learnt from the data, per distinct code (``item_codes`` index ``items``; -1 = no code):
+
+    * a **non-product code**: when at least 80% of the codes hold a digit (product codes such as
+      85123A), a code of at most 4 characters without one (Online Retail's POST, DOT, M, D, S);
+    * a **non-product name** (the offers' name column, whole): postage, carriage, manual, discount,
+      samples, bank charges, ... fee, ... commission, adjust ... (BANK CHARGES, AMAZONFEE, C2 "CARRIAGE");
+    * **zero price**: every line of the code has unit price 0 or less.
+
+    >>> codes, ids = np.array([0, 1, 2, 3, 0]), pd.Index(["85123A", "POST", "22423", "C2"])
+    >>> names = pd.Series(["LANTERN", "POSTAGE", "REGENCY CAKESTAND", "CARRIAGE", "LANTERN"])
+    >>> non_product_lines(codes, ids, names, None)[0].tolist()
+    [False, True, False, True, False]
+    """
+    text = pd.Series(items.astype(str), dtype=object).str.strip()
+    flagged = np.zeros(len(items), dtype=bool)
+    found: list[str] = []
+    has_digit = text.str.contains(r"\d", regex=True).to_numpy(dtype=bool)
+    if len(items) and has_digit.mean() >= PRODUCT_CODE_SHARE:
+        short = ~has_digit & (text.str.len() <= 4).to_numpy(dtype=bool)
+        flagged |= short
+        if short.any():
+            found.append("a short code without digits among product codes that have them")
+    valid = item_codes >= 0
+    if names is not None:
+        named = names.astype("string").str.strip().str.lower().str.fullmatch(NON_PRODUCT_NAMES)
+        hits = np.unique(item_codes[valid & named.to_numpy(dtype=bool, na_value=False)])
+        if len(hits):
+            flagged[hits] = True
+            found.append(f"a name such as postage, carriage, manual, discount, samples or fees (column '{names.name}')")
+    if prices is not None:
+        priced = valid & ~np.isnan(prices)
+        paid = np.bincount(item_codes[priced], weights=(prices[priced] > 0), minlength=len(items))
+        seen = np.bincount(item_codes[priced], minlength=len(items))
+        free = (seen > 0) & (paid == 0)
+        flagged |= free
+        if free.any():
+            found.append("a unit price of 0 on every line")
+    mask = np.zeros(len(item_codes), dtype=bool)
+    mask[valid] = flagged[item_codes[valid]]
+    lines = np.bincount(item_codes[mask], minlength=len(items))
+    order = np.argsort(-lines, kind="stable")[: int(np.count_nonzero(lines))]  # most lines first
+    shown = ", ".join(map(str, text.iloc[order[:8]])) + (" ..." if len(order) > 8 else "")
+    rule = ("Lines that are not offers (postage, fees, manual adjustments) were left out of the offers: "
+            + ("; ".join(found) or "none found") + (f" (codes {shown})" if shown else "")
+            + ". Import with 'keep non-product lines' to keep them.")
+    return mask, rule
+
+
 _HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
 _HASH_MUL = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -393,3 +462,37 @@ def prepare_entity(
 
 
 __all__ = ["ImportContext", "prepare_interactions", "prepare_entity", "duplicated_rows"]
+
+
+#: Label of the reconciliation line of :func:`report_summary`.
+OVERLAP_LINE = "rows dropped for more than one reason (counted once)"
+TOTAL_LINE = "rows dropped in all"
+
+
+def report_summary(report: CleaningReport) -> pd.DataFrame:
+    """The cleaning report as a marketer reads it: only the rules that dropped rows, each with its
+    share of the rows read, then a line for rows dropped by two rules and the total, so the lines
+    add up to ``rows in - rows out`` of each table.
+
+    Columns: ``table``, ``rule``, ``rows``, ``share`` (of the table's rows in, 0-1), ``what``.
+    """
+    frame = report.to_frame()
+    dropped = frame[(frame["action"] == "dropped") & (frame["count"] > 0)]
+    parts = []
+    for table, rows_in in report.rows_in.items():  # two or three tables
+        lines = dropped[dropped["table"] == table]
+        total = rows_in - report.rows_out.get(table, rows_in)
+        if total <= 0 and lines.empty:
+            continue
+        out = pd.DataFrame({"table": table, "rule": lines["name"], "rows": lines["count"], "what": lines["description"]})
+        overlap = int(lines["count"].sum()) - total
+        extra = [(OVERLAP_LINE if overlap > 0 else "other rows dropped", -overlap,
+                  "A row can break two rules (a cancellation also has a negative quantity): it is dropped once.")
+                 ] if overlap else []
+        extra.append((TOTAL_LINE, total, f"{rows_in:,} rows read, {rows_in - total:,} kept."))
+        out = pd.concat([out, pd.DataFrame(extra, columns=["rule", "rows", "what"]).assign(table=table)],
+                        ignore_index=True)
+        out["share"] = out["rows"] / rows_in if rows_in else 0.0
+        parts.append(out)
+    columns = ["table", "rule", "rows", "share", "what"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)

@@ -58,6 +58,9 @@ class ImportOptions:
         The size, row and memory guards.
     delimiter
         The CSV delimiter; None detects it.
+    keep_non_product_lines
+        Keep lines that are not offers (postage, fees, manual adjustments; see
+        :func:`recsys.data.clean.non_product_lines`). Off by default: they are dropped and reported.
     """
 
     event_weights: dict[str, float] | None = None
@@ -69,6 +72,7 @@ class ImportOptions:
     item_columns: tuple[str, ...] | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
     delimiter: str | None = None
+    keep_non_product_lines: bool = False
 
     def weights(self) -> dict[str, float]:
         """Event weights with lower-case event names."""
@@ -107,6 +111,7 @@ class ImportOptions:
             "user_columns": None if self.user_columns is None else list(self.user_columns),
             "item_columns": None if self.item_columns is None else list(self.item_columns),
             "delimiter": self.delimiter,
+            **({"keep_non_product_lines": True} if self.keep_non_product_lines else {}),
         }
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
 from recsys.insight.lift import responses, top_lifts
-from recsys.insight.segments import Segmentation, id_index, sample_rows
+from recsys.insight.segments import VALUE_LABEL, Segmentation, id_index, sample_rows
 
 
 @dataclass(frozen=True)
@@ -178,3 +178,30 @@ def compare_profiles(a: SegmentProfile, b: SegmentProfile) -> pd.DataFrame:
 
 
 __all__ = ["SegmentProfile", "profile", "compare_profiles", "offer_scores", "predicted_top_offers", "OFFER_SCORE_COLUMNS"]
+
+
+#: A trait counts for a segment's name when the segment holds it this many times more than everyone.
+NAME_MIN_LIFT = 1.2
+
+
+def business_name(traits: pd.DataFrame, offer_types: pd.DataFrame | None = None, *, fallback: str = "",
+                  n: int = 2) -> str:
+    """A segment name in business words from its top traits: "deal seeker · north · likes food offers".
+
+    ``traits`` / ``offer_types`` are a profile's lift tables (``column``, ``value_label``, ``lift``,
+    best first). Only values held at least 1.2 times more often than by everyone count; ``fallback``
+    (e.g. "cluster 2") when none does. The marketer can edit it before saving.
+
+    >>> traits = pd.DataFrame({"column": ["segment", "region", "age"], "value_label": ["deal_seeker", "north", "55+"],
+    ...                        "lift": [2.1, 1.6, 1.1]})
+    >>> business_name(traits, pd.DataFrame({"column": ["category"], "value_label": ["food"], "lift": [1.8]}))
+    'deal seeker · north · likes food offers'
+    """
+    def strong(frame: pd.DataFrame | None, k: int) -> list[str]:
+        if frame is None or frame.empty or "lift" not in frame.columns:
+            return []
+        kept = frame[frame["lift"] >= NAME_MIN_LIFT].head(k)
+        return [str(v).replace("_", " ").strip() for v in kept[VALUE_LABEL]] if VALUE_LABEL in kept.columns else []
+
+    words = strong(traits, n) + [f"likes {v} offers" for v in strong(offer_types, 1)]
+    return " · ".join(words) or fallback

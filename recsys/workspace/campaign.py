@@ -60,26 +60,20 @@ from recsys.core.progress import ProgressCallback
 from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
     BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
     SHARE_OF_BASE, SHARE_TARGETED, TARGETED, VALUE, SelectionCheck, group_mix, group_values, offer_choices,
-    offer_names, score_histogram, selection_by_group,
+    ENDED, offer_names, offer_status, offer_table, rerank_effect, score_histogram, selection_by_group,
 )
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
-from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
+from recsys.campaign.reasons import (  # noqa: F401  pages and the CLI reach the reasons through this job
+    DEFAULT_REASON_VIEW, REASON_CHUNK_ROWS, REASON_VIEWS, REASONS_OF_PROBABILITY, probability_reasons, reason_text,
+    top_reasons,
+)
 from recsys.workspace import exports
 from recsys.workspace.recommend import NO_PROBABILITY_NOTE, response_scorer
 from recsys.workspace.uplift import check_objective, objective_args, objective_scores, roi_preview, uplift_reasons
 
 #: Customers scored per ``recommend`` call (one matrix product each; bounds memory and paces progress).
 SCORE_CHUNK_USERS = 100_000
-#: Targeted pairs explained per block.
-REASON_CHUNK_ROWS = 20_000
-#: Views of an attribution (see :meth:`recsys.insight.attribution.ScoreExplainer.column_values`).
-REASON_VIEWS: dict[str, str] = {
-    "customer": "what about this customer fits this offer (compared with the average customer)",
-    "score": "the whole score (compared with the average customer and the average offer)",
-    "offer": "why this offer rather than the average offer for this customer",
-}
-DEFAULT_REASON_VIEW = "customer"
 
 # Columns of the summary frames this module returns (not data-contract columns, so they live here).
 STEP, CUSTOMERS, PAIRS = "step", "customers", "pairs"
@@ -262,6 +256,12 @@ class Campaign:
     campaign_day: str | None = None
     #: Money of the list under an uplift or profit objective (None when ranked by response).
     roi: Any | None = None
+    #: The run's saved fairness re-ranking when it shaped this list: ``settings``, ``description``,
+    #: ``expected_with`` / ``expected_without`` (expected responders among the coupons sent, with and
+    #: without it; None without probabilities) and ``pairs_changed`` (coupons that differ). None: no re-ranking.
+    rerank: dict[str, Any] | None = None
+    #: ``item_id``, ``offer_name``, ``offer_start``, ``offer_end`` of the chosen offers (the export's offer columns).
+    offers: pd.DataFrame | None = None
 
     @property
     def has_probability(self) -> bool:
@@ -434,6 +434,11 @@ def build_campaign(
         roi_view = roi_preview(audience.frame, request, uplift_context)
         notes.append(roi_view.selection_note)
     notes.extend(audience.allocation.notes)
+    rerank_info = None
+    if adjuster is not None:
+        plain = build_audience(scores, dataset.users, costs_items, dataset.interactions, core, recent_recipients=recent)
+        rerank_info = rerank_effect((run.get("extra") or {}).get("rerank") or {}, audience.frame, plain.frame,
+                                    items=items, probabilities=response_model is not None)
     timings["allocation"] = _lap(clock)
 
     clock = time.perf_counter()
@@ -462,7 +467,10 @@ def build_campaign(
         notes=tuple(notes), timings=timings,
         horizon_days=None if response_model is None else int(response_model.config_.horizon_days),
         campaign_day=None if day is None else str(day.date()), roi=roi_view,
+        rerank=rerank_info,
+        offers=offer_table(items, spec.offers, *reco.date_window_columns(dataset.info.item_schema, items)),
     )
+
 
 
 def export_campaign(
@@ -487,11 +495,12 @@ def export_campaign(
         "horizon_days": campaign.horizon_days,
         "campaign_day": campaign.campaign_day,
         "expected_responders": campaign.expected_responders().to_dict("records"),
+        "fairness_rerank": campaign.rerank,
     }
     result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,
         dataset_fingerprint=campaign.dataset_fingerprint, params=params, reasons=campaign.reasons,
-        identifiers=identifiers,
+        identifiers=identifiers, offers=campaign.offers,
     )
     if out is not None:
         target = Path(out)
@@ -503,10 +512,6 @@ def export_campaign(
 
 
 # ============================================================================== steps
-REASONS_OF_PROBABILITY = ("why this customer's chance to respond is above or below the average exposed customer's "
-                          "(exact additive parts of the probability's log-odds)")
-
-
 def campaign_day(dataset: Any, spec: AudienceSpec) -> pd.Timestamp | None:
     """The day the offers must be live on: ``spec.as_of``, else the data's last day (None: no offer dates)."""
     if spec.as_of:
@@ -544,26 +549,6 @@ def with_probability_column(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.insert(out.columns.get_loc(C.SCORE) + 1, reco.PROBABILITY, out[C.SCORE].to_numpy(np.float64))
     return out
-
-
-def probability_reasons(response_model: Any, context: Any, user_ids: Iterable[Any], item_ids: Iterable[Any],
-                        *, n: int = 2, chunk_rows: int = REASON_CHUNK_ROWS) -> pd.Series:
-    """The ``n`` strongest parts of each pair's probability (log-odds, exact and additive) that
-    differ between customers, as text ("customer history: past responses +0.82; customer: segment
-    +0.41"): why *this customer* rather than another gets the coupon. The offer's own facts and
-    track record are the same for every customer of an offer's list, so they never make a reason;
-    the LightFM customer offset has no part (it cancels in the fit term)."""
-    users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
-    items_arr = np.asarray(pd.Index(item_ids).astype(str), dtype=object)
-    out = np.empty(len(users_arr), dtype=object)
-    skip = {C.USER_ID, C.ITEM_ID, BASELINE, LOGIT, PROBABILITY}
-    for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
-        stop = min(start + chunk_rows, len(users_arr))
-        parts = response_model.explain_pairs(context, users_arr[start:stop], items_arr[start:stop])
-        parts = parts[[c for c in parts.columns if c not in skip and c != TRACK_GROUP and not c.startswith(OFFER_PREFIX)]]
-        labels = np.broadcast_to(np.asarray(parts.columns, dtype=object), parts.shape)
-        out[start:stop] = reason_text(parts.to_numpy(np.float64), labels, n)
-    return pd.Series(out, dtype=object)
 
 
 def customer_universe(dataset: Any) -> pd.Index:
@@ -707,87 +692,6 @@ def fairness_adjuster(
         return None, ("This run has fairness re-ranking settings saved, but this version of PromoLens cannot "
                       "apply them to campaign lists yet: the list is ranked by the model's scores.")
     return factory(settings, model=model, users=users, items=items), None
-
-
-def top_reasons(
-    model: Any,
-    user_ids: Iterable[Any],
-    item_ids: Iterable[Any],
-    *,
-    n: int = 2,
-    view: str = DEFAULT_REASON_VIEW,
-    users: pd.DataFrame | None = None,
-    items: pd.DataFrame | None = None,
-    chunk_rows: int = REASON_CHUNK_ROWS,
-    progress: ProgressCallback | None = None,
-) -> pd.Series:
-    """The ``n`` strongest lifts of each pair's score, as text ("segment = deal_seeker +0.82; ...").
-
-    Exact Shapley attributions per source column (:class:`recsys.insight.attribution.ScoreExplainer`),
-    computed for blocks of ``chunk_rows`` pairs; the text is assembled column-wise (a loop over
-    the ``n`` reasons, never over pairs). A pair with no positive contributor names its largest
-    one. Customers / offers unknown to the model are explained from their rows in ``users`` /
-    ``items``.
-    """
-    from recsys.insight.attribution import ScoreExplainer
-
-    report = progress or (lambda message, share: None)
-    users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
-    items_arr = np.asarray(pd.Index(item_ids).astype(str), dtype=object)
-    if len(users_arr) != len(items_arr):
-        raise ValueError(f"user_ids ({len(users_arr)}) and item_ids ({len(items_arr)}) must have the same length")
-    if n < 1 or len(users_arr) == 0:
-        return pd.Series("", index=range(len(users_arr)), dtype=object)
-    explainer = ScoreExplainer(model)
-    new_users = _unknown_rows(users, C.USER_ID, users_arr, model.user_index_)
-    new_items = _unknown_rows(items, C.ITEM_ID, items_arr, model.item_index_)
-    out = np.empty(len(users_arr), dtype=object)
-    for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
-        stop = min(start + chunk_rows, len(users_arr))
-        report(f"Explaining pairs {start + 1:,}-{stop:,} of {len(users_arr):,}", start / len(users_arr))
-        explanation = explainer.explain_rows(
-            explainer.user_rows(users_arr[start:stop], new_users), explainer.item_rows(items_arr[start:stop], new_items),
-            view=view, full_labels=False,  # type: ignore[arg-type]
-        )
-        out[start:stop] = reason_text(np.asarray(explanation.values, dtype=np.float64),
-                                      np.asarray(explanation.display_data, dtype=object), n)
-    report("Explained", 1.0)
-    return pd.Series(out, dtype=object)
-
-
-def reason_text(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Join the ``n`` largest positive attributions of each row: ``"label +0.82; label +0.41"``.
-
-    ``values`` and ``labels`` are (rows, contributors). Rows with no positive value name their
-    largest contributor.
-
-    >>> reason_text(np.array([[0.5, -0.1, 0.2], [-0.3, -0.1, -0.2]]),
-    ...             np.array([["a", "b", "c"], ["a", "b", "c"]], dtype=object), 2).tolist()
-    ['a +0.50; c +0.20', 'b -0.10']
-    """
-    rows = values.shape[0]
-    k = min(n, values.shape[1])
-    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(values, order, axis=1)
-    names = np.take_along_axis(labels.reshape(values.shape), order, axis=1)
-    none_positive = ~(top > 0).any(axis=1)
-    text = pd.Series("", index=range(rows), dtype=object)
-    for j in range(k):  # a loop over the n reasons; each step is vectorised over rows
-        keep = (top[:, j] > 0) | ((j == 0) & none_positive)
-        part = pd.Series(names[:, j], dtype=object).astype(str) + " " + pd.Series(np.char.mod("%+.2f", top[:, j]))
-        joined = np.where(text == "", part, text + export.REASONS_SEPARATOR + part)
-        text = pd.Series(np.where(keep, joined, text), dtype=object)
-    return text.to_numpy(object)
-
-
-def _unknown_rows(table: pd.DataFrame | None, key: str, ids: np.ndarray, index: Any) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    unknown = pd.unique(ids[index.positions(ids) < 0])
-    if len(unknown) == 0:
-        return None
-    rows = table[table[key].astype(str).isin(unknown)]
-    return rows.assign(**{key: rows[key].astype(str)})
 
 
 def _lap(start: float) -> float:

@@ -47,6 +47,7 @@ def save_export(
     reasons: pd.DataFrame | pd.Series | None = None,
     extra_columns: pd.DataFrame | None = None,
     identifiers: Iterable[str] = (),
+    offers: pd.DataFrame | None = None,
 ) -> ExportResult:
     """Write an export into the workspace (``exports/<id>/``) and record it in the catalogue.
 
@@ -54,7 +55,8 @@ def save_export(
     written inside the catalogue transaction, and the directory is moved into place before the row
     is committed: a failure leaves neither files nor a row.
     """
-    table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers)
+    table, dropped = export_table(audience, reasons=reasons, extra_columns=extra_columns, identifiers=identifiers,
+                                  offers=offers)
     staged: dict[str, Any] = {}
 
     def write_files(tmp: Path) -> None:

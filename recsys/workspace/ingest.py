@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.errors import PromoLensError
 from recsys.data import privacy
 from recsys.data.dataset import DatasetInfo, PreparedDataset, SourceInfo
 from recsys.data.files import LoadedTable, ReadLimits, Source, display_name
@@ -54,6 +55,28 @@ def sample_files(sample_dir: Path = SAMPLE_DIR) -> dict[str, Path]:
     return {"interactions": interactions, "users": sample_dir / "users.csv", "items": sample_dir / "items.csv"}
 
 
+class DuplicateImportError(PromoLensError):
+    """The same files, read the same way, are already a dataset of the workspace: nothing was saved.
+
+    ``existing`` is that dataset; import again with ``refuse_duplicate=False`` to keep a second copy.
+    """
+
+    def __init__(self, existing: DatasetInfo) -> None:
+        self.existing = existing
+        super().__init__(
+            f"These files were already imported as '{existing.name}' ({existing.id}, "
+            f"{existing.created_at:%d %b %Y %H:%M}) with the same column mapping and options, so nothing was "
+            "saved. Pick that dataset in the sidebar, or confirm that you want a second copy."
+        )
+
+
+def find_duplicate(workspace: Workspace, fingerprint: str) -> DatasetInfo | None:
+    """The dataset first imported from the same files, mapping and options (same fingerprint), if any."""
+    return next(
+        (d for d in workspace.datasets() if (d.base_fingerprint or d.fingerprint) == fingerprint), None
+    )
+
+
 def import_files(
     workspace: Workspace,
     interactions: str | Path,
@@ -67,10 +90,13 @@ def import_files(
     pseudonymise: bool = False,
     is_sample: bool = False,
     progress: Callable[[str, float], None] | None = None,
+    refuse_duplicate: bool = False,
 ) -> tuple[DatasetInfo, PreparedDataset]:
     """Read, validate, clean and store one dataset; raises ``validate.DataError`` on bad input.
 
-    Nothing is written to the workspace unless every file passes.
+    Nothing is written to the workspace unless every file passes. With ``refuse_duplicate``, files
+    already imported the same way (same fingerprint) raise :class:`DuplicateImportError` instead of
+    becoming a second, untrained copy (a double click on the Data page's import button).
     """
     options = options or ImportOptions()
     if pseudonymise:
@@ -78,6 +104,8 @@ def import_files(
     if progress:
         progress("Reading and checking the files", 0.1)
     prepared = prepare_dataset(interactions, users, items, mapping=mapping, options=options, names=names)
+    if refuse_duplicate and (existing := find_duplicate(workspace, prepared.fingerprint)) is not None:
+        raise DuplicateImportError(existing)
     if progress:
         progress("Saving to the workspace", 0.8)
     label = name or Path((names or {}).get("interactions", str(interactions))).name

@@ -60,7 +60,13 @@ def click(at: AppTest, label: str) -> None:
 
 def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> None:
     offers = page.multiselect(key="campaign_offers")
-    assert "Spring Beauty 20% off (OFF0001)" in offers.options  # names, not bare ids
+    assert not [o for o in offers.options if "(OFF0001)" in o]  # an ended offer is not offered by default
+    assert offers.options and all(o.endswith((" · live", " · upcoming")) for o in offers.options)
+    page.toggle(key="campaign_show_ended").set_value(True)
+    page.run()
+    offers = page.multiselect(key="campaign_offers")
+    [spring] = [o for o in offers.options if "(OFF0001)" in o]  # names, dates and status, not bare ids
+    assert spring.startswith("Spring Beauty 20% off (OFF0001) · 2026-") and spring.endswith(" to 2026-05-10 · ended")
     offers.set_value(["OFF0001", "OFF0004"])
     click(page, "Preview audience")  # OFF0001 ended before the campaign day (the data's last day): a clear message
     assert any("offer OFF0001 ended on 2026-05-10" in e.value for e in page.error), [e.value for e in page.error]
@@ -109,6 +115,8 @@ def test_preview_export_history_and_download(page: AppTest, tmp_path: Path) -> N
 
 
 def test_bad_settings_get_a_message_not_a_traceback(page: AppTest) -> None:
+    page.toggle(key="campaign_show_ended").set_value(True)
+    page.run()
     page.checkbox(key="campaign_all_offers").check()
     click(page, "Preview audience")
     assert any("Choose at least one offer" in e.value for e in page.error)
@@ -137,6 +145,8 @@ def test_without_a_run_the_page_asks_for_training(template: Path, tmp_path: Path
 
 
 def test_exporting_keeps_the_preview_and_the_next_preview_skips_those_just_sent(page: AppTest) -> None:
+    page.toggle(key="campaign_show_ended").set_value(True)
+    page.run()
     page.checkbox(key="campaign_all_offers").check()
     page.multiselect(key="campaign_offers").set_value(["OFF0001"])
     page.number_input(key="campaign_amount").set_value(25)
@@ -153,3 +163,30 @@ def test_exporting_keeps_the_preview_and_the_next_preview_skips_those_just_sent(
     click(page, "Preview audience")  # a new preview: customers just sent a coupon are left out (controls got none)
     assert sent and not listed() & sent
     assert not page.button(key="campaign_export").disabled
+
+
+def test_a_saved_re_ranking_is_in_view_and_in_the_manifest(page: AppTest, tmp_path: Path) -> None:
+    import json
+
+    from recsys.insight.rerank import RerankSettings
+    from recsys.insight.rules import ItemRule
+    from recsys.workspace.audit import save_rerank
+
+    ws = Workspace(tmp_path / "ws")
+    [run] = ws.runs()
+    save_rerank(ws, run["id"], RerankSettings(kind="boost", strength=1.0, pool=30,
+                                              items=ItemRule.parse("discount_depth>=30")))
+    page.toggle(key="campaign_show_ended").set_value(True)
+    page.run()
+    assert any("Fairness re-ranking on:" in w.value and "Boost offers with" in w.value for w in page.warning)
+    page.checkbox(key="campaign_all_offers").check()
+    page.multiselect(key="campaign_offers").set_value(["OFF0001", "OFF0004"])
+    page.number_input(key="campaign_amount").set_value(40)
+    click(page, "Preview audience")
+    [cost] = [w.value for w in page.warning if "Cost of the fairness re-ranking" in w.value]
+    assert "expected responders with it" in cost and "with the model alone" in cost
+    click(page, "Export targeting list")
+    manifest = json.loads((ws.export_dir("e1") / "manifest.json").read_text(encoding="utf-8"))
+    recorded = manifest["params"]["fairness_rerank"]
+    assert recorded["settings"]["kind"] == "boost" and recorded["description"].startswith("Boost offers with")
+    assert recorded["expected_with"] <= recorded["expected_without"] + 1e-9  # the model alone maximises the sum

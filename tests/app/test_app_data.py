@@ -123,3 +123,27 @@ def test_user_text_in_error_messages_is_shown_literally() -> None:
     assert md("[click](http://evil)") == r"\[click\](http\://evil)"
     assert md("**bold** _x_ `code` $x$ <b>") == r"\*\*bold\*\* \_x\_ \`code\` \$x\$ \<b\>"
     assert md("plain words, file.csv (42)") == "plain words, file.csv (42)"
+
+
+def test_importing_the_same_files_twice_is_refused_unless_confirmed(app: AppTest, tmp_path: Path) -> None:
+    # First start imported the sample shop; a second "Import the sample shop" (a double click) must not
+    # make an untrained duplicate: it is refused in plain words, with the dataset it duplicates named.
+    ws = Workspace(tmp_path / "ws")
+    app.radio(key="import_source").set_value("Use the sample shop")
+    app.run()
+    _submit(app, "Import the sample shop")
+    assert [d.name for d in ws.datasets()] == ["Sample shop"]
+    warning = " ".join(w.value for w in app.warning)
+    assert "already imported as 'Sample shop'" in warning and "nothing was saved" in warning
+    assert any(b.label == "Open 'Sample shop'" for b in app.button)
+    # Confirmed on purpose: a second copy is kept.
+    app.checkbox(key="sample_again").check()
+    app.run()
+    _submit(app, "Import the sample shop")
+    assert [d.name for d in ws.datasets()] == ["Sample shop", "Sample shop"]
+
+
+def test_delete_without_the_tick_says_so(app: AppTest, tmp_path: Path) -> None:
+    _submit(app, "Delete")
+    assert any("Nothing was deleted" in w.value for w in app.warning)
+    assert len(Workspace(tmp_path / "ws").datasets()) == 1

@@ -72,6 +72,11 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     at.select_slider(key="fair_strength").set_value(0.1).run()
     _ok(at)
     assert any("At strength 0.10" in m.value for m in at.markdown)
+    flagged = set(at.dataframe[0].value.query("flagged")["region"].astype(str))
+    if "north" not in flagged:  # a fix that addresses no flagged group is warned about and needs a tick
+        assert any("addresses no group the audit flagged" in w.value for w in at.warning)
+        assert at.button(key="fair_save").disabled
+        at.checkbox(key="fair_save_anyway").check().run()
     at.button(key="fair_save").click().run()
     _ok(at)
     saved = saved_rerank(ws, run_id)

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys.cli import main
+from recsys.data.clean import OVERLAP_LINE, TOTAL_LINE
 from recsys.workspace.store import Workspace
 from recsys.data.validate import CleaningReport
 
@@ -62,8 +63,13 @@ def test_online_retail_xlsx_through_the_data_page(tmp_path: Path, monkeypatch: p
     assert _count(info.report, "without a customer id") == 27_275
     assert _count(info.report, "cancel") == 1_175
     assert _count(info.report, "negative quantity") == 1_287
-    shown = [df.value for df in at.dataframe if "count" in df.value.columns]
-    assert any((frame["count"] == 27_275).any() for frame in shown)  # the cleaning report is on screen
+    shown = next(df.value for df in at.dataframe if "rule" in df.value.columns)  # the cleaning report is on screen
+    rules = shown[~shown["rule"].isin([OVERLAP_LINE, TOTAL_LINE])]
+    assert (rules["rows"] > 0).all()  # only rules that dropped rows, and the lines add up to the rows dropped
+    assert shown["rows"].iloc[-1] == shown["rows"].iloc[:-1].sum() == 70_051 - info.n_interactions
+    assert shown["share"].iloc[-1] == pytest.approx(100 * (70_051 - info.n_interactions) / 70_051)
+    postage = shown[shown["rule"].str.startswith("non-product lines")]
+    assert len(postage) == 1 and "POST" in postage["what"].iloc[0]
 
 
 @pytest.mark.skipif(not PARQUET.exists(), reason=f"{PARQUET} is absent (real data lives in ../shared/data)")

@@ -50,7 +50,8 @@ def test_csv_round_trip_through_pandas_and_csv_module(tmp_path: Path) -> None:
     reasons = pd.Series([["=bought before", "likes tea"]] + ["-20% fan"] + [""] * (len(frame) - 2))
     result = write_export(frame, tmp_path / "out", reasons=reasons)
     via_pandas = pd.read_csv(result.csv_path, dtype=str, keep_default_na=False)
-    with open(result.csv_path, newline="", encoding="utf-8") as fh:
+    assert result.csv_path.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    with open(result.csv_path, newline="", encoding="utf-8-sig") as fh:
         via_csv = list(csv.reader(fh))
     assert via_csv[0] == list(export.EXPORT_COLUMNS)
     assert [row[0] for row in via_csv[1:]] == via_pandas[C.USER_ID].tolist()
@@ -63,7 +64,7 @@ def test_csv_round_trip_through_pandas_and_csv_module(tmp_path: Path) -> None:
     assert back[C.USER_ID].tolist() == NASTY_IDS
     assert back[C.ITEM_ID].tolist()[:2] == ["=offer", "-10% off"]
     assert back[C.REASONS].iloc[0] == "=bought before; likes tea"
-    assert back[C.SCORE].tolist() == pytest.approx(frame[C.SCORE].tolist())  # negative scores stay numbers
+    assert back[C.SCORE].tolist() == pytest.approx(frame[C.SCORE].tolist(), abs=5e-5)  # negative scores stay numbers
     assert pd.read_csv(result.csv_path)[C.SCORE].dtype.kind == "f"
     assert export.read_targets(tmp_path / "out")[C.USER_ID].tolist() == NASTY_IDS
 
@@ -147,3 +148,21 @@ def test_failed_workspace_export_changes_nothing(tmp_path: Path, monkeypatch: py
     with pytest.raises(RuntimeError, match="disk full"):
         save_export(ws, nasty_frame())
     assert ws.snapshot() == before
+
+
+def test_csv_names_the_offers_with_their_days_and_rounds_numbers(tmp_path: Path) -> None:
+    frame = pd.DataFrame({C.USER_ID: ["u1", "u2", "u3"], C.ITEM_ID: ["A", "B", "A"],
+                          C.SCORE: [0.123456789, -34.18000000001, 0.5], "probability": [0.0123456, 0.9, 0.5],
+                          C.RANK: [1, 1, 2], C.GROUP: [C.TREATMENT, C.TREATMENT, C.CONTROL]})
+    offers = pd.DataFrame({C.ITEM_ID: ["A", "B"], export.OFFER_NAME: ["Spring 30–90% off", "=Winter"],
+                           export.OFFER_START: ["2026-03-01", "2026-01-01"], export.OFFER_END: ["2026-03-31", ""]})
+    result = write_export(frame, tmp_path, offers=offers)
+    raw = result.csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "30–90".encode("utf-8") in raw
+    header, first, second = raw.decode("utf-8-sig").splitlines()[:3]
+    assert header.split(",")[:5] == [f'"{c}"' for c in (C.USER_ID, C.ITEM_ID, *export.OFFER_COLUMNS)]
+    assert first.startswith('"u1","A","Spring 30–90% off","2026-03-01","2026-03-31",0.1235,0.0123,')
+    assert second.startswith('"u2","B","\'=Winter","2026-01-01","",-34.18,0.9,')  # names are neutralised too
+    back = export.read_csv(result.csv_path)
+    assert back[export.OFFER_NAME].tolist() == ["Spring 30–90% off", "=Winter", "Spring 30–90% off"]
+    assert export.read_targets(tmp_path)[C.SCORE].iloc[0] == 0.123456789  # the Parquet rows keep every digit

@@ -12,6 +12,7 @@ import pytest
 
 from recsys.core import columns as C
 from recsys.data.dataset import PreparedDataset
+from recsys.data.clean import NON_PRODUCT_STEP
 from recsys.data.prepare import prepare_dataset
 from recsys.data.schema import ColumnKind
 
@@ -67,15 +68,20 @@ def test_parquet_imports_with_the_known_counts(parquet: PreparedDataset) -> None
     assert report.count("exact duplicate rows") == 5_268
     assert report.count("negative unit price") == 2
     assert report.count("zero unit price") == 2_515
-    assert report.rows_out == {"interactions": 392_732}
+    # postage, carriage, manual lines and bank charges are not offers: left out, rule and codes reported
+    lines = next(s for s in report.steps if s.name == NON_PRODUCT_STEP)
+    assert lines.count == 1_549 and lines.action == "dropped"
+    assert "codes POST, M, C2, DOT, BANK CHARGES, PADS" in lines.description
+    assert report.rows_out == {"interactions": 391_183}  # 392,732 with them
     _check_contract(parquet)
     out = parquet.interactions
-    assert out[C.USER_ID].nunique() == 4_339 and out[C.ITEM_ID].nunique() == 3_665
+    assert not out[C.ITEM_ID].isin(["POST", "DOT", "M", "C2", "BANK CHARGES"]).any()
+    assert out[C.USER_ID].nunique() == 4_335 and out[C.ITEM_ID].nunique() == 3_659
     first = out.iloc[0]
     assert (first[C.USER_ID], first[C.ITEM_ID]) == ("17850", "85123A")
     assert first[C.TIMESTAMP] == pd.Timestamp("2010-12-01 08:26") and first[C.VALUE] == pytest.approx(15.3)
     assert parquet.users.set_index(C.USER_ID).loc["12346", "Country"] == "United Kingdom"
-    assert len(parquet.users) == 4_339
+    assert len(parquet.users) == 4_335  # 4 customers bought nothing but postage
 
 
 def test_excel_prefix_imports_with_its_counts_and_matches_the_parquet(excel: PreparedDataset) -> None:
@@ -85,7 +91,8 @@ def test_excel_prefix_imports_with_its_counts_and_matches_the_parquet(excel: Pre
     assert report.count("cancellations") == 1_175
     assert report.count("returns (negative quantity)") == 1_287
     assert report.count("exact duplicate rows") == 666
-    assert report.rows_out == {"interactions": 41_010}
+    assert report.count(NON_PRODUCT_STEP) == 169
+    assert report.rows_out == {"interactions": 40_841}  # 41,010 with the non-product lines
     _check_contract(excel)
     # The spreadsheet is the first 70,051 rows of the Parquet file: cleaning both gives the same rows.
     _skip_unless(PARQUET)

@@ -126,7 +126,7 @@ def test_a_few_bad_dates_are_dropped_and_reported_not_blocking(tmp_path: Path) -
     assert len(data.interactions) == 199
     step = next(s for s in data.report.steps if s.name == "missing or unreadable dates")
     assert step.example_rows == (201,)
-    with pytest.raises(DataError, match=r"0\.5% of the file.*max_bad_share, now 0\.0%"):
+    with pytest.raises(DataError, match=r"0\.5% of the file.*import options, now 0\.0%"):
         prepare_dataset(path, options=ImportOptions(max_bad_share=0.0))
 
 

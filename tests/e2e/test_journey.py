@@ -24,6 +24,10 @@ import pytest
 
 from recsys.core import columns as C
 from recsys.campaign.export import FORMULA_TRIGGERS
+from recsys.insight.rerank import RerankSettings
+from recsys.insight.rules import ItemRule
+from recsys.workspace.audit import save_rerank
+from recsys.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
@@ -33,6 +37,12 @@ SAMPLE_FILES = {
     "Offer / product facts": SAMPLE / "items.csv",
 }
 DATASET_NAME = "Spring shop upload"
+ENDED_OFFER = "OFF0001"  # ended on 2026-05-31, before the data's last day (2026-06-30)
+#: Every page at the two screen sizes of the guide's screenshots (docs/img/<width>/<page>.png).
+SCREENS = ({"width": 1440, "height": 1000}, {"width": 1280, "height": 720})
+PAGES = {"Data": "Data", "Train": "Train a model", "Fairness": "Fairness and diversity",
+         "Recommendations": "Recommendations", "Segments": "Customer segments", "Campaign": "Campaign",
+         "Measure": "Measure"}
 OFFERS = ("OFF0004", "OFF0050")  # the campaign's two coupons (deep discounts live on the data's last day)
 PER_OFFER = 300  # top N customers per offer
 CONVERSION = {C.TREATMENT: 0.30, C.CONTROL: 0.10}  # the planted effect of the coupon
@@ -185,6 +195,7 @@ def test_marketer_journey(server_process, open_app, output_dir: Path, tmp_path: 
         look_at_segments(app)
         export = build_and_export_an_audience(app)
         measure_the_lift(app, export, tmp_path)
+        every_page_at_two_sizes(app)
 
 
 def import_the_sample_files(app: Journey) -> None:
@@ -204,6 +215,14 @@ def import_the_sample_files(app: Journey) -> None:
     name = form.get_by_label("Dataset name")
     name.fill(DATASET_NAME)
     app.shot("01-data-import", top="1. Match your columns")
+    before = [d.id for d in Workspace(app.server.workspace).datasets()]
+    form.get_by_role("button", name="Check and import").click()
+    # These are the sample shop's own files, imported on first start: refused, nothing saved ...
+    app.see(re.compile(r"already imported as 'Sample shop'"), timeout=SLOW)
+    app.idle(timeout=SLOW)
+    assert [d.id for d in Workspace(app.server.workspace).datasets()] == before
+    # ... unless a second copy is asked for on purpose.
+    form.get_by_text("Import a second copy if these exact files were already imported").click()
     form.get_by_role("button", name="Check and import").click()
     app.see(f"Saved {DATASET_NAME}", timeout=SLOW)
     app.idle()
@@ -215,6 +234,20 @@ def import_the_sample_files(app: Journey) -> None:
     app.idle()
     assert app.metric("Customers") == "4,000"
     app.shot("01-data")
+    import_twice_makes_no_duplicate(app)
+
+
+def import_twice_makes_no_duplicate(app: Journey) -> None:
+    """A double click on an import button makes no second, untrained copy: it is refused in plain words."""
+    page = app.page
+    before = [d.id for d in Workspace(app.server.workspace).datasets()]
+    page.get_by_role("tab", name="Import new data").click()
+    app.radio("Use the sample shop")
+    page.get_by_role("button", name="Import the sample shop").dblclick()
+    app.see(re.compile(r"already imported as '(Sample shop|Spring shop upload)'"), timeout=SLOW)
+    app.idle(timeout=SLOW)
+    assert [d.id for d in Workspace(app.server.workspace).datasets()] == before
+    page.get_by_role("tab", name="Overview").click()
 
 
 def train_a_small_model(app: Journey) -> None:
@@ -224,6 +257,11 @@ def train_a_small_model(app: Journey) -> None:
     app.number("Embedding size", 8)
     app.number("Max epochs (early stopping)", 4)
     app.button("Train and evaluate")
+    # While it trains, the toolbar shows the running indicator and its Stop button (toolbarMode "viewer").
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="visible", timeout=MEDIUM)
+    assert page.locator("[data-testid=stStatusWidgetRunningIcon]").or_(
+        page.locator("[data-testid=stStatusWidget]").get_by_role("button", name="Stop")).first.is_visible()
+    app.shot("02-train-running")
     app.see(re.compile(r"^Run \S+ · tested on the latest period$"), timeout=SLOW)
     app.idle(timeout=SLOW)
     assert page.get_by_role("combobox", name="Model run").is_visible()
@@ -269,18 +307,28 @@ def look_at_segments(app: Journey) -> None:
 
 def build_and_export_an_audience(app: Journey) -> pd.DataFrame:
     page = app.page
+    ws = Workspace(app.server.workspace)
+    run_id = ws.runs(ws.datasets()[0].id)[0]["id"]
+    save_rerank(ws, run_id, RerankSettings(kind="boost", strength=0.3, pool=30,
+                                           items=ItemRule.parse("discount_depth>=30")))
     app.go("Campaign", "Campaign")
+    app.see("Fairness re-ranking on:")  # a saved re-ranking that changes every list is named on the page
     form = page.locator("[data-testid=stForm]").filter(has_text="Who is eligible")
     offers = form.get_by_role("combobox", name="Offers to target")
+    offers.click()
+    offers.fill(ENDED_OFFER)  # ended before the campaign day: not offered unless asked for
+    assert page.get_by_role("option", name=re.compile(rf"\({ENDED_OFFER}\)")).count() == 0
+    offers.fill("")
     for offer in OFFERS:
         offers.click()
         offers.fill(offer)
-        page.get_by_role("option", name=re.compile(rf"\({offer}\)$")).click()
+        page.get_by_role("option", name=re.compile(rf"\({offer}\) · .* · live$")).click()
     page.keyboard.press("Escape")
     app.number("Amount", PER_OFFER)
     form.get_by_role("button", name="Preview audience").click()
     app.see("Customers getting a coupon", timeout=SLOW)
     app.idle(timeout=SLOW)
+    app.see("Cost of the fairness re-ranking")
     treated = int(app.metric("Customers getting a coupon").replace(",", ""))
     control = int(app.metric("Control group (no coupon)").replace(",", ""))
     coupons = int(app.metric("Coupons to send").replace(",", ""))
@@ -298,9 +346,12 @@ def build_and_export_an_audience(app: Journey) -> pd.DataFrame:
     saved = app.output / Path(download.value.suggested_filename).name
     download.value.save_as(saved)
 
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, so Excel reads it right"
     text = saved.read_text(encoding="utf-8-sig")
     rows = pd.read_csv(io.StringIO(text), dtype=str)
-    assert list(rows.columns) == [C.USER_ID, C.ITEM_ID, C.SCORE, "probability", C.RANK, C.GROUP, C.REASONS]
+    assert list(rows.columns) == [C.USER_ID, C.ITEM_ID, "offer_name", "offer_start", "offer_end", C.SCORE,
+                                  "probability", C.RANK, C.GROUP, C.REASONS]
+    assert rows["offer_name"].str.len().gt(0).all() and not rows["offer_name"].isin(OFFERS).any()
     assert rows["probability"].astype(float).between(0, 1).all()
     assert len(rows) == coupons + control, "one row per coupon sent, plus the control group's rows"
     customers = rows.drop_duplicates(C.USER_ID)[C.GROUP].value_counts()
@@ -332,3 +383,15 @@ def measure_the_lift(app: Journey, export: pd.DataFrame, tmp_path: Path) -> None
     qini = app.see(re.compile(r"^Qini coefficient of the score"))  # the list's Qini curve is drawn above it
     assert "95% interval" in qini.inner_text()
     app.shot("07-measure", top="Outcomes: customer id")
+
+
+def every_page_at_two_sizes(app: Journey) -> None:
+    """A screenshot of every page at 1440x1000 and 1280x720 (the guide's), each page without an error."""
+    for size in SCREENS:
+        app.page.set_viewport_size(size)
+        for title, heading in PAGES.items():
+            app.go(title, heading)
+            app.page.wait_for_timeout(500)
+            assert app.page.locator("[data-testid=stException]").count() == 0, title
+            app.page.mouse.move(size["width"] - 20, size["height"] // 2)
+            app.page.screenshot(path=str(app.output / f"{size['width']}-{title.lower()}.png"), animations="disabled")

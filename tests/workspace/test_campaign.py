@@ -108,7 +108,10 @@ def test_budgets_cap_control_share_reasons_and_manifest(setup, tmp_path: Path) -
     assert manifest["counts"]["customers_by_group"] == customers
     assert [e["id"] for e in ws.exports()] == [result.export_id]
     csv = export.read_csv(out)
-    assert list(csv.columns) == list(export.EXPORT_COLUMNS)
+    expected = list(export.EXPORT_COLUMNS)
+    expected[2:2] = export.OFFER_COLUMNS  # the offer's name and days after its id
+    assert list(csv.columns) == expected
+    assert set(csv[export.OFFER_NAME]) == set(built.offer_names.get(str(i), str(i)) for i in frame[C.ITEM_ID])
     assert len(csv) == len(frame) and csv[C.REASONS].tolist() == built.reasons.tolist()
 
 
