@@ -170,9 +170,9 @@ def sidebar() -> None:
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
         st.session_state[DATASET_KEY] = current if current in ids else _opening_dataset(ws, ids)
         st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY,
-                     help="; ".join(d.label() for d in datasets))
+                     help=md("; ".join(d.label() for d in datasets)))
         chosen = next(d for d in datasets if d.id == st.session_state[DATASET_KEY])
-        st.caption(chosen.label().removeprefix(chosen.name).strip(" ()").replace(f"{chosen.id}: ", "", 1))
+        st.caption(md(chosen.label().removeprefix(chosen.name).strip(" ()").replace(f"{chosen.id}: ", "", 1)))
         _run_picker(ws, st.session_state[DATASET_KEY])
         st.caption(f"Workspace: {md(ws.path)}")
 
