@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from recsys.core import columns as C
+from recsys.core import i18n
+from recsys.core.i18n import N_, fill
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.workspace.store import WorkspaceError, default_workspace_path
 
@@ -30,7 +34,7 @@ def _print_json(data: Any) -> None:
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace", type=Path, default=None,
-        help="workspace directory (default: $PROMOLENS_WORKSPACE or ./workspace)",
+        help=_("workspace directory (default: $PROMOLENS_WORKSPACE or ./workspace)"),
     )
 
 
@@ -52,11 +56,11 @@ def _progress_printer(quiet: bool) -> Callable[[str, float], None]:
 
 
 def _sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="directory to write the sample files into")
-    p.add_argument("--users", type=int, default=None, help="number of customers")
-    p.add_argument("--items", type=int, default=None, help="number of offers")
-    p.add_argument("--seed", type=int, default=None, help="random seed")
-    p.add_argument("--plant-bias", action="store_true", help="plant an age-band targeting bias (for fairness demos)")
+    p.add_argument("--out", type=Path, required=True, help=_("directory to write the sample files into"))
+    p.add_argument("--users", type=int, default=None, help=_("number of customers"))
+    p.add_argument("--items", type=int, default=None, help=_("number of offers"))
+    p.add_argument("--seed", type=int, default=None, help=_("random seed"))
+    p.add_argument("--plant-bias", action="store_true", help=_("plant an age-band targeting bias (for fairness demos)"))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -82,25 +86,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- import
 def _import_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--interactions", type=Path, required=True, help="interactions file (CSV, CSV.gz, Parquet, Excel)")
-    p.add_argument("--users", type=Path, default=None, help="customer facts file")
-    p.add_argument("--items", type=Path, default=None, help="offer / product facts file")
-    p.add_argument("--name", default=None, help="dataset name (default: the interactions file name)")
+    p.add_argument("--interactions", type=Path, required=True, help=_("interactions file (CSV, CSV.gz, Parquet, Excel)"))
+    p.add_argument("--users", type=Path, default=None, help=_("customer facts file"))
+    p.add_argument("--items", type=Path, default=None, help=_("offer / product facts file"))
+    p.add_argument("--name", default=None, help=_("dataset name (default: the interactions file name)"))
     p.add_argument(
         "--map", action="append", default=[], metavar="CANONICAL=THEIRS",
-        help="map a canonical column to yours, e.g. user_id=CustomerID or users.user_id=cust (repeatable)",
+        help=_("map a canonical column to yours, e.g. user_id=CustomerID or users.user_id=cust (repeatable)"),
     )
-    p.add_argument("--user-columns", nargs="*", default=None, help="interaction-file columns that are customer facts")
-    p.add_argument("--item-columns", nargs="*", default=None, help="interaction-file columns that are offer facts")
+    p.add_argument("--user-columns", nargs="*", default=None, help=_("interaction-file columns that are customer facts"))
+    p.add_argument("--item-columns", nargs="*", default=None, help=_("interaction-file columns that are offer facts"))
     p.add_argument(
         "--leading-zero-ids", choices=["error", "merge", "keep"], default="error",
-        help="ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart",
+        help=_("ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart"),
     )
-    p.add_argument("--pseudonymise", action="store_true", help="replace customer ids by keyed pseudonyms")
+    p.add_argument("--pseudonymise", action="store_true", help=_("replace customer ids by keyed pseudonyms"))
     p.add_argument("--max-file-mb", type=float, default=None,
-                   help="refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)")
-    p.add_argument("--delimiter", default=None, help="CSV delimiter, e.g. ';' or tab (default: detected)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help=_("refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)"))
+    p.add_argument("--delimiter", default=None, help=_("CSV delimiter, e.g. ';' or tab (default: detected)"))
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -108,15 +112,17 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
     mapping: dict[str, dict[str, str]] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"--map {pair!r}: write CANONICAL=THEIRS, e.g. --map user_id=CustomerID")
+            raise ValueError(fill(_("--map {pair}: write CANONICAL=THEIRS, e.g. --map user_id=CustomerID"), pair=repr(pair)))
         canonical, theirs = (part.strip() for part in pair.split("=", 1))
-        table, _, column = canonical.rpartition(".")
+        table, _dot, column = canonical.rpartition(".")
         table = table or C.Table.INTERACTIONS.value
         if table not in {t.value for t in C.Table}:
-            raise ValueError(f"--map {pair!r}: unknown table {table!r}; use interactions, users or items")
+            raise ValueError(fill(_("--map {pair}: unknown table {table}; use interactions, users or items"),
+                                  pair=repr(pair), table=repr(table)))
         allowed = C.MAPPABLE_COLUMNS[C.Table(table)]
         if column not in allowed:
-            raise ValueError(f"--map {pair!r}: {column!r} is not a column of {table}; choose one of {', '.join(allowed)}")
+            raise ValueError(fill(_("--map {pair}: {column} is not a column of {table}; choose one of {allowed}"),
+                                  pair=repr(pair), column=repr(column), table=table, allowed=", ".join(allowed)))
         mapping.setdefault(table, {})[column] = theirs
     return mapping
 
@@ -152,12 +158,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"dataset": info.to_dict()})
         return 0
-    print(f"Imported dataset {info.id} '{info.name}': {info.n_interactions:,} interactions, "
-          f"{info.n_users:,} customers, {info.n_items:,} offers.")
-    print("Cleaning report:")
+    print(fill(_("Imported dataset {id} '{name}': {interactions} interactions, {customers} customers, "
+                 "{offers} offers."), id=info.id, name=info.name, interactions=i18n.format_number(info.n_interactions),
+               customers=i18n.format_number(info.n_users), offers=i18n.format_number(info.n_items)))
+    if prepared.mapping:
+        print(_("Columns used:") + " " + "; ".join(
+            f"{table}: " + ", ".join(f"{theirs} -> {canonical}" for canonical, theirs in cols.items())
+            for table, cols in prepared.mapping.items()))
+    print(_("Cleaning report:"))
     print(prepared.report.to_frame().to_string(index=False))
     for warning in prepared.warnings:
-        print(f"warning: {warning}")
+        print(fill(_("warning: {warning}"), warning=warning))
     return 0
 
 
@@ -434,7 +445,7 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offer", metavar="COLUMN", help="with --data: offer column (deciles within offer, lift per offer)")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05: 95%% intervals)")
     p.add_argument("--save", action="store_true", help="with --data: record the measurement in the workspace")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
@@ -734,7 +745,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
         explainer = ScoreExplainer(runs.load_model(ws, args.run))
         day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
-        rerank, pool, _ = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
+        rerank, pool, _hook = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
         listed = recommend_for_customer(
             explainer, args.user, dataset, k=args.k, exclude=args.exclude,
             active_on=None if args.all_offers else day, view=args.view, rerank=rerank, pool=pool,
@@ -819,7 +830,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.tradeoff:
             dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
             split = lambda text: None if text is None else [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
-            template, x, _ = tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
+            template, x, _curve = tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
                                                         cap_values=split(args.cap), similarity=args.similarity)
             strengths = sorted({*STRENGTHS, *([args.save_strength] if args.save_strength is not None else [])})
             sweep = audit_tradeoff(audit_jobs.evaluation_setup(ws, args.run, dataset=dataset), result, template, dataset, strengths)
@@ -889,7 +900,7 @@ def _uplift_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-share", type=float, default=0.3, help="held-out share of rows (default 0.3)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the models and the bootstrap")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def cmd_uplift(args: argparse.Namespace) -> int:
@@ -914,28 +925,32 @@ def cmd_uplift(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
-    "sample": (cmd_sample, _sample_args, "write a synthetic shop with a planted truth"),
-    "import": (cmd_import, _import_args, "import interaction / customer / offer files into the workspace"),
-    "append": (cmd_append, _append_args, "add new interactions, customers or offers to a dataset (validated, atomic)"),
-    "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
-    "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
-    "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
-    "update": (cmd_update, _update_args, "update a run's model with the data appended since (a new run, no retraining)"),
-    "freshness": (cmd_freshness, _freshness_args, "is a run's model stale? its accuracy on new events and what to do"),
-    "segments": (cmd_segments, _segments_args, "customer segments: RFM, by customer columns or behavioural clusters; save them"),
-    "export": (cmd_export, _export_args, "build a campaign targeting list with a control group and export it as CSV"),
-    "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),
-    "uplift": (cmd_uplift, _uplift_args, "learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm"),
-    "recommend": (cmd_recommend, _recommend_args, "a customer's top offers with score, rank and exact attributions"),
-    "audit": (cmd_audit, _audit_args, "fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists"),
+    "sample": (cmd_sample, _sample_args, N_("write a synthetic shop with a planted truth")),
+    "import": (cmd_import, _import_args, N_("import interaction / customer / offer files into the workspace")),
+    "append": (cmd_append, _append_args, N_("add new interactions, customers or offers to a dataset (validated, atomic)")),
+    "datasets": (cmd_datasets, _datasets_args, N_("list the datasets in the workspace")),
+    "train": (cmd_train, _train_args, N_("train and evaluate a model against baselines (one run)")),
+    "runs": (cmd_runs, _runs_args, N_("list, compare or delete training runs")),
+    "update": (cmd_update, _update_args, N_("update a run's model with the data appended since (a new run, no retraining)")),
+    "freshness": (cmd_freshness, _freshness_args, N_("is a run's model stale? its accuracy on new events and what to do")),
+    "segments": (cmd_segments, _segments_args, N_("customer segments: RFM, by customer columns or behavioural clusters; save them")),
+    "export": (cmd_export, _export_args, N_("build a campaign targeting list with a control group and export it as CSV")),
+    "measure": (cmd_measure, _measure_args, N_("measure the lift of a campaign: treatment vs control with confidence intervals")),
+    "uplift": (cmd_uplift, _uplift_args, N_("learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm")),
+    "recommend": (cmd_recommend, _recommend_args, N_("a customer's top offers with score, rank and exact attributions")),
+    "audit": (cmd_audit, _audit_args, N_("fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists")),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promolens", description="PromoLens: explainable coupon targeting")
+    parser = argparse.ArgumentParser(prog="promolens", description=_("PromoLens: explainable coupon targeting"))
+    lang_help = _("language of the messages (default: $PROMOLENS_LANG, else the system locale)")
+    parser.add_argument("--lang", default=None, type=i18n.check_language, metavar="{en,zh_CN}", help=lang_help)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (handler, add_args, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=_(help_text), description=_(help_text))
+        p.add_argument("--lang", default=argparse.SUPPRESS, type=i18n.check_language, metavar="{en,zh_CN}",
+                       help=lang_help)  # also after the command: `promolens import --lang zh_CN ...`
         add_args(p)
         p.set_defaults(handler=handler)
     return parser
@@ -945,8 +960,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``promolens`` console script."""
     from recsys.data.validate import DataError
 
-    args = build_parser().parse_args(argv)
+    token = i18n.set_language(cli_language(argv))
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except DataError as exc:
         print(str(exc), file=sys.stderr)
@@ -954,6 +970,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkspaceError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_WORKSPACE
+    finally:
+        i18n.reset_language(token)
+
+
+def cli_language(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The CLI's language: ``--lang``, else ``$PROMOLENS_LANG``, else the system locale, else English."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang", default=None)
+    known, _rest = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    environ = os.environ if environ is None else environ
+    for candidate in (known.lang, environ.get(i18n.LANG_ENV)):
+        if candidate:
+            return i18n.check_language(candidate)
+    system = next((environ[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k)), None)
+    return i18n.negotiate(system)
 
 
 if __name__ == "__main__":  # pragma: no cover

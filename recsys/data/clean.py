@@ -17,6 +17,8 @@ import pyarrow as pa
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.i18n import N_, fill
+from recsys.core.i18n import gettext as _
 from recsys.data import privacy
 from recsys.data.files import LoadedTable
 from recsys.data.mapping import ImportOptions
@@ -37,8 +39,8 @@ from recsys.data.validate import (
     to_number,
 )
 
-_DATE_FIX = ("Correct or delete these rows, map a different column to the date/time, or allow more "
-             "rows to be dropped (ImportOptions.max_bad_share, now {share:.1%}).")
+_DATE_FIX = N_("Correct or delete these rows, map a different column to the date/time, or allow more "
+               "rows to be dropped (ImportOptions.max_bad_share, now {share}).")
 
 class ImportContext:
     """Per-import state shared by the table steps: problems, warnings and the report."""
@@ -91,16 +93,16 @@ def _check_personal_user_ids(ctx: ImportContext, ids: pd.Series, theirs: str, fi
     if ctx.options.pseudonymise_key is None:
         ctx.add(Problem(
             file, theirs, (), 0,
-            f"the customer ids in column '{theirs}' are personal data ({reason})",
-            ("Turn on pseudonymisation (the Data page switch 'Pseudonymise customer ids', or "
-             "ImportOptions.pseudonymise_key=privacy.new_key()) so they are replaced by keyed pseudonyms, "
-             "or map a customer number column to user_id instead."),
+            fill(_("the customer ids in column '{column}' are personal data ({reason})"), column=theirs, reason=reason),
+            _("Turn on pseudonymisation (the Data page switch 'Pseudonymise customer ids', or "
+              "ImportOptions.pseudonymise_key=privacy.new_key()) so they are replaced by keyed pseudonyms, "
+              "or map a customer number column to user_id instead."),
         ))
     else:
         ctx.add(Problem(file, theirs, (), 0,
-                        f"the customer ids in column '{theirs}' are personal data ({reason}); "
-                        "they were replaced by keyed pseudonyms",
-                        "Keep the pseudonymisation key safe to match results back to customers.", "warning"))
+                        fill(_("the customer ids in column '{column}' are personal data ({reason}); "
+                               "they were replaced by keyed pseudonyms"), column=theirs, reason=reason),
+                        _("Keep the pseudonymisation key safe to match results back to customers."), "warning"))
     return reason
 
 
@@ -240,14 +242,15 @@ def prepare_interactions(
         samples = (", ".join(f"'{v}'" for v in pd.unique(raw[theirs][bad_ts].astype(str).str.slice(0, 30))[:3]))
         ctx.add(bad_share_problem(
             unusable, file=file, column=theirs, canonical=C.TIMESTAMP,
-            what=("{have} no date or one that cannot be read as a date" + (f" (e.g. {samples})" if samples else "")),
-            max_share=opts.max_bad_share, fix=_DATE_FIX.format(share=opts.max_bad_share)))
+            what=(_("{have} no date or one that cannot be read as a date")
+                  + (fill(_(" (e.g. {examples})"), examples=samples) if samples else "")),
+            max_share=opts.max_bad_share, fix=fill(_(_DATE_FIX), share=f"{opts.max_bad_share:.1%}")))
         ctx.add(bad_share_problem(
             future, file=file, column=theirs, canonical=C.TIMESTAMP,
-            what=f"{{are}} dated in the future (after {now:%Y-%m-%d})",
+            what=fill(_("{are} dated in the future (after {day})"), day=f"{now:%Y-%m-%d}"),
             max_share=opts.max_bad_share,
-            fix=("Check the date format (day and month swapped?) and the year. "
-                 + _DATE_FIX.format(share=opts.max_bad_share))))
+            fix=(_("Check the date format (day and month swapped?) and the year. ")
+                 + fill(_(_DATE_FIX), share=f"{opts.max_bad_share:.1%}"))))
         ctx.step(table, "missing or unreadable dates", unusable,
                  f"Rows whose date (column '{theirs}') is empty or cannot be read as a date.")
         ctx.step(table, "dates in the future", future,
@@ -260,8 +263,10 @@ def prepare_interactions(
     keep = ~drop
     if not keep.any():
         ctx.add(Problem(file, None, (), n,
-                        f"no usable rows are left after cleaning (all {n:,} rows were dropped; see the cleaning steps)",
-                        "Check that the right columns are mapped to the customer id and item id, and the date format."))
+                        fill(_("no usable rows are left after cleaning (all {n} rows were dropped; see the cleaning "
+                               "steps)"), n=f"{n:,}"),
+                        _("Check that the right columns are mapped to the customer id and item id, and the date "
+                          "format.")))
         return None
 
     default_event = C.PURCHASE if (C.VALUE in mapping or C.QUANTITY in mapping) else C.INTERACTION
@@ -313,7 +318,7 @@ def _hash_input(values: pd.Series) -> np.ndarray:
         return np.where(np.isnan(numbers), np.nan, numbers + 0.0).view(np.uint64)
     if pd.api.types.is_datetime64_any_dtype(values):
         return naive_utc(values).to_numpy().view(np.int64).astype(np.uint64)  # NaT is one value too
-    codes, _ = factorize(values)
+    codes, _uniques = factorize(values)
     return codes.astype(np.uint64)
 
 

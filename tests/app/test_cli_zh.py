@@ -1,0 +1,40 @@
+"""The CLI in Chinese: --lang / PROMOLENS_LANG / the system locale, help and import problems translated."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.cli import EXIT_BAD_INPUT, cli_language, main
+from recsys.core import i18n
+
+
+def test_cli_language_from_flag_env_then_system_locale():
+    assert cli_language(["--lang", "zh_CN", "datasets"], {}) == "zh_CN"
+    assert cli_language(["datasets"], {"PROMOLENS_LANG": "zh"}) == "zh_CN"
+    assert cli_language(["--lang", "en", "datasets"], {"PROMOLENS_LANG": "zh_CN"}) == "en"
+    assert cli_language(["datasets"], {"LANG": "zh_CN.UTF-8"}) == "zh_CN"
+    assert cli_language(["datasets"], {"LANG": "C.UTF-8"}) == "en"
+
+
+def test_help_in_chinese(capsys):
+    with pytest.raises(SystemExit):
+        main(["--lang", "zh_CN", "--help"])
+    out = capsys.readouterr().out
+    assert "PromoLens：可解释的优惠券精准投放" in out
+    assert "把交互 / 客户 / 优惠文件导入工作区" in out
+    assert i18n.current_language() == "en"  # the CLI call does not leak its language
+
+
+def test_import_problems_and_fixes_in_chinese(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PROMOLENS_LANG", raising=False)
+    bad = tmp_path / "订单.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    code = main(["import", "--lang", "zh_CN", "--workspace", str(tmp_path / "ws"), "--interactions", str(bad)])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT
+    assert "数据无法导入：发现 2 个问题" in err and "没有做任何更改" in err
+    assert "订单.csv：交互文件没有客户编号列（user_id）" in err
+    assert "解决办法：" in err and "Fix:" not in err
+    code = main(["import", "--workspace", str(tmp_path / "ws"), "--interactions", str(bad)])
+    assert code == EXIT_BAD_INPUT
+    assert "The data could not be imported: 2 problems found" in capsys.readouterr().err
