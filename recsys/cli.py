@@ -163,7 +163,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                customers=i18n.format_number(info.n_users), offers=i18n.format_number(info.n_items)))
     if prepared.mapping:
         print(_("Columns used:") + " " + "; ".join(
-            f"{table}: " + ", ".join(f"{theirs} -> {canonical}" for canonical, theirs in cols.items())
+            f"{_(table)}: " + ", ".join(f"{theirs} -> {canonical}" for canonical, theirs in cols.items())
             for table, cols in prepared.mapping.items()))
     print(_("Cleaning report:"))
     print(prepared.report.to_frame().to_string(index=False))

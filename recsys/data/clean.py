@@ -130,6 +130,7 @@ def _events(
         return np.zeros(len(raw), dtype=np.int64), [default]
     codes, distinct = factorize(raw[theirs])
     names = pd.Series(distinct.astype(str), dtype="str").str.strip().str.lower()  # distinct values only
+    names = names.replace(C.EVENT_ALIASES)  # 购买 -> purchase, 核销 -> redeem, ...
     blank = (names == "").to_numpy(dtype=bool, na_value=True)
     names = names.where(~blank, default)
     event_names = [str(e) for e in pd.unique(pd.concat([names, pd.Series([default], dtype="str")]))]

@@ -439,7 +439,7 @@ def check_mapping(
 
 # --- value checks -----------------------------------------------------------------------------
 
-_CURRENCY = r"^\s*(?:[$€£¥]|USD|EUR|GBP)\s*|\s*(?:[$€£¥]|USD|EUR|GBP)\s*$"
+_CURRENCY = r"^\s*(?:[$€£¥]|USD|EUR|GBP|RMB|CNY)\s*|\s*(?:[$€£¥元]|USD|EUR|GBP|RMB|CNY)\s*$"
 _THOUSANDS_DOT_DECIMAL = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _DECIMAL_COMMA = r"[-+]?\d+,\d+|[-+]?\d{1,3}(?:\.\d{3})+,\d+"
 
@@ -448,7 +448,8 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Convert a column to float64; return it and a mask of values that are not numbers.
 
     Blank text counts as missing, not as a bad value. Text such as ``"£1,234.50"`` or ``"12,5"``
-    (decimal comma) is understood.
+    (decimal comma) is understood, and so are full-width digits and punctuation and yuan amounts
+    (``"￥１，２３４．５０"``, ``"128元"``).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
@@ -457,7 +458,7 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     bad = numbers.isna().to_numpy() & values.notna().to_numpy()
     if bad.any():
-        text = values[bad].astype(str).str.strip()
+        text = values[bad].astype(str).str.normalize("NFKC").str.strip()  # full-width １２３，４５ -> 123,45
         blank = (text == "").to_numpy()
         cleaned = text.str.replace(_CURRENCY, "", regex=True).str.replace(" ", "", regex=False)
         thousands = cleaned.str.fullmatch(_THOUSANDS_DOT_DECIMAL)
