@@ -61,6 +61,8 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", type=int, default=None, help=_("number of offers"))
     p.add_argument("--seed", type=int, default=None, help=_("random seed"))
     p.add_argument("--plant-bias", action="store_true", help=_("plant an age-band targeting bias (for fairness demos)"))
+    p.add_argument("--locale", choices=["en", "zh"], default="en",
+                   help=_("language of the shop's labels, offer titles and descriptions (zh: a Chinese shop)"))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -76,6 +78,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.plant_bias:
         overrides["plant_bias"] = True
     shop = synth.generate(**overrides)
+    if args.locale == "zh":
+        from recsys.data.synth_zh import to_chinese
+
+        shop = to_chinese(shop)
     paths = synth.write_sample(shop, args.out)
     for label, path in paths.items():
         print(f"{label}: {path}")

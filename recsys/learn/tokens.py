@@ -23,16 +23,18 @@ import threading
 HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 #: Words of other scripts: letters only, at least three (as the English keyword features).
 OTHER_WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
-#: Promotion terms jieba's general dictionary splits apart ("包邮" -> 包 / 邮到): kept whole.
+#: E-commerce and promotion terms jieba's general dictionary splits apart ("包邮" -> 包 / 邮到): kept whole.
 PROMOTION_TERMS: tuple[str, ...] = (
     "包邮", "满减", "满减券", "折扣券", "优惠券", "代金券", "现金券", "无门槛", "秒杀", "限时秒杀", "限时",
     "会员日", "新人专享", "新客", "老客", "第二件半价", "买一送一", "直降", "返现", "积分", "抵扣", "满赠",
     "拼团", "预售", "定金", "尾款", "清仓", "爆款", "大促", "品牌日", "专享", "全场", "通用", "券后价",
+    "组合购", "立省", "立减", "买二送一", "彩妆", "护肤", "优惠码",
 )
 #: Chinese words too common to tell offers apart (the Chinese counterpart of English stop words).
 CHINESE_STOP_WORDS: frozenset[str] = frozenset({
     "的", "了", "和", "与", "及", "或", "在", "是", "就", "都", "也", "为", "对", "以", "等", "可", "可以", "您",
     "我们", "你们", "他们", "这个", "那个", "一个", "每", "起", "元", "件", "个", "用", "享", "到", "从", "再",
+    "可用", "使用", "适用",
 })
 
 _FULL_REDUCTION = re.compile(r"满\s*\d+(?:\.\d+)?\s*(?:元)?\s*减\s*\d+(?:\.\d+)?\s*(?:元)?")

@@ -38,3 +38,22 @@ def test_import_problems_and_fixes_in_chinese(tmp_path, capsys, monkeypatch):
     code = main(["import", "--workspace", str(tmp_path / "ws"), "--interactions", str(bad)])
     assert code == EXIT_BAD_INPUT
     assert "The data could not be imported: 2 problems found" in capsys.readouterr().err
+
+
+def test_sample_locale_zh_writes_a_chinese_shop_and_leaves_the_english_one_alone(tmp_path, capsys):
+    from recsys.data import synth
+
+    small = ["--users", "200", "--items", "20", "--seed", "5"]
+    assert main(["sample", "--out", str(tmp_path / "en"), *small]) == 0
+    assert main(["sample", "--out", str(tmp_path / "zh"), "--locale", "zh", *small]) == 0
+    capsys.readouterr()
+    reference = synth.write_sample(synth.generate(n_users=200, n_items=20, seed=5), tmp_path / "reference")
+    for name in ("users", "items", "interactions", "truth"):
+        assert (tmp_path / "en" / reference[name].name).read_bytes() == reference[name].read_bytes(), name
+    zh = tmp_path / "zh"
+    assert (zh / "interactions.csv").read_bytes() == reference["interactions"].read_bytes()  # same events
+    items = (zh / "items.csv").read_text(encoding="utf-8")
+    users = (zh / "users.csv").read_text(encoding="utf-8")
+    assert any(word in items for word in ("满减券", "折扣券", "包邮", "限时秒杀"))
+    assert "价格敏感型" in users and "deal_seeker" not in users
+    assert synth.load_truth(zh)["locale"] == "zh_CN"
