@@ -172,10 +172,28 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{_(table)}: " + ", ".join(f"{theirs} -> {canonical}" for canonical, theirs in cols.items())
             for table, cols in prepared.mapping.items()))
     print(_("Cleaning report:"))
-    print(prepared.report.to_frame().to_string(index=False))
+    print(report_text(prepared.report))
     for warning in prepared.warnings:
         print(fill(_("warning: {warning}"), warning=warning))
     return 0
+
+
+#: The cleaning report's headers and actions, for people (the report itself keeps its English keys).
+REPORT_WORDS = {
+    "table": N_("table"), "name": N_("step"), "count": N_("rows"), "action": N_("action"),
+    "description": N_("what and why"), "example_rows": N_("example rows"),
+    "dropped": N_("dropped"), "fixed": N_("fixed"), "kept": N_("kept"),
+    "interactions": N_("interactions"), "users": N_("users"), "items": N_("items"),
+}
+
+
+def report_text(report: Any) -> str:
+    """The cleaning report as a table in the current language (headers, actions and table names)."""
+    frame = report.to_frame()
+    words = {k: _(v) for k, v in REPORT_WORDS.items()}
+    for column in ("table", "action"):
+        frame[column] = frame[column].map(lambda v: words.get(v, v))  # a handful of steps
+    return frame.rename(columns=words).to_string(index=False)
 
 
 
