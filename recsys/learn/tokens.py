@@ -61,6 +61,8 @@ def words(text: str) -> list[str]:
     """The keywords of one text in reading order: Chinese words of two or more characters that are
     not stop words, and the other scripts' words (lower-cased). Amounts written into Chinese promotion
     phrases become the phrase's word: "满200减30" -> 满减, "5折" / "8.5折" -> 折扣."""
+    if HAN_RUN.search(text) is None:  # no Chinese: the English keyword pattern alone (the common case)
+        return [w.lower() for w in OTHER_WORD.findall(text)]
     text = _FULL_REDUCTION.sub(" 满减 ", text)
     text = _DISCOUNT.sub(" 折扣 ", text)
     out: list[str] = []
