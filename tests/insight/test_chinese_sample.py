@@ -21,7 +21,7 @@ from recsys.insight import drivers as D
 from recsys.learn.config import FeatureConfig, ModelConfig
 from recsys.learn.model import HybridRecommender
 
-pytestmark = pytest.mark.slow  # one 10-epoch model on the 4,000-customer sample (about half a minute)
+# One 10-epoch model on the 4,000-customer sample: about 5 s, so not marked slow.
 
 TRUTH_CONFIG = ModelConfig(epochs=10, no_components=16, random_state=0)  # as test_explain.py
 
