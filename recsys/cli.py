@@ -200,12 +200,12 @@ def report_text(report: Any) -> str:
 # ---------------------------------------------------------------------------- append
 def _append_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id to add the data to (see `promolens datasets`)")
-    p.add_argument("--interactions", type=Path, default=None, help="new interactions (same columns as the import)")
-    p.add_argument("--users", type=Path, default=None, help="new or changed customers (every customer column)")
-    p.add_argument("--items", type=Path, default=None, help="new or changed offers (every offer column)")
-    p.add_argument("--name", default=None, help="a name for this batch (default: the file names)")
-    p.add_argument("--json", action="store_true", help="print the append's record as JSON")
+    p.add_argument("--dataset", required=True, help=_("dataset id to add the data to (see `promolens datasets`)"))
+    p.add_argument("--interactions", type=Path, default=None, help=_("new interactions (same columns as the import)"))
+    p.add_argument("--users", type=Path, default=None, help=_("new or changed customers (every customer column)"))
+    p.add_argument("--items", type=Path, default=None, help=_("new or changed offers (every offer column)"))
+    p.add_argument("--name", default=None, help=_("a name for this batch (default: the file names)"))
+    p.add_argument("--json", action="store_true", help=_("print the append's record as JSON"))
 
 
 def cmd_append(args: argparse.Namespace) -> int:
@@ -240,7 +240,7 @@ def cmd_append(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- datasets
 def _datasets_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -260,23 +260,23 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- train / runs
 def _train_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id (see `promolens datasets`)")
+    p.add_argument("--dataset", required=True, help=_("dataset id (see `promolens datasets`)"))
     p.add_argument("--split", choices=["temporal", "leave_last_n", "random", "cold_items"], default="temporal")
-    p.add_argument("--test-share", type=float, default=0.2, help="share held out for testing")
-    p.add_argument("--cutoff", default=None, help="temporal split: rows after this date are test")
-    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may stop sooner)")
+    p.add_argument("--test-share", type=float, default=0.2, help=_("share held out for testing"))
+    p.add_argument("--cutoff", default=None, help=_("temporal split: rows after this date are test"))
+    p.add_argument("--epochs", type=int, default=30, help=_("maximum epochs (early stopping may stop sooner)"))
     p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
-    p.add_argument("--components", type=int, default=32, help="embedding size")
+    p.add_argument("--components", type=int, default=32, help=_("embedding size"))
     p.add_argument("--learning-rate", type=float, default=0.05)
-    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on user and item embeddings")
-    p.add_argument("--k", type=int, default=10, help="list length for precision@k, NDCG@k, ...")
+    p.add_argument("--alpha", type=float, default=0.0, help=_("L2 penalty on user and item embeddings"))
+    p.add_argument("--k", type=int, default=10, help=_("list length for precision@k, NDCG@k, ..."))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--include-sensitive", action="store_true", help="use sensitive columns (gender, age, ...) as features")
-    p.add_argument("--user-columns", nargs="*", default=None, help="customer columns to use as features (default: all usable)")
-    p.add_argument("--item-columns", nargs="*", default=None, help="offer columns to use as features (default: all usable)")
-    p.add_argument("--half-life-days", type=float, default=None, help="weight recent events more (time decay)")
-    p.add_argument("--no-refit", action="store_true", help="keep the evaluated model instead of refitting on all data")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--include-sensitive", action="store_true", help=_("use sensitive columns (gender, age, ...) as features"))
+    p.add_argument("--user-columns", nargs="*", default=None, help=_("customer columns to use as features (default: all usable)"))
+    p.add_argument("--item-columns", nargs="*", default=None, help=_("offer columns to use as features (default: all usable)"))
+    p.add_argument("--half-life-days", type=float, default=None, help=_("weight recent events more (time decay)"))
+    p.add_argument("--no-refit", action="store_true", help=_("keep the evaluated model instead of refitting on all data"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline.TrainConfig
@@ -336,10 +336,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _runs_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", default=None, help="only runs of this dataset")
-    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="compare these runs side by side")
-    p.add_argument("--delete", default=None, metavar="RUN", help="delete this run and its model")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--dataset", default=None, help=_("only runs of this dataset"))
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help=_("compare these runs side by side"))
+    p.add_argument("--delete", default=None, metavar="RUN", help=_("delete this run and its model"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -375,13 +375,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- update / freshness
 def _update_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="the run whose model to update (see `promolens runs`)")
+    p.add_argument("--run", required=True, help=_("the run whose model to update (see `promolens runs`)"))
     p.add_argument("--dataset", default=None,
-                   help="dataset with the new data (default: the run's own; its appends since the run are used)")
-    p.add_argument("--epochs", type=int, default=None, help="training passes over the new events (default 5)")
-    p.add_argument("--replay", type=float, default=None, help="old events replayed per new event (default 1.0)")
+                   help=_("dataset with the new data (default: the run's own; its appends since the run are used)"))
+    p.add_argument("--epochs", type=int, default=None, help=_("training passes over the new events (default 5)"))
+    p.add_argument("--replay", type=float, default=None, help=_("old events replayed per new event (default 1.0)"))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -426,10 +426,10 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def _freshness_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="the run to check (see `promolens runs`)")
-    p.add_argument("--dataset", default=None, help="dataset with the new data (default: the run's own appends)")
-    p.add_argument("--k", type=int, default=None, help="list length (default: the run's k)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--run", required=True, help=_("the run to check (see `promolens runs`)"))
+    p.add_argument("--dataset", default=None, help=_("dataset with the new data (default: the run's own appends)"))
+    p.add_argument("--k", type=int, default=None, help=_("list length (default: the run's k)"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_freshness(args: argparse.Namespace) -> int:
@@ -458,17 +458,17 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 def _measure_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--export", metavar="ID", help="a past export: its treatment vs its control customers")
-    source.add_argument("--data", type=Path, metavar="FILE", help="any results table with an arm column")
-    p.add_argument("--outcomes", type=Path, metavar="FILE", help="with --export: customer id + outcome columns")
-    p.add_argument("--user-column", default=None, help="with --export: customer-id column of --outcomes (default: guessed)")
-    p.add_argument("--arm", metavar="COLUMN", help="with --data: the column naming each row's arm")
-    p.add_argument("--control", metavar="VALUE", help="with --data: the control arm's value")
-    p.add_argument("--outcome", action="append", required=True, metavar="COLUMN", help="outcome column (repeatable)")
-    p.add_argument("--score", metavar="COLUMN", help="with --data: model-score column (adds lift by score decile)")
-    p.add_argument("--offer", metavar="COLUMN", help="with --data: offer column (deciles within offer, lift per offer)")
-    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05: 95%% intervals)")
-    p.add_argument("--save", action="store_true", help="with --data: record the measurement in the workspace")
+    source.add_argument("--export", metavar="ID", help=_("a past export: its treatment vs its control customers"))
+    source.add_argument("--data", type=Path, metavar="FILE", help=_("any results table with an arm column"))
+    p.add_argument("--outcomes", type=Path, metavar="FILE", help=_("with --export: customer id + outcome columns"))
+    p.add_argument("--user-column", default=None, help=_("with --export: customer-id column of --outcomes (default: guessed)"))
+    p.add_argument("--arm", metavar="COLUMN", help=_("with --data: the column naming each row's arm"))
+    p.add_argument("--control", metavar="VALUE", help=_("with --data: the control arm's value"))
+    p.add_argument("--outcome", action="append", required=True, metavar="COLUMN", help=_("outcome column (repeatable)"))
+    p.add_argument("--score", metavar="COLUMN", help=_("with --data: model-score column (adds lift by score decile)"))
+    p.add_argument("--offer", metavar="COLUMN", help=_("with --data: offer column (deciles within offer, lift per offer)"))
+    p.add_argument("--alpha", type=float, default=0.05, help=_("1 - confidence level (default 0.05: 95%% intervals)"))
+    p.add_argument("--save", action="store_true", help=_("with --data: record the measurement in the workspace"))
     p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
@@ -525,20 +525,20 @@ def cmd_measure(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- segments
 def _segments_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id")
+    p.add_argument("--dataset", required=True, help=_("dataset id"))
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--rfm", action="store_true", help="RFM segments: recency, frequency, monetary value (default)")
-    how.add_argument("--by", nargs="+", metavar="COLUMN", help="segments by one or more customer columns")
+    how.add_argument("--rfm", action="store_true", help=_("RFM segments: recency, frequency, monetary value (default)"))
+    how.add_argument("--by", nargs="+", metavar="COLUMN", help=_("segments by one or more customer columns"))
     how.add_argument("--clusters", nargs="?", const="auto", metavar="K",
-                     help="behavioural clusters of the model's customer embeddings (K clusters, or auto: silhouette)")
-    how.add_argument("--list", action="store_true", help="list the dataset's saved segments")
-    how.add_argument("--delete", metavar="SEGMENT_ID", help="delete a saved segment")
-    p.add_argument("--run", default=None, help="model run for --clusters (default: the dataset's newest run)")
-    p.add_argument("--reference-date", default=None, help="RFM as of this day, YYYY-MM-DD (default: the day after the last interaction)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the clustering")
-    p.add_argument("--save", metavar="SEGMENT", default=None, help="save this segment's members, e.g. --save champions")
-    p.add_argument("--name", default=None, help="name of the saved segment (default: the segment's label)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+                     help=_("behavioural clusters of the model's customer embeddings (K clusters, or auto: silhouette)"))
+    how.add_argument("--list", action="store_true", help=_("list the dataset's saved segments"))
+    how.add_argument("--delete", metavar="SEGMENT_ID", help=_("delete a saved segment"))
+    p.add_argument("--run", default=None, help=_("model run for --clusters (default: the dataset's newest run)"))
+    p.add_argument("--reference-date", default=None, help=_("RFM as of this day, YYYY-MM-DD (default: the day after the last interaction)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the clustering"))
+    p.add_argument("--save", metavar="SEGMENT", default=None, help=_("save this segment's members, e.g. --save champions"))
+    p.add_argument("--name", default=None, help=_("name of the saved segment (default: the segment's label)"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
@@ -594,53 +594,53 @@ def cmd_segments(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- export
 def _export_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run whose production model scores the customers (see `promolens runs`)")
-    p.add_argument("--item", action="append", required=True, metavar="ITEM", help="offer id to target (repeatable)")
-    p.add_argument("--top", type=int, default=None, metavar="N", help="at most N coupons per offer")
-    p.add_argument("--budget", type=int, default=None, metavar="N", help="at most N coupons in the whole campaign")
+    p.add_argument("--run", required=True, help=_("model run whose production model scores the customers (see `promolens runs`)"))
+    p.add_argument("--item", action="append", required=True, metavar="ITEM", help=_("offer id to target (repeatable)"))
+    p.add_argument("--top", type=int, default=None, metavar="N", help=_("at most N coupons per offer"))
+    p.add_argument("--budget", type=int, default=None, metavar="N", help=_("at most N coupons in the whole campaign"))
     p.add_argument("--money-budget", type=float, default=None, metavar="AMOUNT",
-                   help="at most this much money in the whole campaign (needs --cost-column)")
-    p.add_argument("--cost-column", default=None, metavar="COLUMN", help="offers column with the cost of one coupon")
+                   help=_("at most this much money in the whole campaign (needs --cost-column)"))
+    p.add_argument("--cost-column", default=None, metavar="COLUMN", help=_("offers column with the cost of one coupon"))
     p.add_argument("--cost-percent-of", default=None, metavar="COLUMN",
-                   help="--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)")
+                   help=_("--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)"))
     p.add_argument("--min-probability", "--min-score", dest="min_score", type=float, default=None, metavar="P",
-                   help="only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
-                        "before response probabilities: a raw model score")
-    p.add_argument("--cap", type=int, default=1, metavar="C", help="at most C coupons per customer across offers (default 1)")
+                   help=_("only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
+                        "before response probabilities: a raw model score"))
+    p.add_argument("--cap", type=int, default=1, metavar="C", help=_("at most C coupons per customer across offers (default 1)"))
     p.add_argument("--holdout", type=float, default=0.1, metavar="SHARE",
-                   help="share of customers held out as a control group: no coupon, to measure the lift (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the control group draw")
-    p.add_argument("--segment", action="append", default=[], metavar="ID", help="only members of this saved segment (repeatable: any of them)")
+                   help=_("share of customers held out as a control group: no coupon, to measure the lift (default 0.1)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the control group draw"))
+    p.add_argument("--segment", action="append", default=[], metavar="ID", help=_("only members of this saved segment (repeatable: any of them)"))
     p.add_argument("--filter", nargs=3, action="append", default=[], metavar=("COLUMN", "OP", "VALUE"),
-                   help="customer filter, e.g. --filter region in north,south or --filter age '>=' 30 "
-                        "(ops: in, not_in, ==, !=, >, >=, <, <=, between; lists comma-separated) (repeatable)")
-    p.add_argument("--active-since", default=None, metavar="DATE", help="only customers with an interaction on or after this date")
+                   help=_("customer filter, e.g. --filter region in north,south or --filter age '>=' 30 "
+                        "(ops: in, not_in, ==, !=, >, >=, <, <=, between; lists comma-separated) (repeatable)"))
+    p.add_argument("--active-since", default=None, metavar="DATE", help=_("only customers with an interaction on or after this date"))
     p.add_argument("--exclude-contacted-days", type=int, default=None, metavar="N",
-                   help="leave out customers who received a coupon in the last N days (impressions and recent exports)")
+                   help=_("leave out customers who received a coupon in the last N days (impressions and recent exports)"))
     p.add_argument("--as-of", default=None, metavar="DATE",
-                   help="campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
-                        "'the last N days' (default: the data's last day)")
-    p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
-    p.add_argument("--all-offers", action="store_true", help="also allow offers that are not live on the campaign day")
-    p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
-    p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
+                   help=_("campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
+                        "'the last N days' (default: the data's last day)"))
+    p.add_argument("--keep-redeemed", action="store_true", help=_("also target customers who already redeemed the offer"))
+    p.add_argument("--all-offers", action="store_true", help=_("also allow offers that are not live on the campaign day"))
+    p.add_argument("--reasons", type=int, default=2, metavar="N", help=_("top reasons per row (0 = none; default 2)"))
+    p.add_argument("--reasons-view", default="customer", help=_("what the reasons explain: customer (default), score or offer"))
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help=_("where to write a copy of the targeting CSV"))
     p.add_argument("--check-fairness", action="append", default=[], metavar="COLUMN",
-                   help="print the share of each group of this customer column that is targeted, with the "
-                        "four-fifths rule (repeatable; sensitive columns welcome)")
+                   help=_("print the share of each group of this customer column that is targeted, with the "
+                        "four-fifths rule (repeatable; sensitive columns welcome)"))
     p.add_argument("--objective", choices=("response", "uplift", "profit"), default="response",
-                   help="what the list maximises: response (chance to respond if sent, default), uplift (the change "
+                   help=_("what the list maximises: response (chance to respond if sent, default), uplift (the change "
                         "the coupon makes, learned from past control groups) or profit (expected incremental profit: "
                         "uplift x margin - discount paid by every redeemer); uplift/profit never send a coupon of "
-                        "negative expected value")
-    p.add_argument("--margin-rate", type=float, default=0.5, metavar="RATE", help="gross margin for --objective profit (0-1, default 0.5)")
-    p.add_argument("--margin-column", default=None, metavar="C", help="offers column of margin rates (instead of --margin-rate)")
+                        "negative expected value"))
+    p.add_argument("--margin-rate", type=float, default=0.5, metavar="RATE", help=_("gross margin for --objective profit (0-1, default 0.5)"))
+    p.add_argument("--margin-column", default=None, metavar="C", help=_("offers column of margin rates (instead of --margin-rate)"))
     p.add_argument("--depth-column", default="discount_depth", metavar="C",
-                   help="offers column with the discount in percent of the order (default discount_depth)")
+                   help=_("offers column with the discount in percent of the order (default discount_depth)"))
     p.add_argument("--past-campaigns", default=None, metavar="FILE",
-                   help="past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
-                        "converted; the sample dataset has its own)")
-    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+                   help=_("past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
+                        "converted; the sample dataset has its own)"))
+    p.add_argument("--json", action="store_true", help=_("print the manifest as JSON"))
 
 
 def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
@@ -738,21 +738,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- recommend
 def _recommend_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run id (see `promolens runs`)")
-    p.add_argument("--user", required=True, help="customer id")
-    p.add_argument("-k", type=int, default=10, help="number of offers (default 10)")
-    p.add_argument("--explain", action="store_true", help="add every offer's exact attributions and its baseline")
+    p.add_argument("--run", required=True, help=_("model run id (see `promolens runs`)"))
+    p.add_argument("--user", required=True, help=_("customer id"))
+    p.add_argument("-k", type=int, default=10, help=_("number of offers (default 10)"))
+    p.add_argument("--explain", action="store_true", help=_("add every offer's exact attributions and its baseline"))
     p.add_argument(  # the choices of recsys.insight.attribution.VIEWS / recommend.EXCLUDE_CHOICES (kept literal: lazy imports)
         "--view", choices=("offer", "score", "customer"), default="offer",
-        help="compare each score with: this customer and the average offer (default, what ranks the list), "
-             "the average customer and offer (the whole score), or the average customer with this offer",
+        help=_("compare each score with: this customer and the average offer (default, what ranks the list), "
+             "the average customer and offer (the whole score), or the average customer with this offer"),
     )
     p.add_argument("--exclude", choices=("redeemed", "responded", "none"), default="redeemed",
-                   help="leave out offers the customer already redeemed (default), responded to in any way, or none")
+                   help=_("leave out offers the customer already redeemed (default), responded to in any way, or none"))
     p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
-                   help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
-    p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
-    p.add_argument("--json", action="store_true", help="print JSON")
+                   help=_("campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)"))
+    p.add_argument("--all-offers", action="store_true", help=_("also list offers that are not live on the campaign day"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -811,25 +811,25 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- audit
 def _audit_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run to audit (see `promolens runs`)")
-    p.add_argument("--by", required=True, metavar="COLUMN", help="customers column to group by, e.g. age_band (sensitive columns allowed)")
-    p.add_argument("--items-by", default=None, metavar="COLUMN", help="offers column for exposure by offer group (default: category)")
+    p.add_argument("--run", required=True, help=_("model run to audit (see `promolens runs`)"))
+    p.add_argument("--by", required=True, metavar="COLUMN", help=_("customers column to group by, e.g. age_band (sensitive columns allowed)"))
+    p.add_argument("--items-by", default=None, metavar="COLUMN", help=_("offers column for exposure by offer group (default: category)"))
     p.add_argument("--favourable", default=None, metavar="RULE",
-                   help="which offers are favourable: COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=V1,V2 (default: discount_depth>=30)")
-    p.add_argument("--offer-k", type=int, default=3, metavar="N", help="offers per customer judged by the four-fifths rule (default 3)")
-    p.add_argument("--k", type=int, default=None, help="list length of accuracy and list metrics (default: the run's)")
-    p.add_argument("--max-users", type=int, default=20_000, help="audit a seeded sample of at most this many customers")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the bootstrap")
-    p.add_argument("--with-rerank", action="store_true", help="audit the lists after the run's saved re-ranking")
+                   help=_("which offers are favourable: COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=V1,V2 (default: discount_depth>=30)"))
+    p.add_argument("--offer-k", type=int, default=3, metavar="N", help=_("offers per customer judged by the four-fifths rule (default 3)"))
+    p.add_argument("--k", type=int, default=None, help=_("list length of accuracy and list metrics (default: the run's)"))
+    p.add_argument("--max-users", type=int, default=20_000, help=_("audit a seeded sample of at most this many customers"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the sample and the bootstrap"))
+    p.add_argument("--with-rerank", action="store_true", help=_("audit the lists after the run's saved re-ranking"))
     p.add_argument("--tradeoff", choices=["boost", "cap", "mmr"], default=None,
-                   help="also draw the re-ranking trade-off (held-out accuracy against parity / diversity) at strengths 0..1")
+                   help=_("also draw the re-ranking trade-off (held-out accuracy against parity / diversity) at strengths 0..1"))
     p.add_argument("--boost-for", default=None, metavar="V1,V2",
-                   help="with --tradeoff boost: groups of --by to boost (default: the flagged groups; '' = everyone)")
-    p.add_argument("--cap", default=None, metavar="V1,V2", help="with --tradeoff cap: values of --items-by to cap (default: the most over-exposed)")
-    p.add_argument("--similarity", choices=["features", "embeddings"], default="features", help="with --tradeoff mmr: what similar means")
+                   help=_("with --tradeoff boost: groups of --by to boost (default: the flagged groups; '' = everyone)"))
+    p.add_argument("--cap", default=None, metavar="V1,V2", help=_("with --tradeoff cap: values of --items-by to cap (default: the most over-exposed)"))
+    p.add_argument("--similarity", choices=["features", "embeddings"], default="features", help=_("with --tradeoff mmr: what similar means"))
     p.add_argument("--save-strength", type=float, default=None, metavar="S",
-                   help="with --tradeoff: save that re-ranking at strength S with the run (used by recommendations and exports)")
-    p.add_argument("--json", action="store_true", help="print the full audit as JSON")
+                   help=_("with --tradeoff: save that re-ranking at strength S with the run (used by recommendations and exports)"))
+    p.add_argument("--json", action="store_true", help=_("print the full audit as JSON"))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -914,16 +914,16 @@ def format_roi(preview: Any) -> str:
 
 
 def _uplift_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, metavar="FILE", help="a randomised table (A/B test, past export + outcomes)")
-    p.add_argument("--treatment", required=True, metavar="COLUMN", help="the column naming each row's arm")
-    p.add_argument("--control", required=True, metavar="VALUE", help="the control arm's value, e.g. 'No E-Mail'")
-    p.add_argument("--outcome", required=True, metavar="COLUMN", help="0/1 or amount column to model")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE", help=_("a randomised table (A/B test, past export + outcomes)"))
+    p.add_argument("--treatment", required=True, metavar="COLUMN", help=_("the column naming each row's arm"))
+    p.add_argument("--control", required=True, metavar="VALUE", help=_("the control arm's value, e.g. 'No E-Mail'"))
+    p.add_argument("--outcome", required=True, metavar="COLUMN", help=_("0/1 or amount column to model"))
     p.add_argument("--features", nargs="+", default=None, metavar="COL",
-                   help="feature columns (default: every other number or few-valued text column)")
-    p.add_argument("--k", type=float, default=0.3, help="share of customers for uplift@k (default 0.3)")
-    p.add_argument("--test-share", type=float, default=0.3, help="held-out share of rows (default 0.3)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the models and the bootstrap")
+                   help=_("feature columns (default: every other number or few-valued text column)"))
+    p.add_argument("--k", type=float, default=0.3, help=_("share of customers for uplift@k (default 0.3)"))
+    p.add_argument("--test-share", type=float, default=0.3, help=_("held-out share of rows (default 0.3)"))
+    p.add_argument("--bootstrap", type=int, default=200, help=_("bootstrap replicates for the intervals (default 200)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the split, the models and the bootstrap"))
     p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 

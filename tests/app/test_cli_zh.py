@@ -57,3 +57,21 @@ def test_sample_locale_zh_writes_a_chinese_shop_and_leaves_the_english_one_alone
     assert any(word in items for word in ("满减券", "折扣券", "包邮", "限时秒杀"))
     assert "价格敏感型" in users and "deal_seeker" not in users
     assert synth.load_truth(zh)["locale"] == "zh_CN"
+
+
+def test_every_command_help_renders_in_chinese():
+    """Each command's options are described in Chinese (argparse's own 'usage:' and 'options:' stay English)."""
+    import argparse
+    import re
+
+    from recsys.cli import COMMANDS, build_parser
+
+    with i18n.use_language("zh_CN"):
+        parser = build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+        for name in COMMANDS:
+            text = sub.choices[name].format_help()  # fails on a broken %-placeholder
+            option_lines = [line for line in text.splitlines() if re.match(r"^\s+--?\w", line) and "  " in line.strip()]
+            english = [line for line in option_lines if not re.search(r"[\u4e00-\u9fff]", line)
+                       and not line.strip().startswith("-h, --help")]
+            assert not english, (name, english)
