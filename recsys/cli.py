@@ -15,7 +15,7 @@ from typing import Any
 
 from recsys.core import columns as C
 from recsys.core import i18n
-from recsys.core.i18n import N_, fill
+from recsys.core.i18n import N_, fill, ngettext
 from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.workspace.store import WorkspaceError, default_workspace_path
@@ -212,7 +212,7 @@ def cmd_append(args: argparse.Namespace) -> int:
     from recsys.workspace.ingest import append_files
 
     if args.interactions is None and args.users is None and args.items is None:
-        print("Nothing to append: give --interactions, --users and/or --items.", file=sys.stderr)
+        print(_("Nothing to append: give --interactions, --users and/or --items."), file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
     record, prepared = append_files(
@@ -222,18 +222,22 @@ def cmd_append(args: argparse.Namespace) -> int:
         _print_json({"append": record, "dataset": ws.dataset(args.dataset).to_dict()})
         return 0
     info = ws.dataset(args.dataset)
-    print(f"Appended batch {record['seq']} '{record['name']}' to dataset {info.id} '{info.name}': "
-          f"{record['n_rows']:,} interactions, {record['n_new_users']:,} new customers, "
-          f"{record['n_new_items']:,} new offers, {record['n_updated_users']:,} customers and "
-          f"{record['n_updated_items']:,} offers with new facts.")
+    print(fill(_("Appended batch {seq} '{name}' to dataset {id} '{dataset}': {rows} interactions, {new_users} new "
+                 "customers, {new_items} new offers, {updated_users} customers and {updated_items} offers with new "
+                 "facts."), seq=record["seq"], name=record["name"], id=info.id, dataset=info.name,
+               rows=f"{record['n_rows']:,}", new_users=f"{record['n_new_users']:,}",
+               new_items=f"{record['n_new_items']:,}", updated_users=f"{record['n_updated_users']:,}",
+               updated_items=f"{record['n_updated_items']:,}"))
     if record["first_event"] is not None:
-        print(f"Events from {record['first_event']:%Y-%m-%d %H:%M} to {record['last_event']:%Y-%m-%d %H:%M}.")
-    print(f"The dataset now has {info.n_interactions:,} interactions, {info.n_users:,} customers and "
-          f"{info.n_items:,} offers (version {info.version}).")
-    print("Cleaning report:")
-    print(prepared.report.to_frame().to_string(index=False))
+        print(fill(_("Events from {first} to {last}."), first=f"{record['first_event']:%Y-%m-%d %H:%M}",
+                   last=f"{record['last_event']:%Y-%m-%d %H:%M}"))
+    print(fill(_("The dataset now has {interactions} interactions, {customers} customers and {offers} offers "
+                 "(version {version})."), interactions=f"{info.n_interactions:,}", customers=f"{info.n_users:,}",
+               offers=f"{info.n_items:,}", version=info.version))
+    print(_("Cleaning report:"))
+    print(report_text(prepared.report))
     for warning in prepared.warnings:
-        print(f"warning: {warning}")
+        print(fill(_("warning: {warning}"), warning=warning))
     return 0
 
 
@@ -249,10 +253,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         _print_json([i.to_dict() for i in infos])
         return 0
     if not infos:
-        print("No datasets yet. Import one with `promolens import --interactions FILE`.")
+        print(_("No datasets yet. Import one with `promolens import --interactions FILE`."))
     for i in infos:
-        print(f"{i.id}\t{i.name}\t{i.n_interactions:,} interactions\t{i.n_users:,} customers\t"
-              f"{i.n_items:,} offers\t{i.version} append{'s' if i.version != 1 else ''}\t{i.created_at:%Y-%m-%d %H:%M}")
+        print("\t".join([i.id, i.name, fill(_("{n} interactions"), n=f"{i.n_interactions:,}"),
+                         fill(_("{n} customers"), n=f"{i.n_users:,}"), fill(_("{n} offers"), n=f"{i.n_items:,}"),
+                         fill(ngettext("{n} append", "{n} appends", i.version), n=i.version),
+                         f"{i.created_at:%Y-%m-%d %H:%M}"]))
     return 0
 
 
@@ -304,7 +310,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = train_config_from_args(args)
         config.validate()
     except ValueError as exc:
-        print(f"Bad training settings: {exc}", file=sys.stderr)
+        print(fill(_("Bad training settings: {error}"), error=exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
     progress = _progress_printer(quiet=args.json)
@@ -315,7 +321,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             item_columns=args.item_columns, progress=progress,
         )
     except ValueError as exc:
-        print(f"Training stopped: {exc}", file=sys.stderr)
+        print(fill(_("Training stopped: {error}"), error=exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     run = ws.run(run_id)
     metrics = runs.metrics_frame(run)
@@ -348,7 +354,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     if args.delete:
         ws.delete_run(args.delete)
-        print(f"Deleted run {args.delete}.")
+        print(fill(_("Deleted run {run}."), run=args.delete))
         return 0
     if args.compare:
         table = runs.compare(ws, args.compare)
@@ -362,7 +368,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         _print_json(records)
         return 0
     if not records:
-        print("No runs yet. Train one with `promolens train --dataset ID`.")
+        print(_("No runs yet. Train one with `promolens train --dataset ID`."))
     by_id = {r["id"]: r for r in records}
     for summary in runs.summaries(ws, args.dataset):
         p = summary.headline(f"precision@{summary.k}")
