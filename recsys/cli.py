@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from recsys.core import columns as C
+from recsys.core import i18n
+from recsys.core.i18n import N_, fill, ngettext
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.workspace.store import WorkspaceError, default_workspace_path
 
@@ -30,7 +34,7 @@ def _print_json(data: Any) -> None:
 def _workspace_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace", type=Path, default=None,
-        help="workspace directory (default: $PROMOLENS_WORKSPACE or ./workspace)",
+        help=_("workspace directory (default: $PROMOLENS_WORKSPACE or ./workspace)"),
     )
 
 
@@ -52,11 +56,13 @@ def _progress_printer(quiet: bool) -> Callable[[str, float], None]:
 
 
 def _sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="directory to write the sample files into")
-    p.add_argument("--users", type=int, default=None, help="number of customers")
-    p.add_argument("--items", type=int, default=None, help="number of offers")
-    p.add_argument("--seed", type=int, default=None, help="random seed")
-    p.add_argument("--plant-bias", action="store_true", help="plant an age-band targeting bias (for fairness demos)")
+    p.add_argument("--out", type=Path, required=True, help=_("directory to write the sample files into"))
+    p.add_argument("--users", type=int, default=None, help=_("number of customers"))
+    p.add_argument("--items", type=int, default=None, help=_("number of offers"))
+    p.add_argument("--seed", type=int, default=None, help=_("random seed"))
+    p.add_argument("--plant-bias", action="store_true", help=_("plant an age-band targeting bias (for fairness demos)"))
+    p.add_argument("--locale", choices=["en", "zh"], default="en",
+                   help=_("language of the shop's labels, offer titles and descriptions (zh: a Chinese shop)"))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -72,6 +78,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.plant_bias:
         overrides["plant_bias"] = True
     shop = synth.generate(**overrides)
+    if args.locale == "zh":
+        from recsys.data.synth_zh import to_chinese
+
+        shop = to_chinese(shop)
     paths = synth.write_sample(shop, args.out)
     for label, path in paths.items():
         print(f"{label}: {path}")
@@ -82,25 +92,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- import
 def _import_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--interactions", type=Path, required=True, help="interactions file (CSV, CSV.gz, Parquet, Excel)")
-    p.add_argument("--users", type=Path, default=None, help="customer facts file")
-    p.add_argument("--items", type=Path, default=None, help="offer / product facts file")
-    p.add_argument("--name", default=None, help="dataset name (default: the interactions file name)")
+    p.add_argument("--interactions", type=Path, required=True, help=_("interactions file (CSV, CSV.gz, Parquet, Excel)"))
+    p.add_argument("--users", type=Path, default=None, help=_("customer facts file"))
+    p.add_argument("--items", type=Path, default=None, help=_("offer / product facts file"))
+    p.add_argument("--name", default=None, help=_("dataset name (default: the interactions file name)"))
     p.add_argument(
         "--map", action="append", default=[], metavar="CANONICAL=THEIRS",
-        help="map a canonical column to yours, e.g. user_id=CustomerID or users.user_id=cust (repeatable)",
+        help=_("map a canonical column to yours, e.g. user_id=CustomerID or users.user_id=cust (repeatable)"),
     )
-    p.add_argument("--user-columns", nargs="*", default=None, help="interaction-file columns that are customer facts")
-    p.add_argument("--item-columns", nargs="*", default=None, help="interaction-file columns that are offer facts")
+    p.add_argument("--user-columns", nargs="*", default=None, help=_("interaction-file columns that are customer facts"))
+    p.add_argument("--item-columns", nargs="*", default=None, help=_("interaction-file columns that are offer facts"))
     p.add_argument(
         "--leading-zero-ids", choices=["error", "merge", "keep"], default="error",
-        help="ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart",
+        help=_("ids like 007 and 7 in one column: stop (default), treat as one id, or keep apart"),
     )
-    p.add_argument("--pseudonymise", action="store_true", help="replace customer ids by keyed pseudonyms")
+    p.add_argument("--pseudonymise", action="store_true", help=_("replace customer ids by keyed pseudonyms"))
     p.add_argument("--max-file-mb", type=float, default=None,
-                   help="refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)")
-    p.add_argument("--delimiter", default=None, help="CSV delimiter, e.g. ';' or tab (default: detected)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help=_("refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)"))
+    p.add_argument("--delimiter", default=None, help=_("CSV delimiter, e.g. ';' or tab (default: detected)"))
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -108,15 +118,17 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
     mapping: dict[str, dict[str, str]] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"--map {pair!r}: write CANONICAL=THEIRS, e.g. --map user_id=CustomerID")
+            raise ValueError(fill(_("--map {pair}: write CANONICAL=THEIRS, e.g. --map user_id=CustomerID"), pair=repr(pair)))
         canonical, theirs = (part.strip() for part in pair.split("=", 1))
-        table, _, column = canonical.rpartition(".")
+        table, _dot, column = canonical.rpartition(".")
         table = table or C.Table.INTERACTIONS.value
         if table not in {t.value for t in C.Table}:
-            raise ValueError(f"--map {pair!r}: unknown table {table!r}; use interactions, users or items")
+            raise ValueError(fill(_("--map {pair}: unknown table {table}; use interactions, users or items"),
+                                  pair=repr(pair), table=repr(table)))
         allowed = C.MAPPABLE_COLUMNS[C.Table(table)]
         if column not in allowed:
-            raise ValueError(f"--map {pair!r}: {column!r} is not a column of {table}; choose one of {', '.join(allowed)}")
+            raise ValueError(fill(_("--map {pair}: {column} is not a column of {table}; choose one of {allowed}"),
+                                  pair=repr(pair), column=repr(column), table=table, allowed=", ".join(allowed)))
         mapping.setdefault(table, {})[column] = theirs
     return mapping
 
@@ -152,32 +164,55 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"dataset": info.to_dict()})
         return 0
-    print(f"Imported dataset {info.id} '{info.name}': {info.n_interactions:,} interactions, "
-          f"{info.n_users:,} customers, {info.n_items:,} offers.")
-    print("Cleaning report:")
-    print(prepared.report.to_frame().to_string(index=False))
+    print(fill(_("Imported dataset {id} '{name}': {interactions} interactions, {customers} customers, "
+                 "{offers} offers."), id=info.id, name=info.name, interactions=i18n.format_number(info.n_interactions),
+               customers=i18n.format_number(info.n_users), offers=i18n.format_number(info.n_items)))
+    if prepared.mapping:
+        print(_("Columns used:") + " " + "; ".join(
+            f"{_(table)}: " + ", ".join(f"{theirs} -> {canonical}" for canonical, theirs in cols.items())
+            for table, cols in prepared.mapping.items()))
+    print(_("Cleaning report:"))
+    print(report_text(prepared.report))
     for warning in prepared.warnings:
-        print(f"warning: {warning}")
+        print(fill(_("warning: {warning}"), warning=warning))
     return 0
+
+
+#: The cleaning report's headers and actions, for people (the report itself keeps its English keys).
+REPORT_WORDS = {
+    "table": N_("table"), "name": N_("step"), "count": N_("rows"), "action": N_("action"),
+    "description": N_("what and why"), "example_rows": N_("example rows"),
+    "dropped": N_("dropped"), "fixed": N_("fixed"), "kept": N_("kept"),
+    "interactions": N_("interactions"), "users": N_("users"), "items": N_("items"),
+}
+
+
+def report_text(report: Any) -> str:
+    """The cleaning report as a table in the current language (headers, actions and table names)."""
+    frame = report.to_frame()
+    words = {k: _(v) for k, v in REPORT_WORDS.items()}
+    for column in ("table", "action"):
+        frame[column] = frame[column].map(lambda v: words.get(v, v))  # a handful of steps
+    return frame.rename(columns=words).to_string(index=False)
 
 
 
 # ---------------------------------------------------------------------------- append
 def _append_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id to add the data to (see `promolens datasets`)")
-    p.add_argument("--interactions", type=Path, default=None, help="new interactions (same columns as the import)")
-    p.add_argument("--users", type=Path, default=None, help="new or changed customers (every customer column)")
-    p.add_argument("--items", type=Path, default=None, help="new or changed offers (every offer column)")
-    p.add_argument("--name", default=None, help="a name for this batch (default: the file names)")
-    p.add_argument("--json", action="store_true", help="print the append's record as JSON")
+    p.add_argument("--dataset", required=True, help=_("dataset id to add the data to (see `promolens datasets`)"))
+    p.add_argument("--interactions", type=Path, default=None, help=_("new interactions (same columns as the import)"))
+    p.add_argument("--users", type=Path, default=None, help=_("new or changed customers (every customer column)"))
+    p.add_argument("--items", type=Path, default=None, help=_("new or changed offers (every offer column)"))
+    p.add_argument("--name", default=None, help=_("a name for this batch (default: the file names)"))
+    p.add_argument("--json", action="store_true", help=_("print the append's record as JSON"))
 
 
 def cmd_append(args: argparse.Namespace) -> int:
     from recsys.workspace.ingest import append_files
 
     if args.interactions is None and args.users is None and args.items is None:
-        print("Nothing to append: give --interactions, --users and/or --items.", file=sys.stderr)
+        print(_("Nothing to append: give --interactions, --users and/or --items."), file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
     record, prepared = append_files(
@@ -187,25 +222,29 @@ def cmd_append(args: argparse.Namespace) -> int:
         _print_json({"append": record, "dataset": ws.dataset(args.dataset).to_dict()})
         return 0
     info = ws.dataset(args.dataset)
-    print(f"Appended batch {record['seq']} '{record['name']}' to dataset {info.id} '{info.name}': "
-          f"{record['n_rows']:,} interactions, {record['n_new_users']:,} new customers, "
-          f"{record['n_new_items']:,} new offers, {record['n_updated_users']:,} customers and "
-          f"{record['n_updated_items']:,} offers with new facts.")
+    print(fill(_("Appended batch {seq} '{name}' to dataset {id} '{dataset}': {rows} interactions, {new_users} new "
+                 "customers, {new_items} new offers, {updated_users} customers and {updated_items} offers with new "
+                 "facts."), seq=record["seq"], name=record["name"], id=info.id, dataset=info.name,
+               rows=f"{record['n_rows']:,}", new_users=f"{record['n_new_users']:,}",
+               new_items=f"{record['n_new_items']:,}", updated_users=f"{record['n_updated_users']:,}",
+               updated_items=f"{record['n_updated_items']:,}"))
     if record["first_event"] is not None:
-        print(f"Events from {record['first_event']:%Y-%m-%d %H:%M} to {record['last_event']:%Y-%m-%d %H:%M}.")
-    print(f"The dataset now has {info.n_interactions:,} interactions, {info.n_users:,} customers and "
-          f"{info.n_items:,} offers (version {info.version}).")
-    print("Cleaning report:")
-    print(prepared.report.to_frame().to_string(index=False))
+        print(fill(_("Events from {first} to {last}."), first=f"{record['first_event']:%Y-%m-%d %H:%M}",
+                   last=f"{record['last_event']:%Y-%m-%d %H:%M}"))
+    print(fill(_("The dataset now has {interactions} interactions, {customers} customers and {offers} offers "
+                 "(version {version})."), interactions=f"{info.n_interactions:,}", customers=f"{info.n_users:,}",
+               offers=f"{info.n_items:,}", version=info.version))
+    print(_("Cleaning report:"))
+    print(report_text(prepared.report))
     for warning in prepared.warnings:
-        print(f"warning: {warning}")
+        print(fill(_("warning: {warning}"), warning=warning))
     return 0
 
 
 # ---------------------------------------------------------------------------- datasets
 def _datasets_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -214,10 +253,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         _print_json([i.to_dict() for i in infos])
         return 0
     if not infos:
-        print("No datasets yet. Import one with `promolens import --interactions FILE`.")
+        print(_("No datasets yet. Import one with `promolens import --interactions FILE`."))
     for i in infos:
-        print(f"{i.id}\t{i.name}\t{i.n_interactions:,} interactions\t{i.n_users:,} customers\t"
-              f"{i.n_items:,} offers\t{i.version} append{'s' if i.version != 1 else ''}\t{i.created_at:%Y-%m-%d %H:%M}")
+        print("\t".join([i.id, i.name, fill(_("{n} interactions"), n=f"{i.n_interactions:,}"),
+                         fill(_("{n} customers"), n=f"{i.n_users:,}"), fill(_("{n} offers"), n=f"{i.n_items:,}"),
+                         fill(ngettext("{n} append", "{n} appends", i.version), n=i.version),
+                         f"{i.created_at:%Y-%m-%d %H:%M}"]))
     return 0
 
 
@@ -225,28 +266,28 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- train / runs
 def _train_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id (see `promolens datasets`)")
+    p.add_argument("--dataset", required=True, help=_("dataset id (see `promolens datasets`)"))
     p.add_argument("--split", choices=["temporal", "leave_last_n", "random", "cold_items"], default="temporal")
-    p.add_argument("--test-share", type=float, default=0.2, help="share held out for testing")
-    p.add_argument("--cutoff", default=None, help="temporal split: rows after this date are test")
-    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may stop sooner)")
+    p.add_argument("--test-share", type=float, default=0.2, help=_("share held out for testing"))
+    p.add_argument("--cutoff", default=None, help=_("temporal split: rows after this date are test"))
+    p.add_argument("--epochs", type=int, default=30, help=_("maximum epochs (early stopping may stop sooner)"))
     p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
-    p.add_argument("--components", type=int, default=32, help="embedding size")
+    p.add_argument("--components", type=int, default=32, help=_("embedding size"))
     p.add_argument("--learning-rate", type=float, default=None,
                    help="LightFM step size (default: ModelConfig's, the one default everywhere)")
-    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty on user and item embeddings")
-    p.add_argument("--k", type=int, default=10, help="list length for precision@k, NDCG@k, ...")
+    p.add_argument("--alpha", type=float, default=0.0, help=_("L2 penalty on user and item embeddings"))
+    p.add_argument("--k", type=int, default=10, help=_("list length for precision@k, NDCG@k, ..."))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--include-sensitive", action="store_true", help="use sensitive columns (gender, age, ...) as features")
-    p.add_argument("--user-columns", nargs="*", default=None, help="customer columns to use as features (default: all usable)")
-    p.add_argument("--item-columns", nargs="*", default=None, help="offer columns to use as features (default: all usable)")
-    p.add_argument("--half-life-days", type=float, default=None, help="weight recent events more (time decay)")
-    p.add_argument("--no-refit", action="store_true", help="keep the evaluated model instead of refitting on all data")
+    p.add_argument("--include-sensitive", action="store_true", help=_("use sensitive columns (gender, age, ...) as features"))
+    p.add_argument("--user-columns", nargs="*", default=None, help=_("customer columns to use as features (default: all usable)"))
+    p.add_argument("--item-columns", nargs="*", default=None, help=_("offer columns to use as features (default: all usable)"))
+    p.add_argument("--half-life-days", type=float, default=None, help=_("weight recent events more (time decay)"))
+    p.add_argument("--no-refit", action="store_true", help=_("keep the evaluated model instead of refitting on all data"))
     p.add_argument("--tune", action="store_true",
                    help="first search the model's settings on the validation slice (learning rate, size, loss, "
                         "normalisation, event weights, time decay), then train with the best")
     p.add_argument("--budget-minutes", type=float, default=5.0, help="time budget of --tune (default 5 minutes)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def train_config_from_args(args: argparse.Namespace):  # noqa: ANN201 - pipeline.TrainConfig
@@ -275,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = train_config_from_args(args)
         config.validate()
     except ValueError as exc:
-        print(f"Bad training settings: {exc}", file=sys.stderr)
+        print(fill(_("Bad training settings: {error}"), error=exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     ws = _workspace(args)
     progress = _progress_printer(quiet=args.json)
@@ -287,7 +328,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             tune_minutes=args.budget_minutes if args.tune else None,
         )
     except ValueError as exc:
-        print(f"Training stopped: {exc}", file=sys.stderr)
+        print(fill(_("Training stopped: {error}"), error=exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     run = ws.run(run_id)
     record = runs.RunRecord.from_row(run)
@@ -314,10 +355,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _runs_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", default=None, help="only runs of this dataset")
-    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="compare these runs side by side")
-    p.add_argument("--delete", default=None, metavar="RUN", help="delete this run and its model")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--dataset", default=None, help=_("only runs of this dataset"))
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help=_("compare these runs side by side"))
+    p.add_argument("--delete", default=None, metavar="RUN", help=_("delete this run and its model"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -326,7 +367,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     if args.delete:
         ws.delete_run(args.delete)
-        print(f"Deleted run {args.delete}.")
+        print(fill(_("Deleted run {run}."), run=args.delete))
         return 0
     if args.compare:
         table = runs.compare(ws, args.compare)
@@ -340,7 +381,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         _print_json(records)
         return 0
     if not records:
-        print("No runs yet. Train one with `promolens train --dataset ID`.")
+        print(_("No runs yet. Train one with `promolens train --dataset ID`."))
     by_id = {r["id"]: r for r in records}
     for summary in runs.summaries(ws, args.dataset):
         p = summary.headline(f"precision@{summary.k}")
@@ -353,13 +394,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- update / freshness
 def _update_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="the run whose model to update (see `promolens runs`)")
+    p.add_argument("--run", required=True, help=_("the run whose model to update (see `promolens runs`)"))
     p.add_argument("--dataset", default=None,
-                   help="dataset with the new data (default: the run's own; its appends since the run are used)")
-    p.add_argument("--epochs", type=int, default=None, help="training passes over the new events (default 5)")
-    p.add_argument("--replay", type=float, default=None, help="old events replayed per new event (default 1.0)")
+                   help=_("dataset with the new data (default: the run's own; its appends since the run are used)"))
+    p.add_argument("--epochs", type=int, default=None, help=_("training passes over the new events (default 5)"))
+    p.add_argument("--replay", type=float, default=None, help=_("old events replayed per new event (default 1.0)"))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -404,10 +445,10 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def _freshness_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="the run to check (see `promolens runs`)")
-    p.add_argument("--dataset", default=None, help="dataset with the new data (default: the run's own appends)")
-    p.add_argument("--k", type=int, default=None, help="list length (default: the run's k)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--run", required=True, help=_("the run to check (see `promolens runs`)"))
+    p.add_argument("--dataset", default=None, help=_("dataset with the new data (default: the run's own appends)"))
+    p.add_argument("--k", type=int, default=None, help=_("list length (default: the run's k)"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_freshness(args: argparse.Namespace) -> int:
@@ -436,18 +477,18 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 def _measure_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--export", metavar="ID", help="a past export: its treatment vs its control customers")
-    source.add_argument("--data", type=Path, metavar="FILE", help="any results table with an arm column")
-    p.add_argument("--outcomes", type=Path, metavar="FILE", help="with --export: customer id + outcome columns")
-    p.add_argument("--user-column", default=None, help="with --export: customer-id column of --outcomes (default: guessed)")
-    p.add_argument("--arm", metavar="COLUMN", help="with --data: the column naming each row's arm")
-    p.add_argument("--control", metavar="VALUE", help="with --data: the control arm's value")
-    p.add_argument("--outcome", action="append", required=True, metavar="COLUMN", help="outcome column (repeatable)")
-    p.add_argument("--score", metavar="COLUMN", help="with --data: model-score column (adds lift by score decile)")
-    p.add_argument("--offer", metavar="COLUMN", help="with --data: offer column (deciles within offer, lift per offer)")
-    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05: 95%% intervals)")
-    p.add_argument("--save", action="store_true", help="with --data: record the measurement in the workspace")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    source.add_argument("--export", metavar="ID", help=_("a past export: its treatment vs its control customers"))
+    source.add_argument("--data", type=Path, metavar="FILE", help=_("any results table with an arm column"))
+    p.add_argument("--outcomes", type=Path, metavar="FILE", help=_("with --export: customer id + outcome columns"))
+    p.add_argument("--user-column", default=None, help=_("with --export: customer-id column of --outcomes (default: guessed)"))
+    p.add_argument("--arm", metavar="COLUMN", help=_("with --data: the column naming each row's arm"))
+    p.add_argument("--control", metavar="VALUE", help=_("with --data: the control arm's value"))
+    p.add_argument("--outcome", action="append", required=True, metavar="COLUMN", help=_("outcome column (repeatable)"))
+    p.add_argument("--score", metavar="COLUMN", help=_("with --data: model-score column (adds lift by score decile)"))
+    p.add_argument("--offer", metavar="COLUMN", help=_("with --data: offer column (deciles within offer, lift per offer)"))
+    p.add_argument("--alpha", type=float, default=0.05, help=_("1 - confidence level (default 0.05: 95%% intervals)"))
+    p.add_argument("--save", action="store_true", help=_("with --data: record the measurement in the workspace"))
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
@@ -503,20 +544,20 @@ def cmd_measure(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- segments
 def _segments_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--dataset", required=True, help="dataset id")
+    p.add_argument("--dataset", required=True, help=_("dataset id"))
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--rfm", action="store_true", help="RFM segments: recency, frequency, monetary value (default)")
-    how.add_argument("--by", nargs="+", metavar="COLUMN", help="segments by one or more customer columns")
+    how.add_argument("--rfm", action="store_true", help=_("RFM segments: recency, frequency, monetary value (default)"))
+    how.add_argument("--by", nargs="+", metavar="COLUMN", help=_("segments by one or more customer columns"))
     how.add_argument("--clusters", nargs="?", const="auto", metavar="K",
-                     help="behavioural clusters of the model's customer embeddings (K clusters, or auto: silhouette)")
-    how.add_argument("--list", action="store_true", help="list the dataset's saved segments")
-    how.add_argument("--delete", metavar="SEGMENT_ID", help="delete a saved segment")
-    p.add_argument("--run", default=None, help="model run for --clusters (default: the dataset's newest run)")
-    p.add_argument("--reference-date", default=None, help="RFM as of this day, YYYY-MM-DD (default: the day after the last interaction)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the clustering")
-    p.add_argument("--save", metavar="SEGMENT", default=None, help="save this segment's members, e.g. --save champions")
-    p.add_argument("--name", default=None, help="name of the saved segment (default: the segment's label)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+                     help=_("behavioural clusters of the model's customer embeddings (K clusters, or auto: silhouette)"))
+    how.add_argument("--list", action="store_true", help=_("list the dataset's saved segments"))
+    how.add_argument("--delete", metavar="SEGMENT_ID", help=_("delete a saved segment"))
+    p.add_argument("--run", default=None, help=_("model run for --clusters (default: the dataset's newest run)"))
+    p.add_argument("--reference-date", default=None, help=_("RFM as of this day, YYYY-MM-DD (default: the day after the last interaction)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the clustering"))
+    p.add_argument("--save", metavar="SEGMENT", default=None, help=_("save this segment's members, e.g. --save champions"))
+    p.add_argument("--name", default=None, help=_("name of the saved segment (default: the segment's label)"))
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
@@ -572,53 +613,53 @@ def cmd_segments(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- export
 def _export_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run whose production model scores the customers (see `promolens runs`)")
-    p.add_argument("--item", action="append", required=True, metavar="ITEM", help="offer id to target (repeatable)")
-    p.add_argument("--top", type=int, default=None, metavar="N", help="at most N coupons per offer")
-    p.add_argument("--budget", type=int, default=None, metavar="N", help="at most N coupons in the whole campaign")
+    p.add_argument("--run", required=True, help=_("model run whose production model scores the customers (see `promolens runs`)"))
+    p.add_argument("--item", action="append", required=True, metavar="ITEM", help=_("offer id to target (repeatable)"))
+    p.add_argument("--top", type=int, default=None, metavar="N", help=_("at most N coupons per offer"))
+    p.add_argument("--budget", type=int, default=None, metavar="N", help=_("at most N coupons in the whole campaign"))
     p.add_argument("--money-budget", type=float, default=None, metavar="AMOUNT",
-                   help="at most this much money in the whole campaign (needs --cost-column)")
-    p.add_argument("--cost-column", default=None, metavar="COLUMN", help="offers column with the cost of one coupon")
+                   help=_("at most this much money in the whole campaign (needs --cost-column)"))
+    p.add_argument("--cost-column", default=None, metavar="COLUMN", help=_("offers column with the cost of one coupon"))
     p.add_argument("--cost-percent-of", default=None, metavar="COLUMN",
-                   help="--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)")
+                   help=_("--cost-column is a percentage of this offers column (e.g. discount_depth of min_spend)"))
     p.add_argument("--min-probability", "--min-score", dest="min_score", type=float, default=None, metavar="P",
-                   help="only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
-                        "before response probabilities: a raw model score")
-    p.add_argument("--cap", type=int, default=1, metavar="C", help="at most C coupons per customer across offers (default 1)")
+                   help=_("only pairs with a response probability of at least P (0-1, e.g. 0.05 = 5%%); runs trained "
+                        "before response probabilities: a raw model score"))
+    p.add_argument("--cap", type=int, default=1, metavar="C", help=_("at most C coupons per customer across offers (default 1)"))
     p.add_argument("--holdout", type=float, default=0.1, metavar="SHARE",
-                   help="share of customers held out as a control group: no coupon, to measure the lift (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the control group draw")
-    p.add_argument("--segment", action="append", default=[], metavar="ID", help="only members of this saved segment (repeatable: any of them)")
+                   help=_("share of customers held out as a control group: no coupon, to measure the lift (default 0.1)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the control group draw"))
+    p.add_argument("--segment", action="append", default=[], metavar="ID", help=_("only members of this saved segment (repeatable: any of them)"))
     p.add_argument("--filter", nargs=3, action="append", default=[], metavar=("COLUMN", "OP", "VALUE"),
-                   help="customer filter, e.g. --filter region in north,south or --filter age '>=' 30 "
-                        "(ops: in, not_in, ==, !=, >, >=, <, <=, between; lists comma-separated) (repeatable)")
-    p.add_argument("--active-since", default=None, metavar="DATE", help="only customers with an interaction on or after this date")
+                   help=_("customer filter, e.g. --filter region in north,south or --filter age '>=' 30 "
+                        "(ops: in, not_in, ==, !=, >, >=, <, <=, between; lists comma-separated) (repeatable)"))
+    p.add_argument("--active-since", default=None, metavar="DATE", help=_("only customers with an interaction on or after this date"))
     p.add_argument("--exclude-contacted-days", type=int, default=None, metavar="N",
-                   help="leave out customers who received a coupon in the last N days (impressions and recent exports)")
+                   help=_("leave out customers who received a coupon in the last N days (impressions and recent exports)"))
     p.add_argument("--as-of", default=None, metavar="DATE",
-                   help="campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
-                        "'the last N days' (default: the data's last day)")
-    p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
-    p.add_argument("--all-offers", action="store_true", help="also allow offers that are not live on the campaign day")
-    p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
-    p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
+                   help=_("campaign day: offers must be live on it, probabilities are as of it, and it is the reference of "
+                        "'the last N days' (default: the data's last day)"))
+    p.add_argument("--keep-redeemed", action="store_true", help=_("also target customers who already redeemed the offer"))
+    p.add_argument("--all-offers", action="store_true", help=_("also allow offers that are not live on the campaign day"))
+    p.add_argument("--reasons", type=int, default=2, metavar="N", help=_("top reasons per row (0 = none; default 2)"))
+    p.add_argument("--reasons-view", default="customer", help=_("what the reasons explain: customer (default), score or offer"))
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help=_("where to write a copy of the targeting CSV"))
     p.add_argument("--check-fairness", action="append", default=[], metavar="COLUMN",
-                   help="print the share of each group of this customer column that is targeted, with the "
-                        "four-fifths rule (repeatable; sensitive columns welcome)")
+                   help=_("print the share of each group of this customer column that is targeted, with the "
+                        "four-fifths rule (repeatable; sensitive columns welcome)"))
     p.add_argument("--objective", choices=("response", "uplift", "profit"), default="response",
-                   help="what the list maximises: response (chance to respond if sent, default), uplift (the change "
+                   help=_("what the list maximises: response (chance to respond if sent, default), uplift (the change "
                         "the coupon makes, learned from past control groups) or profit (expected incremental profit: "
                         "uplift x margin - discount paid by every redeemer); uplift/profit never send a coupon of "
-                        "negative expected value")
-    p.add_argument("--margin-rate", type=float, default=0.5, metavar="RATE", help="gross margin for --objective profit (0-1, default 0.5)")
-    p.add_argument("--margin-column", default=None, metavar="C", help="offers column of margin rates (instead of --margin-rate)")
+                        "negative expected value"))
+    p.add_argument("--margin-rate", type=float, default=0.5, metavar="RATE", help=_("gross margin for --objective profit (0-1, default 0.5)"))
+    p.add_argument("--margin-column", default=None, metavar="C", help=_("offers column of margin rates (instead of --margin-rate)"))
     p.add_argument("--depth-column", default="discount_depth", metavar="C",
-                   help="offers column with the discount in percent of the order (default discount_depth)")
+                   help=_("offers column with the discount in percent of the order (default discount_depth)"))
     p.add_argument("--past-campaigns", default=None, metavar="FILE",
-                   help="past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
-                        "converted; the sample dataset has its own)")
-    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+                   help=_("past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
+                        "converted; the sample dataset has its own)"))
+    p.add_argument("--json", action="store_true", help=_("print the manifest as JSON"))
 
 
 def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campaign.CampaignRequest
@@ -716,24 +757,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- recommend
 def _recommend_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run id (see `promolens runs`)")
-    p.add_argument("--user", required=True, help="customer id")
-    p.add_argument("-k", type=int, default=10, help="number of offers (default 10)")
-    p.add_argument("--explain", action="store_true", help="add every offer's exact attributions and its baseline")
+    p.add_argument("--run", required=True, help=_("model run id (see `promolens runs`)"))
+    p.add_argument("--user", required=True, help=_("customer id"))
+    p.add_argument("-k", type=int, default=10, help=_("number of offers (default 10)"))
+    p.add_argument("--explain", action="store_true", help=_("add every offer's exact attributions and its baseline"))
     p.add_argument(  # the choices of recsys.insight.attribution.VIEWS / recommend.EXCLUDE_CHOICES (kept literal: lazy imports)
         "--view", choices=("offer", "score", "customer"), default="offer",
-        help="compare each score with: this customer and the average offer (default, what ranks the list), "
-             "the average customer and offer (the whole score), or the average customer with this offer",
+        help=_("compare each score with: this customer and the average offer (default, what ranks the list), "
+             "the average customer and offer (the whole score), or the average customer with this offer"),
     )
     p.add_argument("--exclude", choices=("redeemed", "responded", "none"), default="redeemed",
-                   help="leave out offers the customer already redeemed (default), responded to in any way, or none")
+                   help=_("leave out offers the customer already redeemed (default), responded to in any way, or none"))
     p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
-                   help="campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)")
-    p.add_argument("--all-offers", action="store_true", help="also list offers that are not live on the campaign day")
+                   help=_("campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)"))
+    p.add_argument("--all-offers", action="store_true", help=_("also list offers that are not live on the campaign day"))
     p.add_argument("--model", choices=("production", "validated"), default="production",
                    help="the run's production hybrid (default) or its best validated model (a baseline when one beat "
                         "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
@@ -786,7 +827,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
         explainer = ScoreExplainer(runs.load_model(ws, args.run))
         day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
-        rerank, pool, _ = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
+        rerank, pool, _hook = saved_rerank_hook(ws, args.run, args.k, model=explainer.model, dataset=dataset)
         listed = recommend_for_customer(
             explainer, args.user, dataset, k=args.k, exclude=args.exclude,
             active_on=None if args.all_offers else day, view=args.view, rerank=rerank, pool=pool,
@@ -828,25 +869,25 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- audit
 def _audit_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="model run to audit (see `promolens runs`)")
-    p.add_argument("--by", required=True, metavar="COLUMN", help="customers column to group by, e.g. age_band (sensitive columns allowed)")
-    p.add_argument("--items-by", default=None, metavar="COLUMN", help="offers column for exposure by offer group (default: category)")
+    p.add_argument("--run", required=True, help=_("model run to audit (see `promolens runs`)"))
+    p.add_argument("--by", required=True, metavar="COLUMN", help=_("customers column to group by, e.g. age_band (sensitive columns allowed)"))
+    p.add_argument("--items-by", default=None, metavar="COLUMN", help=_("offers column for exposure by offer group (default: category)"))
     p.add_argument("--favourable", default=None, metavar="RULE",
-                   help="which offers are favourable: COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=V1,V2 (default: discount_depth>=30)")
-    p.add_argument("--offer-k", type=int, default=3, metavar="N", help="offers per customer judged by the four-fifths rule (default 3)")
-    p.add_argument("--k", type=int, default=None, help="list length of accuracy and list metrics (default: the run's)")
-    p.add_argument("--max-users", type=int, default=20_000, help="audit a seeded sample of at most this many customers")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the bootstrap")
-    p.add_argument("--with-rerank", action="store_true", help="audit the lists after the run's saved re-ranking")
+                   help=_("which offers are favourable: COLUMN>=NUMBER, COLUMN<=NUMBER or COLUMN=V1,V2 (default: discount_depth>=30)"))
+    p.add_argument("--offer-k", type=int, default=3, metavar="N", help=_("offers per customer judged by the four-fifths rule (default 3)"))
+    p.add_argument("--k", type=int, default=None, help=_("list length of accuracy and list metrics (default: the run's)"))
+    p.add_argument("--max-users", type=int, default=20_000, help=_("audit a seeded sample of at most this many customers"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the sample and the bootstrap"))
+    p.add_argument("--with-rerank", action="store_true", help=_("audit the lists after the run's saved re-ranking"))
     p.add_argument("--tradeoff", choices=["boost", "cap", "mmr"], default=None,
-                   help="also draw the re-ranking trade-off (held-out accuracy against parity / diversity) at strengths 0..1")
+                   help=_("also draw the re-ranking trade-off (held-out accuracy against parity / diversity) at strengths 0..1"))
     p.add_argument("--boost-for", default=None, metavar="V1,V2",
-                   help="with --tradeoff boost: groups of --by to boost (default: the flagged groups; '' = everyone)")
-    p.add_argument("--cap", default=None, metavar="V1,V2", help="with --tradeoff cap: values of --items-by to cap (default: the most over-exposed)")
-    p.add_argument("--similarity", choices=["features", "embeddings"], default="features", help="with --tradeoff mmr: what similar means")
+                   help=_("with --tradeoff boost: groups of --by to boost (default: the flagged groups; '' = everyone)"))
+    p.add_argument("--cap", default=None, metavar="V1,V2", help=_("with --tradeoff cap: values of --items-by to cap (default: the most over-exposed)"))
+    p.add_argument("--similarity", choices=["features", "embeddings"], default="features", help=_("with --tradeoff mmr: what similar means"))
     p.add_argument("--save-strength", type=float, default=None, metavar="S",
-                   help="with --tradeoff: save that re-ranking at strength S with the run (used by recommendations and exports)")
-    p.add_argument("--json", action="store_true", help="print the full audit as JSON")
+                   help=_("with --tradeoff: save that re-ranking at strength S with the run (used by recommendations and exports)"))
+    p.add_argument("--json", action="store_true", help=_("print the full audit as JSON"))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -871,7 +912,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.tradeoff:
             dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
             split = lambda text: None if text is None else [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
-            template, x, _ = tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
+            template, x, _curve = tradeoff_template(result, args.tradeoff, dataset.items, boost_groups=split(args.boost_for),
                                                         cap_values=split(args.cap), similarity=args.similarity)
             strengths = sorted({*STRENGTHS, *([args.save_strength] if args.save_strength is not None else [])})
             sweep = audit_tradeoff(audit_jobs.evaluation_setup(ws, args.run, dataset=dataset), result, template, dataset, strengths)
@@ -931,17 +972,17 @@ def format_roi(preview: Any) -> str:
 
 
 def _uplift_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, metavar="FILE", help="a randomised table (A/B test, past export + outcomes)")
-    p.add_argument("--treatment", required=True, metavar="COLUMN", help="the column naming each row's arm")
-    p.add_argument("--control", required=True, metavar="VALUE", help="the control arm's value, e.g. 'No E-Mail'")
-    p.add_argument("--outcome", required=True, metavar="COLUMN", help="0/1 or amount column to model")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE", help=_("a randomised table (A/B test, past export + outcomes)"))
+    p.add_argument("--treatment", required=True, metavar="COLUMN", help=_("the column naming each row's arm"))
+    p.add_argument("--control", required=True, metavar="VALUE", help=_("the control arm's value, e.g. 'No E-Mail'"))
+    p.add_argument("--outcome", required=True, metavar="COLUMN", help=_("0/1 or amount column to model"))
     p.add_argument("--features", nargs="+", default=None, metavar="COL",
-                   help="feature columns (default: every other number or few-valued text column)")
-    p.add_argument("--k", type=float, default=0.3, help="share of customers for uplift@k (default 0.3)")
-    p.add_argument("--test-share", type=float, default=0.3, help="held-out share of rows (default 0.3)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the models and the bootstrap")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help=_("feature columns (default: every other number or few-valued text column)"))
+    p.add_argument("--k", type=float, default=0.3, help=_("share of customers for uplift@k (default 0.3)"))
+    p.add_argument("--test-share", type=float, default=0.3, help=_("held-out share of rows (default 0.3)"))
+    p.add_argument("--bootstrap", type=int, default=200, help=_("bootstrap replicates for the intervals (default 200)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the split, the models and the bootstrap"))
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
 def cmd_uplift(args: argparse.Namespace) -> int:
@@ -1016,29 +1057,33 @@ def cmd_batch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
-    "sample": (cmd_sample, _sample_args, "write a synthetic shop with a planted truth"),
-    "import": (cmd_import, _import_args, "import interaction / customer / offer files into the workspace"),
-    "append": (cmd_append, _append_args, "add new interactions, customers or offers to a dataset (validated, atomic)"),
-    "datasets": (cmd_datasets, _datasets_args, "list the datasets in the workspace"),
-    "train": (cmd_train, _train_args, "train and evaluate a model against baselines (one run)"),
-    "runs": (cmd_runs, _runs_args, "list, compare or delete training runs"),
-    "update": (cmd_update, _update_args, "update a run's model with the data appended since (a new run, no retraining)"),
-    "freshness": (cmd_freshness, _freshness_args, "is a run's model stale? its accuracy on new events and what to do"),
-    "segments": (cmd_segments, _segments_args, "customer segments: RFM, by customer columns or behavioural clusters; save them"),
-    "export": (cmd_export, _export_args, "build a campaign targeting list with a control group and export it as CSV"),
-    "measure": (cmd_measure, _measure_args, "measure the lift of a campaign: treatment vs control with confidence intervals"),
-    "uplift": (cmd_uplift, _uplift_args, "learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm"),
-    "recommend": (cmd_recommend, _recommend_args, "a customer's top offers with score, rank and exact attributions"),
+    "sample": (cmd_sample, _sample_args, N_("write a synthetic shop with a planted truth")),
+    "import": (cmd_import, _import_args, N_("import interaction / customer / offer files into the workspace")),
+    "append": (cmd_append, _append_args, N_("add new interactions, customers or offers to a dataset (validated, atomic)")),
+    "datasets": (cmd_datasets, _datasets_args, N_("list the datasets in the workspace")),
+    "train": (cmd_train, _train_args, N_("train and evaluate a model against baselines (one run)")),
+    "runs": (cmd_runs, _runs_args, N_("list, compare or delete training runs")),
+    "update": (cmd_update, _update_args, N_("update a run's model with the data appended since (a new run, no retraining)")),
+    "freshness": (cmd_freshness, _freshness_args, N_("is a run's model stale? its accuracy on new events and what to do")),
+    "segments": (cmd_segments, _segments_args, N_("customer segments: RFM, by customer columns or behavioural clusters; save them")),
+    "export": (cmd_export, _export_args, N_("build a campaign targeting list with a control group and export it as CSV")),
+    "measure": (cmd_measure, _measure_args, N_("measure the lift of a campaign: treatment vs control with confidence intervals")),
+    "uplift": (cmd_uplift, _uplift_args, N_("learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm")),
+    "recommend": (cmd_recommend, _recommend_args, N_("a customer's top offers with score, rank and exact attributions")),
     "batch": (cmd_batch, _batch_args, "score every customer against the live offers (one machine or Spark): top-k files and a targeting list"),
-    "audit": (cmd_audit, _audit_args, "fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists"),
+    "audit": (cmd_audit, _audit_args, N_("fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists")),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promolens", description="PromoLens: explainable coupon targeting")
+    parser = argparse.ArgumentParser(prog="promolens", description=_("PromoLens: explainable coupon targeting"))
+    lang_help = _("language of the messages (default: $PROMOLENS_LANG, else the system locale)")
+    parser.add_argument("--lang", default=None, type=i18n.check_language, metavar="{en,zh_CN}", help=lang_help)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (handler, add_args, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=_(help_text), description=_(help_text))
+        p.add_argument("--lang", default=argparse.SUPPRESS, type=i18n.check_language, metavar="{en,zh_CN}",
+                       help=lang_help)  # also after the command: `promolens import --lang zh_CN ...`
         add_args(p)
         p.set_defaults(handler=handler)
     return parser
@@ -1048,8 +1093,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``promolens`` console script."""
     from recsys.data.validate import DataError
 
-    args = build_parser().parse_args(argv)
+    token = i18n.set_language(cli_language(argv))
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except DataError as exc:
         print(str(exc), file=sys.stderr)
@@ -1057,6 +1103,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkspaceError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_WORKSPACE
+    finally:
+        i18n.reset_language(token)
+
+
+def cli_language(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The CLI's language: ``--lang``, else ``$PROMOLENS_LANG``, else the system locale, else English."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang", default=None)
+    known, _rest = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    environ = os.environ if environ is None else environ
+    for candidate in (known.lang, environ.get(i18n.LANG_ENV)):
+        if candidate:
+            return i18n.check_language(candidate)
+    system = next((environ[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k)), None)
+    return i18n.negotiate(system)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,6 +114,15 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     INTERACTION: 1.0,
 }
 
+#: Event names in other languages -> the canonical event (compared after trimming and lower-casing).
+EVENT_ALIASES: dict[str, str] = {
+    "曝光": IMPRESSION, "展示": IMPRESSION, "发放": IMPRESSION, "推送": IMPRESSION,
+    "浏览": VIEW, "查看": VIEW, "访问": VIEW,
+    "点击": CLICK, "领取": CLICK, "领券": CLICK, "收藏": CLICK, "加购": CLICK, "加入购物车": CLICK,
+    "核销": REDEEM, "使用": REDEEM, "用券": REDEEM, "兑换": REDEEM,
+    "购买": PURCHASE, "下单": PURCHASE, "支付": PURCHASE, "付款": PURCHASE, "成交": PURCHASE,
+}
+
 #: Common names of the canonical columns in real files (compared after lower-casing and removing
 #: spaces, underscores and dashes). Aliases are tried in order, so the earlier alias wins when a
 #: file has several candidates (``customerid`` before ``customer``); the user can override.
@@ -122,23 +131,33 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "userid", "user", "customerid", "customer", "custid", "clientid", "client", "member",
         "memberid", "accountid", "account", "shopperid", "buyerid", "visitorid", "uid",
         "customernumber", "customerno", "customercode", "clientnumber", "membernumber", "loyaltyid",
+        # Chinese exports (Taobao/JD/Youzan-style headers; "ID" is lower-cased to "id")
+        "会员编号", "会员id", "会员号", "会员卡号", "用户id", "用户编号", "客户编号", "客户id", "客户号",
+        "顾客编号", "顾客id", "买家id", "买家编号", "会员", "用户", "客户", "顾客", "买家",
     ),
     ITEM_ID: (
         "itemid", "item", "offerid", "offer", "couponid", "coupon", "campaignid", "campaign",
         "productid", "product", "stockcode", "sku", "articleid", "promoid", "promotionid", "iid",
         "couponcode", "promocode", "offercode", "campaigncode", "productcode", "itemcode", "articlenumber",
+        "优惠券id", "券id", "优惠券编号", "券编号", "优惠券编码", "活动id", "活动编号", "优惠id", "优惠编号",
+        "商品编码", "商品编号", "商品id", "货号", "sku编码", "优惠券", "活动", "商品",
     ),
-    EVENT: ("event", "eventtype", "action", "actiontype", "interaction", "interactiontype", "behavior", "behaviour"),
+    EVENT: ("event", "eventtype", "action", "actiontype", "interaction", "interactiontype", "behavior", "behaviour",
+            "行为", "行为类型", "事件", "事件类型", "动作", "用户行为"),
     TIMESTAMP: (
         "timestamp", "time", "datetime", "date", "eventtime", "eventdate", "invoicedate", "orderdate",
         "ts", "createdat", "occurredat", "when", "eventtimestamp", "transactiondate", "purchasedate", "redeemedat",
+        "下单时间", "时间", "日期", "时间戳", "发生时间", "事件时间", "行为时间", "创建时间", "交易时间", "支付时间",
+        "付款时间", "购买时间", "订单时间", "领取时间", "核销时间", "日期时间",
     ),
-    WEIGHT: ("weight", "rating", "strength", "score"),
-    VALUE: ("value", "revenue", "amount", "sales", "spend", "total", "ordervalue", "gmv"),
-    QUANTITY: ("quantity", "qty", "units", "count"),
-    UNIT_PRICE: ("unitprice", "price", "itemprice"),
+    WEIGHT: ("weight", "rating", "strength", "score", "权重", "评分"),
+    VALUE: ("value", "revenue", "amount", "sales", "spend", "total", "ordervalue", "gmv",
+            "订单金额", "金额", "实付金额", "支付金额", "实收金额", "成交金额", "消费金额", "销售额", "总金额"),
+    QUANTITY: ("quantity", "qty", "units", "count", "数量", "购买数量", "商品数量", "件数"),
+    UNIT_PRICE: ("unitprice", "price", "itemprice", "单价", "商品单价", "价格"),
     ORDER_ID: (
         "orderid", "order", "invoiceno", "invoice", "invoiceid", "transactionid", "basketid", "ordernumber",
         "orderno", "invoicenumber", "receiptid",
+        "订单号", "订单编号", "订单id", "交易号", "交易编号", "流水号", "主订单编号",
     ),
 }

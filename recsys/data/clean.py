@@ -17,6 +17,8 @@ import pyarrow as pa
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.i18n import N_, fill
+from recsys.core.i18n import gettext as _
 from recsys.data import privacy
 from recsys.data.files import LoadedTable
 from recsys.data.mapping import ImportOptions
@@ -30,6 +32,7 @@ from recsys.data.validate import (
     example_rows,
     confusable_id_problem,
     invisible_id_problem,
+    LABELS,
     label,
     leading_zero_problem,
     long_id_problem,
@@ -38,9 +41,9 @@ from recsys.data.validate import (
     to_number,
 )
 
-_DATE_FIX = ("Correct or delete these rows, map a different column to the date/time, or allow more "
-             "rows to be dropped ('Rows with a bad date that may be dropped' in the Data page's import "
-             "options, now {share:.1%}).")
+_DATE_FIX = N_("Correct or delete these rows, map a different column to the date/time, or allow more "
+               "rows to be dropped ('Rows with a bad date that may be dropped' in the Data page's import "
+               "options, now {share}).")
 
 class ImportContext:
     """Per-import state shared by the table steps: problems, warnings and the report."""
@@ -73,17 +76,18 @@ def _id_column(
     ctx.add(invisible_id_problem(ids, file=file, column=theirs, canonical=canonical))
     ctx.add(confusable_id_problem(ids, file=file, column=theirs, canonical=canonical))
     ctx.add(long_id_problem(ids, file=file, column=theirs, canonical=canonical))
-    ctx.step(table, f"{label(canonical)}: surrounding spaces removed", had_space,
-             f"{label(canonical).capitalize()}s such as ' 123 ' were trimmed to '123' (column '{theirs}'), so "
-             "ids that differ only by spaces are one id.", action="fixed")
+    name = LABELS.get(canonical, canonical)  # step names stay English: they are the report's keys
+    ctx.step(table, f"{name}: surrounding spaces removed", had_space,
+             fill(_("{Label}s such as ' 123 ' were trimmed to '123' (column '{column}'), so ids that differ only "
+                    "by spaces are one id."), Label=label(canonical).capitalize(), column=theirs), action="fixed")
     mode = ctx.options.leading_zero_ids
     if mode == "error":
         ctx.add(leading_zero_problem(ids, file=file, column=theirs, canonical=canonical))
     elif mode == "merge":
         ids, changed = merge_leading_zeros(ids)
-        ctx.step(table, f"{label(canonical)}: leading zeros removed", changed,
-                 f"Leading zeros were removed from {label(canonical)}s (column '{theirs}'), so '007' and '7' are "
-                 "one id (leading_zero_ids='merge').", action="fixed")
+        ctx.step(table, f"{name}: leading zeros removed", changed,
+                 fill(_("Leading zeros were removed from {label}s (column '{column}'), so '007' and '7' are one id "
+                        "(leading_zero_ids='merge')."), label=label(canonical), column=theirs), action="fixed")
     return ids, missing
 
 
@@ -94,16 +98,16 @@ def _check_personal_user_ids(ctx: ImportContext, ids: pd.Series, theirs: str, fi
     if ctx.options.pseudonymise_key is None:
         ctx.add(Problem(
             file, theirs, (), 0,
-            f"the customer ids in column '{theirs}' are personal data ({reason})",
-            ("Turn on pseudonymisation (the Data page switch 'Pseudonymise customer ids', or "
-             "ImportOptions.pseudonymise_key=privacy.new_key()) so they are replaced by keyed pseudonyms, "
-             "or map a customer number column to user_id instead."),
+            fill(_("the customer ids in column '{column}' are personal data ({reason})"), column=theirs, reason=reason),
+            _("Turn on pseudonymisation (the Data page switch 'Pseudonymise customer ids', or "
+              "ImportOptions.pseudonymise_key=privacy.new_key()) so they are replaced by keyed pseudonyms, "
+              "or map a customer number column to user_id instead."),
         ))
     else:
         ctx.add(Problem(file, theirs, (), 0,
-                        f"the customer ids in column '{theirs}' are personal data ({reason}); "
-                        "they were replaced by keyed pseudonyms",
-                        "Keep the pseudonymisation key safe to match results back to customers.", "warning"))
+                        fill(_("the customer ids in column '{column}' are personal data ({reason}); "
+                               "they were replaced by keyed pseudonyms"), column=theirs, reason=reason),
+                        _("Keep the pseudonymisation key safe to match results back to customers."), "warning"))
     return reason
 
 
@@ -131,6 +135,7 @@ def _events(
         return np.zeros(len(raw), dtype=np.int64), [default]
     codes, distinct = factorize(raw[theirs])
     names = pd.Series(distinct.astype(str), dtype="str").str.strip().str.lower()  # distinct values only
+    names = names.replace(C.EVENT_ALIASES)  # 购买 -> purchase, 核销 -> redeem, ...
     blank = (names == "").to_numpy(dtype=bool, na_value=True)
     names = names.where(~blank, default)
     event_names = [str(e) for e in pd.unique(pd.concat([names, pd.Series([default], dtype="str")]))]
@@ -142,7 +147,8 @@ def _events(
     if blank.any():
         missing[valid] |= blank[codes[valid]]
     ctx.step(table, "event type missing", missing,
-             f"Rows without an event type (column '{theirs}') were given the event '{default}'.", action="fixed")
+             fill(_("Rows without an event type (column '{column}') were given the event '{event}'."),
+                  column=theirs, event=default), action="fixed")
     return final, event_names
 
 
@@ -174,11 +180,13 @@ def prepare_interactions(
     drop = np.zeros(n, dtype=bool)
     if user is not None:
         ctx.step(table, "rows without a customer id", user[1],
-                 f"Rows with an empty customer id (column '{mapping[C.USER_ID]}') cannot be linked to anyone.")
+                 fill(_("Rows with an empty customer id (column '{column}') cannot be linked to anyone."),
+                      column=mapping[C.USER_ID]))
         drop |= user[1]
     if item is not None:
         ctx.step(table, "rows without an item id", item[1],
-                 f"Rows with an empty item id (column '{mapping[C.ITEM_ID]}') cannot be linked to an item.")
+                 fill(_("Rows with an empty item id (column '{column}') cannot be linked to an item."),
+                      column=mapping[C.ITEM_ID]))
         drop |= item[1]
 
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
@@ -192,12 +200,13 @@ def prepare_interactions(
     duplicated = duplicated_rows(raw, known)
     if has_time_or_order:
         ctx.step(table, "exact duplicate rows", duplicated,
-                 "Rows identical in every column to an earlier row (sent twice) were dropped; the first copy is kept.")
+                 _("Rows identical in every column to an earlier row (sent twice) were dropped; the first copy is "
+                   "kept."))
         drop |= duplicated
     else:
         ctx.step(table, "exact duplicate rows", duplicated,
-                 "Rows identical in every column to an earlier row were kept: without a date or order column "
-                 "they may be real repeat interactions.", action="kept")
+                 _("Rows identical in every column to an earlier row were kept: without a date or order column "
+                   "they may be real repeat interactions."), action="kept")
 
     if C.ORDER_ID in mapping:
         orders = raw[mapping[C.ORDER_ID]]
@@ -208,7 +217,8 @@ def prepare_interactions(
         numeric_orders = orders.str.fullmatch(r"\d+").to_numpy(dtype=bool, na_value=False)
         cancelled = prefixed if prefixed.any() and numeric_orders.mean() >= 0.5 else np.zeros(n, dtype=bool)
         ctx.step(table, "cancellations", cancelled,
-                 f"Order lines whose order id (column '{mapping[C.ORDER_ID]}') starts with 'C' are cancellations.")
+                 fill(_("Order lines whose order id (column '{column}') starts with 'C' are cancellations."),
+                      column=mapping[C.ORDER_ID]))
         drop |= cancelled
     if item is not None and not opts.keep_non_product_lines:
         name = C.name_column(c for c in raw.columns if c not in mapping.values())
@@ -220,22 +230,26 @@ def prepare_interactions(
     if quantity is not None:
         q = quantity.to_numpy()
         ctx.step(table, "returns (negative quantity)", q < 0,
-                 f"Rows with a negative quantity (column '{mapping[C.QUANTITY]}') are returns or corrections.")
+                 fill(_("Rows with a negative quantity (column '{column}') are returns or corrections."),
+                      column=mapping[C.QUANTITY]))
         ctx.step(table, "zero quantity", q == 0,
-                 f"Rows with quantity 0 (column '{mapping[C.QUANTITY]}') record nothing bought.")
+                 fill(_("Rows with quantity 0 (column '{column}') record nothing bought."), column=mapping[C.QUANTITY]))
         drop |= (q <= 0)
     if unit_price is not None:
         p = unit_price.to_numpy()
         ctx.step(table, "negative unit price", p < 0,
-                 f"Rows with a negative unit price (column '{mapping[C.UNIT_PRICE]}') are accounting adjustments.")
+                 fill(_("Rows with a negative unit price (column '{column}') are accounting adjustments."),
+                      column=mapping[C.UNIT_PRICE]))
         ctx.step(table, "zero unit price", p == 0,
-                 f"Rows with unit price 0 (column '{mapping[C.UNIT_PRICE]}') were kept (free items or samples).",
+                 fill(_("Rows with unit price 0 (column '{column}') were kept (free items or samples)."),
+                      column=mapping[C.UNIT_PRICE]),
                  action="kept")
         drop |= p < 0
     if value is not None:
         v = value.to_numpy()
         ctx.step(table, "negative value (refunds)", v < 0,
-                 f"Rows with a negative value (column '{mapping[C.VALUE]}') are refunds or corrections.")
+                 fill(_("Rows with a negative value (column '{column}') are refunds or corrections."),
+                      column=mapping[C.VALUE]))
         drop |= v < 0
 
     timestamps: pd.Series | None = None
@@ -250,18 +264,20 @@ def prepare_interactions(
         samples = (", ".join(f"'{v}'" for v in pd.unique(raw[theirs][bad_ts].astype(str).str.slice(0, 30))[:3]))
         ctx.add(bad_share_problem(
             unusable, file=file, column=theirs, canonical=C.TIMESTAMP,
-            what=("{have} no date or one that cannot be read as a date" + (f" (e.g. {samples})" if samples else "")),
-            max_share=opts.max_bad_share, fix=_DATE_FIX.format(share=opts.max_bad_share)))
+            what=(_("{have} no date or one that cannot be read as a date")
+                  + (fill(_(" (e.g. {examples})"), examples=samples) if samples else "")),
+            max_share=opts.max_bad_share, fix=fill(_(_DATE_FIX), share=f"{opts.max_bad_share:.1%}")))
         ctx.add(bad_share_problem(
             future, file=file, column=theirs, canonical=C.TIMESTAMP,
-            what=f"{{are}} dated in the future (after {now:%Y-%m-%d})",
+            what=fill(_("{are} dated in the future (after {day})"), day=f"{now:%Y-%m-%d}"),
             max_share=opts.max_bad_share,
-            fix=("Check the date format (day and month swapped?) and the year. "
-                 + _DATE_FIX.format(share=opts.max_bad_share))))
+            fix=(_("Check the date format (day and month swapped?) and the year. ")
+                 + fill(_(_DATE_FIX), share=f"{opts.max_bad_share:.1%}"))))
         ctx.step(table, "missing or unreadable dates", unusable,
-                 f"Rows whose date (column '{theirs}') is empty or cannot be read as a date.")
+                 fill(_("Rows whose date (column '{column}') is empty or cannot be read as a date."), column=theirs))
         ctx.step(table, "dates in the future", future,
-                 f"Rows dated after {now:%Y-%m-%d} (plus one day of slack; column '{theirs}').")
+                 fill(_("Rows dated after {day} (plus one day of slack; column '{column}')."),
+                      day=f"{now:%Y-%m-%d}", column=theirs))
         drop |= unusable | future
         timestamps = parsed
 
@@ -270,8 +286,10 @@ def prepare_interactions(
     keep = ~drop
     if not keep.any():
         ctx.add(Problem(file, None, (), n,
-                        f"no usable rows are left after cleaning (all {n:,} rows were dropped; see the cleaning steps)",
-                        "Check that the right columns are mapped to the customer id and item id, and the date format."))
+                        fill(_("no usable rows are left after cleaning (all {n} rows were dropped; see the cleaning "
+                               "steps)"), n=f"{n:,}"),
+                        _("Check that the right columns are mapped to the customer id and item id, and the date "
+                          "format.")))
         return None
 
     default_event = C.PURCHASE if (C.VALUE in mapping or C.QUANTITY in mapping) else C.INTERACTION
@@ -286,8 +304,8 @@ def prepare_interactions(
         if missing_weight.any():
             weight_values[missing_weight] = per_event[event_codes[missing_weight]]
         ctx.step(table, "weight missing", missing_weight,
-                 f"Rows without a weight (column '{mapping[C.WEIGHT]}') got the weight of their event type.",
-                 action="fixed")
+                 fill(_("Rows without a weight (column '{column}') got the weight of their event type."),
+                      column=mapping[C.WEIGHT]), action="fixed")
     if value is not None:
         value_values = value.to_numpy(dtype="float64")
     elif quantity is not None and unit_price is not None:
@@ -384,7 +402,7 @@ def _hash_input(values: pd.Series) -> np.ndarray:
         return np.where(np.isnan(numbers), np.nan, numbers + 0.0).view(np.uint64)
     if pd.api.types.is_datetime64_any_dtype(values):
         return naive_utc(values).to_numpy().view(np.int64).astype(np.uint64)  # NaT is one value too
-    codes, _ = factorize(values)
+    codes, _uniques = factorize(values)
     return codes.astype(np.uint64)
 
 
@@ -438,10 +456,10 @@ def prepare_entity(
     if key == C.USER_ID:
         _check_personal_user_ids(ctx, ids, theirs, file)
     ctx.step(name, f"rows without {'a customer' if key == C.USER_ID else 'an item'} id", missing,
-             f"Rows with an empty id (column '{theirs}') cannot be linked to interactions.")
+             fill(_("Rows with an empty id (column '{column}') cannot be linked to interactions."), column=theirs))
     duplicated = duplicated_rows(raw)
     ctx.step(name, "exact duplicate rows", duplicated,
-             "Rows identical in every column to an earlier row were dropped; the first copy is kept.")
+             _("Rows identical in every column to an earlier row were dropped; the first copy is kept."))
     keep = ~(missing | duplicated)
     kept_ids = ids[keep]
     problem = duplicate_key_problem(ids.where(keep), file=file, column=theirs, canonical=key, table=name)

@@ -1,6 +1,6 @@
 """Read one CSV file: detect its encoding and delimiter, then read it with Arrow.
 
-UTF-8 with or without BOM, UTF-16/32, Windows-1252/Latin-1; any of ``, ; tab |``; plain or
+UTF-8 with or without BOM, UTF-16/32, GB18030/GBK and Big5 (Chinese Excel), Windows-1252/Latin-1; any of ``, ; tab |``; plain or
 compressed (gzip, bz2, zstd). The row and memory guards are checked on the first 64 KB, before
 the file is read. Rows with the wrong number of fields become one clear
 :class:`~recsys.data.validate.DataError` naming their spreadsheet row numbers.
@@ -68,11 +68,44 @@ def _detect_encoding(head: bytes, name: str) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    chinese = _chinese_encoding(head)
+    if chinese is not None:
+        return chinese
     try:
         head.decode("cp1252")
         return "cp1252"
     except UnicodeDecodeError:
         return "latin-1"
+
+
+_HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")  # ideographs, CJK punctuation
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _chinese_encoding(head: bytes) -> str | None:
+    """``"gb18030"`` (GBK, GB2312) or ``"big5"`` when the (non-UTF-8) bytes read as Chinese text, else None.
+
+    Chinese Excel saves CSV in the system's ANSI code page: GBK (simplified) or Big5 (traditional).
+    Nearly any bytes decode in some multi-byte code page, so a code page is taken only when the
+    text it gives is Chinese: every non-ASCII character an ideograph or CJK punctuation, and, for
+    GB18030, 90% of the ideographs in the common GB2312 set (Big5 or Latin-1 bytes read as GBK give
+    rare GBK-extension characters). Latin-1 text ("Café;Müller") fails these tests.
+    """
+    for encoding in ("gb18030", "big5"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        non_ascii = len(_NON_ASCII.findall(text))
+        han = _HAN.findall(text)
+        if non_ascii == 0 or len(han) < non_ascii:
+            continue
+        if encoding == "gb18030":
+            common = len("".join(han).encode("gb2312", errors="ignore")) // 2
+            if common < 0.9 * len(han):
+                continue
+        return encoding
+    return None
 
 
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')

@@ -15,6 +15,8 @@ from typing import Literal
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import fill
+from recsys.core.i18n import gettext as _
 from recsys.data import privacy
 from recsys.data.files import (
     LIMIT_FIX,
@@ -84,20 +86,22 @@ class ImportOptions:
         found = []
         if self.leading_zero_ids not in ("error", "merge", "keep"):
             found.append(Problem("import options", None, (), 0,
-                                 f"leading_zero_ids is '{self.leading_zero_ids}'",
-                                 "Use 'error', 'merge' or 'keep'."))
+                                 fill(_("leading_zero_ids is '{value}'"), value=self.leading_zero_ids),
+                                 _("Use 'error', 'merge' or 'keep'.")))
         if not 0.0 <= float(self.max_bad_share) <= 1.0:
             found.append(Problem("import options", None, (), 0,
-                                 f"max_bad_share is {self.max_bad_share}", "Use a share between 0 and 1."))
+                                 fill(_("max_bad_share is {value}"), value=self.max_bad_share),
+                                 _("Use a share between 0 and 1.")))
         negative = {k: v for k, v in self.weights().items() if not v >= 0}
         if negative:
             found.append(Problem("import options", None, (), 0,
-                                 f"event weights must be 0 or more, got {negative}",
-                                 "Set every event weight to 0 or more."))
+                                 fill(_("event weights must be 0 or more, got {value}"), value=negative),
+                                 _("Set every event weight to 0 or more.")))
         if self.delimiter is not None and len(self.delimiter) != 1:
             found.append(Problem("import options", None, (), 0,
-                                 f"the delimiter must be one character, got {self.delimiter!r}",
-                                 "Use ',', ';', '|' or a tab, or leave it empty to detect it."))
+                                 fill(_("the delimiter must be one character, got {value}"),
+                                      value=repr(self.delimiter)),
+                                 _("Use ',', ';', '|' or a tab, or leave it empty to detect it.")))
         return found
 
     def fingerprint_dict(self) -> dict[str, object]:
@@ -202,11 +206,11 @@ def load_source(
         if problems:
             raise DataError(problems)
         if frame.shape[1] == 0:
-            raise file_error(name, "the table is empty", "Provide a table with columns and rows.")
+            raise file_error(name, _("the table is empty"), _("Provide a table with columns and rows."))
         if frame.shape[1] > options.limits.max_columns:
             raise too_many_columns(name, frame.shape[1], options.limits, where="the table")
         if len(frame) == 0:
-            raise file_error(name, "the table has columns but no rows", "Provide a table with rows.")
+            raise file_error(name, _("the table has columns but no rows"), _("Provide a table with rows."))
         if len(frame) > options.limits.max_rows:
             raise file_error(name, f"the table has {len(frame):,} rows, over the limit of {options.limits.max_rows:,}",
                              LIMIT_FIX.format(field="max_rows"))

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_, fill, ngettext
+from recsys.core.i18n import gettext as _
 
 #: How many example rows a problem or cleaning step lists.
 MAX_EXAMPLE_ROWS = 5
@@ -34,18 +36,20 @@ FIRST_DATA_ROW = 2
 
 #: What each canonical column is called in messages to a marketer.
 LABELS: dict[str, str] = {
-    C.USER_ID: "customer id",
-    C.ITEM_ID: "item id",
-    C.EVENT: "event type",
-    C.TIMESTAMP: "date/time",
-    C.WEIGHT: "weight",
-    C.VALUE: "revenue",
-    C.QUANTITY: "quantity",
-    C.UNIT_PRICE: "unit price",
-    C.ORDER_ID: "order id",
+    C.USER_ID: N_("customer id"),
+    C.ITEM_ID: N_("item id"),
+    C.EVENT: N_("event type"),
+    C.TIMESTAMP: N_("date/time"),
+    C.WEIGHT: N_("weight"),
+    C.VALUE: N_("revenue"),
+    C.QUANTITY: N_("quantity"),
+    C.UNIT_PRICE: N_("unit price"),
+    C.ORDER_ID: N_("order id"),
 }
 
-ROW_NUMBERING = "row numbers as a spreadsheet shows them, header = row 1"
+#: The tables' names in messages ("the users file"), marked for translation.
+TABLE_NAMES = (N_("interactions"), N_("users"), N_("items"))
+ROW_NUMBERING = N_("row numbers as a spreadsheet shows them, header = row 1")
 
 #: Characters that are invisible or steer how text is shown: C0/C1 control characters, zero-width
 #: characters, soft hyphen, byte-order mark and the bidirectional marks and overrides (U+202E makes
@@ -61,8 +65,8 @@ MAX_CELL_CHARS = 32_767
 
 
 def label(canonical: str) -> str:
-    """The marketer's word for a canonical column."""
-    return LABELS.get(canonical, canonical)
+    """The marketer's word for a canonical column (in the current language)."""
+    return _(LABELS[canonical]) if canonical in LABELS else canonical
 
 
 def visible(text: str) -> str:
@@ -120,15 +124,17 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
-        where = visible(self.file) + (f", column '{visible(self.column)}'" if self.column is not None else "")
-        text = f"{where}: {visible(self.message).rstrip('. ')}"
+        where = visible(self.file) + (fill(_(", column '{column}'"), column=visible(self.column))
+                                      if self.column is not None else "")
+        text = fill(_("{where}: {message}"), where=where, message=visible(self.message).rstrip(_(". ")))
         if self.rows:
             more = ", ..." if self.count > len(self.rows) else ""
             rows = ", ".join(str(r) for r in self.rows)
-            text += f" ({'row' if len(self.rows) == 1 and not more else 'rows'} {rows}{more})"
-        text += "."
+            text += fill(_(" (row {rows})") if len(self.rows) == 1 and not more else _(" (rows {rows})"),
+                         rows=rows + more)
+        text += _(".")
         if self.fix:
-            text += f" Fix: {visible(self.fix)}"
+            text += fill(_(" Fix: {fix}"), fix=visible(self.fix))
         return text
 
     def to_dict(self) -> dict[str, object]:
@@ -170,11 +176,12 @@ class DataError(PromoLensError, ValueError):
 
     def __str__(self) -> str:
         n = len(self.problems)
-        lines = [f"The data could not be imported: {n} problem{'s' if n != 1 else ''} found "
-                 f"({ROW_NUMBERING}). Nothing was changed."]
+        lines = [fill(ngettext("The data could not be imported: {n} problem found ({numbering}). Nothing was changed.",
+                               "The data could not be imported: {n} problems found ({numbering}). Nothing was changed.",
+                               n), n=n, numbering=_(ROW_NUMBERING))]
         lines += [f"  {i}. {p}" for i, p in enumerate(self.problems, start=1)]
         if self.warnings:
-            lines.append("Also note:")
+            lines.append(_("Also note:"))
             lines += [f"  - {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -287,15 +294,16 @@ def example_rows(mask: np.ndarray | pd.Series, limit: int = MAX_EXAMPLE_ROWS) ->
 
 
 def _rows_text(n: int) -> str:
-    return f"{n:,} row{'s' if n != 1 else ''}"
+    return fill(ngettext("{n} row", "{n} rows", n), n=f"{n:,}")
 
 
 def _column_text(column: str, canonical: str | None) -> str:
     if canonical is None or canonical == column:
         return f"'{column}'"
     if label(canonical) == canonical:
-        return f"'{column}' (used as {canonical})"
-    return f"'{column}' (used as {label(canonical)}, {canonical})"
+        return fill(_("'{column}' (used as {canonical})"), column=column, canonical=canonical)
+    return fill(_("'{column}' (used as {label}, {canonical})"), column=column, label=label(canonical),
+                canonical=canonical)
 
 
 def _verbs(count: int) -> dict[str, str]:
@@ -334,8 +342,8 @@ def check_duplicate_columns(names: Sequence[str], file: str) -> list[Problem]:
         seen[n] = seen.get(n, 0) + 1
     return [
         Problem(file, name, (1,), 0,
-                f"the column name '{name}' occurs {times} times in the header",
-                "Give every column a different name (rename or delete the extra ones) and import again.")
+                fill(_("the column name '{name}' occurs {times} times in the header"), name=name, times=times),
+                _("Give every column a different name (rename or delete the extra ones) and import again."))
         for name, times in seen.items() if times > 1
     ]
 
@@ -372,20 +380,19 @@ def missing_column_problem(
 ) -> Problem:
     """The problem "this file has no <canonical> column", with the closest candidates."""
     shown = ", ".join(f"'{c}'" for c in list(available)[:20]) + (", ..." if len(available) > 20 else "")
-    message = (
-        f"the {table} file has no {label(canonical)} column ({canonical}); "
-        f"its columns are {shown or 'none'}"
-    )
+    message = fill(_("the {table} file has no {label} column ({canonical}); its columns are {shown}"),
+                   table=_(table), label=label(canonical), canonical=canonical, shown=shown or _("none"))
     close = closest_columns(canonical, available)
     if close:
-        choices = " or ".join(f"'{c}'" for c in close)
-        fix = (f"If {choices} holds the {label(canonical)}, choose it for {canonical} in the column "
-               f"mapping; otherwise add a column named {canonical}.")
+        choices = _(" or ").join(f"'{c}'" for c in close)
+        fix = fill(_("If {choices} holds the {label}, choose it for {canonical} in the column mapping; "
+                     "otherwise add a column named {canonical}."),
+                   choices=choices, label=label(canonical), canonical=canonical)
     else:
-        fix = (f"Choose the column that holds the {label(canonical)} for {canonical} in the column "
-               f"mapping, or add a column named {canonical}.")
+        fix = fill(_("Choose the column that holds the {label} for {canonical} in the column mapping, "
+                     "or add a column named {canonical}."), label=label(canonical), canonical=canonical)
     if _header_looks_like_data(available):
-        fix += " The first row looks like data, not column names: add a header row."
+        fix += _(" The first row looks like data, not column names: add a header row.")
     return Problem(file, None, (), 0, message, fix)
 
 
@@ -400,16 +407,18 @@ def check_mapping(
         if canonical not in allowed:
             problems.append(Problem(
                 file, theirs, (), 0,
-                f"'{canonical}' is not a column PromoLens can map in the {table.value} file",
-                f"Map only these: {', '.join(allowed)}.",
+                fill(_("'{canonical}' is not a column PromoLens can map in the {table} file"),
+                     canonical=canonical, table=_(table.value)),
+                fill(_("Map only these: {allowed}."), allowed=", ".join(allowed)),
             ))
         elif theirs not in present:
             shown = ", ".join(f"'{c}'" for c in list(available)[:20])
             problems.append(Problem(
                 file, theirs, (), 0,
-                f"the mapping uses column '{theirs}' for {label(canonical)} ({canonical}), "
-                f"but the file has no such column; its columns are {shown}",
-                f"Pick one of the file's columns for {canonical}, or leave it unmapped.",
+                fill(_("the mapping uses column '{theirs}' for {label} ({canonical}), but the file has no such "
+                       "column; its columns are {shown}"),
+                     theirs=theirs, label=label(canonical), canonical=canonical, shown=shown),
+                fill(_("Pick one of the file's columns for {canonical}, or leave it unmapped."), canonical=canonical),
             ))
     used: dict[str, list[str]] = {}
     for canonical, theirs in mapping.items():
@@ -418,8 +427,9 @@ def check_mapping(
         if len(canon) > 1:
             problems.append(Problem(
                 file, theirs, (), 0,
-                f"column '{theirs}' is mapped to several columns at once ({', '.join(canon)})",
-                "Map each column to one meaning only.",
+                fill(_("column '{theirs}' is mapped to several columns at once ({canonical})"),
+                     theirs=theirs, canonical=", ".join(canon)),
+                _("Map each column to one meaning only."),
             ))
     for key in C.TABLE_KEYS[table]:
         if key not in mapping:
@@ -429,7 +439,7 @@ def check_mapping(
 
 # --- value checks -----------------------------------------------------------------------------
 
-_CURRENCY = r"^\s*(?:[$€£¥]|USD|EUR|GBP)\s*|\s*(?:[$€£¥]|USD|EUR|GBP)\s*$"
+_CURRENCY = r"^\s*(?:[$€£¥]|USD|EUR|GBP|RMB|CNY)\s*|\s*(?:[$€£¥元]|USD|EUR|GBP|RMB|CNY)\s*$"
 _THOUSANDS_DOT_DECIMAL = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _DECIMAL_COMMA = r"[-+]?\d+,\d+|[-+]?\d{1,3}(?:\.\d{3})+,\d+"
 
@@ -438,7 +448,8 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Convert a column to float64; return it and a mask of values that are not numbers.
 
     Blank text counts as missing, not as a bad value. Text such as ``"£1,234.50"`` or ``"12,5"``
-    (decimal comma) is understood.
+    (decimal comma) is understood, and so are full-width digits and punctuation and yuan amounts
+    (``"￥１，２３４．５０"``, ``"128元"``).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
@@ -448,7 +459,7 @@ def to_number(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         bad = numbers.isna().to_numpy() & values.notna().to_numpy()
     if bad.any():
-        text = values[bad].astype(str).str.strip()
+        text = values[bad].astype(str).str.normalize("NFKC").str.strip()  # full-width １２３，４５ -> 123,45
         blank = (text == "").to_numpy()
         cleaned = text.str.replace(_CURRENCY, "", regex=True).str.replace(" ", "", regex=False)
         thousands = cleaned.str.fullmatch(_THOUSANDS_DOT_DECIMAL)
@@ -479,10 +490,10 @@ def non_number_problem(
     shown = ", ".join(f"'{s}'" for s in samples)
     return mask_problem(
         bad, file=file, column=column,
-        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} text where a number "
-                 f"is expected (e.g. {shown})"),
-        fix=("Put only numbers in this column (use an empty cell for unknown values), or map a "
-             "different column to it."),
+        message=fill(_("{rows} of column {column} {hold} text where a number is expected (e.g. {examples})"),
+                     column=_column_text(column, canonical), examples=shown),
+        fix=_("Put only numbers in this column (use an empty cell for unknown values), or map a "
+              "different column to it."),
     )
 
 
@@ -492,9 +503,9 @@ def negative_problem(
     """A blocking problem for negative values in a column that must not have them (weights)."""
     return mask_problem(
         (numbers < 0).to_numpy(), file=file, column=column,
-        message=f"{{rows}} of column {_column_text(column, canonical)} {{are}} negative",
-        fix=("Weights say how strongly an interaction counts and must be 0 or more: correct or "
-             "delete these rows, or leave the weight column unmapped to use event weights."),
+        message=fill(_("{rows} of column {column} {are} negative"), column=_column_text(column, canonical)),
+        fix=_("Weights say how strongly an interaction counts and must be 0 or more: correct or "
+              "delete these rows, or leave the weight column unmapped to use event weights."),
     )
 
 
@@ -534,19 +545,22 @@ def leading_zero_problem(
     mask = ids.isin(clashes["id"]).to_numpy()
     n_groups = int(clashes["key"].nunique())
     first = clashes[clashes["key"].isin(pd.unique(clashes["key"])[:3])]
+    joiner = _(" and ")
     shown = "; ".join(
-        " and ".join(f"'{v}'" for v in group["id"].iloc[:3])
-        for _, group in first.groupby("key", sort=False)  # at most 3 groups
+        joiner.join(f"'{v}'" for v in group["id"].iloc[:3])
+        for _key, group in first.groupby("key", sort=False)  # at most 3 groups
     )
     return mask_problem(
         mask, file=file, column=column,
-        message=(f"{n_groups:,} {label(canonical)}{'s' if n_groups != 1 else ''} in column "
-                 f"{_column_text(column, canonical)} {'appears' if n_groups == 1 else 'appear'} both with and "
-                 f"without leading zeros "
-                 f"(e.g. {shown}), in {{rows}}"),
-        fix=("Tell PromoLens whether these are the same: set leading_zero_ids='merge' (the Data page: "
-             "'ids with leading zeros are the same id') to treat '007' and '7' as one, or "
-             "leading_zero_ids='keep' to keep them apart. Or correct the ids in the file."),
+        message=fill(ngettext("{n} {label} in column {column} appears both with and without leading zeros "
+                              "(e.g. {examples}), in {rows}",
+                              "{n} {label}s in column {column} appear both with and without leading zeros "
+                              "(e.g. {examples}), in {rows}", n_groups),
+                     n=f"{n_groups:,}", label=label(canonical), column=_column_text(column, canonical),
+                     examples=shown),
+        fix=_("Tell PromoLens whether these are the same: set leading_zero_ids='merge' (the Data page: "
+              "'ids with leading zeros are the same id') to treat '007' and '7' as one, or "
+              "leading_zero_ids='keep' to keep them apart. Or correct the ids in the file."),
     )
 
 
@@ -559,11 +573,13 @@ def duplicate_key_problem(
     samples = ", ".join(f"'{v}'" for v in pd.unique(ids[dup])[:3])
     return mask_problem(
         dup.to_numpy(), file=file, column=column,
-        message=(f"{n_ids:,} {label(canonical)}{'s' if n_ids != 1 else ''} (e.g. {samples}) "
-                 f"{'appears' if n_ids == 1 else 'appear'} on more than one row of the {table} file: "
-                 f"{{rows}} in all"),
-        fix=(f"Keep one row per {label(canonical)} in the {table} file (merge or delete the extra "
-             f"rows)."),
+        message=fill(ngettext("{n} {label} (e.g. {examples}) appears on more than one row of the {table} file: "
+                              "{rows} in all",
+                              "{n} {label}s (e.g. {examples}) appear on more than one row of the {table} file: "
+                              "{rows} in all", n_ids),
+                     n=f"{n_ids:,}", label=label(canonical), examples=samples, table=_(table)),
+        fix=fill(_("Keep one row per {label} in the {table} file (merge or delete the extra rows)."),
+                 label=label(canonical), table=_(table)),
     )
 
 
@@ -571,9 +587,10 @@ def empty_id_problem(*, file: str, column: str, canonical: str, rows: int) -> Pr
     """The column mapped to an id holds no ids at all."""
     return Problem(
         file, column, (), rows,
-        f"column {_column_text(column, canonical)} is empty: none of the {rows:,} rows has a "
-        f"{label(canonical)}",
-        f"Map the column that holds the {label(canonical)} to {canonical}, or fill it in.",
+        fill(_("column {column} is empty: none of the {n} rows has a {label}"),
+             column=_column_text(column, canonical), n=f"{rows:,}", label=label(canonical)),
+        fill(_("Map the column that holds the {label} to {canonical}, or fill it in."),
+             label=label(canonical), canonical=canonical),
     )
 
 
@@ -588,8 +605,10 @@ def bad_share_problem(
         return None
     return mask_problem(
         mask, file=file, column=column,
-        message=(f"{{rows}} ({count / n:.1%} of the file) of column {_column_text(column, canonical)} "
-                 f"{what}; at most {max_share:.1%} can be dropped automatically"),
+        message=fill(_("{rows} ({share} of the file) of column {column} {what}; at most {max_share} can be "
+                       "dropped automatically"),
+                     share=f"{count / n:.1%}", column=_column_text(column, canonical), what=what,
+                     max_share=f"{max_share:.1%}"),
         fix=fix,
     )
 
@@ -623,11 +642,12 @@ def long_cell_problems(frame: pd.DataFrame, file: str, max_chars: int = MAX_CELL
         longest = int(lengths.max())
         found.append(mask_problem(
             too_long, file=file, column=str(column),
-            message=(f"{{rows}} of column '{column}' {{hold}} text longer than {max_chars:,} characters "
-                     f"(the longest has {longest:,}), more than a spreadsheet cell can hold"),
-            fix=("Cells this long are usually a quote (\") that was never closed and swallowed the rows after "
-                 "it, or a whole document pasted into a cell: correct or shorten these cells, or delete the "
-                 "column, and import again."),
+            message=fill(_("{rows} of column '{column}' {hold} text longer than {max_chars} characters "
+                           "(the longest has {longest}), more than a spreadsheet cell can hold"),
+                         column=column, max_chars=f"{max_chars:,}", longest=f"{longest:,}"),
+            fix=_("Cells this long are usually a quote (\") that was never closed and swallowed the rows after "
+                  "it, or a whole document pasted into a cell: correct or shorten these cells, or delete the "
+                  "column, and import again."),
         ))
     return [p for p in found if p is not None]
 
@@ -659,12 +679,13 @@ def invisible_id_problem(
         return None
     return mask_problem(
         mask, file=file, column=column,
-        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} control characters or "
-                 f"invisible marks (e.g. {quoted_examples(ids[mask])}): such ids look like other ids but "
-                 "are not, and right-to-left marks make an id display as a different one"),
-        fix=("Remove these characters from the ids (in Excel, =CLEAN() removes control characters; retype "
-             "ids with direction marks) and import again. PromoLens does not remove them itself, so that "
-             "no two ids are merged without you knowing."),
+        message=fill(_("{rows} of column {column} {hold} control characters or invisible marks (e.g. {examples}): "
+                       "such ids look like other ids but are not, and right-to-left marks make an id display as "
+                       "a different one"),
+                     column=_column_text(column, canonical), examples=quoted_examples(ids[mask])),
+        fix=_("Remove these characters from the ids (in Excel, =CLEAN() removes control characters; retype "
+              "ids with direction marks) and import again. PromoLens does not remove them itself, so that "
+              "no two ids are merged without you knowing."),
     )
 
 
@@ -711,10 +732,12 @@ def long_id_problem(
         return None
     return mask_problem(
         mask, file=file, column=column,
-        message=(f"{{rows}} of column {_column_text(column, canonical)} {{hold}} ids longer than "
-                 f"{max_chars:,} characters (the longest has {int(lengths.max()):,})"),
-        fix=("An id is a short code: map the column that holds the ids, or correct these rows (a quote that "
-             "was never closed can pull the rows after it into one cell)."),
+        message=fill(_("{rows} of column {column} {hold} ids longer than {max_chars} characters "
+                       "(the longest has {longest})"),
+                     column=_column_text(column, canonical), max_chars=f"{max_chars:,}",
+                     longest=f"{int(lengths.max()):,}"),
+        fix=_("An id is a short code: map the column that holds the ids, or correct these rows (a quote that "
+              "was never closed can pull the rows after it into one cell)."),
     )
 
 

@@ -28,6 +28,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from recsys.core.arrays import factorize
 from recsys.data.schema import TAG_SEPARATORS, ColumnKind
+from recsys.learn import tokens
 from recsys.learn.config import FeatureConfig
 
 # Columns of FeatureIndex.frame.
@@ -459,7 +460,8 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 class TextEncoder(Encoder):
-    """Keywords of a free-text column (scikit-learn CountVectorizer, vocabulary from training rows)."""
+    """Keywords of a free-text column (scikit-learn CountVectorizer over :func:`recsys.learn.tokens.words`,
+    so Chinese is segmented into words; vocabulary from training rows)."""
 
     kind = ColumnKind.TEXT.value
 
@@ -484,7 +486,8 @@ class TextEncoder(Encoder):
     @staticmethod
     def _vectorizer(max_features: int | None, min_df: int, vocabulary: list[str] | None = None) -> CountVectorizer:
         return CountVectorizer(
-            lowercase=True, stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
+            # words: Chinese segmented by jieba, other scripts as before (letters only, 3 or more)
+            lowercase=True, stop_words="english", tokenizer=tokens.words, token_pattern=None,
             max_features=max_features, min_df=min_df, binary=True, vocabulary=vocabulary,
             dtype=np.float64,
         )
