@@ -274,7 +274,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=["warp", "bpr", "logistic", "warp-kos"], default="warp")
     p.add_argument("--components", type=int, default=32, help=_("embedding size"))
     p.add_argument("--learning-rate", type=float, default=None,
-                   help="LightFM step size (default: ModelConfig's, the one default everywhere)")
+                   help=_("LightFM step size (default: ModelConfig's, the one default everywhere)"))
     p.add_argument("--alpha", type=float, default=0.0, help=_("L2 penalty on user and item embeddings"))
     p.add_argument("--k", type=int, default=10, help=_("list length for precision@k, NDCG@k, ..."))
     p.add_argument("--seed", type=int, default=42)
@@ -284,9 +284,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half-life-days", type=float, default=None, help=_("weight recent events more (time decay)"))
     p.add_argument("--no-refit", action="store_true", help=_("keep the evaluated model instead of refitting on all data"))
     p.add_argument("--tune", action="store_true",
-                   help="first search the model's settings on the validation slice (learning rate, size, loss, "
-                        "normalisation, event weights, time decay), then train with the best")
-    p.add_argument("--budget-minutes", type=float, default=5.0, help="time budget of --tune (default 5 minutes)")
+                   help=_("first search the model's settings on the validation slice (learning rate, size, loss, "
+                        "normalisation, event weights, time decay), then train with the best"))
+    p.add_argument("--budget-minutes", type=float, default=5.0, help=_("time budget of --tune (default 5 minutes)"))
     p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
@@ -772,8 +772,8 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
                    help=_("campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)"))
     p.add_argument("--all-offers", action="store_true", help=_("also list offers that are not live on the campaign day"))
     p.add_argument("--model", choices=("production", "validated"), default="production",
-                   help="the run's production hybrid (default) or its best validated model (a baseline when one beat "
-                        "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)")
+                   help=_("the run's production hybrid (default) or its best validated model (a baseline when one beat "
+                        "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)"))
     p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
@@ -1007,23 +1007,23 @@ def cmd_uplift(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- batch
 def _batch_args(p: argparse.ArgumentParser) -> None:
     _workspace_arg(p)
-    p.add_argument("--run", required=True, help="run id (its production and response models score the customers)")
+    p.add_argument("--run", required=True, help=_("run id (its production and response models score the customers)"))
     p.add_argument("--customers", default=None,
-                   help="Parquet file or folder with a user_id column: who to score (default: every customer of the run)")
-    p.add_argument("-k", "--k", type=int, default=10, help="offers kept per customer (default 10)")
-    p.add_argument("--as-of", default=None, help="campaign day YYYY-MM-DD: offers live that day (default: the data's last day)")
-    p.add_argument("--engine", choices=("local", "spark"), default="local", help="local (one machine, default) or spark")
+                   help=_("Parquet file or folder with a user_id column: who to score (default: every customer of the run)"))
+    p.add_argument("-k", "--k", type=int, default=10, help=_("offers kept per customer (default 10)"))
+    p.add_argument("--as-of", default=None, help=_("campaign day YYYY-MM-DD: offers live that day (default: the data's last day)"))
+    p.add_argument("--engine", choices=("local", "spark"), default="local", help=_("local (one machine, default) or spark"))
     p.add_argument("--spark-master", default=None,
-                   help="Spark master URL (default: the one spark-submit was given, else local[*])")
-    p.add_argument("--buckets", type=int, default=None, help="top-k part files (default: one per million customers)")
-    p.add_argument("--top", type=int, default=None, help="most coupons per offer")
-    p.add_argument("--cap", type=int, default=1, help="most coupons per customer (default 1)")
-    p.add_argument("--budget", type=int, default=None, help="most coupons in all")
-    p.add_argument("--min-probability", type=float, default=0.0, help="leave out pairs below this response probability")
-    p.add_argument("--holdout", type=float, default=0.1, help="share of customers held out as controls (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the control group (hash of seed and customer id)")
-    p.add_argument("--out", required=True, help="output folder (new or empty): topk/, audience/, batch.json")
-    p.add_argument("--json", action="store_true", help="print the batch manifest as JSON")
+                   help=_("Spark master URL (default: the one spark-submit was given, else local[*])"))
+    p.add_argument("--buckets", type=int, default=None, help=_("top-k part files (default: one per million customers)"))
+    p.add_argument("--top", type=int, default=None, help=_("most coupons per offer"))
+    p.add_argument("--cap", type=int, default=1, help=_("most coupons per customer (default 1)"))
+    p.add_argument("--budget", type=int, default=None, help=_("most coupons in all"))
+    p.add_argument("--min-probability", type=float, default=0.0, help=_("leave out pairs below this response probability"))
+    p.add_argument("--holdout", type=float, default=0.1, help=_("share of customers held out as controls (default 0.1)"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the control group (hash of seed and customer id)"))
+    p.add_argument("--out", required=True, help=_("output folder (new or empty): topk/, audience/, batch.json"))
+    p.add_argument("--json", action="store_true", help=_("print the batch manifest as JSON"))
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -1070,7 +1070,7 @@ COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "measure": (cmd_measure, _measure_args, N_("measure the lift of a campaign: treatment vs control with confidence intervals")),
     "uplift": (cmd_uplift, _uplift_args, N_("learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm")),
     "recommend": (cmd_recommend, _recommend_args, N_("a customer's top offers with score, rank and exact attributions")),
-    "batch": (cmd_batch, _batch_args, "score every customer against the live offers (one machine or Spark): top-k files and a targeting list"),
+    "batch": (cmd_batch, _batch_args, N_("score every customer against the live offers (one machine or Spark): top-k files and a targeting list")),
     "audit": (cmd_audit, _audit_args, N_("fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists")),
 }
 
