@@ -600,6 +600,12 @@ def _export_args(p: argparse.ArgumentParser) -> None:
                         "'the last N days' (default: the data's last day)")
     p.add_argument("--keep-redeemed", action="store_true", help="also target customers who already redeemed the offer")
     p.add_argument("--all-offers", action="store_true", help="also allow offers that are not live on the campaign day")
+    p.add_argument("--ab", action="store_true",
+                   help="A/B test: the --item offers are arms; every customer of the audience gets exactly one of them "
+                        "at random (seeded, stratified by score) and --holdout of each arm is the control group; the "
+                        "CSV's arm column names each customer's arm (`promolens measure` reads it)")
+    p.add_argument("--arm-shares", type=float, nargs="+", default=[], metavar="W",
+                   help="with --ab: relative sizes of the arms, one per --item in order (default equal)")
     p.add_argument("--reasons", type=int, default=2, metavar="N", help="top reasons per row (0 = none; default 2)")
     p.add_argument("--reasons-view", default="customer", help="what the reasons explain: customer (default), score or offer")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="where to write a copy of the targeting CSV")
@@ -639,7 +645,8 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
                            objective=getattr(args, "objective", "response"), margin_rate=getattr(args, "margin_rate", 0.5),
                            margin_column=getattr(args, "margin_column", None),
                            depth_column=getattr(args, "depth_column", "discount_depth"),
-                           past_campaigns=getattr(args, "past_campaigns", None))
+                           past_campaigns=getattr(args, "past_campaigns", None),
+                           ab_test=bool(getattr(args, "ab", False)), arm_shares=tuple(getattr(args, "arm_shares", ()) or ()))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -684,6 +691,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
           f"customers; {summary['control_customers']:,} control customers get NO coupon (they measure the lift).")
     by_offer = expected.set_index(C.ITEM_ID) if len(expected) else None
+    if built.request.ab_test:
+        print(f"A/B test: {len(built.request.spec.offers)} arms; each customer gets exactly one (column '{C.ARM}' of the CSV).")
     for row in built.sizes().itertuples(index=False):
         line = f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control"
         if by_offer is not None:
