@@ -100,6 +100,8 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-mb", type=float, default=None,
                    help="refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)")
     p.add_argument("--delimiter", default=None, help="CSV delimiter, e.g. ';' or tab (default: detected)")
+    p.add_argument("--allow-duplicate", action="store_true",
+                   help="keep a second copy when the same files were already imported the same way (default: refuse)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -124,7 +126,7 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
 def cmd_import(args: argparse.Namespace) -> int:
     from recsys.data.files import ReadLimits
     from recsys.data.mapping import ImportOptions
-    from recsys.workspace.ingest import import_files
+    from recsys.workspace.ingest import DuplicateImportError, import_files
 
     try:
         mapping = parse_mapping(args.map)
@@ -145,10 +147,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         item_columns=tuple(args.item_columns) if args.item_columns is not None else None,
     )
     ws = _workspace(args)
-    info, prepared = import_files(
-        ws, args.interactions, args.users, args.items, name=args.name, mapping=mapping or None,
-        options=options, pseudonymise=args.pseudonymise,
-    )
+    try:
+        info, prepared = import_files(
+            ws, args.interactions, args.users, args.items, name=args.name, mapping=mapping or None,
+            options=options, pseudonymise=args.pseudonymise, refuse_duplicate=not args.allow_duplicate,
+        )
+    except DuplicateImportError as exc:
+        print(f"Not imported: {exc}\nFix: use dataset {exc.existing.id} (--dataset {exc.existing.id}), or add "
+              "--allow-duplicate to keep a second copy.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.json:
         _print_json({"dataset": info.to_dict()})
         return 0
@@ -624,6 +631,8 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--past-campaigns", default=None, metavar="FILE",
                    help="past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
                         "converted; the sample dataset has its own)")
+    p.add_argument("--currency", default=None, metavar="SYMBOL",
+                   help="currency of the money printed, e.g. '£' or EUR (default: $PROMOLENS_CURRENCY, else none)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
 
@@ -650,6 +659,7 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from recsys.core.money import default_currency, format_money
     from recsys.insight.recommend import PROBABILITY
     from recsys.workspace import campaign
     from recsys.workspace.store import NotFound
@@ -685,7 +695,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
                      "objective": args.objective, "roi": None if built.roi is None else built.roi.to_dict(),
                      "ranked_by": "response probability" if built.has_probability else "raw model score",
-                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness})
+                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness,
+                     "currency": args.currency if args.currency is not None else default_currency()})
         return 0
     summary = built.summary()
     print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
@@ -704,7 +715,7 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"{summary[campaign.EXPECTED]:,.0f} (95% interval {summary[campaign.EXPECTED_LOW]:,.0f}-"
               f"{summary[campaign.EXPECTED_HIGH]:,.0f}), customers ranked by their response probability.")
     if summary["money"] is not None:
-        print(f"Cost of the coupons sent: {summary['money']:,.2f}")
+        print(f"Cost of the coupons sent: {format_money(summary['money'], getattr(args, 'currency', None))}")
     if built.roi is not None:
         print(format_roi(built.roi))
     for note in built.notes:
