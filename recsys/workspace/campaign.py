@@ -65,7 +65,7 @@ from recsys.campaign.preview import (  # noqa: F401  the preview's summaries tak
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
 from recsys.campaign.reasons import (  # noqa: F401  pages and the CLI reach the reasons through this job
-    DEFAULT_REASON_VIEW, REASON_CHUNK_ROWS, REASON_VIEWS, REASONS_OF_PROBABILITY, probability_reasons, reason_text,
+    DEFAULT_REASON_VIEW, REASON_CHUNK_ROWS, REASON_UNITS, REASON_VIEWS, REASONS_OF_PROBABILITY, probability_reasons, reason_text,
     top_reasons,
 )
 from recsys.workspace import exports
@@ -505,7 +505,9 @@ def export_campaign(
         "offer_names": campaign.offer_names,
         "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
                     "explains": REASONS_OF_PROBABILITY if campaign.has_probability
-                    else REASON_VIEWS[campaign.request.reasons_view]},
+                    else REASON_VIEWS[campaign.request.reasons_view],
+                    "unit": REASON_UNITS["uplift" if campaign.request.objective != "response"
+                                         else "probability" if campaign.has_probability else "score"]},
         "ranked_by": "response probability" if campaign.has_probability else "raw model score",
         "horizon_days": campaign.horizon_days,
         "campaign_day": campaign.campaign_day,

@@ -75,6 +75,8 @@ def test_an_ab_export_has_one_arm_per_customer_and_measures_per_arm_lift(small_w
     result = cp.export_campaign(ws, built, out=out)
     csv = export.read_csv(out)
     assert C.ARM in csv.columns and csv[C.ARM].tolist() == frame[C.ARM].astype(str).tolist()
+    assert built.has_probability and csv[C.REASONS].str.fullmatch(r"[^;]+ [+-]\d+\.\d pt").all()  # the page's unit
+    assert result.manifest["params"]["reasons"]["unit"].startswith("percentage points of the chance")
     entry = result.manifest["params"]["ab_test"]
     assert [a[C.ITEM_ID] for a in entry["arms"]] == list(offers) and entry["control_share"] == 0.2
     assert sum(a[C.TREATMENT] + a[C.CONTROL] for a in entry["arms"]) == len(frame)
