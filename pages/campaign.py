@@ -14,6 +14,7 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.workspace import campaign
+from recsys.campaign import arms as ab
 from recsys.campaign import export
 from recsys.core import columns as C
 from recsys.workspace.campaign import Campaign, CampaignError, CampaignRequest
@@ -171,6 +172,14 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
             day = middle.date_input("Campaign day", value=default_day.date(), key="campaign_day",
                                     help="Only offers live on this day can be targeted; chances are as of this day.")
         all_offers = right.checkbox("Allow offers that are not live on the campaign day", False, key="campaign_all_offers")
+        ab_test = left.checkbox(
+            "A/B test: split the customers at random between the chosen offers", False, key="campaign_ab",
+            help="Every customer of the audience gets exactly one of the chosen offers, drawn at random (the same "
+                 "draw for the same seed), and the control-group share of each offer's customers gets no coupon. "
+                 "The file's arm column names each customer's arm; the Measure page compares every arm with the control.",
+        )
+        arm_text = middle.text_input("A/B arm sizes, one number per offer in order (empty = equal)", "",
+                                     key="campaign_arm_shares", placeholder="e.g. 2 1 = twice as many on the first")
         st.caption("Control group: these customers get no coupon so we can measure the lift later on the Measure page. "
                    "Budgets count them too: with a 10% control group about 90% of the budget is sent.")
         with st.expander("Advanced"):
@@ -204,12 +213,17 @@ def audience_form(info: Any, dataset: Any, model: Any, run_id: str) -> CampaignR
         cost_column=cost_column if limit == "money" else None,
         min_score=(float(amount) / 100 if has_probability else float(amount)) if limit == "threshold" else None,
         as_of=day.isoformat() if isinstance(day, date) and default_day is not None and day != default_day.date() else None,
-        max_per_customer=int(cap), holdout_share=int(holdout) / 100, seed=int(seed),
+        max_per_customer=1 if ab_test else int(cap), holdout_share=int(holdout) / 100, seed=int(seed),
     )
+    try:
+        arm_shares = tuple(float(part) for part in arm_text.replace(",", " ").split()) if ab_test else ()
+    except ValueError:
+        st.error(f"A/B arm sizes: write one number per offer separated by spaces (e.g. 2 1), got {shared.md(arm_text)!s}.")
+        return None
     request = CampaignRequest(
         run_id, spec, cost_percent_of=percent_of if limit == "money" and percent_of != AS_MONEY else None,
         reasons=int(n_reasons), reasons_view=view, all_offers=bool(all_offers),
-        objective=objective, margin_rate=float(margin_rate) / 100,
+        objective=objective, margin_rate=float(margin_rate) / 100, ab_test=bool(ab_test), arm_shares=arm_shares,
     )
     try:
         request.validate()
@@ -317,6 +331,7 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
         st.plotly_chart(charts.audience_funnel(result.audience.funnel), width="stretch", key="campaign_funnel")
         return
     st.info(CONTROL_TEXT.format(control=summary["control_customers"]))
+    show_arms(result)
     show_rerank_cost(result)
     show_expected(result, summary)
     show_roi(result)
@@ -337,6 +352,21 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
                                                        format="%.1f%%"),
         C.REASONS: st.column_config.TextColumn(width="large"),
     })
+
+
+def show_arms(result: Campaign) -> None:
+    """An A/B test's arms: planned share, customers sent each offer and its controls."""
+    if not result.request.ab_test:
+        return
+    arms = pd.DataFrame(ab.manifest_entry(result.audience, result.request.arm_shares)["arms"])
+    arms["share_of_treated"] *= 100
+    arms.insert(1, "offer", arms[C.ITEM_ID].map(result.offer_names))
+    st.markdown(f"**A/B test: {len(arms)} arms.** Each customer is in exactly one arm, drawn at random "
+                "(same seed, same draw); the file's *arm* column says which.")
+    st.dataframe(arms.rename(columns={"share_of_treated": "planned share", C.TREATMENT: "customers sent it",
+                                      C.CONTROL: "its controls (no coupon)"}),
+                 hide_index=True, width="stretch",
+                 column_config={"planned share": st.column_config.NumberColumn(format="%.0f%%")})
 
 
 def show_rerank_cost(result: Campaign) -> None:

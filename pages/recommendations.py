@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
+from recsys.workspace.campaign import probability_reasons
 from recsys.workspace.recommend import response_scorer, saved_rerank_hook
 from recsys.workspace.store import WorkspaceError
 
@@ -324,8 +326,10 @@ except ValueError as exc:
     st.stop()
 campaign_day = active_on if active_on is not None else R.default_campaign_day(dataset)
 rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
-if rm is not None:
+if rm is not None:  # the chance, and its reasons in percentage points of it (as in the Campaign page's file)
     listed = R.with_probabilities(listed, rm, ctx)
+    listed = replace(listed, recommendations=listed.recommendations.assign(**{R.REASON: probability_reasons(
+        rm, ctx, [user] * len(listed.recommendations), listed.recommendations[C.ITEM_ID], offer_parts=True).to_numpy()}))
 if rerank is not None:
     cost = None
     if rm is not None:  # this customer's list by the model alone, to price the re-ranking in expected responses

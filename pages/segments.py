@@ -282,7 +282,9 @@ def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) 
 def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     st.subheader("Segment profile")
-    label = st.selectbox("Segment", list(seg.order), key="seg_profile_label")
+    names = jobs.saved_names(ws, dataset_id, seg)  # "cluster 2" shows the name it was saved under
+    label = st.selectbox("Segment", list(seg.order), key="seg_profile_label",
+                         format_func=lambda value: jobs.segment_label(value, names))
     prof = _profile(WS, dataset_id, info.fingerprint, spec, label, run_id, _stamp(run_id))
     with st.container(border=True):
         cols = st.columns(5)
@@ -323,8 +325,13 @@ def compare(result: jobs.SegmentsResult, spec: str) -> None:
         return
     st.subheader("Compare two segments")
     a_col, b_col, c_col = st.columns(3)
-    a = a_col.selectbox("Segment A", list(seg.order), index=0, key="seg_compare_a")
-    b = b_col.selectbox("Segment B", list(seg.order), index=1, key="seg_compare_b")
+    names = jobs.saved_names(ws, dataset_id, seg)
+
+    def shown(value: str) -> str:
+        return jobs.segment_label(value, names)
+
+    a = a_col.selectbox("Segment A", list(seg.order), index=0, key="seg_compare_a", format_func=shown)
+    b = b_col.selectbox("Segment B", list(seg.order), index=1, key="seg_compare_b", format_func=shown)
     traits, _ = _lifts(WS, dataset_id, info.fingerprint, spec)
     columns = list(dict.fromkeys(traits[S.COLUMN]))
     left, right = st.columns([2, 3])

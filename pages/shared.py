@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.core.markdown import escape_markdown
+from recsys.core.money import CURRENCY_ENV, default_currency, format_money  # noqa: F401  CURRENCY_ENV: pages read it here
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.workspace.store import Workspace, WorkspaceError, default_workspace_path
 from recsys.data.validate import DataError
@@ -270,7 +271,6 @@ def rerank_banner(ws: Workspace, run: str, items, cost: str | None = None) -> bo
 
 
 #: Environment default of the money currency ("GBP", "€", ...); the Data page can change it per session.
-CURRENCY_ENV = "PROMOLENS_CURRENCY"
 CURRENCY_KEY = "currency"
 #: Currencies offered on the Data page: symbol written before the amount, or a code after it.
 CURRENCIES = {"": "no currency", "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (EUR)", "CHF": "CHF", "¥": "¥ (JPY/CNY)"}
@@ -279,7 +279,7 @@ CURRENCIES = {"": "no currency", "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (
 def currency() -> str:
     """The currency shown with money amounts: the Data page's choice, else $PROMOLENS_CURRENCY, else none."""
     chosen = st.session_state.get(CURRENCY_KEY)
-    return os.environ.get(CURRENCY_ENV, "").strip() if chosen is None else str(chosen)
+    return default_currency() if chosen is None else str(chosen)
 
 
 def money(amount: float | None, decimals: int = 2) -> str:
@@ -288,13 +288,7 @@ def money(amount: float | None, decimals: int = 2) -> str:
     >>> money(1234.5)  # no currency chosen  # doctest: +SKIP
     '1,234.50'
     """
-    if amount is None:
-        return "n/a"
-    sign, body = ("-" if amount < 0 else ""), f"{abs(float(amount)):,.{decimals}f}"
-    unit = currency()
-    if not unit:
-        return sign + body
-    return f"{sign}{unit}{body}" if len(unit) == 1 else f"{sign}{body} {unit}"
+    return format_money(amount, currency(), decimals)
 
 
 #: Plain label and glossary tooltip of each list metric (the part of its name before "@k").

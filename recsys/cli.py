@@ -110,6 +110,8 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-mb", type=float, default=None,
                    help=_("refuse files larger than this (default: $PROMOLENS_MAX_FILE_MB or 2048)"))
     p.add_argument("--delimiter", default=None, help=_("CSV delimiter, e.g. ';' or tab (default: detected)"))
+    p.add_argument("--allow-duplicate", action="store_true",
+                   help=_("keep a second copy when the same files were already imported the same way (default: refuse)"))
     p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
 
 
@@ -136,7 +138,7 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
 def cmd_import(args: argparse.Namespace) -> int:
     from recsys.data.files import ReadLimits
     from recsys.data.mapping import ImportOptions
-    from recsys.workspace.ingest import import_files
+    from recsys.workspace.ingest import DuplicateImportError, import_files
 
     try:
         mapping = parse_mapping(args.map)
@@ -157,10 +159,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         item_columns=tuple(args.item_columns) if args.item_columns is not None else None,
     )
     ws = _workspace(args)
-    info, prepared = import_files(
-        ws, args.interactions, args.users, args.items, name=args.name, mapping=mapping or None,
-        options=options, pseudonymise=args.pseudonymise,
-    )
+    try:
+        info, prepared = import_files(
+            ws, args.interactions, args.users, args.items, name=args.name, mapping=mapping or None,
+            options=options, pseudonymise=args.pseudonymise, refuse_duplicate=not args.allow_duplicate,
+        )
+    except DuplicateImportError as exc:
+        print(f"Not imported: {exc}\nFix: use dataset {exc.existing.id} (--dataset {exc.existing.id}), or add "
+              "--allow-duplicate to keep a second copy.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.json:
         _print_json({"dataset": info.to_dict()})
         return 0
@@ -641,6 +648,12 @@ def _export_args(p: argparse.ArgumentParser) -> None:
                         "'the last N days' (default: the data's last day)"))
     p.add_argument("--keep-redeemed", action="store_true", help=_("also target customers who already redeemed the offer"))
     p.add_argument("--all-offers", action="store_true", help=_("also allow offers that are not live on the campaign day"))
+    p.add_argument("--ab", action="store_true",
+                   help=_("A/B test: the --item offers are arms; every customer of the audience gets exactly one of them "
+                        "at random (seeded, stratified by score) and --holdout of each arm is the control group; the "
+                        "CSV's arm column names each customer's arm (`promolens measure` reads it)"))
+    p.add_argument("--arm-shares", type=float, nargs="+", default=[], metavar="W",
+                   help=_("with --ab: relative sizes of the arms, one per --item in order (default equal)"))
     p.add_argument("--reasons", type=int, default=2, metavar="N", help=_("top reasons per row (0 = none; default 2)"))
     p.add_argument("--reasons-view", default="customer", help=_("what the reasons explain: customer (default), score or offer"))
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help=_("where to write a copy of the targeting CSV"))
@@ -659,6 +672,8 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--past-campaigns", default=None, metavar="FILE",
                    help=_("past exports with outcomes to learn the uplift from (user_id, item_id, group, sent_date, "
                         "converted; the sample dataset has its own)"))
+    p.add_argument("--currency", default=None, metavar="SYMBOL",
+                   help=_("currency of the money printed, e.g. '£' or EUR (default: $PROMOLENS_CURRENCY, else none)"))
     p.add_argument("--json", action="store_true", help=_("print the manifest as JSON"))
 
 
@@ -680,10 +695,12 @@ def export_request_from_args(args: argparse.Namespace):  # noqa: ANN201 - campai
                            objective=getattr(args, "objective", "response"), margin_rate=getattr(args, "margin_rate", 0.5),
                            margin_column=getattr(args, "margin_column", None),
                            depth_column=getattr(args, "depth_column", "discount_depth"),
-                           past_campaigns=getattr(args, "past_campaigns", None))
+                           past_campaigns=getattr(args, "past_campaigns", None),
+                           ab_test=bool(getattr(args, "ab", False)), arm_shares=tuple(getattr(args, "arm_shares", ()) or ()))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from recsys.core.money import default_currency, format_money
     from recsys.insight.recommend import PROBABILITY
     from recsys.workspace import campaign
     from recsys.workspace.store import NotFound
@@ -719,12 +736,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
                      "objective": args.objective, "roi": None if built.roi is None else built.roi.to_dict(),
                      "ranked_by": "response probability" if built.has_probability else "raw model score",
-                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness})
+                     "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness,
+                     "currency": args.currency if args.currency is not None else default_currency()})
         return 0
     summary = built.summary()
     print(f"Exported {result.export_id}: {summary['coupons']:,} coupons to send to {summary['treatment_customers']:,} "
           f"customers; {summary['control_customers']:,} control customers get NO coupon (they measure the lift).")
     by_offer = expected.set_index(C.ITEM_ID) if len(expected) else None
+    if built.request.ab_test:
+        print(f"A/B test: {len(built.request.spec.offers)} arms; each customer gets exactly one (column '{C.ARM}' of the CSV).")
     for row in built.sizes().itertuples(index=False):
         line = f"  {row.item_id}\t{row.offer}\t{row.treatment:,} treatment\t{row.control:,} control"
         if by_offer is not None:
@@ -736,7 +756,7 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"{summary[campaign.EXPECTED]:,.0f} (95% interval {summary[campaign.EXPECTED_LOW]:,.0f}-"
               f"{summary[campaign.EXPECTED_HIGH]:,.0f}), customers ranked by their response probability.")
     if summary["money"] is not None:
-        print(f"Cost of the coupons sent: {summary['money']:,.2f}")
+        print(f"Cost of the coupons sent: {format_money(summary['money'], getattr(args, 'currency', None))}")
     if built.roi is not None:
         print(format_roi(built.roi))
     for note in built.notes:

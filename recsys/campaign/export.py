@@ -5,7 +5,8 @@ An export is a directory with three files:
 ``targets.csv``
     UTF-8 with a byte-order mark (so Excel on Windows reads "30–90" and accents right) and a header:
     ``user_id, item_id, score, probability, rank, group, reasons``, with ``offer_name, offer_start,
-    offer_end`` after ``item_id`` when the offers are known (+ any extra customer columns asked for).
+    offer_end`` after ``item_id`` when the offers are known, ``arm`` after ``group`` in an A/B test's list
+    (the offer id, or ``control``; :mod:`recsys.campaign.arms`) (+ any extra customer columns asked for).
     Scores and probabilities are rounded to 4 decimals (the Parquet file keeps them exact). ``score`` is what the list was ranked by: the response
     ``probability`` (in [0, 1]) when the run has response probabilities, else the raw model score
     (``probability`` empty). One row per allocated (customer, offer); control customers are listed with
@@ -184,7 +185,7 @@ def export_table(
     _refuse_identifying_ids(frame[C.USER_ID])
     table = frame[[C.USER_ID, C.ITEM_ID, C.SCORE]].reset_index(drop=True)
     table[PROBABILITY] = frame[PROBABILITY].to_numpy(np.float64) if PROBABILITY in frame.columns else np.nan
-    for column in (C.RANK, C.GROUP):
+    for column in (C.RANK, C.GROUP, *((C.ARM,) if C.ARM in frame.columns else ())):  # arm: an A/B test's lists
         table[column] = frame[column].reset_index(drop=True)
     table[C.REASONS] = _reasons_column(table, reasons)
     if offers is not None and len(offers):
@@ -203,11 +204,11 @@ def export_table(
         found = privacy.find_identifiers(extra.drop(columns=[C.USER_ID]))
         dropped = {c: found.get(c, "marked as a direct identifier") for c in extra.columns
                    if c != C.USER_ID and (c in known or c in found)}
-        clash = [c for c in extra.columns if c in EXPORT_COLUMNS and c != C.USER_ID]
+        clash = [c for c in extra.columns if c in (*EXPORT_COLUMNS, C.ARM) and c != C.USER_ID]
         extra = extra.drop(columns=list(dropped) + clash)
         if len(extra.columns) > 1:
             table = table.merge(extra, on=C.USER_ID, how="left", validate="many_to_one")
-    for column in [C.REASONS] + [c for c in table.columns if c not in EXPORT_COLUMNS]:  # free text: mask identifiers
+    for column in [C.REASONS] + [c for c in table.columns if c not in (*EXPORT_COLUMNS, C.ARM)]:  # free text: mask identifiers
         if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
             table[column] = privacy.mask_identifiers(table[column])
     return table, dropped
@@ -416,7 +417,7 @@ def verify(directory: str | os.PathLike[str]) -> bool:
 
 def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read an export CSV back with its original text (ids as text, neutralised cells restored)."""
-    frame = pd.read_csv(path, dtype={C.USER_ID: str, C.ITEM_ID: str, C.GROUP: str, C.REASONS: str,
+    frame = pd.read_csv(path, dtype={C.USER_ID: str, C.ITEM_ID: str, C.GROUP: str, C.ARM: str, C.REASONS: str,
                                      **dict.fromkeys(OFFER_COLUMNS, str)},
                         keep_default_na=False, encoding=CSV_ENCODING)  # reads files with or without the mark
     for column in frame.columns:

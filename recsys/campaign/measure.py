@@ -438,7 +438,7 @@ def measure_export(
         {c: ("max" if c in binary else "sum") for c in outcome_columns}
     )
     table = pd.DataFrame({
-        C.USER_ID: customer_ids.to_numpy(), C.GROUP: customers[C.GROUP].astype(str).to_numpy(),
+        C.USER_ID: customer_ids.to_numpy(), C.GROUP: customers[C.ARM if C.ARM in customers else C.GROUP].astype(str).to_numpy(),
         C.ITEM_ID: customers[C.ITEM_ID].astype(str).to_numpy(), C.SCORE: customers[C.SCORE].to_numpy(np.float64),
     }).merge(aggregated, left_on=C.USER_ID, right_index=True, how="left")
     without = int(table[outcome_columns[0]].isna().sum()) if outcome_columns else 0

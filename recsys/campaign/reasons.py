@@ -29,27 +29,56 @@ REASON_VIEWS: dict[str, str] = {
 }
 DEFAULT_REASON_VIEW = "customer"
 
-REASONS_OF_PROBABILITY = ("why this customer's chance to respond is above or below the average exposed customer's "
-                          "(exact additive parts of the probability's log-odds)")
+REASONS_OF_PROBABILITY = ("why this customer's chance to respond is above or below the average exposed customer's: "
+                          "each reason's number is how many percentage points the chance would drop without it "
+                          "(from the exact additive parts of the probability's log-odds)")
+#: The unit of the reasons of a probability, written after each number ("past responses +3.1 pt").
+POINTS = "pt"
+#: What the reasons' numbers mean, per kind of list (the manifest records it).
+REASON_UNITS = {
+    "probability": "percentage points of the chance to respond: the chance minus the chance without this part",
+    "score": "points of the model's raw score (the Recommendations page's advanced scale; not a probability)",
+    "uplift": "percentage points of the predicted uplift (exact TreeSHAP parts), then the control-group evidence",
+}
+
+
+def probability_points(parts: np.ndarray, logit: np.ndarray) -> np.ndarray:
+    """Percentage points the chance would drop without each part: ``100 (s(logit) - s(logit - part))``.
+
+    ``parts`` are (rows, parts) additive log-odds parts, ``logit`` the pairs' log-odds; ``s`` is the
+    logistic function. A part that lowers the chance gives a negative number.
+
+    >>> probability_points(np.array([[0.0, 1.0]]), np.array([0.0])).round(1).tolist()
+    [[0.0, 23.1]]
+    """
+    from scipy.special import expit
+
+    logit = np.asarray(logit, dtype=np.float64)[:, None]
+    return 100.0 * (expit(logit) - expit(logit - np.asarray(parts, dtype=np.float64)))
 
 
 def probability_reasons(response_model: Any, context: Any, user_ids: Iterable[Any], item_ids: Iterable[Any],
-                        *, n: int = 2, chunk_rows: int = REASON_CHUNK_ROWS) -> pd.Series:
-    """The ``n`` strongest parts of each pair's probability (log-odds, exact and additive) that
-    differ between customers, as text ("customer history: past responses +0.82; customer: segment
-    +0.41"): why *this customer* rather than another gets the coupon. The offer's own facts and
-    track record are the same for every customer of an offer's list, so they never make a reason;
-    the LightFM customer offset has no part (it cancels in the fit term)."""
+                        *, n: int = 2, chunk_rows: int = REASON_CHUNK_ROWS, offer_parts: bool = False) -> pd.Series:
+    """The ``n`` strongest parts of each pair's probability that differ between customers, as text
+    ("customer history: past responses +3.1 pt; customer: segment +1.2 pt"): why *this customer*
+    rather than another gets the coupon. Parts are the exact additive parts of the log-odds; each is
+    shown as the percentage points the chance would drop without it (:func:`probability_points`),
+    the unit a marketer reads next to the chance. The offer's own facts and track record are the
+    same for every customer of an offer's list, so they never make a reason; the LightFM customer
+    offset has no part (it cancels in the fit term). With ``offer_parts`` (one customer's list of
+    offers, the Recommendations page) the offer's facts and track record are reasons too."""
     users_arr = np.asarray(pd.Index(user_ids).astype(str), dtype=object)
     items_arr = np.asarray(pd.Index(item_ids).astype(str), dtype=object)
     out = np.empty(len(users_arr), dtype=object)
     skip = {C.USER_ID, C.ITEM_ID, BASELINE, LOGIT, PROBABILITY}
     for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
         stop = min(start + chunk_rows, len(users_arr))
-        parts = response_model.explain_pairs(context, users_arr[start:stop], items_arr[start:stop])
-        parts = parts[[c for c in parts.columns if c not in skip and c != TRACK_GROUP and not c.startswith(OFFER_PREFIX)]]
+        explained = response_model.explain_pairs(context, users_arr[start:stop], items_arr[start:stop])
+        parts = explained[[c for c in explained.columns
+                           if c not in skip and (offer_parts or (c != TRACK_GROUP and not c.startswith(OFFER_PREFIX)))]]
         labels = np.broadcast_to(np.asarray(parts.columns, dtype=object), parts.shape)
-        out[start:stop] = reason_text(parts.to_numpy(np.float64), labels, n)
+        points = probability_points(parts.to_numpy(np.float64), explained[LOGIT].to_numpy(np.float64))
+        out[start:stop] = reason_text(points, labels, n, unit=POINTS)
     return pd.Series(out, dtype=object)
 
 
@@ -99,15 +128,18 @@ def top_reasons(
     return pd.Series(out, dtype=object)
 
 
-def reason_text(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def reason_text(values: np.ndarray, labels: np.ndarray, n: int, unit: str = "") -> np.ndarray:
     """Join the ``n`` largest positive attributions of each row: ``"label +0.82; label +0.41"``.
 
     ``values`` and ``labels`` are (rows, contributors). Rows with no positive value name their
-    largest contributor.
+    largest contributor. With a ``unit`` (percentage points: :data:`POINTS`) numbers get one
+    decimal and the unit: ``"label +3.1 pt"``.
 
     >>> reason_text(np.array([[0.5, -0.1, 0.2], [-0.3, -0.1, -0.2]]),
     ...             np.array([["a", "b", "c"], ["a", "b", "c"]], dtype=object), 2).tolist()
     ['a +0.50; c +0.20', 'b -0.10']
+    >>> reason_text(np.array([[3.14, 0.5]]), np.array([["a", "b"]], dtype=object), 2, unit=POINTS).tolist()
+    ['a +3.1 pt; b +0.5 pt']
     """
     rows = values.shape[0]
     k = min(n, values.shape[1])
@@ -118,7 +150,8 @@ def reason_text(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     text = pd.Series("", index=range(rows), dtype=object)
     for j in range(k):  # a loop over the n reasons; each step is vectorised over rows
         keep = (top[:, j] > 0) | ((j == 0) & none_positive)
-        part = pd.Series(names[:, j], dtype=object).astype(str) + " " + pd.Series(np.char.mod("%+.2f", top[:, j]))
+        number = np.char.mod("%+.1f " + unit, top[:, j]) if unit else np.char.mod("%+.2f", top[:, j])
+        part = pd.Series(names[:, j], dtype=object).astype(str) + " " + pd.Series(number)
         joined = np.where(text == "", part, text + export.REASONS_SEPARATOR + part)
         text = pd.Series(np.where(keep, joined, text), dtype=object)
     return text.to_numpy(object)

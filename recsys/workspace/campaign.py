@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.campaign import export
+from recsys.campaign import arms, export
 from recsys.campaign.audience import Audience, ScoreAdjuster, build_audience
 from recsys.campaign.spec import CampaignError, AudienceSpec, TargetingError, UserFilter
 from recsys.core import columns as C
@@ -65,7 +65,7 @@ from recsys.campaign.preview import (  # noqa: F401  the preview's summaries tak
 from recsys.insight import recommend as reco
 from recsys.insight import rerank
 from recsys.campaign.reasons import (  # noqa: F401  pages and the CLI reach the reasons through this job
-    DEFAULT_REASON_VIEW, REASON_CHUNK_ROWS, REASON_VIEWS, REASONS_OF_PROBABILITY, probability_reasons, reason_text,
+    DEFAULT_REASON_VIEW, REASON_CHUNK_ROWS, REASON_UNITS, REASON_VIEWS, REASONS_OF_PROBABILITY, probability_reasons, reason_text,
     top_reasons,
 )
 from recsys.workspace import exports
@@ -108,6 +108,10 @@ class CampaignRequest(ConfigBase):
     objective, margin_rate, margin_column, depth_column, past_campaigns
         What the allocation maximises (response, uplift or profit) and what uplift and profit need
         (:mod:`recsys.workspace.uplift`, :mod:`recsys.campaign.roi`).
+    ab_test, arm_shares
+        An A/B test (:mod:`recsys.campaign.arms`): ``spec.offers`` are the arms, every customer of the
+        audience gets one of them at random (relative sizes ``arm_shares``, empty = equal) and
+        ``spec.holdout_share`` of each arm is the control group.
     """
 
     run_id: str
@@ -121,6 +125,8 @@ class CampaignRequest(ConfigBase):
     margin_column: str | None = None
     depth_column: str = "discount_depth"
     past_campaigns: str | None = None
+    ab_test: bool = False
+    arm_shares: tuple[float, ...] = ()
 
     def validate(self) -> None:
         if not self.spec.offers:
@@ -136,6 +142,8 @@ class CampaignRequest(ConfigBase):
             raise CampaignError("'cost percent of' needs the percentage column too. Fix: set the cost column (CLI: --cost-column).")
         try:
             self.spec.validate()
+            if self.ab_test or self.arm_shares:
+                arms.check_request(self)
         except TargetingError as exc:
             raise CampaignError(str(exc)) from exc
 
@@ -143,6 +151,7 @@ class CampaignRequest(ConfigBase):
         """JSON-ready, the spec as :meth:`AudienceSpec.to_dict`."""
         data = super().to_dict()
         data["spec"] = self.spec.to_dict()
+        data["arm_shares"] = list(self.arm_shares)
         return data
 
     @classmethod
@@ -150,6 +159,7 @@ class CampaignRequest(ConfigBase):
         """The request written by :meth:`to_dict` (unknown fields are an error)."""
         values = cls.known_fields(data)
         values["spec"] = AudienceSpec.from_dict(values["spec"])
+        values["arm_shares"] = tuple(values.get("arm_shares") or ())
         return cls(**values)
 
     def command(self, workspace: str | Path | None = None, out: str = "targets.csv") -> list[str]:
@@ -189,6 +199,7 @@ class CampaignRequest(ConfigBase):
             argv += ["--reasons-view", self.reasons_view]
         if self.all_offers:
             argv.append("--all-offers")
+        argv += arms.command_args(self)
         return [*argv, *objective_args(self), "--out", out]
 
 
@@ -420,6 +431,8 @@ def build_campaign(
     if spec.exclude_contacted_days is not None:
         recent = exports.recent_recipients(workspace, int(spec.exclude_contacted_days))
     core = replace(spec, offers=(), segments=(), user_filters=())  # applied before scoring
+    if request.ab_test:  # the audience gets one coupon each; the arms and controls are drawn after
+        core = replace(core, max_per_customer=1, holdout_share=0.0)
     try:
         audience = build_audience(scores, dataset.users, costs_items, dataset.interactions, core,
                                   recent_recipients=recent, score_adjuster=adjuster)
@@ -427,6 +440,8 @@ def build_campaign(
         raise CampaignError(str(exc)) from exc
     funnel = pd.concat([pre_funnel, audience.funnel.iloc[1:]], ignore_index=True)  # row 0 ("scored") = the last pre-step
     audience = replace(audience, spec=spec, funnel=funnel)
+    if request.ab_test:
+        audience = arms.ab_audience(audience, scores, request.arm_shares)
     if response_model is not None and uplift_context is None:
         audience = replace(audience, frame=with_probability_column(audience.frame))
     roi_view = None
@@ -490,12 +505,15 @@ def export_campaign(
         "offer_names": campaign.offer_names,
         "reasons": {"per_row": campaign.request.reasons, "view": campaign.request.reasons_view,
                     "explains": REASONS_OF_PROBABILITY if campaign.has_probability
-                    else REASON_VIEWS[campaign.request.reasons_view]},
+                    else REASON_VIEWS[campaign.request.reasons_view],
+                    "unit": REASON_UNITS["uplift" if campaign.request.objective != "response"
+                                         else "probability" if campaign.has_probability else "score"]},
         "ranked_by": "response probability" if campaign.has_probability else "raw model score",
         "horizon_days": campaign.horizon_days,
         "campaign_day": campaign.campaign_day,
         "expected_responders": campaign.expected_responders().to_dict("records"),
         "fairness_rerank": campaign.rerank,
+        "ab_test": arms.manifest_entry(campaign.audience, campaign.request.arm_shares) if campaign.request.ab_test else None,
     }
     result = exports.save_export(
         workspace, campaign.audience, run_id=campaign.request.run_id,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.jsonio import dumps
 from recsys.insight.clusters import ClusterResult, cluster_users
 from recsys.insight.lift import describe, offer_lift, trait_columns, trait_lift
 from recsys.insight.rfm import RFMResult, rfm
@@ -78,6 +79,34 @@ def saved_segments(ws: Any, dataset_id: str) -> pd.DataFrame:
         "kind": [r["definition"].get("kind", "") for r in rows],
         "created_at": [r["created_at"] for r in rows],
     })
+
+
+def saved_names(ws: Any, dataset_id: str, segmentation: Segmentation) -> dict[str, str]:
+    """The names saved for this segmentation's segments, e.g. ``{"cluster 2": "young deal seekers"}``.
+
+    A saved segment names a label when it was saved from the same segmentation (its definition is
+    this one's plus ``segment`` = the label and its size) and still has the label's number of customers (a
+    recomputed segmentation with other members keeps its plain labels). The newest name wins.
+    """
+    definition = json.loads(dumps(segmentation.definition))
+    sizes = segmentation.labels.value_counts()
+    names: dict[str, str] = {}
+    for row in reversed(ws.segments(dataset_id)):  # a short list, oldest first so the newest wins
+        saved = dict(row["definition"] or {})
+        label = saved.pop("segment", None)
+        saved.pop("n_members", None)  # added when saved
+        if label is not None and saved == definition and int(sizes.get(str(label), -1)) == int(row["n_members"]):
+            names[str(label)] = str(row["name"])
+    return names
+
+
+def segment_label(label: str, names: dict[str, str]) -> str:
+    """A segment's label for a picker: its saved name with the label, else the label.
+
+    >>> segment_label("cluster 2", {"cluster 2": "young deal seekers"}), segment_label("cluster 1", {})
+    ('young deal seekers (cluster 2)', 'cluster 1')
+    """
+    return f"{names[label]} ({label})" if label in names else label
 
 
 def segment_members(ws: Any, segment_id: str) -> pd.Series:
@@ -224,5 +253,5 @@ def report(ws: Any, dataset_id: str, result: SegmentsResult, *, n: int = 3) -> d
 __all__ = [
     "save_segment", "saved_segments", "segment_members", "members_by_segment", "delete_segment", "audience",
     "saved_segmentation", "dataset_user_ids", "segment_dataset", "segment_by_saved", "date_range", "report",
-    "SegmentsResult", "METHODS",
+    "SegmentsResult", "METHODS", "saved_names", "segment_label",
 ]

@@ -190,3 +190,29 @@ def test_a_saved_re_ranking_is_in_view_and_in_the_manifest(page: AppTest, tmp_pa
     recorded = manifest["params"]["fairness_rerank"]
     assert recorded["settings"]["kind"] == "boost" and recorded["description"].startswith("Boost offers with")
     assert recorded["expected_with"] <= recorded["expected_without"] + 1e-9  # the model alone maximises the sum
+
+
+def test_an_ab_test_splits_the_audience_between_offers_and_exports_the_arm_column(page: AppTest, tmp_path: Path) -> None:
+    page.toggle(key="campaign_show_ended").set_value(True)
+    page.run()
+    page.multiselect(key="campaign_offers").set_value(["OFF0001", "OFF0004"])
+    page.checkbox(key="campaign_all_offers").check()
+    page.checkbox(key="campaign_ab").check()
+    page.text_input(key="campaign_arm_shares").set_value("3 1")
+    page.slider(key="campaign_holdout").set_value(25)
+    click(page, "Preview audience")
+    assert not page.error, [e.value for e in page.error]
+    assert any("A/B test: 2 arms" in m.value for m in page.markdown)
+    arms = next(d.value for d in page.dataframe if "planned share" in d.value.columns).set_index(C.ITEM_ID)
+    assert arms["planned share"].round().tolist() == [75, 25]
+    total = arms["customers sent it"] + arms["its controls (no coupon)"]
+    assert abs(total["OFF0001"] - 3 * total["OFF0004"]) <= 4
+    metrics = {m.label: m.value for m in page.metric}
+    assert int(metrics["Control group (no coupon)"]) == arms["its controls (no coupon)"].sum()
+    [command] = [c.value for c in page.code if c.value.startswith("promolens export")]
+    assert "--ab --arm-shares 3 1" in command
+    click(page, "Export targeting list")
+    ws = Workspace(tmp_path / "ws")
+    [record] = ws.exports()
+    frame = export.read_targets(ws.export_dir(record["id"]))
+    assert frame[C.USER_ID].is_unique and set(frame[C.ARM]) == {"OFF0001", "OFF0004", C.CONTROL}

@@ -60,6 +60,8 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
     assert_clean(at)
     listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
     assert len(listed) == 10 and listed[C.RANK].tolist() == list(range(1, 11))
+    # reasons in percentage points of the chance shown next to them, worded as in the Campaign page's file
+    assert listed["why (strongest lifts)"].str.fullmatch(r"[^;]+ [+-]\d+\.\d pt(; [^;]+ [+-]\d+\.\d pt)*").all(), listed.iloc[0]
     second = at.selectbox(key="reco_offer").options[1]
     at.selectbox(key="reco_offer").set_value(listed[C.ITEM_ID].iloc[1]).run()
     assert_clean(at)

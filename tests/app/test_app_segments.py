@@ -169,6 +169,16 @@ def test_behavioural_clusters_map_and_top_offers_with_a_tiny_run(trained_ws: tup
     assert len(top_offers) == 5 and top_offers["item_id"].str.startswith("OFF").all()
     assert top_offers["mean_score"].is_monotonic_decreasing and distinctive["uplift"].is_monotonic_decreasing
     assert any("Top offers by predicted score" in m.value for m in at.markdown)
+    # a cluster saved under a name shows that name in the pickers from then on
+    at.selectbox(key="seg_profile_label").set_value("cluster 2")
+    at.run()
+    at.text_input(key="seg_profile_name::cluster 2").set_value("Young deal seekers")
+    next(b for b in at.button if b.label == "Save segment").click()
+    at.run()
+    assert_clean(at)
+    at.run()  # the next interaction
+    assert at.selectbox(key="seg_profile_label").options[:2] == ["cluster 1", "Young deal seekers (cluster 2)"]
+    assert "Young deal seekers (cluster 2)" in at.selectbox(key="seg_compare_b").options
 
 
 def test_a_dataset_without_dates_or_customer_facts_gets_plain_messages(plain_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
