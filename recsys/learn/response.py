@@ -84,6 +84,7 @@ POSITIVE_ONLY_ASSUMPTION = (
 )
 _MAX_CATEGORIES = 30  # one-hot at most this many values of a fact column (the rest share zero)
 _DAY = np.timedelta64(1, "D")
+_MEMO_CELLS = 1 << 25  # score cells a baseline's temperature search keeps in memory (256 MB of float64)
 
 
 class ResponseModelError(PromoLensError, ValueError):
@@ -501,13 +502,26 @@ class ResponseModel:
         same softmax (:func:`~recsys.learn.scoring.log_softmax_live`) either way."""
         if isinstance(ctx.model, HybridRecommender):
             return scoring.fit_term(*self.customer_arrays(ctx, upos), offers)
+        return scoring.log_softmax_live(*self._model_scores(ctx, upos, live, ipos), offers)
+
+    @staticmethod
+    def _model_scores(ctx: ResponseContext, upos: np.ndarray, live: np.ndarray,
+                      ipos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A non-hybrid recommender's scores of customers ``upos`` over the live offers and targets
+        (the columns of :meth:`offer_arrays`), and which pairs carry evidence of the customer's tastes.
+
+        A customer without a history in the baseline (its popularity fallback: counts, on another
+        scale than its history scores) gets no fit evidence, like a customer unknown to the hybrid:
+        the offer's track record term already carries its popularity."""
         all_pos = np.union1d(np.flatnonzero(live), ipos)
         offer_ids = ctx.item_ids[all_pos]
         known = ctx.model.item_index_.positions(offer_ids) >= 0
+        users = ctx.user_ids[upos]
+        has = ctx.model.has_history(users) if hasattr(ctx.model, "has_history") else np.ones(len(upos), dtype=bool)
         scores = np.zeros((len(upos), len(all_pos)))
-        if known.any():  # customers the baseline does not know get its no-history scores (its stated fallback)
-            scores[:, known] = ctx.model.score_block(ctx.user_ids[upos], offer_ids[known], unknown="cold")
-        return scoring.log_softmax_live(scores, np.broadcast_to(known, scores.shape), offers)
+        if known.any():
+            scores[:, known] = ctx.model.score_block(users, offer_ids[known], unknown="cold")
+        return scores, has[:, None] & known[None, :]
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None, user_schema: TableSchema | None,
@@ -580,12 +594,22 @@ class ResponseModel:
             yield np.flatnonzero(days == day), live_mask(items, ctx.item_ids, day)
 
     def _fit_term_rows(self, ctx: ResponseContext, items: pd.DataFrame | None, upos: np.ndarray,
-                       ipos: np.ndarray, days: np.ndarray, temperature: float | None = None) -> np.ndarray:
+                       ipos: np.ndarray, days: np.ndarray, temperature: float | None = None,
+                       memo: dict[Any, Any] | None = None) -> np.ndarray:
+        """The fit term of each row; ``memo`` keeps a non-hybrid model's score blocks across calls
+        (the temperature search rescales the same scores: they are computed once)."""
         out = np.empty(len(upos))
-        for rows, live in self._day_blocks(items, ctx, days):
+        for n, (rows, live) in enumerate(self._day_blocks(items, ctx, days)):
             uu, inv = np.unique(upos[rows], return_inverse=True)
             ii, jnv = np.unique(ipos[rows], return_inverse=True)
-            block = self._fit_term_block(ctx, uu, ii, live, temperature)
+            if memo is None or (n not in memo and memo.get("cells", 0) > _MEMO_CELLS):
+                block = self._fit_term_block(ctx, uu, ii, live, temperature)
+            else:
+                if n not in memo:
+                    memo[n] = (self._model_scores(ctx, uu, live, ii), self.offer_arrays(ctx, ii, live, temperature))
+                    memo["cells"] = memo.get("cells", 0) + memo[n][0][0].size
+                (scores, known), offers = memo[n]
+                block = scoring.log_softmax_live(scores, known, offers, temperature)
             out[rows] = block[inv, jnv]
         return out
 
@@ -597,8 +621,10 @@ class ResponseModel:
             keep = np.sort(np.random.default_rng(self.config_.seed).choice(len(up), 20_000, replace=False))
             up, ip, dp = up[keep], ip[keep], dp[keep]
 
+        memo: dict[Any, Any] | None = None if isinstance(ctx.model, HybridRecommender) else {}
+
         def loss(log_tau: float) -> float:
-            return -float(self._fit_term_rows(ctx, items, up, ip, dp, float(np.exp(log_tau))).mean())
+            return -float(self._fit_term_rows(ctx, items, up, ip, dp, float(np.exp(log_tau)), memo).mean())
 
         res = minimize_scalar(loss, bounds=(np.log(0.05), np.log(50.0)), method="bounded", options={"xatol": 0.02})
         return float(np.exp(res.x))
