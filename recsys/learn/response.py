@@ -13,6 +13,9 @@ makes numbers comparable, in one logistic regression fitted on a LATER held-out 
 * the customer's fit with the offer: ``log P(offer | customer responds)`` = a softmax over the
   customer's LightFM scores of the live offers, with a fitted temperature. Any per-customer shift of
   the scores cancels in the softmax, so the unconstrained offset never enters the probability.
+  When a run serves a baseline (EASE, item-kNN, ALS, recent popularity), the same softmax runs over
+  that model's scores (``BaseRecommender.score_block``); the model keeps which scores it was fitted
+  on (``scores_from_``) and refuses another.
 
 The stacker's logit is then Platt-calibrated on the later part of the window (Platt, not isotonic,
 keeps the logit linear, so :meth:`ResponseModel.explain_pairs` attributes it exactly, additive to

@@ -21,7 +21,8 @@ for an offer) and fits response probabilities (:mod:`recsys.learn.targeting_eval
 * the production response model (:data:`RESPONSE_FILE`), fitted on ``[t0, end]`` with the scores of
   the same hybrid trained before ``t0``. Production scoring (:func:`load_response_model`) pairs it
   with the run's production model, as of the campaign date. Runs recorded before this have none:
-  callers fall back to the raw score and say so.
+  callers fall back to the raw score and say so. When a baseline wins validation, it gets its own
+  judgement and response model on its scores, and serves by default (:mod:`recsys.workspace.serving`).
 
 A run is read as a :class:`RunRecord` (:func:`get_run`, :func:`list_runs`), a typed view of the
 workspace's row.
