@@ -19,6 +19,7 @@ from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
 from recsys.workspace.campaign import probability_reasons
 from recsys.workspace.recommend import response_scorer, saved_rerank_hook
+from recsys.workspace import serving
 from recsys.workspace.store import WorkspaceError
 
 SHOWN_CONTRIBUTORS = 8
@@ -309,11 +310,52 @@ def pair_interactions(user: str, item: str) -> None:
                "in the explanation above.")
 
 
+# ------------------------------------------------------------------------------- the served baseline
+@st.cache_data(max_entries=16, show_spinner="Listing the serving model's offers...")
+def _served(workspace_path: str, run: str, created: str, fingerprint: str, user: str, k: int, exclude: str,
+            day: str | None) -> serving.ServedList:
+    return serving.served_recommendations(ws, run, dataset, user, k=k, exclude=exclude,
+                                          active_on=None if day is None else pd.Timestamp(day))
+
+
+def served_section(served: serving.ServedList) -> None:
+    """The list campaigns and exports use when the run serves its validated baseline, with its exact reasons."""
+    label = serving.serving_label(ws, run_id)
+    reco = served.recommendations
+    st.markdown(f"#### Top {len(reco)} offers from {shared.md(label)} (serving this run)")
+    chance = f"likely to redeem within {served.horizon_days} days" if served.horizon_days else "likely to redeem"
+    table = pd.DataFrame({
+        C.RANK: reco[C.RANK], "offer": names_of(reco[C.ITEM_ID]), C.ITEM_ID: reco[C.ITEM_ID],
+        **({chance: 100 * reco[R.PROBABILITY]} if R.PROBABILITY in reco.columns else {}),
+        C.SCORE: reco[C.SCORE], "why (exact)": reco[R.REASON],
+    })
+    st.dataframe(table, hide_index=True, width="stretch", key="reco_served",
+                 column_config={C.SCORE: st.column_config.NumberColumn(format="%.4f"),
+                                chance: st.column_config.NumberColumn(format="%.1f%%")})
+    st.caption(
+        f"{shared.md(label)} beat the hybrid on validation, so it serves this run (switch on the Train page). Its score "
+        "of an offer is a sum over the offers in the customer's history, so each reason gives the exact share of the "
+        "history offers that add most; customers without a history get recent best-sellers, and that is the whole "
+        "reason. " + (f"Note: {shared.md(served.note)}." if served.note else
+                      "The chance comes from response probabilities fitted on this model's own scores."))
+    st.markdown("---")
+    st.markdown("#### For comparison: the hybrid model (not serving this run)")
+    st.caption("Everything below explains the hybrid model's own list: its Shapley attributions, evidence, what-ifs "
+               "and drivers are the hybrid's, not the serving model's. The chances shown are the serving response "
+               "model's for the hybrid's offers.")
+
+
 # ------------------------------------------------------------------------------- the screen
 user = pick_customer()
 if user is None:
     st.stop()
 k, exclude, active_on, view = options()
+served = None
+if serving.serving_choice(ws, run_id) == serving.VALIDATED:
+    try:
+        served = _served(*key, info.fingerprint, user, k, exclude, None if active_on is None else str(active_on))
+    except ValueError as exc:  # a customer or day the served model cannot list for (the hybrid list below may)
+        st.warning(f"No list from the serving model: {shared.md(exc)}")
 try:
     rerank, pool, rerank_note = saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
     listed = R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
@@ -341,6 +383,8 @@ if rerank is not None:
                 f"model alone ({with_it - without:+.2f}).")
     shared.rerank_banner(ws, run_id, dataset.items, cost)
 profile(user)
+if served is not None:
+    served_section(served)
 st.markdown(f"#### Top {len(listed.recommendations)} offers")
 if listed.recommendations.empty:
     st.warning("No offer is left after the filters: widen them above.")

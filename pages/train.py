@@ -9,6 +9,7 @@ from pages import shared
 from recsys import charts
 from recsys.data.files import display_name
 from recsys.workspace import runs, update
+from recsys.workspace import serving
 from recsys.core import columns as C
 from recsys.workspace.ingest import append_files
 from recsys.learn.config import FeatureConfig, InteractionConfig, ModelConfig
@@ -174,6 +175,7 @@ def show_run(run_id: str) -> None:
     words = runs.verdict(metrics, k, split, comparisons, choice)
     (st.warning if choice != "hybrid" else st.info)(words)
     show_comparisons(run)
+    show_serving(run)
     names = [m.format(k=k) for m in HEADLINE_METRICS]
     st.plotly_chart(charts.model_comparison(metrics, names), width="stretch")
     accuracy = [m.format(k=k) for m in ACCURACY_METRICS if m.format(k=k) in metrics.columns]
@@ -207,6 +209,25 @@ def show_run(run_id: str) -> None:
         dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
         by_group = runs.metrics_by_group(ws, run_id, dataset, column, metric)
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
+
+
+def show_serving(run: runs.RunRecord) -> None:
+    """Which model serves the run when a baseline won validation: the marketer's switch."""
+    name = run.extra.get("validated_model")
+    if not name:
+        return
+    label = runs.MODEL_LABELS.get(str(name), str(name))
+    labels = {serving.VALIDATED: f"Serve {label} (validated best)", serving.HYBRID: "Serve the hybrid model"}
+    current = run.serving_model
+    chosen = st.radio("Model that serves this run", list(labels), format_func=labels.get, horizontal=True,
+                      index=list(labels).index(current), key=f"train_serving_{run.id}",
+                      help="The serving model makes the Recommendations page's lists, the campaign probabilities and "
+                           "the exports; each has its own response probabilities, fitted and judged on its own scores.")
+    if chosen != current:
+        serving.set_serving(ws, run.id, chosen)
+        st.rerun()
+    st.caption(f"Serving now: {shared.md(labels[current][6:])}. Recommendations, campaign probabilities and exports "
+               "use it; the targeting figures below are its own.")
 
 
 def show_comparisons(run: runs.RunRecord) -> None:

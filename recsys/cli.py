@@ -294,6 +294,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help=_("first search the model's settings on the validation slice (learning rate, size, loss, "
                         "normalisation, event weights, time decay), then train with the best"))
     p.add_argument("--budget-minutes", type=float, default=5.0, help=_("time budget of --tune (default 5 minutes)"))
+    p.add_argument("--serve", choices=("validated", "hybrid"), default="validated",
+                   help=_("the run's serving model: the one validation chose (default; a baseline such as EASE when it "
+                        "beats the hybrid) or the hybrid (switch later with promolens serve)"))
     p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
@@ -337,6 +340,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(fill(_("Training stopped: {error}"), error=exc), file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.serve == "hybrid" and runs.get_run(ws, run_id).serving_model != "hybrid":
+        from recsys.workspace.serving import set_serving
+
+        set_serving(ws, run_id, "hybrid")
     run = ws.run(run_id)
     record = runs.RunRecord.from_row(run)
     metrics = runs.metrics_frame(run)
@@ -347,7 +354,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                      "validation": extra.get("validation"), "validation_metric": extra.get("validation_metric"),
                      "validation_choice": record.validation_choice, "tuned": extra.get("tuned"),
                      "comparisons": extra.get("comparisons"), "verdict": words, "tuning": extra.get("tuning"),
-                     "targeting": extra.get("targeting")})
+                     "targeting": extra.get("targeting"), "serving_model": record.serving_model,
+                     "validated_model": extra.get("validated_model"),
+                     "validated_targeting": extra.get("validated_targeting")})
         return 0
     print(f"Run {run_id} on dataset {args.dataset}")
     print(metrics.round(4).to_string())
@@ -791,49 +800,52 @@ def _recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", "--active-on", dest="as_of", default=None, metavar="DATE",
                    help=_("campaign day: only offers live on DATE, probabilities as of DATE (default: the data's last day)"))
     p.add_argument("--all-offers", action="store_true", help=_("also list offers that are not live on the campaign day"))
-    p.add_argument("--model", choices=("production", "validated"), default="production",
-                   help=_("the run's production hybrid (default) or its best validated model (a baseline when one beat "
-                        "the hybrid on validation: EASE / item-kNN lists come with each history offer's exact share)"))
+    p.add_argument("--model", choices=("production", "validated", "hybrid"), default="production",
+                   help=_("the run's serving model (default: its best validated model unless switched to the hybrid with "
+                        "promolens serve), its best validated model (EASE / item-kNN lists come with each history "
+                        "offer's exact share), or the hybrid"))
     p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
-    """``recommend --model validated`` when the validated model is a baseline (None: the hybrid serves)."""
-    from recsys.insight.recommend import default_campaign_day, parse_day
-    from recsys.learn.response import live_mask
-    from recsys.learn.serve import explain_list
-    from recsys.workspace import runs
+    """``recommend`` when a validated baseline serves (or is asked for); None: the hybrid serves."""
+    from recsys.insight.recommend import parse_day
+    from recsys.workspace import runs, serving
     from recsys.workspace.store import NotFound
 
     try:
         ws = _workspace(args)
-        name, model = runs.load_validated_model(ws, args.run)
-        if name == "hybrid":
+        which = serving.serving_choice(ws, args.run) if args.model == "production" else args.model
+        if which == "hybrid" or serving.validated_name(ws, args.run) is None:
             return None
         dataset = ws.load_dataset(ws.run(args.run)["dataset_id"])
-        day = parse_day(args.as_of) if args.as_of is not None else default_campaign_day(dataset)
-        offers = model.item_index_.ids
-        if not args.all_offers:
-            offers = offers[live_mask(dataset.items, offers, day)]
-        reco = model.recommend([args.user], k=args.k, candidates=offers, unknown="cold",
-                               exclude_seen=args.exclude != "none")
+        day = parse_day(args.as_of) if args.as_of is not None else None
+        if day is None and not args.all_offers:
+            from recsys.insight.recommend import default_campaign_day
+
+            day = default_campaign_day(dataset)
+        listed = serving.served_recommendations(ws, args.run, dataset, args.user, k=args.k, exclude=args.exclude,
+                                                active_on=None if args.all_offers else day)
     except (NotFound, ValueError) as exc:
         print(f"Cannot recommend: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    reco = reco.assign(reason=explain_list(model, args.user, reco)).drop(columns=C.USER_ID)
+    reco = listed.recommendations
+    label = runs.MODEL_LABELS.get(listed.model, listed.model)
     if args.json:
-        _print_json({"run_id": args.run, "model": name, "user_id": args.user, "offers": reco.to_dict(orient="records")})
-    else:
-        print(f"Top {args.k} for customer {args.user} from {runs.MODEL_LABELS.get(name, name)} (best on validation)")
-        print(reco.to_string(index=False))
+        _print_json({"run_id": args.run, "model": listed.model, "user_id": args.user, "horizon_days": listed.horizon_days,
+                     "probability_note": listed.note, "offers": reco.to_dict(orient="records")})
+        return 0
+    print(f"Top {len(reco)} for customer {args.user} from {label} (the run's best validated model, serving)")
+    if listed.note:
+        print(f"note: {listed.note}")
+    print(reco.to_string(index=False))
     return 0
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    if args.model == "validated":
-        served = cmd_recommend_validated(args)
-        if served is not None:
-            return served
+    served = cmd_recommend_validated(args)
+    if served is not None:
+        return served
     from recsys.insight.attribution import ScoreExplainer
     from recsys.insight.recommend import (
         default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,
@@ -1074,6 +1086,30 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- serve
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    _workspace_arg(p)
+    p.add_argument("run", help=_("run id"))
+    p.add_argument("model", nargs="?", choices=("validated", "hybrid"), default=None,
+                   help=_("serve the best validated model or the hybrid (omit to show which serves)"))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from recsys.workspace import serving
+    from recsys.workspace.store import NotFound
+
+    ws = _workspace(args)
+    try:
+        if args.model is not None:
+            serving.set_serving(ws, args.run, args.model)
+        label = serving.serving_label(ws, args.run)
+    except (NotFound, ValueError) as exc:
+        print(f"Cannot set the serving model: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"Run {args.run} serves {label} (recommendations, targeting probabilities, exports).")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 #: name -> (handler, argument adder, help text)
 COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
@@ -1089,6 +1125,7 @@ COMMANDS: dict[str, tuple[Handler, ArgAdder, str]] = {
     "export": (cmd_export, _export_args, N_("build a campaign targeting list with a control group and export it as CSV")),
     "measure": (cmd_measure, _measure_args, N_("measure the lift of a campaign: treatment vs control with confidence intervals")),
     "uplift": (cmd_uplift, _uplift_args, N_("learn and judge uplift models on a randomised table: Qini, AUUC, uplift@k per arm")),
+    "serve": (cmd_serve, _serve_args, N_("show or switch a run's serving model: its best validated model or the hybrid")),
     "recommend": (cmd_recommend, _recommend_args, N_("a customer's top offers with score, rank and exact attributions")),
     "batch": (cmd_batch, _batch_args, N_("score every customer against the live offers (one machine or Spark): top-k files and a targeting list")),
     "audit": (cmd_audit, _audit_args, N_("fairness and diversity audit of a run: groups, four-fifths rule, exposure, lists")),

@@ -130,6 +130,16 @@ class BaseRecommender:
         ipos = self._pair_item_positions(items, ctx)
         return self._score_pairs(ctx, users, upos, ipos)
 
+    def score_block(self, user_ids: Iterable[Any], item_ids: Iterable[Any], unknown: Unknown = "cold") -> np.ndarray:
+        """Dense (users, items) float64 scores of every customer x offer, as ``score`` gives them
+        pair by pair (customers unknown to the model are scored as having no history by default)."""
+        self._check_fitted()
+        users = as_id_array(user_ids, "user_ids")
+        ctx = self._context()
+        upos = self._user_positions(users, unknown, ctx)
+        ipos = self._pair_item_positions(as_id_array(item_ids, "item_ids"), ctx)
+        return np.asarray(self._score_block(ctx, upos, ipos, users), dtype=np.float64)
+
     def _pair_item_positions(self, items: np.ndarray, ctx: Any) -> np.ndarray:
         pos = self.item_index_.positions(items)
         if (pos < 0).any():

@@ -13,6 +13,9 @@ makes numbers comparable, in one logistic regression fitted on a LATER held-out 
 * the customer's fit with the offer: ``log P(offer | customer responds)`` = a softmax over the
   customer's LightFM scores of the live offers, with a fitted temperature. Any per-customer shift of
   the scores cancels in the softmax, so the unconstrained offset never enters the probability.
+  When a run serves a baseline (EASE, item-kNN, ALS, recent popularity), the same softmax runs over
+  that model's scores (``BaseRecommender.score_block``); the model keeps which scores it was fitted
+  on (``scores_from_``) and refuses another.
 
 The stacker's logit is then Platt-calibrated on the later part of the window (Platt, not isotonic,
 keeps the logit linear, so :meth:`ResponseModel.explain_pairs` attributes it exactly, additive to
@@ -58,6 +61,7 @@ from recsys.core.jsonio import dumps
 from recsys.data.schema import ColumnKind, TableSchema, infer_schema
 from recsys.learn import scoring
 from recsys.learn.model import HybridRecommender
+from recsys.learn.recommender import BaseRecommender
 from recsys.learn.scoring import OfferArrays
 from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
@@ -83,6 +87,7 @@ POSITIVE_ONLY_ASSUMPTION = (
 )
 _MAX_CATEGORIES = 30  # one-hot at most this many values of a fact column (the rest share zero)
 _DAY = np.timedelta64(1, "D")
+_MEMO_CELLS = 1 << 25  # score cells a baseline's temperature search keeps in memory (256 MB of float64)
 
 
 class ResponseModelError(PromoLensError, ValueError):
@@ -369,13 +374,18 @@ class ResponseContext:
     item_matrix: np.ndarray  # facts + track record per offer
     live: np.ndarray  # offers live at as_of
     responded: pd.MultiIndex  # (customer, offer) pairs that responded before as_of (single-use coupons)
-    model: HybridRecommender
+    model: BaseRecommender  # the scores of the fit term: the hybrid, or the served baseline (any score interface)
 
     def user_positions(self, user_ids: Iterable[Any]) -> np.ndarray:
         return _positions(self.user_ids, user_ids, "customer")
 
     def item_positions(self, item_ids: Iterable[Any]) -> np.ndarray:
         return _positions(self.item_ids, item_ids, "offer")
+
+
+def scorer_name(model: BaseRecommender) -> str:
+    """The name a response model keeps of the recommender whose scores it was fitted on."""
+    return str(getattr(model, "name", type(model).__name__))
 
 
 def _positions(universe: np.ndarray, ids: Iterable[Any], what: str) -> np.ndarray:
@@ -400,9 +410,15 @@ class ResponseModel:
 
     # -- context ---------------------------------------------------------------------------------
     def context(self, interactions: pd.DataFrame, users: pd.DataFrame | None, items: pd.DataFrame | None,
-                model: HybridRecommender, as_of: Any) -> ResponseContext:
-        """Customer and offer features as of ``as_of`` (history: events strictly before it)."""
+                model: BaseRecommender, as_of: Any) -> ResponseContext:
+        """Customer and offer features as of ``as_of`` (history: events strictly before it).
+
+        ``model`` gives the fit term's scores: the kind of recommender the response model was
+        fitted with (its temperature and coefficient are on that model's score scale)."""
         self._check_fitted()
+        if scorer_name(model) != self.scores_from_:
+            raise ResponseModelError(f"this response model was fitted on the scores of {self.scores_from_}, "
+                                     f"not {scorer_name(model)}: score with the model it was fitted with")
         t = _as_time(as_of)
         ts = _times(interactions)
         is_exp, is_resp, _ = event_roles(interactions)
@@ -438,7 +454,13 @@ class ResponseModel:
     # -- the LightFM fit term (the arithmetic lives in recsys.learn.scoring, shared with batch runs) ----
     @staticmethod
     def customer_arrays(ctx: ResponseContext, upos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """LightFM bias, embedding and "known to the hybrid" flag of customers ``upos`` (positions in ``ctx``)."""
+        """LightFM bias, embedding and "known to the hybrid" flag of customers ``upos`` (positions in ``ctx``).
+
+        Only a hybrid has these arrays (a batch run broadcasts them); a served baseline's scores come
+        from the model itself (:meth:`ResponseModel.logit_block`)."""
+        if not isinstance(ctx.model, HybridRecommender):
+            raise ResponseModelError(f"{scorer_name(ctx.model)} has no LightFM embeddings: this scoring path "
+                                     "(batch over partitions) serves the hybrid only")
         mu = ctx.model.user_index_.positions(ctx.user_ids[upos])
         ub, uv = ctx.model.user_representations()
         rows = np.maximum(mu, 0)  # float64 (LightFM keeps float32): the same numbers whatever the block size
@@ -452,7 +474,10 @@ class ResponseModel:
         live_pos = np.flatnonzero(live)
         all_pos = np.union1d(live_pos, ipos)
         mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
-        ib, iv = ctx.model.item_representations()
+        if isinstance(ctx.model, HybridRecommender):
+            ib, iv = ctx.model.item_representations()
+        else:  # a baseline: the scores come from the model (see _fit_rows), no embedding here
+            ib, iv = np.zeros(max(len(ctx.model.item_index_), 1)), np.zeros((max(len(ctx.model.item_index_), 1), 0))
         fitted = hasattr(self, "coef_")  # not yet while the temperature is being fitted
         _, coef_item, coef_fit = self._parts() if fitted else (None, None, 0.0)
         return OfferArrays(
@@ -470,12 +495,40 @@ class ResponseModel:
     def _fit_term_block(self, ctx: ResponseContext, upos: np.ndarray, ipos: np.ndarray,
                         live: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """``log softmax`` of each customer's scores over the live offers, at the offers ``ipos``."""
-        ub, uv, known = self.customer_arrays(ctx, upos)
-        return scoring.fit_term(ub, uv, known, self.offer_arrays(ctx, ipos, live, temperature))
+        live = ctx.live if live is None else live
+        return self._fit_rows(ctx, upos, self.offer_arrays(ctx, ipos, live, temperature), live, ipos)
+
+    def _fit_rows(self, ctx: ResponseContext, upos: np.ndarray, offers: OfferArrays, live: np.ndarray,
+                  ipos: np.ndarray) -> np.ndarray:
+        """The fit term of customers ``upos`` at ``offers``: the hybrid's from its embeddings
+        (:func:`~recsys.learn.scoring.fit_term`), any other recommender's from its score block; the
+        same softmax (:func:`~recsys.learn.scoring.log_softmax_live`) either way."""
+        if isinstance(ctx.model, HybridRecommender):
+            return scoring.fit_term(*self.customer_arrays(ctx, upos), offers)
+        return scoring.log_softmax_live(*self._model_scores(ctx, upos, live, ipos), offers)
+
+    @staticmethod
+    def _model_scores(ctx: ResponseContext, upos: np.ndarray, live: np.ndarray,
+                      ipos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A non-hybrid recommender's scores of customers ``upos`` over the live offers and targets
+        (the columns of :meth:`offer_arrays`), and which pairs carry evidence of the customer's tastes.
+
+        A customer without a history in the baseline (its popularity fallback: counts, on another
+        scale than its history scores) gets no fit evidence, like a customer unknown to the hybrid:
+        the offer's track record term already carries its popularity."""
+        all_pos = np.union1d(np.flatnonzero(live), ipos)
+        offer_ids = ctx.item_ids[all_pos]
+        known = ctx.model.item_index_.positions(offer_ids) >= 0
+        users = ctx.user_ids[upos]
+        has = ctx.model.has_history(users) if hasattr(ctx.model, "has_history") else np.ones(len(upos), dtype=bool)
+        scores = np.zeros((len(upos), len(all_pos)))
+        if known.any():
+            scores[:, known] = ctx.model.score_block(users, offer_ids[known], unknown="cold")
+        return scores, has[:, None] & known[None, :]
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None, user_schema: TableSchema | None,
-            items: pd.DataFrame | None, item_schema: TableSchema | None, model: HybridRecommender,
+            items: pd.DataFrame | None, item_schema: TableSchema | None, model: BaseRecommender,
             window_start: Any, window_end: Any | None = None) -> "ResponseModel":
         """Fit on the window ``[window_start, window_end)`` with history before ``window_start``.
 
@@ -497,6 +550,7 @@ class ResponseModel:
         self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, CUSTOMER_PREFIX, start)
         self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, OFFER_PREFIX, start)
         self.temperature_ = 1.0
+        self.scores_from_ = scorer_name(model)
         if has_exposure:
             rows = exposure_rows(interactions, start, end, cfg.horizon_days)
         else:
@@ -526,7 +580,8 @@ class ResponseModel:
         self.intercept_ = a * float(lr.intercept_[0]) + b
         self.x_mean_ = np.average(x[~late], axis=0, weights=w[~late])
         names = [(n, _HISTORY_GROUP + n.split(" (")[0]) for n in _HISTORY] + self.user_encoder_.names() \
-            + self.item_encoder_.names() + [("offer past response rate", TRACK_GROUP), ("log P(offer | customer responds)", FIT_GROUP)]
+            + self.item_encoder_.names() + [("offer past response rate", TRACK_GROUP), ("log P(offer | customer responds)",
+               FIT_GROUP if self.scores_from_ == "hybrid" else f"fit with this customer's tastes ({self.scores_from_})")]
         self.feature_names_ = [n for n, _ in names]
         self.feature_groups_ = [g for _, g in names]
         p_late = expit(x[late] @ self.coef_ + self.intercept_)
@@ -542,12 +597,22 @@ class ResponseModel:
             yield np.flatnonzero(days == day), live_mask(items, ctx.item_ids, day)
 
     def _fit_term_rows(self, ctx: ResponseContext, items: pd.DataFrame | None, upos: np.ndarray,
-                       ipos: np.ndarray, days: np.ndarray, temperature: float | None = None) -> np.ndarray:
+                       ipos: np.ndarray, days: np.ndarray, temperature: float | None = None,
+                       memo: dict[Any, Any] | None = None) -> np.ndarray:
+        """The fit term of each row; ``memo`` keeps a non-hybrid model's score blocks across calls
+        (the temperature search rescales the same scores: they are computed once)."""
         out = np.empty(len(upos))
-        for rows, live in self._day_blocks(items, ctx, days):
+        for n, (rows, live) in enumerate(self._day_blocks(items, ctx, days)):
             uu, inv = np.unique(upos[rows], return_inverse=True)
             ii, jnv = np.unique(ipos[rows], return_inverse=True)
-            block = self._fit_term_block(ctx, uu, ii, live, temperature)
+            if memo is None or (n not in memo and memo.get("cells", 0) > _MEMO_CELLS):
+                block = self._fit_term_block(ctx, uu, ii, live, temperature)
+            else:
+                if n not in memo:
+                    memo[n] = (self._model_scores(ctx, uu, live, ii), self.offer_arrays(ctx, ii, live, temperature))
+                    memo["cells"] = memo.get("cells", 0) + memo[n][0][0].size
+                (scores, known), offers = memo[n]
+                block = scoring.log_softmax_live(scores, known, offers, temperature)
             out[rows] = block[inv, jnv]
         return out
 
@@ -559,8 +624,10 @@ class ResponseModel:
             keep = np.sort(np.random.default_rng(self.config_.seed).choice(len(up), 20_000, replace=False))
             up, ip, dp = up[keep], ip[keep], dp[keep]
 
+        memo: dict[Any, Any] | None = None if isinstance(ctx.model, HybridRecommender) else {}
+
         def loss(log_tau: float) -> float:
-            return -float(self._fit_term_rows(ctx, items, up, ip, dp, float(np.exp(log_tau))).mean())
+            return -float(self._fit_term_rows(ctx, items, up, ip, dp, float(np.exp(log_tau)), memo).mean())
 
         res = minimize_scalar(loss, bounds=(np.log(0.05), np.log(50.0)), method="bounded", options={"xatol": 0.02})
         return float(np.exp(res.x))
@@ -584,7 +651,8 @@ class ResponseModel:
         chunk = max(1, (1 << 22) // max(len(ctx.item_ids), 1))
         for s in range(0, len(upos), chunk):  # bounded memory: the score block is made per chunk of customers
             rows = upos[s:s + chunk]
-            out[s:s + chunk] = scoring.logit_rows(self.customer_part(ctx, rows), *self.customer_arrays(ctx, rows), offers)
+            out[s:s + chunk] = scoring.logit_from_fit(self.customer_part(ctx, rows),
+                                                      self._fit_rows(ctx, rows, offers, ctx.live, ipos), offers)
         return out
 
     def predict_block(self, ctx: ResponseContext, user_ids: Iterable[Any], item_ids: Iterable[Any]) -> np.ndarray:
@@ -635,6 +703,7 @@ class ResponseModel:
             "feature_names": self.feature_names_, "feature_groups": self.feature_groups_,
             "user_encoder": self.user_encoder_.state(), "item_encoder": self.item_encoder_.state(),
             "window": self.window_, "reliability": self.reliability_.to_dict(orient="records"),
+            "scores_from": self.scores_from_,
         }
         npz.with_suffix(".json").write_text(dumps(meta), encoding="utf-8")
         return npz
@@ -663,11 +732,12 @@ class ResponseModel:
         rm.user_encoder_ = _FactEncoder.from_state(meta["user_encoder"])
         rm.item_encoder_ = _FactEncoder.from_state(meta["item_encoder"])
         rm.window_, rm.reliability_ = meta["window"], pd.DataFrame(meta["reliability"])
+        rm.scores_from_ = str(meta.get("scores_from") or "hybrid")  # files written before served baselines: the hybrid
         return rm
 
 
 __all__ = [
-    "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "event_roles", "live_mask",
+    "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "scorer_name", "event_roles", "live_mask",
     "exposure_rows", "positive_only_rows", "FIT_GROUP", "CUSTOMER_PREFIX", "OFFER_PREFIX", "TRACK_GROUP", "BASELINE", "LOGIT",
     "PROBABILITY", "POSITIVE_ONLY_ASSUMPTION",
 ]

@@ -72,9 +72,17 @@ def fit_term(user_bias: np.ndarray, user_emb: np.ndarray, user_known: np.ndarray
     Shape (customers, targets). A pair the hybrid cannot score (unknown customer or offer) sits at
     the customer's median live score: no evidence either way.
     """
-    tau = offers.temperature if temperature is None else temperature
     scores = user_emb @ offers.emb.T + offers.bias[None, :] + user_bias[:, None]
-    known = user_known[:, None] & offers.known[None, :]
+    return log_softmax_live(scores, user_known[:, None] & offers.known[None, :], offers, temperature)
+
+
+def log_softmax_live(scores: np.ndarray, known: np.ndarray, offers: OfferArrays,
+                     temperature: float | None = None) -> np.ndarray:
+    """``log softmax`` of each row of ``scores`` (customers x every offer of ``B``) over the live
+    offers, at the target offers: the fit term of any recommender's scores (:func:`fit_term` gives
+    it the hybrid's; a served baseline gives its own score block). ``known`` marks the pairs the
+    model can score; the others sit at the customer's median live score."""
+    tau = offers.temperature if temperature is None else temperature
     z = np.where(known, scores / tau, np.nan)
     in_live = offers.in_live
     missing = np.isnan(z)
@@ -107,9 +115,13 @@ def row_median(values: np.ndarray) -> np.ndarray:
 def logit_rows(user_part: np.ndarray, user_bias: np.ndarray, user_emb: np.ndarray, user_known: np.ndarray,
                offers: OfferArrays) -> np.ndarray:
     """Calibrated logit of every customer x target offer, shape (customers, targets)."""
-    assert offers.item_part is not None, "logit_rows needs the offers' item_part"
-    return (offers.intercept + user_part[:, None] + offers.item_part[None, :]
-            + offers.fit_coef * fit_term(user_bias, user_emb, user_known, offers))
+    return logit_from_fit(user_part, fit_term(user_bias, user_emb, user_known, offers), offers)
+
+
+def logit_from_fit(user_part: np.ndarray, fit: np.ndarray, offers: OfferArrays) -> np.ndarray:
+    """Calibrated logit from the customers' part and their fit term (customers x targets)."""
+    assert offers.item_part is not None, "the logit needs the offers' item_part"
+    return offers.intercept + user_part[:, None] + offers.item_part[None, :] + offers.fit_coef * fit
 
 
 def probability_rows(user_part: np.ndarray, user_bias: np.ndarray, user_emb: np.ndarray, user_known: np.ndarray,
@@ -146,4 +158,4 @@ def top_k_rows(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(cols, order, axis=1).astype(np.int64), np.take_along_axis(vals, order, axis=1)
 
 
-__all__ = ["OfferArrays", "fit_term", "row_median", "logit_rows", "probability_rows", "top_k_rows"]
+__all__ = ["OfferArrays", "fit_term", "log_softmax_live", "logit_from_fit", "row_median", "logit_rows", "probability_rows", "top_k_rows"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,8 @@ from recsys.core import columns as C
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report as report_progress
 from recsys.data.schema import TableSchema
-from recsys.learn.model import HybridRecommender
 from recsys.learn.pipeline import TrainConfig, fit_final
+from recsys.learn.recommender import BaseRecommender
 from recsys.learn.response import (
     EXPOSURE, ResponseConfig, ResponseContext, ResponseModel, event_roles, exposure_rows, live_mask,
 )
@@ -87,7 +87,7 @@ def _smoothed_rate(k: pd.Series, n: pd.Series, prior: float, strength: float = 2
 
 
 def targeting_scores(rows: pd.DataFrame, response_model: ResponseModel, ctx: ResponseContext,
-                     hybrid: HybridRecommender, interactions: pd.DataFrame, users: pd.DataFrame | None,
+                     hybrid: BaseRecommender, interactions: pd.DataFrame, users: pd.DataFrame | None,
                      items: pd.DataFrame | None, segment_column: str | None = "segment",
                      offer_type_column: str | None = "campaign_type", seed: int = 0) -> dict[str, np.ndarray]:
     """The response model's probability and the four baselines for ``rows`` (history: before ``ctx.as_of``)."""
@@ -144,12 +144,13 @@ class TargetingJudgement:
     """What :func:`judge_targeting` measured and fitted.
 
     ``report`` is the evaluation of the test period; ``model`` the response model fitted on
-    ``[window_start, cutoff)`` and ``hybrid`` the hybrid refitted on the events before ``window_start``.
+    ``[window_start, cutoff)`` and ``hybrid`` the recommender whose scores it uses, refitted on the
+    events before ``window_start``: the hybrid, or the served baseline (``scorer`` of :func:`judge_targeting`).
     """
 
     report: TargetingReport
     model: ResponseModel
-    hybrid: HybridRecommender
+    hybrid: BaseRecommender
     window_start: pd.Timestamp
     cutoff: pd.Timestamp
     timings: dict[str, float] = field(default_factory=dict)
@@ -167,8 +168,13 @@ def judge_targeting(
     response_config: ResponseConfig | None = None,
     n_boot: int = 1000,
     progress: ProgressCallback | None = None,
+    scorer: Callable[[pd.DataFrame], BaseRecommender] | None = None,
 ) -> TargetingJudgement:
     """Judge the ranking of customers per offer on the period after ``cutoff``, leak-free (module doc).
+
+    ``scorer`` fits the recommender whose scores the response model uses on the events it is given
+    (those before the window start); default: the hybrid with ``config`` and ``epochs``. A run that
+    serves a baseline passes a refit of that baseline, so its probabilities are judged on its scores.
 
     Raises :class:`~recsys.learn.response.ResponseModelError` when the window has too few responses.
     """
@@ -183,7 +189,9 @@ def judge_targeting(
     timings: dict[str, float] = {}
     report_progress(progress, f"Refitting the model on the events before {t0.date()}", 0.0)
     t = time.perf_counter()
-    hybrid = fit_final(interactions[(ts < t0).to_numpy()], users, user_schema, items, item_schema, config, epochs=epochs)
+    before = interactions[(ts < t0).to_numpy()]
+    hybrid = (scorer(before) if scorer is not None
+              else fit_final(before, users, user_schema, items, item_schema, config, epochs=epochs))
     timings["targeting_hybrid_before_window"] = time.perf_counter() - t
     report_progress(progress, "Fitting response probabilities", 0.6)
     t = time.perf_counter()

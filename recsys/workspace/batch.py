@@ -185,6 +185,10 @@ def run_batch(workspace: Any, request: BatchRequest, *, spark: Any = None,
     if rm is None:
         raise B.BatchError(f"Run {request.run_id} has no response model, so no probabilities to target by ({note}). "
                            "Fix: retrain the run (promolens train) and batch the new one.")
+    if rm.scores_from_ != "hybrid":  # the batch kernel broadcasts LightFM embeddings; a served baseline has none
+        raise B.BatchError(f"Run {request.run_id} serves its validated {rm.scores_from_} model; batch runs score with "
+                           f"the hybrid's embeddings only. Fix: promolens serve {request.run_id} hybrid (or use "
+                           "promolens campaign, which scores with the served model).")
     live = np.sort(ctx.item_ids[ctx.live].astype(str))
     if len(live) == 0:
         raise B.BatchError(f"No offer is live on {pd.Timestamp(ctx.as_of).date()}. Fix: choose a campaign day "

@@ -15,6 +15,7 @@ import pandas as pd
 from recsys.core import columns as C
 
 from recsys.insight import rerank
+from recsys.learn.response import scorer_name
 from recsys.workspace import audit, runs
 
 #: Shown when a run has no response model (trained before response probabilities, or data that could not fit them).
@@ -39,7 +40,10 @@ def response_scorer(ws: Any, run_id: str, dataset: Any, model: Any, as_of: Any) 
     """The run's response model and its context as of ``as_of`` (history before it), or
     ``(None, None, note)`` for a run without one (callers fall back to the raw score and show the note).
 
-    ``model`` is the run's production hybrid (:func:`recsys.workspace.runs.load_model`); ``as_of``
+    The response model is the serving model's (:mod:`recsys.workspace.serving`): when the run serves
+    its validated baseline, the probabilities come from the response model fitted on that baseline's
+    scores, and its context scores with the baseline (loaded here). ``model`` is the run's production
+    hybrid (:func:`recsys.workspace.runs.load_model`), used when the hybrid serves; ``as_of``
     defaults to the day after the data's last event.
     """
     rm = runs.load_response_model(ws, run_id)
@@ -47,6 +51,8 @@ def response_scorer(ws: Any, run_id: str, dataset: Any, model: Any, as_of: Any) 
         return None, None, NO_PROBABILITY_NOTE
     if as_of is None:
         as_of = pd.to_datetime(dataset.interactions[C.TIMESTAMP]).max().normalize() + pd.Timedelta(days=1)
+    if scorer_name(model) != rm.scores_from_:  # the run serves its validated baseline: score with it
+        model = runs.load_validated_model(ws, run_id)[1]
     return rm, rm.context(dataset.interactions, dataset.users, dataset.items, model, as_of), None
 
 

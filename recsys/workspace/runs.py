@@ -21,7 +21,8 @@ for an offer) and fits response probabilities (:mod:`recsys.learn.targeting_eval
 * the production response model (:data:`RESPONSE_FILE`), fitted on ``[t0, end]`` with the scores of
   the same hybrid trained before ``t0``. Production scoring (:func:`load_response_model`) pairs it
   with the run's production model, as of the campaign date. Runs recorded before this have none:
-  callers fall back to the raw score and say so.
+  callers fall back to the raw score and say so. When a baseline wins validation, it gets its own
+  judgement and response model on its scores, and serves by default (:mod:`recsys.workspace.serving`).
 
 A run is read as a :class:`RunRecord` (:func:`get_run`, :func:`list_runs`), a typed view of the
 workspace's row.
@@ -82,6 +83,9 @@ TARGETING_PER_OFFER_FILE = "targeting_per_offer.parquet"
 
 #: The best validated model when it is a baseline (``.npz`` + ``.json``, :mod:`recsys.learn.serve`).
 VALIDATED_MODEL_FILE = "validated_model.npz"
+#: Its response model and targeting judgement (fitted and judged on its scores; :mod:`recsys.workspace.serving`).
+VALIDATED_RESPONSE_FILE = "validated_response.npz"
+VALIDATED_TARGETING_FILE = "targeting_validated.json"
 
 #: ``extra["production_model"]`` of a run whose production model is the evaluated one.
 TRAIN_SPLIT_MODEL = "train split"
@@ -171,8 +175,16 @@ class RunRecord:
 
     @property
     def targeting(self) -> dict[str, Any]:
-        """The targeting judgement (``{}`` for runs recorded before it; ``status`` says if it ran)."""
+        """The targeting judgement of the serving model (``{}`` for runs recorded before it; ``status``
+        says if it ran): the served baseline's when the run serves one, else the hybrid's."""
+        if self.serving_model == "validated" and self.extra.get("validated_targeting"):
+            return dict(self.extra["validated_targeting"])
         return dict(self.extra.get("targeting") or {})
+
+    @property
+    def serving_model(self) -> str:
+        """``"validated"`` when the run serves its best validated baseline, else ``"hybrid"``."""
+        return "validated" if self.extra.get("validated_model") and self.extra.get("serving_model") == "validated" else HYBRID
 
     def metric(self, model: str, name: str) -> float | None:
         """One recorded test metric of one model (``None`` when the run has none)."""
@@ -299,6 +311,14 @@ def train_run(
             progress=lambda message, share: report(message, share_final + share * (0.95 - share_final)),
         )
         timings["targeting"] = round(time.perf_counter() - t0, 4)
+    served: tuple[dict[str, Any], ResponseModel | None, Any] = ({}, None, None)
+    if targeting and validated is not None:  # the baseline's own probabilities: fitted and judged on its scores
+        t0 = time.perf_counter()
+        base = result.baselines[result.production]
+        served = targeting_judgement(
+            dataset, user_schema, item_schema, config, result, response, progress=lambda m, f: report(m, 0.95),
+            scorer=lambda before: serve.refit_like(base, before, dataset.users, dataset.items))
+        timings["targeting_validated"] = round(time.perf_counter() - t0, 4)
     report("Saving the run", 0.97)
     summary = result.to_dict()
     record = {
@@ -320,8 +340,11 @@ def train_run(
             "validation_choice": summary["production"],
             "comparisons": summary["comparisons"],
             "validated_model": None if validated is None else result.production,
+            "serving_model": HYBRID if validated is None else "validated",  # validation's choice serves by default
         },
     }
+    if served[0]:
+        record["extra"]["validated_targeting"] = served[0]
     if judged:
         record["extra"]["targeting"] = judged
     if tuning is not None:
@@ -343,6 +366,10 @@ def train_run(
             (directory / TARGETING_FILE).write_text(dumps(judged, indent=1), encoding="utf-8")
         if per_offer is not None:
             per_offer.reset_index().to_parquet(directory / TARGETING_PER_OFFER_FILE, index=False)
+        if served[1] is not None:
+            served[1].save(directory / VALIDATED_RESPONSE_FILE)
+        if served[0]:
+            (directory / VALIDATED_TARGETING_FILE).write_text(dumps(served[0], indent=1), encoding="utf-8")
 
     run_id = ws.save_run(dataset_id, record, write)
     report("Done", 1.0)
@@ -351,9 +378,10 @@ def train_run(
 
 def targeting_judgement(
     dataset: Dataset, user_schema: TableSchema, item_schema: TableSchema, config: TrainConfig, result: Any,
-    response: ResponseConfig | None = None, progress: ProgressCallback | None = None,
+    response: ResponseConfig | None = None, progress: ProgressCallback | None = None, scorer: Any = None,
 ) -> tuple[dict[str, Any], ResponseModel | None, pd.DataFrame | None]:
-    """Judge the targeting decision and fit the production response model (module doc).
+    """Judge the targeting decision and fit the production response model (module doc); ``scorer``:
+    see :func:`~recsys.learn.targeting_eval.judge_targeting` (default: the hybrid's scores).
 
     Returns the JSON record for ``extra["targeting"]``, the production response model and the
     per-offer figures. Data without timestamps, or with too few responses, gets a record with
@@ -371,7 +399,7 @@ def targeting_judgement(
             cutoff = pd.Timestamp(ts.quantile(1 - config.split.test_share))
         judgement = judge_targeting(
             inter, dataset.users, user_schema, dataset.items, item_schema, config, result.best_epochs[HYBRID],
-            cutoff, response, progress=lambda m, f: report_progress(progress, m, 0.8 * f))
+            cutoff, response, progress=lambda m, f: report_progress(progress, m, 0.8 * f), scorer=scorer)
         report_progress(progress, "Fitting the response probabilities the campaigns use", 0.85)
         production = fit_production_response(inter, dataset.users, user_schema, dataset.items, item_schema, judgement)
     except (PromoLensError, ValueError) as exc:
@@ -452,11 +480,13 @@ def targeting_statement(targeting: Mapping[str, Any]) -> TargetingStatement:
     return TargetingStatement(True, beats_all, headline, lift, calibration, note)
 
 
-def load_response_model(ws: Workspace, run_id: str) -> ResponseModel | None:
+def load_response_model(ws: Workspace, run_id: str, which: str | None = None) -> ResponseModel | None:
     """The run's production response model, or ``None`` for a run without one (recorded before
     response probabilities, or on data that could not fit them): callers then rank by the raw
-    score and say so."""
-    path = ws.run_dir(run_id) / RESPONSE_FILE
+    score and say so. ``which``: ``"hybrid"`` or ``"validated"`` (default: the serving model's,
+    fitted on that model's scores)."""
+    which = which or get_run(ws, run_id).serving_model
+    path = ws.run_dir(run_id) / (VALIDATED_RESPONSE_FILE if which == "validated" else RESPONSE_FILE)
     if not path.exists() or not path.with_suffix(".json").exists():
         return None
     ws.check_run_files(run_id)
@@ -626,9 +656,9 @@ def interval_verdict(metrics: pd.DataFrame, k: int, comparisons: pd.DataFrame, c
         groups.setdefault(str(r["verdict"]), []).append(f"{BASELINE_WORDS.get(r['model'], r['model'])} ({_fmt_diff(r)})")
     words = {"better": "better than", "no clear difference": "no clear difference from", "worse": "worse than"}
     parts = [f"{words[v]} " + "; ".join(items) for v, items in groups.items() if items]
-    serving = ("" if choice == HYBRID or choice not in serve.KINDS else f" The run keeps {label} ready to serve: `promolens recommend --model "
-               "validated` lists its offers with their reasons; campaigns, exports and the Recommendations page still "
-               "use the hybrid model.")
+    serving = ("" if choice == HYBRID or choice not in serve.KINDS else f" The run serves {label} (recommendations, "
+               "targeting probabilities and exports) unless switched back to the hybrid on the Train page or with "
+               "`promolens serve RUN hybrid`.")
     return (f"{lead}. On the held-out test period it is " + ", and ".join(parts)
             + f" (difference in precision@{k}, 95% interval over customers).{serving}")
 
