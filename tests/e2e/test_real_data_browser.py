@@ -41,9 +41,19 @@ def test_recommendations_show_product_names_and_no_postage(retail_server: Server
     page = open_app(f"{retail_server.url}/recommendations")
     page.get_by_role("heading", name="Recommendations").first.wait_for(timeout=120_000)
     page.get_by_text("Top 10 offers").first.wait_for(timeout=300_000)  # a customer of the first country, picked for us
+    page.evaluate("window.__busyAt = performance.now()")  # the script has stopped running for a full second
+    page.wait_for_function(
+        """() => {
+            const now = performance.now();
+            if (document.querySelector('[data-testid=stStatusWidget]')) { window.__busyAt = now; return false; }
+            return now - window.__busyAt > 1000;
+        }""",
+        polling=100, timeout=300_000,
+    )
     box = page.get_by_role("combobox", name="Open the explanation of")
     box.click()
-    options = [o.inner_text().strip() for o in page.get_by_role("option").all()]
+    page.get_by_role("option").first.wait_for(timeout=60_000)
+    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]  # one read: no re-query per option
     page.keyboard.press("Escape")
     assert len(options) == 10, options
     names = [o.split(" · ", 1)[1] for o in options]  # "#1 · WHITE HANGING HEART T-LIGHT HOLDER"
