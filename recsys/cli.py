@@ -831,13 +831,19 @@ def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
         return EXIT_BAD_INPUT
     reco = listed.recommendations
     label = runs.MODEL_LABELS.get(listed.model, listed.model)
+    from recsys.workspace.audit import saved_rerank
+
+    rerank_note = (None if saved_rerank(ws, args.run) is None else
+                   f"this run's saved fairness re-ranking changes the hybrid's lists, not {label}'s: to list with it, "
+                   f"serve the hybrid (promolens serve {args.run} hybrid) or add --model hybrid")
     if args.json:
         _print_json({"run_id": args.run, "model": listed.model, "user_id": args.user, "horizon_days": listed.horizon_days,
-                     "probability_note": listed.note, "offers": reco.to_dict(orient="records")})
+                     "probability_note": listed.note, "rerank_note": rerank_note, "offers": reco.to_dict(orient="records")})
         return 0
     print(f"Top {len(reco)} for customer {args.user} from {label} (the run's best validated model, serving)")
-    if listed.note:
-        print(f"note: {listed.note}")
+    for text in (listed.note, rerank_note):
+        if text:
+            print(f"note: {text}")
     print(reco.to_string(index=False))
     return 0
 

@@ -34,8 +34,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str, p
 def _recommend(ws: Workspace, run_id: str, user: str, capsys) -> pd.DataFrame:
     # --all-offers: this small shop has a single offer live on its last day, and the re-ranking (not
     # liveness, tested in tests/app/test_app_recommendations.py) is what this test is about.
+    # --model hybrid: the re-ranking reorders the hybrid's lists (on this shop a baseline wins validation and
+    # serves by default; that list says the re-ranking is not applied to it, checked below).
     assert main(["recommend", "--workspace", str(ws.path), "--run", run_id, "--user", user, "-k", "5", "--json",
-                 "--all-offers"]) == 0
+                 "--all-offers", "--model", "hybrid"]) == 0
     return pd.DataFrame(json.loads(capsys.readouterr().out)["recommendations"])
 
 
@@ -47,6 +49,11 @@ def test_saved_boost_reorders_the_cli_list_and_keeps_model_scores(trained, capsy
     save_rerank(ws, run_id, RerankSettings(
         kind="boost", strength=1.0, pool=40, items=ItemRule.parse("discount_depth>=30")))
     after = _recommend(ws, run_id, user, capsys)
+    assert main(["recommend", "--workspace", str(ws.path), "--run", run_id, "--user", user, "-k", "5", "--json",
+                 "--all-offers"]) == 0
+    served = json.loads(capsys.readouterr().out)
+    if "offers" in served:  # a validated baseline serves: its list says the saved re-ranking does not shape it
+        assert "re-ranking" in served["rerank_note"]
     save_rerank(ws, run_id, None)
     assert after["rank"].tolist() == [1, 2, 3, 4, 5]
     assert after["item_id"].isin(deep).sum() >= before["item_id"].isin(deep).sum()
