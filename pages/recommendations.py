@@ -314,8 +314,16 @@ def pair_interactions(user: str, item: str) -> None:
 @st.cache_data(max_entries=16, show_spinner="Listing the serving model's offers...")
 def _served(workspace_path: str, run: str, created: str, fingerprint: str, user: str, k: int, exclude: str,
             day: str | None) -> serving.ServedList:
+    model, response = _served_scorer(workspace_path, run, created, fingerprint, day)
     return serving.served_recommendations(ws, run, dataset, user, k=k, exclude=exclude,
-                                          active_on=None if day is None else pd.Timestamp(day))
+                                          active_on=None if day is None else pd.Timestamp(day),
+                                          model=model, response=response)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the serving model...")
+def _served_scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202
+    """The served baseline and its response model + context: built once per (run, day), not per customer viewed."""
+    return serving.served_scorer(ws, run, dataset, None if day is None else pd.Timestamp(day))
 
 
 def served_section(served: serving.ServedList) -> None:

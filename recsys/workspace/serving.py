@@ -88,7 +88,7 @@ class ServedList:
 
 def served_recommendations(ws: Any, run_id: str, dataset: Any, user_id: Any, *, k: int = 10,
                            exclude: str = R.EXCLUDE_REDEEMED, active_on: Any = None,
-                           model: Any = None) -> ServedList:
+                           model: Any = None, response: tuple[Any, Any] | None = None) -> ServedList:
     """The validated baseline's top ``k`` for ``user_id`` among the offers live on ``active_on``
     (all offers without it), with exact reasons and, when the run has them, the response
     probabilities fitted on the baseline's scores (the order stays the baseline's own).
@@ -120,20 +120,40 @@ def served_recommendations(ws: Any, run_id: str, dataset: Any, user_id: Any, *, 
         offers = offers[~np.isin(offers, R.redeemed_items(dataset.interactions, user))]
     reco = model.recommend([user], k=k, candidates=offers, unknown="cold", exclude_seen=exclude != R.EXCLUDE_NONE)
     reco = reco.drop(columns=C.USER_ID).assign(**{R.REASON: explain_list(model, user, reco)})
-    rm = runs.load_response_model(ws, run_id, VALIDATED)
+    rm, ctx = response if response is not None else (runs.load_response_model(ws, run_id, VALIDATED), None)
     if rm is None:
         return ServedList(name, user, reco, None, "this run has no response probabilities for its validated model "
                           "(data without timestamps, or too few responses): the order is the model's own score")
     day = active_on if active_on is not None else R.default_campaign_day(dataset)
     if day is None:
         day = pd.to_datetime(dataset.interactions[C.TIMESTAMP]).max().normalize() + pd.Timedelta(days=1)
-    ctx = rm.context(dataset.interactions, dataset.users, dataset.items, model, day)
+    if ctx is None:
+        ctx = served_context(rm, dataset, model, day)
     if len(reco):
         reco = reco.assign(**{R.PROBABILITY: rm.predict_block(ctx, [user], reco[C.ITEM_ID].astype(str).to_numpy(object))[0]})
     return ServedList(name, user, reco, int(rm.config_.horizon_days), None)
 
 
+def served_scorer(ws: Any, run_id: str, dataset: Any, active_on: Any = None) -> tuple[Any, tuple[Any, Any] | None]:
+    """The run's validated baseline and ``(response model, its context as of the campaign day)`` (None
+    without response probabilities or offer dates): what :func:`served_recommendations` needs, loaded
+    once for a caller that lists many customers."""
+    model = runs.load_validated_model(ws, run_id)[1]
+    rm = runs.load_response_model(ws, run_id, VALIDATED)
+    day = active_on if active_on is not None else R.default_campaign_day(dataset)
+    if rm is None or day is None:
+        return model, None
+    return model, (rm, served_context(rm, dataset, model, day))
+
+
+def served_context(response_model: Any, dataset: Any, model: Any, day: Any) -> Any:
+    """The response model's context over every customer as of ``day`` for the served baseline: built
+    once per (run, day) by a caller that lists many customers (the page caches it), not per customer."""
+    return response_model.context(dataset.interactions, dataset.users, dataset.items, model, day)
+
+
 __all__ = [
-    "VALIDATED", "HYBRID", "SERVE_CHOICES", "SERVING_KEY", "ServingError", "serving_choice", "validated_name",
+    "VALIDATED", "served_context", "served_scorer",
+    "HYBRID", "SERVE_CHOICES", "SERVING_KEY", "ServingError", "serving_choice", "validated_name",
     "serving_label", "set_serving", "load_serving_model", "ServedList", "served_recommendations",
 ]
