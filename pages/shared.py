@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from recsys.core import i18n
 from recsys.core.markdown import escape_markdown
 from recsys.core.money import CURRENCY_ENV, default_currency, format_money  # noqa: F401  CURRENCY_ENV: pages read it here
 from recsys.workspace.ingest import ensure_sample_dataset
@@ -22,6 +23,8 @@ _PENDING_DATASET = "pending_dataset_id"
 RUN_KEY = "run_id"
 _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
+#: The session's language (``"en"`` or ``"zh_CN"``): the browser's locale at first, then the sidebar's choice.
+LANGUAGE_KEY = "language"
 #: Set to 1 to give every logged-in user a workspace of their own (needs [auth] in secrets.toml).
 PER_USER_ENV = "PROMOLENS_WORKSPACE_PER_USER"
 #: File types the upload widgets accept (the readers in ``recsys.data.read`` handle each).
@@ -149,8 +152,30 @@ def _route_through_app() -> None:
         st.rerun()
 
 
+def apply_language() -> str:
+    """Set this script run's language: the session's choice, else the browser's locale (``st.context.locale``).
+
+    Streamlit runs each session's script in its own thread and ``recsys.core.i18n`` keeps the language
+    per thread, so every ``_()`` of this run (pages, charts, workspace messages) speaks it. Called first
+    by :func:`sidebar`, i.e. at the top of every page.
+    """
+    chosen = st.session_state.get(LANGUAGE_KEY)
+    if chosen not in i18n.LANGUAGES:
+        chosen = i18n.negotiate(st.context.locale)
+        st.session_state[LANGUAGE_KEY] = chosen
+    i18n.set_language(chosen)
+    return chosen
+
+
+def language_picker() -> None:
+    """The sidebar's language switch (remembered for the session)."""
+    st.sidebar.selectbox("Language / 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
+                         key=LANGUAGE_KEY)
+
+
 def sidebar() -> None:
-    """Dataset picker (and, once models exist, the run picker)."""
+    """Language, dataset picker (and, once models exist, the run picker)."""
+    apply_language()
     _route_through_app()
     require_login()
     try:
@@ -162,6 +187,7 @@ def sidebar() -> None:
         st.stop()
     with st.sidebar:
         st.markdown("### PromoLens")
+        language_picker()
         if not datasets:
             st.info("No dataset yet: import one on the Data page.")
             return

@@ -159,3 +159,35 @@ def small_workspace_template(small_shop_files: dict[str, Path], tmp_path_factory
 def small_workspace(small_workspace_template: TrainedWorkspace, tmp_path: Path) -> TrainedWorkspace:
     """A fresh copy of ``small_workspace_template`` for this test."""
     return small_workspace_template.copy_to(tmp_path / "small-ws")
+
+
+# ------------------------------------------------------------------------ the Chinese small shop
+@pytest.fixture(scope="session")
+def zh_shop(small_shop: SyntheticShop) -> SyntheticShop:
+    """The small shop with Chinese labels, titles and descriptions (``synth_zh.to_chinese``)."""
+    from recsys.data import synth_zh
+
+    return synth_zh.to_chinese(small_shop)
+
+
+@pytest.fixture(scope="session")
+def zh_workspace_template(zh_shop: SyntheticShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
+    """The Chinese small shop imported as "中文小店" with one tiny run (default baselines). Read-only:
+    use ``zh_workspace`` to write."""
+    from recsys.data import synth
+    from recsys.learn.pipeline import TrainConfig
+    from recsys.workspace import runs
+    from recsys.workspace.ingest import import_files
+    from recsys.workspace.store import Workspace
+
+    files = synth.write_sample(zh_shop, tmp_path_factory.mktemp("zh-shop") / "shop")
+    path = tmp_path_factory.mktemp("zh-workspace") / "ws"
+    ws = Workspace(path)
+    info, _ = import_files(ws, files["interactions"], files["users"], files["items"], name="中文小店")
+    return TrainedWorkspace(path, info.id, runs.train_run(ws, info.id, TrainConfig(model=tiny_model_config())))
+
+
+@pytest.fixture()
+def zh_workspace(zh_workspace_template: TrainedWorkspace, tmp_path: Path) -> TrainedWorkspace:
+    """A fresh copy of ``zh_workspace_template`` for this test."""
+    return zh_workspace_template.copy_to(tmp_path / "zh-ws")

@@ -39,7 +39,7 @@ def _submit(at: AppTest, label: str) -> None:
 def test_first_start_imports_the_sample_and_shows_the_overview(app: AppTest, tmp_path: Path) -> None:
     datasets = Workspace(tmp_path / "ws").datasets()
     assert [d.name for d in datasets] == ["Sample shop"]
-    assert app.sidebar.selectbox[0].value == datasets[0].id
+    assert app.sidebar.selectbox(key="dataset_id").value == datasets[0].id
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Customers"] == f"{datasets[0].n_users:,}"
     assert metrics["Interactions"] == f"{datasets[0].n_interactions:,}"
@@ -64,7 +64,7 @@ def test_upload_good_file_maps_columns_and_saves(app: AppTest, tmp_path: Path) -
     _submit(app, "Check and import")
     datasets = Workspace(tmp_path / "ws").datasets()
     assert datasets[0].name == "my orders" and datasets[0].n_interactions == 6
-    assert app.sidebar.selectbox[0].value == datasets[0].id
+    assert app.sidebar.selectbox(key="dataset_id").value == datasets[0].id
     assert any("Saved **my orders**" in s.value for s in app.success)
 
 
