@@ -745,6 +745,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         _print_json({"export_id": result.export_id, "csv": str(args.out), "manifest": result.manifest,
                      "objective": args.objective, "roi": None if built.roi is None else built.roi.to_dict(),
                      "ranked_by": "response probability" if built.has_probability else "raw model score",
+                     "scored_by": built.scored_by,
                      "campaign_day": built.campaign_day, "probability": probability, "fairness": fairness,
                      "currency": args.currency if args.currency is not None else default_currency()})
         return 0

@@ -273,6 +273,8 @@ class Campaign:
     rerank: dict[str, Any] | None = None
     #: ``item_id``, ``offer_name``, ``offer_start``, ``offer_end`` of the chosen offers (the export's offer columns).
     offers: pd.DataFrame | None = None
+    #: The recommender whose scores rank the list (``"hybrid"`` or the served baseline, e.g. ``"ease"``).
+    scored_by: str = "hybrid"
 
     @property
     def has_probability(self) -> bool:
@@ -484,6 +486,7 @@ def build_campaign(
         campaign_day=None if day is None else str(day.date()), roi=roi_view,
         rerank=rerank_info,
         offers=offer_table(items, spec.offers, *reco.date_window_columns(dataset.info.item_schema, items)),
+        scored_by="hybrid" if response_model is None else str(response_model.scores_from_),
     )
 
 
@@ -509,6 +512,7 @@ def export_campaign(
                     "unit": REASON_UNITS["uplift" if campaign.request.objective != "response"
                                          else "probability" if campaign.has_probability else "score"]},
         "ranked_by": "response probability" if campaign.has_probability else "raw model score",
+        "scored_by": campaign.scored_by,
         "horizon_days": campaign.horizon_days,
         "campaign_day": campaign.campaign_day,
         "expected_responders": campaign.expected_responders().to_dict("records"),

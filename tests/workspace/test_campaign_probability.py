@@ -18,6 +18,7 @@ from recsys import cli
 from recsys.campaign import export
 from recsys.core import columns as C
 from recsys.data.synth import load_sample, user_personas
+from recsys.workspace import runs
 from recsys.workspace.ingest import ensure_sample_dataset
 from recsys.workspace.store import Workspace
 
@@ -73,6 +74,7 @@ def test_export_json_and_text_carry_probabilities_and_expected_responders(traine
                      "--min-probability", "0.05", "--out", str(tmp_path / "a.csv"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ranked_by"] == "response probability" and report["campaign_day"] == "2026-06-30"
+    assert report["scored_by"] == runs.load_response_model(Workspace(ws), run_id).scores_from_  # which recommender ranked it
     p = report["probability"]
     assert 0.05 <= p["min"] <= p["mean"] <= p["max"] <= 1
     [offer, total] = p["expected_responders"]

@@ -58,13 +58,16 @@ def test_the_validated_baseline_serves_with_probabilities_fitted_on_its_scores(s
     expected = np.array([rm.predict_block(ctx, [u], [i])[0, 0] for u, i in zip(frame[C.USER_ID], frame[C.ITEM_ID])])
     np.testing.assert_allclose(frame[C.SCORE].to_numpy(float), expected, rtol=1e-9)
     assert campaign.reasons.str.len().gt(0).all()  # the probability's exact reasons, on EASE's fit term
+    assert campaign.scored_by == "ease"  # and the export's manifest says so (params["scored_by"])
 
     # switching back: the hybrid's response model and its judgement
     serving.set_serving(ws, run_id, serving.HYBRID)
     assert runs.get_run(ws, run_id).targeting == runs.get_run(ws, run_id).extra["targeting"]
     rm2, ctx2, _ = response_scorer(ws, run_id, dataset, hybrid, day)
     assert rm2.scores_from_ == "hybrid" and isinstance(ctx2.model, HybridRecommender)
-    again = build_campaign(ws, request, dataset=dataset, model=hybrid).audience.frame
+    rebuilt = build_campaign(ws, request, dataset=dataset, model=hybrid)
+    assert rebuilt.scored_by == "hybrid"
+    again = rebuilt.audience.frame
     p2 = np.array([rm2.predict_block(ctx2, [u], [i])[0, 0] for u, i in zip(again[C.USER_ID], again[C.ITEM_ID])])
     np.testing.assert_allclose(again[C.SCORE].to_numpy(float), p2, rtol=1e-9)
     assert not np.allclose(rm2.predict_block(ctx2, frame[C.USER_ID][:5], list(offers)),
