@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.data.lookup import customer_interactions
 from recsys.insight.attribution import (
     ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, VALUE, ColumnGroups, ScoreExplainer, View, known_or_new_ids,
 )
@@ -217,7 +218,7 @@ def similar_history(
     upos = model.user_index_.positions([str(user_id)])[0]
     events = None
     if history is not None and len(history):
-        h = history[history[C.USER_ID].astype(str) == str(user_id)]
+        h = customer_interactions(history, user_id)
         weights = model.interactions_config_.weights()
         ev = h[C.EVENT].astype(str).str.strip().str.lower() if C.EVENT in h.columns else pd.Series(C.INTERACTION, index=h.index)
         w = ev.map(weights).fillna(model.interactions_config_.unknown_event_weight)
