@@ -28,12 +28,10 @@ from recsys.core.errors import PromoLensError
 from recsys.data.lookup import customer_interactions
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.insight.attribution import (
-    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, SCORE_VIEW, SIDE, ScoreExplainer, View, contributions, reasons,
+    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, SCORE_VIEW, SIDE, Explanation, ScoreExplainer, View, contributions, reasons,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import shap
-
     from recsys.learn.model import HybridRecommender
     from recsys.data.dataset import Dataset
 
@@ -67,7 +65,7 @@ class ExplainedRecommendations:
 
     user_id: str
     recommendations: pd.DataFrame
-    explanation: "shap.Explanation"
+    explanation: Explanation
     view: str
     compared_with: str
     sides: dict[str, str] = field(default_factory=dict)
