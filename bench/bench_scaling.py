@@ -97,7 +97,7 @@ def grown(base: pd.DataFrame, n_rows: int, n_items: list[str], user: str, seed: 
     keep = [c for c in filler.columns if c in base.columns]
     out = pd.concat([base[keep], filler[keep]], ignore_index=True)
     for column in (C.USER_ID, C.ITEM_ID, C.EVENT):
-        out[column] = out[column].astype(str).astype(object)
+        out[column] = out[column].astype("str")  # as the workspace loads them (Arrow-backed text)
     return out
 
 

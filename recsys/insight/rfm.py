@@ -209,12 +209,16 @@ def _daily_activity(
     first = int(day.min())
     span = int(day.max()) - first + 1
     key = user[known] * span + (day - first)
-    keys, inverse = np.unique(key, return_inverse=True)  # sorted: by user, then day
-    inverse = inverse.ravel()
+    # One stable sort of the rows by (customer, day), then sums over runs of equal keys read in
+    # order (np.unique's inverse and two scattered bincounts touched memory at random).
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(key) else np.zeros(0, np.int64)
+    keys = sorted_keys[starts]
     return _DailyActivity(
         user=keys // span, day=keys % span + first,
-        converted=np.bincount(inverse, weights=converted[known].astype(np.float64), minlength=len(keys)) > 0,
-        value=np.bincount(inverse, weights=value[known], minlength=len(keys)),
+        converted=np.logical_or.reduceat(converted[known][order], starts) if len(keys) else np.zeros(0, bool),
+        value=np.add.reduceat(value[known][order], starts) if len(keys) else np.zeros(0),
         universe=universe, has_monetary=bool(has_value), conversion=conversion, notes=tuple(notes),
         last_day=pd.Timestamp(ts.max()),
     )
