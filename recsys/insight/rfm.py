@@ -185,17 +185,25 @@ def _daily_activity(
              if has_value else np.zeros(len(interactions)))
     if not has_value:
         notes.append("The data has no value (revenue) column, so this is RF: recency and frequency only.")
-    events = interactions[C.EVENT].astype(str) if C.EVENT in interactions.columns else None
+    # Events by their few distinct names (one dictionary encoding), not by comparing every row's text.
+    events: pd.Index | None = None
+    if C.EVENT in interactions.columns:
+        event_codes, events = factorize(interactions[C.EVENT].astype(str))
+        events = pd.Index(np.asarray(events, dtype=object).astype(str), dtype=object)
+
+    def rows_with(names: Sequence[str]) -> np.ndarray:  # missing events (code -1) match nothing
+        return np.append(np.asarray(events.isin(names)), False)[event_codes]
+
     converted: np.ndarray
     if events is not None and events.isin(conversion_events).any():
-        converted = events.isin(conversion_events).to_numpy()
-        conversion = ", ".join(sorted(e for e in conversion_events if (events == e).any()))
+        converted = rows_with(conversion_events)
+        conversion = ", ".join(sorted(e for e in conversion_events if e in set(events)))
     elif has_value and (value > 0).any():
         converted = value > 0
         conversion = "value > 0"
         notes.append("No purchase or redeem events: a row with a positive value counts as a conversion.")
     else:
-        converted = ~events.isin(C.EXPOSURE_EVENTS).to_numpy() if events is not None else np.ones(len(ts), bool)
+        converted = ~rows_with(C.EXPOSURE_EVENTS) if events is not None else np.ones(len(ts), bool)
         conversion = "any response"
         notes.append("No purchases, redeems or values: every response (not an impression or view) counts as an occasion.")
     user, uniques = factorize(interactions[C.USER_ID])

@@ -11,11 +11,11 @@ catalogue has changed.
 "Changed" is decided by a key read before the copy is made (so the copy is never older than its
 key): the content of ``<catalogue>.version``, a random token that every writer of every process
 rewrites after its writing connection closes and while it still holds the writer lock, plus the
-size, modification time and inode of the catalogue file and of its write-ahead log (so a writer
+size, modification and change times and inode of the catalogue file and of its write-ahead log (so a writer
 that does not know about the token, e.g. an older PromoLens, is noticed too). Checking the key
 costs one small read and two ``stat`` calls. A write in this process or another is therefore seen
-by the next read of every process; a reader never holds the file, so writers never wait for
-readers.
+by the next read of every process; a reader holds the file only for the moment of a refresh, so
+other processes' writers rarely wait for readers.
 
 Threads (Streamlit sessions) share the copy: each read takes its own cursor; one thread refreshes
 at a time, under the mirror's lock, and a refresh replaces the copy as a whole, so a cursor taken
@@ -64,7 +64,7 @@ def catalog_key(catalog: Path) -> tuple[object, ...]:
     for path in (catalog, catalog.with_name(catalog.name + _WAL_SUFFIX)):
         try:
             st = os.stat(path)
-            stats.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            stats.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         except FileNotFoundError:
             stats.append(None)
     return tuple(stats)
@@ -90,11 +90,13 @@ class CatalogMirror:
                 self._con = self._copy(open_catalog)
                 self._key = key
                 self.refreshes += 1
-            cur = self._con.cursor()
+            copy = self._con  # kept alive while this cursor reads, even if a refresh replaces it
+            cur = copy.cursor()
         try:
             yield cur
         finally:
             cur.close()
+            del copy
 
     def _copy(self, open_catalog: OpenCatalog) -> duckdb.DuckDBPyConnection:
         with open_catalog() as con:

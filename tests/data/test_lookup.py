@@ -42,3 +42,18 @@ def test_the_index_is_built_once_per_table_and_never_serves_another() -> None:
     assert lookup.customer_rows(a) is not lookup.customer_rows(b)
     assert lookup.customer_interactions(a, "x").index.tolist() == [1000, 1002]
     assert lookup.customer_interactions(b, "x").index.tolist() == [1002]
+
+
+def test_text_columns_of_many_chunks_are_taken_as_iloc_takes_them() -> None:
+    rng = np.random.default_rng(2)
+    parts = [pd.DataFrame({
+        C.USER_ID: pd.Series(rng.integers(0, 40, 300).astype(str)).astype("str"),
+        C.ITEM_ID: pd.Series(rng.integers(0, 9, 300).astype(str)).astype("str"),
+        C.TIMESTAMP: pd.to_datetime(rng.integers(1.7e9, 1.71e9, 300), unit="s"),
+        C.VALUE: rng.random(300),
+    }) for _ in range(3)]
+    inter = pd.concat(parts, ignore_index=True)  # text columns of three Arrow chunks
+    assert inter[C.USER_ID].array.__arrow_array__().num_chunks == 3
+    for user in ["0", "17", "39"]:
+        expected = inter[inter[C.USER_ID].to_numpy() == user]
+        pd.testing.assert_frame_equal(lookup.customer_interactions(inter, user), expected)
