@@ -10,7 +10,8 @@ catalogue has changed.
 
 "Changed" is decided by a key read before the copy is made (so the copy is never older than its
 key): the content of ``<catalogue>.version``, a random token that every writer of every process
-rewrites after its writing connection closes and while it still holds the writer lock, plus the
+rewrites after its writing connection closed on a successful write, while it still holds the
+writer lock (a failed write is rolled back and leaves every file as it was), plus the
 size, modification and change times and inode of the catalogue file and of its write-ahead log (so a writer
 that does not know about the token, e.g. an older PromoLens, is noticed too). Checking the key
 costs one small read and two ``stat`` calls. A write in this process or another is therefore seen

@@ -180,19 +180,20 @@ class Workspace:
         the catalogue (:mod:`recsys.workspace.catalog`), re-read from the file only when it has
         changed; ``read_parquet`` works there too. A writing connection is a short-lived
         connection to the file that also holds the workspace's writer lock, so writers of all
-        processes take turns, and turns "no space left" into a plain message; when it closes, every
-        process's copy is marked stale.
+        processes take turns, and turns "no space left" into a plain message; when it closes after a
+        successful write, every process's copy is marked stale.
         """
         if read_only:
             with mirror(self.catalog_path).cursor(self._connect) as con:
                 yield con
             return
         with writer_lock(self.path), disk_errors(self.path):
-            try:
-                with self._connect() as con:
-                    yield con
-            finally:
-                bump_version(self.catalog_path)
+            with self._connect() as con:
+                yield con
+            # Only after a write that went through: a failed one is rolled back and changes no
+            # file (should it have committed something first, the catalogue file's own change
+            # is in the copies' key too).
+            bump_version(self.catalog_path)
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
