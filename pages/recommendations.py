@@ -225,7 +225,7 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
 
 def evidence(user: str, item: str) -> None:
     st.markdown("**Because they responded to** (their past offers closest to this one in the model's eyes)")
-    mine = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).to_numpy() == user]
+    mine = R.customer_interactions(dataset.interactions, user)
     similar = D.similar_history(model, user, item, history=mine, n=3)
     if similar.empty:
         st.caption("No past responses to compare with (a new customer).")

@@ -297,6 +297,56 @@ class ColumnGroups:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Attributions of explained scores: the fields of shap's ``Explanation``, without importing shap.
+
+    ``import shap`` takes 1-2 s (numba, scikit-learn, ...), and the explanations here are exact
+    closed forms that only need a container, so this is one: ``values`` (n, m) or (m,) for one
+    score, ``base_values`` (n,) or a float, ``data`` and ``display_data`` (the pair's value and
+    readable contributor of each column), ``feature_names`` (m) and ``instance_names``.
+    ``base_values[j] + values[j].sum()`` is score j. Rows are selected with ``explanation[j]``,
+    ``explanation[a:b]`` or an index array; :meth:`to_shap` gives shap's own object for its
+    plots and tools (``shap.plots.waterfall(e.to_shap()[0])``).
+    """
+
+    values: np.ndarray
+    base_values: Any
+    data: np.ndarray | None = None
+    display_data: np.ndarray | None = None
+    feature_names: list[str] | None = None
+    instance_names: list[str] | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.values)
+
+    def __len__(self) -> int:
+        return int(np.shape(self.values)[0])
+
+    def __getitem__(self, rows: Any) -> "Explanation":
+        if np.ndim(self.values) != 2:
+            raise TypeError("this explains one score already; index an explanation of several")
+        if isinstance(rows, tuple):
+            raise TypeError("select rows (explanation[j], explanation[a:b]); for shap's column indexing use .to_shap()")
+
+        def take(a: Any) -> Any:
+            return None if a is None else np.asarray(a)[rows]
+
+        names = None if self.instance_names is None else np.asarray(self.instance_names, dtype=object)[rows]
+        names = names.tolist() if isinstance(names, np.ndarray) else names
+        return Explanation(values=take(self.values), base_values=take(self.base_values), data=take(self.data),
+                           display_data=take(self.display_data), feature_names=self.feature_names, instance_names=names)
+
+    def to_shap(self) -> "shap.Explanation":
+        """The same explanation as a ``shap.Explanation`` (imports shap)."""
+        import shap
+
+        return shap.Explanation(values=self.values, base_values=self.base_values, data=self.data,
+                                display_data=self.display_data, feature_names=self.feature_names,
+                                instance_names=self.instance_names)
+
+
 class ScoreExplainer:
     """Exact Shapley values of the hybrid model's scores (closed form, vectorised).
 
@@ -486,7 +536,7 @@ class ScoreExplainer:
         cols = self.item_groups.labels(irow, full=True)[1][0]
         return pd.DataFrame(table, index=pd.Index(rows, name=CUSTOMER_SIDE), columns=pd.Index(cols, name=OFFER_SIDE))
 
-    # -- shap Explanations -----------------------------------------------------------------------
+    # -- Explanations -----------------------------------------------------------------------
 
     def explain(
         self,
@@ -497,7 +547,7 @@ class ScoreExplainer:
         new_items: pd.DataFrame | None = None,
         level: Level = "column",
         view: View = SCORE_VIEW,
-    ) -> "shap.Explanation":
+    ) -> Explanation:
         """Exact Shapley explanation of ``score(user_ids[j], item_ids[j])`` for every pair j.
 
         Parameters
@@ -519,7 +569,7 @@ class ScoreExplainer:
 
         Returns
         -------
-        shap.Explanation
+        Explanation
             ``values`` (n, columns or features), ``base_values`` (n,) (the view's base);
             ``base_values[j] + values[j].sum() == score`` of pair j.
         """
@@ -540,10 +590,8 @@ class ScoreExplainer:
         view: View = SCORE_VIEW,
         instance_names: Iterable[str] | None = None,
         full_labels: bool = True,
-    ) -> "shap.Explanation":
+    ) -> Explanation:
         """:meth:`explain` for feature rows given directly (e.g. a customer with a changed fact)."""
-        import shap
-
         user_rows = sp.csr_matrix(user_rows, dtype=np.float64)
         item_rows = sp.csr_matrix(item_rows, dtype=np.float64)
         n = user_rows.shape[0]
@@ -551,7 +599,7 @@ class ScoreExplainer:
         if level == "feature":
             phi_u, phi_i, base = self.feature_values(user_rows, item_rows, view)
             data = np.hstack([user_rows.toarray(), np.broadcast_to(item_rows.toarray(), (n, item_rows.shape[1]))])
-            return shap.Explanation(
+            return Explanation(
                 values=np.hstack([phi_u, phi_i]), base_values=base, data=data,
                 feature_names=self.feature_names(), instance_names=names,
             )
@@ -561,7 +609,7 @@ class ScoreExplainer:
         uv, uc = self.user_groups.labels(user_rows, full_labels)
         iv, ic = self.item_groups.labels(item_rows, full_labels)
         iv, ic = np.broadcast_to(iv, (n, iv.shape[1])), np.broadcast_to(ic, (n, ic.shape[1]))
-        return shap.Explanation(
+        return Explanation(
             values=values, base_values=base,
             data=np.hstack([uv, iv]).astype(str), display_data=np.hstack([uc, ic]).astype(str),
             feature_names=list(self.column_names), instance_names=names,
@@ -602,7 +650,7 @@ def known_or_new_ids(ids: Iterable[Any], positions: Any, table: pd.DataFrame | N
 # --------------------------------------------------------------------------------------------
 
 
-def contributions(row: "shap.Explanation", top: int = 6, sides: dict[str, str] | None = None) -> pd.DataFrame:
+def contributions(row: Explanation, top: int = 6, sides: dict[str, str] | None = None) -> pd.DataFrame:
     """The ``top`` largest contributors of one explained score (by size), the rest as "other".
 
     Parameters
@@ -639,7 +687,7 @@ def contributions(row: "shap.Explanation", top: int = 6, sides: dict[str, str] |
     return frame
 
 
-def reasons(explanation: "shap.Explanation", n: int = 2) -> list[str]:
+def reasons(explanation: Explanation, n: int = 2) -> list[str]:
     """One line per explained score: its ``n`` strongest lifts ("segment = deal_seeker +0.82 · ...").
 
     Lifts are the largest positive attributions; a score with none names its largest contributor.

@@ -18,13 +18,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.data.lookup import customer_interactions
 from recsys.insight.attribution import (
-    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, VALUE, ColumnGroups, ScoreExplainer, View, known_or_new_ids,
+    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, VALUE, ColumnGroups, Explanation, ScoreExplainer, View, known_or_new_ids,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import shap
-
     from recsys.learn.model import HybridRecommender
 
 SIMILARITY = "similarity"
@@ -115,18 +114,16 @@ class OfferDrivers:
             VALUE: label, ATTRIBUTION: value[keep],
         })
 
-    def explanation(self) -> "shap.Explanation":
-        """The same attributions as a shap ``Explanation`` (``data``: each customer's values).
+    def explanation(self) -> Explanation:
+        """The same attributions as an :class:`Explanation` (``data``: each customer's values).
 
-        Building shap's object over many customers takes a while (its string handling); the
-        summary and points above do not need it.
+        Its labels over many customers take a while to build (string handling); the summary and
+        points above do not need them. ``.to_shap()`` gives shap's object for its plots.
         """
-        import shap
-
         n, gu = self.features.shape
         column, trait, _ = self._long()
         label, contributor = self._labels(column, trait)
-        return shap.Explanation(
+        return Explanation(
             values=self.values, base_values=self.base_values,
             data=np.hstack([label.reshape(n, gu).astype(str), np.broadcast_to(self.item_values, (n, len(self.item_values)))]),
             display_data=np.hstack([contributor.reshape(n, gu).astype(str),
@@ -217,7 +214,7 @@ def similar_history(
     upos = model.user_index_.positions([str(user_id)])[0]
     events = None
     if history is not None and len(history):
-        h = history[history[C.USER_ID].astype(str) == str(user_id)]
+        h = customer_interactions(history, user_id)
         weights = model.interactions_config_.weights()
         ev = h[C.EVENT].astype(str).str.strip().str.lower() if C.EVENT in h.columns else pd.Series(C.INTERACTION, index=h.index)
         w = ev.map(weights).fillna(model.interactions_config_.unknown_event_weight)

@@ -7,7 +7,8 @@ recommend`` (same inputs, same numbers): the model's own ranking over the offers
 the JSON the CLI prints. :func:`with_probabilities` adds each listed offer's response probability
 (the run's response model, :mod:`recsys.learn.response`) next to its rank. The helpers below it read
 the frames: offer date windows and the campaign day, what a customer redeemed, their latest
-interactions and readable offer names.
+interactions and readable offer names; a customer's rows are found by index
+(:mod:`recsys.data.lookup`, built once per interactions table), not by reading every row.
 
 Only offers live on the campaign day are listed by default (the CLI's ``--as-of``, default the data's
 last day, :func:`default_campaign_day`); when none is live, :class:`NoLiveOffer` says so and when
@@ -24,14 +25,13 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.errors import PromoLensError
+from recsys.data.lookup import customer_interactions
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.insight.attribution import (
-    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, SCORE_VIEW, SIDE, ScoreExplainer, View, contributions, reasons,
+    ATTRIBUTION, COLUMN, CONTRIBUTOR, LIST_VIEW, SCORE_VIEW, SIDE, Explanation, ScoreExplainer, View, contributions, reasons,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import shap
-
     from recsys.learn.model import HybridRecommender
     from recsys.data.dataset import Dataset
 
@@ -65,7 +65,7 @@ class ExplainedRecommendations:
 
     user_id: str
     recommendations: pd.DataFrame
-    explanation: "shap.Explanation"
+    explanation: Explanation
     view: str
     compared_with: str
     sides: dict[str, str] = field(default_factory=dict)
@@ -362,15 +362,14 @@ def redeemed_items(interactions: pd.DataFrame, user_id: Any, events: tuple[str, 
     """Offers this customer redeemed or bought with (any of ``events``)."""
     if C.EVENT not in interactions.columns:
         return np.zeros(0, dtype=object)
-    mine = interactions[C.USER_ID].astype(str).to_numpy() == str(user_id)
-    hits = interactions.loc[mine]
+    hits = customer_interactions(interactions, user_id)
     hits = hits[hits[C.EVENT].astype(str).str.strip().str.lower().isin(events)]
     return pd.unique(hits[C.ITEM_ID].astype(str).to_numpy(object))
 
 
 def recent_history(interactions: pd.DataFrame, user_id: Any, n: int = 10) -> pd.DataFrame:
     """The customer's ``n`` latest interactions, newest first."""
-    mine = interactions[interactions[C.USER_ID].astype(str).to_numpy() == str(user_id)]
+    mine = customer_interactions(interactions, user_id)
     if C.TIMESTAMP in mine.columns:
         mine = mine.sort_values(C.TIMESTAMP, ascending=False, kind="stable")
     return mine.head(n).reset_index(drop=True)
@@ -390,6 +389,7 @@ def item_names(items: pd.DataFrame | None, item_ids: Iterable[Any]) -> np.ndarra
 __all__ = [
     "ExplainedRecommendations", "recommend_explained", "recommend_for_customer", "recommendations_report",
     "candidate_ids", "date_window_columns", "parse_day", "active_items", "redeemed_items", "recent_history",
+    "customer_interactions",
     "item_names", "with_probabilities", "default_campaign_day", "no_live_offer_message", "offer_ended_message",
     "NoLiveOffer", "PROBABILITY", "REASON", "OFFER", "EXCLUDE_REDEEMED", "EXCLUDE_RESPONDED", "EXCLUDE_NONE", "EXCLUDE_CHOICES",
 ]

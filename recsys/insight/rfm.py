@@ -185,17 +185,25 @@ def _daily_activity(
              if has_value else np.zeros(len(interactions)))
     if not has_value:
         notes.append("The data has no value (revenue) column, so this is RF: recency and frequency only.")
-    events = interactions[C.EVENT].astype(str) if C.EVENT in interactions.columns else None
+    # Events by their few distinct names (one dictionary encoding), not by comparing every row's text.
+    events: pd.Index | None = None
+    if C.EVENT in interactions.columns:
+        event_codes, events = factorize(interactions[C.EVENT].astype(str))
+        events = pd.Index(np.asarray(events, dtype=object).astype(str), dtype=object)
+
+    def rows_with(names: Sequence[str]) -> np.ndarray:  # missing events (code -1) match nothing
+        return np.append(np.asarray(events.isin(names)), False)[event_codes]
+
     converted: np.ndarray
     if events is not None and events.isin(conversion_events).any():
-        converted = events.isin(conversion_events).to_numpy()
-        conversion = ", ".join(sorted(e for e in conversion_events if (events == e).any()))
+        converted = rows_with(conversion_events)
+        conversion = ", ".join(sorted(e for e in conversion_events if e in set(events)))
     elif has_value and (value > 0).any():
         converted = value > 0
         conversion = "value > 0"
         notes.append("No purchase or redeem events: a row with a positive value counts as a conversion.")
     else:
-        converted = ~events.isin(C.EXPOSURE_EVENTS).to_numpy() if events is not None else np.ones(len(ts), bool)
+        converted = ~rows_with(C.EXPOSURE_EVENTS) if events is not None else np.ones(len(ts), bool)
         conversion = "any response"
         notes.append("No purchases, redeems or values: every response (not an impression or view) counts as an occasion.")
     user, uniques = factorize(interactions[C.USER_ID])
@@ -209,12 +217,16 @@ def _daily_activity(
     first = int(day.min())
     span = int(day.max()) - first + 1
     key = user[known] * span + (day - first)
-    keys, inverse = np.unique(key, return_inverse=True)  # sorted: by user, then day
-    inverse = inverse.ravel()
+    # One stable sort of the rows by (customer, day), then sums over runs of equal keys read in
+    # order (np.unique's inverse and two scattered bincounts touched memory at random).
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(key) else np.zeros(0, np.int64)
+    keys = sorted_keys[starts]
     return _DailyActivity(
         user=keys // span, day=keys % span + first,
-        converted=np.bincount(inverse, weights=converted[known].astype(np.float64), minlength=len(keys)) > 0,
-        value=np.bincount(inverse, weights=value[known], minlength=len(keys)),
+        converted=np.logical_or.reduceat(converted[known][order], starts) if len(keys) else np.zeros(0, bool),
+        value=np.add.reduceat(value[known][order], starts) if len(keys) else np.zeros(0),
         universe=universe, has_monetary=bool(has_value), conversion=conversion, notes=tuple(notes),
         last_day=pd.Timestamp(ts.max()),
     )

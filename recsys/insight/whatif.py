@@ -9,18 +9,15 @@ comes from the changed fact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
-from recsys.insight.attribution import LIST_VIEW, UNKNOWN, ScoreExplainer, View, reasons
+from recsys.insight.attribution import LIST_VIEW, UNKNOWN, Explanation, ScoreExplainer, View, reasons
 from recsys.insight.recommend import REASON, ExplainedRecommendations, candidate_ids
-
-if TYPE_CHECKING:  # pragma: no cover
-    import shap
 
 RANK_BEFORE, RANK_AFTER = "rank_before", "rank_after"
 SCORE_BEFORE, SCORE_AFTER = "score_before", "score_after"
@@ -44,7 +41,7 @@ class WhatIf:
     row_before: np.ndarray  # the customer's feature row, dense
     row_after: np.ndarray
 
-    def explain(self, explainer: ScoreExplainer, item_id: Any) -> tuple["shap.Explanation", "shap.Explanation"]:
+    def explain(self, explainer: ScoreExplainer, item_id: Any) -> tuple[Explanation, Explanation]:
         """One offer's explanation before and after the change (whether or not it is listed)."""
         item = explainer.item_rows([item_id])
         rows = sp.csr_matrix(np.vstack([self.row_before, self.row_after]))

@@ -22,9 +22,10 @@ customers and offers is kept in its own folder with one ``appends`` row, so the 
 history. ``DatasetInfo.version`` counts the appends; the fingerprint changes with every append, and
 :meth:`Workspace.load_dataset` can return the dataset as of any version.
 
-DuckDB allows one process at a time; connections here are short-lived, and a lock held by
-another process (or the writer lock, beyond a bounded wait) becomes a :class:`WorkspaceBusy` error
-with a plain message.
+DuckDB allows one process at a time; writing connections here are short-lived, reads are answered
+from this process's in-memory copy of the catalogue, refreshed only when a writer changed it
+(:mod:`recsys.workspace.catalog`), and a lock held by another process (or the writer lock, beyond
+a bounded wait) becomes a :class:`WorkspaceBusy` error with a plain message.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from recsys.core import columns as C
 from recsys.core.jsonio import dumps
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
+from recsys.workspace.catalog import bump_version, columns_of, mirror, schema_columns
 from recsys.workspace.locks import (
     TMP_PREFIX, WorkspaceBusy, WorkspaceError, busy_message, disk_errors, owned_staging, sweep_staging, writer_lock,
 )
@@ -160,24 +162,38 @@ class Workspace:
         self.path.mkdir(parents=True, exist_ok=True)
         for sub in ("datasets", "runs", "exports", "segments"):
             (self.path / sub).mkdir(exist_ok=True)
-        with self.connect() as con:
-            con.execute(_SCHEMA_SQL)
+        # The schema is created (or brought up to date) only when it lacks something: a write
+        # would make every process re-read the catalogue.
+        with self.connect(read_only=True) as con:
+            current = columns_of(con)
+        if not schema_columns(_SCHEMA_SQL) <= current:
+            with self.connect() as con:
+                con.execute(_SCHEMA_SQL)
         self._sweep_leftovers()
         self.secret_key()
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`.
+        """A DuckDB connection; a lock held elsewhere becomes :class:`WorkspaceBusy`.
 
-        A writing connection (``read_only=False``) also holds the workspace's writer lock, so
-        writers of all processes take turns, and turns "no space left" into a plain message.
+        A reading connection (``read_only=True``) is a cursor on this process's in-memory copy of
+        the catalogue (:mod:`recsys.workspace.catalog`), re-read from the file only when it has
+        changed; ``read_parquet`` works there too. A writing connection is a short-lived
+        connection to the file that also holds the workspace's writer lock, so writers of all
+        processes take turns, and turns "no space left" into a plain message; when it closes after a
+        successful write, every process's copy is marked stale.
         """
         if read_only:
-            with self._connect() as con:
+            with mirror(self.catalog_path).cursor(self._connect) as con:
                 yield con
             return
-        with writer_lock(self.path), disk_errors(self.path), self._connect() as con:
-            yield con
+        with writer_lock(self.path), disk_errors(self.path):
+            with self._connect() as con:
+                yield con
+            # Only after a write that went through: a failed one is rolled back and changes no
+            # file (should it have committed something first, the catalogue file's own change
+            # is in the copies' key too).
+            bump_version(self.catalog_path)
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -217,7 +233,7 @@ class Workspace:
         with writer_lock(self.path, wait=0) as held:
             if not held:
                 return
-            with self._connect() as con:
+            with self.connect(read_only=True) as con:  # up to date: every write happens under this lock
                 rows = {
                     table: {r[0] for r in con.execute(f"SELECT {column} FROM {table}").fetchall()}
                     for table, column in (("datasets", "id"), ("runs", "model_dir"), ("exports", "id"),

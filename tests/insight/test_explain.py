@@ -384,8 +384,15 @@ def test_labels_name_the_customers_and_offers_values(sample, hybrid, explainer) 
     assert shown["discount_depth"].startswith("discount_depth ")
 
 
-def test_shap_tools_work_on_the_explanations(explainer) -> None:
-    e = explainer.explain(["C000004", "C000005", "C000006"], ["OFF0001", "OFF0002", "OFF0003"])
+def test_explanations_select_rows_and_become_shap_explanations(explainer) -> None:
+    ours = explainer.explain(["C000004", "C000005", "C000006"], ["OFF0001", "OFF0002", "OFF0003"])
+    assert "shap" not in type(ours).__module__  # no shap import needed to explain
+    row = ours[1]
+    np.testing.assert_array_equal(row.values, ours.values[1])
+    assert float(row.base_values) == float(ours.base_values[1]) and row.instance_names == ours.instance_names[1]
+    assert len(ours[0:2]) == 2 and list(ours[[2, 0]].display_data[:, 0]) == [ours.display_data[2, 0], ours.display_data[0, 0]]
+    e = ours.to_shap()
+    np.testing.assert_array_equal(e.values, ours.values)
     seg = e[:, "segment"]
     np.testing.assert_allclose(seg.values, e.values[:, list(e.feature_names).index("segment")])
     assert e.abs.mean(0).values.shape == (len(explainer.column_names),)
@@ -398,7 +405,7 @@ def test_shap_plots_draw_the_explanations(explainer) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    e = explainer.explain(["C000004"] * 4, ["OFF0001", "OFF0002", "OFF0003", "OFF0004"])
+    e = explainer.explain(["C000004"] * 4, ["OFF0001", "OFF0002", "OFF0003", "OFF0004"]).to_shap()
     shap.plots.waterfall(e[0], show=False)
     shap.plots.bar(e, show=False)
 

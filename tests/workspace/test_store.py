@@ -103,13 +103,22 @@ def test_second_process_gets_a_clear_message(tmp_path: Path, monkeypatch) -> Non
             import duckdb, time, sys
             con = duckdb.connect({str(ws.catalog_path)!r})
             print("locked", flush=True)
+            sys.stdin.readline()
+            con.execute("CREATE TABLE held (x INTEGER)")  # changes the catalogue while holding it
+            print("written", flush=True)
             time.sleep(30)
         """)],
-        stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
         monkeypatch.setattr(store, "_LOCK_WAIT_SECONDS", 0.5)
+        # Nothing changed since this process read the catalogue: its copy answers, the file is not needed.
+        assert ws.datasets() == []
+        holder.stdin.write("write\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "written"
+        # Now the copy is stale and the file is held: a plain message, not a stale answer.
         with pytest.raises(WorkspaceBusy, match="in use by another PromoLens process"):
             ws.datasets()
     finally:
