@@ -212,7 +212,7 @@ GAP_HEADERS = {"metric": N_("metric"), "best": N_("best"), "worst": N_("worst"),
 GROUP_HEADERS = {"slot_share": N_("share of slots"), "catalogue_share": N_("share of catalogue"),
                  "interaction_share": N_("share of interactions"), "coverage": N_("coverage"),
                  "exposure_ratio": N_("exposure ratio"), "vs_history": N_("vs history"), "offers": N_("offers"),
-                 "slots": N_("slots"), "interactions": N_("interactions")}
+                 "slots": N_("slots"), "interactions": N_("interactions"), "shown": N_("shown")}
 
 
 def offers_tab(result: AuditResult) -> None:
