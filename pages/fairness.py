@@ -11,6 +11,8 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.core import columns as C
+from recsys.core.i18n import N_, current_language
+from recsys.core.i18n import gettext as _
 from recsys.insight.audit import STRENGTHS, AuditConfig, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
 from recsys.insight.rerank import RerankSettings
 from recsys.insight.rules import ItemRule, default_favourable
@@ -21,14 +23,14 @@ from recsys.data.schema import ColumnKind
 from recsys.workspace.store import WorkspaceError
 
 KINDS = {
-    "boost": "Offer the favourable offers more often to chosen customer groups",
-    "cap": "Cap an over-exposed offer group in each list",
-    "mmr": "Diversify each list (maximal marginal relevance)",
+    "boost": N_("Offer the favourable offers more often to chosen customer groups"),
+    "cap": N_("Cap an over-exposed offer group in each list"),
+    "mmr": N_("Diversify each list (maximal marginal relevance)"),
 }
 GROUPABLE = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC}
 SHOW = {"high": st.error, "medium": st.warning, "info": st.info, "ok": st.success}
 ICONS = {"high": ":material/gpp_bad:", "medium": ":material/warning:", "info": ":material/info:", "ok": ":material/verified:"}
-GLOSSARY = """
+GLOSSARY = N_("""
 - **rate**: share of a group's first offers that are favourable (with one coupon each: the share of the group given one).
 - **ratio**: a group's rate divided by the most-offered group's. Below **0.80** fails the *four-fifths rule*
   used in US employment law and widely borrowed for pricing and credit: a warning sign, not a verdict.
@@ -39,22 +41,22 @@ GLOSSARY = """
 - **entropy**: how many offer groups a list spans (bits). **miscalibration**: how far a list's mix is from the
   customer's own history (0 = the same mix). **parity**: least- over most-exposed offer group, per offer.
 - **personalization**: how different lists are between customers (1 = no overlap).
-"""
+""")
 PCT = "{:.1%}"
 RATIO = "{:.2f}"
 
 shared.sidebar()
-st.title("Fairness and diversity")
-st.caption("Before a campaign goes out: is any customer group offered less, served worse, or shown the same few offers?")
+st.title(_("Fairness and diversity"))
+st.caption(_("Before a campaign goes out: is any customer group offered less, served worse, or shown the same few offers?"))
 ws = shared.workspace()
 WS = str(ws.path)
 dataset_id = shared.dataset_id()
 run_id = shared.run_id()
 if dataset_id is None:
-    st.info("Import a dataset on the Data page first.")
+    st.info(_("Import a dataset on the Data page first."))
     st.stop()
 if run_id is None:
-    st.info("Train a model on the Train page first: the audit checks a model's recommendations.")
+    st.info(_("Train a model on the Train page first: the audit checks a model's recommendations."))
     st.stop()
 info = ws.dataset(dataset_id)
 
@@ -72,8 +74,9 @@ _model = shared.cached_model
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str) -> AuditResult:
-    """The audit described by ``config`` (a small JSON string: the cache key)."""
+def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str, language: str) -> AuditResult:
+    """The audit described by ``config`` (a small JSON string: the cache key); its findings are written in
+    ``language``."""
     return audit_jobs.audit(ws, run, AuditConfig.from_dict(json.loads(config)), model=_model(workspace_path, run, stamp),
                    dataset=_dataset(workspace_path, dataset_id, fingerprint))
 
@@ -90,7 +93,7 @@ def _evaluation(workspace_path: str, run: str, stamp: str, fingerprint: str) -> 
 def _sweep(workspace_path: str, run: str, stamp: str, fingerprint: str, audit_config: str, template: str) -> pd.DataFrame:
     """The trade-off curve of one re-ranking (``template`` JSON) after one audit (``audit_config`` JSON)."""
     data = _dataset(workspace_path, dataset_id, fingerprint)
-    result = _audit(workspace_path, run, stamp, fingerprint, audit_config)
+    result = _audit(workspace_path, run, stamp, fingerprint, audit_config, current_language())
     return audit_tradeoff(_evaluation(workspace_path, run, stamp, fingerprint), result,
                             RerankSettings.from_dict(json.loads(template)), data, STRENGTHS)
 
@@ -99,7 +102,7 @@ def _sweep(workspace_path: str, run: str, stamp: str, fingerprint: str, audit_co
 def _columns(schema: Any, table: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     specs = {c.name: c for c in schema.columns}
     names = [c for c in table.columns if c in specs and specs[c].kind in GROUPABLE]
-    labels = {c: f"{c} (sensitive)" if specs[c].sensitive else c for c in names}
+    labels = {c: _("{name} (sensitive)").format(name=c) if specs[c].sensitive else c for c in names}
     return names, labels
 
 
@@ -108,43 +111,45 @@ def audit_settings(data: Any, k: int, saved: RerankSettings | None) -> AuditConf
     user_cols, user_labels = _columns(info.user_schema, users)
     item_cols, item_labels = _columns(info.item_schema, items)
     if not user_cols:
-        st.warning("The customers table has no column to group by (segment, region, age band, ...): "
-                   "import customer facts on the Data page to audit fairness across groups.")
+        st.warning(_("The customers table has no column to group by (segment, region, age band, ...): "
+                     "import customer facts on the Data page to audit fairness across groups."))
         return None
-    sensitive = [c for c in user_cols if "(sensitive)" in user_labels[c]]
+    sensitive = [c for c in user_cols if user_labels[c] != c]
     a, b, c = st.columns(3)
-    user_col = a.selectbox("Group customers by", user_cols, index=user_cols.index(sensitive[0]) if sensitive else 0,
+    user_col = a.selectbox(_("Group customers by"), user_cols, index=user_cols.index(sensitive[0]) if sensitive else 0,
                            format_func=user_labels.get, key="fair_user_col",
-                           help="Sensitive columns are kept out of the model, and audited here.")
+                           help=_("Sensitive columns are kept out of the model, and audited here."))
     default_item = default_item_column(items)
-    item_col = b.selectbox("Group offers by", item_cols or [None],
+    item_col = b.selectbox(_("Group offers by"), item_cols or [None],
                            index=item_cols.index(default_item) if default_item in item_cols else 0,
-                           format_func=lambda x: "(none)" if x is None else item_labels.get(x, x), key="fair_item_col")
-    offer_k = c.slider("Offers per customer to judge", 1, max(k, 3), min(3, k), key="fair_offer_k",
-                       help="The first offers each customer would see; 1 = the single coupon of a one-coupon campaign.")
+                           format_func={None: _("(none)"), **item_labels}.get, key="fair_item_col")
+    offer_k = c.slider(_("Offers per customer to judge"), 1, max(k, 3), min(3, k), key="fair_offer_k",
+                       help=_("The first offers each customer would see; 1 = the single coupon of a one-coupon campaign."))
     default_rule = default_favourable(items)
     fav_cols = [x for x in items.columns if x != C.ITEM_ID
                 and (pd.api.types.is_numeric_dtype(items[x]) or items[x].nunique() <= 50)]
     fav_default = default_rule.column if default_rule is not None else (item_col or fav_cols[0])
     d, e = st.columns([1, 2])
-    fav_col = d.selectbox("A favourable offer is one whose", fav_cols, index=fav_cols.index(fav_default) if fav_default in fav_cols else 0,
+    fav_col = d.selectbox(_("A favourable offer is one whose"), fav_cols, index=fav_cols.index(fav_default) if fav_default in fav_cols else 0,
                           key="fair_fav_col")
     if pd.api.types.is_numeric_dtype(items[fav_col]):
         low = float(pd.to_numeric(items[fav_col], errors="coerce").min())
         high = float(pd.to_numeric(items[fav_col], errors="coerce").max())
         start = float(default_rule.min_value) if default_rule is not None and default_rule.column == fav_col else (low + high) / 2
-        threshold = e.number_input(f"{fav_col} is at least", min_value=low, max_value=high, value=min(max(start, low), high),
+        threshold = e.number_input(_("{column} is at least").format(column=fav_col), min_value=low, max_value=high, value=min(max(start, low), high),
                                    key=f"fair_fav_min_{fav_col}")
         rule = ItemRule(fav_col, min_value=float(threshold))
     else:
         values = sorted(items[fav_col].dropna().astype(str).unique())
-        chosen = e.multiselect(f"{fav_col} is one of", values, default=values[:1], key=f"fair_fav_values_{fav_col}")
+        chosen = e.multiselect(_("{column} is one of").format(column=fav_col), values, default=values[:1],
+                               key=f"fair_fav_values_{fav_col}")
         rule = ItemRule(fav_col, tuple(chosen)) if chosen else None
         if not chosen:
-            e.caption("None chosen: the default rule (deep discounts) is used when the offers have a discount depth.")
+            e.caption(_("None chosen: the default rule (deep discounts) is used when the offers have a discount depth."))
     after = False
     if saved is not None:
-        after = st.toggle(f"Audit the lists after the saved re-ranking: {shared.md(saved.describe(items))}", value=False, key="fair_after")
+        after = st.toggle(_("Audit the lists after the saved re-ranking: {rerank}").format(
+            rerank=shared.md(saved.describe(items))), value=False, key="fair_after")
     return AuditConfig(user_column=user_col, item_column=item_col, favourable=rule, offer_k=int(offer_k),
                          rerank=saved if after else None)
 
@@ -159,40 +164,55 @@ def show_flags(result: AuditResult) -> None:
 
 def customers_tab(result: AuditResult) -> None:
     col = result.config.user_column
-    what = result.favourable_phrase or "favourable offers"
+    what = result.favourable_phrase or _("favourable offers")
     if not result.offers.empty:
         left, right = st.columns(2)
         left.plotly_chart(charts.disparate_impact(result.offers, col, what, result.config.threshold), width="stretch")
         series = {"shown in the past": result.history_shown, "responded in the past": result.history_responded,
                   "offered by the model": result.offers}
         right.plotly_chart(charts.favourable_history(series, col, what), width="stretch")
-        table = result.offers.rename(columns={"group": col, "mean_value": f"mean {result.value_label or 'value'}"})
+        mean_value = _("mean {value}").format(value=result.value_label or _("value"))
+        table = result.offers.rename(columns={"group": col, "mean_value": mean_value})
         table = table.assign(rate=table["rate"] * 100)
         st.dataframe(
             table.drop(columns=["judged", "offered"]),
             column_config={
-                "rate": st.column_config.NumberColumn("rate", format="%.1f%%"),
+                "rate": st.column_config.NumberColumn(_("rate"), format="%.1f%%"),
                 "rate_low": None, "rate_high": None,
-                "ratio": st.column_config.NumberColumn("ratio to top", format="%.2f"),
-                "ratio_low": st.column_config.NumberColumn("ratio low (95%)", format="%.2f"),
-                "ratio_high": st.column_config.NumberColumn("ratio high (95%)", format="%.2f"),
-                "vs_rest": st.column_config.NumberColumn("vs rest", format="%.2f"),
-                f"mean {result.value_label or 'value'}": st.column_config.NumberColumn(format="%.1f"),
-                "flagged": st.column_config.CheckboxColumn("below 4/5"),
+                "ratio": st.column_config.NumberColumn(_("ratio to top"), format="%.2f"),
+                "ratio_low": st.column_config.NumberColumn(_("ratio low (95%)"), format="%.2f"),
+                "ratio_high": st.column_config.NumberColumn(_("ratio high (95%)"), format="%.2f"),
+                "vs_rest": st.column_config.NumberColumn(_("vs rest"), format="%.2f"),
+                mean_value: st.column_config.NumberColumn(format="%.1f"),
+                "flagged": st.column_config.CheckboxColumn(_("below 4/5")),
+                **{c: st.column_config.Column(_(c)) for c in (N_("customers"), N_("offers"), N_("favourable"))
+                   if c in table.columns},
             },
             hide_index=True, width="stretch",
         )
     if result.accuracy.empty:
-        st.caption("No held-out accuracy per customer for this run.")
+        st.caption(_("No held-out accuracy per customer for this run."))
         return
-    st.markdown("**How well the model serves each group** (held-out responses, 95% bootstrap intervals)")
+    st.markdown(_("**How well the model serves each group** (held-out responses, 95% bootstrap intervals)"))
     metrics = list(dict.fromkeys(result.accuracy["metric"]))
-    metric = st.selectbox("Accuracy metric", metrics, index=len(metrics) - 1, key="fair_metric")
+    metric = st.selectbox(_("Accuracy metric"), metrics, index=len(metrics) - 1, key="fair_metric")
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.group_metric_intervals(result.accuracy, col, metric), width="stretch")
     gaps = result.accuracy_gaps[["metric", "best", "worst", "gap", "gap_low", "gap_high", "ratio"]]
     right.dataframe(gaps, hide_index=True, width="stretch",
-                    column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("gap", "gap_low", "gap_high", "ratio")})
+                    column_config={c: st.column_config.NumberColumn(_(GAP_HEADERS[c]), format="%.3f")
+                                   for c in ("gap", "gap_low", "gap_high", "ratio")}
+                    | {c: st.column_config.Column(_(GAP_HEADERS[c])) for c in ("metric", "best", "worst")})
+
+
+#: Headers of the accuracy-gap table.
+GAP_HEADERS = {"metric": N_("metric"), "best": N_("best"), "worst": N_("worst"), "gap": N_("gap"),
+               "gap_low": N_("gap low"), "gap_high": N_("gap high"), "ratio": N_("ratio")}
+#: Headers of the offer-group table.
+GROUP_HEADERS = {"slot_share": N_("share of slots"), "catalogue_share": N_("share of catalogue"),
+                 "interaction_share": N_("share of interactions"), "coverage": N_("coverage"),
+                 "exposure_ratio": N_("exposure ratio"), "vs_history": N_("vs history"), "offers": N_("offers"),
+                 "slots": N_("slots"), "interactions": N_("interactions"), "shown": N_("shown")}
 
 
 def offers_tab(result: AuditResult) -> None:
@@ -206,9 +226,11 @@ def offers_tab(result: AuditResult) -> None:
         st.dataframe(
             result.offer_groups.rename(columns={"group": item_col or "group"}).assign(
                 **{c: result.offer_groups[c] * 100 for c in shares}), hide_index=True, width="stretch",
-            column_config={c: st.column_config.NumberColumn(format="%.1f%%") for c in
-                           ("slot_share", "catalogue_share", "interaction_share", "coverage")}
-            | {c: st.column_config.NumberColumn(format="%.2f") for c in ("exposure_ratio", "vs_history")},
+            column_config={c: st.column_config.Column(_(GROUP_HEADERS[c])) for c in GROUP_HEADERS
+                           if c in result.offer_groups.columns}
+            | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.1f%%") for c in
+               ("slot_share", "catalogue_share", "interaction_share", "coverage")}
+            | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.2f") for c in ("exposure_ratio", "vs_history")},
         )
 
 
@@ -218,9 +240,10 @@ def lists_tab(result: AuditResult) -> None:
     for i, (name, value) in enumerate(values.items()):
         label, tip = shared.metric_words(name)
         cols[i % len(cols)].metric(label, f"{value:.3f}", help=tip)
-    with st.expander("What do these numbers mean?"):
-        st.markdown(GLOSSARY)
-    with st.expander(f"Advanced: every list measure for each {shared.md(result.config.user_column.replace('_', ' '))} group"):
+    with st.expander(_("What do these numbers mean?")):
+        st.markdown(_(GLOSSARY))
+    with st.expander(_("Advanced: every list measure for each {column} group").format(
+            column=shared.md(charts.column_words(result.config.user_column)))):
         wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
         st.dataframe(wide, width="stretch", column_config={
             c: st.column_config.NumberColumn(shared.metric_words(c)[0], help=shared.metric_words(c)[1], format="%.3f")
@@ -230,23 +253,25 @@ def lists_tab(result: AuditResult) -> None:
 def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str] | None:
     """The re-ranking to sweep, and the chart's x axis (column, words)."""
     cfg = result.config
-    kind = st.radio("What should the re-ranking do?", list(KINDS), format_func=KINDS.get, key="fair_kind")
+    kind = st.radio(_("What should the re-ranking do?"), list(KINDS), format_func={k: _(v) for k, v in KINDS.items()}.get, key="fair_kind")
     try:
         if kind == "boost":
             groups = sorted(result.offers["group"].astype(str)) if not result.offers.empty else []
-            default, _, _ = tradeoff_template(result, "boost", data.items)
-            chosen = st.multiselect(f"For which {shared.md(cfg.user_column.replace('_', ' '))} groups? (none = everyone)", groups,
+            default = tradeoff_template(result, "boost", data.items)[0]
+            chosen = st.multiselect(_("For which {column} groups? (none = everyone)").format(
+                                        column=shared.md(charts.column_words(cfg.user_column))), groups,
                                     default=[g for g in (default.users.values if default.users else ()) if g in groups],
                                     key="fair_boost_groups")
             return tradeoff_template(result, "boost", data.items, boost_groups=chosen)
         if kind == "cap":
-            default, _, _ = tradeoff_template(result, "cap", data.items)
+            default = tradeoff_template(result, "cap", data.items)[0]
             order = list(result.offer_groups.sort_values("exposure_ratio", ascending=False)["group"].astype(str))
-            chosen = st.multiselect(f"Which {shared.md(default.items.column.replace('_', ' '))} values to cap?", order,
+            chosen = st.multiselect(_("Which {column} values to cap?").format(
+                                        column=shared.md(charts.column_words(default.items.column))), order,
                                     default=list(default.items.values), key="fair_cap_values")
             return tradeoff_template(result, "cap", data.items, cap_values=chosen)
-        similarity = st.radio("Judge similarity by", ["features", "embeddings"], horizontal=True, key="fair_similarity",
-                              format_func={"features": "offer facts", "embeddings": "the model's embeddings"}.get)
+        similarity = st.radio(_("Judge similarity by"), ["features", "embeddings"], horizontal=True, key="fair_similarity",
+                              format_func={"features": _("offer facts"), "embeddings": _("the model's embeddings")}.get)
         return tradeoff_template(result, "mmr", data.items, similarity=similarity)
     except ValueError as exc:
         st.info(shared.md(exc))
@@ -267,9 +292,9 @@ def addresses_a_flag(result: AuditResult, chosen: RerankSettings) -> bool:
 def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
     saved = audit_jobs.saved_rerank(ws, run_id)
     if saved is not None:
-        st.success(f"Saved with run {run_id}: {shared.md(saved.describe(data.items))}. Recommendations and campaign lists use it.",
-                   icon=":material/check_circle:")
-        if st.button("Remove the saved re-ranking", key="fair_remove"):
+        st.success(_("Saved with run {run_id}: {rerank}. Recommendations and campaign lists use it.").format(
+                       run_id=run_id, rerank=shared.md(saved.describe(data.items))), icon=":material/check_circle:")
+        if st.button(_("Remove the saved re-ranking"), key="fair_remove"):
             audit_jobs.save_rerank(ws, run_id, None)
             st.rerun()
     picked = _template(result, data)
@@ -278,47 +303,52 @@ def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
     template, x, x_label = picked
     audit_key = json.dumps(result.config.to_dict(), sort_keys=True)
     spec = json.dumps({"audit": audit_key, "template": template.to_dict()}, sort_keys=True)
-    if st.button("Draw the trade-off curve", type="primary", key="fair_draw"):
+    if st.button(_("Draw the trade-off curve"), type="primary", key="fair_draw"):
         st.session_state["fair_sweep_spec"] = spec
     if st.session_state.get("fair_sweep_spec") != spec:
-        st.caption("The curve re-ranks each customer's 50 best offers at strengths 0 to 1 and scores the lists on the "
-                   "held-out period (it may refit the model on the training period once).")
+        st.caption(_("The curve re-ranks each customer's 50 best offers at strengths 0 to 1 and scores the lists on the "
+                     "held-out period (it may refit the model on the training period once)."))
         return
     try:
-        with st.spinner("Re-ranking at every strength and scoring on held-out data..."):
+        with st.spinner(_("Re-ranking at every strength and scoring on held-out data...")):
             sweep = _sweep(WS, run_id, stamp, info.fingerprint, audit_key, json.dumps(template.to_dict(), sort_keys=True))
     except (ValueError, RuntimeError) as exc:
-        st.error(f"The trade-off could not be drawn: {shared.md(exc)}")
+        st.error(_("The trade-off could not be drawn: {error}").format(error=shared.md(exc)))
         return
     y = f"ndcg@{result.k}"
     st.plotly_chart(charts.tradeoff_curve(sweep, x, y, chosen=st.session_state.get("fair_strength"),
-                                          x_label=x_label, y_label=f"{y} (held-out)",
+                                          x_label=_(x_label), y_label=_("{metric} (held-out)").format(metric=y),
                                           threshold=result.config.threshold if x.startswith("di_") else None,
-                                          also={"di_min": "lowest ratio, all groups"} if x == "di_focus" else None),
+                                          also={"di_min": _("lowest ratio, all groups")} if x == "di_focus" else None),
                     width="stretch")
-    st.caption(f"Accuracy measured with {sweep.attrs.get('note')}, on {sweep.attrs.get('test_users', 0):,} customers "
-               f"with held-out responses; the other figures on {sweep.attrs.get('users', 0):,} customers.")
-    strength = st.select_slider("Strength", options=list(sweep["strength"]), value=0.0, key="fair_strength",
+    st.caption(_("Accuracy measured with {note}, on {test_users} customers with held-out responses; the other figures "
+                 "on {users} customers.").format(note=_(str(sweep.attrs.get("note"))),
+                                                 test_users=f"{sweep.attrs.get('test_users', 0):,}",
+                                                 users=f"{sweep.attrs.get('users', 0):,}"))
+    strength = st.select_slider(_("Strength"), options=list(sweep["strength"]), value=0.0, key="fair_strength",
                                 format_func=lambda s: f"{s:.2f}")
     row = sweep[sweep["strength"] == strength].iloc[0]
     base = sweep[sweep["strength"] == 0.0].iloc[0]
     change = row["ndcg_change"]
-    words = [f"{y} {row[y]:.4f} ({change:+.1%} against the model's own order)" if pd.notna(change) else f"{y} {row[y]:.4f}"]
-    for column, label in ((x, x_label), ("di_min", "lowest ratio, all groups")):
+    words = [_("{metric} {value} ({change} against the model's own order)").format(
+                 metric=y, value=f"{row[y]:.4f}", change=f"{change:+.1%}") if pd.notna(change) else f"{y} {row[y]:.4f}"]
+    for column, label in ((x, _(x_label)), ("di_min", _("lowest ratio, all groups"))):
         if column in sweep.columns and pd.notna(row.get(column)) and (column == x or x == "di_focus"):
-            words.append(f"{shared.md(label)} {row[column]:.2f} (from {base[column]:.2f})")
-    st.markdown(f"**At strength {strength:.2f}:** " + "; ".join(words) + ".")
-    with st.expander("Every point of the curve"):
+            words.append(_("{label} {value} (from {start})").format(label=shared.md(label), value=f"{row[column]:.2f}",
+                                                                    start=f"{base[column]:.2f}"))
+    st.markdown(_("**At strength {strength}:** ").format(strength=f"{strength:.2f}") + "; ".join(words) + ".")
+    with st.expander(_("Every point of the curve")):
         st.dataframe(sweep, hide_index=True, width="stretch")
     chosen = RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
     aimless = not addresses_a_flag(result, chosen)
     if aimless:
-        st.warning("This re-ranking addresses no group the audit flagged (a boost for everyone, or nothing was "
-                   "flagged): it would still change every recommendation and campaign list of this run. "
-                   "*Fix:* pick a flagged group above, or tick the box to save it anyway.", icon=":material/warning:")
-        aimless = not st.checkbox("Save it anyway", key="fair_save_anyway")
-    if st.button(f"Save this re-ranking with run {run_id}", disabled=strength == 0.0 or aimless, key="fair_save",
-                 help="Recommendations and campaign exports of this run will use it; remove it here at any time."):
+        st.warning(_("This re-ranking addresses no group the audit flagged (a boost for everyone, or nothing was "
+                     "flagged): it would still change every recommendation and campaign list of this run. "
+                     "*Fix:* pick a flagged group above, or tick the box to save it anyway."), icon=":material/warning:")
+        aimless = not st.checkbox(_("Save it anyway"), key="fair_save_anyway")
+    if st.button(_("Save this re-ranking with run {run_id}").format(run_id=run_id), disabled=strength == 0.0 or aimless,
+                 key="fair_save",
+                 help=_("Recommendations and campaign exports of this run will use it; remove it here at any time.")):
         audit_jobs.save_rerank(ws, run_id, chosen, evidence={name: row[name] for name in sweep.columns})
         st.rerun()
 
@@ -331,15 +361,16 @@ try:
     config = audit_settings(data, run_k, audit_jobs.saved_rerank(ws, run_id))
     if config is None:
         st.stop()
-    with st.spinner("Auditing every customer's recommendations..."):
-        result = _audit(WS, run_id, stamp, info.fingerprint, json.dumps(config.to_dict(), sort_keys=True))
+    with st.spinner(_("Auditing every customer's recommendations...")):
+        result = _audit(WS, run_id, stamp, info.fingerprint, json.dumps(config.to_dict(), sort_keys=True),
+                        current_language())
 except (ValueError, WorkspaceError) as exc:
-    st.error(f"The audit could not run: {shared.md(exc)}")
+    st.error(_("The audit could not run: {error}").format(error=shared.md(exc)))
     st.stop()
 
-st.subheader(f"What the audit found · run {run_id} · {result.users:,} customers")
+st.subheader(_("What the audit found · run {run_id} · {n} customers").format(run_id=run_id, n=f"{result.users:,}"))
 show_flags(result)
-customers, offers, lists, fix = st.tabs(["Customers", "Offers", "Lists", "Fix it"])
+customers, offers, lists, fix = st.tabs([_("Customers"), _("Offers"), _("Lists"), _("Fix it")])
 with customers:
     customers_tab(result)
 with offers:

@@ -11,6 +11,8 @@ import streamlit as st
 from pages import shared
 from recsys import charts
 from recsys.core import columns as C
+from recsys.core.i18n import N_, current_language, format_date
+from recsys.core.i18n import gettext as _
 from recsys.insight import clusters as K
 from recsys.insight import lift as L
 from recsys.insight import profiles as P
@@ -21,28 +23,50 @@ from recsys.workspace import segments as jobs
 from recsys.workspace.store import WorkspaceError
 
 METHODS = {
-    "rfm": "Value and recency (RFM)",
-    "columns": "Customer facts",
-    "clusters": "Behaviour (model clusters)",
-    "saved": "A saved segment",
+    "rfm": N_("Value and recency (RFM)"),
+    "columns": N_("Customer facts"),
+    "clusters": N_("Behaviour (model clusters)"),
+    "saved": N_("A saved segment"),
 }
 AUTO_K = "auto"
 MAP_SAMPLE = 5000
 TSNE_SAMPLE = 2000
 GROUPABLE = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC, ColumnKind.DATE}
 NOT_SEGMENTED = "(not segmented)"
-OFFER_CONFIG = {
-    "mean_score": st.column_config.NumberColumn("score", format="%.2f"),
-    "uplift": st.column_config.NumberColumn("vs everyone", format="%+.2f"),
-    "top_k_share": st.column_config.NumberColumn("in their top 10", format="percent"),
-}
+
+
+def offer_config() -> dict[str, Any]:
+    """Headers of the top-offers tables (in the session's language)."""
+    return {
+        C.ITEM_ID: st.column_config.Column(_("offer id")),
+        "offer": st.column_config.Column(_("offer")),
+        "mean_score": st.column_config.NumberColumn(_("score"), format="%.2f"),
+        "uplift": st.column_config.NumberColumn(_("vs everyone"), format="%+.2f"),
+        "top_k_share": st.column_config.NumberColumn(_("in their top 10"), format="percent"),
+    }
+
+
+#: Table headers and figure names translated by :func:`header` (marked here for the catalogue).
+HEADERS = (N_("segment"), N_("meaning"), N_("median recency days"), N_("share of customers"), N_("share of value"),
+           N_("share who responded"), N_("id"), N_("name"), N_("kind"), N_("created at"))
+
+
+def header(column: object) -> str:
+    """A table's column (or row) name in the session's language; English keeps the name as it is."""
+    return str(column) if current_language() == "en" else _(str(column).replace("_", " "))
+
+
+def words(frame: pd.DataFrame, column: str = S.SEGMENT) -> pd.DataFrame:
+    """``frame`` with its segment labels in the session's language (for charts; the labels stay keys)."""
+    return frame.assign(**{column: frame[column].map(jobs.label_words)}) if column in frame.columns else frame
+
 
 shared.sidebar()
-st.title("Customer segments")
+st.title(_("Customer segments"))
 ws = shared.workspace()
 dataset_id = shared.dataset_id()
 if dataset_id is None:
-    st.info("Import a dataset on the Data page first.")
+    st.info(_("Import a dataset on the Data page first."))
     st.stop()
 info = ws.dataset(dataset_id)
 run_id = shared.run_id()
@@ -104,7 +128,8 @@ def _rates(workspace_path: str, dataset: str, fingerprint: str, spec: str, colum
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int) -> K.EmbeddingMap:
+def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int, language: str) -> K.EmbeddingMap:
+    # ``language``: the map's note is written in it
     return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
@@ -131,45 +156,48 @@ def usable(schema, kinds: set[ColumnKind]) -> list[str]:  # noqa: ANN001 - Table
 
 def choose_spec() -> dict[str, Any] | None:
     """Widgets that say how to segment; returns the spec (or None when it cannot be built yet)."""
-    method = st.radio("Segment customers by", list(METHODS), format_func=METHODS.get, horizontal=True, key="seg_method")
+    method = st.radio(_("Segment customers by"), list(METHODS), format_func={k: _(v) for k, v in METHODS.items()}.get, horizontal=True,
+                      key="seg_method")
     spec: dict[str, Any] = {"method": method}
     if method == "rfm":
         first, last = _date_range(WS, dataset_id, info.fingerprint)
         if last is None:
-            st.warning("This dataset has no dates, so RFM cannot be computed. Segment by customer facts instead.")
+            st.warning(_("This dataset has no dates, so RFM cannot be computed. Segment by customer facts instead."))
             return None
         default = (last.normalize() + pd.Timedelta(days=1)).date()
         chosen = st.date_input(
-            "Reference date (RFM as of the start of this day)", value=default,
+            _("Reference date (RFM as of the start of this day)"), value=default,
             min_value=(first.normalize() + pd.Timedelta(days=1)).date(), max_value=default, key="seg_ref_date",
-            help="Recency counts days up to this date; only purchases and redeems before it count.",
+            help=_("Recency counts days up to this date; only purchases and redeems before it count."),
         )
         spec["reference_date"] = pd.Timestamp(chosen).date().isoformat()
     elif method == "columns":
         options = usable(info.user_schema, GROUPABLE)
         if not options:
-            st.info("This dataset has no customer columns to group by. Import a customer facts file on the Data page.")
+            st.info(_("This dataset has no customer columns to group by. Import a customer facts file on the Data page."))
             return None
-        picked = st.multiselect("Customer columns (combine several for finer groups)", options,
+        picked = st.multiselect(_("Customer columns (combine several for finer groups)"), options,
                                 default=options[:1], key="seg_columns")
         if not picked:
-            st.info("Pick at least one customer column.")
+            st.info(_("Pick at least one customer column."))
             return None
         spec["columns"] = list(picked)
     elif method == "clusters":
         if run_id is None:
-            st.info("Behavioural clusters come from a trained model's view of each customer: train one on the Train page.")
+            st.info(_("Behavioural clusters come from a trained model's view of each customer: train one on the Train "
+                      "page."))
             return None
-        k = st.selectbox("Number of clusters", [AUTO_K, *range(2, 13)], key="seg_k",
-                         format_func=lambda v: "suggested by the silhouette score" if v == AUTO_K else str(v))
+        k = st.selectbox(_("Number of clusters"), [AUTO_K, *range(2, 13)], key="seg_k",
+                         format_func={AUTO_K: _("suggested by the silhouette score"), **{v: str(v) for v in range(2, 13)}}.get)
         spec.update(run_id=run_id, run_stamp=_stamp(run_id), k=None if k == AUTO_K else int(k))
     else:
         saved = jobs.saved_segments(ws, dataset_id)
         if saved.empty:
-            st.info("No saved segments yet: save one from a profile card or a map selection below.")
+            st.info(_("No saved segments yet: save one from a profile card or a map selection below."))
             return None
-        names = dict(zip(saved["id"], saved["name"] + " (" + saved["customers"].map("{:,}".format) + " customers)"))
-        spec["segment_id"] = st.selectbox("Saved segment", list(names), format_func=names.get, key="seg_saved")
+        names = dict(zip(saved["id"], saved["name"] + saved["customers"].map(
+            lambda n: _(" ({n} customers)").format(n=f"{n:,}"))))
+        spec["segment_id"] = st.selectbox(_("Saved segment"), list(names), format_func=names.get, key="seg_saved")
         # ids can be reused after a delete: the creation time makes the cache key unique
         spec["saved_at"] = str(saved.set_index("id").loc[spec["segment_id"], "created_at"])
     return spec
@@ -182,88 +210,96 @@ def overview(result: jobs.SegmentsResult, spec: str) -> None:
     for note in seg.notes:
         st.info(shared.md(note))
     left, right = st.columns(2)
-    left.plotly_chart(charts.segment_sizes(seg.sizes(), order), width="stretch")
+    shown_order = [jobs.label_words(s) for s in order]
+    left.plotly_chart(charts.segment_sizes(words(seg.sizes()), shown_order), width="stretch")
     trend = _trend(WS, dataset_id, info.fingerprint, spec)
-    title = ("Segment sizes at the start of each month" if result.rfm is not None
-             else "Active customers per month (customers who responded)")
-    right.plotly_chart(charts.segment_trend(trend, order, title), width="stretch")
+    title = (_("Segment sizes at the start of each month") if result.rfm is not None
+             else _("Active customers per month (customers who responded)"))
+    right.plotly_chart(charts.segment_trend(words(trend), shown_order, title), width="stretch")
     if result.rfm is not None:
         rfm = result.rfm
-        st.caption(
-            f"RFM as of {rfm.reference_date:%d %b %Y}. Recency = days since the last purchase occasion; frequency = "
-            f"number of days with a conversion ({rfm.conversion}); monetary = sum of value. Scores 1–5 by quintile. "
-            "The monthly sizes recompute RFM as of the start of each month."
-        )
-        with st.expander("RFM grid and segment figures"):
+        st.caption(_(
+            "RFM as of {day}. Recency = days since the last purchase occasion; frequency = number of days with a "
+            "conversion ({conversion}); monetary = sum of value. Scores 1–5 by quintile. The monthly sizes recompute "
+            "RFM as of the start of each month.").format(
+                day=f"{rfm.reference_date:%d %b %Y}" if current_language() == "en" else format_date(rfm.reference_date),
+                conversion=rfm.conversion))
+        with st.expander(_("RFM grid and segment figures")):
             a, b = st.columns([3, 2])
-            a.plotly_chart(charts.rfm_grid(rfm.grid()), width="stretch")
+            a.plotly_chart(charts.rfm_grid(words(rfm.grid())), width="stretch")
             summary = rfm.summary()
-            summary.insert(1, "meaning", summary["segment"].map(R.RFM_MEANING))
-            b.dataframe(summary, hide_index=True, width="stretch", column_config={
-                "share": st.column_config.NumberColumn(format="percent"),
-                "value_share": st.column_config.NumberColumn("value share", format="percent"),
-                "value": st.column_config.NumberColumn(format="%.0f"),
-                "mean_frequency": st.column_config.NumberColumn("mean frequency", format="%.1f"),
+            summary.insert(1, "meaning", summary["segment"].map(lambda s: _(R.RFM_MEANING[s]) if s in R.RFM_MEANING else None))
+            b.dataframe(words(summary), hide_index=True, width="stretch", column_config={
+                **{c: st.column_config.Column(header(c)) for c in summary.columns},
+                "share": st.column_config.NumberColumn(_("share"), format="percent"),
+                "value_share": st.column_config.NumberColumn(_("value share"), format="percent"),
+                "value": st.column_config.NumberColumn(_("value"), format="%.0f"),
+                "mean_frequency": st.column_config.NumberColumn(_("mean frequency"), format="%.1f"),
             })
     if result.clusters is not None:
         c = result.clusters
-        how = (f"the silhouette score suggested {c.suggested_k}" if c.suggested_k is not None else "your choice")
-        st.caption(f"{c.k} clusters ({how}) of the model's customer embeddings (run {result.run_id}), k-means, seed 0.")
+        how = (_("the silhouette score suggested {k}").format(k=c.suggested_k) if c.suggested_k is not None
+               else _("your choice"))
+        st.caption(_("{k} clusters ({how}) of the model's customer embeddings (run {run_id}), k-means, seed 0.").format(
+            k=c.k, how=how, run_id=result.run_id))
         if not c.silhouette.empty:
-            with st.expander("Why this number of clusters?"):
+            with st.expander(_("Why this number of clusters?")):
                 st.plotly_chart(charts.silhouette_curve(c.silhouette, c.k), width="stretch")
 
 
 def offers_heatmap(result: jobs.SegmentsResult, spec: str) -> None:
-    st.subheader("Which offers each group responds to")
+    st.subheader(_("Which offers each group responds to"))
     options = usable(info.item_schema, {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC})
     if not options:
-        st.info("This dataset has no offer columns (type, category, ...): import an offers file to see this.")
+        st.info(_("This dataset has no offer columns (type, category, ...): import an offers file to see this."))
         return
     preferred = next((c for c in ("campaign_type", "category", "channel") if c in options), options[0])
     left, right = st.columns([1, 2])
-    column = left.selectbox("Offer column", options, index=options.index(preferred), key="seg_offer_column")
-    metric = right.radio("Show", list(charts.RESPONSE_METRICS), format_func=charts.RESPONSE_METRICS.get,
+    column = left.selectbox(_("Offer column"), options, index=options.index(preferred), key="seg_offer_column")
+    metric = right.radio(_("Show"), list(charts.RESPONSE_METRICS), format_func={k: _(v) for k, v in charts.RESPONSE_METRICS.items()}.get,
                          horizontal=True, key="seg_metric")
     try:
         rates, basis = _rates(WS, dataset_id, info.fingerprint, spec, column)
     except ValueError as exc:
         st.warning(shared.md(exc))
         return
-    st.plotly_chart(charts.response_heatmap(rates, column, metric, list(result.segmentation.order)), width="stretch")
-    st.caption(shared.md(basis) + " Value per customer = the segment's revenue on those offers / its customers.")
+    st.plotly_chart(charts.response_heatmap(words(rates), column, metric,
+                                            [jobs.label_words(s) for s in result.segmentation.order]), width="stretch")
+    st.caption(shared.md(basis) + _(" Value per customer = the segment's revenue on those offers / its customers."))
 
 
 def customer_map(result: jobs.SegmentsResult) -> None:
-    st.subheader("Map of customers")
+    st.subheader(_("Map of customers"))
     if run_id is None:
-        st.info("The map places customers by the model's view of them: train a model on the Train page to see it.")
+        st.info(_("The map places customers by the model's view of them: train a model on the Train page to see it."))
         return
     left, right = st.columns([1, 3])
-    method = left.radio("Projection", ["pca", "tsne"], key="seg_map_method",
-                        format_func={"pca": "PCA (fast)", "tsne": "t-SNE (slower, keeps neighbours)"}.get)
+    method = left.radio(_("Projection"), ["pca", "tsne"], key="seg_map_method",
+                        format_func={"pca": _("PCA (fast)"), "tsne": _("t-SNE (slower, keeps neighbours)")}.get)
     sample = MAP_SAMPLE if method == "pca" else TSNE_SAMPLE
-    with st.spinner("Placing customers on the map..."):
-        emap = _map(WS, run_id, _stamp(run_id), method, sample)
+    with st.spinner(_("Placing customers on the map...")):
+        emap = _map(WS, run_id, _stamp(run_id), method, sample, current_language())
     seg = result.segmentation
     frame = emap.frame.assign(**{S.SEGMENT: emap.frame[C.USER_ID].map(seg.labels).fillna(NOT_SEGMENTED)})
     order = list(seg.order) + ([NOT_SEGMENTED] if (frame[S.SEGMENT] == NOT_SEGMENTED).any() else [])
+    not_segmented = _(NOT_SEGMENTED)
+    shown = words(frame).replace({S.SEGMENT: {NOT_SEGMENTED: not_segmented}})
     event = right.plotly_chart(
-        charts.customer_map(frame, S.SEGMENT, order, "Customers, coloured by segment"), width="stretch",
+        charts.customer_map(shown, S.SEGMENT, [not_segmented if s == NOT_SEGMENTED else jobs.label_words(s) for s in order],
+                            _("Customers, coloured by segment")), width="stretch",
         on_select="rerun", selection_mode=("lasso", "box"), key="seg_map",
     )
-    right.caption(
-        f"{emap.note} Each dot is a customer; at most {sample:,} are drawn (a random sample) so the map stays "
-        "quick at any size. Draw a lasso or a box to select customers and save them as a segment."
-    )
+    right.caption(_(
+        "{note} Each dot is a customer; at most {n} are drawn (a random sample) so the map stays quick at any size. "
+        "Draw a lasso or a box to select customers and save them as a segment.").format(note=emap.note, n=f"{sample:,}"))
     points = event.get("selection", {}).get("points", []) if isinstance(event, dict) else []
     selected = K.selected_user_ids(points)
     if not selected:
         return
     with left.form("seg_save_selection"):
-        st.markdown(f"**{len(selected):,} customers selected**")
-        name = st.text_input("Segment name", key="seg_selection_name")
-        if st.form_submit_button("Save selection as a segment", type="primary"):
+        st.markdown(_("**{n} customers selected**").format(n=f"{len(selected):,}"))
+        name = st.text_input(_("Segment name"), key="seg_selection_name")
+        if st.form_submit_button(_("Save selection as a segment"), type="primary"):
             definition = {"kind": S.SELECTION, "run_id": run_id, "projection": method,
                           "coloured_by": seg.definition, "drawn_sample": len(frame)}
             save(name, selected, definition)
@@ -273,49 +309,55 @@ def save(name: str, members: list[str] | pd.Series, definition: dict[str, Any]) 
     try:
         segment_id = jobs.save_segment(ws, dataset_id, name, members, definition)
     except ValueError as exc:
-        st.error(f"Not saved: {shared.md(exc)}.")
+        st.error(_("Not saved: {error}.").format(error=shared.md(exc)))
         return
-    st.toast(f"Saved segment {segment_id}: {shared.md(name.strip())} ({len(members):,} customers).")
-    st.success(f"Saved **{shared.md(name.strip())}** as segment {segment_id}. Use it as an audience when targeting a campaign.")
+    st.toast(_("Saved segment {id}: {name} ({n} customers).").format(id=segment_id, name=shared.md(name.strip()),
+                                                                       n=f"{len(members):,}"))
+    st.success(_("Saved **{name}** as segment {id}. Use it as an audience when targeting a campaign.").format(
+        name=shared.md(name.strip()), id=segment_id))
 
 
 def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
-    st.subheader("Segment profile")
+    st.subheader(_("Segment profile"))
     names = jobs.saved_names(ws, dataset_id, seg)  # "cluster 2" shows the name it was saved under
-    label = st.selectbox("Segment", list(seg.order), key="seg_profile_label",
-                         format_func=lambda value: jobs.segment_label(value, names))
+    label = st.selectbox(_("Segment"), list(seg.order), key="seg_profile_label",
+                         format_func={value: jobs.segment_label(value, names) for value in seg.order}.get)
     prof = _profile(WS, dataset_id, info.fingerprint, spec, label, run_id, _stamp(run_id))
     with st.container(border=True):
         cols = st.columns(5)
-        cols[0].metric("Customers", f"{prof.customers:,}", f"{prof.share:.1%} of all", delta_color="off", delta_arrow="off")
-        cols[1].metric("Share of value", "n/a" if prof.value_share is None else f"{prof.value_share:.1%}")
-        cols[2].metric("Value per customer", "n/a" if prof.value_per_customer is None else f"{prof.value_per_customer:,.1f}")
-        cols[3].metric("Responded", f"{prof.active_share:.0%}", help="Share of the segment with a click, redeem or purchase")
+        na = _("n/a")
+        cols[0].metric(_("Customers"), f"{prof.customers:,}", _("{share} of all").format(share=f"{prof.share:.1%}"),
+                       delta_color="off", delta_arrow="off")
+        cols[1].metric(_("Share of value"), na if prof.value_share is None else f"{prof.value_share:.1%}")
+        cols[2].metric(_("Value per customer"), na if prof.value_per_customer is None else f"{prof.value_per_customer:,.1f}")
+        cols[3].metric(_("Responded"), f"{prof.active_share:.0%}", help=_("Share of the segment with a click, redeem or purchase"))
         if result.rfm is not None and label in R.RFM_MEANING:
-            cols[4].caption(R.RFM_MEANING[label])
+            cols[4].caption(_(R.RFM_MEANING[label]))
         left, right = st.columns(2)
-        left.plotly_chart(charts.segment_lift_bars(prof.traits, "Traits that set it apart"), width="stretch")
-        right.plotly_chart(charts.segment_lift_bars(prof.offer_types, "Offer types it responds to more"), width="stretch")
+        left.plotly_chart(charts.segment_lift_bars(prof.traits, _("Traits that set it apart")), width="stretch")
+        right.plotly_chart(charts.segment_lift_bars(prof.offer_types, _("Offer types it responds to more")), width="stretch")
         if prof.top_offers is not None and not prof.top_offers.empty:
             left, right = st.columns(2)
-            left.markdown(f"**Top offers by predicted score** (model run {run_id})")
-            left.dataframe(prof.top_offers[_offer_columns(prof.top_offers)], hide_index=True, width="stretch", column_config=OFFER_CONFIG)
-            right.markdown("**Offers it is scored highest on compared with everyone**")
-            right.dataframe(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)], hide_index=True, width="stretch", column_config=OFFER_CONFIG)
-            st.caption("Score = the model's predicted affinity (offer bias + customer x offer embeddings), averaged over up "
-                       "to 2,000 customers of the segment; 'in their top 10' = share of them whose own top 10 has it.")
+            left.markdown(_("**Top offers by predicted score** (model run {run_id})").format(run_id=run_id))
+            left.dataframe(prof.top_offers[_offer_columns(prof.top_offers)], hide_index=True, width="stretch",
+                           column_config=offer_config())
+            right.markdown(_("**Offers it is scored highest on compared with everyone**"))
+            right.dataframe(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)], hide_index=True,
+                            width="stretch", column_config=offer_config())
+            st.caption(_("Score = the model's predicted affinity (offer bias + customer x offer embeddings), averaged over "
+                         "up to 2,000 customers of the segment; 'in their top 10' = share of them whose own top 10 has it."))
         elif run_id is None:
-            st.caption("Train a model to see the offers it would pick for this segment.")
+            st.caption(_("Train a model to see the offers it would pick for this segment."))
     if result.segmentation.kind != "saved":
         with st.form("seg_save_profile"):
             # one key per label, so the suggested name follows the chosen segment
             suggested = label
             if result.segmentation.kind == "clusters":  # "cluster 2" says nothing: name it by its top traits
                 suggested = P.business_name(prof.traits, prof.offer_types, fallback=label)
-            name = st.text_input("Save this segment as", value=suggested, key=f"seg_profile_name::{label}",
-                                 help="Suggested from the traits that set it apart most; edit it as you like.")
-            if st.form_submit_button("Save segment"):
+            name = st.text_input(_("Save this segment as"), value=suggested, key=f"seg_profile_name::{label}",
+                                 help=_("Suggested from the traits that set it apart most; edit it as you like."))
+            if st.form_submit_button(_("Save segment")):
                 save(name, seg.members(label), {**seg.definition, "segment": label})
 
 
@@ -323,16 +365,15 @@ def compare(result: jobs.SegmentsResult, spec: str) -> None:
     seg = result.segmentation
     if len(seg.order) < 2:
         return
-    st.subheader("Compare two segments")
+    st.subheader(_("Compare two segments"))
     a_col, b_col, c_col = st.columns(3)
     names = jobs.saved_names(ws, dataset_id, seg)
 
-    def shown(value: str) -> str:
-        return jobs.segment_label(value, names)
+    shown = {value: jobs.segment_label(value, names) for value in seg.order}.get  # translated now (see offer_config)
 
-    a = a_col.selectbox("Segment A", list(seg.order), index=0, key="seg_compare_a", format_func=shown)
-    b = b_col.selectbox("Segment B", list(seg.order), index=1, key="seg_compare_b", format_func=shown)
-    traits, _ = _lifts(WS, dataset_id, info.fingerprint, spec)
+    a = a_col.selectbox(_("Segment A"), list(seg.order), index=0, key="seg_compare_a", format_func=shown)
+    b = b_col.selectbox(_("Segment B"), list(seg.order), index=1, key="seg_compare_b", format_func=shown)
+    traits = _lifts(WS, dataset_id, info.fingerprint, spec)[0]
     columns = list(dict.fromkeys(traits[S.COLUMN]))
     left, right = st.columns([2, 3])
     stamp = _stamp(run_id)
@@ -341,34 +382,40 @@ def compare(result: jobs.SegmentsResult, spec: str) -> None:
     table = P.compare_profiles(pa, pb)
     left.dataframe(_formatted(table), width="stretch")
     if columns:
-        column = c_col.selectbox("Compare by", columns, key="seg_compare_column")
-        right.plotly_chart(charts.segment_comparison(L.compare_lifts(traits, a, b, column), column, a, b), width="stretch")
+        column = c_col.selectbox(_("Compare by"), columns, key="seg_compare_column")
+        wa, wb = jobs.label_words(a), jobs.label_words(b)
+        lifts = L.compare_lifts(traits, a, b, column)
+        lifts = lifts.assign(who=lifts["who"].replace({a: wa, b: wb})) if "who" in lifts.columns else lifts
+        right.plotly_chart(charts.segment_comparison(lifts, column, wa, wb), width="stretch")
 
 
 def _formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Headline figures as text: shares as percentages, counts as integers."""
     def fmt(row: str, value: Any) -> str:
         if value is None or pd.isna(value):
-            return "n/a"
+            return _("n/a")
         if row.startswith("share"):
             return f"{value:.1%}"
         return f"{value:,.0f}" if row == "customers" else f"{value:,.1f}"
 
-    return pd.DataFrame({c: [fmt(r, v) for r, v in table[c].items()] for c in table.columns}, index=table.index)
+    out = pd.DataFrame({c: [fmt(r, v) for r, v in table[c].items()] for c in table.columns}, index=table.index)
+    return out.rename(index=header, columns=jobs.label_words)
 
 
 def saved_list() -> None:
     saved = jobs.saved_segments(ws, dataset_id)
-    with st.expander(f"Saved segments ({len(saved)})", expanded=False):
+    with st.expander(_("Saved segments ({n})").format(n=len(saved)), expanded=False):
         if saved.empty:
-            st.caption("None yet. Saved segments keep their member list as of saving and can be used as campaign audiences.")
+            st.caption(_("None yet. Saved segments keep their member list as of saving and can be used as campaign "
+                         "audiences."))
             return
-        st.dataframe(saved, hide_index=True, width="stretch")
+        st.dataframe(saved, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.Column(header(c)) for c in saved.columns})
         with st.form("seg_delete"):
-            target = st.selectbox("Delete a saved segment", list(saved["id"]), key="seg_delete_id",
+            target = st.selectbox(_("Delete a saved segment"), list(saved["id"]), key="seg_delete_id",
                                   format_func=dict(zip(saved["id"], saved["name"])).get)
-            sure = st.checkbox("Yes, delete it", key="seg_delete_sure")
-            if st.form_submit_button("Delete segment") and sure:
+            sure = st.checkbox(_("Yes, delete it"), key="seg_delete_sure")
+            if st.form_submit_button(_("Delete segment")) and sure:
                 jobs.delete_segment(ws, target)
                 st.rerun()
 
@@ -376,12 +423,12 @@ def saved_list() -> None:
 # ------------------------------------------------------------------------------- the screen
 spec = choose_spec()
 if spec is not None:
-    key = json.dumps(spec, sort_keys=True)
+    key = json.dumps({**spec, "language": current_language()}, sort_keys=True)  # the results' notes are in it
     try:
-        with st.spinner("Segmenting customers..."):
+        with st.spinner(_("Segmenting customers...")):
             result = _result(WS, dataset_id, info.fingerprint, key)
     except (ValueError, WorkspaceError) as exc:
-        st.error(f"Cannot segment: {shared.md(exc)}")
+        st.error(_("Cannot segment: {error}").format(error=shared.md(exc)))
         result = None
     if result is not None:
         overview(result, key)

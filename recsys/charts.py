@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
+from recsys.insight.rules import column_words
 from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, SIDE
 from recsys.insight.drivers import CUSTOMERS, MEAN
 
@@ -22,6 +27,25 @@ EVENT_COLORS = {
 def _event_colors(events: pd.Series) -> dict[str, str]:
     others = iter(PALETTE)
     return {e: EVENT_COLORS.get(e) or next(others) for e in pd.unique(events)}
+
+
+#: Model names in legends (the colour maps are keyed by the canonical name).
+MODEL_NAMES = {"hybrid": N_("hybrid"), "collaborative": N_("collaborative"), "popularity": N_("popularity"),
+               "random": N_("random")}
+#: Training phases of a learning curve.
+PHASES = {"early_stopping": N_("early stopping"), "refit": N_("refit"), "fit": N_("fit")}
+PERIODS = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
+
+
+def model_words(name: object) -> str:
+    """A model's name in the current language (unknown names stay as they are)."""
+    text = str(name)
+    return _(MODEL_NAMES[text]) if text in MODEL_NAMES else text
+
+
+def _translated_colors(colors: dict[str, str], words: dict[str, str]) -> dict[str, str]:
+    """A colour map keyed by the translated names (``words``: canonical -> shown)."""
+    return {words.get(k, k): v for k, v in colors.items()}
 
 
 #: Right margin (px) that holds the vertical mode bar.
@@ -72,7 +96,8 @@ def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
     fig.update_yaxes(matches=None, rangemode="tozero", title=None)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1], textangle=0, x=0.01, xanchor="left", yanchor="top"))
     fig.update_layout(showlegend=False)
-    title = f"Events per {period}" + (" (incomplete first/last periods left out)" if dropped else "")
+    title = _("Events per {period}").format(period=_(PERIODS[period]) if period in PERIODS else period) + (
+        _(" (incomplete first/last periods left out)") if dropped else "")
     return _style(fig, title, height=max(300, 110 * frame["event"].nunique() + 60))
 
 
@@ -82,28 +107,29 @@ def event_mix(frame: pd.DataFrame) -> go.Figure:
     fig = px.bar(
         frame.sort_values("rows"), x="rows", y="event", orientation="h", color="event",
         color_discrete_map=_event_colors(frame["event"]), text=frame.sort_values("rows")["share"].map("{:.0%}".format),
-        labels={"rows": "events", "event": ""},
+        labels={"rows": _("events"), "event": ""},
     )
     fig.update_layout(showlegend=False)
-    return _style(fig, "Event mix")
+    return _style(fig, _("Event mix"))
 
 
-def top_items(frame: pd.DataFrame, noun: str = "offers") -> go.Figure:
+def top_items(frame: pd.DataFrame, noun: str = N_("offers")) -> go.Figure:
     """Horizontal bars of the most popular items by customers reached."""
     ordered = frame.sort_values("customers")
     fig = px.bar(
         ordered, x="customers", y="label", orientation="h", hover_data=["item_id", "rows", "revenue"],
-        labels={"customers": "customers who interacted", "label": ""},
+        labels={"customers": _("customers who interacted"), "label": "", "rows": _("rows"), "revenue": _("revenue")},
         color_discrete_sequence=PALETTE[1:],
     )
-    return _style(fig, f"Top {len(frame)} {noun}", height=max(340, 22 * len(frame) + 80))
+    return _style(fig, _("Top {n} {noun}").format(n=len(frame), noun=_(noun)), height=max(340, 22 * len(frame) + 80))
 
 
 def activity_distribution(frame: pd.DataFrame) -> go.Figure:
     """Bars of customers per activity bucket."""
     x = frame.columns[0]
-    fig = px.bar(frame, x=x, y="customers", color_discrete_sequence=PALETTE[2:], labels={x: "interactions per customer"})
-    return _style(fig, "How active are customers?")
+    fig = px.bar(frame, x=x, y="customers", color_discrete_sequence=PALETTE[2:],
+                 labels={x: _("interactions per customer"), "customers": _("customers")})
+    return _style(fig, _("How active are customers?"))
 
 
 def users_by_column(frame: pd.DataFrame) -> go.Figure:
@@ -112,19 +138,24 @@ def users_by_column(frame: pd.DataFrame) -> go.Figure:
     ordered = frame.sort_values("customers")
     fig = px.bar(
         ordered, x="customers", y=column, orientation="h", color_discrete_sequence=PALETTE[3:],
-        labels={column: ""},
+        labels={column: "", "customers": _("customers")},
     )
-    return _style(fig, f"Customers per {column.replace('_', ' ')}", height=max(300, 24 * len(frame) + 80))
+    return _style(fig, _("Customers per {column}").format(column=column_words(column)), height=max(300, 24 * len(frame) + 80))
 
 
 def cleaning_report(frame: pd.DataFrame) -> go.Figure:
     """Bars of rows affected per cleaning step (from ``CleaningReport.to_frame``)."""
     shown = frame[frame["count"] > 0]
+    shown = shown.assign(table=shown["table"].astype(str).map(lambda t: _(TABLE_NAMES[t]) if t in TABLE_NAMES else t))
     fig = px.bar(
         shown.sort_values("count"), x="count", y="name", color="table", orientation="h",
-        color_discrete_sequence=PALETTE, labels={"count": "rows", "name": ""},
+        color_discrete_sequence=PALETTE, labels={"count": _("rows"), "name": "", "table": ""},
     )
-    return _style(fig, "What cleaning changed", height=max(260, 28 * len(shown) + 90))
+    return _style(fig, _("What cleaning changed"), height=max(260, 28 * len(shown) + 90))
+
+
+#: The data's tables in legends.
+TABLE_NAMES = {"interactions": N_("interactions"), "users": N_("users"), "items": N_("items")}
 
 
 MODEL_COLORS = {"hybrid": "#1f77b4", "collaborative": "#9467bd", "popularity": "#ff7f0e", "random": "#7f7f7f"}
@@ -137,54 +168,61 @@ def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
         .rename_axis("model").reset_index()
         .melt(id_vars="model", var_name="metric", value_name="value")
     )
+    long["model"] = long["model"].map(model_words)
     fig = px.bar(
         long, x="metric", y="value", color="model", barmode="group", text=long["value"].map("{:.3f}".format),
-        color_discrete_map=MODEL_COLORS, labels={"metric": "", "value": ""},
+        color_discrete_map=_translated_colors(MODEL_COLORS, {m: model_words(m) for m in MODEL_COLORS}),
+        labels={"metric": "", "value": "", "model": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
-    return _style(fig, "The model against the baselines (higher is better)", height=380)
+    return _style(fig, _("The model against the baselines (higher is better)"), height=380)
 
 
 def freshness_bars(report: dict, k: int) -> go.Figure:
     """precision@k of the model and of 'most popular': on the test split at training time and on
     the events that arrived since (a :meth:`recsys.workspace.update.Freshness.to_dict`)."""
+    then, since, this, popular = (_("on its test split, at training"), _("on the events since"), _("this model"),
+                                  _("popularity"))
     rows = [
-        ("on its test split, at training", "this model", report.get("precision_at_training")),
-        ("on its test split, at training", "popularity", report.get("popularity_precision_at_training")),
-        ("on the events since", "this model", report.get("precision_new")),
-        ("on the events since", "popularity", report.get("popularity_precision_new")),
+        (then, this, report.get("precision_at_training")),
+        (then, popular, report.get("popularity_precision_at_training")),
+        (since, this, report.get("precision_new")),
+        (since, popular, report.get("popularity_precision_new")),
     ]
     frame = pd.DataFrame(rows, columns=["when", "model", "value"]).dropna()
-    names = {"this model": "hybrid", "popularity": "popularity"}
+    names = {this: "hybrid", popular: "popularity"}
     fig = px.bar(
         frame, x="when", y="value", color="model", barmode="group", text=frame["value"].map("{:.3f}".format),
         color_discrete_map={m: MODEL_COLORS.get(names[m], "#1e88e5") for m in names},
         labels={"when": "", "value": f"precision@{k}", "model": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
-    return _style(fig, f"Still ahead of 'most popular'? precision@{k}", height=340)
+    return _style(fig, _("Still ahead of 'most popular'? precision@{k}").format(k=k), height=340)
 
 
 def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
     """Validation metric per epoch, one line per model and phase."""
     frame = epochs.dropna(subset=[metric]) if metric in epochs.columns else epochs.iloc[0:0]
     if frame.empty:
-        return _style(go.Figure(), "No validation curve (early stopping was off)")
-    label = frame["model"] + " (" + frame["phase"].str.replace("_", " ") + ")"
+        return _style(go.Figure(), _("No validation curve (early stopping was off)"))
+    phases = frame["phase"].astype(str).map(lambda p: _(PHASES[p]) if p in PHASES else p.replace("_", " "))
+    label = frame["model"].map(model_words) + " (" + phases + ")"
     fig = px.line(
         frame.assign(line=label), x="epoch", y=metric, color="line", markers=True,
-        labels={"epoch": "epoch", metric: f"validation {metric}", "line": ""},
+        labels={"epoch": _("epoch"), metric: _("validation {metric}").format(metric=metric), "line": ""},
     )
-    return _style(fig, f"Learning curve: validation {metric} per epoch")
+    return _style(fig, _("Learning curve: validation {metric} per epoch").format(metric=metric))
 
 
 def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
     """Bars of a per-user metric averaged per customer group, per model."""
+    frame = frame.assign(model=frame["model"].map(model_words))
     fig = px.bar(
         frame, x=column, y="mean", color="model", barmode="group", hover_data=["count"],
-        color_discrete_map=MODEL_COLORS, labels={"mean": metric, column: column.replace("_", " ")},
+        color_discrete_map=_translated_colors(MODEL_COLORS, {m: model_words(m) for m in MODEL_COLORS}),
+        labels={"mean": metric, column: column_words(column), "model": "", "count": _("customers")},
     )
-    return _style(fig, f"{metric} by {column.replace('_', ' ')}")
+    return _style(fig, _("{metric} by {column}").format(metric=metric, column=column_words(column)))
 
 
 # ------------------------------------------------------------------ measurement (recsys.campaign.measure)
@@ -211,11 +249,13 @@ def arm_means(arms: pd.DataFrame, outcome: str) -> go.Figure:
         error_y={"type": "data", "array": high - part["mean"],
                  "arrayminus": part["mean"] - low, "thickness": 1.5},
         text=part["mean"].map("{:.2%}".format if rate else "{:,.4f}".format), textposition="outside",
-        customdata=part[["n"]], hovertemplate="%{x}<br>%{y:.4f}<br>%{customdata[0]:,} customers<extra></extra>",
+        customdata=part[["n"]],
+        hovertemplate="%{x}<br>%{y:.4f}<br>" + _("%{customdata[0]:,} customers") + "<extra></extra>",
     ))
     fig.update_layout(yaxis_tickformat=".1%" if rate else None, showlegend=False)
-    fig.update_yaxes(title=f"{outcome} rate" if rate else f"{outcome} per customer")
-    return _style(fig, f"{outcome}: {'rate' if rate else 'mean'} per arm (bars: 95% interval)")
+    fig.update_yaxes(title=(_("{outcome} rate") if rate else _("{outcome} per customer")).format(outcome=outcome))
+    return _style(fig, (_("{outcome}: rate per arm (bars: 95% interval)") if rate
+                        else _("{outcome}: mean per arm (bars: 95% interval)")).format(outcome=outcome))
 
 
 def lift_bars(arms: pd.DataFrame, outcome: str) -> go.Figure:
@@ -229,11 +269,11 @@ def lift_bars(arms: pd.DataFrame, outcome: str) -> go.Figure:
         marker_color=[PALETTE[0] if s else CONTROL_COLOR for s in significant],
         error_y={"type": "data", "array": (part["lift_high"] - part["lift"]) * scale,
                  "arrayminus": (part["lift"] - part["lift_low"]) * scale, "thickness": 1.5},
-        hovertemplate="%{x}<br>lift %{y:.3f}" + (" points" if rate else "") + "<extra></extra>",
+        hovertemplate="%{x}<br>" + (_("lift %{y:.3f} points") if rate else _("lift %{y:.3f}")) + "<extra></extra>",
     ))
     fig.add_hline(y=0, line_color="black", line_width=1)
-    fig.update_yaxes(title="lift (percentage points)" if rate else "lift per customer")
-    return _style(fig, f"{outcome}: lift over control (grey = could be chance)")
+    fig.update_yaxes(title=_("lift (percentage points)") if rate else _("lift per customer"))
+    return _style(fig, _("{outcome}: lift over control (grey = could be chance)").format(outcome=outcome))
 
 
 def lift_by_decile(deciles: pd.DataFrame, outcome: str) -> go.Figure:
@@ -253,9 +293,9 @@ def lift_by_decile(deciles: pd.DataFrame, outcome: str) -> go.Figure:
                      "arrayminus": (rows["lift"] - rows["lift_low"]) * scale, "thickness": 1},
         ))
     fig.add_hline(y=0, line_color="black", line_width=1)
-    fig.update_xaxes(title="score decile (10 = highest scores)", dtick=1)
-    fig.update_yaxes(title="lift (percentage points)" if rate else "lift per customer")
-    return _style(fig, f"{outcome}: lift by score decile", height=360)
+    fig.update_xaxes(title=_("score decile (10 = highest scores)"), dtick=1)
+    fig.update_yaxes(title=_("lift (percentage points)") if rate else _("lift per customer"))
+    return _style(fig, _("{outcome}: lift by score decile").format(outcome=outcome), height=360)
 
 
 def qini_curve(curves: pd.DataFrame, title: str) -> go.Figure:
@@ -268,11 +308,16 @@ def qini_curve(curves: pd.DataFrame, title: str) -> go.Figure:
             fig.add_trace(go.Scatter(x=list(rows["fraction"] * 100) + list(rows["fraction"][::-1] * 100),
                                      y=list(rows["qini_high"]) + list(rows["qini_low"][::-1]), fill="toself",
                                      line={"width": 0}, fillcolor=color, opacity=0.15, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=rows["fraction"] * 100, y=rows["qini"], mode="lines", name=str(name),
+        fig.add_trace(go.Scatter(x=rows["fraction"] * 100, y=rows["qini"], mode="lines",
+                                 name=_(QINI_NAMES[name]) if name in QINI_NAMES else str(name),
                                  line={"color": color, "dash": "dash" if name == "random targeting" else "solid"}))
-    fig.update_xaxes(title="share of customers targeted, best scores first (%)")
-    fig.update_yaxes(title="incremental outcome per customer")
+    fig.update_xaxes(title=_("share of customers targeted, best scores first (%)"))
+    fig.update_yaxes(title=_("incremental outcome per customer"))
     return _style(fig, title, height=360)
+
+
+#: The curves of a Qini chart (score columns keep their own names).
+QINI_NAMES = {"random targeting": N_("random targeting"), "random": N_("random"), "score": N_("score")}
 
 
 # ---------------------------------------------------------------------------------------- segments
@@ -282,28 +327,28 @@ def segment_colors(order: list[str]) -> dict[str, str]:
     return {label: palette[i % len(palette)] for i, label in enumerate(order)}
 
 
-def segment_sizes(sizes: pd.DataFrame, order: list[str], title: str = "Customers per segment") -> go.Figure:
+def segment_sizes(sizes: pd.DataFrame, order: list[str], title: str = N_("Customers per segment")) -> go.Figure:
     """Horizontal bars of customers per segment (``segment``, ``customers``, ``share``), in display order."""
     frame = sizes.set_index("segment").reindex(order).dropna(subset=["customers"]).reset_index()
     fig = px.bar(
         frame, x="customers", y="segment", orientation="h", color="segment",
         color_discrete_map=segment_colors(order), text=frame["share"].map("{:.0%}".format),
-        labels={"customers": "customers", "segment": ""},
+        labels={"customers": _("customers"), "segment": ""},
     )
     fig.update_layout(showlegend=False)
     fig.update_traces(textangle=0)  # a share that does not fit in its bar goes beside it, not turned on its side
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    return _style(fig, title, height=max(260, 26 * len(frame) + 90))
+    return _style(fig, _(title), height=max(260, 26 * len(frame) + 90))
 
 
 def segment_trend(frame: pd.DataFrame, order: list[str], title: str) -> go.Figure:
     """Lines of customers per period and segment (``period``, ``segment``, ``customers``)."""
     if frame.empty:
-        return _style(go.Figure(), "No dates in this dataset, so no trend")
+        return _style(go.Figure(), _("No dates in this dataset, so no trend"))
     fig = px.line(
         frame, x="period", y="customers", color="segment", markers=True,
         category_orders={"segment": order}, color_discrete_map=segment_colors(order),
-        labels={"period": "", "customers": "customers"},
+        labels={"period": "", "customers": _("customers"), "segment": ""},
     )
     return _style(fig, title, height=360)
 
@@ -318,14 +363,14 @@ def rfm_grid(grid: pd.DataFrame) -> go.Figure:
         text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues", showscale=False,
         hovertemplate="R %{y} · F %{x}<br>%{text}<extra></extra>",
     ))
-    fig.update_xaxes(title="frequency score (5 = most occasions)")
-    fig.update_yaxes(title="recency score (5 = most recent)")
-    return _style(fig, "RFM grid: customers per recency x frequency score", height=420)
+    fig.update_xaxes(title=_("frequency score (5 = most occasions)"))
+    fig.update_yaxes(title=_("recency score (5 = most recent)"))
+    return _style(fig, _("RFM grid: customers per recency x frequency score"), height=420)
 
 
 RESPONSE_METRICS = {
-    "click_rate": "click rate", "redeem_rate": "redeem rate", "purchase_rate": "purchase rate",
-    "value_per_customer": "value per customer",
+    "click_rate": N_("click rate"), "redeem_rate": N_("redeem rate"), "purchase_rate": N_("purchase rate"),
+    "value_per_customer": N_("value per customer"),
 }
 
 
@@ -337,13 +382,14 @@ def response_heatmap(frame: pd.DataFrame, column: str, metric: str, order: list[
     text = table.map(lambda v: "" if pd.isna(v) else (f"{v:.1%}" if is_rate else f"{v:,.1f}"))
     fig = go.Figure(go.Heatmap(
         z=table.to_numpy(), x=[str(c) for c in table.columns], y=list(table.index), text=text.to_numpy(),
-        texttemplate="%{text}", colorscale="YlGnBu", colorbar={"title": RESPONSE_METRICS.get(metric, metric)},
+        texttemplate="%{text}", colorscale="YlGnBu", colorbar={"title": _(RESPONSE_METRICS.get(metric, metric))},
         hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title=column.replace("_", " "))
-    label = RESPONSE_METRICS.get(metric, metric)
-    return _style(fig, f"{label.capitalize()} by segment and {column.replace('_', ' ')}", height=max(300, 34 * len(table) + 120))
+    fig.update_xaxes(title=column_words(column))
+    label = _(RESPONSE_METRICS.get(metric, metric))
+    return _style(fig, _("{metric} by segment and {column}").format(metric=label.capitalize(), column=column_words(column)),
+                  height=max(300, 34 * len(table) + 120))
 
 
 def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) -> go.Figure:
@@ -354,7 +400,7 @@ def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) 
     fig = px.scatter(
         frame, x="x", y="y", color=color, custom_data=["user_id"], render_mode="webgl",
         category_orders={color: order}, color_discrete_map=segment_colors(order), opacity=0.7,
-        hover_data={"user_id": True, "x": False, "y": False},
+        hover_data={"user_id": True, "x": False, "y": False}, labels={color: ""},
     )
     fig.update_traces(marker={"size": 5})
     fig.update_xaxes(showticklabels=False, title=None)
@@ -366,13 +412,14 @@ def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) 
 def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
     """Horizontal bars of the lift of trait / offer-type values (1 = like everyone)."""
     if frame.empty:
-        return _style(go.Figure(), f"{title}: nothing stands out")
+        return _style(go.Figure(), _("{title}: nothing stands out").format(title=title))
     shown = frame.assign(label=frame["column"].str.replace("_", " ") + ": " + frame["value_label"].astype(str))
     shown = shown.sort_values("lift")
     fig = px.bar(
         shown, x="lift", y="label", orientation="h", text=shown["lift"].map("×{:.1f}".format),
         hover_data={"share": ":.1%", "base_share": ":.1%", "label": False},
-        color_discrete_sequence=PALETTE[4:], labels={"lift": "lift vs all customers", "label": ""},
+        color_discrete_sequence=PALETTE[4:],
+        labels={"lift": _("lift vs all customers"), "label": "", "share": _("share"), "base_share": _("share of everyone")},
     )
     fig.add_vline(x=1, line_dash="dot", line_color="grey")
     return _style(fig, title, height=max(220, 30 * len(shown) + 90))
@@ -380,23 +427,27 @@ def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
 
 def segment_comparison(frame: pd.DataFrame, column: str, a: str, b: str) -> go.Figure:
     """Grouped bars: share of each value of ``column`` in segment A, segment B and everyone."""
-    colors = {a: PALETTE[0], b: PALETTE[1], "everyone": "#bbbbbb"}
+    everyone = _("everyone")
+    frame = frame.assign(who=frame["who"].replace({"everyone": everyone}))
+    colors = {a: PALETTE[0], b: PALETTE[1], everyone: "#bbbbbb"}
     fig = px.bar(
         frame, x="value_label", y="share", color="who", barmode="group", color_discrete_map=colors,
-        category_orders={"who": [a, b, "everyone"]}, labels={"value_label": column.replace("_", " "), "share": "share"},
+        category_orders={"who": [a, b, everyone]},
+        labels={"value_label": column_words(column), "share": _("share"), "who": ""},
     )
     fig.update_yaxes(tickformat=".0%")
-    return _style(fig, f"{column.replace('_', ' ').capitalize()}: {a} vs {b}")
+    return _style(fig, _("{column}: {a} vs {b}").format(column=column_words(column).capitalize(), a=a, b=b))
 
 
 def silhouette_curve(frame: pd.DataFrame, chosen: int) -> go.Figure:
     """Silhouette score per number of clusters, the chosen k marked."""
-    fig = px.line(frame, x="k", y="silhouette", markers=True, labels={"k": "clusters", "silhouette": "silhouette"})
+    fig = px.line(frame, x="k", y="silhouette", markers=True,
+                  labels={"k": _("clusters"), "silhouette": _("silhouette")})
     mine = frame[frame["k"] == chosen]
     fig.add_scatter(x=mine["k"], y=mine["silhouette"], mode="markers", marker={"size": 14, "color": PALETTE[1]},
-                    name=f"chosen: {chosen}")
+                    name=_("chosen: {k}").format(k=chosen))
     fig.update_xaxes(dtick=1)
-    return _style(fig, "How well separated are k clusters? (higher is better)", height=280)
+    return _style(fig, _("How well separated are k clusters? (higher is better)"), height=280)
 
 
 # ------------------------------------------------------------------ campaigns (recsys.workspace.campaign)
@@ -406,28 +457,59 @@ FLAG_COLOR = "#d32f2f"
 
 def audience_funnel(funnel: pd.DataFrame) -> go.Figure:
     """Horizontal bars of customers left after each eligibility step (``step``, ``customers``)."""
+    steps = funnel["step"].astype(str).map(funnel_words)
     fig = go.Figure(go.Bar(
-        x=funnel["customers"], y=funnel["step"], orientation="h", text=funnel["customers"].map("{:,}".format),
+        x=funnel["customers"], y=steps, orientation="h", text=funnel["customers"].map("{:,}".format),
         textposition="auto", marker_color=[GROUP_COLORS.get(s, PALETTE[0]) for s in funnel["step"]],
-        hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+        hovertemplate="%{y}: " + _("%{x:,} customers") + "<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(title="customers")
-    return _style(fig, "Who is left after each rule", height=max(260, 34 * len(funnel) + 90))
+    fig.update_xaxes(title=_("customers"))
+    return _style(fig, _("Who is left after each rule"), height=max(260, 34 * len(funnel) + 90))
 
 
 def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
     """Stacked bars of coupons per offer: treatment (sent) and control (held out, grey)."""
     long = sizes.melt(id_vars=["item_id", "offer"], value_vars=["treatment", "control"], var_name="group",
                       value_name="customers")
+    words = {g: _(GROUP_NAMES[g]) for g in GROUP_NAMES}
+    long["group"] = long["group"].map(words)
     fig = px.bar(
-        long, x="customers", y="offer", color="group", orientation="h", color_discrete_map=GROUP_COLORS,
-        hover_data=["item_id"], labels={"offer": "", "customers": "customers", "group": ""},
-        category_orders={"group": ["treatment", "control"]},
+        long, x="customers", y="offer", color="group", orientation="h",
+        color_discrete_map=_translated_colors(GROUP_COLORS, words),
+        hover_data=["item_id"], labels={"offer": "", "customers": _("customers"), "group": ""},
+        category_orders={"group": [words["treatment"], words["control"]]},
     )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title=None)
-    return _style(fig, "Coupons per offer: sent (treatment) and held out (control)", height=max(260, 40 * len(sizes) + 110))
+    return _style(fig, _("Coupons per offer: sent (treatment) and held out (control)"), height=max(260, 40 * len(sizes) + 110))
+
+
+#: The audience funnel's fixed steps (steps with a number, e.g. "score >= 0.1", are shown as they are).
+FUNNEL_STEPS = {"chosen offers": N_("chosen offers"), "in segments": N_("in segments"),
+                "customer filters": N_("customer filters"), "not already redeemed": N_("not already redeemed"),
+                "allocated": N_("allocated"), "treatment": N_("treatment"), "control": N_("control")}
+#: The audience funnel's steps with a number or a date in them: pattern -> message.
+FUNNEL_PATTERNS = (
+    (re.compile(r"not sent a coupon in (\d+) days"), N_("not sent a coupon in {n} days")),
+    (re.compile(r"not contacted in (\d+) days"), N_("not contacted in {n} days")),
+    (re.compile(r"active since (.+)"), N_("active since {n}")),
+    (re.compile(r"score >= (.+)"), N_("score >= {n}")),
+)
+
+
+def funnel_words(step: str) -> str:
+    """A funnel step (``recsys.campaign.audience`` names them in English) in the current language."""
+    if step in FUNNEL_STEPS:
+        return _(FUNNEL_STEPS[step])
+    for pattern, message in FUNNEL_PATTERNS:
+        if found := pattern.fullmatch(step):
+            return _(message).format(n=found.group(1))
+    return step
+
+
+#: The campaign's groups in legends.
+GROUP_NAMES = {"treatment": N_("treatment"), "control": N_("control")}
 
 
 def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = None, max_offers: int = 6,
@@ -438,7 +520,7 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     ``max_offers`` offers with the most targeted customers are drawn (one small panel each).
     """
     if histogram.empty:
-        return _style(go.Figure(), "No scores to show")
+        return _style(go.Figure(), _("No scores to show"))
     totals = histogram.groupby("item_id", sort=False)["targeted"].sum().sort_values(ascending=False, kind="stable")
     shown = list(totals.index[:max_offers])
     more = len(totals) - len(shown)
@@ -449,13 +531,16 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     )
     long = frame.melt(id_vars=["offer", "middle", "width"], value_vars=["scored", "targeted"], var_name="who",
                       value_name="customers")
-    long["who"] = long["who"].map({"scored": "all scored", "targeted": "targeted"})
+    scored, targeted = _("all scored"), _("targeted")
+    long["who"] = long["who"].map({"scored": scored, "targeted": targeted})
     offers = [o for o in dict.fromkeys(frame.set_index("item_id").loc[shown, "offer"])]
     height = max(280, 130 * len(offers) + 110)
     fig = px.bar(
         long, x="middle", y="customers", color="who", facet_row="offer", barmode="overlay", opacity=0.85,
-        color_discrete_map={"all scored": "#cfd8dc", "targeted": GROUP_COLORS["treatment"]},
-        category_orders={"offer": offers, "who": ["all scored", "targeted"]}, labels={"middle": "chance to redeem" if probability else "model score", "who": ""},
+        color_discrete_map={scored: "#cfd8dc", targeted: GROUP_COLORS["treatment"]},
+        category_orders={"offer": offers, "who": [scored, targeted]},
+        labels={"middle": _("chance to redeem") if probability else _("model score"), "who": "",
+                "customers": _("customers"), "offer": _("offer")},
         facet_row_spacing=min(0.1, 36 / height),
     )
     fig.update_traces(width=float(frame["width"].median()) if len(frame) else None)
@@ -467,10 +552,10 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     ))
     if probability:
         fig.update_xaxes(tickformat=".0%")
-    title = ("Chance to redeem: every eligible customer and those who get a coupon" if probability
-             else "Score distribution: who the model picks (higher = better fit)")
+    title = (_("Chance to redeem: every eligible customer and those who get a coupon") if probability
+             else _("Score distribution: who the model picks (higher = better fit)"))
     if more > 0:
-        title += f" — the {len(shown)} offers with most coupons ({more} more not shown)"
+        title += _(" — the {n} offers with most coupons ({more} more not shown)").format(n=len(shown), more=more)
     return _style(fig, title, height=height)
 
 
@@ -478,11 +563,13 @@ def group_mix(mix: pd.DataFrame, column: str) -> go.Figure:
     """Stacked bars: share of each offer's targeted customers by the values of one customer column."""
     fig = px.bar(
         mix, x="share", y="offer", color="value", orientation="h", color_discrete_sequence=PALETTE,
-        hover_data=["customers"], labels={"share": "share of targeted customers", "offer": "", "value": ""},
+        hover_data=["customers"],
+        labels={"share": _("share of targeted customers"), "offer": "", "value": "", "customers": _("customers")},
     )
     fig.update_layout(barmode="stack", xaxis_tickformat=".0%")
     fig.update_xaxes(title=None)
-    return _style(fig, f"Share of each offer's targeted customers, by {column.replace('_', ' ')}", height=max(260, 40 * mix["offer"].nunique() + 120))
+    return _style(fig, _("Share of each offer's targeted customers, by {column}").format(column=column_words(column)),
+                  height=max(260, 40 * mix["offer"].nunique() + 120))
 
 
 def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) -> go.Figure:
@@ -491,16 +578,16 @@ def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     fig = go.Figure(go.Bar(
         x=table["value"].astype(str), y=table["rate"], marker_color=colors, text=table["rate"].map("{:.1%}".format),
         textposition="outside", customdata=table[["targeted", "base"]],
-        hovertemplate="%{x}: %{y:.1%}<br>%{customdata[0]:,} of %{customdata[1]:,} customers<extra></extra>",
+        hovertemplate="%{x}: %{y:.1%}<br>" + _("%{customdata[0]:,} of %{customdata[1]:,} customers") + "<extra></extra>",
     ))
     judged = table.loc[table["ratio"].notna(), "rate"]
     if len(judged):
         best = float(judged.max())
         fig.add_hline(y=threshold * best, line_dash="dash", line_color=FLAG_COLOR,
-                      annotation_text="four-fifths of the top group", annotation_position="top right")
-    fig.update_yaxes(tickformat=".0%", title="share of the group targeted", rangemode="tozero")
+                      annotation_text=_("four-fifths of the top group"), annotation_position="top right")
+    fig.update_yaxes(tickformat=".0%", title=_("share of the group targeted"), rangemode="tozero")
     fig.update_xaxes(title=None)
-    return _style(fig, f"Share of each {column.replace('_', ' ')} group targeted (red: below four-fifths)")
+    return _style(fig, _("Share of each {column} group targeted (red: below four-fifths)").format(column=column_words(column)))
 
 
 # ------------------------------------------------------------------ explanations (recsys.insight.attribution)
@@ -508,7 +595,7 @@ UP_COLOR, DOWN_COLOR, NEUTRAL_COLOR = "#2e7d32", "#c62828", "#546e7a"
 
 
 def attribution_waterfall(
-    parts: pd.DataFrame, base: float, score: float, base_label: str, title: str = "Why this score"
+    parts: pd.DataFrame, base: float, score: float, base_label: str, title: str = N_("Why this score")
 ) -> go.Figure:
     """Horizontal waterfall from the base to the score: one bar per contributor (green up, red down).
 
@@ -530,10 +617,10 @@ def attribution_waterfall(
     fig.add_vline(x=base, line_dash="dot", line_color=NEUTRAL_COLOR,
                   annotation_text=f"{base_label}: {base:.3f}", annotation_position="top left")
     fig.add_vline(x=score, line_dash="dash", line_color="black",
-                  annotation_text=f"score {score:.3f}", annotation_position="top right")
+                  annotation_text=_("score {score}").format(score=f"{score:.3f}"), annotation_position="top right")
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(range=[low - pad, high + pad], title="score", zeroline=False)
-    return _style(fig, title, height=max(280, 36 * len(values) + 120))
+    fig.update_xaxes(range=[low - pad, high + pad], title=_("score"), zeroline=False)
+    return _style(fig, _(title), height=max(280, 36 * len(values) + 120))
 
 
 def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> go.Figure:
@@ -549,19 +636,19 @@ def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str
     names = {c: f"{c}  ({n:,})" for c, n in zip(order[CONTRIBUTOR], order[CUSTOMERS])}
     rows = [names[c] for c in order[CONTRIBUTOR]]
     fig = go.Figure(go.Bar(
-        x=order[MEAN], y=rows, orientation="h", name="mean lift",
+        x=order[MEAN], y=rows, orientation="h", name=_("mean lift"),
         marker_color=[UP_COLOR if m > 0 else DOWN_COLOR for m in order[MEAN]], opacity=0.75,
         text=[f"{m:+.3f}" for m in order[MEAN]], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>mean %{x:+.4f}<extra></extra>",
+        hovertemplate="%{y}<br>" + _("mean %{x:+.4f}") + "<extra></extra>",
     ))
     dots = px.strip(points.assign(row=points[CONTRIBUTOR].map(names)), x=ATTRIBUTION, y="row",
                     color_discrete_sequence=["#263238"])
-    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name="customers", showlegend=True,
+    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name=_("customers"), showlegend=True,
                        hovertemplate="%{y}<br>%{x:+.4f}<extra></extra>")
     fig.add_traces(dots.data)
     fig.add_vline(x=0, line_color=NEUTRAL_COLOR, line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
-    fig.update_xaxes(title="lift of this offer's score (attribution)")
+    fig.update_xaxes(title=_("lift of this offer's score (attribution)"))
     return _style(fig, title, height=max(320, 26 * len(order) + 130))
 
 
@@ -577,7 +664,7 @@ def attribution_heatmap(matrix: pd.DataFrame, title: str, x_title: str = "", y_t
         z=z, x=[_short(c) for c in matrix.columns], y=[_short(i) for i in matrix.index], zmid=0,
         zmin=-limit, zmax=limit, colorscale=[[0, DOWN_COLOR], [0.5, "#f5f5f5"], [1, UP_COLOR]],
         text=[[f"{v:+.2f}" for v in row] for row in z], texttemplate="%{text}", textfont={"size": 10},
-        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": "lift"},
+        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": _("lift")},
     ))
     fig.update_yaxes(autorange="reversed", title=y_title or None)
     fig.update_xaxes(title=x_title or None, tickangle=-30)
@@ -595,6 +682,9 @@ def _short(label: object, width: int = 40) -> str:
 FAIR_COLOR = "#1e88e5"
 MUTED_COLOR = "#b0bec5"
 HISTORY_COLORS = {"shown in the past": "#b0bec5", "responded in the past": "#78909c", "offered by the model": FAIR_COLOR}
+#: The series of :func:`favourable_history` (callers name them in English; shown translated).
+HISTORY_NAMES = {"shown in the past": N_("shown in the past"), "responded in the past": N_("responded in the past"),
+                 "offered by the model": N_("offered by the model")}
 
 
 def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: float = 0.8) -> go.Figure:
@@ -606,7 +696,7 @@ def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: flo
     """
     shown = table.dropna(subset=["ratio"]).sort_values("ratio", ascending=True, kind="stable")
     if shown.empty:
-        return _style(go.Figure(), "No favourable offers to compare")
+        return _style(go.Figure(), _("No favourable offers to compare"))
     top = pd.concat([shown["ratio"], shown["ratio_high"]]).max(skipna=True)
     top = 1.0 if pd.isna(top) else float(top)
     colors = [FLAG_COLOR if f else (FAIR_COLOR if j else MUTED_COLOR) for f, j in zip(shown["flagged"], shown["judged"])]
@@ -616,13 +706,16 @@ def disparate_impact(table: pd.DataFrame, column: str, what: str, threshold: flo
         error_x={"type": "data", "symmetric": False, "array": (shown["ratio_high"] - shown["ratio"]).clip(lower=0),
                  "arrayminus": (shown["ratio"] - shown["ratio_low"]).clip(lower=0), "color": "#455a64", "thickness": 1.2},
         customdata=shown[["rate", "customers"]],
-        hovertemplate="%{y}: %{x:.2f}x the top group<br>rate %{customdata[0]:.1%} of %{customdata[1]:,} customers<extra></extra>",
+        hovertemplate=_("%{y}: %{x:.2f}x the top group<br>rate %{customdata[0]:.1%} of %{customdata[1]:,} customers")
+        + "<extra></extra>",
     ))
     fig.add_vline(x=threshold, line_dash="dash", line_color=FLAG_COLOR,
-                  annotation_text="four-fifths line", annotation_position="top")
-    fig.update_xaxes(title=f"{what}: rate relative to the most-offered group", range=[0, max(1.05, top + 0.05)])
+                  annotation_text=_("four-fifths line"), annotation_position="top")
+    fig.update_xaxes(title=_("{what}: rate relative to the most-offered group").format(what=what),
+                     range=[0, max(1.05, top + 0.05)])
     fig.update_yaxes(title=None)
-    return _style(fig, f"Who is offered {what}, by {column.replace('_', ' ')} (red: below four-fifths)",
+    return _style(fig, _("Who is offered {what}, by {column} (red: below four-fifths)").format(
+                      what=what, column=column_words(column)),
                   height=max(260, 36 * len(shown) + 120))
 
 
@@ -631,17 +724,21 @@ def favourable_history(tables: dict[str, pd.DataFrame], column: str, what: str) 
     and offered by the model (``tables``: series name -> ``recsys.insight.groups.offer_rates`` output)."""
     frames = [t.assign(series=name)[["group", "rate", "series"]] for name, t in tables.items() if not t.empty]
     if not frames:
-        return _style(go.Figure(), "No history to compare")
+        return _style(go.Figure(), _("No history to compare"))
     long = pd.concat(frames, ignore_index=True).dropna(subset=["rate"])
+    words = {name: _(HISTORY_NAMES[name]) if name in HISTORY_NAMES else name for name in tables}
+    long["series"] = long["series"].map(words)
     order = sorted(long["group"].astype(str).unique())
     fig = px.bar(
         long, x="group", y="rate", color="series", barmode="group", text=long["rate"].map("{:.0%}".format),
-        color_discrete_map=HISTORY_COLORS, category_orders={"group": order, "series": list(tables)},
-        labels={"group": "", "rate": f"share of offers that are {what}", "series": ""},
+        color_discrete_map=_translated_colors(HISTORY_COLORS, words),
+        category_orders={"group": order, "series": [words[t] for t in tables]},
+        labels={"group": "", "rate": _("share of offers that are {what}").format(what=what), "series": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-    return _style(fig, f"{what.capitalize()}: the past against the model, by {column.replace('_', ' ')}", height=380)
+    return _style(fig, _("{what}: the past against the model, by {column}").format(
+        what=what.capitalize(), column=column_words(column)), height=380)
 
 
 def group_metric_intervals(table: pd.DataFrame, column: str, metric: str) -> go.Figure:
@@ -651,38 +748,43 @@ def group_metric_intervals(table: pd.DataFrame, column: str, metric: str) -> go.
     """
     rows = table[(table["metric"] == metric) & (table["customers"] > 0)].sort_values("mean", kind="stable")
     if rows.empty:
-        return _style(go.Figure(), f"No {metric} to show")
+        return _style(go.Figure(), _("No {metric} to show").format(metric=metric))
     fig = go.Figure(go.Scatter(
         x=rows["mean"], y=rows["group"].astype(str), mode="markers", marker={"size": 11, "color": FAIR_COLOR},
         error_x={"type": "data", "symmetric": False, "array": rows["ci_high"] - rows["mean"],
                  "arrayminus": rows["mean"] - rows["ci_low"], "color": FAIR_COLOR, "thickness": 1.5},
         customdata=rows[["customers", "ci_low", "ci_high"]],
-        hovertemplate="%{y}: %{x:.3f} (95%% interval %{customdata[1]:.3f}-%{customdata[2]:.3f})<br>%{customdata[0]:,} customers<extra></extra>",
+        hovertemplate=_("%{y}: %{x:.3f} (95%% interval %{customdata[1]:.3f}-%{customdata[2]:.3f})<br>"
+                        "%{customdata[0]:,} customers") + "<extra></extra>",
     ))
     overall = float((rows["mean"] * rows["customers"]).sum() / rows["customers"].sum())
-    fig.add_vline(x=overall, line_dash="dot", line_color="#757575", annotation_text="all customers", annotation_position="top")
+    fig.add_vline(x=overall, line_dash="dot", line_color="#757575", annotation_text=_("all customers"),
+                  annotation_position="top")
     fig.update_xaxes(title=metric, rangemode="tozero")
     fig.update_yaxes(title=None)
-    return _style(fig, f"{metric} by {column.replace('_', ' ')} (whiskers: 95% intervals)", height=max(240, 34 * len(rows) + 110))
+    return _style(fig, _("{metric} by {column} (whiskers: 95% intervals)").format(metric=metric, column=column_words(column)),
+                  height=max(240, 34 * len(rows) + 110))
 
 
 def exposure_shares(table: pd.DataFrame, column: str) -> go.Figure:
     """Per offer group: share of recommendation slots against share of catalogue and past interactions."""
     if table.empty:
-        return _style(go.Figure(), "No offer groups to show")
-    names = {"slot_share": "recommendation slots", "catalogue_share": "catalogue", "interaction_share": "past interactions"}
+        return _style(go.Figure(), _("No offer groups to show"))
+    names = {"slot_share": _("recommendation slots"), "catalogue_share": _("catalogue"),
+             "interaction_share": _("past interactions")}
     present = [c for c in names if c in table.columns and table[c].notna().any()]
     long = table.melt(id_vars="group", value_vars=present, var_name="share of", value_name="share")
     long["share of"] = long["share of"].map(names)
     order = list(table.sort_values("slot_share", ascending=True)["group"].astype(str))
     fig = px.bar(
         long, x="share", y="group", color="share of", barmode="group", orientation="h",
-        color_discrete_map={"recommendation slots": FAIR_COLOR, "catalogue": MUTED_COLOR, "past interactions": "#78909c"},
+        color_discrete_map={names["slot_share"]: FAIR_COLOR, names["catalogue_share"]: MUTED_COLOR,
+                            names["interaction_share"]: "#78909c"},
         category_orders={"group": order, "share of": [names[c] for c in present]},
-        labels={"group": "", "share": "share", "share of": ""},
+        labels={"group": "", "share": _("share"), "share of": ""},
     )
     fig.update_xaxes(tickformat=".0%")
-    return _style(fig, f"Exposure by {column.replace('_', ' ')}: slots against catalogue and history",
+    return _style(fig, _("Exposure by {column}: slots against catalogue and history").format(column=column_words(column)),
                   height=max(300, 26 * len(table) * max(len(present), 1) // 2 + 140))
 
 
@@ -690,18 +792,19 @@ def lorenz_curve(exposure: pd.Series, gini: float | None = None) -> go.Figure:
     """Lorenz curve of recommendation slots over offers (least-shown first), with the equality line."""
     counts = pd.Series(exposure, dtype=float).sort_values().to_numpy()
     if len(counts) == 0 or counts.sum() <= 0:
-        return _style(go.Figure(), "No exposure to show")
+        return _style(go.Figure(), _("No exposure to show"))
     x = [0.0, *((pd.RangeIndex(1, len(counts) + 1) / len(counts)).tolist())]
     y = [0.0, *(counts.cumsum() / counts.sum()).tolist()]
     fig = go.Figure([
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": MUTED_COLOR}, name="every offer equal",
-                   hoverinfo="skip"),
-        go.Scatter(x=x, y=y, mode="lines", fill="tonexty", line={"color": FAIR_COLOR, "width": 2.5}, name="the model's lists",
-                   hovertemplate="least-shown %{x:.0%} of offers get %{y:.0%} of slots<extra></extra>"),
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": MUTED_COLOR},
+                   name=_("every offer equal"), hoverinfo="skip"),
+        go.Scatter(x=x, y=y, mode="lines", fill="tonexty", line={"color": FAIR_COLOR, "width": 2.5},
+                   name=_("the model's lists"),
+                   hovertemplate=_("least-shown %{x:.0%} of offers get %{y:.0%} of slots") + "<extra></extra>"),
     ])
-    fig.update_xaxes(title="share of offers (least shown first)", tickformat=".0%", range=[0, 1])
-    fig.update_yaxes(title="share of recommendation slots", tickformat=".0%", range=[0, 1])
-    title = "How evenly offers are shown" + (f" (Gini {gini:.2f})" if gini is not None else "")
+    fig.update_xaxes(title=_("share of offers (least shown first)"), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=_("share of recommendation slots"), tickformat=".0%", range=[0, 1])
+    title = _("How evenly offers are shown") + (f" (Gini {gini:.2f})" if gini is not None else "")
     return _style(fig, title, height=360)
 
 
@@ -730,54 +833,58 @@ def tradeoff_curve(sweep: pd.DataFrame, x: str, y: str, *, chosen: float | None 
     """
     frame = sweep.dropna(subset=[x, y]).sort_values("strength")
     if frame.empty:
-        return _style(go.Figure(), "No trade-off to show")
+        return _style(go.Figure(), _("No trade-off to show"))
     fig = go.Figure()
     for column, words in (also or {}).items():
         if column in frame.columns and frame[column].notna().any():
             fig.add_trace(go.Scatter(
                 x=frame[column], y=frame[y], mode="lines+markers", name=words, line={"color": MUTED_COLOR, "dash": "dot"},
                 marker={"size": 6, "color": MUTED_COLOR}, customdata=frame["strength"],
-                hovertemplate=f"strength %{{customdata:.2f}}<br>{words}: %{{x:.3f}}<extra></extra>",
+                hovertemplate=_("strength %{customdata:.2f}") + f"<br>{words}: %{{x:.3f}}<extra></extra>",
             ))
     fig.add_trace(go.Scatter(
         x=frame[x], y=frame[y], mode="lines+markers+text", text=_sparse_labels(frame, x, y),
         textposition="top center", marker={"size": 9, "color": FAIR_COLOR}, line={"color": FAIR_COLOR},
         customdata=frame["strength"], name=x_label or x,
-        hovertemplate=f"strength %{{customdata:.2f}}<br>{x_label or x}: %{{x:.3f}}<br>{y_label or y}: %{{y:.4f}}<extra></extra>",
+        hovertemplate=_("strength %{customdata:.2f}")
+        + f"<br>{x_label or x}: %{{x:.3f}}<br>{y_label or y}: %{{y:.4f}}<extra></extra>",
     ))
     if chosen is not None:
         pick = frame[(frame["strength"] - chosen).abs() < 1e-9]
         if len(pick):
-            fig.add_trace(go.Scatter(x=pick[x], y=pick[y], mode="markers", name="chosen",
+            fig.add_trace(go.Scatter(x=pick[x], y=pick[y], mode="markers", name=_("chosen"),
                                      marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": FLAG_COLOR, "width": 3}}))
     if threshold is not None:
-        fig.add_vline(x=threshold, line_dash="dash", line_color=FLAG_COLOR, annotation_text="four-fifths line",
+        fig.add_vline(x=threshold, line_dash="dash", line_color=FLAG_COLOR, annotation_text=_("four-fifths line"),
                       annotation_position="bottom left")
     fig.update_xaxes(title=x_label or x)
     fig.update_yaxes(title=y_label or y)
     fig.update_layout(showlegend=bool(also))
-    return _style(fig, f"Trade-off: {y_label or y} against {x_label or x} (labels: strength)", height=420)
+    return _style(fig, _("Trade-off: {y} against {x} (labels: strength)").format(y=y_label or y, x=x_label or x),
+                  height=420)
 
 
 RELIABILITY_COLORS = {"predicted": "#1e88e5", "observed": "#43a047"}
 
 
-def reliability_chart(deciles: pd.DataFrame, title: str = "Do the predicted chances come true?") -> go.Figure:
+def reliability_chart(deciles: pd.DataFrame, title: str = N_("Do the predicted chances come true?")) -> go.Figure:
     """Predicted against observed response rate (%) per tenth of customer x offer pairs, from a
     reliability table (``decile``, ``mean_predicted``, ``observed_rate``, ``rows``)."""
     if deciles is None or not len(deciles):
-        return _style(go.Figure(), "No calibration figures for this run")
+        return _style(go.Figure(), _("No calibration figures for this run"))
     frame = pd.DataFrame(deciles)
+    predicted, observed = _("predicted"), _("observed")
     long = pd.DataFrame({
         "tenth": frame["decile"].astype(int).tolist() * 2,
-        "what": ["predicted"] * len(frame) + ["observed"] * len(frame),
+        "what": [predicted] * len(frame) + [observed] * len(frame),
         "rate": (pd.concat([frame["mean_predicted"], frame["observed_rate"]], ignore_index=True) * 100).to_numpy(),
     })
     fig = px.bar(
         long, x="tenth", y="rate", color="what", barmode="group", text=long["rate"].map("{:.1f}%".format),
-        color_discrete_map=RELIABILITY_COLORS,
-        labels={"tenth": "tenth of customer x offer pairs, least to most likely", "rate": "response rate (%)", "what": ""},
+        color_discrete_map={predicted: RELIABILITY_COLORS["predicted"], observed: RELIABILITY_COLORS["observed"]},
+        labels={"tenth": _("tenth of customer x offer pairs, least to most likely"), "rate": _("response rate (%)"),
+                "what": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
     fig.update_xaxes(dtick=1)
-    return _style(fig, title, height=380)
+    return _style(fig, _(title), height=380)

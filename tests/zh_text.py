@@ -22,6 +22,8 @@ KEEP = {
     "plotly", "jieba", "ndcg", "auc", "rfm", "roi", "qini", "id", "ids", "url", "http", "https", "www", "e-mail",
     "email", "cli", "api", "logistic", "hillstrom", "uci", "online", "retail", "adam", "adagrad", "sql",
     "promolens_currency", "promolens_lang", "gbp", "usd", "eur", "chf", "jpy", "cny", "rmb", "english",
+    # statistics and method names, and the letters of their notation (p < 0.001, k clusters, precision@k)
+    "p", "k", "k-means", "t-sne", "pca", "welch", "holm", "delta", "gini", "precision", "recall",
 }
 _STRIP = [
     re.compile(r":material/[a-z_]+:"),          # icons
@@ -108,8 +110,9 @@ def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     (all capitals), not identifiers with digits and not one of the data's own names (``allowed``)."""
     allowed_lower = {str(a).lower() for a in allowed}
     for name in sorted(allowed_lower, key=len, reverse=True):  # the data's names, possibly several words
-        if " " in name:
-            text = re.sub(re.escape(name), " ", text, flags=re.I)
+        if " " in name or "_" in name:  # "loyalty_tier", also as Markdown escapes it ("loyalty\\_tier")
+            for form in {name, name.replace("_", "\\_")}:
+                text = re.sub(re.escape(form), " ", text, flags=re.I)
     for pattern in _STRIP:
         text = pattern.sub(" ", text)
     words = []

@@ -13,9 +13,10 @@ Every module takes plain frames (scores, customers, offers, interactions); only
 * :mod:`~recsys.campaign.ranks` - ranks of pairs within customers or offers by one vectorised sort.
 * :mod:`~recsys.campaign.export` - the spreadsheet-safe CSV and JSON manifest of a targeting list.
 * :mod:`~recsys.campaign.measure` - joins results back to an export: uplift by arm and score decile.
+* :mod:`~recsys.campaign.verdicts` - the measurement's plain-language verdicts and warnings.
 
 The submodules are imported by name (``from recsys.campaign import export``), so a page that only
 exports or measures does not load the LP solver.
 """
 
-__all__ = ["spec", "audience", "allocation", "holdout", "ranks", "export", "measure"]
+__all__ = ["spec", "audience", "allocation", "holdout", "ranks", "export", "measure", "verdicts"]

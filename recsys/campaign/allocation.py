@@ -31,6 +31,7 @@ from scipy.optimize import linprog
 from recsys.campaign.holdout import uniform_hash
 from recsys.campaign.ranks import global_order, rank_within, sort_by_group
 from recsys.campaign.spec import EXACT_MAX_PAIRS, Method, TargetingError
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import jsonable
 
 #: Share of the score range added to shifted weights so the weakest eligible pair is worth > 0.
@@ -200,17 +201,17 @@ def allocate(
     if method == "auto":
         method = "exact" if len(w) <= exact_max_pairs else "fast"
         if method == "fast":
-            notes.append(f"{len(w):,} candidate pairs is more than the exact limit of {exact_max_pairs:,}: "
-                         "used sampled dual prices + deferred acceptance.")
+            notes.append(_("{pairs} candidate pairs is more than the exact limit of {limit}: used sampled dual prices + "
+                           "deferred acceptance.").format(pairs=f"{len(w):,}", limit=f"{exact_max_pairs:,}"))
     if method == "exact":
         solved = _solve_lp(problem)
         if solved is None:
-            notes.append("The LP solver did not finish; kept greedy by score.")
+            notes.append(_("The LP solver did not finish; kept greedy by score."))
         else:
             candidate, lp_value, rounded = solved
             bound = min(bound, lp_value)
             if rounded:
-                notes.append("A money total makes this a knapsack: the LP solution was rounded down and refilled.")
+                notes.append(_("A money total makes this a knapsack: the LP solution was rounded down and refilled."))
             if _feasible(problem, candidate) and w[candidate].sum() >= greedy_weight - 1e-9:
                 chosen, used = candidate, "exact+rounding" if rounded else "exact"
     elif method == "fast":
@@ -219,7 +220,7 @@ def allocate(
         if _feasible(problem, candidate) and w[candidate].sum() > greedy_weight:
             chosen, used = candidate, "fast"
         else:
-            notes.append("Greedy by score was at least as good as the price-adjusted allocation; kept greedy.")
+            notes.append(_("Greedy by score was at least as good as the price-adjusted allocation; kept greedy."))
     elif method != "greedy":
         raise TargetingError(f"Unknown allocation method {method!r}. Fix: use auto, exact, greedy or fast.")
     weight = float(w[chosen].sum())

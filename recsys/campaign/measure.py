@@ -50,6 +50,8 @@ import pandas as pd
 from scipy import stats
 
 from recsys.core import columns as C
+from recsys.campaign.verdicts import fmt_ci, fmt_lift, fmt_p
+from recsys.campaign.verdicts import verdicts as verdict_words
 from recsys.core.jsonio import jsonable
 from recsys.metrics.uplift import evaluate_uplift
 from recsys.data.validate import (
@@ -77,7 +79,8 @@ _FALSE = frozenset({"0", "false", "no", "n", "f", ""})
 _ARM_WORDS = ("arm", "group", "segment", "variant", "treatment", "cell", "condition", "bucket", "test")
 _OUTCOME_WORDS = ("conver", "redeem", "visit", "revenue", "spend", "sales", "order", "bought", "purchas", "click",
                   "value", "amount", "response", "respond", "outcome", "churn", "open")
-_CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "no ", "no-", "no_", "none", "baseline", "untreated")
+_CONTROL_WORDS = ("control", "holdout", "hold-out", "hold out", "no ", "no-", "no_", "none", "baseline", "untreated",
+                  "对照", "空白组")  # Chinese files: 对照组 (control group), 空白组 (blank group)
 
 
 class MeasureError(DataError):
@@ -337,7 +340,7 @@ def measure(
     if offer:
         data[C.ITEM_ID] = frame[offer].astype(str).to_numpy()
         by_offer = _split_table(data, C.ITEM_ID, control, outcomes, kinds, alpha, power)
-    warnings = _verdicts(arms_table, uplift, alpha, power)
+    warnings = verdict_words(arms_table, uplift, alpha, power)
     verdicts = [v for v in arms_table["verdict"] if v] + ([] if uplift is None or uplift.empty else list(uplift["verdict"]))
     params = {
         "source": source, "arm_column": arm, "control": control, "outcomes": outcomes, "kinds": kinds,
@@ -557,83 +560,6 @@ def _uplift(data: pd.DataFrame, control: str, outcomes: list[str], score_bins: i
     return pd.DataFrame(rows)
 
 
-# ============================================================================== words
-def _verdicts(arms: pd.DataFrame, uplift: pd.DataFrame | None, alpha: float, power: float) -> list[str]:
-    """Add a ``verdict`` column to ``arms`` (treated rows) and ``uplift``; return the warnings."""
-    warnings: list[str] = []
-    treated = arms[~arms["is_control"]]
-    controls = arms[arms["is_control"]].set_index("outcome")
-    texts = []
-    for row in treated.itertuples(index=False):  # one sentence per (outcome, arm): a handful
-        c = controls.loc[row.outcome]
-        rate = row.kind == "rate"
-        what = f"the {row.outcome} rate" if rate else f"{row.outcome} per customer"
-        ci = f"{1 - alpha:.0%} CI {_fmt_ci(row.lift_low, row.lift_high, rate)}"
-        rel = f", {row.rel_lift:+.1%}" if np.isfinite(row.rel_lift) else ""
-        change = f"{_fmt(row.mean, rate)} vs {_fmt(c['mean'], rate)} in the control group ({_fmt_lift(row.lift, rate)}{rel}; {ci})"
-        more = "more" if row.incremental >= 0 else "fewer"
-        extra = (f"about {abs(row.incremental):,.0f} {more} customers counted as '{row.outcome}'" if rate
-                 else f"about {abs(row.incremental):,.2f} {more} {row.outcome} in total")
-        if row.p_value < alpha:
-            direction = "raised" if row.lift > 0 else "lowered"
-            text = (f"{row.arm} {direction} {what}: {change}. A difference this large is unlikely to be chance "
-                    f"({_fmt_p(row.p_value)}). That is {extra} among {row.n:,} customers.")
-            if row.p_holm >= alpha:
-                text += " Note: with this many comparisons (Holm adjustment) it is no longer clearly significant."
-        else:
-            text = (f"We cannot tell whether {row.arm} changed {what}: {change}. The interval includes no change "
-                    f"({_fmt_p(row.p_value)}).")
-            if row.power < power:
-                needed = row.control_needed
-                more = (f" About {needed:,.0f} control customers would be needed to detect a lift this size."
-                        if np.isfinite(needed) else " More customers in both groups would be needed to detect a lift this size.")
-                warnings.append(
-                    f"{row.arm}, {row.outcome}: the control group ({int(c['n']):,}) is too small to detect the observed "
-                    f"effect: the smallest lift this test detects reliably ({power:.0%} power) is "
-                    f"{_fmt_lift(row.mde, rate)}, the observed lift is {_fmt_lift(row.lift, rate)} "
-                    f"(power {row.power:.0%}).{more}"
-                )
-        texts.append(text)
-    arms["verdict"] = None
-    arms.loc[treated.index, "verdict"] = texts
-    if uplift is not None and len(uplift):
-        texts = []
-        for row in uplift.itertuples(index=False):
-            rate = bool((arms.loc[arms["outcome"] == row.outcome, "kind"] == "rate").any())
-            share = f"{row.share:.0%}"
-            base = (f"{row.arm}, {row.outcome}: lift {_fmt_lift(row.lift_top, rate)} in the top {share} of scores vs "
-                    f"{_fmt_lift(row.lift_bottom, rate)} in the bottom {share} ({_fmt_p(row.p_value)})")
-            if row.p_value < alpha and row.difference > 0:
-                texts.append(base + ": the model finds customers who respond because of the coupon.")
-            elif row.p_value < alpha:
-                texts.append(base + ": high scores respond *less* to the coupon; the model finds people who would buy anyway.")
-            else:
-                texts.append(base + ": no clear difference, so we cannot tell whether high scores respond more "
-                             "because of the coupon.")
-        uplift["verdict"] = texts
-    return warnings
-
-
-def _fmt(value: float, rate: bool) -> str:
-    return f"{value:.2%}" if rate else f"{value:,.4f}"
-
-
-def _fmt_lift(value: float, rate: bool) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{value * 100:+.2f} points" if rate else f"{value:+,.4f}"
-
-
-def _fmt_ci(low: float, high: float, rate: bool) -> str:
-    if rate:
-        return f"{low * 100:+.2f} to {high * 100:+.2f} points"
-    return f"{low:+,.4f} to {high:+,.4f}"
-
-
-def _fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 # ============================================================================== input checks
 def _arm_labels(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
@@ -786,10 +712,10 @@ def format_report(result: Measurement) -> str:
             "arm": part["arm"] + np.where(part["is_control"], " (control)", ""),
             "customers": part["n"].map("{:,}".format),
             "rate" if rate else "mean": part["mean"].map("{:.4f}".format),
-            "lift": [("" if np.isnan(v) else _fmt_lift(v, rate)) for v in part["lift"]],
-            f"{1 - result.params.get('alpha', ALPHA):.0%} CI": [("" if np.isnan(lo) else _fmt_ci(lo, hi, rate)) for lo, hi in zip(part["lift_low"], part["lift_high"])],
+            "lift": [("" if np.isnan(v) else fmt_lift(v, rate)) for v in part["lift"]],
+            f"{1 - result.params.get('alpha', ALPHA):.0%} CI": [("" if np.isnan(lo) else fmt_ci(lo, hi, rate)) for lo, hi in zip(part["lift_low"], part["lift_high"])],
             "relative": [("" if np.isnan(v) else f"{v:+.1%}") for v in part["rel_lift"]],
-            "p": [("" if np.isnan(v) else _fmt_p(v).replace("p = ", "").replace("p ", "")) for v in part["p_value"]],
+            "p": [("" if np.isnan(v) else fmt_p(v).replace("p = ", "").replace("p ", "")) for v in part["p_value"]],
             "incremental": [("" if np.isnan(v) else f"{v:,.{0 if rate else 2}f}") for v in part["incremental"]],
         })
         lines += [f"== {outcome} ({'rate' if rate else 'mean per customer'})", shown.to_string(index=False), ""]

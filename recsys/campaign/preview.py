@@ -17,6 +17,8 @@ import pandas as pd
 from recsys.campaign import export
 from recsys.campaign.spec import CampaignError
 from recsys.core import columns as C
+from recsys.core.i18n import N_, current_language
+from recsys.core.i18n import gettext as _
 from recsys.insight.rerank import RerankSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,17 +62,20 @@ def offer_choices(
     labels = pd.Series([names[i] if names[i] == i else f"{names[i]} ({i})" for i in ids], index=ids, dtype=object)
     table = offer_table(items, ids, start, end).set_index(C.ITEM_ID)
     first, last = table[export.OFFER_START], table[export.OFFER_END]
-    dates = np.where((first != "") | (last != ""), " · " + first.str.replace("^$", "…", regex=True) + " to "
+    dates = np.where((first != "") | (last != ""), " · " + first.str.replace("^$", "…", regex=True) + _(" to ")
                      + last.str.replace("^$", "…", regex=True), "")
     labels = labels + pd.Series(dates, index=table.index).reindex(labels.index).fillna("")
     status = offer_status(items, ids, start, end, day)
-    labels = labels + np.where(status != "", " · " + status, "")
+    words = status.map(lambda s: _(STATUS_WORDS[s]) if s in STATUS_WORDS else s)
+    labels = labels + np.where(status != "", " · " + words, "")
     order = np.argsort(status.map(STATUS_ORDER).fillna(0).to_numpy(), kind="stable")
     return dict(zip(labels.index[order], labels.to_numpy()[order]))
 
 
 LIVE, UPCOMING, ENDED = "live", "upcoming", "ended"
 STATUS_ORDER = {LIVE: 0, "": 0, UPCOMING: 1, ENDED: 2}
+#: An offer's status in a picker, in the current language.
+STATUS_WORDS = {LIVE: N_("live"), UPCOMING: N_("upcoming"), ENDED: N_("ended")}
 
 
 def offer_status(items: pd.DataFrame | None, offers: Iterable[Any], start: str | None, end: str | None,
@@ -201,24 +206,28 @@ def selection_by_group(
 def _selection_messages(
     column: str, table: pd.DataFrame, judged_best: float, min_size: int
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
-    label = column.replace("_", " ")
+    label = column.replace("_", " ") if current_language() == "en" else column  # other languages: the data's name
     small = table[table[BASE] < min_size]
-    notes = (f"Too few customers to judge (under {min_size}): {', '.join(map(str, small[VALUE]))}.",) if len(small) else ()
+    notes = (_("Too few customers to judge (under {n}): {groups}.").format(
+        n=min_size, groups=", ".join(map(str, small[VALUE]))),) if len(small) else ()
     if table.empty or not np.isfinite(judged_best) or judged_best <= 0:
-        return (), None, (f"No {label} group with {min_size}+ customers has anyone targeted: nothing to compare.", *notes)
+        return (), None, (_("No {label} group with {n}+ customers has anyone targeted: nothing to compare.").format(
+            label=label, n=min_size), *notes)
     top = table[(table[BASE] >= min_size)].iloc[0]
     flagged = table[table[FLAG]]
     warnings = tuple(
-        f"**{label} = {row.value}**: {row.rate:.1%} of these customers are targeted, against {top.rate:.1%} of "
-        f"**{top.value}** (the most targeted group) — a ratio of {row.ratio:.2f}, below the four-fifths rule "
-        f"(0.80). The campaign reaches this group much less than others; check the customer filters and "
-        f"segments, or re-rank on the Fairness page."
+        _("**{label} = {value}**: {rate} of these customers are targeted, against {top_rate} of "
+          "**{top}** (the most targeted group) — a ratio of {ratio}, below the four-fifths rule "
+          "(0.80). The campaign reaches this group much less than others; check the customer filters and "
+          "segments, or re-rank on the Fairness page.").format(
+            label=label, value=row.value, rate=f"{row.rate:.1%}", top_rate=f"{top.rate:.1%}", top=top.value,
+            ratio=f"{row.ratio:.2f}")
         for row in flagged.itertuples(index=False)
     )
-    verdict = None if warnings else (
-        f"Every {label} group with {min_size}+ customers is targeted at least four-fifths as often as the most "
-        f"targeted group (**{top.value}**, {top.rate:.1%}): no adverse-impact flag under the four-fifths rule."
-    )
+    verdict = None if warnings else _(
+        "Every {label} group with {n}+ customers is targeted at least four-fifths as often as the most "
+        "targeted group (**{top}**, {rate}): no adverse-impact flag under the four-fifths rule.").format(
+        label=label, n=min_size, top=top.value, rate=f"{top.rate:.1%}")
     return warnings, verdict, notes
 
 

@@ -16,6 +16,8 @@ import pandas as pd
 
 from recsys.campaign import export
 from recsys.core import columns as C
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
 from recsys.core.progress import ProgressCallback
 from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
 
@@ -23,9 +25,9 @@ from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TR
 REASON_CHUNK_ROWS = 20_000
 #: Views of an attribution (see :meth:`recsys.insight.attribution.ScoreExplainer.column_values`).
 REASON_VIEWS: dict[str, str] = {
-    "customer": "what about this customer fits this offer (compared with the average customer)",
-    "score": "the whole score (compared with the average customer and the average offer)",
-    "offer": "why this offer rather than the average offer for this customer",
+    "customer": N_("what about this customer fits this offer (compared with the average customer)"),
+    "score": N_("the whole score (compared with the average customer and the average offer)"),
+    "offer": N_("why this offer rather than the average offer for this customer"),
 }
 DEFAULT_REASON_VIEW = "customer"
 
@@ -117,14 +119,15 @@ def top_reasons(
     out = np.empty(len(users_arr), dtype=object)
     for start in range(0, len(users_arr), chunk_rows):  # blocks of pairs, each vectorised
         stop = min(start + chunk_rows, len(users_arr))
-        report(f"Explaining pairs {start + 1:,}-{stop:,} of {len(users_arr):,}", start / len(users_arr))
+        report(_("Explaining pairs {first}-{last} of {total}").format(
+            first=f"{start + 1:,}", last=f"{stop:,}", total=f"{len(users_arr):,}"), start / len(users_arr))
         explanation = explainer.explain_rows(
             explainer.user_rows(users_arr[start:stop], new_users), explainer.item_rows(items_arr[start:stop], new_items),
             view=view, full_labels=False,  # type: ignore[arg-type]
         )
         out[start:stop] = reason_text(np.asarray(explanation.values, dtype=np.float64),
                                       np.asarray(explanation.display_data, dtype=object), n)
-    report("Explained", 1.0)
+    report(_("Explained"), 1.0)
     return pd.Series(out, dtype=object)
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.campaign.spec import TargetingError
+from recsys.core.i18n import gettext as _
 from recsys.core import columns as C
 
 Objective = Literal["response", "uplift", "profit"]
@@ -263,10 +264,12 @@ class Selection:
 
     def note(self) -> str:
         if self.objective == "response":
-            return "Ranked by the chance to convert if sent (not by the change the coupon makes)."
-        return (f"{self.negative_customers:,} customer(s) left out: no coupon has a positive expected incremental "
-                f"{'profit' if self.objective == 'profit' else 'effect'} for them ({self.negative_pairs:,} pair(s)); "
-                f"{self.deeper_than_needed:,} deeper-than-needed pair(s) replaced by a cheaper depth of the same offer.")
+            return _("Ranked by the chance to convert if sent (not by the change the coupon makes).")
+        return _("{customers} customer(s) left out: no coupon has a positive expected incremental {what} for them "
+                 "({pairs} pair(s)); {deeper} deeper-than-needed pair(s) replaced by a cheaper depth of the same "
+                 "offer.").format(customers=f"{self.negative_customers:,}",
+                                  what=_("profit") if self.objective == "profit" else _("effect"),
+                                  pairs=f"{self.negative_pairs:,}", deeper=f"{self.deeper_than_needed:,}")
 
 
 def select_pairs(values: pd.DataFrame, items: pd.DataFrame, objective: str, depth_column: str = "discount_depth",

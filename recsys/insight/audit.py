@@ -33,11 +33,15 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.data.dataset import customer_ids
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
 from recsys.insight.groups import FOUR_FIFTHS, group_gaps, group_table, offer_rates
 from recsys.insight.rerank import RERANK_KINDS, RerankSettings, pool_size, rerank
-from recsys.insight.rules import ItemRule, UserRule, customers_phrase, default_favourable, group_labels, item_group_labels
+from recsys.insight.rules import (
+    ItemRule, UserRule, column_words, customers_phrase, default_favourable, group_labels, item_group_labels,
+)
 from recsys.insight.tradeoff import EvalSetup, tradeoff_sweep
 from recsys.learn.model import relevant_pairs
 from recsys.metrics.base import GROUP_COLUMN
@@ -287,7 +291,8 @@ def compute_audit(
     universe = customer_universe(dataset)
     population = sample_users(universe, config.max_users, config.seed)
     if len(population) < len(universe):
-        notes.append(f"Audited a random sample of {len(population):,} of {len(universe):,} customers (seed {config.seed}).")
+        notes.append(_("Audited a random sample of {n} of {total} customers (seed {seed}).").format(
+            n=f"{len(population):,}", total=f"{len(universe):,}", seed=config.seed))
     groups = group_labels(users_table, config.user_column)
     report(progress, f"Scoring {len(population):,} customers", 0.15)
     length = max(k, offer_k)
@@ -296,7 +301,7 @@ def compute_audit(
     else:
         pool = model.recommend(population, k=pool_size(config.rerank, length), unknown="cold")
         reco = rerank(pool, config.rerank, length, items=items_table, users=users_table, model=model)
-        notes.append(f"Lists after the re-ranking: {config.rerank.describe(items_table)}.")
+        notes.append(_("Lists after the re-ranking: {rerank}.").format(rerank=config.rerank.describe(items_table)))
     timings["recommend"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -311,9 +316,10 @@ def compute_audit(
             accuracy = group_table(per_user, groups, present, **boot)
             gaps = group_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
         else:
-            notes.append(f"The run's held-out metrics are at another list length than {k}: accuracy by group is not shown.")
+            notes.append(_("The run's held-out metrics are at another list length than {k}: accuracy by group is not "
+                           "shown.").format(k=k))
     else:
-        notes.append("This run has no held-out per-customer metrics: accuracy by group is not shown.")
+        notes.append(_("This run has no held-out per-customer metrics: accuracy by group is not shown."))
     timings["accuracy"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -339,8 +345,8 @@ def compute_audit(
         if len(sample_pos):
             responded = offer_rates(sample_pos, groups, fav_ids, **rate_kw)
     else:
-        notes.append("No favourable-offer rule (the offers table has no discount_depth): choose the column and "
-                     "values that define a favourable offer to apply the four-fifths rule.")
+        notes.append(_("No favourable-offer rule (the offers table has no discount_depth): choose the column and "
+                       "values that define a favourable offer to apply the four-fifths rule."))
     timings["offers"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -390,79 +396,95 @@ def audit_flags(result: AuditResult, item_column: str | None = None) -> list[Fla
     col = cfg.user_column
     flags: list[Flag] = []
     thr = cfg.threshold
-    what = result.favourable_phrase or "favourable offers"
-    first = "as their first offer" if cfg.offer_k == 1 else f"among their first {cfg.offer_k} offers"
+    what = result.favourable_phrase or _("favourable offers")
+    first = _("as their first offer") if cfg.offer_k == 1 else _("among their first {n} offers").format(n=cfg.offer_k)
 
-    def rate_flags(table: pd.DataFrame, verb: str, where: str, topic: str) -> list[str]:
+    def rate_flags(table: pd.DataFrame, template: str, where: str, topic: str) -> list[str]:
         out = []
         if table.empty or "flagged" not in table.columns:
             return out
         best = table.attrs.get("best")
         for row in table[table["flagged"]].itertuples(index=False):
-            interval = (f" (95% interval {row.ratio_low:.2f}-{row.ratio_high:.2f})"
+            interval = (_(" (95% interval {low}-{high})").format(low=f"{row.ratio_low:.2f}", high=f"{row.ratio_high:.2f}")
                         if np.isfinite(row.ratio_low) and np.isfinite(row.ratio_high) else "")
-            rest = f"; {row.vs_rest:.2f}x the rate of all other customers" if np.isfinite(row.vs_rest) else ""
-            who = customers_phrase(col, row.group)
-            text = (f"{who[:1].upper()}{who[1:]} {verb} {what} {row.ratio:.2f}x as often as "
-                    f"{customers_phrase(col, best)} (the most-{verb.split()[-1]} group){where}: below the four-fifths line"
-                    f"{interval}{rest}.")
+            rest = (_("; {ratio}x the rate of all other customers").format(ratio=f"{row.vs_rest:.2f}")
+                    if np.isfinite(row.vs_rest) else "")
+            text = _(template).format(who=customers_phrase(col, row.group), what=what, ratio=f"{row.ratio:.2f}",
+                                      best=customers_phrase(col, best), where=where, interval=interval, rest=rest)
+            text = text[:1].upper() + text[1:]
             severity = "high" if np.isfinite(row.ratio_high) and row.ratio_high < thr else "medium"
             flags.append(Flag(severity, topic, text))
             out.append(row.group)
         return out
 
-    model_flagged = rate_flags(result.offers, "are offered", f" {first}", "favourable offers")
-    past_flagged = rate_flags(result.history_shown, "were shown", " in the past (impressions: the shop's own targeting)", "past targeting")
+    model_flagged = rate_flags(result.offers, N_("{who} are offered {what} {ratio}x as often as {best} (the most-offered "
+                                                 "group){where}: below the four-fifths line{interval}{rest}."),
+                               " " + first, "favourable offers")
+    past_flagged = rate_flags(result.history_shown, N_("{who} were shown {what} {ratio}x as often as {best} (the most-shown "
+                                                       "group){where}: below the four-fifths line{interval}{rest}."),
+                              _(" in the past (impressions: the shop's own targeting)"), "past targeting")
     both = sorted(set(model_flagged) & set(past_flagged))
     if both:
         flags.append(Flag("info", "favourable offers",
-                          f"The model's lists repeat the past targeting for {', '.join(customers_phrase(col, g) for g in both)}: "
-                          "it learned from what the shop chose to show them. A boost re-ranking for them can correct it."))
+                          _("The model's lists repeat the past targeting for {who}: it learned from what the shop chose "
+                            "to show them. A boost re-ranking for them can correct it.").format(
+                              who=", ".join(customers_phrase(col, g) for g in both))))
     elif past_flagged and not result.offers.empty:
         flags.append(Flag("info", "past targeting",
-                          f"The model's lists do not repeat the past under-exposure of {', '.join(customers_phrase(col, g) for g in past_flagged)} "
-                          f"(none of them falls below the four-fifths line {first})."))
+                          _("The model's lists do not repeat the past under-exposure of {who} (none of them falls below "
+                            "the four-fifths line {first}).").format(
+                              who=", ".join(customers_phrase(col, g) for g in past_flagged), first=first)))
     for row in result.accuracy_gaps.itertuples(index=False):
         if row.best is None or not np.isfinite(row.ratio):
             continue
         if row.ratio < thr and np.isfinite(row.gap_low) and row.gap_low > 0:
             flags.append(Flag("medium", "accuracy",
-                              f"The model is less accurate for {customers_phrase(col, row.worst)}: {row.metric} "
-                              f"{row.worst_mean:.3f} against {row.best_mean:.3f} for {customers_phrase(col, row.best)} "
-                              f"({row.ratio:.2f}x; gap 95% interval {row.gap_low:.3f}-{row.gap_high:.3f})."))
+                              _("The model is less accurate for {worst}: {metric} {worst_mean} against {best_mean} for "
+                                "{best} ({ratio}x; gap 95% interval {low}-{high}).").format(
+                                  worst=customers_phrase(col, row.worst), metric=row.metric,
+                                  worst_mean=f"{row.worst_mean:.3f}", best_mean=f"{row.best_mean:.3f}",
+                                  best=customers_phrase(col, row.best), ratio=f"{row.ratio:.2f}",
+                                  low=f"{row.gap_low:.3f}", high=f"{row.gap_high:.3f}")))
     og = result.offer_groups
     if item_column and not og.empty:
         for row in og.itertuples(index=False):
             if row.offers < 3 or not np.isfinite(row.exposure_ratio):
                 continue
-            name = f"{item_column.replace('_', ' ')} = {row.group}"
+            name = f"{column_words(item_column)} = {row.group}"
             if row.exposure_ratio < 0.5:
                 flags.append(Flag("medium", "offer exposure",
-                                  f"Offers with {name} are {row.catalogue_share:.0%} of the catalogue but get "
-                                  f"{row.slot_share:.0%} of recommendation slots ({row.exposure_ratio:.2f}x their share)."))
+                                  _("Offers with {name} are {catalogue} of the catalogue but get {slots} of "
+                                    "recommendation slots ({ratio}x their share).").format(
+                                      name=name, catalogue=f"{row.catalogue_share:.0%}", slots=f"{row.slot_share:.0%}",
+                                      ratio=f"{row.exposure_ratio:.2f}")))
             elif row.exposure_ratio > 2.0:
                 flags.append(Flag("info", "offer exposure",
-                                  f"Offers with {name} take {row.slot_share:.0%} of recommendation slots while being "
-                                  f"{row.catalogue_share:.0%} of the catalogue ({row.exposure_ratio:.1f}x their share)."))
+                                  _("Offers with {name} take {slots} of recommendation slots while being {catalogue} of "
+                                    "the catalogue ({ratio}x their share).").format(
+                                      name=name, slots=f"{row.slot_share:.0%}", catalogue=f"{row.catalogue_share:.0%}",
+                                      ratio=f"{row.exposure_ratio:.1f}")))
     lm, k = result.list_metrics, result.k
     g = lm.get(f"exposure_gini@{k}")
     if g is not None and g >= 0.6 and len(result.exposure):
         counts = result.exposure.sort_values(ascending=False).to_numpy(np.float64)
         top_share = counts[: max(1, math.ceil(0.1 * len(counts)))].sum() / max(counts.sum(), 1)
         flags.append(Flag("medium", "offer exposure",
-                          f"Exposure is concentrated: the 10% most-shown offers take {top_share:.0%} of all slots "
-                          f"(Gini {g:.2f}; 0 = every offer shown equally)."))
+                          _("Exposure is concentrated: the 10% most-shown offers take {share} of all slots "
+                            "(Gini {gini}; 0 = every offer shown equally).").format(share=f"{top_share:.0%}",
+                                                                                   gini=f"{g:.2f}")))
     cov = lm.get(f"coverage@{k}")
     if cov is not None and cov < 0.5:
-        flags.append(Flag("medium", "offer exposure", f"Only {cov:.0%} of the offers appear in anyone's top {k}."))
+        flags.append(Flag("medium", "offer exposure", _("Only {share} of the offers appear in anyone's top {k}.").format(
+            share=f"{cov:.0%}", k=k)))
     pers = lm.get(f"personalization@{k}")
     if pers is not None and pers < 0.5:
         flags.append(Flag("medium", "diversity",
-                          f"Lists look alike: two customers' top {k} lists share {(1 - pers) * k:.1f} offers on average."))
+                          _("Lists look alike: two customers' top {k} lists share {n} offers on average.").format(
+                              k=k, n=f"{(1 - pers) * k:.1f}")))
     if not any(f.severity in ("high", "medium") for f in flags):
         flags.append(Flag("ok", "summary",
-                          f"No {col.replace('_', ' ')} group falls below the four-fifths line "
-                          "and no accuracy or exposure gap stands out."))
+                          _("No {column} group falls below the four-fifths line and no accuracy or exposure gap "
+                            "stands out.").format(column=column_words(col))))
     return sorted(flags, key=lambda f: _SEVERITY.get(f.severity, 9))
 
 
@@ -501,7 +523,8 @@ def tradeoff_template(
             boost_groups = flagged or past
         groups = tuple(str(g) for g in boost_groups)
         users = UserRule(cfg.user_column, groups) if groups else None
-        x, label = ("di_focus", "lowest ratio to the top group, boosted groups") if groups else ("favourable_share", "share of favourable offers")
+        x, label = (("di_focus", N_("lowest ratio to the top group, boosted groups")) if groups
+                    else ("favourable_share", N_("share of favourable offers")))
         return RerankSettings("boost", 0.0, items=rule, users=users), x, label
     if kind == "cap":
         column = cfg.item_column or default_item_column(items)
@@ -512,9 +535,10 @@ def tradeoff_template(
         values = tuple(str(v) for v in cap_values)
         if not values:
             raise ValueError(f"choose the {column} values to cap")
-        return RerankSettings("cap", 0.0, items=ItemRule(column, values)), f"exposure_parity@{k}", "exposure parity of offer groups"
+        return (RerankSettings("cap", 0.0, items=ItemRule(column, values)), f"exposure_parity@{k}",
+                N_("exposure parity of offer groups"))
     if kind == "mmr":
-        return RerankSettings("mmr", 0.0, similarity=similarity), f"diversity@{k}", "intra-list diversity (offer facts)"
+        return RerankSettings("mmr", 0.0, similarity=similarity), f"diversity@{k}", N_("intra-list diversity (offer facts)")
     raise ValueError(f"re-ranking kind must be one of {', '.join(RERANK_KINDS)}, got {kind!r}")
 
 

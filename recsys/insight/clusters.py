@@ -18,6 +18,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from recsys.core import columns as C
+from recsys.core.i18n import gettext as _
 from recsys.insight.segments import Segmentation, sample_rows
 
 X, Y = "x", "y"
@@ -204,7 +205,7 @@ def embedding_map(
             pca = PCA(n_components=n_comp, random_state=seed).fit(vectors)
             xy = pca.transform(vectors[rows])
         explained = float(pca.explained_variance_ratio_.sum())
-        note = f"PCA of the customer embeddings ({explained:.0%} of their variance shown)."
+        note = _("PCA of the customer embeddings ({share} of their variance shown).").format(share=f"{explained:.0%}")
     else:
         from sklearn.manifold import TSNE
 

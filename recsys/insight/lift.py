@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.i18n import gettext as _
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.insight.segments import (
     COLUMN, CUSTOMERS, MISSING, SEGMENT, SHARE, VALUE_LABEL, Segmentation, column_kinds, id_index, is_response,
@@ -279,13 +280,13 @@ def response_rates(
     out = (out.assign(_o=pd.Categorical(out[SEGMENT], categories=list(segmentation.order)).codes,
                       _v=out[column].map(value_order))
            .sort_values(["_o", "_v"]).drop(columns=["_o", "_v"]).reset_index(drop=True))
-    basis = ("Rates per exposed customer-offer pair (pairs with the event / pairs shown or interacted with)."
+    basis = (_("Rates per exposed customer-offer pair (pairs with the event / pairs shown or interacted with).")
              if has_exposures else
-             "The data records no impressions or views: rates are the share of the segment's customers "
-             "with the event on an offer of that type.")
+             _("The data records no impressions or views: rates are the share of the segment's customers "
+               "with the event on an offer of that type."))
     missing = [name for name, e in rate_events.items() if not (events == e).any()]
     if missing:
-        basis += " Events missing from the data show as 0: " + ", ".join(missing) + "."
+        basis += _(" Events missing from the data show as 0: {events}.").format(events=", ".join(missing))
     return out, basis
 
 

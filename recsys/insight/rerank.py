@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.i18n import gettext as _
 from recsys.insight.rules import ItemRule, UserRule
 from recsys.metrics.base import ItemFeatures, check_frame
 from recsys.metrics.beyond import embedding_features, side_features
@@ -117,15 +118,17 @@ class RerankSettings:
 
     def describe(self, items: pd.DataFrame | None = None) -> str:
         """One plain sentence, e.g. ``Boost discount depth 30-60 for customers aged 55+ (strength 0.30)``."""
-        s = f"(strength {float(self.strength):.2f})"
+        s = _("(strength {strength})").format(strength=f"{float(self.strength):.2f}")
         if self.kind == "mmr":
-            by = "offer facts" if self.similarity == "features" else "the model's embeddings"
-            return f"Diversify each list by {by} (maximal marginal relevance) {s}"
+            by = _("offer facts") if self.similarity == "features" else _("the model's embeddings")
+            return _("Diversify each list by {by} (maximal marginal relevance) {strength}").format(by=by, strength=s)
         group = self.items.label(items) if self.items is not None else "?"
         if self.kind == "cap":
-            return f"Cap offers with {group} in each list {s}"
-        who = f" for {self.users.label()}" if self.users is not None else ""
-        return f"Boost offers with {group}{who} {s}"
+            return _("Cap offers with {group} in each list {strength}").format(group=group, strength=s)
+        if self.users is not None:
+            return _("Boost offers with {group} for {who} {strength}").format(group=group, who=self.users.label(),
+                                                                                strength=s)
+        return _("Boost offers with {group} {strength}").format(group=group, strength=s)
 
 
 def _as_settings(settings: RerankSettings | Mapping[str, Any]) -> RerankSettings:

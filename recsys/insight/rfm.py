@@ -47,6 +47,8 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
 from recsys.insight.segments import CUSTOMERS, PERIOD, SEGMENT, SHARE, Segmentation, id_index
 
 # --- output columns (not data-contract columns) --------------------------------------------------
@@ -74,17 +76,24 @@ RFM_SEGMENTS: tuple[str, ...] = (
 )
 #: What each RFM segment means, for the page and the CLI.
 RFM_MEANING: dict[str, str] = {
-    "champions": "bought recently and often",
-    "loyal": "buy often, fairly recently",
-    "potential loyalist": "recent, a few occasions",
-    "new": "first occasion very recently",
-    "promising": "recent, one occasion",
-    "need attention": "middling recency and frequency",
-    "about to sleep": "fading: not recent, few occasions",
-    "can't lose them": "used to buy very often, not for a long time",
-    "at risk": "bought often, long ago",
-    "hibernating": "few occasions, long ago",
-    NO_PURCHASE: "no conversion before the reference date",
+    "champions": N_("bought recently and often"),
+    "loyal": N_("buy often, fairly recently"),
+    "potential loyalist": N_("recent, a few occasions"),
+    "new": N_("first occasion very recently"),
+    "promising": N_("recent, one occasion"),
+    "need attention": N_("middling recency and frequency"),
+    "about to sleep": N_("fading: not recent, few occasions"),
+    "can't lose them": N_("used to buy very often, not for a long time"),
+    "at risk": N_("bought often, long ago"),
+    "hibernating": N_("few occasions, long ago"),
+    NO_PURCHASE: N_("no conversion before the reference date"),
+}
+#: The RFM segments' names in the current language (the labels themselves stay canonical: they are keys).
+RFM_NAMES: dict[str, str] = {
+    "champions": N_("champions"), "loyal": N_("loyal"), "potential loyalist": N_("potential loyalist"), "new": N_("new"),
+    "promising": N_("promising"), "need attention": N_("need attention"), "about to sleep": N_("about to sleep"),
+    "can't lose them": N_("can't lose them"), "at risk": N_("at risk"), "hibernating": N_("hibernating"),
+    NO_PURCHASE: N_("no purchase yet"),
 }
 
 
@@ -184,7 +193,7 @@ def _daily_activity(
     value = (interactions[C.VALUE].astype("float64").fillna(0.0).to_numpy()
              if has_value else np.zeros(len(interactions)))
     if not has_value:
-        notes.append("The data has no value (revenue) column, so this is RF: recency and frequency only.")
+        notes.append(_("The data has no value (revenue) column, so this is RF: recency and frequency only."))
     # Events by their few distinct names (one dictionary encoding), not by comparing every row's text.
     events: pd.Index | None = None
     if C.EVENT in interactions.columns:
@@ -201,11 +210,12 @@ def _daily_activity(
     elif has_value and (value > 0).any():
         converted = value > 0
         conversion = "value > 0"
-        notes.append("No purchase or redeem events: a row with a positive value counts as a conversion.")
+        notes.append(_("No purchase or redeem events: a row with a positive value counts as a conversion."))
     else:
         converted = ~rows_with(C.EXPOSURE_EVENTS) if events is not None else np.ones(len(ts), bool)
         conversion = "any response"
-        notes.append("No purchases, redeems or values: every response (not an impression or view) counts as an occasion.")
+        notes.append(_("No purchases, redeems or values: every response (not an impression or view) counts as an "
+                       "occasion."))
     user, uniques = factorize(interactions[C.USER_ID])
     uniques = id_index(uniques)  # ids are strings in the workspace
     universe = uniques
@@ -281,7 +291,7 @@ def _rfm_at(activity: _DailyActivity, reference_date: Any | None) -> RFMResult:
     table[SEGMENT] = names
     notes = list(activity.notes)
     if not buyers.any():
-        notes.append(f"No customer converted before {ref:%Y-%m-%d}: pick a later reference date.")
+        notes.append(_("No customer converted before {day}: pick a later reference date.").format(day=f"{ref:%Y-%m-%d}"))
     return RFMResult(table, ref, activity.has_monetary, activity.conversion, tuple(notes))
 
 

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import current_language
+from recsys.core.i18n import gettext as _
 from recsys.metrics.base import MISSING, check_frame
 
 #: Default favourable offers: the deep discounts.
@@ -90,15 +92,15 @@ class ItemRule:
     def label(self, items: pd.DataFrame | None = None) -> str:
         """Plain words: ``discount_depth 30-60`` (the range actually found) or ``category home, toys``."""
         if not self.numeric:
-            return f"{self.column.replace('_', ' ')} {', '.join(self.values)}"
+            return f"{column_words(self.column)} {', '.join(self.values)}"
         if items is not None and self.column in items.columns:
             found = pd.to_numeric(items.loc[self.mask(items), self.column], errors="coerce").dropna()
             if len(found):
                 low, high = float(found.min()), float(found.max())
-                return f"{self.column.replace('_', ' ')} {_num(low)}" + (f"-{_num(high)}" if high > low else "")
+                return f"{column_words(self.column)} {_num(low)}" + (f"-{_num(high)}" if high > low else "")
         low = "" if self.min_value is None else f">= {_num(float(self.min_value))}"
         high = "" if self.max_value is None else f"<= {_num(float(self.max_value))}"
-        return f"{self.column.replace('_', ' ')} {' and '.join(p for p in (low, high) if p)}"
+        return f"{column_words(self.column)} {_(' and ').join(p for p in (low, high) if p)}"
 
     def phrase(self, items: pd.DataFrame | None = None) -> str:
         """The offers in a sentence: ``30-80% discounts`` for a discount column, else ``offers with ...``."""
@@ -107,8 +109,8 @@ class ItemRule:
             found = pd.to_numeric(items.loc[self.mask(items), self.column], errors="coerce").dropna()
             if len(found):
                 low, high = float(found.min()), float(found.max())
-                return f"{_num(low)}" + (f"-{_num(high)}" if high > low else "") + "% discounts"
-        return f"offers with {self.label(items)}"
+                return _("{range}% discounts").format(range=f"{_num(low)}" + (f"-{_num(high)}" if high > low else ""))
+        return _("offers with {label}").format(label=self.label(items))
 
     def to_dict(self) -> dict[str, Any]:
         return {"column": self.column, "values": list(self.values), "min_value": self.min_value, "max_value": self.max_value}
@@ -204,8 +206,14 @@ def customers_phrase(column: str, value: str) -> str:
     """``customers aged 55+`` for an age column, else ``customers with region = north``."""
     words = column.lower().replace("-", "_").split("_")
     if "age" in words:
-        return f"customers aged {value}"
-    return f"customers with {column.replace('_', ' ')} = {value}"
+        return _("customers aged {value}").format(value=value)
+    return _("customers with {column} = {value}").format(column=column_words(column), value=value)
+
+
+def column_words(column: str) -> str:
+    """A data column's name in a sentence: ``age_band`` as "age band" in English; in other languages
+    the shop's own name, as it is written in the data."""
+    return column.replace("_", " ") if current_language() == "en" else column
 
 
 def _num(x: float) -> str:
@@ -214,5 +222,5 @@ def _num(x: float) -> str:
 
 __all__ = [
     "DEFAULT_FAVOURABLE_COLUMN", "DEFAULT_FAVOURABLE_MIN", "ItemRule", "UserRule", "default_favourable",
-    "group_labels", "item_group_labels", "customers_phrase",
+    "group_labels", "item_group_labels", "customers_phrase", "column_words",
 ]

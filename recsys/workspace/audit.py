@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
 from recsys.insight.audit import AuditConfig, AuditResult, audit_columns, compute_audit
@@ -134,7 +135,7 @@ def evaluation_setup(ws: Workspace, run_id: str, *, dataset: Dataset | None = No
     evaluation = load_evaluation(ws, run_id, dataset=dataset)
     if evaluation.model is not None:
         model = evaluation.model
-        note = "the model the run was judged with, trained on the training period only"
+        note = N_("the model the run was judged with, trained on the training period only")  # cached: shown translated
     else:
         report("Refitting the model on the training period (to measure accuracy honestly)", 0.1)
         epochs = max(int((extra.get("best_epochs") or {}).get(HYBRID, config.model.epochs)), 1)

@@ -56,6 +56,7 @@ from recsys.campaign.spec import CampaignError, AudienceSpec, TargetingError, Us
 from recsys.core import columns as C
 from recsys.data.dataset import customer_ids
 from recsys.core.config import ConfigBase
+from recsys.core.i18n import gettext as _
 from recsys.core.progress import ProgressCallback
 from recsys.campaign.preview import (  # noqa: F401  the preview's summaries take frames; pages reach them through this job
     BASE, BIN_HIGH, BIN_LOW, FLAG, FOUR_FIFTHS, MIN_GROUP_SIZE, MISSING, OFFER_NAME, RATE, RATIO, SCORED, SHARE,
@@ -382,10 +383,10 @@ def build_campaign(
     clock = time.perf_counter()
     run = workspace.run(request.run_id)
     if dataset is None:
-        report("Loading the data", 0.02)
+        report(_("Loading the data"), 0.02)
         dataset = workspace.load_dataset(run["dataset_id"])
     if model is None:
-        report("Loading the model", 0.05)
+        report(_("Loading the model"), 0.05)
         model = runs.load_model(workspace, request.run_id)
     spec = request.spec
     items = dataset.items
@@ -393,14 +394,14 @@ def build_campaign(
     day = campaign_day(dataset, spec)
     if not request.all_offers:
         _check_live(spec.offers, dataset, day)
-    report("Loading the response probabilities", 0.08)
+    report(_("Loading the response probabilities"), 0.08)
     response_model, context, probability_note = response_scorer(workspace, request.run_id, dataset, model, day)
     if response_model is not None and spec.min_score is not None and not 0.0 <= spec.min_score <= 1.0:
         raise CampaignError(f"The minimum is a probability from 0 to 1 (e.g. 0.05 = 5%), got {spec.min_score:g}. "
                             "Fix: --min-probability 0.05.")
     timings["load"] = _lap(clock)
 
-    report("Choosing who can be scored", 0.1)
+    report(_("Choosing who can be scored"), 0.1)
     clock = time.perf_counter()
     members = {s: workspace.segment_members(s) for s in spec.segments}
     universe = customer_universe(dataset)
@@ -409,7 +410,8 @@ def build_campaign(
 
     clock = time.perf_counter()
     if response_model is not None:
-        report(f"Computing response probabilities of {len(candidates):,} customers for {len(spec.offers)} offer(s)", 0.12)
+        report(_("Computing response probabilities of {customers} customers for {offers} offer(s)").format(
+            customers=f"{len(candidates):,}", offers=len(spec.offers)), 0.12)
         scores = probability_scores(response_model, context, candidates, spec.offers)
     else:
         scores = score_customers(
@@ -418,11 +420,11 @@ def build_campaign(
         )
     uplift_context = None
     if request.objective != "response":
-        report(f"Learning the uplift from past campaigns and valuing {len(scores):,} pairs", 0.5)
+        report(_("Learning the uplift from past campaigns and valuing {pairs} pairs").format(pairs=f"{len(scores):,}"), 0.5)
         scores, uplift_context = objective_scores(workspace, dataset, request, scores, day)
     timings["scoring"] = _lap(clock)
 
-    report("Choosing who gets which coupon", 0.65)
+    report(_("Choosing who gets which coupon"), 0.65)
     clock = time.perf_counter()
     costs_items = _items_with_costs(items, spec, request.cost_percent_of)
     notes: list[str] = [] if probability_note is None else [probability_note[0].upper() + probability_note[1:] + "."]
@@ -472,7 +474,7 @@ def build_campaign(
             progress=lambda message, share: report(message, 0.7 + 0.28 * share),
         )
     timings["reasons"] = _lap(clock)
-    report("Done", 1.0)
+    report(_("Done"), 1.0)
     costs = None
     if spec.cost_column:
         lookup = costs_items.assign(**{C.ITEM_ID: costs_items[C.ITEM_ID].astype(str)}).drop_duplicates(C.ITEM_ID)
@@ -649,7 +651,8 @@ def score_customers(
     total = max(len(ids), 1)
     for start in range(0, len(ids), chunk_users):  # chunks of customers, one matrix product each
         chunk = ids[start:start + chunk_users]
-        report(f"Scoring customers {start + 1:,}-{start + len(chunk):,} of {len(ids):,} for {len(offers)} offer(s)", start / total)
+        report(_("Scoring customers {first}-{last} of {total} for {offers} offer(s)").format(
+            first=f"{start + 1:,}", last=f"{start + len(chunk):,}", total=f"{len(ids):,}", offers=len(offers)), start / total)
         chunk_new = None
         if new_users is not None:
             chunk_new = new_users[new_users[C.USER_ID].isin(chunk)]
@@ -661,7 +664,7 @@ def score_customers(
             C.ITEM_ID: pd.Categorical(reco[C.ITEM_ID].astype(str), dtype=item_type),
             C.SCORE: reco[C.SCORE].to_numpy(np.float64),
         }))
-    report("Scored", 1.0)
+    report(_("Scored"), 1.0)
     if not parts:
         return pd.DataFrame({C.USER_ID: pd.Categorical([], dtype=user_type),
                              C.ITEM_ID: pd.Categorical([], dtype=item_type), C.SCORE: np.zeros(0)})

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.insight.clusters import ClusterResult, cluster_users
 from recsys.insight.lift import describe, offer_lift, trait_columns, trait_lift
-from recsys.insight.rfm import RFMResult, rfm
+from recsys.insight.rfm import RFM_NAMES, RFMResult, rfm
 from recsys.insight.segments import CUSTOMERS, Segmentation, by_columns, customer_universe, id_index
 
 
@@ -106,7 +107,22 @@ def segment_label(label: str, names: dict[str, str]) -> str:
     >>> segment_label("cluster 2", {"cluster 2": "young deal seekers"}), segment_label("cluster 1", {})
     ('young deal seekers (cluster 2)', 'cluster 1')
     """
-    return f"{names[label]} ({label})" if label in names else label
+    return f"{names[label]} ({label_words(label)})" if label in names else label_words(label)
+
+
+def label_words(label: str) -> str:
+    """A segment label in the current language: RFM names and "cluster 2" are translated; other labels
+    (the data's own values, e.g. "region=north") stay as they are.
+
+    >>> label_words("champions"), label_words("cluster 2"), label_words("north")
+    ('champions', 'cluster 2', 'north')
+    """
+    text = str(label)
+    if text in RFM_NAMES:
+        return _(RFM_NAMES[text])
+    if text.startswith("cluster ") and text[8:].isdigit():
+        return _("cluster {n}").format(n=text[8:])
+    return text
 
 
 def segment_members(ws: Any, segment_id: str) -> pd.Series:
@@ -253,5 +269,5 @@ def report(ws: Any, dataset_id: str, result: SegmentsResult, *, n: int = 3) -> d
 __all__ = [
     "save_segment", "saved_segments", "segment_members", "members_by_segment", "delete_segment", "audience",
     "saved_segmentation", "dataset_user_ids", "segment_dataset", "segment_by_saved", "date_range", "report",
-    "SegmentsResult", "METHODS", "saved_names", "segment_label",
+    "SegmentsResult", "METHODS", "saved_names", "segment_label", "label_words",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 from recsys.campaign import roi
 from recsys.campaign.allocation import allocate
 from recsys.campaign.spec import CampaignError, TargetingError
+from recsys.core.i18n import gettext as _
 from recsys.core import columns as C
 from recsys.learn.uplift import HISTORY_COLUMNS, ShopUplift, UpliftError
 from recsys.metrics.uplift import UpliftEvaluation
@@ -186,23 +187,24 @@ def objective_scores(workspace: Any, dataset: Any, request: Any, probabilities: 
 
 def roi_preview(frame: pd.DataFrame, request: Any, context: Any) -> RoiPreview:
     """The money of the list's treatment rows vs response targeting with as many coupons."""
-    model, values, selection, _, _ = context
+    model, values, selection = context[:3]
     h = model.holdout_
     cal = roi.calibration(h["uplift"], h["treated"], h["converted"], seed=request.spec.seed)
     keyed = values.set_index([C.USER_ID, C.ITEM_ID])
     sent = frame[frame[C.GROUP] == C.TREATMENT]
     ours = keyed.reindex(pd.MultiIndex.from_arrays([sent[C.USER_ID].astype(str), sent[C.ITEM_ID].astype(str)])).dropna(
         subset=["uplift"]).reset_index()
-    users, _ = pd.factorize(values[C.USER_ID])
-    offers, _ = pd.factorize(values[C.ITEM_ID])
-    chosen, _ = allocate(users, offers, values["p_with"].to_numpy(), cap=request.spec.max_per_customer,
-                         total_coupons=len(sent), seed=request.spec.seed)
+    users = pd.factorize(values[C.USER_ID])[0]
+    offers = pd.factorize(values[C.ITEM_ID])[0]
+    chosen = allocate(users, offers, values["p_with"].to_numpy(), cap=request.spec.max_per_customer,
+                         total_coupons=len(sent), seed=request.spec.seed)[0]
     response = values[chosen]
     table = roi.roi_summary(ours, cal)
     other = roi.roi_summary(response, cal)
     for col in ("model", "observed", "low", "high"):
         table[f"response_{col}"] = other[col].to_numpy()
-    margin = f"column {request.margin_column}" if request.margin_column else f"{request.margin_rate:.0%} of the order"
+    margin = (_("column {column}").format(column=request.margin_column) if request.margin_column
+              else _("{rate} of the order").format(rate=f"{request.margin_rate:.0%}"))
     return RoiPreview(request.objective, table, selection.note(), selection.negative_customers,
                       model.evaluation(n_boot=200), model.n_rows_, margin)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -20,9 +21,67 @@ def _nothing(at: AppTest) -> None:
     """Open the page only."""
 
 
+def _submit(at: AppTest, form: str) -> None:
+    """Click the submit button of ``form`` (its label is translated: found by its form)."""
+    next(b for b in at.button if b.proto.form_id == form).click()
+    at.run()
+
+
+def _campaign(at: AppTest) -> None:
+    """Preview an A/B audience for two live offers, so every preview table, chart and banner renders; export it."""
+    at.toggle(key="campaign_show_ended").set_value(True).run()
+    offers = at.multiselect(key="campaign_offers")
+    live = [o for o in offers.options if "进行中" in o][:2]  # labels "name (id) · dates · status", in Chinese
+    assert len(live) == 2, offers.options[:5]
+    offers.set_value([o.rsplit("(", 1)[1].split(")")[0] for o in live])
+    at.checkbox(key="campaign_ab").check()
+    at.number_input(key="campaign_amount").set_value(30)
+    _submit(at, "campaign_form")
+    assert at.metric and at.get("plotly_chart"), "the preview did not render"
+    at.button(key="campaign_export").click().run()
+    assert at.success, "the export was not confirmed"
+
+
+def _fairness(at: AppTest) -> None:
+    """The audit runs on opening; draw the re-ranking trade-off curve too."""
+    at.button(key="fair_draw").click().run()
+    assert at.select_slider(key="fair_strength") is not None
+
+
+def _rfm(at: AppTest) -> None:
+    """RFM segments (the default view): sizes, trend, grid, figures, profile card and comparison."""
+    assert at.radio(key="seg_method").value == "rfm" and at.get("plotly_chart"), "the RFM view did not render"
+
+
+def _clusters(at: AppTest) -> None:
+    """Behavioural clusters of the run: sizes, silhouette, customer map, profile with top offers, comparison."""
+    at.radio(key="seg_method").set_value("clusters").run()
+    assert at.selectbox(key="seg_k") is not None and at.get("plotly_chart")
+
+
+def _measure(at: AppTest) -> None:
+    """Upload a results table written in Chinese (arm values and outcome columns) and measure the lift."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    group = np.where(np.arange(n) % 5 == 0, "对照组", "优惠券")
+    score = rng.random(n)
+    bought = rng.random(n) < np.where(group == "优惠券", 0.10 + 0.1 * score, 0.05)
+    frame = pd.DataFrame({"客户": [f"c{i}" for i in range(n)], "组别": group, "是否购买": bought.astype(int),
+                          "金额": np.where(bought, 30.0, 0.0), "得分": score})
+    at.file_uploader(key="measure_upload").set_value(("结果.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="measure_control").set_value("对照组")
+    at.multiselect(key="measure_outcomes").set_value(["是否购买", "金额"])
+    at.selectbox(key="measure_score").set_value("得分")
+    _submit(at, "measure_form")
+    assert at.success, "no verdict was rendered"
+
+
 #: (page, what to do on it before checking) per page; each page is added once it is translated.
 PAGES_A: list[tuple[str, Callable[[AppTest], None]]] = []
-PAGES_B: list[tuple[str, Callable[[AppTest], None]]] = []
+PAGES_B: list[tuple[str, Callable[[AppTest], None]]] = [
+    ("campaign", _campaign), ("fairness", _fairness), ("segments", _rfm), ("segments", _clusters),
+    ("measure", _measure),
+]
 
 
 def data_names(ws_path: Path, dataset_id: str) -> set[str]:
@@ -36,7 +95,8 @@ def data_names(ws_path: Path, dataset_id: str) -> set[str]:
             continue
         names.update(map(str, frame.columns))
         for column in frame.columns:
-            if frame[column].dtype == object or isinstance(frame[column].dtype, pd.CategoricalDtype):
+            dtype = frame[column].dtype  # text columns: object, pandas strings or categories
+            if dtype == object or pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
                 names.update(map(str, frame[column].dropna().unique()[:500]))
     return names
 
