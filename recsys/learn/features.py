@@ -170,13 +170,16 @@ class FeatureBuilder:
         training get no identity feature, so they are described by their features alone.
         """
         self._check_fitted()
-        ids = pd.Series(list(ids) if not isinstance(ids, (pd.Series, np.ndarray, pd.Index)) else ids, dtype=object).astype(str)
+        same_ids = ids is self.identity_index_.ids  # the usual call: rows = the fitted ids, no lookup needed
+        ids = pd.Series(list(ids) if not isinstance(ids, (pd.Series, np.ndarray, pd.Index)) else ids, dtype=object)
+        if not same_ids:
+            ids = ids.astype(str)
         n = len(ids)
         blocks_r, blocks_c, blocks_d = [], [], []
         offset = 0
         n_id = len(self.identity_index_)
         if n_id:
-            pos = self.identity_index_.positions(ids)
+            pos = np.arange(n_id, dtype=np.int64) if same_ids else self.identity_index_.positions(ids)
             r = np.flatnonzero(pos >= 0)
             blocks_r.append(r)
             blocks_c.append(pos[r])

@@ -100,6 +100,9 @@ def _index_and_positions(values: pd.Series, index: IdIndex | None) -> tuple[IdIn
     codes, uniques = factorize(values, sort=True)
     if codes.min(initial=0) < 0:
         raise ValueError(f"column {values.name!r} has missing ids in rows {np.flatnonzero(codes < 0)[:5].tolist()}")
+    if isinstance(values.dtype, pd.StringDtype) or (isinstance(values.dtype, pd.ArrowDtype) and values.dtype.kind in "OSU"):
+        # distinct strings already: no second hash pass to check uniqueness
+        return IdIndex.from_unique(pd.Index(np.asarray(uniques, dtype=object), dtype=object)), codes
     return IdIndex(pd.Index(uniques).astype(str)), codes.astype(np.int64)
 
 
