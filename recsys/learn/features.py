@@ -186,7 +186,7 @@ class FeatureBuilder:
             blocks_d.append(np.ones(len(r)))
         offset += n_id
         if self.encoders_ and table is not None:
-            row_of = IdIndex.from_unique(self._check_table(table)).positions(ids)
+            row_of = IdIndex.from_unique(self._check_table(table)).positions(self.identity_index_.index if same_ids else ids)
             have = np.flatnonzero(row_of >= 0)
             sub = table.iloc[row_of[have]].reset_index(drop=True)
             for enc, size in zip(self.encoders_, self.sizes_):

@@ -63,11 +63,20 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def index(self) -> pd.Index:
+        """The ids as a unique ``pd.Index`` (its hash table is built once and reused)."""
+        return self._index
+
     def positions(self, values: Iterable[Any]) -> np.ndarray:
         """Integer position of each value, -1 where the id is unknown (or missing).
 
-        Factorizes the values once, then looks up only the distinct ones in the index.
+        Factorizes the values once, then looks up only the distinct ones in the index; a unique
+        ``pd.Index`` of strings (e.g. another :attr:`index`) is looked up directly, in one hash pass.
         """
+        if isinstance(values, pd.Index) and (isinstance(values.dtype, pd.StringDtype) or values.inferred_type == "string") \
+                and values.is_unique:
+            return self._index.get_indexer(values).astype(np.int64)
         codes, uniques = factorize(as_series(values))
         if len(uniques) == 0:
             return np.full(len(codes), -1, dtype=np.int64)
