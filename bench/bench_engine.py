@@ -15,8 +15,10 @@ Sections (``--only alloc,matrices,import``; all by default):
   ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`` of the same file, each in its own
   child process (after imports and a 1,000-row warm-up), time and peak RSS of the child.
 
-Medians of ``--repeat`` runs (3 by default), work only (data generation, module imports and
-warm-ups are not timed). The load average is printed with every section: the machine is shared.
+Medians of ``--repeat`` runs (3 by default), the methods / sides interleaved, work only (data
+generation, module imports and warm-ups are not timed); wall and CPU time (all threads of the
+process: the fairer figure when the shared machine is loaded). The load average is printed with
+every section.
 
     .venv/bin/python bench/bench_engine.py [--only alloc] [--repeat 3] [--import-rows 5000000]
 """
@@ -40,8 +42,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from recsys.campaign.allocation import allocate, greedy_allocation  # noqa: E402
-
 ALLOC_SHAPES = {  # name: (customers, offers, coupons per offer)
     "sample 4,000 x 150": (4_000, 150, 500),
     "100k pairs 2,000 x 50": (2_000, 50, 100),
@@ -52,6 +52,14 @@ ALLOC_SHAPES = {  # name: (customers, offers, coupons per offer)
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def once(fn):
+    """(result, wall seconds, CPU seconds of this process, all threads) of one run."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def median_time(fn, repeat: int):
@@ -77,6 +85,8 @@ def allocation_problem(n_users: int, n_offers: int, budget: int, seed: int = 0):
 
 
 def bench_alloc(repeat: int, exact_at_5m: bool) -> None:
+    from recsys.campaign.allocation import allocate, greedy_allocation
+
     print(f"\n== allocation (cap 1 coupon per customer; median of {repeat}, methods interleaved; {load()})")
     for name, (n_users, n_offers, budget) in ALLOC_SHAPES.items():
         u, j, w, budgets = allocation_problem(n_users, n_offers, budget)
@@ -85,20 +95,22 @@ def bench_alloc(repeat: int, exact_at_5m: bool) -> None:
         for method in methods:
             runs[method] = lambda method=method: allocate(u, j, w, cap=1, budgets=budgets, method=method)
         times: dict[str, list[float]] = {key: [] for key in runs}
+        cpus: dict[str, list[float]] = {key: [] for key in runs}
         results = {}
         for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits every method
             for key, fn in runs.items():
-                gc.collect()
-                t = time.perf_counter()
-                results[key] = fn()
-                times[key].append(time.perf_counter() - t)
-        t_ref, ref_total = float(np.median(times["reference"])), float(w[results["reference"]].sum())
-        print(f"{name}: {len(w):,} pairs; reference greedy_allocation {t_ref:.3f} s, total {ref_total:,.2f}")
+                results[key], wall, cpu = once(fn)
+                times[key].append(wall)
+                cpus[key].append(cpu)
+        t_ref, c_ref = float(np.median(times["reference"])), float(np.median(cpus["reference"]))
+        ref_total = float(w[results["reference"]].sum())
+        print(f"{name}: {len(w):,} pairs; reference greedy_allocation {t_ref:.3f} s wall, {c_ref:.3f} s CPU, "
+              f"total {ref_total:,.2f}")
         for method in methods:
-            report, t = results[method][1], float(np.median(times[method]))
-            print(f"  {method:>6} -> {report.method:<15} {t:7.3f} s = x{t / t_ref:5.2f} greedy | total "
-                  f"{report.weight:,.2f} = {report.weight / ref_total - 1:+.2%} vs greedy | proven bound "
-                  f"{report.upper_bound:,.2f} (within {1 - report.optimality:.2%})", flush=True)
+            report, t, c = results[method][1], float(np.median(times[method])), float(np.median(cpus[method]))
+            print(f"  {method:>6} -> {report.method:<15} {t:7.3f} s = x{t / t_ref:5.2f} greedy (CPU {c:7.3f} s = "
+                  f"x{c / c_ref:5.2f}) | total {report.weight:,.2f} = {report.weight / ref_total - 1:+.2%} vs greedy | "
+                  f"proven bound {report.upper_bound:,.2f} (within {1 - report.optimality:.2%})", flush=True)
 
 
 # --------------------------------------------------------------------------------------- matrices
@@ -117,11 +129,12 @@ def bench_matrices(sizes: list[int], repeat: int) -> None:
         inputs = bt.lightfm_inputs(interactions, users, items, ub, ib)
         ours, lfm = [], []
         for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits both sides
-            ours.append(median_time(lambda: bt.ours_build(interactions, users, items), 1)[1])
-            lfm.append(median_time(lambda: bt.lightfm_build(interactions, *inputs), 1)[1])
-        t_ours, t_lfm = float(np.median(ours)), float(np.median(lfm))
-        print(f"{n:>11,} interactions, {n // 10:,} users: ours {t_ours:6.2f} s | lightfm Dataset {t_lfm:6.2f} s | "
-              f"speed-up x{t_lfm / t_ours:.2f} | nnz {im.matrix.nnz:,} ({load()})", flush=True)
+            ours.append(once(lambda: bt.ours_build(interactions, users, items))[1:])
+            lfm.append(once(lambda: bt.lightfm_build(interactions, *inputs))[1:])
+        (t_ours, c_ours), (t_lfm, c_lfm) = np.median(ours, axis=0), np.median(lfm, axis=0)
+        print(f"{n:>11,} interactions, {n // 10:,} users: ours {t_ours:6.2f} s (CPU {c_ours:6.2f} s) | lightfm Dataset "
+              f"{t_lfm:6.2f} s (CPU {c_lfm:6.2f} s) | speed-up x{t_lfm / t_ours:.2f} wall, x{c_lfm / c_ours:.2f} CPU | "
+              f"nnz {im.matrix.nnz:,} ({load()})", flush=True)
         del interactions, users, items, inputs, im, uf, itf
         gc.collect()
 
@@ -144,11 +157,11 @@ def _import_child(mode: str, csv: str, warmup_csv: str, out: str) -> None:
             return int(info.n_interactions)
 
     work(warmup_csv, out + "-warmup")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     rows = work(csv, out)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
+    print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 
 def bench_import(rows: int, repeat: int) -> None:
@@ -168,10 +181,11 @@ def bench_import(rows: int, repeat: int) -> None:
                     capture_output=True, text=True, check=True,
                 )
                 runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("seconds", "peak_mb")} for m, rs in runs.items()}
+    med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("seconds", "cpu", "peak_mb")} for m, rs in runs.items()}
     for mode, r in med.items():
-        print(f"{mode:>10}: {r['seconds']:6.2f} s, peak RSS {r['peak_mb']:,.0f} MB")
-    print(f"promolens / DuckDB COPY: time x{med['promolens']['seconds'] / med['duckdb']['seconds']:.2f}, "
+        print(f"{mode:>10}: {r['seconds']:6.2f} s wall, {r['cpu']:6.2f} s CPU (all threads), peak RSS {r['peak_mb']:,.0f} MB")
+    print(f"promolens / DuckDB COPY: time x{med['promolens']['seconds'] / med['duckdb']['seconds']:.2f} "
+          f"(CPU x{med['promolens']['cpu'] / med['duckdb']['cpu']:.2f}), "
           f"peak memory x{med['promolens']['peak_mb'] / med['duckdb']['peak_mb']:.2f} ({load()})")
 
 
