@@ -305,7 +305,8 @@ def _greedy(problem: _Problem) -> tuple[np.ndarray, float]:
     top = by_user[np.arange(len(by_user)) - np.searchsorted(sorted_users, sorted_users, side="left") < problem.cap]
     best = problem.weights[top]
     if problem.total_coupons is not None and problem.total_coupons < len(best):
-        best = np.partition(best, len(best) - max(problem.total_coupons, 0))[len(best) - max(problem.total_coupons, 0):]
+        keep = max(problem.total_coupons, 0)
+        best = np.partition(best, len(best) - keep)[len(best) - keep:] if keep else best[:0]
     bound = float(best.sum())
     return (_refill(problem, chosen) if problem.total_money is not None else chosen), bound
 
