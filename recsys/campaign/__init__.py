@@ -8,7 +8,7 @@ Every module takes plain frames (scores, customers, offers, interactions); only
 * :mod:`~recsys.campaign.audience` - :func:`build_audience`: eligibility rules, budgets and the
   per-customer cap, then allocation and holdout, with the funnel of who was dropped where.
 * :mod:`~recsys.campaign.allocation` - :func:`allocate`: which (customer, offer) pairs get a coupon,
-  maximising the total score (exact LP, greedy, or sampled dual prices) with a proven bound.
+  maximising the total score (greedy when it meets its proven bound, exact LP by column generation, or sampled dual prices) with a proven bound.
 * :mod:`~recsys.campaign.holdout` - :func:`assign_holdout`: the stratified, reproducible control group.
 * :mod:`~recsys.campaign.ranks` - ranks of pairs within customers or offers by one vectorised sort.
 * :mod:`~recsys.campaign.export` - the spreadsheet-safe CSV and JSON manifest of a targeting list.

@@ -14,14 +14,17 @@ constant, :math:`w = s - s_{min} + \\delta` with :math:`\\delta` = 1% of the sco
 of pairs is kept and every eligible coupon is worth sending, i.e. the allocation maximises
 :math:`\\sum s_{ij} x_{ij} + (\\delta - s_{min}) \\sum x_{ij}`.
 
-Methods: the exact LP (HiGHS), greedy by weight (vectorised deferred acceptance), and ``fast``
-(sampled LP dual prices + deferred acceptance) for problems too large for the LP; each reports a
-proven upper bound (:class:`AllocationReport`) and the result is never worse than greedy by score.
+Methods: the exact LP (HiGHS, by column generation over each customer's best pairs), greedy by
+weight (vectorised deferred acceptance), and ``fast`` (sampled LP dual prices + deferred
+acceptance); each reports a proven upper bound (:class:`AllocationReport`) and the result is never
+worse than greedy by score. Greedy runs first; when its total already reaches the proven bound
+(every customer's best ``c`` pairs, or the best ``K`` of them: the usual case when budgets do not
+bind) it *is* the optimum and no solver runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,9 @@ from recsys.core.jsonio import jsonable
 WEIGHT_FLOOR_SHARE = 0.01
 _UNLIMITED = np.iinfo(np.int64).max // 4
 _FILL_PASSES = 5
+#: Pairs beyond the cap each customer brings to the first LP of the column generation.
+CORE_EXTRA = 2
+_MAX_ROUNDS = 30
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,10 @@ def allocate(
       money total the constraint matrix is that of a network flow (totally unimodular), so the LP
       optimum is integral and the allocation is optimal. With a money total (a knapsack side
       constraint) fractional pairs are rounded down and the money left is refilled greedily; the
-      LP value is reported as the upper bound.
+      LP value is reported as the upper bound. The LP is solved by column generation: first over
+      each customer's best ``c + 2`` pairs, then, priced with that LP's duals, every customer's best
+      pairs by price-adjusted weight are added until none is missing; the dual bound then equals
+      the restricted LP's value, which proves it optimal for the whole problem.
     * ``greedy`` - greedy by weight: pairs in decreasing weight, each taken when its customer and
       offer still have room. Computed by vectorised deferred acceptance (customers propose to
       offers in their order, offers keep their best ``B_j``), which gives exactly the greedy
@@ -137,7 +146,10 @@ def allocate(
       :math:`w_{ij} - p_j - \\lambda_K - \\lambda_M d_j`, and leftover room is refilled greedily.
       The dual bound :math:`\\sum_j B_j p_j + K\\lambda_K + M\\lambda_M + \\sum_i \\mathrm{top}_c(w_i - p)^+`
       is a proven upper bound on the optimum.
-    * ``auto`` - ``exact`` up to ``exact_max_pairs`` candidate pairs, ``fast`` above.
+    * ``auto`` - greedy when it reaches the proven bound (then it is optimal and reported as
+      ``exact``), else ``exact`` up to ``exact_max_pairs`` candidate pairs and greedy by score with
+      its proven bound above (an exact or price-adjusted pass there costs several times greedy for
+      a gain of a few percent; ask for ``exact`` or ``fast`` explicitly to pay for it).
 
     Every method also computes the greedy allocation and returns whichever is better, so the
     result is never below greedy by score.
@@ -194,22 +206,32 @@ def allocate(
     if len(w) == 0:
         return np.zeros(0, dtype=bool), AllocationReport("greedy", objective, 0, 0, 0.0, 0.0, 0.0, shift)
 
-    greedy = _greedy(problem)
+    greedy, greedy_bound = _greedy(problem)
     greedy_weight = float(w[greedy].sum())
     notes: list[str] = []
-    chosen, used, bound = greedy, "greedy", np.inf
+    chosen, used, bound = greedy, "greedy", greedy_bound
+    if method not in ("auto", "exact", "greedy", "fast"):
+        raise TargetingError(f"Unknown allocation method {method!r}. Fix: use auto, exact, greedy or fast.")
+    proven = greedy_weight >= greedy_bound - 1e-9 * max(1.0, abs(greedy_bound))
+    if proven and method != "greedy":
+        used = "exact" if method in ("auto", "exact") else "greedy"
+        notes.append(_("Greedy by score reaches the proven upper bound (every customer's best pairs): it is optimal."))
+        method = "greedy"
     if method == "auto":
-        method = "exact" if len(w) <= exact_max_pairs else "fast"
-        if method == "fast":
-            notes.append(_("{pairs} candidate pairs is more than the exact limit of {limit}: used sampled dual prices + "
-                           "deferred acceptance.").format(pairs=f"{len(w):,}", limit=f"{exact_max_pairs:,}"))
+        method = "exact" if len(w) <= exact_max_pairs else "greedy"
+        if method == "greedy":
+            notes.append(_("{pairs} candidate pairs is more than the exact limit of {limit}: kept greedy by score, "
+                           "within {gap} of the proven upper bound (method 'exact' or 'fast' may gain a little for "
+                           "several times the time).").format(
+                pairs=f"{len(w):,}", limit=f"{exact_max_pairs:,}",
+                gap=f"{1 - greedy_weight / max(greedy_bound, 1e-300):.1%}"))
     if method == "exact":
         solved = _solve_lp(problem)
         if solved is None:
             notes.append(_("The LP solver did not finish; kept greedy by score."))
         else:
-            candidate, lp_value, rounded = solved
-            bound = min(bound, lp_value)
+            candidate, lp_bound, rounded = solved
+            bound = min(bound, lp_bound)
             if rounded:
                 notes.append(_("A money total makes this a knapsack: the LP solution was rounded down and refilled."))
             if _feasible(problem, candidate) and w[candidate].sum() >= greedy_weight - 1e-9:
@@ -221,11 +243,7 @@ def allocate(
             chosen, used = candidate, "fast"
         else:
             notes.append(_("Greedy by score was at least as good as the price-adjusted allocation; kept greedy."))
-    elif method != "greedy":
-        raise TargetingError(f"Unknown allocation method {method!r}. Fix: use auto, exact, greedy or fast.")
     weight = float(w[chosen].sum())
-    if not np.isfinite(bound):  # greedy only: the bound with zero prices (every customer's top c)
-        bound = _dual_bound(problem, np.zeros(n_offers), 0.0, 0.0)
     bound = max(bound, weight)
     report = AllocationReport(used, objective, len(w), int(chosen.sum()), weight, greedy_weight, float(bound),
                               shift, tuple(notes), float(raw[chosen].sum()))
@@ -251,7 +269,7 @@ def greedy_allocation(
     problem = _Problem(users, offers, np.asarray(weights, dtype=np.float64),
                        int(users.max() + 1) if len(users) else 0, n_offers, int(cap),
                        _budget_array(budgets, n_offers), total_coupons, None, None)
-    return _greedy(problem)
+    return _greedy(problem)[0]
 
 
 @dataclass(frozen=True)
@@ -272,15 +290,28 @@ class _Problem:
         return self.costs[self.offers]
 
 
-def _greedy(problem: _Problem) -> np.ndarray:
-    """Greedy by weight under the caps and budgets, then the totals (see :func:`allocate`)."""
+def _greedy(problem: _Problem) -> tuple[np.ndarray, float]:
+    """Greedy by weight under the caps and budgets, then the totals (see :func:`allocate`).
+
+    Also returns a proven upper bound from the same sort: the sum of every customer's best ``c``
+    weights (weights are > 0), or of the best ``K`` of those under a coupon total ``K`` (any
+    feasible allocation takes at most ``c`` pairs per customer and ``K`` in all).
+    """
     order = global_order(problem.weights)
+    by_user = sort_by_group(problem.users, order)
     picked = _deferred_acceptance(problem.users, problem.offers, order,
                                   np.full(problem.n_users, problem.cap, dtype=np.int64), problem.budgets.copy(),
-                                  problem.n_users)
+                                  problem.n_users, by_user)
     chosen = np.zeros(len(problem.weights), dtype=bool)
     chosen[_truncate(picked, order[picked], problem, problem.total_coupons, problem.total_money)] = True
-    return _refill(problem, chosen) if problem.total_money is not None else chosen
+    sorted_users = problem.users[by_user]
+    top = by_user[np.arange(len(by_user)) - np.searchsorted(sorted_users, sorted_users, side="left") < problem.cap]
+    best = problem.weights[top]
+    if problem.total_coupons is not None and problem.total_coupons < len(best):
+        keep = max(problem.total_coupons, 0)
+        best = np.partition(best, len(best) - keep)[len(best) - keep:] if keep else best[:0]
+    bound = float(best.sum())
+    return (_refill(problem, chosen) if problem.total_money is not None else chosen), bound
 
 
 def _truncate(rows: np.ndarray, order: np.ndarray, problem: _Problem, coupons_left: int | None,
@@ -322,18 +353,20 @@ def _refill(problem: _Problem, chosen: np.ndarray) -> np.ndarray:
 
 
 def _deferred_acceptance(users: np.ndarray, offers: np.ndarray, order: np.ndarray, cap_left: np.ndarray,
-                         budget_left: np.ndarray, n_users: int) -> np.ndarray:
+                         budget_left: np.ndarray, n_users: int, by_user: np.ndarray | None = None) -> np.ndarray:
     """Customer-proposing deferred acceptance; ``order`` ranks pairs (0 = best) for both sides.
 
     Each round every customer with room proposes to their next-best offers; each offer keeps its
     best proposals up to its budget and rejects the rest. With both sides ranking by one strict
     pair order the stable result is unique and equals greedy in that order. At most one round per
     offer a customer can propose to; each round is vectorised. Returns the indices of kept pairs.
+    ``by_user`` is ``sort_by_group(users, order)`` when the caller has it already.
     """
     n = len(users)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    by_user = sort_by_group(users, order)  # customer-major, best first
+    if by_user is None:
+        by_user = sort_by_group(users, order)  # customer-major, best first
     counts = np.bincount(users, minlength=n_users)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pointer = np.zeros(n_users, dtype=np.int64)
@@ -398,18 +431,78 @@ def _run_lp(problem: _Problem) -> tuple[Any, np.ndarray, int] | None:
 
 
 def _solve_lp(problem: _Problem) -> tuple[np.ndarray, float, bool] | None:
-    """LP allocation: (chosen, LP value, was rounded), or None when the solver failed."""
-    solved = _run_lp(problem)
-    if solved is None:  # nothing binds: every pair is taken
-        return np.ones(len(problem.weights), dtype=bool), float(problem.weights.sum()), False
-    result = solved[0]
-    if result.status != 0 or result.x is None:
-        return None
-    x = result.x
+    """LP allocation by column generation: (chosen, proven bound, was rounded), or None on failure.
+
+    The LP is solved over a core of pairs (each customer's best ``c + CORE_EXTRA``), priced with
+    its duals (offer prices and prices of the totals), and every customer's best pairs by
+    price-adjusted weight that are missing from the core are added, until none is missing. Then
+    the weak-duality bound :func:`_dual_bound` at those prices equals the core LP's value: the core
+    solution is optimal for the whole LP.
+    """
+    n = len(problem.weights)
+    core = _best_per_customer(problem, problem.weights, problem.cap + CORE_EXTRA)
+    for _ in range(_MAX_ROUNDS):
+        sub = _restrict(problem, core)
+        solved = _run_lp(sub)
+        if solved is None:  # nothing binds in the core: every core pair is taken, prices are 0
+            x, value, prices, price_k, price_m = np.ones(len(core)), float(sub.weights.sum()), np.zeros(problem.n_offers), 0.0, 0.0
+        else:
+            result = solved[0]
+            if result.status != 0 or result.x is None:
+                return None
+            x, value = result.x, float(-result.fun)
+            prices, price_k, price_m = _duals(sub, *solved)
+        bound = _dual_bound(problem, prices, price_k, price_m)
+        adjusted = problem.weights - prices[problem.offers] - price_k
+        if problem.costs is not None:
+            adjusted = adjusted - price_m * problem.pair_costs()
+        wanted = _best_per_customer(problem, adjusted, problem.cap + CORE_EXTRA, positive_only=True)
+        missing = np.setdiff1d(wanted, core, assume_unique=True)
+        if len(missing) == 0 or bound <= value + 1e-9 * max(1.0, abs(value)):
+            break
+        core = np.union1d(core, missing)
+    bound = max(bound, value)
     if problem.total_money is None:  # totally unimodular: the vertex is integral
-        return x > 0.5, float(-result.fun), False
+        chosen = np.zeros(n, dtype=bool)
+        chosen[core[x > 0.5]] = True
+        return chosen, bound, False
     rounded = bool(((x > 1e-7) & (x < 1 - 1e-7)).any())
-    return _refill(problem, x > 1 - 1e-7), float(-result.fun), rounded
+    chosen = np.zeros(n, dtype=bool)
+    chosen[core[x > 1 - 1e-7]] = True
+    return _refill(problem, chosen), bound, rounded
+
+
+def _best_per_customer(problem: _Problem, values: np.ndarray, k: int, positive_only: bool = False) -> np.ndarray:
+    """Sorted indices of every customer's ``k`` best pairs by ``values`` (only values > 0 if asked)."""
+    rows = np.flatnonzero(values > 0) if positive_only else np.arange(len(values))
+    if len(rows) == 0:
+        return rows
+    rank = rank_within(problem.users[rows], global_order(values[rows]))
+    return np.sort(rows[rank <= k])
+
+
+def _restrict(problem: _Problem, rows: np.ndarray) -> _Problem:
+    """The same problem over a subset of its candidate pairs."""
+    return replace(problem, users=problem.users[rows], offers=problem.offers[rows], weights=problem.weights[rows])
+
+
+def _duals(problem: _Problem, result: Any, offer_rows: np.ndarray, n_user_rows: int) -> tuple[np.ndarray, float, float]:
+    """Offer prices and prices of the coupon and money totals from an LP solved by :func:`_run_lp`.
+
+    A dual value is the worth of one more unit of that limit: the price of the offer.
+    """
+    prices = np.zeros(problem.n_offers)
+    duals = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
+    at = n_user_rows
+    prices[offer_rows] = duals[at: at + len(offer_rows)]
+    at += len(offer_rows)
+    price_k = price_m = 0.0
+    if problem.total_coupons is not None:
+        price_k = float(duals[at])
+        at += 1
+    if problem.total_money is not None:
+        price_m = float(duals[at])
+    return prices, price_k, price_m
 
 
 def _fast(problem: _Problem, sample_pairs: int, seed: int) -> tuple[np.ndarray, float]:
@@ -434,7 +527,7 @@ def _sampled_prices(problem: _Problem, sample_pairs: int, seed: int) -> tuple[np
 
     Customers are sampled by a keyed hash (reproducible from ``seed``) so the sample has about
     ``sample_pairs`` candidate pairs; budgets and totals are scaled by the sampled share of
-    customers. A dual value is the worth of one more unit of that limit: the price of the offer.
+    customers (see :func:`_duals`).
     """
     prices = np.zeros(problem.n_offers)
     share = min(1.0, sample_pairs / max(len(problem.weights), 1))
@@ -455,18 +548,7 @@ def _sampled_prices(problem: _Problem, sample_pairs: int, seed: int) -> tuple[np
     solved = _run_lp(sub)
     if solved is None or solved[0].status != 0:
         return prices, 0.0, 0.0
-    result, offer_rows, n_user_rows = solved
-    duals = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
-    at = n_user_rows
-    prices[offer_rows] = duals[at: at + len(offer_rows)]
-    at += len(offer_rows)
-    price_k = price_m = 0.0
-    if sub.total_coupons is not None:
-        price_k = float(duals[at])
-        at += 1
-    if sub.total_money is not None:
-        price_m = float(duals[at])
-    return prices, price_k, price_m
+    return _duals(sub, *solved)
 
 
 def _dual_bound(problem: _Problem, prices: np.ndarray, price_k: float, price_m: float) -> float:

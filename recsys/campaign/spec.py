@@ -26,7 +26,8 @@ from recsys.core.config import ConfigBase
 from recsys.core.errors import PromoLensError
 from recsys.core.jsonio import jsonable
 
-#: Largest number of candidate pairs solved exactly by linear programming (HiGHS, ~2 s).
+#: Largest number of candidate pairs ``auto`` solves exactly by linear programming (HiGHS by column
+#: generation, ~1 s at this size); above it ``auto`` keeps greedy by score and reports its proven bound.
 EXACT_MAX_PAIRS = 100_000
 
 Method = Literal["auto", "exact", "greedy", "fast"]
@@ -161,7 +162,8 @@ class AudienceSpec(ConfigBase):
     seed
         Seed of the holdout (and of the sample used by the ``fast`` allocation).
     method
-        ``auto`` (exact LP up to ``exact_max_pairs`` candidate pairs, else ``fast``), ``exact``,
+        ``auto`` (greedy when it meets its proven bound, else exact LP up to ``exact_max_pairs`` candidate pairs,
+        else greedy by score with its bound), ``exact``,
         ``greedy`` or ``fast``; see :func:`allocate`.
     exact_max_pairs
         Largest problem solved exactly by ``auto``.

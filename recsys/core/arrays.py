@@ -35,11 +35,11 @@ def factorize(values: pd.Series | np.ndarray, sort: bool = False) -> tuple[np.nd
         enc = pc.dictionary_encode(arr)
         codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         uniques = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        if sort and len(uniques):
-            order = np.argsort(uniques, kind="stable")
+        if sort and len(uniques):  # Arrow sorts the distinct strings several times faster than numpy objects
+            order = pc.array_sort_indices(enc.dictionary).to_numpy()
             rank = np.empty(len(order), dtype=np.int64)
             rank[order] = np.arange(len(order))
-            codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            codes = rank[codes] if enc.indices.null_count == 0 else np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
             uniques = uniques[order]
         return codes, pd.Index(uniques, dtype=object)
     codes, uniques = pd.factorize(values, sort=sort)

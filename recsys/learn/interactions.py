@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from recsys.core import columns as C
@@ -46,12 +48,13 @@ class IdIndex:
             dup = self._index[self._index.duplicated()][:5].tolist()
             raise ValueError(f"IdIndex ids must be unique; duplicated: {dup}")
         self.ids = arr
+        self._arrow: pa.Array | None = None
 
     @classmethod
     def from_unique(cls, index: pd.Index) -> "IdIndex":
         """Wrap an index already known to be unique strings (no copy, no re-check)."""
         obj = cls.__new__(cls)
-        obj._index, obj.ids = index, np.asarray(index, dtype=object)
+        obj._index, obj.ids, obj._arrow = index, np.asarray(index, dtype=object), None
         return obj
 
     @classmethod
@@ -63,11 +66,23 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def index(self) -> pd.Index:
+        """The ids as a unique ``pd.Index`` (its hash table is built once and reused)."""
+        return self._index
+
     def positions(self, values: Iterable[Any]) -> np.ndarray:
         """Integer position of each value, -1 where the id is unknown (or missing).
 
-        Factorizes the values once, then looks up only the distinct ones in the index.
+        Text ids are looked up by Arrow's hash table (several times faster than pandas' on millions
+        of ids); other values are factorized once and only the distinct ones looked up.
         """
+        arrow = arrow_strings(values)
+        if arrow is not None:
+            if self._arrow is None:
+                self._arrow = pa.array(self.ids, type=pa.string())
+            found = pc.index_in(arrow, value_set=self._arrow)
+            return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         codes, uniques = factorize(as_series(values))
         if len(uniques) == 0:
             return np.full(len(codes), -1, dtype=np.int64)
@@ -93,6 +108,25 @@ def as_series(values: Iterable[Any]) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
+def arrow_strings(values: Any) -> pa.Array | None:
+    """The values as one Arrow string array when they are all text (or missing), else None."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        dtype = values.dtype
+        if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or \
+                (isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)):
+            arr = values.array.__arrow_array__()
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks() if arr.num_chunks else pa.array([], type=pa.string())
+            return arr.cast(pa.string())
+        values = values.to_numpy()
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        try:
+            return pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+    return None
+
+
 def _index_and_positions(values: pd.Series, index: IdIndex | None) -> tuple[IdIndex, np.ndarray]:
     """The given index (or the sorted unique values) and each value's position, in one pass."""
     if index is not None:
@@ -100,6 +134,10 @@ def _index_and_positions(values: pd.Series, index: IdIndex | None) -> tuple[IdIn
     codes, uniques = factorize(values, sort=True)
     if codes.min(initial=0) < 0:
         raise ValueError(f"column {values.name!r} has missing ids in rows {np.flatnonzero(codes < 0)[:5].tolist()}")
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) or (isinstance(dtype, pd.ArrowDtype) and dtype.kind in "OSU"):
+        # distinct strings already: no second hash pass to check uniqueness
+        return IdIndex.from_unique(pd.Index(np.asarray(uniques, dtype=object), dtype=object)), codes
     return IdIndex(pd.Index(uniques).astype(str)), codes.astype(np.int64)
 
 
@@ -226,6 +264,6 @@ def relevant_pairs(
 
 
 __all__ = [
-    "IdIndex", "InteractionMatrix", "as_series", "build_interactions", "interaction_weights", "latest_timestamp",
+    "IdIndex", "InteractionMatrix", "arrow_strings", "as_series", "build_interactions", "interaction_weights", "latest_timestamp",
     "relevant_pairs",
 ]

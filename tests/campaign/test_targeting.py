@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from recsys.core import columns as C
 from recsys.campaign.allocation import allocate, greedy_allocation
@@ -141,6 +143,38 @@ def test_fast_method_is_near_optimal_and_reports_a_valid_bound() -> None:
     assert fast_report.upper_bound >= exact_report.weight - 1e-6  # a bound on the true optimum
     assert fast_report.weight >= 0.99 * exact_report.weight
     assert fast_report.weight >= fast_report.greedy_weight
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_column_generation_reaches_the_full_lp_optimum(cap: int) -> None:
+    # budgets bind hard on the popular offers, so customers are pushed far down their lists
+    rng = np.random.default_rng(11)
+    n_users, n_offers = 600, 12
+    u = np.repeat(np.arange(n_users), n_offers)
+    j = np.tile(np.arange(n_offers), n_users)
+    w = rng.random(len(u)) * (1 + 3 * j / n_offers)
+    budgets = np.full(n_offers, 30)
+    full = linprog(-w, A_ub=sp.vstack([sp.csr_array((np.ones(len(u)), (u, np.arange(len(u))))),
+                                       sp.csr_array((np.ones(len(u)), (j, np.arange(len(u)))))]),
+                   b_ub=np.concatenate([np.full(n_users, cap), budgets]), bounds=(0, 1), method="highs-ds")
+    chosen, report = allocate(u, j, w, cap=cap, budgets=budgets, method="exact")
+    assert_feasible(u, j, chosen, cap, budgets)
+    assert report.method == "exact" and report.weight > report.greedy_weight
+    assert report.weight == pytest.approx(-full.fun, rel=1e-9)
+    assert report.optimality == pytest.approx(1.0, abs=1e-9)
+
+
+def test_greedy_meeting_its_bound_is_reported_optimal_and_large_problems_keep_greedy() -> None:
+    rng = np.random.default_rng(3)
+    u, j = np.repeat(np.arange(300), 4), np.tile(np.arange(4), 300)
+    w = rng.random(len(u))
+    _, loose = allocate(u, j, w, cap=1, budgets=np.full(4, 300))  # budgets never bind: greedy is optimal
+    assert loose.method == "exact" and loose.weight == loose.greedy_weight == pytest.approx(loose.upper_bound)
+    assert "it is optimal" in " ".join(loose.notes)
+    chosen, tight = allocate(u, j, w * (1 + j), cap=1, budgets=np.full(4, 40), exact_max_pairs=100)
+    assert tight.method == "greedy" and "exact limit" in " ".join(tight.notes)
+    assert tight.weight == tight.greedy_weight < tight.upper_bound
+    assert chosen.tolist() == greedy_allocation(u, j, w * (1 + j), cap=1, budgets=np.full(4, 40)).tolist()
 
 
 def test_negative_scores_are_shifted_and_every_budget_slot_is_used() -> None:

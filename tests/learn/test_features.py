@@ -224,3 +224,25 @@ def test_vectorised_at_scale() -> None:
     elapsed = time.perf_counter() - t
     assert m.shape == (n, n + fb.n_features_ - n)
     assert elapsed < 30  # generous: a per-row loop would take minutes
+
+
+def test_matrices_are_the_same_whatever_the_id_dtype_and_the_fitted_ids_shortcut() -> None:
+    # string ids as plain objects (the reference), Arrow strings (the store) and categoricals must give
+    # identical matrices and indices, and transform(table, fitted ids) must equal a lookup of equal ids
+    rng = np.random.default_rng(2)
+    users = np.array(["é9", "b", "a10", "a2", "Z", "ü"], dtype=object)
+    frame = pd.DataFrame({C.USER_ID: users[rng.integers(0, 6, 300)], C.ITEM_ID: rng.integers(0, 9, 300).astype(str),
+                          C.EVENT: np.array(["click", "redeem"], dtype=object)[rng.integers(0, 2, 300)]})
+    reference = build_interactions(frame)
+    assert reference.user_index.ids.tolist() == sorted(set(frame[C.USER_ID]))
+    for dtype in ("str", "category", pd.StringDtype("pyarrow")):
+        other = build_interactions(frame.astype({C.USER_ID: dtype, C.ITEM_ID: dtype}))
+        assert other.user_index.ids.tolist() == reference.user_index.ids.tolist()
+        assert other.item_index.ids.tolist() == reference.item_index.ids.tolist()
+        assert (other.matrix != reference.matrix).nnz == 0 and other.matrix.dtype == reference.matrix.dtype
+    table, schema = users_table()
+    table = table.assign(**{C.USER_ID: ["a", "b", "Z", "x", "ü"]})
+    fb = FeatureBuilder(schema, C.USER_ID, FeatureConfig(n_bins=2, min_count=1)).fit(table, reference.user_index)
+    fast = fb.transform(table, reference.user_index.ids)
+    looked_up = fb.transform(table, list(reference.user_index.ids))
+    assert (fast != looked_up).nnz == 0 and fast.shape == (6, fb.n_features_)
