@@ -6,6 +6,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
+from recsys.core.words import column_words as _column_words, event_word, metric_label
 from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, SIDE
 from recsys.insight.drivers import CUSTOMERS, MEAN
 
@@ -19,9 +22,21 @@ EVENT_COLORS = {
 }
 
 
+def _translate_traces(fig: go.Figure) -> go.Figure:
+    """Trace names (model, phase names: ``core.words``) in the current language."""
+    return fig.for_each_trace(lambda t: t.update(name=_(t.name)) if t.name else None)
+
+
 def _event_colors(events: pd.Series) -> dict[str, str]:
     others = iter(PALETTE)
     return {e: EVENT_COLORS.get(e) or next(others) for e in pd.unique(events)}
+
+
+def _events_in_words(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with its ``event`` column in the current language, and the event colours by those words."""
+    word = {e: event_word(e) for e in pd.unique(frame["event"])}
+    colors = {word[e]: c for e, c in _event_colors(frame["event"]).items()}
+    return frame.assign(event=frame["event"].map(word)), colors
 
 
 #: Right margin (px) that holds the vertical mode bar.
@@ -57,53 +72,60 @@ def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
     return fig
 
 
+#: Periods of :func:`events_over_time` (translated in its title).
+PERIOD_WORDS = [N_("day"), N_("week"), N_("month")]
+
+
 def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
     """One small line chart per event type (own y scale, so rare events stay readable).
 
     Incomplete first/last periods (``complete`` False) are left out and the title says so.
     """
+    frame, colors = _events_in_words(frame)
     shown = frame[frame["complete"]] if "complete" in frame.columns else frame
     dropped = len(frame) > len(shown)
     fig = px.line(
         shown, x="period", y="rows", color="event", facet_row="event", markers=False,
-        color_discrete_map=_event_colors(frame["event"]), labels={"period": "", "rows": ""},
+        color_discrete_map=colors, labels={"period": "", "rows": ""},
         category_orders={"event": list(frame.groupby("event")["rows"].sum().sort_values(ascending=False).index)},
     )
     fig.update_yaxes(matches=None, rangemode="tozero", title=None)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1], textangle=0, x=0.01, xanchor="left", yanchor="top"))
     fig.update_layout(showlegend=False)
-    title = f"Events per {period}" + (" (incomplete first/last periods left out)" if dropped else "")
+    title = _("Events per {period}").format(period=_(period)) + (
+        _(" (incomplete first/last periods left out)") if dropped else "")
     return _style(fig, title, height=max(300, 110 * frame["event"].nunique() + 60))
 
 
 def event_mix(frame: pd.DataFrame) -> go.Figure:
     """Horizontal bars of rows per event type, with the share of all rows."""
-    frame = frame.assign(share=frame["rows"] / frame["rows"].sum())
+    frame, colors = _events_in_words(frame.assign(share=frame["rows"] / frame["rows"].sum()))
     fig = px.bar(
         frame.sort_values("rows"), x="rows", y="event", orientation="h", color="event",
-        color_discrete_map=_event_colors(frame["event"]), text=frame.sort_values("rows")["share"].map("{:.0%}".format),
-        labels={"rows": "events", "event": ""},
+        color_discrete_map=colors, text=frame.sort_values("rows")["share"].map("{:.0%}".format),
+        labels={"rows": _("events"), "event": ""},
     )
     fig.update_layout(showlegend=False)
-    return _style(fig, "Event mix")
+    return _style(fig, _("Event mix"))
 
 
-def top_items(frame: pd.DataFrame, noun: str = "offers") -> go.Figure:
+def top_items(frame: pd.DataFrame, noun: str = N_("offers")) -> go.Figure:
     """Horizontal bars of the most popular items by customers reached."""
     ordered = frame.sort_values("customers")
     fig = px.bar(
         ordered, x="customers", y="label", orientation="h", hover_data=["item_id", "rows", "revenue"],
-        labels={"customers": "customers who interacted", "label": ""},
+        labels={"customers": _("customers who interacted"), "label": ""},
         color_discrete_sequence=PALETTE[1:],
     )
-    return _style(fig, f"Top {len(frame)} {noun}", height=max(340, 22 * len(frame) + 80))
+    return _style(fig, _("Top {n} {noun}").format(n=len(frame), noun=_(noun)), height=max(340, 22 * len(frame) + 80))
 
 
 def activity_distribution(frame: pd.DataFrame) -> go.Figure:
     """Bars of customers per activity bucket."""
     x = frame.columns[0]
-    fig = px.bar(frame, x=x, y="customers", color_discrete_sequence=PALETTE[2:], labels={x: "interactions per customer"})
-    return _style(fig, "How active are customers?")
+    fig = px.bar(frame, x=x, y="customers", color_discrete_sequence=PALETTE[2:],
+                 labels={x: _("interactions per customer"), "customers": _("customers")})
+    return _style(fig, _("How active are customers?"))
 
 
 def users_by_column(frame: pd.DataFrame) -> go.Figure:
@@ -112,9 +134,9 @@ def users_by_column(frame: pd.DataFrame) -> go.Figure:
     ordered = frame.sort_values("customers")
     fig = px.bar(
         ordered, x="customers", y=column, orientation="h", color_discrete_sequence=PALETTE[3:],
-        labels={column: ""},
+        labels={column: "", "customers": _("customers")},
     )
-    return _style(fig, f"Customers per {column.replace('_', ' ')}", height=max(300, 24 * len(frame) + 80))
+    return _style(fig, _("Customers per {column}").format(column=_column_words(column)), height=max(300, 24 * len(frame) + 80))
 
 
 def cleaning_report(frame: pd.DataFrame) -> go.Figure:
@@ -122,9 +144,9 @@ def cleaning_report(frame: pd.DataFrame) -> go.Figure:
     shown = frame[frame["count"] > 0]
     fig = px.bar(
         shown.sort_values("count"), x="count", y="name", color="table", orientation="h",
-        color_discrete_sequence=PALETTE, labels={"count": "rows", "name": ""},
+        color_discrete_sequence=PALETTE, labels={"count": _("rows"), "name": ""},
     )
-    return _style(fig, "What cleaning changed", height=max(260, 28 * len(shown) + 90))
+    return _style(fig, _("What cleaning changed"), height=max(260, 28 * len(shown) + 90))
 
 
 MODEL_COLORS = {"hybrid": "#1f77b4", "collaborative": "#9467bd", "popularity": "#ff7f0e", "random": "#7f7f7f"}
@@ -137,54 +159,58 @@ def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
         .rename_axis("model").reset_index()
         .melt(id_vars="model", var_name="metric", value_name="value")
     )
+    long["metric"] = long["metric"].map(metric_label)
     fig = px.bar(
         long, x="metric", y="value", color="model", barmode="group", text=long["value"].map("{:.3f}".format),
         color_discrete_map=MODEL_COLORS, labels={"metric": "", "value": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
-    return _style(fig, "The model against the baselines (higher is better)", height=380)
+    return _style(_translate_traces(fig), _("The model against the baselines (higher is better)"), height=380)
 
 
 def freshness_bars(report: dict, k: int) -> go.Figure:
     """precision@k of the model and of 'most popular': on the test split at training time and on
     the events that arrived since (a :meth:`recsys.workspace.update.Freshness.to_dict`)."""
     rows = [
-        ("on its test split, at training", "this model", report.get("precision_at_training")),
-        ("on its test split, at training", "popularity", report.get("popularity_precision_at_training")),
-        ("on the events since", "this model", report.get("precision_new")),
-        ("on the events since", "popularity", report.get("popularity_precision_new")),
+        (_("on its test split, at training"), _("this model"), report.get("precision_at_training")),
+        (_("on its test split, at training"), _("popularity"), report.get("popularity_precision_at_training")),
+        (_("on the events since"), _("this model"), report.get("precision_new")),
+        (_("on the events since"), _("popularity"), report.get("popularity_precision_new")),
     ]
     frame = pd.DataFrame(rows, columns=["when", "model", "value"]).dropna()
-    names = {"this model": "hybrid", "popularity": "popularity"}
+    names = {_("this model"): "hybrid", _("popularity"): "popularity"}
     fig = px.bar(
         frame, x="when", y="value", color="model", barmode="group", text=frame["value"].map("{:.3f}".format),
         color_discrete_map={m: MODEL_COLORS.get(names[m], "#1e88e5") for m in names},
-        labels={"when": "", "value": f"precision@{k}", "model": ""},
+        labels={"when": "", "value": metric_label(f"precision@{k}"), "model": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
-    return _style(fig, f"Still ahead of 'most popular'? precision@{k}", height=340)
+    return _style(fig, _("Still ahead of 'most popular'? {metric}").format(metric=metric_label(f"precision@{k}")),
+                  height=340)
 
 
 def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
     """Validation metric per epoch, one line per model and phase."""
     frame = epochs.dropna(subset=[metric]) if metric in epochs.columns else epochs.iloc[0:0]
     if frame.empty:
-        return _style(go.Figure(), "No validation curve (early stopping was off)")
-    label = frame["model"] + " (" + frame["phase"].str.replace("_", " ") + ")"
+        return _style(go.Figure(), _("No validation curve (early stopping was off)"))
+    label = frame["model"].map(_) + " (" + frame["phase"].str.replace("_", " ").map(_) + ")"
+    shown = metric_label(metric)
     fig = px.line(
         frame.assign(line=label), x="epoch", y=metric, color="line", markers=True,
-        labels={"epoch": "epoch", metric: f"validation {metric}", "line": ""},
+        labels={"epoch": _("epoch"), metric: _("validation {metric}").format(metric=shown), "line": ""},
     )
-    return _style(fig, f"Learning curve: validation {metric} per epoch")
+    return _style(fig, _("Learning curve: validation {metric} per epoch").format(metric=shown))
 
 
 def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
     """Bars of a per-user metric averaged per customer group, per model."""
     fig = px.bar(
         frame, x=column, y="mean", color="model", barmode="group", hover_data=["count"],
-        color_discrete_map=MODEL_COLORS, labels={"mean": metric, column: column.replace("_", " ")},
+        color_discrete_map=MODEL_COLORS, labels={"mean": metric_label(metric), column: _column_words(column)},
     )
-    return _style(fig, f"{metric} by {column.replace('_', ' ')}")
+    return _style(_translate_traces(fig), _("{metric} by {column}").format(metric=metric_label(metric),
+                                                                           column=_column_words(column)))
 
 
 # ------------------------------------------------------------------ measurement (recsys.campaign.measure)
@@ -516,7 +542,7 @@ def attribution_waterfall(
     first, "other" last; the bars start at ``base`` and end at ``score`` (dashed lines mark both).
     """
     values = parts[ATTRIBUTION].to_numpy(float)
-    labels = [f"{c} ({s})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
+    labels = [f"{c} ({_(s)})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
     fig = go.Figure(go.Waterfall(
         orientation="h", base=base, measure=["relative"] * len(values), y=labels, x=values,
         text=[f"{v:+.3f}" for v in values], textposition="outside", cliponaxis=False,
@@ -530,9 +556,9 @@ def attribution_waterfall(
     fig.add_vline(x=base, line_dash="dot", line_color=NEUTRAL_COLOR,
                   annotation_text=f"{base_label}: {base:.3f}", annotation_position="top left")
     fig.add_vline(x=score, line_dash="dash", line_color="black",
-                  annotation_text=f"score {score:.3f}", annotation_position="top right")
+                  annotation_text=_("score {score}").format(score=f"{score:.3f}"), annotation_position="top right")
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(range=[low - pad, high + pad], title="score", zeroline=False)
+    fig.update_xaxes(range=[low - pad, high + pad], title=_("score"), zeroline=False)
     return _style(fig, title, height=max(280, 36 * len(values) + 120))
 
 
@@ -549,19 +575,19 @@ def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str
     names = {c: f"{c}  ({n:,})" for c, n in zip(order[CONTRIBUTOR], order[CUSTOMERS])}
     rows = [names[c] for c in order[CONTRIBUTOR]]
     fig = go.Figure(go.Bar(
-        x=order[MEAN], y=rows, orientation="h", name="mean lift",
+        x=order[MEAN], y=rows, orientation="h", name=_("mean lift"),
         marker_color=[UP_COLOR if m > 0 else DOWN_COLOR for m in order[MEAN]], opacity=0.75,
         text=[f"{m:+.3f}" for m in order[MEAN]], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>mean %{x:+.4f}<extra></extra>",
+        hovertemplate="%{y}<br>" + _("mean") + " %{x:+.4f}<extra></extra>",
     ))
     dots = px.strip(points.assign(row=points[CONTRIBUTOR].map(names)), x=ATTRIBUTION, y="row",
                     color_discrete_sequence=["#263238"])
-    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name="customers", showlegend=True,
+    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name=_("customers"), showlegend=True,
                        hovertemplate="%{y}<br>%{x:+.4f}<extra></extra>")
     fig.add_traces(dots.data)
     fig.add_vline(x=0, line_color=NEUTRAL_COLOR, line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
-    fig.update_xaxes(title="lift of this offer's score (attribution)")
+    fig.update_xaxes(title=_("lift of this offer's score (attribution)"))
     return _style(fig, title, height=max(320, 26 * len(order) + 130))
 
 
@@ -577,7 +603,7 @@ def attribution_heatmap(matrix: pd.DataFrame, title: str, x_title: str = "", y_t
         z=z, x=[_short(c) for c in matrix.columns], y=[_short(i) for i in matrix.index], zmid=0,
         zmin=-limit, zmax=limit, colorscale=[[0, DOWN_COLOR], [0.5, "#f5f5f5"], [1, UP_COLOR]],
         text=[[f"{v:+.2f}" for v in row] for row in z], texttemplate="%{text}", textfont={"size": 10},
-        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": "lift"},
+        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": _("lift")},
     ))
     fig.update_yaxes(autorange="reversed", title=y_title or None)
     fig.update_xaxes(title=x_title or None, tickangle=-30)
@@ -762,11 +788,11 @@ def tradeoff_curve(sweep: pd.DataFrame, x: str, y: str, *, chosen: float | None 
 RELIABILITY_COLORS = {"predicted": "#1e88e5", "observed": "#43a047"}
 
 
-def reliability_chart(deciles: pd.DataFrame, title: str = "Do the predicted chances come true?") -> go.Figure:
+def reliability_chart(deciles: pd.DataFrame, title: str = N_("Do the predicted chances come true?")) -> go.Figure:
     """Predicted against observed response rate (%) per tenth of customer x offer pairs, from a
     reliability table (``decile``, ``mean_predicted``, ``observed_rate``, ``rows``)."""
     if deciles is None or not len(deciles):
-        return _style(go.Figure(), "No calibration figures for this run")
+        return _style(go.Figure(), _("No calibration figures for this run"))
     frame = pd.DataFrame(deciles)
     long = pd.DataFrame({
         "tenth": frame["decile"].astype(int).tolist() * 2,
@@ -776,8 +802,9 @@ def reliability_chart(deciles: pd.DataFrame, title: str = "Do the predicted chan
     fig = px.bar(
         long, x="tenth", y="rate", color="what", barmode="group", text=long["rate"].map("{:.1f}%".format),
         color_discrete_map=RELIABILITY_COLORS,
-        labels={"tenth": "tenth of customer x offer pairs, least to most likely", "rate": "response rate (%)", "what": ""},
+        labels={"tenth": _("tenth of customer x offer pairs, least to most likely"), "rate": _("response rate (%)"),
+                "what": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
     fig.update_xaxes(dtick=1)
-    return _style(fig, title, height=380)
+    return _style(_translate_traces(fig), _(title), height=380)

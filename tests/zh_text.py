@@ -108,7 +108,7 @@ def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     (all capitals), not identifiers with digits and not one of the data's own names (``allowed``)."""
     allowed_lower = {str(a).lower() for a in allowed}
     for name in sorted(allowed_lower, key=len, reverse=True):  # the data's names, possibly several words
-        if " " in name:
+        if " " in name or "_" in name:  # "age_band": the word pattern would split it
             text = re.sub(re.escape(name), " ", text, flags=re.I)
     for pattern in _STRIP:
         text = pattern.sub(" ", text)
