@@ -14,6 +14,8 @@ them through these helpers, which give the name itself in English and its transl
 
 from __future__ import annotations
 
+import re
+
 from recsys.core import i18n
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -44,3 +46,36 @@ def event_word(event: str) -> str:
 def column_words(column: str) -> str:
     """A data column's name in a sentence: "age band" in English, the name itself otherwise (it is the data's)."""
     return column.replace("_", " ") if i18n.current_language() == i18n.SOURCE_LANGUAGE else column
+
+
+#: The response model's reason labels (``learn.response`` feature groups, stored in English) and their templates.
+_REASON_LABELS = (
+    (re.compile(r"^customer history: (?P<what>.+)$"), N_("customer history: {what}")),
+    (re.compile(r"^customer: (?P<column>.+)$"), N_("customer: {column}")),
+    (re.compile(r"^offer: (?P<column>.+)$"), N_("offer: {column}")),
+    (re.compile(r"^fit with this customer's tastes \((?P<model>.+)\)$"), N_("fit with this customer's tastes ({model})")),
+)
+#: The words inside those labels (history features, the track record, model names).
+REASON_WORDS = [N_("past responses"), N_("past exposures"), N_("past activity"), N_("days since last response"),
+                N_("days since last activity"), N_("past response rate"), N_("offer track record"), N_("pt")]
+
+
+def reason_label(label: str) -> str:
+    """A reason's label ("customer history: past responses", "offer: channel") in the current language;
+    column names stay the data's.
+
+    >>> from recsys.core.i18n import use_language
+    >>> with use_language("zh_CN"):
+    ...     reason_label("customer history: past responses"), reason_label("offer: channel")
+    ('客户历史:过去的响应', '优惠:channel')
+    """
+    for pattern, template in _REASON_LABELS:
+        found = pattern.match(str(label))
+        if found:
+            values = found.groupdict()
+            if "what" in values:
+                values["what"] = _(values["what"])
+            if "model" in values:
+                values["model"] = values["model"] if values["model"] == "LightFM" else _(values["model"])
+            return _(template).format(**values)
+    return _(str(label))
