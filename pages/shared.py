@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from recsys.core import i18n
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
 from recsys.core.markdown import escape_markdown
 from recsys.core.money import CURRENCY_ENV, default_currency, format_money  # noqa: F401  CURRENCY_ENV: pages read it here
 from recsys.workspace.ingest import ensure_sample_dataset
@@ -119,22 +123,22 @@ def require_login() -> None:
         return
     if not st.user.get("is_logged_in"):
         st.title("PromoLens")
-        st.write("Log in with your company account to see the dashboard.")
-        st.button("Log in", type="primary", on_click=st.login)
+        st.write(_("Log in with your company account to see the dashboard."))
+        st.button(_("Log in"), type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        st.caption(f"Logged in as {md(st.user.get('email') or st.user.get('name') or 'you')}")
-        st.button("Log out", on_click=st.logout)
+        st.caption(_("Logged in as {who}").format(who=md(st.user.get("email") or st.user.get("name") or _("you"))))
+        st.button(_("Log out"), on_click=st.logout)
 
 
 def _first_start(ws: Workspace) -> None:
     if ws.datasets():
         return
-    with st.spinner("First start: importing the sample shop so you can look around..."):
+    with st.spinner(_("First start: importing the sample shop so you can look around...")):
         info = ensure_sample_dataset(ws)
     if info is not None:
         st.session_state[_PENDING_DATASET] = info.id
-        st.toast(f"Imported the sample shop ({info.n_interactions:,} interactions).")
+        st.toast(_("Imported the sample shop ({n} interactions).").format(n=i18n.format_number(info.n_interactions)))
 
 
 def _route_through_app() -> None:
@@ -167,9 +171,21 @@ def apply_language() -> str:
     return chosen
 
 
+def in_this_language(format_func: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``format_func`` (one that translates) bound to this script run's language: Streamlit and AppTest may
+    call a widget's format_func later, from another thread, where another language is current."""
+    language = i18n.current_language()
+
+    def bound(value: Any) -> str:
+        with i18n.use_language(language):
+            return format_func(value)
+
+    return bound
+
+
 def language_picker() -> None:
     """The sidebar's language switch (remembered for the session)."""
-    st.sidebar.selectbox("Language / 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
+    st.sidebar.selectbox(_("Language / 语言"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
                          key=LANGUAGE_KEY)
 
 
@@ -189,19 +205,19 @@ def sidebar() -> None:
         st.markdown("### PromoLens")
         language_picker()
         if not datasets:
-            st.info("No dataset yet: import one on the Data page.")
+            st.info(_("No dataset yet: import one on the Data page."))
             return
         ids = [d.id for d in datasets]
         # The name and id fit the sidebar; the size goes below (a full label was cut off at 300 px).
         labels = {d.id: f"{d.name} ({d.id})" for d in datasets}
         current = st.session_state.pop(_PENDING_DATASET, None) or st.session_state.get(DATASET_KEY)
         st.session_state[DATASET_KEY] = current if current in ids else _opening_dataset(ws, ids)
-        st.selectbox("Dataset", ids, format_func=labels.__getitem__, key=DATASET_KEY,
+        st.selectbox(_("Dataset"), ids, format_func=labels.__getitem__, key=DATASET_KEY,
                      help=md("; ".join(d.label() for d in datasets)))
         chosen = next(d for d in datasets if d.id == st.session_state[DATASET_KEY])
         st.caption(md(chosen.label().removeprefix(chosen.name).strip(" ()").replace(f"{chosen.id}: ", "", 1)))
         _run_picker(ws, st.session_state[DATASET_KEY])
-        st.caption(f"Workspace: {md(ws.path)}")
+        st.caption(_("Workspace: {path}").format(path=code(ws.path)))
 
 
 def _opening_dataset(ws: Workspace, ids: list[str]) -> str:
@@ -214,20 +230,43 @@ def _run_picker(ws: Workspace, dataset: str) -> None:
     runs = ws.runs(dataset)
     if not runs:
         st.session_state.pop(RUN_KEY, None)
-        st.caption("No model trained on this dataset yet: see the Train page.")
+        st.caption(_("No model trained on this dataset yet: see the Train page."))
         return
     from recsys.workspace.runs import run_data
 
     ids = [r["id"] for r in runs]
     info, history = ws.dataset(dataset), ws.appends(dataset)
     labels = {
-        r["id"]: f"{r['id']} · {r['config'].get('split', {}).get('kind', '?')} split · {r['created_at']:%d %b %H:%M}"
+        r["id"]: _("{run} · {split} split · {time}").format(
+            run=r["id"], split=_(SPLIT_WORDS.get(kind := r["config"].get("split", {}).get("kind", "?"), kind)),
+            time=short_time(r["created_at"]))
         + _staleness(run_data(ws, r, history, info))
         for r in runs
     }
     current = st.session_state.pop(_PENDING_RUN, None) or st.session_state.get(RUN_KEY)
     st.session_state[RUN_KEY] = current if current in ids else ids[0]
-    st.selectbox("Model run", ids, format_func=labels.__getitem__, key=RUN_KEY)
+    st.selectbox(_("Model run"), ids, format_func=labels.__getitem__, key=RUN_KEY)
+
+
+#: The split kinds' short names (run picker).
+SPLIT_WORDS = {"temporal": N_("temporal"), "cold_items": N_("cold_items"), "leave_last_n": N_("leave_last_n"),
+               "random": N_("random")}
+
+
+def short_time(when) -> str:  # noqa: ANN001 - a datetime or Timestamp
+    """Day, month and time of ``when``: "03 Dec 16:42" in English, "12月3日 16:42" in Chinese."""
+    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
+        return f"{when:%d %b %H:%M}"
+    from babel import dates
+
+    return dates.format_datetime(when, "MMMd日 HH:mm", locale=i18n.babel_locale())
+
+
+def day(when) -> str:  # noqa: ANN001 - a date, datetime or Timestamp
+    """A day: "31 Dec 2025" in English, "2025年12月31日" in Chinese."""
+    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
+        return f"{when:%d %b %Y}"
+    return i18n.format_date(when, "long")
 
 
 def _staleness(data) -> str:  # noqa: ANN001 - runs.RunData
@@ -262,15 +301,19 @@ def show_data_error(error: DataError, headline: str | None = None) -> None:
     like ``[click](http://...)`` shows as text, never as a link.
     """
     problems = error.problems
-    what = headline or "The files were not imported"
-    st.error(
-        f"**{md(what)}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
-        "to fix.** Nothing in your workspace changed."
-    )
+    what = headline or _("The files were not imported")
+    count = (_("{n} problem") if len(problems) == 1 else _("{n} problems")).format(n=len(problems))
+    st.error(_("**{what}: {count} to fix.** Nothing in your workspace changed.").format(what=md(what), count=count))
     for problem in problems:
-        rows = f" (rows {', '.join(map(str, problem.rows))})" if problem.rows else ""
-        column = f", column **{md(problem.column)}**" if problem.column else ""
-        st.markdown(f"- **{md(problem.file)}**{column}: {md(problem.message)}{rows}  \n  *Fix:* {md(problem.fix)}")
+        rows = _(" (rows {rows})").format(rows=", ".join(map(str, problem.rows))) if problem.rows else ""
+        column = _(", column **{column}**").format(column=md(problem.column)) if problem.column else ""
+        st.markdown(_("- **{file}**{column}: {message}{rows}  \n  *Fix:* {fix}").format(
+            file=md(problem.file), column=column, message=md(problem.message), rows=rows, fix=md(problem.fix)))
+
+
+def code(text: object) -> str:
+    """``text`` as a code span (shown literally, in a fixed font): a path, a command."""
+    return "`" + str(text).replace("`", "'") + "`"
 
 
 def md(text: object) -> str:
@@ -287,19 +330,29 @@ def rerank_banner(ws: Workspace, run: str, items, cost: str | None = None) -> bo
     if saved is None:
         return False
     st.warning(
-        f"**Fairness re-ranking on:** {md(saved.describe(items))}, saved with run {run} on the Fairness page. "
-        "It changes who gets which offer in every list of this run. "
+        _("**Fairness re-ranking on:** {rule}, saved with run {run} on the Fairness page. "
+          "It changes who gets which offer in every list of this run. ").format(rule=md(saved.describe(items)), run=run)
         + (cost or "")
-        + " Remove it on the Fairness page (Fix it tab) to rank by the model alone.",
+        + _(" Remove it on the Fairness page (Fix it tab) to rank by the model alone."),
         icon=":material/balance:",
     )
     return True
 
 
+#: The library's progress messages, shown translated (``_(text)``) in the pages' progress bars.
+PROGRESS_WORDS = [
+    N_("Reading and checking the files"), N_("Saving to the workspace"), N_("Done"), N_("Making the Chinese sample shop"),
+    N_("Splitting the interactions"), N_("Evaluating on the test split"), N_("Training the production model on all data"),
+    N_("Saving the run"), N_("Fitting the response probabilities the campaigns use"), N_("Fitting response probabilities"),
+    N_("Judging the targeting decision on the test period"), N_("Reading the new data"),
+    N_("Checking the model on the new events"), N_("Growing the model and training on the new events"),
+]
+
+
 #: Environment default of the money currency ("GBP", "€", ...); the Data page can change it per session.
 CURRENCY_KEY = "currency"
 #: Currencies offered on the Data page: symbol written before the amount, or a code after it.
-CURRENCIES = {"": "no currency", "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (EUR)", "CHF": "CHF", "¥": "¥ (JPY/CNY)"}
+CURRENCIES = {"": N_("no currency"), "£": "£ (GBP)", "$": "$ (USD)", "€": "€ (EUR)", "CHF": "CHF", "¥": "¥ (JPY/CNY)"}
 
 
 def currency() -> str:
@@ -319,30 +372,32 @@ def money(amount: float | None, decimals: int = 2) -> str:
 
 #: Plain label and glossary tooltip of each list metric (the part of its name before "@k").
 METRIC_WORDS: dict[str, tuple[str, str]] = {
-    "precision": ("hits per slot", "Share of the list's offers the customer went on to respond to."),
-    "recall": ("responses found", "Share of the customer's later responses that the list held."),
-    "ndcg": ("ranking quality", "Responses near the top of the list count most (0 to 1, higher is better)."),
-    "map": ("ranking quality (MAP)", "Mean average precision: how early the responses come (higher is better)."),
-    "hit_rate": ("customers with a hit", "Share of customers with at least one response in their list."),
-    "coverage": ("offers used", "Share of all offers that appear in anyone's list."),
-    "catalog_coverage": ("offers used", "Share of all offers that appear in anyone's list."),
-    "exposure_gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
-    "gini": ("exposure inequality", "0 = every offer shown equally; near 1 = a few offers take all."),
-    "long_tail_share": ("less popular offers", "Share of slots for offers outside the 20% most popular."),
-    "arp": ("average popularity", "Average popularity (past interactions) of the offers shown."),
-    "novelty": ("novelty", "How unexpected the offers are, in bits (higher = less obvious)."),
-    "ild": ("variety within a list", "How different the offers of one list are, by offer facts."),
-    "ild_emb": ("variety within a list (model)", "How different the offers of one list are, by the model's embeddings."),
-    "entropy": ("offer groups spanned", "How many offer groups a list spans, in bits."),
-    "miscalibration": ("distance from own history", "How far a list's mix is from the customer's own history (0 = same mix)."),
-    "parity": ("exposure parity", "Least- over most-exposed offer group (1 = equal)."),
-    "personalization": ("personalisation", "How different lists are between customers (1 = no overlap)."),
+    "precision": (N_("hits per slot"), N_("Share of the list's offers the customer went on to respond to.")),
+    "recall": (N_("responses found"), N_("Share of the customer's later responses that the list held.")),
+    "ndcg": (N_("ranking quality"), N_("Responses near the top of the list count most (0 to 1, higher is better).")),
+    "map": (N_("ranking quality (MAP)"), N_("Mean average precision: how early the responses come (higher is better).")),
+    "hit_rate": (N_("customers with a hit"), N_("Share of customers with at least one response in their list.")),
+    "coverage": (N_("offers used"), N_("Share of all offers that appear in anyone's list.")),
+    "catalog_coverage": (N_("offers used"), N_("Share of all offers that appear in anyone's list.")),
+    "exposure_gini": (N_("exposure inequality"), N_("0 = every offer shown equally; near 1 = a few offers take all.")),
+    "gini": (N_("exposure inequality"), N_("0 = every offer shown equally; near 1 = a few offers take all.")),
+    "long_tail_share": (N_("less popular offers"), N_("Share of slots for offers outside the 20% most popular.")),
+    "arp": (N_("average popularity"), N_("Average popularity (past interactions) of the offers shown.")),
+    "novelty": (N_("novelty"), N_("How unexpected the offers are, in bits (higher = less obvious).")),
+    "ild": (N_("variety within a list"), N_("How different the offers of one list are, by offer facts.")),
+    "ild_emb": (N_("variety within a list (model)"), N_("How different the offers of one list are, by the model's embeddings.")),
+    "entropy": (N_("offer groups spanned"), N_("How many offer groups a list spans, in bits.")),
+    "miscalibration": (N_("distance from own history"), N_("How far a list's mix is from the customer's own history (0 = same mix).")),
+    "parity": (N_("exposure parity"), N_("Least- over most-exposed offer group (1 = equal).")),
+    "personalization": (N_("personalisation"), N_("How different lists are between customers (1 = no overlap).")),
 }
 
 
 def metric_words(name: str) -> tuple[str, str]:
     """("plain label @k", tooltip) of a metric name such as "exposure_gini@10"; the name itself when unknown."""
-    base, _, k = str(name).partition("@")
+    base, _at, k = str(name).partition("@")
     label, tip = METRIC_WORDS.get(base.lower(), (base.replace("_", " "), ""))
-    suffix = f" (top {k})" if k else ""
-    return label + suffix, (f"{tip} Technical name: {name}." if tip else f"Technical name: {name}.")
+    label, tip = (_(label), _(tip)) if tip else (label, tip)
+    suffix = _(" (top {k})").format(k=k) if k else ""
+    technical = _("Technical name: {name}.").format(name=name)
+    return label + suffix, (f"{tip} {technical}" if tip else technical)

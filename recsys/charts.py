@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.insight.rules import column_words
+from recsys.core.words import event_word, metric_label
 from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, SIDE
 from recsys.insight.drivers import CUSTOMERS, MEAN
 
@@ -46,6 +47,11 @@ def model_words(name: object) -> str:
 def _translated_colors(colors: dict[str, str], words: dict[str, str]) -> dict[str, str]:
     """A colour map keyed by the translated names (``words``: canonical -> shown)."""
     return {words.get(k, k): v for k, v in colors.items()}
+def _events_in_words(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with its ``event`` column in the current language, and the event colours by those words."""
+    word = {e: event_word(e) for e in pd.unique(frame["event"])}
+    colors = {word[e]: c for e, c in _event_colors(frame["event"]).items()}
+    return frame.assign(event=frame["event"].map(word)), colors
 
 
 #: Right margin (px) that holds the vertical mode bar.
@@ -81,16 +87,21 @@ def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
     return fig
 
 
+#: Periods of :func:`events_over_time` (translated in its title).
+PERIOD_WORDS = [N_("day"), N_("week"), N_("month")]
+
+
 def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
     """One small line chart per event type (own y scale, so rare events stay readable).
 
     Incomplete first/last periods (``complete`` False) are left out and the title says so.
     """
+    frame, colors = _events_in_words(frame)
     shown = frame[frame["complete"]] if "complete" in frame.columns else frame
     dropped = len(frame) > len(shown)
     fig = px.line(
         shown, x="period", y="rows", color="event", facet_row="event", markers=False,
-        color_discrete_map=_event_colors(frame["event"]), labels={"period": "", "rows": ""},
+        color_discrete_map=colors, labels={"period": "", "rows": ""},
         category_orders={"event": list(frame.groupby("event")["rows"].sum().sort_values(ascending=False).index)},
     )
     fig.update_yaxes(matches=None, rangemode="tozero", title=None)
@@ -103,10 +114,10 @@ def events_over_time(frame: pd.DataFrame, period: str = "week") -> go.Figure:
 
 def event_mix(frame: pd.DataFrame) -> go.Figure:
     """Horizontal bars of rows per event type, with the share of all rows."""
-    frame = frame.assign(share=frame["rows"] / frame["rows"].sum())
+    frame, colors = _events_in_words(frame.assign(share=frame["rows"] / frame["rows"].sum()))
     fig = px.bar(
         frame.sort_values("rows"), x="rows", y="event", orientation="h", color="event",
-        color_discrete_map=_event_colors(frame["event"]), text=frame.sort_values("rows")["share"].map("{:.0%}".format),
+        color_discrete_map=colors, text=frame.sort_values("rows")["share"].map("{:.0%}".format),
         labels={"rows": _("events"), "event": ""},
     )
     fig.update_layout(showlegend=False)
@@ -169,6 +180,7 @@ def model_comparison(metrics: pd.DataFrame, names: list[str]) -> go.Figure:
         .melt(id_vars="model", var_name="metric", value_name="value")
     )
     long["model"] = long["model"].map(model_words)
+    long["metric"] = long["metric"].map(metric_label)
     fig = px.bar(
         long, x="metric", y="value", color="model", barmode="group", text=long["value"].map("{:.3f}".format),
         color_discrete_map=_translated_colors(MODEL_COLORS, {m: model_words(m) for m in MODEL_COLORS}),
@@ -194,10 +206,11 @@ def freshness_bars(report: dict, k: int) -> go.Figure:
     fig = px.bar(
         frame, x="when", y="value", color="model", barmode="group", text=frame["value"].map("{:.3f}".format),
         color_discrete_map={m: MODEL_COLORS.get(names[m], "#1e88e5") for m in names},
-        labels={"when": "", "value": f"precision@{k}", "model": ""},
+        labels={"when": "", "value": metric_label(f"precision@{k}"), "model": ""},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
-    return _style(fig, _("Still ahead of 'most popular'? precision@{k}").format(k=k), height=340)
+    return _style(fig, _("Still ahead of 'most popular'? {metric}").format(metric=metric_label(f"precision@{k}")),
+                  height=340)
 
 
 def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
@@ -207,11 +220,12 @@ def epoch_curve(epochs: pd.DataFrame, metric: str) -> go.Figure:
         return _style(go.Figure(), _("No validation curve (early stopping was off)"))
     phases = frame["phase"].astype(str).map(lambda p: _(PHASES[p]) if p in PHASES else p.replace("_", " "))
     label = frame["model"].map(model_words) + " (" + phases + ")"
+    shown = metric_label(metric)
     fig = px.line(
         frame.assign(line=label), x="epoch", y=metric, color="line", markers=True,
-        labels={"epoch": _("epoch"), metric: _("validation {metric}").format(metric=metric), "line": ""},
+        labels={"epoch": _("epoch"), metric: _("validation {metric}").format(metric=shown), "line": ""},
     )
-    return _style(fig, _("Learning curve: validation {metric} per epoch").format(metric=metric))
+    return _style(fig, _("Learning curve: validation {metric} per epoch").format(metric=shown))
 
 
 def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
@@ -220,9 +234,9 @@ def metric_by_group(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
     fig = px.bar(
         frame, x=column, y="mean", color="model", barmode="group", hover_data=["count"],
         color_discrete_map=_translated_colors(MODEL_COLORS, {m: model_words(m) for m in MODEL_COLORS}),
-        labels={"mean": metric, column: column_words(column), "model": "", "count": _("customers")},
+        labels={"mean": metric_label(metric), column: column_words(column), "model": "", "count": _("customers")},
     )
-    return _style(fig, _("{metric} by {column}").format(metric=metric, column=column_words(column)))
+    return _style(fig, _("{metric} by {column}").format(metric=metric_label(metric), column=column_words(column)))
 
 
 # ------------------------------------------------------------------ measurement (recsys.campaign.measure)
@@ -603,7 +617,7 @@ def attribution_waterfall(
     first, "other" last; the bars start at ``base`` and end at ``score`` (dashed lines mark both).
     """
     values = parts[ATTRIBUTION].to_numpy(float)
-    labels = [f"{c} ({s})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
+    labels = [f"{c} ({_(s)})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
     fig = go.Figure(go.Waterfall(
         orientation="h", base=base, measure=["relative"] * len(values), y=labels, x=values,
         text=[f"{v:+.3f}" for v in values], textposition="outside", cliponaxis=False,

@@ -19,6 +19,7 @@ from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.core.progress import ProgressCallback
+from recsys.core.words import reason_label
 from recsys.learn.response import BASELINE, LOGIT, OFFER_PREFIX, PROBABILITY, TRACK_GROUP
 
 #: Targeted pairs explained per block.
@@ -78,9 +79,9 @@ def probability_reasons(response_model: Any, context: Any, user_ids: Iterable[An
         explained = response_model.explain_pairs(context, users_arr[start:stop], items_arr[start:stop])
         parts = explained[[c for c in explained.columns
                            if c not in skip and (offer_parts or (c != TRACK_GROUP and not c.startswith(OFFER_PREFIX)))]]
-        labels = np.broadcast_to(np.asarray(parts.columns, dtype=object), parts.shape)
+        labels = np.broadcast_to(np.asarray([reason_label(c) for c in parts.columns], dtype=object), parts.shape)
         points = probability_points(parts.to_numpy(np.float64), explained[LOGIT].to_numpy(np.float64))
-        out[start:stop] = reason_text(points, labels, n, unit=POINTS)
+        out[start:stop] = reason_text(points, labels, n, unit=_(POINTS))
     return pd.Series(out, dtype=object)
 
 

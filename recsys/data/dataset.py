@@ -130,8 +130,13 @@ class DatasetInfo:
     import_options: dict[str, Any] = field(default_factory=dict)
 
     def label(self) -> str:
-        appends = f", {self.version} append{'s' if self.version != 1 else ''}" if self.version else ""
-        return f"{self.name} ({self.id}: {self.n_interactions:,} interactions{appends})"
+        from recsys.core.i18n import format_number
+        from recsys.core.i18n import gettext as _
+
+        appends = (_(", {n} append") if self.version == 1 else _(", {n} appends")).format(n=self.version) \
+            if self.version else ""
+        return _("{name} ({id}: {n} interactions{appends})").format(
+            name=self.name, id=self.id, n=format_number(self.n_interactions), appends=appends)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,6 +28,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
+
 #: How many non-missing values of a column are inspected for content-based detection.
 SAMPLE_SIZE = 1000
 #: Share of sampled values that must match a pattern for the column to count as identifying.
@@ -75,6 +78,37 @@ _NAME_CONTAINS: tuple[tuple[str, str], ...] = (
     ("iban", "bank account numbers"),
 )
 # Name words that identify a person only when they are the whole name (or one word of it).
+#: What identifying columns hold, in words (marked for translation: :func:`reason_in_words`).
+IDENTIFIER_WORDS = [N_("e-mail addresses"), N_("phone numbers"), N_("personal names"), N_("postal addresses"),
+                    N_("IP addresses"), N_("national id numbers")]
+#: The reasons' sentence forms (English, as stored with a dataset) and their translatable templates.
+_REASON_FORMS = (
+    (re.compile(r"^its name suggests (?P<what>.+)$"), N_("its name suggests {what}")),
+    (re.compile(r"^(?P<share>\S+) of sampled values look like (?P<what>.+)$"), N_("{share} of sampled values look like {what}")),
+    (re.compile(r"^(?P<share>\S+) of sampled values contain (?P<what>.+)$"), N_("{share} of sampled values contain {what}")),
+)
+_IDENTIFIER_WARNING = re.compile(r"^column '(?P<column>.*)' holds direct identifiers \((?P<reason>.*)\)$")
+
+
+def reason_in_words(reason: str) -> str:
+    """A stored identifier reason ("its name suggests e-mail addresses") in the current language."""
+    for pattern, template in _REASON_FORMS:
+        found = pattern.match(str(reason))
+        if found:
+            values = found.groupdict()
+            return _(template).format(**{**values, "what": _(values["what"])})
+    return _(str(reason))
+
+
+def identifier_warning_in_words(message: str) -> str:
+    """A stored import warning about a direct identifier, in the current language (others: as stored)."""
+    found = _IDENTIFIER_WARNING.match(str(message))
+    if not found:
+        return _(str(message))
+    return _("column '{column}' holds direct identifiers ({reason})").format(
+        column=found["column"], reason=reason_in_words(found["reason"]))
+
+
 _NAME_WORDS: dict[str, str] = {
     "mail": "e-mail addresses",
     "tel": "phone numbers",

@@ -63,6 +63,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_
 from recsys.data.schema import ColumnKind
 from recsys.learn.encoders import FeatureIndex
 from recsys.learn.features import IDENTITY_KIND
@@ -99,9 +100,9 @@ OFFER_VIEW: View = "offer"
 CUSTOMER_VIEW: View = "customer"
 #: What each view compares the score with (its base), in words, for the average baseline.
 VIEWS: dict[str, str] = {
-    SCORE_VIEW: "the average customer with the average offer",
-    OFFER_VIEW: "this customer with the average offer",
-    CUSTOMER_VIEW: "the average customer with this offer",
+    SCORE_VIEW: N_("the average customer with the average offer"),
+    OFFER_VIEW: N_("this customer with the average offer"),
+    CUSTOMER_VIEW: N_("the average customer with this offer"),
 }
 #: The view of a customer's list on the Recommendations page and in ``promolens recommend``:
 #: what makes an offer rank where it does for this customer. (In the "score" view the customer-only

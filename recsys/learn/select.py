@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_
 from recsys.data.schema import TableSchema
 from recsys.learn.als import ALSRecommender
 from recsys.learn.baselines import RecentPopularityRecommender
@@ -61,10 +62,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: What each baseline does for customers it cannot score from their history (shown with the figures).
 FALLBACKS: dict[str, str] = {
-    RECENT_POPULARITY: "everyone gets the recent best-sellers; offers new in the test period score 0",
-    EASE: "customers without a history get recent popularity; new offers score 0",
-    ITEM_KNN: "customers without a history get recent popularity; new offers score 0",
-    ALS: "customers without a history get recent popularity; new offers score 0",
+    RECENT_POPULARITY: N_("everyone gets the recent best-sellers; offers new in the test period score 0"),
+    EASE: N_("customers without a history get recent popularity; new offers score 0"),
+    ITEM_KNN: N_("customers without a history get recent popularity; new offers score 0"),
+    ALS: N_("customers without a history get recent popularity; new offers score 0"),
 }
 
 

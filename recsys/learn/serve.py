@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.core.errors import PromoLensError
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.learn.als import ALSRecommender
 from recsys.learn.baselines import FallbackRecommender, PopularityRecommender, RecentPopularityRecommender
@@ -126,20 +127,23 @@ def explain_list(model: BaseRecommender, user_id: Any, reco: pd.DataFrame, top: 
     """
     items = reco[C.ITEM_ID].astype(str).to_numpy(object)
     if isinstance(model, ALSRecommender) and model.has_history([str(user_id)])[0]:
-        return pd.Series("customers who took what they took also took it (ALS: no per-offer breakdown)", index=reco.index)
+        return pd.Series(_("customers who took what they took also took it (ALS: no per-offer breakdown)"), index=reco.index)
     if isinstance(model, HistoryRecommender) and model.has_history([str(user_id)])[0]:
         parts = model.attributions(user_id, items)
         total = parts.groupby(C.ITEM_ID)["contribution"].sum()
         parts = parts[parts["contribution"] > 0].sort_values([C.ITEM_ID, "contribution"], ascending=[True, False])
         parts = parts.groupby(C.ITEM_ID).head(top)
         share = parts["contribution"] / parts[C.ITEM_ID].map(total)
-        text = ("because they took " + parts["history_item"].astype(str) + " ("
-                + (100 * share).round(0).astype(int).astype(str) + "% of the score)")
-        reasons = text.groupby(parts[C.ITEM_ID]).agg("; ".join)
-        return pd.Series(pd.Series(items).map(reasons).fillna("no history offer points to it").to_numpy(), index=reco.index)
-    how = ("recent best-seller" if isinstance(model, (RecentPopularityRecommender, FallbackRecommender))
-           else "best-seller")
-    return pd.Series(f"{how}: ranked by how many customers took it", index=reco.index)
+        before, rest = _("because they took {offer} ({share} of the score)").split("{offer}", 1)
+        middle, after = rest.split("{share}", 1)  # a translation keeps the offer before its share
+        text = (before + parts["history_item"].astype(str) + middle
+                + (100 * share).round(0).astype(int).astype(str) + "%" + after)
+        reasons = text.groupby(parts[C.ITEM_ID]).agg(_("; ").join)
+        return pd.Series(pd.Series(items).map(reasons).fillna(_("no history offer points to it")).to_numpy(),
+                         index=reco.index)
+    how = (_("recent best-seller") if isinstance(model, (RecentPopularityRecommender, FallbackRecommender))
+           else _("best-seller"))
+    return pd.Series(_("{how}: ranked by how many customers took it").format(how=how), index=reco.index)
 
 
 def refit_like(model: BaseRecommender, interactions: pd.DataFrame, users: pd.DataFrame | None = None,

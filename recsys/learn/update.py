@@ -30,6 +30,7 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.core.config import ConfigBase
 from recsys.core.errors import ConfigError
+from recsys.core.i18n import gettext as _
 from recsys.core.progress import EpochCallback, ProgressCallback, report as report_progress
 from recsys.data.schema import TableSchema
 from recsys.learn.baselines import PopularityRecommender
@@ -202,9 +203,9 @@ class Freshness:
     def summary(self) -> str:
         """The recommendation and its reasons, in a marketer's words."""
         head = {
-            FINE: "The model is fine as it is.",
-            UPDATE: "Update the model with the new data.",
-            RETRAIN: "Retrain the model from scratch.",
+            FINE: _("The model is fine as it is."),
+            UPDATE: _("Update the model with the new data."),
+            RETRAIN: _("Retrain the model from scratch."),
         }[self.recommendation]
         return " ".join([head, *self.reasons])
 
@@ -247,7 +248,7 @@ def freshness(
     pop_new = None
     if eval_users:
         popularity = PopularityRecommender(icfg).fit(old, users, None, items, None)
-        pop_new, _ = precision_on(popularity, new, k, interaction_config=icfg)  # same customers: both were fitted on ``old``
+        pop_new, _n = precision_on(popularity, new, k, interaction_config=icfg)  # same customers: both were fitted on ``old``
     growth = float(len(new) / trained_rows) if trained_rows else 0.0
     result = Freshness(
         k=int(k), new_events=int(len(new)), new_positive_events=int(len(positive_rows)), eval_users=int(eval_users),
@@ -279,40 +280,42 @@ def _pct(x: float) -> str:
 def advise(f: Freshness) -> tuple[str, list[str]]:
     """The recommendation and the reasons behind it, most serious first."""
     if f.new_events == 0:
-        return FINE, ["No new events have arrived since it was trained."]
+        return FINE, [_("No new events have arrived since it was trained.")]
     retrain: list[str] = []
     update: list[str] = []
     share = f.lift_share
     if f.eval_users < MIN_EVAL_USERS:
-        update_note = (f"Only {f.eval_users} customer(s) responded to something new since training, too few to "
-                       "measure how well it still ranks.")
+        update_note = _("Only {n} customer(s) responded to something new since training, too few to "
+                        "measure how well it still ranks.").format(n=f.eval_users)
     else:
         update_note = ""
         if share is not None and share < RETRAIN_LIFT_SHARE:
-            retrain.append(f"On the new events it beats 'most popular' by {f.lift_new:.2f}x, against "
-                           f"{f.lift_at_training:.2f}x on its test split: it has lost most of its edge.")
+            retrain.append(_("On the new events it beats 'most popular' by {new}x, against {then}x on its test split: "
+                             "it has lost most of its edge.").format(new=f"{f.lift_new:.2f}",
+                                                                     then=f"{f.lift_at_training:.2f}"))
         elif share is not None and share < UPDATE_LIFT_SHARE:
-            update.append(f"On the new events it beats 'most popular' by {f.lift_new:.2f}x, against "
-                          f"{f.lift_at_training:.2f}x on its test split.")
+            update.append(_("On the new events it beats 'most popular' by {new}x, against {then}x on its test split."
+                            ).format(new=f"{f.lift_new:.2f}", then=f"{f.lift_at_training:.2f}"))
     if f.growth >= RETRAIN_GROWTH:
-        retrain.append(f"The data has grown by {_pct(f.growth)} since it was trained; a full retrain re-tunes "
-                       "everything (updates only nudge it).")
+        retrain.append(_("The data has grown by {share} since it was trained; a full retrain re-tunes "
+                         "everything (updates only nudge it).").format(share=_pct(f.growth)))
     unseen = max(f.unseen_user_share, f.unseen_item_share)
     if unseen >= UPDATE_UNSEEN_SHARE:
-        update.append(f"{_pct(f.unseen_user_share)} of the new responses come from customers and "
-                      f"{_pct(f.unseen_item_share)} concern offers it never trained on "
-                      f"({f.new_users:,} new customers, {f.new_items:,} new offers).")
+        update.append(_("{users} of the new responses come from customers and {items} concern offers it never "
+                        "trained on ({new_users} new customers, {new_items} new offers).").format(
+                            users=_pct(f.unseen_user_share), items=_pct(f.unseen_item_share),
+                            new_users=f"{f.new_users:,}", new_items=f"{f.new_items:,}"))
     if retrain:
         return RETRAIN, retrain + update
     if update:
         return UPDATE, update + ([update_note] if update_note else [])
     reasons = [update_note] if update_note else []
     if share is not None:
-        reasons.append(f"On the new events it still beats 'most popular' by {f.lift_new:.2f}x "
-                       f"({f.lift_at_training:.2f}x at training time).")
+        reasons.append(_("On the new events it still beats 'most popular' by {new}x ({then}x at training time)."
+                         ).format(new=f"{f.lift_new:.2f}", then=f"{f.lift_at_training:.2f}"))
     if f.new_users or f.new_items:
-        reasons.append(f"Until an update, its {f.new_users:,} new customers and {f.new_items:,} new offers are "
-                       "scored from their facts alone.")
+        reasons.append(_("Until an update, its {users} new customers and {items} new offers are scored from their "
+                         "facts alone.").format(users=f"{f.new_users:,}", items=f"{f.new_items:,}"))
     return FINE, reasons
 
 
@@ -394,10 +397,10 @@ def backtest(
         scratch = fit(so_far)
         t_scratch = time.perf_counter() - t0
         p_update, n_users = precision_on(updated, nxt, k, users, items)
-        p_scratch, _ = precision_on(scratch, nxt, k, users, items)
-        p_stale, _ = precision_on(first, nxt, k, users, items)
+        p_scratch, _n = precision_on(scratch, nxt, k, users, items)
+        p_stale, _n = precision_on(first, nxt, k, users, items)
         popularity = PopularityRecommender(first.interactions_config_).fit(so_far, users, None, items, None)
-        p_pop, _ = precision_on(popularity, nxt, k, interaction_config=first.interactions_config_)
+        p_pop, _n = precision_on(popularity, nxt, k, interaction_config=first.interactions_config_)
         rows.append({
             "step": step + 1, "batch_start": lo, "batch_rows": int(len(new)), "judged_users": n_users,
             "precision_update": p_update, "precision_scratch": p_scratch, "precision_stale": p_stale,

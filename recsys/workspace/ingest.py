@@ -38,6 +38,8 @@ from recsys.workspace.store import Workspace
 #: The sample shop shipped with the project (made by ``promolens sample --out sample_data``).
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_NAME = "Sample shop"
+#: The dataset name of the Chinese sample shop (:func:`import_chinese_sample`).
+SAMPLE_ZH_NAME = "中文示例店铺"
 
 
 def sample_files(sample_dir: Path = SAMPLE_DIR) -> dict[str, Path]:
@@ -123,6 +125,31 @@ def ensure_sample_dataset(workspace: Workspace, sample_dir: Path = SAMPLE_DIR) -
     info, _ = import_files(
         workspace, files["interactions"], files["users"], files["items"], name=SAMPLE_NAME, is_sample=True
     )
+    return info
+
+
+def import_chinese_sample(
+    workspace: Workspace, *, refuse_duplicate: bool = False, progress: Callable[[str, float], None] | None = None,
+    **shop: Any,
+) -> DatasetInfo:
+    """Make the Chinese sample shop and import it as :data:`SAMPLE_ZH_NAME` (the Data page's choice).
+
+    The shop is what ``promolens sample --locale zh`` writes: the default synthetic shop (``shop``
+    overrides its :class:`~recsys.data.synth.SynthConfig`, e.g. ``n_users``) with Chinese labels,
+    offer titles and descriptions (:func:`recsys.data.synth_zh.to_chinese`), same planted truth. Its
+    files live in a temporary folder only while they are imported.
+    """
+    from recsys.data import synth, synth_zh
+
+    if progress:
+        progress("Making the Chinese sample shop", 0.05)
+    chinese = synth_zh.to_chinese(synth.generate(**shop))
+    with tempfile.TemporaryDirectory(prefix="promolens-sample-zh-") as folder:
+        files = synth.write_sample(chinese, folder, compress=False)
+        info, _ = import_files(
+            workspace, files["interactions"], files["users"], files["items"], name=SAMPLE_ZH_NAME, is_sample=True,
+            refuse_duplicate=refuse_duplicate, progress=progress,
+        )
     return info
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.errors import PromoLensError
+from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
 from recsys.core.progress import EpochCallback, ProgressCallback, report as report_progress
 from recsys.data.schema import ColumnKind, TableSchema
@@ -63,6 +64,10 @@ from recsys.learn.select import ALS, EASE, ITEM_KNN, RECENT_POPULARITY
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.learn.response import ResponseConfig, ResponseModel, ResponseModelError
 from recsys.learn.targeting_eval import fit_production_response, judge_targeting, judgement_record
+from recsys.workspace.run_words import (  # noqa: F401 - re-exported: runs.verdict, runs.MODEL_LABELS ...
+    BASELINE_WORDS, GROUP_WORDS, MODEL_LABELS, TARGETING_BASELINE_WORDS, VERDICT_WORDS, TargetingStatement,
+    interval_verdict, model_label, targeting_note, targeting_statement, verdict,
+)
 from recsys.workspace.store import Workspace
 
 MODEL_FILE = "model.npz"
@@ -200,25 +205,6 @@ def get_run(ws: Workspace, run_id: str) -> RunRecord:
 def list_runs(ws: Workspace, dataset_id: str | None = None) -> list[RunRecord]:
     """The runs of one dataset (or all), newest first."""
     return [RunRecord.from_row(row) for row in ws.runs(dataset_id)]
-
-#: Words for the baselines in verdicts.
-BASELINE_WORDS = {
-    HYBRID: "the hybrid model (customer and offer facts + history)",
-    POPULARITY: "recommending the most popular offers of all time",
-    RANDOM: "picking offers at random",
-    COLLABORATIVE: "the same model without customer and offer facts",
-    RECENT_POPULARITY: "recommending the recent best-sellers",
-    EASE: "EASE (offers bought together, a linear model)",
-    ITEM_KNN: "similar offers to what the customer took (item-kNN)",
-    ALS: "ALS (matrix factorisation of who took what)",
-}
-#: Short plain labels of every model (tables and charts).
-MODEL_LABELS = {
-    HYBRID: "Our model (hybrid)", RECENT_POPULARITY: "Recent best-sellers", EASE: "EASE", ITEM_KNN: "Item-kNN",
-    ALS: "ALS", COLLABORATIVE: "Collaborative only", POPULARITY: "All-time best-sellers", RANDOM: "Random",
-}
-GROUP_WORDS = {"all": "all customers", "warm": "customers with a history", "cold": "new customers"}
-
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -408,78 +394,6 @@ def targeting_judgement(
     return judgement_record(judgement, production), production, judgement.report.per_offer
 
 
-#: Words for the targeting baselines (keys: the names in the targeting report).
-TARGETING_BASELINE_WORDS = {
-    "random": "picking customers at random",
-    "past response rate": "each customer's past response rate",
-    "segment x offer type": "the segment's past rate for that kind of offer",
-    "raw score": "the model's raw score (how lists were ranked before)",
-}
-
-
-@dataclass(frozen=True)
-class TargetingStatement:
-    """The targeting judgement of a run in a marketer's words (see :func:`targeting_statement`)."""
-
-    available: bool
-    beats_all: bool
-    headline: str
-    lift: str
-    calibration: str
-    note: str
-
-
-def targeting_statement(targeting: Mapping[str, Any]) -> TargetingStatement:
-    """Plain words from a run's ``extra["targeting"]``: the chance that a responder is ranked above a
-    non-responder (AUC, %) for ours and each baseline with intervals, the lift of the top N, and the
-    largest gap between predicted and observed responders per tenth."""
-    if targeting.get("status") != "ok":
-        reason = targeting.get("reason") or "this run was trained before response probabilities existed"
-        return TargetingStatement(False, False, f"No response probabilities for this run: {reason}. Campaign lists "
-                                  "fall back to the model's raw score, which does not compare customers fairly.", "", "", "")
-    summary = {(r["model"], r["metric"]): r for r in targeting.get("summary", [])}
-    diffs = {(r["baseline"], r["metric"]): r for r in targeting.get("differences", [])}
-    ref = targeting.get("reference", "probability")
-
-    def pct(r: Mapping[str, Any]) -> str:
-        return f"{100 * r['mean']:.0f}% [{100 * r['low']:.0f}-{100 * r['high']:.0f}%]"
-
-    ours = summary.get((ref, "auc"))
-    if ours is None or ours.get("mean") is None:
-        return TargetingStatement(True, False, "Too few offers had responders in the test period to judge how well "
-                                  "customers are picked.", "", "", targeting.get("note", ""))
-    baselines = [b for (b, m) in diffs if m == "auc"]
-    beaten = [b for b in baselines if (diffs[(b, "auc")].get("low") or 0) > 0]
-    beats_all = bool(baselines) and len(beaten) == len(baselines)
-    others = "; ".join(f"{pct(summary[(b, 'auc')])} for {TARGETING_BASELINE_WORDS.get(b, b)}" for b in baselines)
-    if beats_all:
-        lead = "Picking customers for an offer: the response probabilities beat every simple alternative."
-    elif beaten:
-        lead = ("Picking customers for an offer: the response probabilities beat "
-                + ", ".join(TARGETING_BASELINE_WORDS.get(b, b) for b in beaten) + ", but not every alternative.")
-    else:
-        lead = "Picking customers for an offer: the response probabilities do NOT clearly beat the simple alternatives."
-    headline = (f"{lead} Asked to tell a customer who responded to an offer from one who did not, they rank the "
-                f"responder higher {pct(ours)} of the time, against {others} (50% = a coin flip).")
-    lift = ""
-    for n in targeting.get("n_values", [])[:1]:
-        r, p = summary.get((ref, f"lift@{n}")), summary.get((ref, f"precision@{n}"))
-        if r and r.get("mean") is not None:
-            lift = (f"Among the top {n} customers picked per offer, {100 * p['mean']:.1f}% responded: "
-                    f"{r['mean']:.1f}x [{r['low']:.1f}-{r['high']:.1f}x] as many as in {n} customers picked at random.")
-    calibration = ""
-    deciles = targeting.get("deciles") or []
-    if deciles:
-        worst = max(deciles, key=lambda d: abs(d.get("gap") or 0))
-        calibration = (f"Are the percentages right? Across the test period's tenths of customer x offer pairs, predicted "
-                       f"and observed response rates differ by at most {100 * abs(worst['gap']):.1f} points (tenth "
-                       f"{worst['decile']}: {100 * worst['mean_predicted']:.1f}% predicted, "
-                       f"{100 * worst['observed_rate']:.1f}% observed).")
-    horizon = targeting.get("horizon_days")
-    note = targeting.get("note", "") + (f" A response counts within {horizon} days of the offer." if horizon else "")
-    return TargetingStatement(True, beats_all, headline, lift, calibration, note)
-
-
 def load_response_model(ws: Workspace, run_id: str, which: str | None = None) -> ResponseModel | None:
     """The run's production response model, or ``None`` for a run without one (recorded before
     response probabilities, or on data that could not fit them): callers then rank by the raw
@@ -514,11 +428,11 @@ class RunData:
     def describe(self) -> str:
         """E.g. "trained on the latest data" or "trained before the last 2 appends"."""
         if self.version is None:
-            return "trained on an earlier state of the data"
+            return _("trained on an earlier state of the data")
         n = self.latest - self.version
         if n == 0:
-            return "trained on the latest data"
-        return "trained before the last append" if n == 1 else f"trained before the last {n} appends"
+            return _("trained on the latest data")
+        return _("trained before the last append") if n == 1 else _("trained before the last {n} appends").format(n=n)
 
 
 def run_data(
@@ -611,58 +525,6 @@ def compare(ws: Workspace, run_ids: list[str], metrics: list[str] | None = None)
     return pd.DataFrame(rows).set_index("run")
 
 
-def verdict(metrics: pd.DataFrame, k: int, split: str, comparisons: pd.DataFrame | None = None,
-            choice: str = HYBRID) -> str:
-    """Plain words on how the run's validation choice does against every other model on test.
-
-    With ``comparisons`` (:attr:`RunRecord.comparisons`), every difference is judged by its paired
-    95% interval: "better", "worse" or "no clear difference". Runs recorded before intervals get the
-    point estimates and say that they are only that.
-    """
-    key = f"precision@{k}"
-    if comparisons is not None and len(comparisons):
-        return interval_verdict(metrics, k, comparisons, choice)
-    if HYBRID not in metrics.index or key not in metrics.columns:
-        return "No evaluation figures for this run."
-    ours = float(metrics.loc[HYBRID, key])
-    parts = []
-    for name in metrics.index:
-        if name == HYBRID:
-            continue
-        theirs = float(metrics.loc[name, key])
-        parts.append(f"{theirs:.3f} for {BASELINE_WORDS.get(name, name)}")
-    return (f"Among each customer's top {k}, precision@{k} = {ours:.3f} for the model against " + ", ".join(parts)
-            + ". These are point estimates only (this run was recorded before intervals): retrain to see which "
-            "differences are clear.")
-
-
-def _fmt_diff(r: Mapping[str, Any]) -> str:
-    if r.get("low") is None or pd.isna(r.get("low")):
-        return f"{r['diff']:+.4f}"
-    return f"{r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
-
-
-def interval_verdict(metrics: pd.DataFrame, k: int, comparisons: pd.DataFrame, choice: str) -> str:
-    """The verdict of :func:`verdict` for a run with paired intervals."""
-    key = f"precision@{k}"
-    rows = comparisons[(comparisons["metric"] == key) & (comparisons["group"] == "all")]
-    label = MODEL_LABELS.get(choice, choice)
-    lead = ("The hybrid model is the best on validation" if choice == HYBRID
-            else f"{label} beats the hybrid on validation, so it is this run's best validated model")
-    if choice in metrics.index and key in metrics.columns:
-        lead += f" (precision@{k} on test = {float(metrics.loc[choice, key]):.3f})"
-    groups: dict[str, list[str]] = {"better": [], "no clear difference": [], "worse": []}
-    for r in rows.to_dict("records"):
-        groups.setdefault(str(r["verdict"]), []).append(f"{BASELINE_WORDS.get(r['model'], r['model'])} ({_fmt_diff(r)})")
-    words = {"better": "better than", "no clear difference": "no clear difference from", "worse": "worse than"}
-    parts = [f"{words[v]} " + "; ".join(items) for v, items in groups.items() if items]
-    serving = ("" if choice == HYBRID or choice not in serve.KINDS else f" The run serves {label} (recommendations, "
-               "targeting probabilities and exports) unless switched back to the hybrid on the Train page or with "
-               "`promolens serve RUN hybrid`.")
-    return (f"{lead}. On the held-out test period it is " + ", and ".join(parts)
-            + f" (difference in precision@{k}, 95% interval over customers).{serving}")
-
-
 def comparison_table(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
     """The paired test differences of a run in plain labels (empty for runs recorded before them).
 
@@ -676,12 +538,12 @@ def comparison_table(run: "RunRecord | Mapping[str, Any]") -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     low, high = c["low"].astype(float), c["high"].astype(float)
     return pd.DataFrame({
-        "customers": c["group"].map(GROUP_WORDS).fillna(c["group"]),
-        "compared with": c["model"].map(MODEL_LABELS).fillna(c["model"]),
+        "customers": c["group"].map(lambda g: _(GROUP_WORDS[g]) if g in GROUP_WORDS else g),
+        "compared with": c["model"].map(model_label),
         "measure": c["metric"],
         "difference": c["diff"].astype(float).round(4),
-        "95% interval": [f"[{a:+.4f}, {b:+.4f}]" if pd.notna(a) else "n/a" for a, b in zip(low, high)],
-        "verdict": c["verdict"],
+        "95% interval": [f"[{a:+.4f}, {b:+.4f}]" if pd.notna(a) else _("n/a") for a, b in zip(low, high)],
+        "verdict": c["verdict"].map(lambda v: _(VERDICT_WORDS[v]) if v in VERDICT_WORDS else v),
     })[cols]
 
 

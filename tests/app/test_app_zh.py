@@ -76,9 +76,58 @@ def _measure(at: AppTest) -> None:
     assert at.success, "no verdict was rendered"
 
 
-#: (page, what to do on it before checking) per page; each page is added once it is translated.
-PAGES_A: list[tuple[str, Callable[[AppTest], None]]] = []
-PAGES_B: list[tuple[str, Callable[[AppTest], None]]] = [
+
+
+def _run(at: AppTest) -> None:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _data(at: AppTest) -> None:
+    """The overview (first tab), then a Chinese shop's GBK export uploaded: the mapping form and its options."""
+    at.selectbox(key="overview_user_column").set_value("region")
+    _run(at)
+    orders = pd.DataFrame({
+        "会员编号": ["A01", "A01", "A02", "A03"], "商品编码": ["P1", "P2", "P1", "P3"],
+        "下单时间": ["2026-03-01 10:00:00", "2026-03-02 11:00:00", "2026-03-02 12:00:00", "2026-03-03 09:30:00"],
+        "订单金额": [199.0, 59.5, 199.0, 25.0], "城市": ["上海", "上海", "北京", "广州"],
+    })
+    at.file_uploader(key="upload_interactions").set_value(
+        ("订单.csv", orders.to_csv(index=False).encode("gbk"), "text/csv"))
+    _run(at)
+    assert at.selectbox(key="map_interactions_user_id").options, "the mapping form is shown"
+
+
+def _train(at: AppTest) -> None:
+    """A tiny model trained from the form (3 epochs, 8 components): verdicts, tables and charts of the new run."""
+    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_components").set_value(8)
+    next(b for b in at.button if b.label == "训练并评估").click()
+    _run(at)
+    assert at.session_state["run_id"] == "r2"
+    at.selectbox(key="train_group_col").set_value("region")
+    _run(at)
+
+
+def _recommendations(at: AppTest) -> None:
+    """A customer picked from a segment, every offer (not only the campaign day's), the second offer explained."""
+    at.checkbox(key="reco_active").uncheck()
+    _run(at)
+    assert at.selectbox(key="reco_offer").options, "the customer has a list"
+    reasons = [v for df in at.dataframe for c in df.value.columns if str(c).startswith("why") for v in df.value[c]]
+    assert reasons and all(" pt" not in r and "because" not in r for r in reasons), reasons  # the reasons too
+    at.selectbox(key="reco_offer").set_value(at.selectbox(key="reco_offer").options[1])
+    _run(at)
+    at.radio(key="reco_find").set_value("By customer id")
+    _run(at)
+    at.text_input(key="reco_user_id").set_value("C000004")
+    _run(at)
+    assert at.selectbox(key="reco_whatif_column").options
+
+
+#: (page, what to do on it before checking): every page, with its main interactions.
+PAGES: list[tuple[str, Callable[[AppTest], None]]] = [
+    ("data", _data), ("train", _train), ("recommendations", _recommendations),
     ("campaign", _campaign), ("fairness", _fairness), ("segments", _rfm), ("segments", _clusters),
     ("measure", _measure),
 ]
@@ -111,7 +160,7 @@ def open_in_chinese(page: str, ws_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return at
 
 
-@pytest.mark.parametrize(("page", "action"), PAGES_A + PAGES_B, ids=[p for p, _ in PAGES_A + PAGES_B])
+@pytest.mark.parametrize(("page", "action"), PAGES, ids=[f"{p}-{a.__name__.strip('_')}" for p, a in PAGES])
 def test_page_speaks_chinese(page: str, action: Callable[[AppTest], None], zh_workspace, monkeypatch) -> None:  # noqa: ANN001
     at = open_in_chinese(page, zh_workspace.path, monkeypatch)
     action(at)
