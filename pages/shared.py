@@ -382,13 +382,17 @@ METRIC_WORDS: dict[str, tuple[str, str]] = {
     "exposure_gini": (N_("exposure inequality"), N_("0 = every offer shown equally; near 1 = a few offers take all.")),
     "gini": (N_("exposure inequality"), N_("0 = every offer shown equally; near 1 = a few offers take all.")),
     "long_tail_share": (N_("less popular offers"), N_("Share of slots for offers outside the 20% most popular.")),
+    "long_tail": (N_("less popular offers"), N_("Share of slots for offers outside the 20% most popular.")),
     "arp": (N_("average popularity"), N_("Average popularity (past interactions) of the offers shown.")),
     "novelty": (N_("novelty"), N_("How unexpected the offers are, in bits (higher = less obvious).")),
     "ild": (N_("variety within a list"), N_("How different the offers of one list are, by offer facts.")),
     "ild_emb": (N_("variety within a list (model)"), N_("How different the offers of one list are, by the model's embeddings.")),
+    "diversity": (N_("variety within a list"), N_("How different the offers of one list are, by offer facts.")),
+    "diversity_emb": (N_("variety within a list (model)"), N_("How different the offers of one list are, by the model's embeddings.")),
     "entropy": (N_("offer groups spanned"), N_("How many offer groups a list spans, in bits.")),
     "miscalibration": (N_("distance from own history"), N_("How far a list's mix is from the customer's own history (0 = same mix).")),
     "parity": (N_("exposure parity"), N_("Least- over most-exposed offer group (1 = equal).")),
+    "exposure_parity": (N_("exposure parity"), N_("Least- over most-exposed offer group (1 = equal).")),
     "personalization": (N_("personalisation"), N_("How different lists are between customers (1 = no overlap).")),
 }
 
@@ -399,5 +403,5 @@ def metric_words(name: str) -> tuple[str, str]:
     label, tip = METRIC_WORDS.get(base.lower(), (base.replace("_", " "), ""))
     label, tip = (_(label), _(tip)) if tip else (label, tip)
     suffix = _(" (top {k})").format(k=k) if k else ""
-    technical = _("Technical name: {name}.").format(name=name)
+    technical = _("Technical name: {name}.").format(name=f"`{name}`")  # code: the name as the CLI and files spell it
     return label + suffix, (f"{tip} {technical}" if tip else technical)

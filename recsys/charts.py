@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.insight.rules import column_words
-from recsys.core.words import event_word, metric_label
+from recsys.core.words import NAME_WORDS, event_word, metric_label
 from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, SIDE
 from recsys.insight.drivers import CUSTOMERS, MEAN
 
@@ -39,9 +39,11 @@ PERIODS = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
 
 
 def model_words(name: object) -> str:
-    """A model's name in the current language (unknown names stay as they are)."""
+    """A model's name in the current language (names outside ``core.words.NAME_WORDS`` stay as they are)."""
     text = str(name)
-    return _(MODEL_NAMES[text]) if text in MODEL_NAMES else text
+    if text in MODEL_NAMES:
+        return _(MODEL_NAMES[text])
+    return _(text) if text in NAME_WORDS else text
 
 
 def _translated_colors(colors: dict[str, str], words: dict[str, str]) -> dict[str, str]:
