@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.workspace import campaign
 from recsys.campaign import arms as ab
 from recsys.campaign import export

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.data.dataset import DatasetInfo
 from recsys.data.files import ReadLimits

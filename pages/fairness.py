@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.insight.audit import STRENGTHS, AuditConfig, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
 from recsys.insight.rerank import RerankSettings

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.campaign import measure
 from recsys.data.files import ReadLimits, display_name
 from recsys.data.mapping import guess_mapping
