@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -124,8 +125,9 @@ def interactions(name: str, rep: int, users: list[str]) -> list[tuple[str, Calla
         def audience(count: int | None) -> Callable[[Page], float]:
             def run(page: Page) -> float:
                 page.timed(lambda at: at.toggle(key="campaign_show_ended").set_value(True))
-                offers = page.at.multiselect(key="campaign_offers")
-                chosen = list(offers.options) if count is None else list(offers.options)[:count]
+                labels = page.at.multiselect(key="campaign_offers").options  # "name (id) · dates · status"
+                ids = [re.findall(r"\(([^()]+)\) · ", label)[-1] for label in labels]
+                chosen = ids if count is None else ids[:count]
 
                 def fill(at) -> None:  # noqa: ANN001 - AppTest
                     at.checkbox(key="campaign_all_offers").check()

@@ -65,7 +65,7 @@ _dataset = shared.cached_dataset  # one cache for every page
 _model = shared.cached_model
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner="Listing the customers...")
 def _base(workspace_path: str, dataset: str, fingerprint: str) -> pd.Index:
     return campaign.customer_universe(_dataset(workspace_path, dataset, fingerprint))
 

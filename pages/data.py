@@ -38,7 +38,7 @@ tab_overview, tab_import, tab_manage = st.tabs(["Overview", "Import new data", "
 
 
 # ------------------------------------------------------------------------------- overview
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner="Summarising the dataset...")
 def _overview(workspace_path: str, dataset_id: str, fingerprint: str) -> dict[str, object]:
     info = ws.dataset(dataset_id)
     label_column = C.name_column(info.item_schema.kinds())
@@ -178,7 +178,7 @@ def _import_limits() -> ReadLimits:
         st.stop()
 
 
-@st.cache_data(max_entries=6, show_spinner=False)
+@st.cache_data(max_entries=6, show_spinner="Reading the first rows of the file...")
 def _preview(path: str, digest: str, name: str, limits_key: str, _limits: ReadLimits) -> tuple[list[str], pd.DataFrame]:
     columns, head = preview_file(path, name, _limits)
     # Shown as text: real files mix types in one column (StockCode 85123A next to 22423).

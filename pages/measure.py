@@ -39,7 +39,7 @@ ws = shared.workspace()
 
 
 # ------------------------------------------------------------------------------- loading
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner="Reading the file...")
 def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: ReadLimits) -> pd.DataFrame:
     return read_table(_content, name=name, limits=_limits)
 
@@ -49,13 +49,13 @@ def _example(name: str) -> tuple[pd.DataFrame, str]:
     return measure.example_table(name)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner="Measuring the lift...")
 def _measure(digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
     p = json.loads(params)
     return measure.measure(_frame, p["arm"], p["control"], p["outcomes"], score=p["score"], source=p["source"])
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner="Measuring the lift...")
 def _measure_export(workspace_path: str, export_stamp: str, digest: str, params: str, _frame: pd.DataFrame) -> measure.Measurement:
     """Keyed by workspace and export (id + creation time): export ids repeat across workspaces and
     after a delete, and the cache is shared by every session of the server."""

@@ -78,7 +78,7 @@ def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> j
     )
 
 
-@st.cache_data(max_entries=12, show_spinner=False)
+@st.cache_data(max_entries=12, show_spinner="Finding what sets each segment apart...")
 def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
@@ -87,7 +87,7 @@ def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tu
     return traits, offers
 
 
-@st.cache_data(max_entries=12, show_spinner=False)
+@st.cache_data(max_entries=12, show_spinner="Counting segment sizes month by month...")
 def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd.DataFrame:
     data = _dataset(workspace_path, dataset, fingerprint)
     result = _result(workspace_path, dataset, fingerprint, spec)
@@ -96,7 +96,7 @@ def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd
     return S.sizes_over_time(result.segmentation, data.interactions)
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner="Counting responses by segment and offer...")
 def _rates(workspace_path: str, dataset: str, fingerprint: str, spec: str, column: str) -> tuple[pd.DataFrame, str]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
@@ -108,7 +108,7 @@ def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int) ->
     return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner="Profiling the segment...")
 def _profile(
     workspace_path: str, dataset: str, fingerprint: str, spec: str, label: str, run: str | None, stamp: str,
 ) -> P.SegmentProfile:

@@ -331,6 +331,15 @@ def metric_words(name: str) -> tuple[str, str]:
     return label + suffix, (f"{tip} Technical name: {name}." if tip else f"Technical name: {name}.")
 
 
+def busy(message: str, work: Callable[..., Any]) -> Callable[..., Any]:
+    """``work`` that shows a spinner with ``message`` while it runs: ``busy("Ranking...", rank)(user, k=10)``."""
+    @functools.wraps(work)
+    def run(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        with st.spinner(message):
+            return work(*args, **kwargs)
+    return run
+
+
 # ------------------------------------------------------------------------------- figures, built once
 class _Unkeyable(TypeError):
     """An argument the figure cache cannot fingerprint (the figure is then built every time)."""

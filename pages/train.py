@@ -210,7 +210,7 @@ def show_run(run_id: str) -> None:
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner="Averaging the metric by customer group...")
 def _by_group(workspace_path: str, run: str, stamp: str, fingerprint: str, column: str, metric: str) -> pd.DataFrame:
     """A run's per-customer metric by customer group; key: run id + creation time (ids are reused after a delete)."""
     return runs.metrics_by_group(ws, run, _dataset(workspace_path, dataset_id, fingerprint), column, metric)
