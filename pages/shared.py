@@ -386,7 +386,7 @@ def figure_key(build: Callable[..., Any], args: tuple, kwargs: dict) -> str | No
     return digest.hexdigest()
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=128, show_spinner=False)
 def _figure(key: str, _build: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:  # noqa: ANN401 - go.Figure
     return _build(*_args, **_kwargs)
 
@@ -396,7 +396,7 @@ def cached_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: 
 
     Building a Plotly figure costs 0.1-0.3 s (validation, template copies); sending a built one costs
     a few ms. The figure is shared: callers hand it to ``st.plotly_chart`` (which copies it) and never
-    change it. At most 256 figures are kept (the least recently used go first).
+    change it. At most 128 figures are kept (the least recently used go first).
     """
     key = figure_key(build, args, kwargs)
     return build(*args, **kwargs) if key is None else _figure(key, build, args, kwargs)
