@@ -16,8 +16,10 @@ browser context (its own cookies, its own Streamlit session over its own WebSock
 
 A sampler reads the server's resident memory (the process and any children, from /proc) every
 0.25 s, with the number of page views done so far. "Memory growth" is the slope of a straight line
-through the samples taken after the warm-up (training over and every browsing session past its first
-customer), in MB per 100 page views.
+through the samples taken after the warm-up (training, dataset switch and upload over, and every
+browsing session past its first customer), in MB per 100 page views. Page times are reported as the
+median and 95th percentile of every view and of each kind of view (new customer, another offer's
+explanation, training, upload), also apart for the views made while a training ran.
 
 Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2]``
 (prints figures; it asserts nothing about timings). tests/e2e/test_load.py runs a small version.
@@ -151,6 +153,9 @@ class LoadResult:
     trainings: list[float] = field(default_factory=list)
     training_window: tuple[float, float] = (0.0, 0.0)
     warm_views: int = 0
+    #: When the training session's one-off work (trainings, its switch to the second dataset and the
+    #: upload) was over: a first load of the second dataset is a cache filling once, not growth per view.
+    one_offs_done: float = 0.0
     isolation: dict[str, bool] = field(default_factory=dict)
     wall: float = 0.0
 
@@ -162,7 +167,7 @@ class LoadResult:
         views = self.browse_views()
         mb = [r / 1024**2 for _, _, r in self.samples]
         after = [(n, r / 1024**2) for t, n, r in self.samples
-                 if t >= self.training_window[1] and n >= self.warm_views]
+                 if t >= max(self.training_window[1], self.one_offs_done) and n >= self.warm_views]
         slope = _slope(after)
         half = len(after) // 2
         first, second = [r for _, r in after[:half]], [r for _, r in after[half:]]
@@ -183,8 +188,25 @@ class LoadResult:
             "page_slowest_s": max((v.seconds for v in views), default=0.0),
             "page_slowest_while_training_s": max((v.seconds for v in views if v.while_training), default=0.0),
             "page_slowest_quiet_s": max((v.seconds for v in views if not v.while_training), default=0.0),
+            **self.by_kind(),
             "wall_s": self.wall,
         }
+
+    def by_kind(self) -> dict[str, float]:
+        """Median and 95th percentile of each kind of page view (a new customer, another offer's
+        explanation, a training, an upload), also apart for the views made while a training ran."""
+        out: dict[str, float] = {}
+        for kind in ("customer", "explanation", "train", "upload"):
+            for label, views in (("", [v for v in self.views if v.kind == kind]),
+                                 ("_while_training", [v for v in self.views if v.kind == kind and v.while_training]),
+                                 ("_quiet", [v for v in self.views if v.kind == kind and not v.while_training])):
+                if not views or (label and kind in ("train", "upload")):
+                    continue
+                seconds = [v.seconds for v in views]
+                out[f"{kind}{label}_views"] = len(seconds)
+                out[f"{kind}{label}_median_s"] = statistics.median(seconds)
+                out[f"{kind}{label}_p95_s"] = _quantile(seconds, 0.95)
+        return out
 
 
 def _slope(points: list[tuple[int, float]]) -> float:
@@ -278,7 +300,15 @@ async def _choose(page, label: str, option: re.Pattern[str]) -> None:  # noqa: A
         try:
             await page.get_by_role("option", name=option).first.click(timeout=1000)
             return
-        except Exception:  # noqa: BLE001 - the list did not open; try again
+        except Exception:  # noqa: BLE001 - the list did not open, or the click landed but the rerun it
+            # started kept the option busy past the timeout (seen at load average 26): picked if the box shows it
+            try:
+                if option.search((await page.get_by_test_id("stSelectbox").filter(has=box).first.inner_text(timeout=1000))
+                                 .split("\n")[-1].strip()):
+                    await page.keyboard.press("Escape")
+                    return
+            except Exception:  # noqa: BLE001 - being redrawn: try again
+                pass
             continue
     raise TimeoutError(f"could not pick {option.pattern} in {label}")
 
@@ -384,8 +414,12 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
             result.training_window = (clock.now(), result.training_window[1])
             await _train(0, pages[0], trainings, clock, result, epochs)
             result.training_window = (result.training_window[0], clock.now())
-            clock.trained = True
             await _upload(pages[0], base_url, upload)
+            # The browsing sessions' views after training count from here, past every one-off step: under
+            # load few views fell between the upload's first load of the second dataset (~40 MB, once)
+            # and the end, and that step read as 439 MB of growth per 100 views.
+            result.one_offs_done = clock.now()
+            clock.trained = True
 
         async def warmed() -> None:
             await asyncio.gather(*(w.wait() for w in warms))

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.workspace import campaign
 from recsys.campaign import arms as ab
 from recsys.campaign import export
@@ -67,7 +67,7 @@ _dataset = shared.cached_dataset  # one cache for every page
 _model = shared.cached_model
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner="Listing the customers...")
 def _base(workspace_path: str, dataset: str, fingerprint: str) -> pd.Index:
     return campaign.customer_universe(_dataset(workspace_path, dataset, fingerprint))
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -53,7 +53,7 @@ tab_overview, tab_import, tab_manage = st.tabs([_("Overview"), _("Import new dat
 
 
 # ------------------------------------------------------------------------------- overview
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner="Summarising the dataset...")
 def _overview(workspace_path: str, dataset_id: str, fingerprint: str) -> dict[str, object]:
     info = ws.dataset(dataset_id)
     label_column = C.name_column(info.item_schema.kinds())
@@ -202,7 +202,7 @@ def _import_limits() -> ReadLimits:
         st.stop()
 
 
-@st.cache_data(max_entries=6, show_spinner=False)
+@st.cache_data(max_entries=6, show_spinner="Reading the first rows of the file...")
 def _preview(path: str, digest: str, name: str, limits_key: str, _limits: ReadLimits) -> tuple[list[str], pd.DataFrame]:
     columns, head = preview_file(path, name, _limits)
     # Shown as text: real files mix types in one column (StockCode 85123A next to 22423).

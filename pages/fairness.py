@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_, current_language
 from recsys.core.i18n import gettext as _
-from recsys.insight.audit import STRENGTHS, AuditConfig, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
+from recsys.insight.audit import STRENGTHS, AuditConfig, AuditLists, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
 from recsys.insight.rerank import RerankSettings
 from recsys.insight.rules import ItemRule, default_favourable
 from recsys.insight.tradeoff import EvalSetup
@@ -77,8 +77,17 @@ _model = shared.cached_model
 def _audit(workspace_path: str, run: str, stamp: str, fingerprint: str, config: str, language: str) -> AuditResult:
     """The audit described by ``config`` (a small JSON string: the cache key); its findings are written in
     ``language``."""
-    return audit_jobs.audit(ws, run, AuditConfig.from_dict(json.loads(config)), model=_model(workspace_path, run, stamp),
-                   dataset=_dataset(workspace_path, dataset_id, fingerprint))
+    chosen = AuditConfig.from_dict(json.loads(config))
+    lists = _lists(workspace_path, run, stamp, fingerprint, json.dumps({**json.loads(config), "user_column": None}, sort_keys=True), chosen)
+    return audit_jobs.audit(ws, run, chosen, model=_model(workspace_path, run, stamp),
+                   dataset=_dataset(workspace_path, dataset_id, fingerprint), lists=lists)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _lists(workspace_path: str, run: str, stamp: str, fingerprint: str, key: str, _config: AuditConfig) -> AuditLists:  # never mutated
+    """The audit's lists and list metrics, whatever the customer grouping (``key``: the config but its user column)."""
+    return audit_jobs.run_audit_lists(ws, run, _config, model=_model(workspace_path, run, stamp),
+                                      dataset=_dataset(workspace_path, dataset_id, fingerprint))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.campaign import measure
 from recsys.data.files import ReadLimits, display_name
 from recsys.data.mapping import guess_mapping
@@ -44,7 +44,7 @@ ws = shared.workspace()
 
 
 # ------------------------------------------------------------------------------- loading
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner="Reading the file...")
 def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: ReadLimits) -> pd.DataFrame:
     return read_table(_content, name=name, limits=_limits)
 
@@ -52,6 +52,8 @@ def _read(digest: str, name: str, limits_key: str, _content: bytes, _limits: Rea
 @st.cache_data(max_entries=2, show_spinner=False)
 def _example(name: str) -> tuple[pd.DataFrame, str]:
     return measure.example_table(name)
+
+
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -78,13 +78,13 @@ def _explainer(workspace_path: str, run: str, created: str) -> A.ScoreExplainer:
     return A.ScoreExplainer(shared.cached_model(workspace_path, run, created))
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner="Counting each customer's interactions...")
 def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
     """Interactions per customer (to offer the most active customers of a segment first)."""
     return _dataset(workspace_path, dataset, fingerprint).interactions[C.USER_ID].astype(str).value_counts()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner="Finding which customers this offer suits...")
 def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     explainer = _explainer(workspace_path, run, created)
     drivers = D.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
@@ -289,7 +289,7 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
     current = str(listed.explanation.data[0][list(listed.explanation.feature_names).index(column)])
     others = [c for c in choices if c != current]
     value = right.selectbox(_("to (now: {value})").format(value=current), others or choices, key="reco_whatif_value")
-    changed = W.what_if(explainer, user, column, value, k, candidates=candidates, exclude=exclude_ids,
+    changed = shared.busy(_("Re-scoring the offers with the changed fact..."), W.what_if)(explainer, user, column, value, k, candidates=candidates, exclude=exclude_ids,
                         exclude_seen=False, view=view)  # type: ignore[arg-type]
     before, after = changed.explain(explainer, item)
     s0, s1 = (float(e.base_values[0] + e.values[0].sum()) for e in (before, after))
@@ -402,7 +402,7 @@ if serving.serving_choice(ws, run_id) == serving.VALIDATED:
         st.warning(_("No list from the serving model: {error}").format(error=shared.md(exc)))
 try:
     rerank, pool, rerank_note = saved_rerank_hook(ws, run_id, k, model=explainer.model, dataset=dataset)
-    listed = R.recommend_for_customer(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
+    listed = shared.busy(_("Ranking the offers for this customer..."), R.recommend_for_customer)(explainer, user, dataset, k=k, exclude=exclude, active_on=active_on, view=view,
                                       rerank=rerank, pool=pool)
 except R.NoLiveOffer as exc:
     st.warning(_("No list for this customer: {error}").format(error=shared.md(exc)))

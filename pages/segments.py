@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_, current_language, format_date
 from recsys.core.i18n import gettext as _
@@ -102,7 +102,7 @@ def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> j
     )
 
 
-@st.cache_data(max_entries=12, show_spinner=False)
+@st.cache_data(max_entries=12, show_spinner="Finding what sets each segment apart...")
 def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
@@ -111,7 +111,7 @@ def _lifts(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> tu
     return traits, offers
 
 
-@st.cache_data(max_entries=12, show_spinner=False)
+@st.cache_data(max_entries=12, show_spinner="Counting segment sizes month by month...")
 def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd.DataFrame:
     data = _dataset(workspace_path, dataset, fingerprint)
     result = _result(workspace_path, dataset, fingerprint, spec)
@@ -120,7 +120,7 @@ def _trend(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> pd
     return S.sizes_over_time(result.segmentation, data.interactions)
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner="Counting responses by segment and offer...")
 def _rates(workspace_path: str, dataset: str, fingerprint: str, spec: str, column: str) -> tuple[pd.DataFrame, str]:
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
@@ -133,7 +133,7 @@ def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int, la
     return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner="Profiling the segment...")
 def _profile(
     workspace_path: str, dataset: str, fingerprint: str, spec: str, label: str, run: str | None, stamp: str,
 ) -> P.SegmentProfile:

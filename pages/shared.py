@@ -5,17 +5,24 @@ Session state holds ids only (never frames): ``dataset_id`` and later ``run_id``
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import os
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from recsys.core import i18n
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
+from recsys import charts as _charts
+from recsys.core.i18n import current_language
 from recsys.core.markdown import escape_markdown
 from recsys.core.money import CURRENCY_ENV, default_currency, format_money  # noqa: F401  CURRENCY_ENV: pages read it here
 from recsys.workspace.ingest import ensure_sample_dataset
@@ -405,3 +412,90 @@ def metric_words(name: str) -> tuple[str, str]:
     suffix = _(" (top {k})").format(k=k) if k else ""
     technical = _("Technical name: {name}.").format(name=f"`{name}`")  # code: the name as the CLI and files spell it
     return label + suffix, (f"{tip} {technical}" if tip else technical)
+
+
+def busy(message: str, work: Callable[..., Any]) -> Callable[..., Any]:
+    """``work`` that shows a spinner with ``message`` while it runs: ``busy("Ranking...", rank)(user, k=10)``."""
+    @functools.wraps(work)
+    def run(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        with st.spinner(message):
+            return work(*args, **kwargs)
+    return run
+
+
+# ------------------------------------------------------------------------------- figures, built once
+class _Unkeyable(TypeError):
+    """An argument the figure cache cannot fingerprint (the figure is then built every time)."""
+
+
+def _feed(value: Any, digest: Any) -> None:  # noqa: ANN401 - any chart argument
+    """Feed ``value`` into ``digest``: every row of a frame (pandas' row hashes), arrays by their bytes."""
+    if isinstance(value, pd.DataFrame):
+        digest.update(repr((value.shape, list(value.columns), [str(t) for t in value.dtypes])).encode())
+        digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    elif isinstance(value, (pd.Series, pd.Index)):
+        digest.update(repr((type(value).__name__, value.name, str(value.dtype), len(value))).encode())
+        digest.update(pd.util.hash_pandas_object(value, index=isinstance(value, pd.Series)).to_numpy().tobytes())
+    elif isinstance(value, np.ndarray) and value.dtype != object:
+        digest.update(repr((value.dtype.str, value.shape)).encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        digest.update(b"{")
+        for k, v in value.items():
+            _feed(k, digest)
+            _feed(v, digest)
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        digest.update(type(value).__name__.encode() + b"[")
+        for v in sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value:
+            _feed(v, digest)
+        digest.update(b"]")
+    elif value is None or isinstance(value, (str, bytes, bool, int, float, np.generic, date, datetime, pd.Timestamp)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    else:
+        raise _Unkeyable(type(value).__name__)
+
+
+def figure_key(build: Callable[..., Any], args: tuple, kwargs: dict) -> str | None:
+    """A fingerprint of one chart: the builder, the session's language (titles and axes are text) and every
+    argument's content; None when an argument cannot be fingerprinted (or a frame cell cannot be hashed)."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{build.__module__}.{build.__qualname__}|{current_language()}|".encode())
+    try:
+        _feed(args, digest)
+        _feed(sorted(kwargs.items()), digest)
+    except TypeError:  # _Unkeyable, or a frame holding lists (pandas cannot hash those)
+        return None
+    return digest.hexdigest()
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _figure(key: str, _build: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:  # noqa: ANN401 - go.Figure
+    return _build(*_args, **_kwargs)
+
+
+def cached_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - go.Figure
+    """``build(*args, **kwargs)``, built once per content and language for every session and rerun.
+
+    Building a Plotly figure costs 0.1-0.3 s (validation, template copies); sending a built one costs
+    a few ms. The figure is shared: callers hand it to ``st.plotly_chart`` (which copies it) and never
+    change it. At most 128 figures are kept (the least recently used go first).
+    """
+    key = figure_key(build, args, kwargs)
+    return build(*args, **kwargs) if key is None else _figure(key, build, args, kwargs)
+
+
+class _CachedCharts:
+    """``recsys.charts`` whose figure builders go through :func:`cached_figure`; everything else as is."""
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        value = getattr(_charts, name)
+        if inspect.isfunction(value) and inspect.signature(value).return_annotation in ("go.Figure", "Figure"):
+            value = functools.partial(cached_figure, value)
+        setattr(self, name, value)
+        return value
+
+
+#: Pages draw with ``from pages.shared import charts``: ``charts.segment_sizes(...)`` then costs one build per
+#: content and language, not one per rerun.
+charts = _CachedCharts()

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from recsys import charts
+from pages.shared import charts  # figures built once per content and language
 from recsys.core.words import metric_label
 from recsys.data.files import display_name
 from recsys.workspace import runs, update
@@ -236,9 +236,14 @@ def show_run(run_id: str) -> None:
     if group_cols:
         column = right.selectbox(_("Metrics by customer group"), group_cols, key="train_group_col")
         metric = right.selectbox(_("Metric"), names[:4], key="train_group_metric", format_func=shared.in_this_language(metric_label))
-        dataset = _dataset(str(ws.path), dataset_id, info.fingerprint)
-        by_group = runs.metrics_by_group(ws, run_id, dataset, column, metric)
+        by_group = _by_group(str(ws.path), run_id, str(run.created_at), info.fingerprint, column, metric)
         right.plotly_chart(charts.metric_by_group(by_group, column, metric), width="stretch")
+
+
+@st.cache_data(max_entries=16, show_spinner="Averaging the metric by customer group...")
+def _by_group(workspace_path: str, run: str, stamp: str, fingerprint: str, column: str, metric: str) -> pd.DataFrame:
+    """A run's per-customer metric by customer group; key: run id + creation time (ids are reused after a delete)."""
+    return runs.metrics_by_group(ws, run, _dataset(workspace_path, dataset_id, fingerprint), column, metric)
 
 
 def show_serving(run: runs.RunRecord) -> None:

@@ -260,31 +260,45 @@ def audit_columns(config: AuditConfig, users: pd.DataFrame, items: pd.DataFrame)
     return item_column, rule, value_column
 
 
-def compute_audit(
-    run_id: str,
+@dataclass(frozen=True)
+class AuditLists:
+    """The part of an audit that does not depend on how customers are grouped (``user_column``).
+
+    The audited customers' lists, the favourable offers, the past impressions and responses of those
+    customers, the list metrics and the per-list figures. Grouping customers by another column
+    reuses it (:func:`compute_audit`'s ``lists``): only the group tables are computed again.
+    Never mutated.
+    """
+
+    population: np.ndarray
+    reco: pd.DataFrame
+    fav_ids: np.ndarray | None
+    fav_label: str | None
+    fav_phrase: str | None
+    values: pd.Series | None
+    shown_pairs: pd.DataFrame | None
+    responded_pairs: pd.DataFrame | None
+    offer_groups: pd.DataFrame
+    list_values: dict[str, float]
+    per_list: pd.DataFrame
+    exposure: pd.Series
+    notes: tuple[str, ...]
+    timings: dict[str, float]
+
+
+def audit_lists(
     config: AuditConfig,
     dataset: Dataset,
     model: HybridRecommender,
     *,
     k: int,
     interactions: InteractionConfig,
-    per_user: pd.DataFrame | None = None,
-    timings: dict[str, float] | None = None,
     progress: ProgressCallback | None = None,
-) -> AuditResult:
-    """Audit a model's recommendations for fairness across customer and offer groups.
-
-    One vectorised ``recommend`` call (chunked inside the model) for every audited customer
-    (``config.max_users`` of :func:`customer_universe`, a seeded sample). Accuracy by group comes
-    from ``per_user``, the run's stored held-out per-customer metrics (None: not shown, with a
-    note). ``interactions`` says which interactions are positive responses; ``k`` is the list
-    length of the list metrics; ``timings`` (seconds per step) is completed in place.
-    """
-    config.validate()
+) -> AuditLists:
+    """Everything of :func:`compute_audit` but the grouping of customers (``config.user_column`` is not read)."""
     item_column, rule, value_column = audit_columns(config, dataset.users, dataset.items)
     users_table, items_table = dataset.users, dataset.items
-    timings = {} if timings is None else timings
-
+    timings: dict[str, float] = {}
     offer_k = int(config.offer_k)
     notes: list[str] = []
     clock = time.perf_counter()
@@ -293,7 +307,6 @@ def compute_audit(
     if len(population) < len(universe):
         notes.append(_("Audited a random sample of {n} of {total} customers (seed {seed}).").format(
             n=f"{len(population):,}", total=f"{len(universe):,}", seed=config.seed))
-    groups = group_labels(users_table, config.user_column)
     report(progress, f"Scoring {len(population):,} customers", 0.15)
     length = max(k, offer_k)
     if config.rerank is None:
@@ -305,52 +318,30 @@ def compute_audit(
     timings["recommend"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    report(progress, "Accuracy by group", 0.4)
-    boot = dict(n_boot=config.n_boot, confidence=config.confidence, seed=config.seed)
-    accuracy_names = [Precision(k).name, Recall(k).name, NDCG(k).name]
-    accuracy = pd.DataFrame(columns=["metric", GROUP_COLUMN, "customers", "mean", "ci_low", "ci_high"])
-    gaps = pd.DataFrame(columns=["metric", "best", "worst", "gap", "ratio"])
-    if per_user is not None:
-        present = [m for m in accuracy_names if m in per_user.columns]
-        if present:
-            accuracy = group_table(per_user, groups, present, **boot)
-            gaps = group_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
-        else:
-            notes.append(_("The run's held-out metrics are at another list length than {k}: accuracy by group is not "
-                           "shown.").format(k=k))
-    else:
-        notes.append(_("This run has no held-out per-customer metrics: accuracy by group is not shown."))
-    timings["accuracy"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    report(progress, "Favourable offers by group", 0.55)
+    report(progress, "Favourable offers", 0.4)
     positives = relevant_pairs(dataset.interactions, interactions)
     values = pd.Series(pd.to_numeric(items_table[value_column], errors="coerce").to_numpy(np.float64),
                        index=items_table[C.ITEM_ID].astype(str).to_numpy(object)) if value_column else None
-    empty = pd.DataFrame(columns=[GROUP_COLUMN, "customers", "rate", "ratio", "flagged"])
-    offers, shown, responded = empty, empty, empty
-    fav_label = None
-    fav_ids: np.ndarray | None = None
-    rate_kw = dict(item_values=values, threshold=config.threshold, min_size=config.min_group_size, **boot)
+    fav_ids = fav_label = fav_phrase = shown_pairs = responded_pairs = None
     if rule is not None:
         fav_ids = rule.item_ids(items_table)
         fav_label = rule.label(items_table)
-        offers = offer_rates(reco, groups, fav_ids, k=offer_k, population=population, **rate_kw)
+        fav_phrase = rule.phrase(items_table)
         history = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).isin(population)]
         if C.EVENT in history.columns:
             impressions = history[history[C.EVENT].astype(str).str.lower() == C.IMPRESSION]
             if len(impressions):
-                shown = offer_rates(impressions[[C.USER_ID, C.ITEM_ID]].astype(str).drop_duplicates(), groups, fav_ids, **rate_kw)
+                shown_pairs = impressions[[C.USER_ID, C.ITEM_ID]].astype(str).drop_duplicates()
         sample_pos = positives[positives[C.USER_ID].isin(population)]
         if len(sample_pos):
-            responded = offer_rates(sample_pos, groups, fav_ids, **rate_kw)
+            responded_pairs = sample_pos
     else:
         notes.append(_("No favourable-offer rule (the offers table has no discount_depth): choose the column and "
                        "values that define a favourable offer to apply the four-fifths rule."))
     timings["offers"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    report(progress, "Offer exposure and list metrics", 0.7)
+    report(progress, "Offer exposure and list metrics", 0.6)
     top = reco[reco[C.RANK].to_numpy() <= k]
     catalog = model.item_index_.ids[model.default_candidates()]
     item_groups = item_group_labels(items_table, item_column) if item_column else None
@@ -371,16 +362,82 @@ def compute_audit(
         per_list.insert(1, MeanItemValue(offer_k, values=values).calc_per_user(reco).rename(f"mean {value_column}@{offer_k}"))
     if feats is not None:
         per_list.append(IntraListDiversity(k).calc_per_user(top, item_features=feats))
-    lists_by_group = group_table(pd.concat(per_list, axis=1), groups, **boot)
     exposure = exposure_counts(top, k, catalog).sort_values(ascending=False)
     timings["lists"] = time.perf_counter() - clock
+    return AuditLists(
+        population=population, reco=reco, fav_ids=fav_ids, fav_label=fav_label, fav_phrase=fav_phrase, values=values,
+        shown_pairs=shown_pairs, responded_pairs=responded_pairs, offer_groups=offer_groups, list_values=list_values,
+        per_list=pd.concat(per_list, axis=1), exposure=exposure, notes=tuple(notes), timings=timings,
+    )
+
+
+def compute_audit(
+    run_id: str,
+    config: AuditConfig,
+    dataset: Dataset,
+    model: HybridRecommender,
+    *,
+    k: int,
+    interactions: InteractionConfig,
+    per_user: pd.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
+    progress: ProgressCallback | None = None,
+    lists: AuditLists | None = None,
+) -> AuditResult:
+    """Audit a model's recommendations for fairness across customer and offer groups.
+
+    One vectorised ``recommend`` call (chunked inside the model) for every audited customer
+    (``config.max_users`` of :func:`customer_universe`, a seeded sample). Accuracy by group comes
+    from ``per_user``, the run's stored held-out per-customer metrics (None: not shown, with a
+    note). ``interactions`` says which interactions are positive responses; ``k`` is the list
+    length of the list metrics; ``timings`` (seconds per step) is completed in place. ``lists``:
+    :func:`audit_lists` of the same config but for ``user_column`` (computed here when None).
+    """
+    config.validate()
+    item_column, _, value_column = audit_columns(config, dataset.users, dataset.items)
+    timings = {} if timings is None else timings
+    if lists is None:
+        lists = audit_lists(config, dataset, model, k=k, interactions=interactions, progress=progress)
+        timings.update(lists.timings)
+    notes = list(lists.notes)
+    groups = group_labels(dataset.users, config.user_column)
+
+    clock = time.perf_counter()
+    report(progress, "Accuracy by group", 0.7)
+    boot = dict(n_boot=config.n_boot, confidence=config.confidence, seed=config.seed)
+    accuracy_names = [Precision(k).name, Recall(k).name, NDCG(k).name]
+    accuracy = pd.DataFrame(columns=["metric", GROUP_COLUMN, "customers", "mean", "ci_low", "ci_high"])
+    gaps = pd.DataFrame(columns=["metric", "best", "worst", "gap", "ratio"])
+    if per_user is not None:
+        present = [m for m in accuracy_names if m in per_user.columns]
+        if present:
+            accuracy = group_table(per_user, groups, present, **boot)
+            gaps = group_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
+        else:
+            notes.append(_("The run's held-out metrics are at another list length than {k}: accuracy by group is not "
+                           "shown.").format(k=k))
+    else:
+        notes.append(_("This run has no held-out per-customer metrics: accuracy by group is not shown."))
+
+    report(progress, "Favourable offers and lists by group", 0.85)
+    empty = pd.DataFrame(columns=[GROUP_COLUMN, "customers", "rate", "ratio", "flagged"])
+    offers, shown, responded = empty, empty, empty
+    rate_kw = dict(item_values=lists.values, threshold=config.threshold, min_size=config.min_group_size, **boot)
+    if lists.fav_ids is not None:
+        offers = offer_rates(lists.reco, groups, lists.fav_ids, k=int(config.offer_k), population=lists.population, **rate_kw)
+        if lists.shown_pairs is not None:
+            shown = offer_rates(lists.shown_pairs, groups, lists.fav_ids, **rate_kw)
+        if lists.responded_pairs is not None:
+            responded = offer_rates(lists.responded_pairs, groups, lists.fav_ids, **rate_kw)
+    lists_by_group = group_table(lists.per_list, groups, **boot)
+    timings["groups"] = time.perf_counter() - clock
 
     result = AuditResult(
-        run_id=run_id, config=config, k=k, users=int(len(population)), favourable_label=fav_label,
-        favourable_phrase=rule.phrase(items_table) if rule is not None else None,
-        value_label=value_column, accuracy=accuracy, accuracy_gaps=gaps, offers=offers, history_shown=shown,
-        history_responded=responded, lists_by_group=lists_by_group, offer_groups=offer_groups, exposure=exposure,
-        list_metrics=list_values, flags=[], notes=notes, timings={n: round(v, 3) for n, v in timings.items()},
+        run_id=run_id, config=config, k=k, users=int(len(lists.population)), favourable_label=lists.fav_label,
+        favourable_phrase=lists.fav_phrase, value_label=value_column, accuracy=accuracy, accuracy_gaps=gaps,
+        offers=offers, history_shown=shown, history_responded=responded, lists_by_group=lists_by_group,
+        offer_groups=lists.offer_groups, exposure=lists.exposure, list_metrics=lists.list_values, flags=[], notes=notes,
+        timings={n: round(v, 3) for n, v in timings.items()},
     )
     result.flags = audit_flags(result, item_column)
     report(progress, "Done", 1.0)
@@ -563,5 +620,5 @@ def audit_tradeoff(
 
 __all__ = [
     "AuditConfig", "Flag", "AuditResult", "customer_universe", "sample_users", "default_item_column",
-    "audit_columns", "compute_audit", "audit_flags", "STRENGTHS", "tradeoff_template", "audit_tradeoff",
+    "audit_columns", "AuditLists", "audit_lists", "compute_audit", "audit_flags", "STRENGTHS", "tradeoff_template", "audit_tradeoff",
 ]

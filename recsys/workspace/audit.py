@@ -28,7 +28,7 @@ from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
-from recsys.insight.audit import AuditConfig, AuditResult, audit_columns, compute_audit
+from recsys.insight.audit import AuditConfig, AuditLists, AuditResult, audit_columns, audit_lists, compute_audit
 from recsys.insight.rerank import RERANK_EVIDENCE_KEY, RERANK_KEY, RerankSettings, pool_size, rerank
 from recsys.insight.tradeoff import EvalSetup
 from recsys.learn.model import HybridRecommender
@@ -166,11 +166,13 @@ def audit(
     model: HybridRecommender | None = None,
     dataset: Dataset | None = None,
     progress: ProgressCallback | None = None,
+    lists: AuditLists | None = None,
 ) -> AuditResult:
     """Audit a run's recommendations for fairness across customer and offer groups.
 
     The run's dataset (as the run saw it) and model, unless given; accuracy by group comes from
-    the run's stored held-out per-customer metrics. See :func:`recsys.insight.audit.compute_audit`.
+    the run's stored held-out per-customer metrics. See :func:`recsys.insight.audit.compute_audit`;
+    ``lists``: :func:`run_audit_lists` of the same run and config (any ``user_column``), to reuse.
     """
     config.validate()
     timings: dict[str, float] = {}
@@ -187,10 +189,21 @@ def audit(
     timings["load"] = time.perf_counter() - clock
     return compute_audit(
         run_id, config, dataset, model, k=int(config.k or train_config.k), interactions=train_config.interactions,
-        per_user=per_user, timings=timings, progress=progress,
+        per_user=per_user, timings=timings, progress=progress, lists=lists,
     )
 
 
+def run_audit_lists(ws: Workspace, run_id: str, config: AuditConfig, *, model: HybridRecommender | None = None,
+                    dataset: Dataset | None = None) -> AuditLists:
+    """The part of a run's audit that does not depend on the customer grouping
+    (:func:`recsys.insight.audit.audit_lists`): computed once, it serves every ``user_column``."""
+    config.validate()
+    dataset = _run_tables(ws, run_id, dataset)
+    train_config = TrainConfig.from_dict(ws.run(run_id)["config"])
+    model = load_model(ws, run_id) if model is None else model
+    return audit_lists(config, dataset, model, k=int(config.k or train_config.k), interactions=train_config.interactions)
+
+
 __all__ = [
-    "saved_rerank", "save_rerank", "rerank_for_run", "recommend_for_run", "evaluation_setup", "audit",
+    "saved_rerank", "save_rerank", "rerank_for_run", "recommend_for_run", "evaluation_setup", "audit", "run_audit_lists",
 ]

@@ -367,6 +367,20 @@ def test_behaviour_vectors_give_both_views_equal_weight() -> None:
         assert np.allclose(part.mean(axis=0), 0.0)
 
 
+def test_silhouette_scores_equal_scikit_learns_for_every_labelling_at_once() -> None:
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(700, 6))
+    x[:200] += 3.0
+    labellings = [rng.integers(0, k, size=700) for k in (2, 3, 5)]
+    labellings += [np.r_[np.zeros(699, dtype=int), [1]],  # a customer alone in its cluster scores 0
+                   np.array(["b", "a"] * 350), (x[:, 0] > 1.5).astype(int)]
+    ours = K.silhouette_scores(x, labellings, block=128)  # several blocks, one not full
+    assert ours == pytest.approx([silhouette_score(x, labels) for labels in labellings], abs=1e-12)
+    assert K.silhouette_scores(x, [np.zeros(700, dtype=int)]) == [-1.0]
+
+
 def test_clusters_find_planted_groups_and_the_silhouette_suggests_their_number() -> None:
     model, group = planted_model()
     result = K.cluster_users(model, k_range=range(2, 7))
