@@ -26,6 +26,12 @@ browser:
 	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	echo "Chromium not available: browser tests will be skipped"
+	@# A Chinese font, so the Chinese browser journey's screenshots show characters, not empty boxes.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 ; } ; } ; } || \
+	echo "No Chinese font: the Chinese screenshots will show boxes (apt-get install fonts-wqy-zenhei)"
 
 # The Spark engine of `promolens batch` (pyspark from the [spark] extra) needs a Java 17 runtime; install it
 # when we can (root + apt), otherwise the Spark tests skip and say why.
