@@ -382,12 +382,18 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     table = result.frame.drop(columns=[C.SCORE_DECILE]).head(PREVIEW_ROWS)
     if result.has_probability:  # the score is the probability: show it once, as a %
         table = table.drop(columns=[C.SCORE]).assign(**{reco.PROBABILITY: 100 * table[reco.PROBABILITY]})
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.dataframe(**shared.headed(table, {
         C.SCORE: st.column_config.NumberColumn(format="%.3f"),
         reco.PROBABILITY: st.column_config.NumberColumn(
             _("chance to redeem within {days} days").format(days=result.horizon_days), format="%.1f%%"),
         C.REASONS: st.column_config.TextColumn(width="large"),
-    })
+    }, LIST_HEADERS), hide_index=True, width="stretch")
+
+
+#: Headers of the list's preview in other languages (the CSV and English keep the canonical names).
+LIST_HEADERS = {C.USER_ID: N_("customer id"), C.ITEM_ID: N_("offer id"), "offer": N_("offer"), C.SCORE: N_("score"),
+                reco.PROBABILITY: N_("response probability"), "rank": N_("rank"), "group": N_("group"),
+                "arm": N_("arm"), C.REASONS: N_("reasons")}
 
 
 def show_arms(result: Campaign) -> None:
@@ -480,7 +486,7 @@ def show_mix_and_fairness(result: Campaign, info: Any, dataset: Any) -> None:  #
             "under 80% of the most targeted group's share: a sign the targeting may disadvantage it. "
             "Sensitive columns are never used by the model, but are always available to this check."
         ))
-        st.dataframe(check.table, hide_index=True, width="stretch", column_config={
+        st.dataframe(**shared.headed(check.table, {
             "value": st.column_config.Column(_("value")),
             "base": st.column_config.NumberColumn(_("base")),
             "targeted": st.column_config.NumberColumn(_("targeted")),
@@ -489,7 +495,7 @@ def show_mix_and_fairness(result: Campaign, info: Any, dataset: Any) -> None:  #
             campaign.SHARE_OF_BASE: st.column_config.NumberColumn(_("share of base"), format="percent"),
             campaign.SHARE_TARGETED: st.column_config.NumberColumn(_("share of targeted"), format="percent"),
             campaign.FLAG: st.column_config.CheckboxColumn(_("below four-fifths")),
-        })
+        }), hide_index=True, width="stretch")
 
 
 def export_section(result: Campaign, key: str) -> None:
@@ -536,10 +542,10 @@ def show_history() -> None:
     if history.empty:
         st.caption(_("No exports yet."))
         return
-    st.dataframe(history, hide_index=True, width="stretch", column_config={
+    st.dataframe(**shared.headed(history, {
         **{c: st.column_config.Column(_(HISTORY_HEADERS.get(c, c))) for c in history.columns if c != exports.CREATED},
         exports.CREATED: st.column_config.DatetimeColumn(_(HISTORY_HEADERS[exports.CREATED]), format="D MMM YYYY, HH:mm"),
-    })
+    }), hide_index=True, width="stretch")
     ids = history[exports.EXPORT].tolist()
     if st.session_state.get("campaign_history_pick") not in ids:
         st.session_state["campaign_history_pick"] = ids[0]

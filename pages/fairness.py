@@ -184,8 +184,7 @@ def customers_tab(result: AuditResult) -> None:
         table = result.offers.rename(columns={"group": col, "mean_value": mean_value})
         table = table.assign(rate=table["rate"] * 100)
         st.dataframe(
-            table.drop(columns=["judged", "offered"]),
-            column_config={
+            **shared.headed(table.drop(columns=["judged", "offered"]), {
                 "rate": st.column_config.NumberColumn(_("rate"), format="%.1f%%"),
                 "rate_low": None, "rate_high": None,
                 "ratio": st.column_config.NumberColumn(_("ratio to top"), format="%.2f"),
@@ -196,7 +195,7 @@ def customers_tab(result: AuditResult) -> None:
                 "flagged": st.column_config.CheckboxColumn(_("below 4/5")),
                 **{c: st.column_config.Column(_(c)) for c in (N_("customers"), N_("offers"), N_("favourable"))
                    if c in table.columns},
-            },
+            }),
             hide_index=True, width="stretch",
         )
     if result.accuracy.empty:
@@ -208,10 +207,10 @@ def customers_tab(result: AuditResult) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.group_metric_intervals(result.accuracy, col, metric), width="stretch")
     gaps = result.accuracy_gaps[["metric", "best", "worst", "gap", "gap_low", "gap_high", "ratio"]]
-    right.dataframe(gaps, hide_index=True, width="stretch",
-                    column_config={c: st.column_config.NumberColumn(_(GAP_HEADERS[c]), format="%.3f")
-                                   for c in ("gap", "gap_low", "gap_high", "ratio")}
-                    | {c: st.column_config.Column(_(GAP_HEADERS[c])) for c in ("metric", "best", "worst")})
+    right.dataframe(**shared.headed(gaps, {c: st.column_config.NumberColumn(_(GAP_HEADERS[c]), format="%.3f")
+                                           for c in ("gap", "gap_low", "gap_high", "ratio")}
+                                    | {c: st.column_config.Column(_(GAP_HEADERS[c])) for c in ("metric", "best", "worst")}),
+                    hide_index=True, width="stretch")
 
 
 #: Headers of the accuracy-gap table.
@@ -233,13 +232,14 @@ def offers_tab(result: AuditResult) -> None:
     if not result.offer_groups.empty:
         shares = ["slot_share", "catalogue_share", "interaction_share", "coverage"]
         st.dataframe(
-            result.offer_groups.rename(columns={"group": item_col or "group"}).assign(
-                **{c: result.offer_groups[c] * 100 for c in shares}), hide_index=True, width="stretch",
-            column_config={c: st.column_config.Column(_(GROUP_HEADERS[c])) for c in GROUP_HEADERS
-                           if c in result.offer_groups.columns}
-            | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.1f%%") for c in
-               ("slot_share", "catalogue_share", "interaction_share", "coverage")}
-            | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.2f") for c in ("exposure_ratio", "vs_history")},
+            **shared.headed(result.offer_groups.rename(columns={"group": item_col or "group"}).assign(
+                **{c: result.offer_groups[c] * 100 for c in shares}),
+                {c: st.column_config.Column(_(GROUP_HEADERS[c])) for c in GROUP_HEADERS
+                 if c in result.offer_groups.columns}
+                | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.1f%%") for c in
+                   ("slot_share", "catalogue_share", "interaction_share", "coverage")}
+                | {c: st.column_config.NumberColumn(_(GROUP_HEADERS[c]), format="%.2f") for c in ("exposure_ratio", "vs_history")},
+                {"group": N_("group")}), hide_index=True, width="stretch",
         )
 
 
@@ -254,9 +254,28 @@ def lists_tab(result: AuditResult) -> None:
     with st.expander(_("Advanced: every list measure for each {column} group").format(
             column=shared.md(charts.column_words(result.config.user_column)))):
         wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
-        st.dataframe(wide, width="stretch", column_config={
-            c: st.column_config.NumberColumn(shared.metric_words(c)[0], help=shared.metric_words(c)[1], format="%.3f")
-            for c in wide.columns})
+        st.dataframe(**shared.headed(wide, {
+            c: st.column_config.NumberColumn(measure_label(c), help=shared.metric_words(c)[1], format="%.3f")
+            for c in wide.columns}), width="stretch")
+
+
+#: Headers of the trade-off table besides the list measures.
+SWEEP_HEADERS = {"strength": N_("strength"), "ndcg_change": N_("ranking quality change"),
+                 "di_min": N_("lowest ratio, all groups"), "di_focus": N_("lowest ratio to the top group, boosted groups")}
+
+
+def measure_label(name: object) -> str:
+    """The header of a list measure ("exposure_gini@10", "favourable_share@3", "mean discount_depth@3")."""
+    base, _at, k = str(name).partition("@")
+    if base in SWEEP_HEADERS:
+        label = _(SWEEP_HEADERS[base])
+    elif base == "favourable_share":
+        label = _("share of favourable offers")
+    elif base.startswith(("mean ", "mean_")) and base not in shared.METRIC_WORDS:  # the audit's "mean <column>@k"
+        label = _("mean {value}").format(value=charts.column_words(base[len("mean "):]))
+    else:
+        return shared.metric_words(name)[0]
+    return label + (_(" (top {k})").format(k=k) if k else "")
 
 
 def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str] | None:
@@ -347,7 +366,8 @@ def fix_tab(result: AuditResult, data: Any, stamp: str) -> None:
                                                                     start=f"{base[column]:.2f}"))
     st.markdown(_("**At strength {strength}:** ").format(strength=f"{strength:.2f}") + "; ".join(words) + ".")
     with st.expander(_("Every point of the curve")):
-        st.dataframe(sweep, hide_index=True, width="stretch")
+        st.dataframe(**shared.headed(sweep, labels={c: measure_label(c) for c in sweep.columns}), hide_index=True,
+                     width="stretch")
     chosen = RerankSettings.from_dict({**template.to_dict(), "strength": float(strength)})
     aimless = not addresses_a_flag(result, chosen)
     if aimless:

@@ -257,7 +257,7 @@ def render(result: measure.Measurement, command: str) -> None:
         show_qini(result, outcome)
     if result.by_offer is not None and not result.by_offer.empty and result.by_offer[C.ITEM_ID].nunique() > 1:
         with st.expander(_("Lift per offer (customers grouped by their best offer)")):
-            st.dataframe(result.by_offer, hide_index=True, width="stretch")
+            st.dataframe(**shared.headed(result.by_offer, labels=BY_OFFER_HEADERS), hide_index=True, width="stretch")
     with st.expander(_("How this is computed, and the same numbers from the command line")):
         st.markdown(_(
             "Lift = arm mean − control mean, with a Welch 95% interval and p-value (unequal variances); "
@@ -284,6 +284,13 @@ def show_qini(result: measure.Measurement, outcome: str) -> None:
             qini=f"{q['qini']:+.4f}", low=f"{q['qini_low']:+.4f}", high=f"{q['qini_high']:+.4f}",
             uplift=f"{q['uplift_at_k']:+.4f}", uplift_low=f"{q['uplift_at_k_low']:+.4f}",
             uplift_high=f"{q['uplift_at_k_high']:+.4f}"))
+
+
+#: Headers of the lift-per-offer table in other languages (English keeps the canonical names).
+BY_OFFER_HEADERS = {"outcome": N_("outcome"), "kind": N_("kind"), "arm": N_("arm"), C.ITEM_ID: N_("offer id"),
+                    "n_treated": N_("customers in the arm"), "mean_treated": N_("arm mean"),
+                    "n_control": N_("control customers"), "mean_control": N_("control mean"), "lift": N_("lift"),
+                    "lift_low": N_("95% CI low"), "lift_high": N_("95% CI high"), "p_value": N_("p-value")}
 
 
 def arm_table(part: pd.DataFrame) -> pd.DataFrame:

@@ -229,13 +229,13 @@ def overview(result: jobs.SegmentsResult, spec: str) -> None:
             a.plotly_chart(charts.rfm_grid(words(rfm.grid())), width="stretch")
             summary = rfm.summary()
             summary.insert(1, "meaning", summary["segment"].map(lambda s: _(R.RFM_MEANING[s]) if s in R.RFM_MEANING else None))
-            b.dataframe(words(summary), hide_index=True, width="stretch", column_config={
+            b.dataframe(hide_index=True, width="stretch", **shared.headed(words(summary), {
                 **{c: st.column_config.Column(header(c)) for c in summary.columns},
                 "share": st.column_config.NumberColumn(_("share"), format="percent"),
                 "value_share": st.column_config.NumberColumn(_("value share"), format="percent"),
                 "value": st.column_config.NumberColumn(_("value"), format="%.0f"),
                 "mean_frequency": st.column_config.NumberColumn(_("mean frequency"), format="%.1f"),
-            })
+            }))
     if result.clusters is not None:
         c = result.clusters
         how = (_("the silhouette score suggested {k}").format(k=c.suggested_k) if c.suggested_k is not None
@@ -340,11 +340,11 @@ def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
         if prof.top_offers is not None and not prof.top_offers.empty:
             left, right = st.columns(2)
             left.markdown(_("**Top offers by predicted score** (model run {run_id})").format(run_id=run_id))
-            left.dataframe(prof.top_offers[_offer_columns(prof.top_offers)], hide_index=True, width="stretch",
-                           column_config=offer_config())
+            left.dataframe(**shared.headed(prof.top_offers[_offer_columns(prof.top_offers)], offer_config()),
+                           hide_index=True, width="stretch")
             right.markdown(_("**Offers it is scored highest on compared with everyone**"))
-            right.dataframe(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)], hide_index=True,
-                            width="stretch", column_config=offer_config())
+            right.dataframe(**shared.headed(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)],
+                                            offer_config()), hide_index=True, width="stretch")
             st.caption(_("Score = the model's predicted affinity (offer bias + customer x offer embeddings), averaged over "
                          "up to 2,000 customers of the segment; 'in their top 10' = share of them whose own top 10 has it."))
         elif run_id is None:
@@ -409,8 +409,8 @@ def saved_list() -> None:
             st.caption(_("None yet. Saved segments keep their member list as of saving and can be used as campaign "
                          "audiences."))
             return
-        st.dataframe(saved, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.Column(header(c)) for c in saved.columns})
+        st.dataframe(**shared.headed(saved, {c: st.column_config.Column(header(c)) for c in saved.columns}),
+                     hide_index=True, width="stretch")
         with st.form("seg_delete"):
             target = st.selectbox(_("Delete a saved segment"), list(saved["id"]), key="seg_delete_id",
                                   format_func=dict(zip(saved["id"], saved["name"])).get)

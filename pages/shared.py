@@ -276,6 +276,24 @@ def day(when) -> str:  # noqa: ANN001 - a date, datetime or Timestamp
     return i18n.format_date(when, "long")
 
 
+def headed(frame: pd.DataFrame, config: dict | None = None, labels: dict | None = None) -> dict[str, Any]:
+    """``data=`` and ``column_config=`` for ``st.dataframe(**headed(...))``, headers in the reader's language.
+
+    In English both come back unchanged (the columns keep their canonical names; the config's labels are the
+    headers). In another language the columns are renamed to their labels (the config's, else ``labels``,
+    translated with ``_``) and hidden columns (config ``None``) are dropped, so the table itself carries no English.
+    """
+    config = dict(config or {})
+    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
+        return {"data": frame, "column_config": config}
+    frame = frame.drop(columns=[c for c, v in config.items() if v is None and c in frame.columns])
+    names = {c: _(text) for c, text in (labels or {}).items()}
+    names |= {c: v["label"] for c, v in config.items() if v and v.get("label")}
+    names = {c: name for c, name in names.items() if c in frame.columns and name not in frame.columns}
+    return {"data": frame.rename(columns=names),
+            "column_config": {names.get(c, c): v for c, v in config.items() if v is not None}}
+
+
 def _staleness(data) -> str:  # noqa: ANN001 - runs.RunData
     """" · trained before the last 2 appends" for a run older than its data; "" when it is current."""
     return "" if data.appends_since == 0 else f" · {data.describe()}"
