@@ -97,7 +97,7 @@ def page_texts(at: object) -> list[str]:
         proto = getattr(node, "proto", None)
         if proto is not None:
             texts.extend(_proto_texts(proto))
-        if getattr(node, "type", None) in ("arrow_data_frame", "arrow_table"):
+        if getattr(node, "type", None) in ("arrow_data_frame", "arrow_table", "dataframe", "table"):
             try:
                 texts.extend(str(c) for c in node.value.columns)
             except Exception:  # noqa: BLE001 - a table that cannot be decoded has no headers to check
