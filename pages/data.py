@@ -10,6 +10,7 @@ import streamlit as st
 from pages import shared
 from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
+from recsys.core import i18n
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.data.dataset import DatasetInfo
@@ -45,6 +46,10 @@ UPLOAD, SAMPLE, SAMPLE_ZH = "Upload my files", "Use the sample shop", "Use the C
 SOURCE_LABELS = {UPLOAD: N_("Upload my files"), SAMPLE: N_("Use the sample shop"),
                  SAMPLE_ZH: N_("Use the Chinese sample shop")}
 ZEROS_LABELS = {"error": N_("stop and tell me"), "merge": N_("are the same id"), "keep": N_("are different ids")}
+#: The column-types table's words: its tables and the column kinds (canonical in code, translated when shown).
+TABLE_WORDS = {"customers": N_("Customers"), "offers": N_("Offers")}
+KIND_WORDS = {"categorical": N_("categorical"), "numeric": N_("numeric"), "tags": N_("tags"), "boolean": N_("boolean"),
+              "date": N_("date"), "text": N_("text"), "identifier": N_("identifier"), "ignore": N_("ignore")}
 
 shared.sidebar()
 st.title(_("Data"))
@@ -145,7 +150,8 @@ def render_cleaning_report(info: DatasetInfo) -> None:
         st.caption(_("Cleaning dropped no row."))
     else:
         st.markdown(_("**Cleaning report**: the rules that dropped rows (a row dropped for two reasons counts once)."))
-        st.dataframe(summary.assign(share=100 * summary["share"]), hide_index=True, width="stretch", column_config={
+        shared.table(summary.assign(share=100 * summary["share"]), hide_index=True, width="stretch",
+                     labels={"what": N_("why")}, column_config={
             "rule": st.column_config.TextColumn(_("rule")),
             "rows": st.column_config.NumberColumn(_("rows"), format="%d"),
             "share": st.column_config.NumberColumn(_("% of rows read"), format="%.1f%%"),
@@ -169,21 +175,29 @@ def render_column_types(info: DatasetInfo, editable: bool = False) -> None:
         "in on the Train page, and are always available to fairness audits. Direct identifiers are "
         "never used."
     ))
+    english = i18n.current_language() == i18n.SOURCE_LANGUAGE  # English shows the canonical words
+    table_words = {t: t if english else _(w) for t, w in TABLE_WORDS.items()}
+    kind_words = {k.value: k.value if english else _(KIND_WORDS.get(k.value, k.value)) for k in ColumnKind}
+    canonical = kinds
+    kinds = kinds.assign(table=kinds["table"].map(table_words), kind=kinds["kind"].map(kind_words))
     headers = {"table": st.column_config.TextColumn(_("table")), "name": st.column_config.TextColumn(_("name"))}
     if not editable:
-        st.dataframe(kinds, hide_index=True, width="stretch", column_config={
+        shared.table(kinds, hide_index=True, width="stretch", column_config={
             **headers, "kind": st.column_config.TextColumn(_("kind")),
             "sensitive": st.column_config.CheckboxColumn(_("sensitive"))})
         return
     with st.form(f"column_types_{info.id}"):
+        shown, config = shared.shown_headers(kinds, {
+            **headers,
+            "kind": st.column_config.SelectboxColumn(_("kind"), options=list(kind_words.values()), required=True),
+            "sensitive": st.column_config.CheckboxColumn(_("sensitive")),
+        })
         edited = st.data_editor(
-            kinds, hide_index=True, width="stretch", disabled=["table", "name"], key=f"kinds_{info.id}",
-            column_config={
-                **headers,
-                "kind": st.column_config.SelectboxColumn(_("kind"), options=[k.value for k in ColumnKind], required=True),
-                "sensitive": st.column_config.CheckboxColumn(_("sensitive")),
-            },
-        )
+            shown, hide_index=True, width="stretch", key=f"kinds_{info.id}", column_config=config,
+            disabled=[s for s, c in zip(shown.columns, kinds.columns) if c in ("table", "name")],
+        ).set_axis(kinds.columns, axis=1)  # back to the canonical names and words
+        edited = edited.assign(table=canonical["table"].to_numpy(),
+                               kind=edited["kind"].map({w: k for k, w in kind_words.items()}))
         if st.form_submit_button(_("Save column types")):
             specs = {t: [ColumnSpec(r["name"], ColumnKind(r["kind"]), bool(r["sensitive"]))
                          for r in edited[edited["table"] == t].to_dict("records")] for t in ("customers", "offers")}
@@ -415,7 +429,7 @@ def render_manage() -> None:
         [{"id": d.id, "name": d.name, "interactions": d.n_interactions, "customers": d.n_users,
           "offers": d.n_items, "imported": d.created_at} for d in datasets]
     )
-    st.dataframe(table, hide_index=True, width="stretch",
+    shared.table(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.Column(_(c)) for c in table.columns})
     with st.form("delete_dataset"):
         target = st.selectbox(_("Delete a dataset (and the runs trained on it)"), [d.id for d in datasets])

@@ -12,6 +12,7 @@ import streamlit as st
 from pages import shared
 from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
+from recsys.core import i18n
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.insight import attribution as A
@@ -47,9 +48,19 @@ HEADERS = [N_("rank"), N_("offer"), N_("item_id"), N_("score"), N_("why (stronge
            N_("score after")]
 
 
+#: The header of a canonical column name that is not itself a word (shown as it is in English).
+LABELS = {W.RANK_BEFORE: N_("rank before"), W.RANK_AFTER: N_("rank after"), W.SCORE_BEFORE: N_("score before"),
+          W.SCORE_AFTER: N_("score after")}
+
+
+def head(column: str) -> str:
+    """The header of ``column`` in the session's language (the name itself in English)."""
+    return column if i18n.current_language() == i18n.SOURCE_LANGUAGE else _(LABELS.get(column, column))
+
+
 def headers(frame: pd.DataFrame, **config: Any) -> dict[str, Any]:
     """``column_config`` that shows ``frame``'s headers in the session's language (``config`` overrides)."""
-    shown = {c: st.column_config.Column(_(str(c))) for c in frame.columns}
+    shown = {c: st.column_config.Column(head(str(c))) for c in frame.columns}
     return {**shown, **config}
 
 shared.sidebar()
@@ -185,7 +196,7 @@ def profile(user: str) -> None:
             st.info(_("New customer: no history in training, so the model knows them by their facts alone."))
         if len(facts):
             shown = facts.drop(columns=[c for c in facts.columns if c in hidden or c == C.USER_ID]).iloc[0]
-            st.dataframe(shown.astype(str).rename("value").to_frame(), width="stretch",
+            shared.table(shown.astype(str).rename("value").to_frame(), width="stretch", labels=LABELS,
                          column_config={"value": st.column_config.Column(_("value"))})
     with right:
         st.markdown(_("#### Recent history"))
@@ -195,7 +206,8 @@ def profile(user: str) -> None:
         else:
             history = history.assign(offer=names_of(history[C.ITEM_ID]))
             shown = [c for c in (C.TIMESTAMP, C.EVENT, "offer", C.ITEM_ID, C.VALUE) if c in history.columns]
-            st.dataframe(history[shown], hide_index=True, width="stretch", column_config=headers(history[shown]))
+            shared.table(history[shown], hide_index=True, width="stretch", labels=LABELS,
+                         column_config=headers(history[shown]))
 
 
 def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
@@ -209,17 +221,17 @@ def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
                          _("new offer: no track record yet"), ""),
     })
     advanced = chance in table.columns  # with a probability, the raw score is for the curious only
-    st.dataframe(table.drop(columns=[C.SCORE]) if advanced else table, hide_index=True, width="stretch",
+    shared.table(table.drop(columns=[C.SCORE]) if advanced else table, hide_index=True, width="stretch", labels=LABELS,
                  column_config=headers(table, **{
-                     C.SCORE: st.column_config.NumberColumn(_(C.SCORE), format="%.4f"),
+                     C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f"),
                      chance: st.column_config.NumberColumn(chance, format="%.1f%%")}))
     if advanced:
         with st.expander(_("Advanced: the model's raw scores")):
             st.caption(_("The raw score orders offers for one customer; it is not a probability and does not "
                          "compare across customers. The explanations below split it into its parts."))
-            st.dataframe(table[[C.RANK, "offer", C.SCORE]], hide_index=True, width="stretch",
+            shared.table(table[[C.RANK, "offer", C.SCORE]], hide_index=True, width="stretch", labels=LABELS,
                          column_config=headers(table[[C.RANK, "offer", C.SCORE]], **{
-                             C.SCORE: st.column_config.NumberColumn(_(C.SCORE), format="%.4f")}))
+                             C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f")}))
 
 
 # ------------------------------------------------------------------------------- one offer, explained
@@ -245,9 +257,9 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
     ).format(what=compared_with, base=f"{base:.4f}", score=f"{score:.4f}"))
     with st.expander(_("The numbers")):
         shown = parts[[A.CONTRIBUTOR, A.SIDE, A.ATTRIBUTION]]
-        st.dataframe(shown.assign(**{A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s)}), hide_index=True,
-                     width="stretch", key="reco_parts", column_config=headers(shown, **{
-                         A.ATTRIBUTION: st.column_config.NumberColumn(_(A.ATTRIBUTION), format="%+.4f")}))
+        shared.table(shown.assign(**{A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s)}), hide_index=True,
+                     width="stretch", labels=LABELS, key="reco_parts", column_config=headers(shown, **{
+                         A.ATTRIBUTION: st.column_config.NumberColumn(head(A.ATTRIBUTION), format="%+.4f")}))
 
 
 def evidence(user: str, item: str) -> None:
@@ -273,8 +285,9 @@ def evidence(user: str, item: str) -> None:
     shown = [c.name for c in info.user_schema.columns if c.kind in GROUP_KINDS and not c.sensitive][:3]
     facts = dataset.users.assign(**{C.USER_ID: dataset.users[C.USER_ID].astype(str)}).set_index(C.USER_ID)
     table = peers.join(facts[shown], on=C.USER_ID)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=headers(table[list(peers.columns)], **{
-        D.SIMILARITY: st.column_config.NumberColumn(_(D.SIMILARITY), format="%.2f")}))
+    shared.table(table, hide_index=True, width="stretch", labels=LABELS,
+                 column_config=headers(table[list(peers.columns)], **{
+        D.SIMILARITY: st.column_config.NumberColumn(head(D.SIMILARITY), format="%.2f")}))
 
 
 def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: Any, candidates: Any, view: str) -> None:
@@ -299,9 +312,9 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
     moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
     b.metric(_("Offers that enter the list"), int(moved[W.RANK_BEFORE].isna().sum()))
     shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE, W.SCORE_BEFORE, W.SCORE_AFTER]]
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=headers(shown, **{
-        W.SCORE_BEFORE: st.column_config.NumberColumn(_(W.SCORE_BEFORE), format="%.4f"),
-        W.SCORE_AFTER: st.column_config.NumberColumn(_(W.SCORE_AFTER), format="%.4f")}))
+    shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown, **{
+        W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
+        W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
     parts = A.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
     st.plotly_chart(
         charts.attribution_waterfall(parts, float(after.base_values[0]), s1, _("compared with"),
@@ -372,8 +385,9 @@ def served_section(served: serving.ServedList) -> None:
         **({chance: 100 * reco[R.PROBABILITY]} if R.PROBABILITY in reco.columns else {}),
         C.SCORE: reco[C.SCORE], "why (exact)": reco[R.REASON],
     })
-    st.dataframe(table, hide_index=True, width="stretch", key="reco_served", column_config=headers(table, **{
-        C.SCORE: st.column_config.NumberColumn(_(C.SCORE), format="%.4f"),
+    shared.table(table, hide_index=True, width="stretch", labels=LABELS, key="reco_served",
+                 column_config=headers(table, **{
+        C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f"),
         chance: st.column_config.NumberColumn(chance, format="%.1f%%")}))
     st.caption(
         _("{model} beat the hybrid on validation, so it serves this run (switch on the Train page). Its score "

@@ -190,6 +190,26 @@ def in_this_language(format_func: Callable[[Any], str]) -> Callable[[Any], str]:
     return bound
 
 
+def shown_headers(frame: pd.DataFrame, column_config: dict[str, Any] | None = None,
+                  labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``frame`` and ``column_config`` as a table shows them: in English as they are; in another language
+    the headers renamed to their translation (``labels`` maps a canonical name to its msgid, else the name
+    itself is the msgid) and the config keyed by the shown headers. Code keeps the canonical names."""
+    config = dict(column_config or {})
+    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
+        return frame, config
+    labels = labels or {}
+    names = {c: _(labels.get(str(c), str(c))) for c in frame.columns}
+    return frame.rename(columns=names), {names.get(k, k): v for k, v in config.items()}
+
+
+def table(frame: pd.DataFrame, where: Any = None, column_config: dict[str, Any] | None = None,
+          labels: dict[str, str] | None = None, **options: Any) -> Any:
+    """``st.dataframe`` (or ``where.dataframe``) of ``frame`` with its headers in the session's language."""
+    shown, config = shown_headers(frame, column_config, labels)
+    return (where or st).dataframe(shown, column_config=config or None, **options)
+
+
 def language_picker() -> None:
     """The sidebar's language switch (remembered for the session)."""
     st.sidebar.selectbox(_("Language / 语言"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,

@@ -53,6 +53,10 @@ GLOSSARY = N_("""
 KIND_WORDS = {"categorical": N_("categorical"), "numeric": N_("numeric"), "text": N_("text"), "date": N_("date"),
               "tags": N_("tags"), "boolean": N_("boolean"), "identifier": N_("identifier"), "ignore": N_("ignore")}
 UNUSABLE = {ColumnKind.IDENTIFIER, ColumnKind.IGNORE}
+#: The settings search's headers (tune.settings_of names), translated when shown.
+TRIAL_LABELS = {"learning_rate": N_("learning rate"), "no_components": N_("components"),
+                "normalize": N_("normalize features"), "click_weight": N_("click weight"),
+                "half_life_days": N_("half-life (days)")}
 #: The run comparison's own column headers (runs.compare), translated when shown; metrics get metric_label.
 COMPARE_HEADERS = {N_("run"), N_("split"), N_("loss"), N_("components"), N_("epochs"), N_("sensitive used")}
 #: Words shown as they are in English and translated otherwise: the comparison table's headers, the
@@ -287,7 +291,8 @@ def show_comparisons(run: runs.RunRecord) -> None:
         if part.empty:
             tab.caption(_("No {group} among the test customers.").format(group=group))
         else:
-            tab.dataframe(part, hide_index=True, width="stretch", column_config=headers)
+            shared.table(part.assign(measure=part["measure"].map(metric_label)), tab, headers, hide_index=True,
+                         width="stretch")
     validation = run.extra.get("validation") or {}
     if validation:
         metric = run.extra.get("validation_metric", "ndcg")
@@ -321,7 +326,7 @@ def show_tuning(run: runs.RunRecord) -> None:
             st.markdown(_("Validation score of the starting settings {default}, of the chosen ones {best} "
                           "(the first row is the starting settings; the test figures above are of the chosen ones)."
                           ).format(default=f"{default:.4f}", best=f"{best:.4f}"))
-        st.dataframe(trials, hide_index=True, width="stretch")
+        shared.table(trials, hide_index=True, width="stretch", labels=TRIAL_LABELS)
 
 
 def show_targeting(run: runs.RunRecord) -> None:

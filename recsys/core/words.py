@@ -26,7 +26,8 @@ NAME_WORDS = [N_("hybrid"), N_("collaborative"), N_("popularity"), N_("random"),
               N_("observed"), N_("customer"), N_("offer")]
 #: Metric names (the part before "@k"), translated.
 METRIC_WORDS = {"precision": N_("precision"), "recall": N_("recall"), "hit_rate": N_("hit_rate"),
-                "map": N_("map"), "coverage": N_("coverage")}
+                "map": N_("map"), "coverage": N_("coverage"), "arp": N_("arp"), "diversity": N_("diversity"),
+                "novelty": N_("novelty"), "personalization": N_("personalization")}
 #: The event vocabulary (``core.columns``), translated; a shop's own event names stay as they are.
 EVENT_WORDS = {"impression": N_("impression"), "view": N_("view"), "click": N_("click"), "redeem": N_("redeem"),
                "purchase": N_("purchase"), "interaction": N_("interaction")}

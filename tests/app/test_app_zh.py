@@ -114,7 +114,7 @@ def _recommendations(at: AppTest) -> None:
     at.checkbox(key="reco_active").uncheck()
     _run(at)
     assert at.selectbox(key="reco_offer").options, "the customer has a list"
-    reasons = [v for df in at.dataframe for c in df.value.columns if str(c).startswith("why") for v in df.value[c]]
+    reasons = [v for df in at.dataframe for c in df.value.columns if str(c).startswith(("why", "原因")) for v in df.value[c]]
     assert reasons and all(" pt" not in r and "because" not in r for r in reasons), reasons  # the reasons too
     at.selectbox(key="reco_offer").set_value(at.selectbox(key="reco_offer").options[1])
     _run(at)
