@@ -192,15 +192,23 @@ def in_this_language(format_func: Callable[[Any], str]) -> Callable[[Any], str]:
 
 def shown_headers(frame: pd.DataFrame, column_config: dict[str, Any] | None = None,
                   labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``frame`` and ``column_config`` as a table shows them: in English as they are; in another language
-    the headers renamed to their translation (``labels`` maps a canonical name to its msgid, else the name
-    itself is the msgid) and the config keyed by the shown headers. Code keeps the canonical names."""
+    """``frame`` and ``column_config`` as a table shows them, headers in the session's language.
+
+    In English both come back as they are (code and tests keep the canonical names; the config's labels
+    are the headers). In another language hidden columns (config ``None``) are dropped and every column is
+    renamed: to its config label when it has one (already translated by the page), else to the
+    translation of ``labels[name]`` (a msgid), else of the name itself; the config is keyed by the shown
+    headers. So the table itself carries no English.
+    """
     config = dict(column_config or {})
     if i18n.current_language() == i18n.SOURCE_LANGUAGE:
         return frame, config
+    frame = frame.drop(columns=[c for c, v in config.items() if v is None and c in frame.columns])
     labels = labels or {}
     names = {c: _(labels.get(str(c), str(c))) for c in frame.columns}
-    return frame.rename(columns=names), {names.get(k, k): v for k, v in config.items()}
+    names |= {c: v["label"] for c, v in config.items() if v and v.get("label") and c in frame.columns}
+    names = {c: name for c, name in names.items() if name == c or name not in frame.columns}
+    return frame.rename(columns=names), {names.get(c, c): v for c, v in config.items() if v is not None}
 
 
 def table(frame: pd.DataFrame, where: Any = None, column_config: dict[str, Any] | None = None,
@@ -297,21 +305,9 @@ def day(when) -> str:  # noqa: ANN001 - a date, datetime or Timestamp
 
 
 def headed(frame: pd.DataFrame, config: dict | None = None, labels: dict | None = None) -> dict[str, Any]:
-    """``data=`` and ``column_config=`` for ``st.dataframe(**headed(...))``, headers in the reader's language.
-
-    In English both come back unchanged (the columns keep their canonical names; the config's labels are the
-    headers). In another language the columns are renamed to their labels (the config's, else ``labels``,
-    translated with ``_``) and hidden columns (config ``None``) are dropped, so the table itself carries no English.
-    """
-    config = dict(config or {})
-    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
-        return {"data": frame, "column_config": config}
-    frame = frame.drop(columns=[c for c, v in config.items() if v is None and c in frame.columns])
-    names = {c: _(text) for c, text in (labels or {}).items()}
-    names |= {c: v["label"] for c, v in config.items() if v and v.get("label")}
-    names = {c: name for c, name in names.items() if c in frame.columns and name not in frame.columns}
-    return {"data": frame.rename(columns=names),
-            "column_config": {names.get(c, c): v for c, v in config.items() if v is not None}}
+    """``data=`` and ``column_config=`` for ``st.dataframe(**headed(...))``: :func:`shown_headers` as keywords."""
+    shown, shown_config = shown_headers(frame, config, labels)
+    return {"data": shown, "column_config": shown_config}
 
 
 def _staleness(data) -> str:  # noqa: ANN001 - runs.RunData

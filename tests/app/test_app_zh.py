@@ -95,7 +95,10 @@ def _data(at: AppTest) -> None:
     at.file_uploader(key="upload_interactions").set_value(
         ("订单.csv", orders.to_csv(index=False).encode("gbk"), "text/csv"))
     _run(at)
-    assert at.selectbox(key="map_interactions_user_id").options, "the mapping form is shown"
+    # the GBK file is read as Chinese and its Chinese headers are mapped without help
+    assert at.selectbox(key="map_interactions_user_id").value == "会员编号"
+    assert at.selectbox(key="map_interactions_item_id").value == "商品编码"
+    assert at.selectbox(key="map_interactions_timestamp").value == "下单时间"
 
 
 def _train(at: AppTest) -> None:
