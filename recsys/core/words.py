@@ -24,6 +24,9 @@ from recsys.core.i18n import gettext as _
 NAME_WORDS = [N_("hybrid"), N_("collaborative"), N_("popularity"), N_("random"), N_("recent_popularity"),
               N_("item_knn"), N_("ease"), N_("als"), N_("early stopping"), N_("fit"), N_("refit"), N_("predicted"),
               N_("observed"), N_("customer"), N_("offer")]
+#: Table columns shown under their own name and translated by ``pages.shared.shown_headers`` (listed so
+#: that ``make messages`` keeps them).
+HEADER_WORDS = [N_("imported"), N_("validation"), N_("seconds")]
 #: Metric names (the part before "@k"), translated.
 METRIC_WORDS = {"precision": N_("precision"), "recall": N_("recall"), "hit_rate": N_("hit_rate"),
                 "map": N_("map"), "coverage": N_("coverage"), "arp": N_("arp"), "diversity": N_("diversity"),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_
 from recsys.data import privacy
 from recsys.data.clean import ImportContext, prepare_entity, prepare_interactions
 from recsys.data.dataset import PreparedDataset, SourceInfo
@@ -226,7 +227,7 @@ def prepare_tables(
         for column, reason in found.items():
             ctx.add(Problem(file, column, (), 0,
                             f"column '{column}' holds direct identifiers ({reason})",
-                            "Nothing to do: it is never used as a model feature and never exported.", "warning"))
+                            N_("Nothing to do: it is never used as a model feature and never exported."), "warning"))
 
     frames: dict[C.Table, pd.DataFrame] = {}
     for table, key, what in ((C.Table.USERS, C.USER_ID, "customer id"), (C.Table.ITEMS, C.ITEM_ID, "item id")):

@@ -24,8 +24,9 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _extracted() -> set[str | tuple[str, str]]:
-    """Every message marked in recsys/ (what `make messages` extracts, by the same Babel extractor)."""
-    method_map = [("recsys/**.py", "python")]
+    """Every message marked in recsys/, pages/ and app.py (what `make messages` extracts, by the same Babel
+    extractor and babel.cfg's files)."""
+    method_map = [("recsys/**.py", "python"), ("pages/**.py", "python"), ("app.py", "python")]
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map=method_map, keywords=KEYWORDS, strip_comment_tags=True):
