@@ -36,6 +36,7 @@ _PENDING_RUN = "pending_run_id"
 LAST_IMPORT_KEY = "last_import_id"
 #: The session's language (``"en"`` or ``"zh_CN"``): the browser's locale at first, then the sidebar's choice.
 LANGUAGE_KEY = "language"
+_LANGUAGE_PICKER = "language_picker"
 #: Set to 1 to give every logged-in user a workspace of their own (needs [auth] in secrets.toml).
 PER_USER_ENV = "PROMOLENS_WORKSPACE_PER_USER"
 #: File types the upload widgets accept (the readers in ``recsys.data.read`` handle each).
@@ -218,10 +219,18 @@ def table(frame: pd.DataFrame, where: Any = None, column_config: dict[str, Any] 
     return (where or st).dataframe(shown, column_config=config or None, **options)
 
 
+def _keep_language() -> None:
+    st.session_state[LANGUAGE_KEY] = st.session_state[_LANGUAGE_PICKER]
+
+
 def language_picker() -> None:
-    """The sidebar's language switch (remembered for the session)."""
+    """The sidebar's language switch. Its choice is kept under :data:`LANGUAGE_KEY`, a key no widget owns:
+    every page draws its own copy of the switch, and Streamlit drops a widget's key when a page without
+    that widget runs, which lost the choice on every other page (seen in the browser: the switch showed
+    English on alternate pages of a Chinese session)."""
+    st.session_state[_LANGUAGE_PICKER] = st.session_state[LANGUAGE_KEY]
     st.sidebar.selectbox(_("Language / 语言"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
-                         key=LANGUAGE_KEY)
+                         key=_LANGUAGE_PICKER, on_change=_keep_language)
 
 
 def sidebar() -> None:

@@ -178,7 +178,7 @@ def test_the_sidebar_switches_language_and_remembers_it(zh_workspace, monkeypatc
     at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=300)
     at.run()
     assert at.session_state["language"] == "en"  # AppTest has no browser locale: English
-    at.sidebar.selectbox(key="language").set_value("zh_CN").run()
+    at.sidebar.selectbox(key="language_picker").set_value("zh_CN").run()
     assert at.session_state["language"] == "zh_CN"
     at.run()
-    assert at.sidebar.selectbox(key="language").value == "zh_CN"
+    assert at.sidebar.selectbox(key="language_picker").value == "zh_CN"

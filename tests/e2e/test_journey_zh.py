@@ -55,6 +55,8 @@ def test_every_page_opens_in_chinese_from_the_browser_locale(zh_server: Server, 
         with use_language("zh_CN"):
             pages = {_(title): _(heading) for title, heading in PAGES.items()}
             english = {_(title): title for title in PAGES}
+            switch_label = _("Language / 语言")
+        sidebar = page.locator("[data-testid=stSidebar]")
         first = next(iter(pages))  # the Data page opens first: wait until app.py's menu has replaced the first draw
         page.locator(f"[data-testid=stSidebarNavLink]:has(span[label='{first}'])").wait_for(timeout=90_000)
         nav = page.locator("[data-testid=stSidebarNav]").inner_text()
@@ -68,8 +70,16 @@ def test_every_page_opens_in_chinese_from_the_browser_locale(zh_server: Server, 
                 assert page.locator("[data-testid=stException]").count() == 0, title
                 main = page.locator("[data-testid=stMain]").inner_text()
                 assert HAN.search(main), f"no Chinese on {title}"
+                switch = sidebar.get_by_role("combobox", name=switch_label, exact=True).input_value()
+                assert switch == "简体中文", (title, switch)  # the switch shows the session's language on every page
                 page.mouse.move(VIEWPORT["width"] - 20, VIEWPORT["height"] // 2)
                 page.screenshot(path=str(output_dir / f"zh-{english[title].lower()}.png"), animations="disabled")
+            # English chosen in the sidebar stays English on every page that follows
+            app.choose(switch_label, "English", within=sidebar)
+            for title, heading in list(PAGES.items())[:3]:
+                app.go(title, heading)
+                switch = sidebar.get_by_role("combobox", name="Language / 语言", exact=True).input_value()
+                assert switch == "English", (title, switch)
     finally:
         context.close()
 
