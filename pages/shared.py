@@ -528,6 +528,9 @@ def cached_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: 
     return build(*args, **kwargs) if key is None else _figure(key, build, args, kwargs)
 
 
+_charts.use_template_by_default()  # one template copy per figure, at creation (see recsys.charts)
+
+
 class _CachedCharts:
     """``recsys.charts`` whose figure builders go through :func:`cached_figure`; everything else as is."""
 
