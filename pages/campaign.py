@@ -331,6 +331,8 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
             result = campaign.build_campaign(
                 ws, request, dataset=dataset, model=model,
                 progress=lambda text, share: bar.progress(min(max(float(share), 0.0), 1.0), text=text),
+                scorer=lambda day: shared.cached_response_scorer(  # shared with Recommendations and other audiences
+                    str(ws.path), run_id, run_created, dataset_id, info.fingerprint, None if day is None else str(day)),
             )
         except (ValueError, WorkspaceError) as exc:
             failure = shared.md(exc)

@@ -21,7 +21,7 @@ from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
 from recsys.workspace.campaign import probability_reasons
-from recsys.workspace.recommend import response_scorer, saved_rerank_hook
+from recsys.workspace.recommend import saved_rerank_hook
 from recsys.workspace import serving
 from recsys.workspace.store import WorkspaceError
 
@@ -102,10 +102,9 @@ def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: st
     return drivers.summary(), drivers.points(max_points=250)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Computing response probabilities...")
 def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
     """The run's response model and its context as of the campaign day (``None``s for an older run)."""
-    return response_scorer(ws, run, dataset, model, None if day is None else pd.Timestamp(day))
+    return shared.cached_response_scorer(workspace_path, run, created, dataset_id, fingerprint, day)
 
 
 try:
