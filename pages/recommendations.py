@@ -368,7 +368,17 @@ def _served(workspace_path: str, run: str, created: str, fingerprint: str, user:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the serving model...")
 def _served_scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202
-    """The served baseline and its response model + context: built once per (run, day), not per customer viewed."""
+    """The served baseline and its response model + context: built once per (run, day), not per customer viewed.
+
+    They are those of the chances the page shows next to the hybrid's list (``shared.cached_response_scorer``:
+    the serving model's response model, scoring with the served baseline, as of the same day), so that one
+    context serves both lists instead of being built twice."""
+    default = R.default_campaign_day(dataset)
+    if day is not None or default is not None:
+        rm, ctx, _note = shared.cached_response_scorer(workspace_path, run, created, dataset_id, fingerprint,
+                                                       day if day is not None else str(default))
+        if rm is not None and ctx is not None and rm.scores_from_ != serving.HYBRID:
+            return ctx.model, (rm, ctx)
     return serving.served_scorer(ws, run, dataset, None if day is None else pd.Timestamp(day))
 
 
