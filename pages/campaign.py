@@ -331,6 +331,8 @@ def built_campaign(request: CampaignRequest, key: str, dataset: Any, model: Any)
             result = campaign.build_campaign(
                 ws, request, dataset=dataset, model=model,
                 progress=lambda text, share: bar.progress(min(max(float(share), 0.0), 1.0), text=text),
+                scorer=lambda day: shared.cached_response_scorer(  # shared with Recommendations and other audiences
+                    str(ws.path), run_id, run_created, dataset_id, info.fingerprint, None if day is None else str(day)),
             )
         except (ValueError, WorkspaceError) as exc:
             failure = shared.md(exc)
@@ -608,3 +610,11 @@ if request is not None and request.run_id == run_id:
         show_preview(built, info, dataset)
         export_section(built, key)
 show_history()
+# The response context of the default campaign day, built once the page is drawn (the form is usable meanwhile):
+# the first audience previewed then costs only its own selection. A problem shows when an audience is built.
+try:
+    default_day = reco.default_campaign_day(dataset)
+    shared.cached_response_scorer(str(ws.path), run_id, run_created, dataset_id, info.fingerprint,
+                                  None if default_day is None else str(default_day))
+except (ValueError, OSError, WorkspaceError):
+    pass

@@ -21,7 +21,7 @@ from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
 from recsys.workspace.campaign import probability_reasons
-from recsys.workspace.recommend import response_scorer, saved_rerank_hook
+from recsys.workspace.recommend import saved_rerank_hook
 from recsys.workspace import serving
 from recsys.workspace.store import WorkspaceError
 
@@ -102,10 +102,9 @@ def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: st
     return drivers.summary(), drivers.points(max_points=250)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Computing response probabilities...")
 def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
     """The run's response model and its context as of the campaign day (``None``s for an older run)."""
-    return response_scorer(ws, run, dataset, model, None if day is None else pd.Timestamp(day))
+    return shared.cached_response_scorer(workspace_path, run, created, dataset_id, fingerprint, day)
 
 
 try:
@@ -369,7 +368,17 @@ def _served(workspace_path: str, run: str, created: str, fingerprint: str, user:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the serving model...")
 def _served_scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202
-    """The served baseline and its response model + context: built once per (run, day), not per customer viewed."""
+    """The served baseline and its response model + context: built once per (run, day), not per customer viewed.
+
+    They are those of the chances the page shows next to the hybrid's list (``shared.cached_response_scorer``:
+    the serving model's response model, scoring with the served baseline, as of the same day), so that one
+    context serves both lists instead of being built twice."""
+    default = R.default_campaign_day(dataset)
+    if day is not None or default is not None:
+        rm, ctx, _note = shared.cached_response_scorer(workspace_path, run, created, dataset_id, fingerprint,
+                                                       day if day is not None else str(default))
+        if rm is not None and ctx is not None and rm.scores_from_ != serving.HYBRID:
+            return ctx.model, (rm, ctx)
     return serving.served_scorer(ws, run, dataset, None if day is None else pd.Timestamp(day))
 
 

@@ -96,9 +96,11 @@ def _result(workspace_path: str, dataset: str, fingerprint: str, spec: str) -> j
     s = json.loads(spec)
     if s["method"] == "saved":
         return jobs.segment_by_saved(ws, dataset, s["segment_id"], data=_dataset(workspace_path, dataset, fingerprint))
+    run = s.get("run_id")
     return jobs.segment_dataset(
-        ws, dataset, s["method"], columns=s.get("columns"), k=s.get("k"), run_id=s.get("run_id"),
-        reference_date=s.get("reference_date"), seed=0,
+        ws, dataset, s["method"], columns=s.get("columns"), k=s.get("k"), run_id=run,
+        reference_date=s.get("reference_date"), seed=0, data=_dataset(workspace_path, dataset, fingerprint),
+        model=_model(workspace_path, run, s["run_stamp"]) if s["method"] == "clusters" else None,
     )
 
 

@@ -100,17 +100,37 @@ def suggest_k(
     because silhouette favours a two-way split on noisy data and two groups are rarely a
     segmentation a marketer can act on.
     """
-    from sklearn.cluster import KMeans
+    suggested, table, _ = search_k(vectors, k_range, sample_size=sample_size, seed=seed)
+    return suggested, table
 
+
+def search_k(
+    vectors: np.ndarray, k_range: Sequence[int] = DEFAULT_K_RANGE, *, sample_size: int = 4000, seed: int = 0,
+) -> tuple[int, pd.DataFrame, Any]:
+    """:func:`suggest_k` and the k-means fitted for the suggested k on the sample (which
+    :func:`cluster_users` reuses when the sample is every customer: the same fit it would repeat)."""
     sample = np.asarray(vectors[sample_rows(len(vectors), sample_size, seed)], dtype=np.float64)
     ks = [int(k) for k in k_range if 2 <= int(k) < len(sample)]
     if not ks:
         raise ValueError(f"too few customers ({len(sample)}) to try {list(k_range)} clusters")
     with threadpool_limits(SKLEARN_THREADS):
-        labellings = [KMeans(k, n_init=4, random_state=seed).fit_predict(sample) for k in ks]  # a handful of k
-        scores = silhouette_scores(sample, labellings)
+        fits = [kmeans(sample, k, seed) for k in ks]  # a handful of k
+        scores = silhouette_scores(sample, [fit.labels_ for fit in fits])
     table = pd.DataFrame({"k": ks, "silhouette": scores})
-    return int(table.loc[table["silhouette"].idxmax(), "k"]), table
+    best = int(table["silhouette"].idxmax())
+    return ks[best], table, fits[best]
+
+
+def kmeans(vectors: np.ndarray, k: int, seed: int) -> Any:
+    """scikit-learn's k-means (4 seeded k-means++ starts) fitted on ``vectors`` in single precision.
+
+    Single precision halves the work of every distance (0.53 s -> 0.34 s for 8 values of k on the
+    sample shop's 4,000 x 64 vectors); the labels it gave there were those of double precision for
+    every k (checked by a test). The silhouette scores are computed in double precision.
+    """
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=4, random_state=seed).fit(np.asarray(vectors, dtype=np.float32))
 
 
 def silhouette_scores(vectors: np.ndarray, labellings: Sequence[np.ndarray], block: int = 512) -> list[float]:
@@ -167,6 +187,7 @@ def cluster_users(
     seed: int = 0,
     sample_size: int = 4000,
     fit_size: int = 50_000,
+    suggestion: tuple[int, pd.DataFrame] | None = None,
 ) -> ClusterResult:
     """Behavioural clusters: k-means on the model's customer embeddings (see :func:`behaviour_vectors`).
 
@@ -183,21 +204,29 @@ def cluster_users(
     fit_size
         k-means is fitted on at most this many customers (seeded sample), then every customer is
         assigned to the nearest centre: bounded time at millions of customers.
+    suggestion
+        ``(k, silhouette table)`` of :func:`suggest_k` for this model, ``k_range``, ``sample_size`` and
+        ``seed`` when the caller kept it (:mod:`recsys.workspace.segments` keeps it per run): the search
+        is then skipped.
     """
-    from sklearn.cluster import KMeans
-
     ids, vectors = behaviour_vectors(model)
     suggested, table = None, pd.DataFrame(columns=["k", "silhouette"])
-    if k is None:
-        suggested, table = suggest_k(vectors, k_range, sample_size=sample_size, seed=seed)
+    fitted = None
+    if k is None and suggestion is not None:
+        suggested, table = int(suggestion[0]), suggestion[1]
+        k = suggested
+    elif k is None:
+        suggested, table, fitted = search_k(vectors, k_range, sample_size=sample_size, seed=seed)
         k = suggested
     if not 1 <= int(k) <= len(vectors):
         raise ValueError(f"the number of clusters must be between 1 and the number of customers ({len(vectors)}), got {k}")
     k = int(k)
     fit_rows = sample_rows(len(vectors), fit_size, seed)
+    if fitted is not None and len(fit_rows) != len(sample_rows(len(vectors), sample_size, seed)):
+        fitted = None  # the search saw another sample than the one fitted here
     with threadpool_limits(SKLEARN_THREADS):
-        km = KMeans(k, n_init=4, random_state=seed).fit(vectors[fit_rows])
-        raw = km.predict(vectors)
+        km = fitted if fitted is not None else kmeans(vectors[fit_rows], k, seed)
+        raw = km.predict(np.asarray(vectors, dtype=np.float32))
     sizes = np.bincount(raw, minlength=k)
     rank = np.empty(k, dtype=np.int64)
     rank[np.argsort(-sizes, kind="stable")] = np.arange(k)  # cluster 1 = the largest
@@ -279,6 +308,6 @@ def selected_user_ids(points: Iterable[dict[str, Any]]) -> list[str]:
 
 
 __all__ = [
-    "ClusterResult", "EmbeddingMap", "behaviour_vectors", "silhouette_scores", "suggest_k", "cluster_users", "embedding_map",
+    "ClusterResult", "EmbeddingMap", "behaviour_vectors", "silhouette_scores", "suggest_k", "search_k", "kmeans", "cluster_users", "embedding_map",
     "selected_user_ids", "DEFAULT_K_RANGE", "MAP_METHODS", "SKLEARN_THREADS", "TSNE_MAX_ITER", "X", "Y",
 ]

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -356,6 +356,7 @@ def build_campaign(
     dataset: Any | None = None,
     model: Any | None = None,
     progress: ProgressCallback | None = None,
+    scorer: Callable[[pd.Timestamp | None], tuple[Any, Any, str | None]] | None = None,
 ) -> Campaign:
     """Score, select and explain a campaign list (nothing is written; see :func:`export_campaign`).
 
@@ -369,6 +370,10 @@ def build_campaign(
         The run's dataset and production model when already loaded (the page caches them).
     progress
         Called with a message and a share done (0..1).
+    scorer
+        The campaign day -> :func:`recsys.workspace.recommend.response_scorer` of this run, dataset and
+        model as of that day, when the caller keeps it (the pages do: building the context of every
+        customer costs more than the allocation); computed here otherwise.
 
     Raises
     ------
@@ -395,7 +400,8 @@ def build_campaign(
     if not request.all_offers:
         _check_live(spec.offers, dataset, day)
     report(_("Loading the response probabilities"), 0.08)
-    response_model, context, probability_note = response_scorer(workspace, request.run_id, dataset, model, day)
+    response_model, context, probability_note = (scorer(day) if scorer is not None
+                                                  else response_scorer(workspace, request.run_id, dataset, model, day))
     if response_model is not None and spec.min_score is not None and not 0.0 <= spec.min_score <= 1.0:
         raise CampaignError(f"The minimum is a probability from 0 to 1 (e.g. 0.05 = 5%), got {spec.min_score:g}. "
                             "Fix: --min-probability 0.05.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import pandas as pd
 from recsys.core import columns as C
 from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import dumps
-from recsys.insight.clusters import ClusterResult, cluster_users
+from recsys.insight.clusters import DEFAULT_K_RANGE, ClusterResult, behaviour_vectors, cluster_users, suggest_k
 from recsys.insight.lift import describe, offer_lift, trait_columns, trait_lift
 from recsys.insight.rfm import RFM_NAMES, RFMResult, rfm
 from recsys.insight.segments import CUSTOMERS, Segmentation, by_columns, customer_universe, id_index
@@ -185,6 +186,47 @@ class SegmentsResult:
     run_id: str | None = None
 
 
+#: File in a run's folder keeping the silhouette search of its model (:func:`suggested_clusters`).
+SUGGESTION_FILE = "clusters_suggestion.json"
+#: Bumped when the clustered vectors or the search change, so a kept suggestion is not reused.
+SUGGESTION_VERSION = 1
+
+
+def suggested_clusters(ws: Any, run_id: str, model: Any, *, seed: int = 0,
+                       k_range: Sequence[int] = DEFAULT_K_RANGE, sample_size: int = 4000) -> tuple[int, pd.DataFrame]:
+    """The silhouette's suggested number of behavioural clusters of a run's model and the score of every
+    k tried (:func:`recsys.insight.clusters.suggest_k`), searched once per run and kept in its folder.
+
+    The search fits k-means for every k of ``k_range`` (about 1 s on the sample shop); the model of a run
+    never changes, so its answer is kept in ``SUGGESTION_FILE`` beside the model with the settings it
+    answers, and read back by every later visit, language and process. A file that cannot be read or
+    answers other settings is searched again; one that cannot be written (a read-only workspace) only
+    costs the search next time.
+    """
+    settings = {"version": SUGGESTION_VERSION, "seed": int(seed), "k_range": [int(k) for k in k_range],
+                "sample_size": int(sample_size)}
+    path = ws.run_dir(run_id) / SUGGESTION_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("settings") == settings:
+            table = pd.DataFrame({"k": [int(k) for k in kept["k"]], "silhouette": [float(v) for v in kept["silhouette"]]})
+            suggested = int(kept["suggested_k"])
+            if suggested in set(table["k"]):
+                return suggested, table
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # absent, damaged or of other settings: search again
+    suggested, table = suggest_k(behaviour_vectors(model)[1], k_range, sample_size=sample_size, seed=seed)
+    record = {"settings": settings, "suggested_k": suggested, "k": table["k"].tolist(),
+              "silhouette": table["silhouette"].tolist()}
+    tmp = path.with_name(f".{SUGGESTION_FILE}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(dumps(record), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader sees no file or a whole one
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return suggested, table
+
+
 def segment_dataset(
     ws: Any,
     dataset_id: str,
@@ -195,12 +237,16 @@ def segment_dataset(
     run_id: str | None = None,
     reference_date: Any | None = None,
     seed: int = 0,
+    data: Any = None,
+    model: Any = None,
 ) -> SegmentsResult:
     """Segment a stored dataset by ``method`` (``"rfm"``, ``"columns"`` or ``"clusters"``).
 
-    ``columns`` are the customer columns of ``"columns"``; ``k`` (default: silhouette) and
-    ``run_id`` (default: the dataset's newest run) are for ``"clusters"``; ``reference_date`` for
-    ``"rfm"``. The same call backs the page and ``promolens segments``.
+    ``columns`` are the customer columns of ``"columns"``; ``k`` (default: silhouette, kept per run by
+    :func:`suggested_clusters`) and ``run_id`` (default: the dataset's newest run) are for
+    ``"clusters"``; ``reference_date`` for ``"rfm"``. ``data`` (the loaded dataset) and ``model`` (the
+    run's production model) when the caller already holds them, loaded otherwise. The same call backs
+    the page and ``promolens segments``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -212,11 +258,13 @@ def segment_dataset(
             raise ValueError(f"behavioural clusters need a trained model: train one on dataset {dataset_id} first")
         if ws.run(run_id)["dataset_id"] != dataset_id:
             raise ValueError(f"run {run_id} was trained on another dataset, not {dataset_id}")
-        result = cluster_users(load_model(ws, run_id), k, seed=seed)
+        model = model if model is not None else load_model(ws, run_id)
+        suggestion = suggested_clusters(ws, run_id, model, seed=seed) if k is None else None
+        result = cluster_users(model, k, seed=seed, suggestion=suggestion)
         definition = {**result.segmentation.definition, "run_id": run_id}
         seg = dataclasses.replace(result.segmentation, definition=definition)
         return SegmentsResult(seg, clusters=dataclasses.replace(result, segmentation=seg), run_id=run_id)
-    data = ws.load_dataset(dataset_id)
+    data = data if data is not None else ws.load_dataset(dataset_id)
     if method == "rfm":
         result_rfm = rfm(data.interactions, reference_date, users=data.users)
         return SegmentsResult(result_rfm.segmentation(), rfm=result_rfm)
@@ -269,5 +317,5 @@ def report(ws: Any, dataset_id: str, result: SegmentsResult, *, n: int = 3) -> d
 __all__ = [
     "save_segment", "saved_segments", "segment_members", "members_by_segment", "delete_segment", "audience",
     "saved_segmentation", "dataset_user_ids", "segment_dataset", "segment_by_saved", "date_range", "report",
-    "SegmentsResult", "METHODS", "saved_names", "segment_label", "label_words",
+    "SegmentsResult", "METHODS", "saved_names", "suggested_clusters", "SUGGESTION_FILE", "segment_label", "label_words",
 ]

@@ -367,3 +367,23 @@ def test_recent_export_recipients_are_excluded_without_interactions(shop) -> Non
     assert {u for u, _ in pairs(audience)} == {"u2", "u4"}
     with pytest.raises(TargetingError, match="recent_recipients"):
         build_audience(shop["scores"], None, None, None, AudienceSpec(exclude_contacted_days=30))
+
+
+def test_score_histogram_numbers_categorical_offers_as_their_text_would_be() -> None:
+    """The audience's scores hold categorical ids: the histogram reads their codes (no string per row) and
+    gives the frame it gives for the same ids as text, unused categories and missing ids included."""
+    from recsys.campaign.preview import offer_codes, score_histogram
+
+    rng = np.random.default_rng(0)
+    ids = rng.choice(["OFF9", "OFF1", "OFF5"], size=400).astype(object)
+    ids[::37] = None
+    as_text = pd.Series(ids, dtype=object)
+    as_categories = pd.Series(pd.Categorical(ids, categories=["unused", "OFF5", "OFF9", "OFF1"]))
+    codes, offers = offer_codes(as_categories)
+    expected_codes, expected_offers = pd.factorize(as_text.astype(str), sort=False)
+    assert codes.tolist() == expected_codes.tolist() and offers.tolist() == expected_offers.tolist()
+    scores = pd.DataFrame({C.USER_ID: np.arange(400).astype(str), C.SCORE: rng.random(400)})
+    targeted = scores.iloc[::3]
+    histogram = score_histogram(scores.assign(**{C.ITEM_ID: as_categories}), targeted.assign(**{C.ITEM_ID: as_text[::3]}))
+    assert histogram.equals(score_histogram(scores.assign(**{C.ITEM_ID: as_text}), targeted.assign(**{C.ITEM_ID: as_text[::3]})))
+    assert histogram["scored"].sum() == 400 - len(ids[::37]) and set(histogram[C.ITEM_ID]) == {"OFF9", "OFF1", "OFF5"}

@@ -397,6 +397,54 @@ def test_clusters_find_planted_groups_and_the_silhouette_suggests_their_number()
         K.cluster_users(model, 0)
 
 
+def test_single_precision_kmeans_gives_the_double_precision_labels_and_k_on_the_sample(sample_model) -> None:  # noqa: ANN001
+    """k-means runs in single precision (half the work); on the sample shop's customers it gives the labels
+    of double precision for every k searched, hence the same silhouette curve and suggested k."""
+    from sklearn.cluster import KMeans
+
+    _, vectors = K.behaviour_vectors(sample_model)
+    ks = list(K.DEFAULT_K_RANGE)
+    double = [KMeans(k, n_init=4, random_state=0).fit(vectors).labels_ for k in ks]
+    single = [K.kmeans(vectors, k, 0).labels_ for k in ks]
+    assert all(np.array_equal(a, b) for a, b in zip(double, single))
+    scores = K.silhouette_scores(vectors, double)
+    suggested, table = K.suggest_k(vectors)
+    assert table["k"].tolist() == ks and table["silhouette"].tolist() == pytest.approx(scores, abs=1e-12)
+    assert suggested == ks[int(np.argmax(scores))]
+    result = K.cluster_users(sample_model, suggestion=(suggested, table))  # the kept search: same clusters
+    searched = K.cluster_users(sample_model)
+    assert result.k == searched.k == suggested and result.silhouette.equals(searched.silhouette)
+    assert result.segmentation.labels.equals(searched.segmentation.labels)
+
+
+def test_the_suggested_number_of_clusters_is_searched_once_per_run_and_kept(sample_workspace) -> None:  # noqa: ANN001
+    from recsys.workspace.runs import load_model
+
+    ws = Workspace(sample_workspace.path)
+    run_id = sample_workspace.run_id
+    model = load_model(ws, run_id)
+    path = ws.run_dir(run_id) / jobs.SUGGESTION_FILE
+    assert not path.exists()
+    k, table = jobs.suggested_clusters(ws, run_id, model)
+    assert k == K.suggest_k(K.behaviour_vectors(model)[1])[0] and path.is_file()
+    kept = json.loads(path.read_text())
+    kept["silhouette"] = [0.5 if int(v) == 4 else 0.1 for v in kept["k"]]
+    kept["suggested_k"] = 4
+    path.write_text(json.dumps(kept))  # read back, not searched again
+    again, table_again = jobs.suggested_clusters(ws, run_id, model)
+    assert again == 4 and table_again["silhouette"].max() == 0.5
+    result = jobs.segment_dataset(ws, sample_workspace.dataset_id, "clusters", run_id=run_id, model=model)
+    assert result.clusters.k == result.clusters.suggested_k == 4
+    assert K.cluster_users(model, 4).segmentation.labels.equals(result.segmentation.labels)
+    other, _ = jobs.suggested_clusters(ws, run_id, model, k_range=(3, 4, 5))  # other settings: searched
+    assert json.loads(path.read_text())["settings"]["k_range"] == [3, 4, 5]
+    path.write_text("{not json")  # damaged: searched again and rewritten
+    searched, searched_table = jobs.suggested_clusters(ws, run_id, model)
+    assert searched == k and searched_table.equals(table) and json.loads(path.read_text())["suggested_k"] == k
+    assert other in (3, 4, 5)
+    ws.check_run_files(run_id)  # the kept file is not one of the run's checked files
+
+
 @pytest.mark.slow
 def test_behavioural_clusters_recover_the_planted_personas_of_the_sample_shop() -> None:
     """ARI of the clusters against truth.json's hidden personas, far above a random labelling.
