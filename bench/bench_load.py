@@ -51,6 +51,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SECOND_NAME = "Second shop"
 UPLOAD_MARKER = "colleague_upload_7f3a"  # in the uploaded file's name and in its cells
 PAGE_TIMEOUT_MS = 240_000
+#: A training (baselines tuned, response model fitted, refit) shares the cores with every browsing session.
+TRAIN_TIMEOUT_MS = 1_200_000
 
 
 # ------------------------------------------------------------------------------- set-up
@@ -347,7 +349,7 @@ async def _train(index: int, page, trainings: int, clock: _Clock, result: LoadRe
         t0 = time.monotonic()
         clock.training = True
         await page.get_by_role("button", name="Train and evaluate").click()
-        await page.get_by_role("heading", name=re.compile(rf"^Run r{number} ")).wait_for(timeout=PAGE_TIMEOUT_MS)
+        await page.get_by_role("heading", name=re.compile(rf"^Run r{number} ")).wait_for(timeout=TRAIN_TIMEOUT_MS)
         await _settled(page)
         clock.training = False
         result.trainings.append(time.monotonic() - t0)
