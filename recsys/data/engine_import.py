@@ -47,13 +47,13 @@ from recsys.core import columns as C
 from recsys.data import privacy
 from recsys.data.clean import ImportContext
 from recsys.data.dataset import PreparedDataset, SourceInfo
-from recsys.data.files import CSV_EXPANSION, RawFile
+from recsys.data.files import CSV_EXPANSION, SNIFF_BYTES, RawFile
 from recsys.data.mapping import ImportOptions, load_source
 from recsys.data.prepare import dataset_fingerprint, empty_interactions, prepare_tables
 from recsys.data.validate import MAX_CELL_CHARS, MAX_ID_CHARS, DataError
 
-#: Bytes of the file's start read by the pandas path to learn the format, mapping and messages.
-SAMPLE_BYTES = 256 * 1024
+#: Bytes of the file's start read by the pandas path to learn the format, mapping and messages (what it sniffs).
+SAMPLE_BYTES = SNIFF_BYTES
 #: Canonical columns the engine path maps; a file that maps any other goes the pandas way.
 ENGINE_COLUMNS = frozenset({C.USER_ID, C.ITEM_ID, C.EVENT, C.TIMESTAMP, C.VALUE})
 #: Most distinct customer ids that may look like phone numbers or e-mails before the engine gives up.
@@ -62,8 +62,6 @@ MAX_PERSONAL_CANDIDATES = 100_000
 ARROW_NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
                "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"PAR1", b"PK\x03\x04", b"PK\x05\x06")
-# A plain decimal number, read the same by Arrow, pandas and DuckDB.
-_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 # A normalised event name that SQL and pandas agree on (printable ASCII, a letter first).
 _EVENT_NORMAL = r"[a-z]([ -~]*[!-~])?"
 # Printable ASCII without surrounding spaces: an id pandas keeps as it is.
@@ -71,8 +69,8 @@ _CLEAN_ID = r"[!-~]([ -~]*[!-~])?"
 _FORMATS_WITHOUT = ("%f", "%z", "%Z")
 # An id that may be an e-mail address, a phone or a bank account number (privacy's checks need an
 # @, 7 digits or more, or two capitals and two digits first): a superset, checked by privacy itself.
-_MAYBE_PERSONAL = ("contains({x}, '@') OR length({x}) - length(translate({x}, '0123456789', '')) >= 7 "
-                   "OR regexp_full_match({x}, '[A-Z]{{2}}[0-9]{{2}}.*')")
+_MAYBE_PERSONAL = ("contains({x}, '@') OR length({x}) >= 7 AND regexp_matches({x}, '" + "[0-9][^0-9]*" * 6 + "[0-9]') "
+                   "OR length({x}) >= 15 AND regexp_full_match({x}, '[A-Z]{{2}}[0-9]{{2}}.*')")
 
 
 @dataclass
@@ -269,18 +267,23 @@ def _event_sql(column: str | None, mapping: dict[str, str], events: dict[str, st
 
 
 def _value_sql(column: str | None) -> str:
-    """Revenue as a number; an error for text the pandas path might read differently."""
+    """Revenue as a number, from ``xv`` (the text cast to a number, or NULL) and ``xr`` (the text).
+
+    A number DuckDB reads and Arrow or pandas read alike (not NaN or infinite, no '_'); Arrow's words
+    for missing are missing; any other text (such as '1,5' or '€3', which pandas reads with a
+    report) stops the statement, so the pandas path decides.
+    """
     if column is None:
         return "CAST(NULL AS DOUBLE)"
-    return (f"CASE WHEN {column} IS NULL OR {column} IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) "
-            f"WHEN length({column}) < 400 AND regexp_full_match({column}, '{_NUMBER}') "
-            f"THEN CAST({column} AS DOUBLE) ELSE error('value') END")
+    return ("CASE WHEN xr IS NULL THEN CAST(NULL AS DOUBLE) "
+            "WHEN xv IS NOT NULL AND NOT isnan(xv) AND NOT isinf(xv) AND NOT contains(xr, '_') THEN xv "
+            f"WHEN xr IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) ELSE error('value') END")
 
 
 def _bad_id(x: str, options: ImportOptions) -> str:
     """SQL: the id ``x`` is one the pandas path would clean, refuse or check further."""
     return (f"{x} IS NULL OR NOT regexp_full_match({x}, '{_CLEAN_ID}') OR length({x}) > {MAX_ID_CHARS} "
-            f"OR {x} IN {_sql_list(ARROW_NULLS)} OR regexp_full_match({x}, '-?[0-9]+\\.0+')"
+            f"OR {x} IN {_sql_list(ARROW_NULLS)} OR contains({x}, '.') AND regexp_full_match({x}, '-?[0-9]+\\.0+')"
             + (f" OR starts_with({x}, '0')" if options.leading_zero_ids != "keep" else ""))
 
 
@@ -300,11 +303,14 @@ def _copy_and_check(
               + " ELSE 1.0 END") if weights else "1.0"
     ts = (f"CAST(strptime({col[C.TIMESTAMP]}, {_sql_text(fmt)}) AS TIMESTAMP_NS)" if fmt is not None
           else "CAST(NULL AS TIMESTAMP_NS)")
+    raw_value = col.get(C.VALUE, "NULL")
     con.execute(
         f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
         f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
+        f"SELECT u, i, e, t, {_value_sql(col.get(C.VALUE))} AS x FROM ("
         f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, {_event_sql(col.get(C.EVENT), mapping, events)} AS e, "
-        f"{ts} AS t, {_value_sql(col.get(C.VALUE))} AS x FROM {reader})) TO {_sql_text(str(target))} (FORMAT parquet)"
+        f"{ts} AS t, {raw_value} AS xr, TRY_CAST({raw_value} AS DOUBLE) AS xv FROM {reader}))) "
+        f"TO {_sql_text(str(target))} (FORMAT parquet)"
     )
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if options.now is None else pd.Timestamp(options.now)
     if now.tzinfo is not None:
@@ -315,27 +321,39 @@ def _copy_and_check(
     odd = _sql_list(sorted({v.lower() for v in ARROW_NULLS} | {"true", "false", "inf", "infinity"}))
     known = _sql_list(sorted(set(events.values()))) if events else "('')"
     parquet = f"read_parquet({_sql_text(str(target))})"
-    rows, distinct, bad_ts, bad_value = (int(v) for v in con.execute(
-        f"SELECT count(*), count(DISTINCT hash({C.USER_ID}, {C.ITEM_ID}, {C.EVENT}, {C.TIMESTAMP}, {C.VALUE})), "
-        f"{ts_bad}, count(*) FILTER ({C.VALUE} < 0 OR isinf({C.VALUE})) FROM {parquet}").fetchall()[0])
+    rows, bad_ts, bad_value = (int(v) for v in con.execute(
+        f"SELECT count(*), {ts_bad}, count(*) FILTER ({C.VALUE} < 0 OR isinf({C.VALUE})) FROM {parquet}"
+    ).fetchall()[0])
     if rows == 0:
         return "no rows"
     if bad_ts:
         return "missing, old or future dates"
     if bad_value:
         return "negative or infinite revenue"
-    if distinct != rows:
+    # Exact duplicates: a 64-bit hash of every column per row, sorted (cheaper than DuckDB's hash set);
+    # equal hashes (a duplicate, or a collision) send the file to the pandas path, which compares rows.
+    hashes = con.execute(
+        f"SELECT hash({C.USER_ID}, {C.ITEM_ID}, {C.EVENT}, {C.TIMESTAMP}, {C.VALUE}) AS h FROM {parquet}"
+    ).fetchnumpy()["h"]
+    repeated: list[bool] = []
+    sorter = threading.Thread(target=lambda: repeated.append(_any_repeated(hashes)), daemon=True)
+    sorter.start()  # numpy sorts beside DuckDB's next queries (both release the GIL)
+
+    def distinct(column: str, *conditions: str) -> list[int]:  # one scan of one column, checks on its distinct values
+        counts = ", ".join(f"count(*) FILTER ({c})" for c in conditions)
+        sql = f"SELECT count(*), {counts} FROM (SELECT DISTINCT {column} AS x FROM {parquet})"
+        return [int(v) for v in con.execute(sql).fetchall()[0]]
+
+    n_users, bad_users, personal = distinct(C.USER_ID, _bad_id("x", options), _MAYBE_PERSONAL.format(x="x"))
+    n_items, bad_items, digits, short = distinct(
+        C.ITEM_ID, _bad_id("x", options), "regexp_matches(x, '[0-9]')",
+        "NOT regexp_matches(x, '[0-9]') AND length(x) <= 4")
+    _, bad_events = distinct(C.EVENT, f"x IS NULL OR x NOT IN {known} AND (NOT regexp_full_match(x, '{_EVENT_NORMAL}') "
+                                      f"OR length(x) > {MAX_CELL_CHARS} OR x IN {odd})")
+    sorter.join()
+    del hashes
+    if repeated[0]:
         return "duplicate rows (or a hash collision)"
-    n_users, bad_users, personal, n_items, bad_items, digits, short, bad_events = (int(v) for v in con.execute(
-        f"WITH u AS (SELECT DISTINCT {C.USER_ID} AS x FROM {parquet}), "
-        f"i AS (SELECT DISTINCT {C.ITEM_ID} AS x FROM {parquet}), e AS (SELECT DISTINCT {C.EVENT} AS x FROM {parquet}) "
-        f"SELECT (SELECT count(*) FROM u), (SELECT count(*) FILTER ({_bad_id('x', options)}) FROM u), "
-        f"(SELECT count(*) FILTER ({_MAYBE_PERSONAL.format(x='x')}) FROM u), "
-        f"(SELECT count(*) FROM i), (SELECT count(*) FILTER ({_bad_id('x', options)}) FROM i), "
-        f"(SELECT count(*) FILTER (regexp_matches(x, '[0-9]')) FROM i), "
-        f"(SELECT count(*) FILTER (NOT regexp_matches(x, '[0-9]') AND length(x) <= 4) FROM i), "
-        f"(SELECT count(*) FILTER (x IS NULL OR x NOT IN {known} AND (NOT regexp_full_match(x, '{_EVENT_NORMAL}') "
-        f"OR length(x) > {MAX_CELL_CHARS} OR x IN {odd})) FROM e)").fetchall()[0])
     if bad_users or bad_items:
         return "ids that need cleaning or checking"
     if personal > MAX_PERSONAL_CANDIDATES:
@@ -345,6 +363,11 @@ def _copy_and_check(
     if not options.keep_non_product_lines and n_items and digits / n_items >= 0.8 and short:
         return "non-product lines"
     return rows, n_users, n_items, personal
+
+
+def _any_repeated(hashes: np.ndarray) -> bool:
+    hashes.sort()
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _personal_ids(con, target: Path, column: str, rows: int, personal: int) -> str | None:  # noqa: ANN001
