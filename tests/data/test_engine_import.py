@@ -162,6 +162,21 @@ def test_files_the_engine_leaves_to_pandas_or_takes_give_the_same_dataset(
     assert (took_engine(path, tmp_path) == "") is expected_engine, took_engine(path, tmp_path)
 
 
+@pytest.mark.parametrize("written", ["crlf", "bom", "semicolons", "quoted"])
+def test_csv_dialects_go_through_the_engine_and_store_the_same_dataset(
+    written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "dialect.csv"
+    frame = clean_frame(300, seed=4)
+    frame.loc[[3], "offer_id"] = 'OFF "7", big'  # quotes and the delimiter inside a quoted field
+    kwargs = {"crlf": {"lineterminator": "\r\n"}, "bom": {"encoding": "utf-8-sig"}, "semicolons": {"sep": ";"},
+              "quoted": {"quoting": 1}}[written]
+    frame.to_csv(path, index=False, **kwargs)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
+
+
 def test_sample_shop_interactions_give_the_same_dataset(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
