@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import threading
 import warnings
 from collections.abc import Mapping
@@ -66,7 +67,8 @@ _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"PAR1", b"PK\x03\x04",
 _EVENT_NORMAL = r"[a-z]([ -~]*[!-~])?"
 # Printable ASCII without surrounding spaces: an id pandas keeps as it is.
 _CLEAN_ID = r"[!-~]([ -~]*[!-~])?"
-_FORMATS_WITHOUT = ("%f", "%z", "%Z")
+# Date directives DuckDB's and Arrow's strptime read alike (not %y's century, month names, zones, %f).
+_FORMAT_DIRECTIVES = r"%[YmdHMS]"
 # An id that may be an e-mail address, a phone or a bank account number (privacy's checks need an
 # @, 7 digits or more, or two capitals and two digits first): a superset, checked by privacy itself.
 _MAYBE_PERSONAL = ("contains({x}, '@') OR length({x}) >= 7 AND regexp_matches({x}, '" + "[0-9][^0-9]*" * 6 + "[0-9]') "
@@ -119,7 +121,7 @@ def _first_format(first: str) -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False": as parse.py
         fmt = guess_datetime_format(first.strip(), dayfirst=False)
-    if not fmt or any(f in fmt for f in _FORMATS_WITHOUT):
+    if not fmt or "%" in re.sub(_FORMAT_DIRECTIVES, "", fmt):
         return None
     return fmt
 
@@ -276,7 +278,8 @@ def _value_sql(column: str | None) -> str:
     if column is None:
         return "CAST(NULL AS DOUBLE)"
     return ("CASE WHEN xr IS NULL THEN CAST(NULL AS DOUBLE) "
-            "WHEN xv IS NOT NULL AND NOT isnan(xv) AND NOT isinf(xv) AND NOT contains(xr, '_') THEN xv "
+            "WHEN xv IS NOT NULL AND NOT isnan(xv) AND NOT isinf(xv) AND strlen(xr) < 400 AND NOT contains(xr, '_') "
+            "THEN xv "
             f"WHEN xr IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) ELSE error('value') END")
 
 
