@@ -9,15 +9,17 @@ case in DuckDB instead, in one streaming pass over the file plus checks over the
    format, encoding, delimiter and column mapping, and gives every message, warning and cleaning
    step of the import, so what the engine path reports is what the pandas path reports.
 2. ``COPY (SELECT ... FROM read_csv(...)) TO ... (FORMAT parquet)`` maps the columns, normalises the
-   event names (lower case, aliases), gives each row its event weight, parses the dates in the
-   format the pandas path would pick and the revenue as numbers. A value it cannot take exactly as
-   the pandas path would (an unusual event, date or number) stops the statement.
-3. One query over the written Parquet checks every rule of the data contract that could find
-   something: ids (missing, surrounding spaces, invisible characters, too long, ``12.0``, leading
-   zeros), dates (missing, before 1900, in the future), revenue (negative, infinite), exact
-   duplicate rows (by a 64-bit hash of every column: a collision can only send the file to the
-   pandas path, never drop a row), non-product codes, personal data in the customer ids (the same
-   checks as :func:`~recsys.data.privacy.id_identifier_reason`, on the same sampled rows).
+   event names (the first rows' names looked up as pandas normalised them, others lower case and
+   trimmed), gives each row its event weight, parses the dates in the format the pandas path picks
+   first (only ``%Y %m %d %H %M %S`` formats) and the revenue as numbers. A date or number it cannot
+   take exactly as the pandas path would stops the statement.
+3. A few queries over the written Parquet check every rule of the data contract that could find
+   something, on distinct values where they can: ids (missing, surrounding spaces, invisible
+   characters, too long, ``12.0``, leading zeros), events (names pandas might read otherwise), dates
+   (missing, before 1900, in the future), revenue (negative), exact duplicate rows (a 64-bit hash of
+   every column per row, sorted by numpy: a collision can only send the file to the pandas path,
+   never drop a row), non-product codes, personal data in the customer ids (the same checks as
+   :func:`~recsys.data.privacy.id_identifier_reason`, on the same sampled rows).
 
 Whenever anything is found, or the file is something this path does not handle (users / items
 files, extra columns that become facts, compressed, Excel, Parquet, another encoding than UTF-8,
