@@ -13,7 +13,9 @@ Sections (``--only alloc,matrices,import``; all by default):
   timer, in its favour).
 * **import** - ``promolens import`` of a generated CSV against DuckDB's own
   ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`` of the same file, each in its own
-  child process (after imports and a 1,000-row warm-up), time and peak RSS of the child.
+  child process (after imports, opening the workspace and a 1,000-row warm-up import into it), time
+  and peak RSS of the child; ``pandas`` is the import path without the engine (``ENGINE_IMPORT =
+  False``), the "before" in the same run.
 
 Medians of ``--repeat`` runs (3 by default), the methods / sides interleaved, work only (data
 generation, module imports and warm-ups are not timed); wall and CPU time (all threads of the
@@ -149,11 +151,14 @@ def _import_child(mode: str, csv: str, warmup_csv: str, out: str) -> None:
             con.execute(f"COPY (SELECT * FROM read_csv('{path}')) TO '{target}.parquet' (FORMAT parquet)")
             return int(con.execute(f"SELECT count(*) FROM '{target}.parquet'").fetchone()[0])
     else:
-        from recsys.workspace.ingest import import_files
+        from recsys.workspace import ingest
         from recsys.workspace.store import Workspace
 
+        ingest.ENGINE_IMPORT = mode == "promolens"  # "pandas": the import path before the engine
+        workspace = Workspace(out + "-workspace")  # opened (created) before the clock, like the warm-up
+
         def work(path: str, target: str) -> int:
-            info, _ = import_files(Workspace(target), path, name="bench")
+            info, _ = ingest.import_files(workspace, path, name="bench")
             return int(info.n_interactions)
 
     work(warmup_csv, out + "-warmup")
@@ -164,7 +169,7 @@ def _import_child(mode: str, csv: str, warmup_csv: str, out: str) -> None:
     print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 
-def bench_import(rows: int, repeat: int) -> None:
+def bench_import(rows: int, repeat: int, modes: list[str]) -> None:
     from bench_import import make_file
 
     print(f"\n== import of a {rows:,}-row CSV vs DuckDB COPY to Parquet (child processes; median of {repeat}; {load()})")
@@ -172,7 +177,7 @@ def bench_import(rows: int, repeat: int) -> None:
         csv, warmup = Path(tmp) / "interactions.csv", Path(tmp) / "warmup.csv"
         make_file(csv, rows, max(rows // 10, 1), 2_000)
         make_file(warmup, 1_000, 500, 2_000, seed=1)
-        runs: dict[str, list[dict]] = {"duckdb": [], "promolens": []}
+        runs: dict[str, list[dict]] = {mode: [] for mode in modes}
         for run in range(repeat):
             for mode in runs:  # interleaved
                 out = subprocess.run(
@@ -183,10 +188,14 @@ def bench_import(rows: int, repeat: int) -> None:
                 runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     med = {m: {k: float(np.median([r[k] for r in rs])) for k in ("seconds", "cpu", "peak_mb")} for m, rs in runs.items()}
     for mode, r in med.items():
-        print(f"{mode:>10}: {r['seconds']:6.2f} s wall, {r['cpu']:6.2f} s CPU (all threads), peak RSS {r['peak_mb']:,.0f} MB")
-    print(f"promolens / DuckDB COPY: time x{med['promolens']['seconds'] / med['duckdb']['seconds']:.2f} "
-          f"(CPU x{med['promolens']['cpu'] / med['duckdb']['cpu']:.2f}), "
-          f"peak memory x{med['promolens']['peak_mb'] / med['duckdb']['peak_mb']:.2f} ({load()})")
+        label = {"duckdb": "duckdb COPY", "promolens": "promolens", "pandas": "pandas path"}[mode]
+        print(f"{label:>12}: {r['seconds']:6.2f} s wall, {r['cpu']:6.2f} s CPU (all threads), peak RSS {r['peak_mb']:,.0f} MB"
+              f"  (runs: {', '.join(format(x['seconds'], '.2f') for x in runs[mode])} s)")
+    for mode in (m for m in modes if m != "duckdb"):
+        print(f"{mode} / DuckDB COPY: time x{med[mode]['seconds'] / med['duckdb']['seconds']:.2f} "
+              f"(CPU x{med[mode]['cpu'] / med['duckdb']['cpu']:.2f}), "
+              f"peak memory x{med[mode]['peak_mb'] / med['duckdb']['peak_mb']:.2f}")
+    print(load())
 
 
 def main() -> None:
@@ -196,7 +205,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000], help="matrices")
     parser.add_argument("--import-rows", type=int, default=5_000_000)
     parser.add_argument("--exact-at-5m", action="store_true", help="also time method='exact' at 5M pairs")
-    parser.add_argument("--child", choices=["duckdb", "promolens"], default=None)
+    parser.add_argument("--import-modes", default="duckdb,promolens,pandas",
+                        help="import: duckdb (the reference), promolens (engine path), pandas (the path before)")
+    parser.add_argument("--child", choices=["duckdb", "promolens", "pandas"], default=None)
     parser.add_argument("--csv")
     parser.add_argument("--warmup-csv")
     parser.add_argument("--out")
@@ -211,7 +222,7 @@ def main() -> None:
     if "matrices" in only:
         bench_matrices(args.sizes, args.repeat)
     if "import" in only:
-        bench_import(args.import_rows, args.repeat)
+        bench_import(args.import_rows, args.repeat, args.import_modes.split(","))
 
 
 if __name__ == "__main__":

@@ -27,12 +27,14 @@ from recsys.core import columns as C
 from recsys.core.errors import PromoLensError
 from recsys.data import privacy
 from recsys.data.dataset import DatasetInfo, PreparedDataset, SourceInfo
+from recsys.data.engine_import import EngineImport, engine_interactions
 from recsys.data.files import LoadedTable, ReadLimits, Source, display_name
 from recsys.data.mapping import ImportOptions, load_source
 from recsys.data.prepare import prepare_dataset, prepare_tables
 from recsys.data.read import read_table
 from recsys.data.schema import TableSchema
 from recsys.data.validate import DataError, Problem, example_rows, to_number
+from recsys.workspace.locks import owned_staging
 from recsys.workspace.store import Workspace
 
 #: The sample shop shipped with the project (made by ``promolens sample --out sample_data``).
@@ -99,19 +101,45 @@ def import_files(
     Nothing is written to the workspace unless every file passes. With ``refuse_duplicate``, files
     already imported the same way (same fingerprint) raise :class:`DuplicateImportError` instead of
     becoming a second, untrained copy (a double click on the Data page's import button).
+
+    A clean interactions-only CSV is imported in DuckDB (:mod:`recsys.data.engine_import`): the same
+    dataset, messages and report, at the engine's speed; the returned ``PreparedDataset`` then has an
+    empty ``interactions`` frame (the rows are in the workspace: ``Workspace.load_dataset``). Any file
+    the engine path does not handle, or in which it finds anything to clean, goes the pandas way.
     """
     options = options or ImportOptions()
     if pseudonymise:
         options = ImportOptions(**{**vars(options), "pseudonymise_key": workspace.secret_key()})
     if progress:
         progress("Reading and checking the files", 0.1)
+    label = name or Path((names or {}).get("interactions", str(interactions))).name
+    if users is None and items is None and isinstance(interactions, (str, Path)) and ENGINE_IMPORT:
+        with owned_staging(workspace.path / "datasets") as folder:
+            given = (names or {}).get("interactions")
+            shown = display_name(given) if given is not None else Path(interactions).name
+            overrides = {str(k): dict(v) for k, v in (mapping or {}).items()}
+            engine = engine_interactions(interactions, shown, overrides, options, folder)
+            if engine.prepared is not None:
+                return _save(workspace, engine.prepared, label, is_sample, options, progress, refuse_duplicate,
+                             engine)
     prepared = prepare_dataset(interactions, users, items, mapping=mapping, options=options, names=names)
+    return _save(workspace, prepared, label, is_sample, options, progress, refuse_duplicate, None)
+
+
+#: Import a clean interactions-only CSV in DuckDB (``recsys.data.engine_import``); False: always pandas.
+ENGINE_IMPORT = True
+
+
+def _save(
+    workspace: Workspace, prepared: PreparedDataset, label: str, is_sample: bool, options: ImportOptions,
+    progress: Callable[[str, float], None] | None, refuse_duplicate: bool, engine: EngineImport | None,
+) -> tuple[DatasetInfo, PreparedDataset]:
     if refuse_duplicate and (existing := find_duplicate(workspace, prepared.fingerprint)) is not None:
         raise DuplicateImportError(existing)
     if progress:
         progress("Saving to the workspace", 0.8)
-    label = name or Path((names or {}).get("interactions", str(interactions))).name
-    info = workspace.save_dataset(prepared, label, is_sample=is_sample, import_options=options.fingerprint_dict())
+    info = workspace.save_dataset(prepared, label, is_sample=is_sample, import_options=options.fingerprint_dict(),
+                                  engine=engine)
     if progress:
         progress("Done", 1.0)
     return info, prepared

@@ -303,20 +303,30 @@ class Workspace:
 
     def save_dataset(
         self, prepared: Any, name: str, is_sample: bool = False, *, import_options: dict[str, Any] | None = None,
+        engine: Any = None,
     ) -> DatasetInfo:
         """Store a prepared dataset (see ``prepare.prepare_dataset``) atomically and return its info.
 
         ``import_options`` (``mapping.ImportOptions.fingerprint_dict()``) are kept so that later appends
-        read their files the same way (event weights, leading zeros, pseudonymisation).
+        read their files the same way (event weights, leading zeros, pseudonymisation). ``engine`` (an
+        ``engine_import.EngineImport``) brings the interactions as a Parquet file already written by
+        DuckDB, with their counts; it is moved in, and ``prepared.interactions`` is not used.
         """
         name = name.strip() or "dataset"
         inter = prepared.interactions
         with self._staging("datasets") as tmp:
-            inter.to_parquet(tmp / f"{C.Table.INTERACTIONS.value}.parquet", index=False)
+            if engine is None:
+                inter.to_parquet(tmp / f"{C.Table.INTERACTIONS.value}.parquet", index=False)
+            else:
+                shutil.move(engine.path, tmp / f"{C.Table.INTERACTIONS.value}.parquet")
             prepared.users.to_parquet(tmp / f"{C.Table.USERS.value}.parquet", index=False)
             prepared.items.to_parquet(tmp / f"{C.Table.ITEMS.value}.parquet", index=False)
-            n_users = int(pd.concat([inter[C.USER_ID], prepared.users[C.USER_ID]]).nunique())
-            n_items = int(pd.concat([inter[C.ITEM_ID], prepared.items[C.ITEM_ID]]).nunique())
+            if engine is None:
+                n_rows = len(inter)
+                n_users = int(pd.concat([inter[C.USER_ID], prepared.users[C.USER_ID]]).nunique())
+                n_items = int(pd.concat([inter[C.ITEM_ID], prepared.items[C.ITEM_ID]]).nunique())
+            else:  # the users and items tables hold no ids beyond the interactions' (engine_import)
+                n_rows, n_users, n_items = engine.rows, engine.n_users, engine.n_items
             dataset_id = ""
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
@@ -330,7 +340,7 @@ class Workspace:
                             _dumps(prepared.report.to_dict()),
                             _dumps([w.to_dict() for w in prepared.warnings]),
                             _dumps(prepared.identifiers), _dumps(prepared.user_schema.to_list()),
-                            _dumps(prepared.item_schema.to_list()), len(inter), n_users, n_items,
+                            _dumps(prepared.item_schema.to_list()), n_rows, n_users, n_items,
                             is_sample, None if import_options is None else _dumps(import_options),
                         ],
                     )

@@ -1,0 +1,217 @@
+"""The engine import (DuckDB) stores what the pandas path stores, and stands aside whenever it must.
+
+Each file is imported twice into one workspace, once with the engine path allowed and once with the
+pandas path only; the loaded tables, the catalogue rows (fingerprint, counts, mapping, report,
+warnings) must be equal. Files: a clean interactions file (the engine's case), the sample shop's
+interactions, and small synthetic files with duplicates, revenue, dates in several formats, events
+written in several ways, ids the pandas path cleans.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from recsys.core import columns as C
+from recsys.data import engine_import
+from recsys.data.engine_import import engine_interactions
+from recsys.data.mapping import ImportOptions
+from recsys.data.validate import DataError
+from recsys.workspace import ingest
+from recsys.workspace.ingest import SAMPLE_DIR, import_files
+from recsys.workspace.store import Workspace
+
+NOW = "2026-07-01"
+
+
+def clean_frame(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
+    """Customer, offer, event, time, revenue: the shape of bench_import's files."""
+    rng = np.random.default_rng(seed)
+    event = rng.choice(["impression", "click", "redeem", "purchase"], n, p=[0.6, 0.25, 0.08, 0.07])
+    seconds = rng.choice(120 * 86_400, n, replace=False)  # distinct times: no duplicate rows
+    return pd.DataFrame({
+        "customer_id": [f"C{k}" for k in rng.integers(0, n // 5, n)],
+        "offer_id": [f"OFF{k}" for k in np.minimum(rng.zipf(1.3, n) - 1, 150)],
+        "event_type": event,
+        "event_time": (np.datetime64("2026-01-01T00:00:00") + seconds.astype("timedelta64[s]")).astype(str),
+        "revenue": np.where(event == "purchase", np.round(rng.gamma(2.0, 20.0, n), 2), np.nan),
+    })
+
+
+def both_ways(ws: Workspace, path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs):
+    """(engine-allowed info, pandas-only info), each loaded."""
+    options = kwargs.pop("options", ImportOptions(now=NOW))
+    monkeypatch.setattr(ingest, "ENGINE_IMPORT", True)
+    engine, _ = import_files(ws, path, options=options, **kwargs)
+    monkeypatch.setattr(ingest, "ENGINE_IMPORT", False)
+    pandas_, _ = import_files(ws, path, options=options, **kwargs)
+    return engine, pandas_
+
+
+def assert_same_dataset(ws: Workspace, a, b) -> None:
+    for field in ("fingerprint", "n_interactions", "n_users", "n_items", "mapping", "report", "warnings",
+                  "identifiers", "sources"):
+        assert getattr(a, field) == getattr(b, field), field
+    da, db = ws.load_dataset(a.id), ws.load_dataset(b.id)
+    assert dict(da.interactions.dtypes) == dict(db.interactions.dtypes)
+    key = list(C.INTERACTION_COLUMNS)
+    pd.testing.assert_frame_equal(da.interactions.sort_values(key, ignore_index=True),
+                                  db.interactions.sort_values(key, ignore_index=True))
+    pd.testing.assert_frame_equal(da.users, db.users)
+    pd.testing.assert_frame_equal(da.items, db.items)
+
+
+def took_engine(path: Path, tmp_path: Path, **options) -> str:
+    """Why the engine path stands aside for ``path`` ("" when it takes the file)."""
+    folder = tmp_path / f"engine-{path.stem}"
+    folder.mkdir(exist_ok=True)
+    return engine_interactions(path, path.name, {}, ImportOptions(now=NOW, **options), folder).reason
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws")
+
+
+def test_clean_file_goes_through_the_engine_and_stores_the_same_dataset(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "orders.csv"
+    clean_frame().to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert engine.n_interactions == 3_000
+    assert_same_dataset(ws, engine, pandas_)
+    # ids and events dictionary-encoded in the stored Parquet, dates in nanoseconds
+    stored = pq.ParquetFile(ws.table_path(engine.id, C.Table.INTERACTIONS))
+    for name in (C.USER_ID, C.ITEM_ID, C.EVENT):
+        column = stored.metadata.row_group(0).column(stored.schema_arrow.get_field_index(name))
+        assert column.has_dictionary_page, name
+    assert str(stored.schema_arrow.field(C.TIMESTAMP).type) == "timestamp[ns]"
+
+
+def test_engine_rows_are_in_file_order_with_the_report_of_the_pandas_path(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(500, seed=3)
+    frame["event_type"] = frame["event_type"].str.upper().radd(" ")  # " CLICK": trimmed, lower case
+    path = tmp_path / "upper.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    loaded = ws.load_dataset(engine.id).interactions
+    assert loaded[C.USER_ID].tolist() == frame["customer_id"].tolist()
+    assert set(loaded[C.EVENT]) <= {"impression", "click", "redeem", "purchase"}
+    assert_same_dataset(ws, engine, pandas_)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y %H:%M:%S"])
+def test_date_formats_read_as_the_pandas_path_reads_them(
+    fmt: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(400, seed=1)
+    frame["event_time"] = pd.to_datetime(frame["event_time"]).dt.strftime(fmt)
+    path = tmp_path / "dates.csv"
+    frame.to_csv(path, index=False)
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
+
+
+@pytest.mark.parametrize("case", ["duplicates", "revenue text", "refunds", "spaces in ids", "leading zeros",
+                                  "missing dates", "future dates", "no date column", "no event column",
+                                  "numeric events", "na ids", "short codes"])
+def test_files_the_engine_leaves_to_pandas_or_takes_give_the_same_dataset(
+    case: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(300, seed=2)
+    if case == "duplicates":
+        frame = pd.concat([frame, frame.iloc[[5, 17, 17]]], ignore_index=True)
+    elif case == "revenue text":
+        frame["revenue"] = frame["revenue"].map(lambda v: "" if np.isnan(v) else f"€{v:,.2f}")
+    elif case == "refunds":
+        frame.loc[[3, 4], "revenue"] = -12.5
+    elif case == "spaces in ids":
+        frame.loc[[1, 8], "customer_id"] = " C1 "
+    elif case == "leading zeros":
+        frame["offer_id"] = frame["offer_id"].str.replace("OFF", "0")
+    elif case == "missing dates":
+        frame.loc[[2], "event_time"] = ""
+    elif case == "future dates":
+        frame.loc[[2], "event_time"] = "2031-01-01 10:00:00"
+    elif case == "no date column":
+        frame = frame.drop(columns="event_time")
+    elif case == "no event column":
+        frame = frame.drop(columns="event_type")
+    elif case == "numeric events":
+        frame["event_type"] = frame["event_type"].map({"impression": "1", "click": "2", "redeem": "3", "purchase": "4"})
+    elif case == "na ids":
+        frame.loc[[7], "offer_id"] = "NA"
+    elif case == "short codes":
+        frame.loc[[9], "offer_id"] = "POST"
+    path = tmp_path / "case.csv"
+    frame.to_csv(path, index=False)
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
+    expected_engine = case == "no event column"  # without dates, repeated rows are reported: pandas
+    assert (took_engine(path, tmp_path) == "") is expected_engine, took_engine(path, tmp_path)
+
+
+@pytest.mark.parametrize("written", ["crlf", "bom", "semicolons", "quoted"])
+def test_csv_dialects_go_through_the_engine_and_store_the_same_dataset(
+    written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "dialect.csv"
+    frame = clean_frame(300, seed=4)
+    frame.loc[[3], "offer_id"] = 'OFF "7", big'  # quotes and the delimiter inside a quoted field
+    kwargs = {"crlf": {"lineterminator": "\r\n"}, "bom": {"encoding": "utf-8-sig"}, "semicolons": {"sep": ";"},
+              "quoted": {"quoting": 1}}[written]
+    frame.to_csv(path, index=False, **kwargs)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
+
+
+def test_sample_shop_interactions_give_the_same_dataset(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = SAMPLE_DIR / "interactions.csv.gz"
+    if not source.exists():
+        pytest.skip("the sample shop's interactions.csv.gz is not in sample_data/")
+    path = tmp_path / "interactions.csv"
+    with gzip.open(source, "rb") as packed, open(path, "wb") as out:
+        out.write(b"".join(packed.readline() for _ in range(20_001)))  # header + 20,000 rows: lean
+    engine, pandas_ = both_ways(ws, path, monkeypatch, options=ImportOptions())
+    assert_same_dataset(ws, engine, pandas_)
+
+
+def test_bad_files_keep_their_messages_and_leave_no_trace(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    frame = clean_frame(200)
+    frame["revenue"] = frame["revenue"].astype(object)
+    frame.loc[[4], "revenue"] = "lots"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"bad.csv, column 'revenue'.*text where a number is expected.*'lots'"):
+        import_files(ws, path, options=ImportOptions(now=NOW))
+    assert ws.datasets() == []
+    leftovers = [p for p in (ws.path / "datasets").rglob("*") if p.suffix == ".parquet"]
+    assert leftovers == []
+
+
+def test_gzip_and_frames_go_the_pandas_way(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    clean_frame(100).to_csv(path, index=False)
+    packed = tmp_path / "orders.csv.gz"
+    with open(path, "rb") as plain, gzip.open(packed, "wb") as out:
+        shutil.copyfileobj(plain, out)
+    assert "compressed" in took_engine(packed, tmp_path)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    assert engine_interactions(clean_frame(10), "t", {}, ImportOptions(), folder).prepared is None
+    assert engine_import.event_names(pd.Series([" Click", "TRUE", "1", "购买", "NA"])) == {
+        " Click": "click", "购买": "purchase"}
