@@ -133,7 +133,8 @@ def explain_list(model: BaseRecommender, user_id: Any, reco: pd.DataFrame, top: 
         total = parts.groupby(C.ITEM_ID)["contribution"].sum()
         parts = parts[parts["contribution"] > 0].sort_values([C.ITEM_ID, "contribution"], ascending=[True, False])
         parts = parts.groupby(C.ITEM_ID).head(top)
-        share = parts["contribution"] / parts[C.ITEM_ID].map(total)
+        # astype: when no listed offer has a positive part, the empty map keeps the ids' text dtype
+        share = parts["contribution"] / parts[C.ITEM_ID].map(total).astype(float)
         before, rest = _("because they took {offer} ({share} of the score)").split("{offer}", 1)
         middle, after = rest.split("{share}", 1)  # a translation keeps the offer before its share
         text = (before + parts["history_item"].astype(str) + middle

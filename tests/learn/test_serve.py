@@ -51,3 +51,12 @@ def test_reasons_name_history_offers_with_exact_shares_or_popularity() -> None:
     cold = model.recommend(["stranger"], k=1, unknown="cold")
     assert "best-seller" in explain_list(model, "stranger", cold).iloc[0]
     assert reco[C.ITEM_ID].iloc[0] == "c"
+
+
+def test_a_list_whose_offers_no_history_offer_lifts_gets_a_reason() -> None:
+    """u1's history only holds back offer d: no positive part at all (this raised a TypeError on the page)."""
+    model = EASERecommender(l2=1.0, fallback_days=7).fit(BASKETS)
+    assert (model.attributions("u1", ["d"])["contribution"] <= 0).all()
+    reco = pd.DataFrame({C.ITEM_ID: pd.array(["d"], dtype="str")}, index=[7])
+    reasons = explain_list(model, "u1", reco)
+    assert reasons.index.tolist() == [7] and reasons.iloc[0] == "no history offer points to it"
