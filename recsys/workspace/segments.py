@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -218,7 +219,7 @@ def suggested_clusters(ws: Any, run_id: str, model: Any, *, seed: int = 0,
     suggested, table = suggest_k(behaviour_vectors(model)[1], k_range, sample_size=sample_size, seed=seed)
     record = {"settings": settings, "suggested_k": suggested, "k": table["k"].tolist(),
               "silhouette": table["silhouette"].tolist()}
-    tmp = path.with_name(f".{SUGGESTION_FILE}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{SUGGESTION_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         tmp.write_text(dumps(record), encoding="utf-8")
         tmp.replace(path)  # atomic: a reader sees no file or a whole one
