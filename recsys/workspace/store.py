@@ -50,6 +50,7 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.jsonio import dumps
+from recsys.data.coded import DATASET_CODES, read_coded_tables
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
 from recsys.workspace.catalog import bump_version, columns_of, mirror, schema_columns
@@ -373,7 +374,8 @@ class Workspace:
         """
         info = self.dataset(dataset_id)
         version = self._check_version(info, version)
-        tables = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+        # ids with integer codes from the files' dictionaries, so training need not hash them again
+        tables = read_coded_tables({t: self.table_path(dataset_id, t) for t in C.Table}, DATASET_CODES)
         if version == 0:
             info = _info_at(info, None, tables)
             return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
