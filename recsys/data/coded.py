@@ -84,26 +84,34 @@ def _shared_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
 
     None for a column with a missing value (codes never are).
     """
-    chunks = [chunk for column in columns for chunk in column.chunks]
-    dictionaries = [chunk.dictionary.cast(pa.string()) for chunk in chunks]
+    # The reader hands every chunk of a column the same dictionary: each distinct one is hashed once.
+    slot: dict[tuple, int] = {}
+    dictionaries: list[pa.Array] = []
+    for column in columns:
+        for chunk in column.chunks:
+            if _identity(chunk.dictionary) not in slot:
+                slot[_identity(chunk.dictionary)] = len(dictionaries)
+                dictionaries.append(chunk.dictionary.cast(pa.string()))
     merged = pc.dictionary_encode(pa.concat_arrays(dictionaries) if dictionaries else pa.array([], pa.string()))
     vocabulary = merged.dictionary
     to_vocabulary = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     starts = np.cumsum([0] + [len(d) for d in dictionaries])
     out: list[IdCodes | None] = []
-    at = 0
     for column in columns:
         if column.null_count:
             out.append(None)
-            at += column.num_chunks
             continue
         parts = []
         for chunk in column.chunks:
-            local = chunk.indices.to_numpy(zero_copy_only=False)
-            parts.append(to_vocabulary[starts[at] + local.astype(np.int64)])
-            at += 1
+            start = starts[slot[_identity(chunk.dictionary)]]
+            parts.append(to_vocabulary[start:start + len(chunk.dictionary)][chunk.indices.to_numpy(zero_copy_only=False)])
         out.append(IdCodes(vocabulary, np.concatenate(parts) if parts else np.zeros(0, np.int32)))
     return out
+
+
+def _identity(array: pa.Array) -> tuple:
+    """Where an array's data lives: equal for the very same dictionary (shared buffers), cheap to take."""
+    return (array.type, array.offset, len(array)) + tuple(None if b is None else (b.address, b.size) for b in array.buffers())
 
 
 __all__ = ["DATASET_CODES", "read_coded_tables"]

@@ -112,6 +112,17 @@ def test_subsets_keep_codes_only_when_made_by_subset_rows(both) -> None:
     assert same_matrix(a.matrix, b.matrix) and a.user_index.ids.tolist() == b.user_index.ids.tolist()
 
 
+def test_a_split_keeps_the_codes_of_its_parts(both) -> None:
+    from recsys.learn.split import SplitConfig, split_interactions
+
+    _, coded = both
+    inter = coded[C.Table.INTERACTIONS]
+    split = split_interactions(inter, SplitConfig())
+    for part in (split.train, split.test):
+        assert codes_of(part[C.USER_ID]).vocabulary.take(codes_of(part[C.USER_ID]).codes).to_pylist() == \
+            part[C.USER_ID].tolist()
+
+
 def test_lookups_across_vocabularies_and_text_agree() -> None:
     vocab = pd.Series(pd.array(["b", "a", "c"], dtype="str"))
     attach(vocab, IdCodes(pa.array(["b", "a", "c"]), np.array([0, 1, 2], dtype=np.int32)))
