@@ -12,7 +12,9 @@ Sections (``--only alloc,matrices,import``; all by default):
   and items on the frames ``load_dataset`` gives (ids with their stored codes) against
   ``lightfm.data.Dataset`` (``fit`` + ``build_interactions`` + ``build_*_features``) fed the same
   frames as ``pandas.read_parquet`` reads them (its Python inputs prepared outside its timer, in its
-  favour); the build alone, and load + build (each side's own load). Also ours without codes.
+  favour); the build alone, and load + build (each side's own load). Also ours without codes. The
+  same tables stored two ways: as ``save_dataset`` writes them today, and with one dictionary per
+  column (the codes then come free with the file).
 * **import** - ``promolens import`` of a generated CSV against DuckDB's own
   ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`` of the same file, each in its own
   child process (after imports and a 1,000-row warm-up), time and peak RSS of the child.
@@ -133,18 +135,21 @@ def store_shop(n: int, folder: Path):
 def bench_matrices(sizes: list[int], repeat: int) -> None:
     """Both sides start from the same stored dataset (the workspace's Parquet files).
 
-    ours = ``Workspace.load_dataset`` (ids read with their dictionary codes) + ``build_interactions``
-    + ``FeatureBuilder`` fit / transform for users and items; reference = ``pandas.read_parquet`` of
-    the same files (what ``load_dataset`` did before) + ``lightfm.data.Dataset`` (fit,
-    build_interactions, build_user_features, build_item_features), whose Python inputs (triples,
-    feature lists) are made from the loaded frames outside its timer, in its favour. Also timed:
-    ours from the plain frames (no codes: the text ids hashed, as before the codes).
+    ours = ``Workspace.load_dataset`` (catalogue lookup + the files with their ids' codes; also timed:
+    the files alone, ``read_coded_tables``) + ``build_interactions`` + ``FeatureBuilder`` fit /
+    transform for users and items (when the codes are only promised, the build's clock includes
+    making them); reference = ``pandas.read_parquet`` of the same files (what ``load_dataset`` did
+    before) + ``lightfm.data.Dataset`` (fit, build_interactions, build_user_features,
+    build_item_features), whose Python inputs (triples, feature lists) are made from the loaded
+    frames outside its timer, in its favour. Also timed: ours from the plain frames (no codes).
+    Two ways of storing the same tables: as ``save_dataset`` writes them today, and rewritten with
+    one dictionary per column (one row group, dictionary pages not capped), whose codes are free.
     """
     import pandas as pd
 
     import bench_train as bt
     from recsys.core import columns as C
-    from recsys.core.codes import codes_of
+    from recsys.data.coded import DATASET_CODES, read_coded_tables
     from recsys.learn.config import FeatureConfig
     from recsys.learn.features import FeatureBuilder
 
@@ -154,41 +159,55 @@ def bench_matrices(sizes: list[int], repeat: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ws, dataset_id = store_shop(n, Path(tmp) / "ws")
             files = [ws.table_path(dataset_id, t) for t in C.Table]
+            paths = {t: ws.table_path(dataset_id, t) for t in C.Table}
             plain = [pd.read_parquet(f) for f in files]
-            coded = ws.load_dataset(dataset_id)
-            codes_mb = sum(codes_of(frame[col]).codes.nbytes for frame, col in (
-                (coded.interactions, C.USER_ID), (coded.interactions, C.ITEM_ID), (coded.interactions, C.EVENT),
-                (coded.users, C.USER_ID), (coded.items, C.ITEM_ID))) / 2 ** 20
             im, _, _ = bt.ours_build(*plain)
             ub = FeatureBuilder(bt.USER_SCHEMA, C.USER_ID, FeatureConfig()).fit(plain[1], im.user_index)
             ib = FeatureBuilder(bt.ITEM_SCHEMA, C.ITEM_ID, FeatureConfig()).fit(plain[2], im.item_index)
             inputs = bt.lightfm_inputs(*plain, ub, ib)
-            del coded, ub, ib
-            runs = {
-                "load coded": lambda: ws.load_dataset(dataset_id),
-                "load plain": lambda: [pd.read_parquet(f) for f in files],
-            }
-            results, times = {}, {key: [] for key in ("load coded", "load plain", "ours", "ours, no codes", "lightfm")}
-            for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits every side
-                for key, fn in runs.items():
-                    results[key], wall, cpu = once(fn)
-                    times[key].append((wall, cpu))
-                ds, frames = results["load coded"], results["load plain"]
-                times["ours"].append(once(lambda: bt.ours_build(ds.interactions, ds.users, ds.items))[1:])
-                times["ours, no codes"].append(once(lambda: bt.ours_build(*frames))[1:])
-                times["lightfm"].append(once(lambda: bt.lightfm_build(frames[0], *inputs))[1:])
-            med = {key: np.median(v, axis=0) for key, v in times.items()}
-            print(f"{n:>11,} interactions, {n // 10:,} users, nnz {im.matrix.nnz:,}; codes kept: {codes_mb:,.0f} MB ({load()})")
-            for key in times:
-                print(f"  {key:>15}: {med[key][0]:7.2f} s wall, {med[key][1]:7.2f} s CPU")
-            for label, ours, ref in (("build only", med["ours"], med["lightfm"]),
-                                     ("build, ours without codes", med["ours, no codes"], med["lightfm"]),
-                                     ("load + build", med["load coded"] + med["ours"], med["load plain"] + med["lightfm"])):
-                print(f"  speed-up vs lightfm Dataset, {label}: x{ref[0] / ours[0]:.2f} wall, x{ref[1] / ours[1]:.2f} CPU")
-            print(f"  loading with codes / plain read_parquet: x{med['load coded'][1] / med['load plain'][1]:.2f} CPU",
-                  flush=True)
-            del ws, plain, inputs, im, results, ds, frames
+            print(f"{n:>11,} interactions, {n // 10:,} users, nnz {im.matrix.nnz:,}", flush=True)
+            del ub, ib
+            for layout in ("as save_dataset writes today", "one dictionary per column"):
+                if layout != "as save_dataset writes today":
+                    for frame, f in zip(plain, files):
+                        frame.to_parquet(f, index=False, dictionary_pagesize_limit=2 ** 30, row_group_size=2 ** 30)
+                row_groups = [pq_row_groups(f) for f in files]
+                runs = {
+                    "load coded": lambda: ws.load_dataset(dataset_id),
+                    "read coded": lambda: read_coded_tables(paths, DATASET_CODES),
+                    "load plain": lambda: [pd.read_parquet(f) for f in files],
+                }
+                keys = ("load coded", "read coded", "load plain", "ours", "ours, no codes", "lightfm")
+                results, times = {}, {key: [] for key in keys}
+                for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits every side
+                    for key, fn in runs.items():
+                        results[key], wall, cpu = once(fn)
+                        times[key].append((wall, cpu))
+                    ds, frames = results["load coded"], results["load plain"]
+                    times["ours"].append(once(lambda: bt.ours_build(ds.interactions, ds.users, ds.items))[1:])
+                    times["ours, no codes"].append(once(lambda: bt.ours_build(*frames))[1:])
+                    times["lightfm"].append(once(lambda: bt.lightfm_build(frames[0], *inputs))[1:])
+                    del ds, frames
+                    results.clear()
+                med = {key: np.median(v, axis=0) for key, v in times.items()}
+                print(f"  stored {layout} (row groups per table {row_groups}; {load()})")
+                for key in keys:
+                    print(f"    {key:>15}: {med[key][0]:7.2f} s wall, {med[key][1]:7.2f} s CPU")
+                for label, ours, ref in (("build only", med["ours"], med["lightfm"]),
+                                         ("build, ours without codes", med["ours, no codes"], med["lightfm"]),
+                                         ("load_dataset + build", med["load coded"] + med["ours"], med["load plain"] + med["lightfm"]),
+                                         ("files read + build", med["read coded"] + med["ours"], med["load plain"] + med["lightfm"])):
+                    print(f"    speed-up vs lightfm Dataset, {label}: x{ref[0] / ours[0]:.2f} wall, x{ref[1] / ours[1]:.2f} CPU")
+                print(f"    with codes / plain read_parquet: load_dataset x{med['load coded'][1] / med['load plain'][1]:.2f} CPU, "
+                      f"the files alone x{med['read coded'][1] / med['load plain'][1]:.2f} CPU", flush=True)
+            del ws, plain, inputs, im
             gc.collect()
+
+
+def pq_row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
 
 
 # --------------------------------------------------------------------------------------- import

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,9 +61,18 @@ class IdCodes:
         return len(self.codes) == 0 or int(np.bincount(self.codes, minlength=1).max()) <= 1
 
 
-# Arrow data object id -> (weak reference to it, its codes). The weak reference both proves the id
-# still names the same object and removes the entry when the column is freed.
-_REGISTRY: dict[int, tuple[weakref.ref, IdCodes]] = {}
+class _Pending:
+    """Columns whose codes share one vocabulary, found on first need (one hash pass each)."""
+
+    def __init__(self, columns: list[pa.ChunkedArray]) -> None:
+        self.columns = [weakref.ref(c) for c in columns]
+        self.lock = threading.Lock()
+        self.done = False
+
+
+# Arrow data object id -> (weak reference to it, its codes or their pending group). The weak reference
+# both proves the id still names the same object and removes the entry when the column is freed.
+_REGISTRY: dict[int, tuple[weakref.ref, "IdCodes | _Pending"]] = {}
 _LOCK = threading.Lock()
 
 
@@ -83,6 +93,25 @@ def attach(values: Any, codes: IdCodes) -> None:
         raise TypeError("codes can only be attached to an Arrow-backed text column")
     if len(data) != len(codes):
         raise ValueError(f"{len(codes):,} codes for a column of {len(data):,} rows")
+    _register(data, codes)
+
+
+def attach_lazily(columns: list[Any]) -> None:
+    """Promise codes for these Arrow-backed text columns, in one shared vocabulary, made on first need.
+
+    Loading stays as fast as before; the first :func:`codes_of` of any of them hashes each column
+    once (Arrow's dictionary encoding) and files all their codes. A column with a missing value
+    gets none.
+    """
+    data = [arrow_data(c) for c in columns]
+    if any(d is None for d in data):
+        raise TypeError("codes can only be promised for Arrow-backed text columns")
+    pending = _Pending(data)
+    for d in data:
+        _register(d, pending)
+
+
+def _register(data: pa.ChunkedArray, value: "IdCodes | _Pending") -> None:
     key = id(data)
 
     def forget(_ref: weakref.ref, key: int = key) -> None:
@@ -92,7 +121,7 @@ def attach(values: Any, codes: IdCodes) -> None:
                 del _REGISTRY[key]
 
     with _LOCK:
-        _REGISTRY[key] = (weakref.ref(data, forget), codes)
+        _REGISTRY[key] = (weakref.ref(data, forget), value)
 
 
 def codes_of(values: Any) -> IdCodes | None:
@@ -104,7 +133,67 @@ def codes_of(values: Any) -> IdCodes | None:
         entry = _REGISTRY.get(id(data))
     if entry is None or entry[0]() is not data:
         return None
+    if isinstance(entry[1], _Pending):
+        _resolve(entry[1])
+        with _LOCK:
+            entry = _REGISTRY.get(id(data))
+        if entry is None or isinstance(entry[1], _Pending):
+            return None
     return entry[1]
+
+
+def _resolve(pending: _Pending) -> None:
+    with pending.lock:
+        if pending.done:
+            return
+        alive = [c for c in (ref() for ref in pending.columns) if c is not None]
+        encoded = [pc.dictionary_encode(c) for c in alive]
+        for column, codes in zip(alive, shared_codes(encoded)):
+            with _LOCK:
+                entry = _REGISTRY.get(id(column))
+                stale = entry is None or entry[0]() is not column or entry[1] is not pending
+            if not stale:
+                if codes is None:
+                    with _LOCK:
+                        _REGISTRY.pop(id(column), None)
+                else:
+                    _register(column, codes)
+        pending.done = True
+
+
+def shared_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
+    """One vocabulary for dictionary-encoded columns: only their dictionaries are hashed.
+
+    None for a column with a missing value (codes never are).
+    """
+    # Readers and encoders hand every chunk of a column the same dictionary: each distinct one is hashed once.
+    slot: dict[tuple, int] = {}
+    dictionaries: list[pa.Array] = []
+    for column in columns:
+        for chunk in column.chunks:
+            if _where(chunk.dictionary) not in slot:
+                slot[_where(chunk.dictionary)] = len(dictionaries)
+                dictionaries.append(chunk.dictionary.cast(pa.string()))
+    merged = pc.dictionary_encode(pa.concat_arrays(dictionaries) if dictionaries else pa.array([], pa.string()))
+    vocabulary = merged.dictionary
+    to_vocabulary = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    starts = np.cumsum([0] + [len(d) for d in dictionaries])
+    out: list[IdCodes | None] = []
+    for column in columns:
+        if column.null_count:
+            out.append(None)
+            continue
+        parts = []
+        for chunk in column.chunks:
+            start = starts[slot[_where(chunk.dictionary)]]
+            parts.append(to_vocabulary[start:start + len(chunk.dictionary)][chunk.indices.to_numpy(zero_copy_only=False)])
+        out.append(IdCodes(vocabulary, np.concatenate(parts) if parts else np.zeros(0, np.int32)))
+    return out
+
+
+def _where(array: pa.Array) -> tuple:
+    """Where an array's data lives: equal for the very same dictionary (shared buffers), cheap to take."""
+    return (array.type, array.offset, len(array)) + tuple(None if b is None else (b.address, b.size) for b in array.buffers())
 
 
 def subset_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -130,4 +219,5 @@ def positions_in(haystack: IdCodes, needles: IdCodes) -> np.ndarray | None:
     return where[needles.codes]
 
 
-__all__ = ["IdCodes", "arrow_data", "attach", "codes_of", "positions_in", "subset_rows"]
+__all__ = ["IdCodes", "arrow_data", "attach", "attach_lazily", "codes_of", "positions_in", "shared_codes",
+           "subset_rows"]

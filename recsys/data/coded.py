@@ -10,6 +10,8 @@ the users table, offers by the interactions and the items table. The frames are 
 starts from integer codes instead of hashing every interaction's ids again.
 
 The codes cost 4 bytes a row per coded column; a column with a missing value is left uncoded.
+Files written with one dictionary per column (one row group, dictionary pages not capped) give
+their codes for free; others are hashed once, when training first needs the codes.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ from typing import Hashable, Mapping, Sequence, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.core import columns as C
-from recsys.core.codes import IdCodes, attach
+from recsys.core.codes import IdCodes, arrow_data, attach, attach_lazily, shared_codes
 
 K = TypeVar("K", bound=Hashable)
 
@@ -39,6 +40,12 @@ DATASET_CODES: dict[str, tuple[C.Table, ...]] = {
 def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]) -> dict[K, pd.DataFrame]:
     """Each Parquet file as a frame; the columns of ``shared`` (column -> tables) coded by one vocabulary.
 
+    When every file is one row group, its dictionaries are the codes (read as they are; a column
+    whose dictionary the writer gave up on is hashed by the reader). Otherwise each row group has
+    its own dictionary and merging them costs a hash of every row: the files are read as plain
+    text, as fast as before, and the codes are promised (:func:`recsys.core.codes.attach_lazily`),
+    made by one hash pass per column when training first needs them.
+
     >>> import tempfile, pandas as pd
     >>> from recsys.core.codes import codes_of
     >>> d = Path(tempfile.mkdtemp())
@@ -49,18 +56,20 @@ def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]
     >>> a.vocabulary is b.vocabulary, a.vocabulary.take(b.codes).to_pylist()
     (True, ['c', 'a'])
     """
+    files = {key: pq.ParquetFile(path) for key, path in paths.items()}
+    from_file = all(f.metadata.num_row_groups <= 1 for f in files.values())
     tables: dict[K, pa.Table] = {}
-    for key, path in paths.items():
-        schema = pq.read_schema(path)
+    for key, f in files.items():
+        schema = f.schema_arrow
         wanted = [col for col, keys in shared.items() if key in keys and col in schema.names
                   and _is_text(schema.field(col).type)]
-        tables[key] = pq.read_table(path, read_dictionary=wanted or None)
+        tables[key] = pq.read_table(paths[key], read_dictionary=wanted or None) if from_file else f.read()
     codes: dict[tuple[K, str], IdCodes] = {}
-    for col, keys in shared.items():
-        parts = [k for k in keys if k in tables and col in tables[k].column_names
-                 and pa.types.is_dictionary(tables[k].schema.field(col).type)]
-        if parts:
-            codes.update({(k, col): c for k, c in zip(parts, _shared_codes([tables[k].column(col) for k in parts]))
+    if from_file:
+        for col, keys in shared.items():
+            parts = [k for k in keys if k in tables and col in tables[k].column_names
+                     and pa.types.is_dictionary(tables[k].schema.field(col).type)]
+            codes.update({(k, col): c for k, c in zip(parts, shared_codes([tables[k].column(col) for k in parts]))
                           if c is not None})
     frames: dict[K, pd.DataFrame] = {}
     for key, table in tables.items():
@@ -72,46 +81,21 @@ def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]
         for (k, col), c in codes.items():
             if k == key:
                 attach(frame[col], c)
+    if not from_file:
+        promise_codes(frames, shared)
     return frames
+
+
+def promise_codes(frames: Mapping[K, pd.DataFrame], shared: Mapping[str, Sequence[K]]) -> None:
+    """Promise codes for the ``shared`` columns (column -> tables) of these frames, one vocabulary each."""
+    for col, keys in shared.items():
+        columns = [frames[k][col] for k in keys if k in frames and col in frames[k].columns]
+        if columns and all(arrow_data(c) is not None for c in columns):
+            attach_lazily(columns)
 
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
-def _shared_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
-    """One vocabulary for dictionary-encoded columns: only their dictionaries are hashed.
-
-    None for a column with a missing value (codes never are).
-    """
-    # The reader hands every chunk of a column the same dictionary: each distinct one is hashed once.
-    slot: dict[tuple, int] = {}
-    dictionaries: list[pa.Array] = []
-    for column in columns:
-        for chunk in column.chunks:
-            if _identity(chunk.dictionary) not in slot:
-                slot[_identity(chunk.dictionary)] = len(dictionaries)
-                dictionaries.append(chunk.dictionary.cast(pa.string()))
-    merged = pc.dictionary_encode(pa.concat_arrays(dictionaries) if dictionaries else pa.array([], pa.string()))
-    vocabulary = merged.dictionary
-    to_vocabulary = merged.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    starts = np.cumsum([0] + [len(d) for d in dictionaries])
-    out: list[IdCodes | None] = []
-    for column in columns:
-        if column.null_count:
-            out.append(None)
-            continue
-        parts = []
-        for chunk in column.chunks:
-            start = starts[slot[_identity(chunk.dictionary)]]
-            parts.append(to_vocabulary[start:start + len(chunk.dictionary)][chunk.indices.to_numpy(zero_copy_only=False)])
-        out.append(IdCodes(vocabulary, np.concatenate(parts) if parts else np.zeros(0, np.int32)))
-    return out
-
-
-def _identity(array: pa.Array) -> tuple:
-    """Where an array's data lives: equal for the very same dictionary (shared buffers), cheap to take."""
-    return (array.type, array.offset, len(array)) + tuple(None if b is None else (b.address, b.size) for b in array.buffers())
-
-
-__all__ = ["DATASET_CODES", "read_coded_tables"]
+__all__ = ["DATASET_CODES", "promise_codes", "read_coded_tables"]

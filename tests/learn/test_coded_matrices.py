@@ -25,14 +25,14 @@ from recsys.learn.interactions import IdIndex, build_interactions, interaction_w
 from tests.conftest import tiny_model_config
 
 
-def write_tables(shop, folder: Path, interactions: pd.DataFrame | None = None) -> dict[C.Table, Path]:
+def write_tables(shop, folder: Path, interactions: pd.DataFrame | None = None, **options) -> dict[C.Table, Path]:
     """The shop's tables as the workspace stores them (``to_parquet``, no index)."""
     frames = {C.Table.INTERACTIONS: shop.interactions if interactions is None else interactions,
               C.Table.USERS: shop.users, C.Table.ITEMS: shop.items}
     paths = {}
     for table, frame in frames.items():
         paths[table] = folder / f"{table.value}.parquet"
-        frame.to_parquet(paths[table], index=False)
+        frame.to_parquet(paths[table], index=False, **options)
     return paths
 
 
@@ -155,3 +155,47 @@ def test_loaded_dataset_carries_codes(small_workspace_template) -> None:
         pd.testing.assert_frame_equal(frame, pd.read_parquet(ws.table_path(data.info.id, table)))
     assert codes_of(data.interactions[C.USER_ID]).vocabulary is codes_of(data.users[C.USER_ID]).vocabulary
     assert codes_of(data.interactions[C.ITEM_ID]).vocabulary is codes_of(data.items[C.ITEM_ID]).vocabulary
+
+
+def test_appended_versions_load_with_codes_across_batches(tmp_path) -> None:
+    from recsys.workspace.ingest import append_files, import_files
+    from recsys.workspace.store import Workspace
+
+    header = "customer_id,offer_id,event_type,date\n"
+    (tmp_path / "orders.csv").write_text(header + "u1,o1,click,2026-01-01\nu2,o2,redeem,2026-01-02\n", encoding="utf-8")
+    (tmp_path / "day2.csv").write_text(header + "u3,o1,click,2026-01-03\nu1,o3,purchase,2026-01-04\n", encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    info, _ = import_files(ws, tmp_path / "orders.csv", name="shop")
+    append_files(ws, info.id, tmp_path / "day2.csv")
+    latest, first = ws.load_dataset(info.id), ws.load_dataset(info.id, version=0)
+    coded = codes_of(latest.interactions[C.USER_ID])
+    assert coded is not None and coded.vocabulary.take(coded.codes).to_pylist() == ["u1", "u2", "u3", "u1"]
+    assert codes_of(first.interactions[C.USER_ID]).vocabulary.take(codes_of(first.interactions[C.USER_ID]).codes).to_pylist() \
+        == ["u1", "u2"]
+    plain = latest.interactions.copy()
+    plain[C.USER_ID] = plain[C.USER_ID].astype(object).astype("str")  # other Arrow data: no codes
+    assert codes_of(plain[C.USER_ID]) is None
+    a, b = build_interactions(plain), build_interactions(latest.interactions)
+    assert same_matrix(a.matrix, b.matrix) and b.user_index.ids.tolist() == ["u1", "u2", "u3"]
+
+
+def test_files_of_many_row_groups_promise_codes_made_on_first_need(small_shop, small_shop_schemas, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    paths = write_tables(small_shop, tmp_path, row_group_size=500)  # a dictionary per row group
+    assert pq.ParquetFile(paths[C.Table.INTERACTIONS]).metadata.num_row_groups > 1
+    coded = read_coded_tables(paths, DATASET_CODES)
+    plain = {t: pd.read_parquet(p) for t, p in paths.items()}
+    for table in C.Table:
+        pd.testing.assert_frame_equal(coded[table], plain[table])
+    inter = coded[C.Table.INTERACTIONS]
+    user_codes = codes_of(inter[C.USER_ID])  # made now, for both tables at once
+    assert user_codes is not None and user_codes.vocabulary is codes_of(coded[C.Table.USERS][C.USER_ID]).vocabulary
+    assert user_codes.vocabulary.take(user_codes.codes).to_pylist() == inter[C.USER_ID].tolist()
+    user_schema, _ = small_shop_schemas
+    built = []
+    for frames in (plain, coded):
+        im = build_interactions(frames[C.Table.INTERACTIONS])
+        ub = FeatureBuilder(user_schema, C.USER_ID, FeatureConfig()).fit(frames[C.Table.USERS], im.user_index)
+        built.append((im.matrix, ub.transform(frames[C.Table.USERS], im.user_index.ids)))
+    assert same_matrix(built[0][0], built[1][0]) and same_matrix(built[0][1], built[1][1])
