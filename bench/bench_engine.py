@@ -7,10 +7,14 @@ Sections (``--only alloc,matrices,import``; all by default):
   budgets that bind on popular offers: the sample's shape (4,000 customers x 150 offers, 500
   coupons per offer, 1 per customer), 100k pairs (2,000 x 50, 100 per offer) and 5M pairs
   (50,000 x 100, 1,000 per offer). Time, total weight, the method used and the proven bound.
-* **matrices** - ``build_interactions`` + ``FeatureBuilder`` fit/transform for users and items
-  against ``lightfm.data.Dataset`` (``fit`` + ``build_interactions`` + ``build_*_features``), at
-  1M and 10M interactions (bench_train's shop; Dataset's Python inputs are prepared outside its
-  timer, in its favour).
+* **matrices** - from one stored dataset (bench_train's shop saved by ``Workspace.save_dataset``),
+  at 1M and 10M interactions: ``build_interactions`` + ``FeatureBuilder`` fit/transform for users
+  and items on the frames ``load_dataset`` gives (ids with their stored codes) against
+  ``lightfm.data.Dataset`` (``fit`` + ``build_interactions`` + ``build_*_features``) fed the same
+  frames as ``pandas.read_parquet`` reads them (its Python inputs prepared outside its timer, in its
+  favour); the build alone, and load + build (each side's own load). Also ours without codes. The
+  same tables stored two ways: as ``save_dataset`` writes them today, and with one dictionary per
+  column (the codes then come free with the file).
 * **import** - ``promolens import`` of a generated CSV against DuckDB's own
   ``COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`` of the same file, each in its own
   child process (after imports, opening the workspace and a 1,000-row warm-up import into it), time
@@ -116,29 +120,96 @@ def bench_alloc(repeat: int, exact_at_5m: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------- matrices
+def store_shop(n: int, folder: Path):
+    """bench_train's shop with n interactions (users = n / 10, 2,000 offers) stored as a workspace dataset."""
+    import bench_train as bt
+    from recsys.data.dataset import PreparedDataset
+    from recsys.data.validate import CleaningReport
+    from recsys.workspace.store import Workspace
+
+    interactions, users, items = bt.make_shop(n, n // 10, 2_000)
+    prepared = PreparedDataset(interactions, users, items, bt.USER_SCHEMA, bt.ITEM_SCHEMA, mapping={},
+                               report=CleaningReport(), warnings=[], sources=[], identifiers={}, fingerprint=f"bench-{n}")
+    ws = Workspace(folder)
+    return ws, ws.save_dataset(prepared, "bench").id
+
+
 def bench_matrices(sizes: list[int], repeat: int) -> None:
+    """Both sides start from the same stored dataset (the workspace's Parquet files).
+
+    ours = ``Workspace.load_dataset`` (catalogue lookup + the files with their ids' codes; also timed:
+    the files alone, ``read_coded_tables``) + ``build_interactions`` + ``FeatureBuilder`` fit /
+    transform for users and items (when the codes are only promised, the build's clock includes
+    making them); reference = ``pandas.read_parquet`` of the same files (what ``load_dataset`` did
+    before) + ``lightfm.data.Dataset`` (fit, build_interactions, build_user_features,
+    build_item_features), whose Python inputs (triples, feature lists) are made from the loaded
+    frames outside its timer, in its favour. Also timed: ours from the plain frames (no codes).
+    Two ways of storing the same tables: as ``save_dataset`` writes them today, and rewritten with
+    one dictionary per column (one row group, dictionary pages not capped), whose codes are free.
+    """
+    import pandas as pd
+
     import bench_train as bt
     from recsys.core import columns as C
+    from recsys.data.coded import DATASET_CODES, read_coded_tables
     from recsys.learn.config import FeatureConfig
     from recsys.learn.features import FeatureBuilder
 
-    print(f"\n== LightFM matrices (interactions + user and item features; median of {repeat}, interleaved; {load()})")
+    print(f"\n== LightFM matrices from a stored dataset (interactions + user and item features; median of {repeat}, "
+          f"interleaved; {load()})")
     for n in sizes:
-        interactions, users, items = bt.make_shop(n, n // 10, 2_000)
-        im, uf, itf = bt.ours_build(interactions, users, items)
-        ub = FeatureBuilder(bt.USER_SCHEMA, C.USER_ID, FeatureConfig()).fit(users, im.user_index)
-        ib = FeatureBuilder(bt.ITEM_SCHEMA, C.ITEM_ID, FeatureConfig()).fit(items, im.item_index)
-        inputs = bt.lightfm_inputs(interactions, users, items, ub, ib)
-        ours, lfm = [], []
-        for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits both sides
-            ours.append(once(lambda: bt.ours_build(interactions, users, items))[1:])
-            lfm.append(once(lambda: bt.lightfm_build(interactions, *inputs))[1:])
-        (t_ours, c_ours), (t_lfm, c_lfm) = np.median(ours, axis=0), np.median(lfm, axis=0)
-        print(f"{n:>11,} interactions, {n // 10:,} users: ours {t_ours:6.2f} s (CPU {c_ours:6.2f} s) | lightfm Dataset "
-              f"{t_lfm:6.2f} s (CPU {c_lfm:6.2f} s) | speed-up x{t_lfm / t_ours:.2f} wall, x{c_lfm / c_ours:.2f} CPU | "
-              f"nnz {im.matrix.nnz:,} ({load()})", flush=True)
-        del interactions, users, items, inputs, im, uf, itf
-        gc.collect()
+        with tempfile.TemporaryDirectory() as tmp:
+            ws, dataset_id = store_shop(n, Path(tmp) / "ws")
+            files = [ws.table_path(dataset_id, t) for t in C.Table]
+            paths = {t: ws.table_path(dataset_id, t) for t in C.Table}
+            plain = [pd.read_parquet(f) for f in files]
+            im, _, _ = bt.ours_build(*plain)
+            ub = FeatureBuilder(bt.USER_SCHEMA, C.USER_ID, FeatureConfig()).fit(plain[1], im.user_index)
+            ib = FeatureBuilder(bt.ITEM_SCHEMA, C.ITEM_ID, FeatureConfig()).fit(plain[2], im.item_index)
+            inputs = bt.lightfm_inputs(*plain, ub, ib)
+            print(f"{n:>11,} interactions, {n // 10:,} users, nnz {im.matrix.nnz:,}", flush=True)
+            del ub, ib
+            for layout in ("as save_dataset writes today", "one dictionary per column"):
+                if layout != "as save_dataset writes today":
+                    for frame, f in zip(plain, files):
+                        frame.to_parquet(f, index=False, dictionary_pagesize_limit=2 ** 30, row_group_size=2 ** 30)
+                row_groups = [pq_row_groups(f) for f in files]
+                runs = {
+                    "load coded": lambda: ws.load_dataset(dataset_id),
+                    "read coded": lambda: read_coded_tables(paths, DATASET_CODES),
+                    "load plain": lambda: [pd.read_parquet(f) for f in files],
+                }
+                keys = ("load coded", "read coded", "load plain", "ours", "ours, no codes", "lightfm")
+                results, times = {}, {key: [] for key in keys}
+                for _ in range(repeat):  # interleaved, so a burst of load on the shared machine hits every side
+                    for key, fn in runs.items():
+                        results[key], wall, cpu = once(fn)
+                        times[key].append((wall, cpu))
+                    ds, frames = results["load coded"], results["load plain"]
+                    times["ours"].append(once(lambda: bt.ours_build(ds.interactions, ds.users, ds.items))[1:])
+                    times["ours, no codes"].append(once(lambda: bt.ours_build(*frames))[1:])
+                    times["lightfm"].append(once(lambda: bt.lightfm_build(frames[0], *inputs))[1:])
+                    del ds, frames
+                    results.clear()
+                med = {key: np.median(v, axis=0) for key, v in times.items()}
+                print(f"  stored {layout} (row groups per table {row_groups}; {load()})")
+                for key in keys:
+                    print(f"    {key:>15}: {med[key][0]:7.2f} s wall, {med[key][1]:7.2f} s CPU")
+                for label, ours, ref in (("build only", med["ours"], med["lightfm"]),
+                                         ("build, ours without codes", med["ours, no codes"], med["lightfm"]),
+                                         ("load_dataset + build", med["load coded"] + med["ours"], med["load plain"] + med["lightfm"]),
+                                         ("files read + build", med["read coded"] + med["ours"], med["load plain"] + med["lightfm"])):
+                    print(f"    speed-up vs lightfm Dataset, {label}: x{ref[0] / ours[0]:.2f} wall, x{ref[1] / ours[1]:.2f} CPU")
+                print(f"    with codes / plain read_parquet: load_dataset x{med['load coded'][1] / med['load plain'][1]:.2f} CPU, "
+                      f"the files alone x{med['read coded'][1] / med['load plain'][1]:.2f} CPU", flush=True)
+            del ws, plain, inputs, im
+            gc.collect()
+
+
+def pq_row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
 
 
 # --------------------------------------------------------------------------------------- import

@@ -21,10 +21,12 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.codes import codes_of, positions_in
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.learn.config import FeatureConfig
 from recsys.learn.encoders import Encoder, FeatureIndex, make_encoder
@@ -93,7 +95,8 @@ class FeatureBuilder:
         if columns:
             assert table is not None
             rows = self._check_table(table)
-            train_rows = table.iloc[np.flatnonzero(warm_ids.positions(rows) >= 0)]
+            warm = warm_ids.positions(rows)
+            train_rows = table if (warm >= 0).all() else table.iloc[np.flatnonzero(warm >= 0)]
             ref = None if self.reference_time is None else pd.Timestamp(self.reference_time)
             kinds = self.schema.kinds() if self.schema else {}
             for col in columns:  # a loop over columns, not rows
@@ -139,7 +142,12 @@ class FeatureBuilder:
         ids = self.identity_index_.ids
         n = len(ids)
         src = self.identity_source
-        names = (src + " (" + pd.Series(ids, dtype=object).astype(str) + ")").to_numpy(object) if n else np.zeros(0, object)
+        names = np.zeros(0, object)
+        if n:  # "source (id)" joined by Arrow, in C
+            coded = self.identity_index_.codes
+            text = coded.vocabulary.take(pa.array(coded.codes)) if coded is not None else \
+                pa.array(pd.Series(ids, dtype=object).astype(str).to_numpy(object), type=pa.string())
+            names = np.asarray(pc.binary_join_element_wise(src + " (", text, ")", "").to_numpy(zero_copy_only=False), dtype=object)
         return FeatureIndex(names, np.full(n, src, dtype=object), ids.astype(object), np.full(n, IDENTITY_KIND, dtype=object))
 
     def _feature_columns(self, table: pd.DataFrame | None, cfg: FeatureConfig) -> list[str]:
@@ -154,10 +162,13 @@ class FeatureBuilder:
             )
         return [c for c in cols if c != self.key]
 
-    def _check_table(self, table: pd.DataFrame) -> pd.Index:
-        """The table's ids as a unique index (its hash table is built once and reused)."""
+    def _check_table(self, table: pd.DataFrame) -> pd.Index | pd.Series:
+        """The table's ids, checked unique: the coded column itself, else a text index."""
         if self.key not in table.columns:
             raise ValueError(f"the table needs a {self.key!r} column; found {list(table.columns)}")
+        coded = codes_of(table[self.key])
+        if coded is not None and coded.is_unique():
+            return table[self.key]
         ids = pd.Index(table[self.key]).astype(str)
         arrow = arrow_strings(ids)  # Arrow's hash table is several times faster than pandas' on text
         unique = ids.is_unique if arrow is None else pc.count_distinct(arrow, mode="all").as_py() == len(arrow)
@@ -166,33 +177,46 @@ class FeatureBuilder:
             raise ValueError(f"column {self.key!r} has duplicated ids, e.g. {dup}: keep one row per id")
         return ids
 
-    def transform(self, table: pd.DataFrame | None, ids: Iterable[Any]) -> sp.csr_matrix:
-        """Feature matrix with one row per id of ``ids`` (in that order).
+    def transform(self, table: pd.DataFrame | None, ids: Iterable[Any] | IdIndex) -> sp.csr_matrix:
+        """Feature matrix with one row per id of ``ids`` (in that order; an :class:`IdIndex` is looked up
+        by its codes when it and the table's ids are coded alike).
 
         Ids without a table row get only their identity feature (if any); ids not seen in
         training get no identity feature, so they are described by their features alone.
         """
         self._check_fitted()
+        given = ids if isinstance(ids, IdIndex) else None  # an index: its ids, looked up by code when it has them
+        if given is not None:
+            ids = given.ids
         same_ids = ids is self.identity_index_.ids  # the usual call: rows = the fitted ids, no lookup needed
         ids = pd.Series(list(ids) if not isinstance(ids, (pd.Series, np.ndarray, pd.Index)) else ids, dtype=object)
-        if not same_ids:
+        if not same_ids and given is None:
             ids = ids.astype(str)
         n = len(ids)
         blocks_r, blocks_c, blocks_d = [], [], []
         offset = 0
         n_id = len(self.identity_index_)
         if n_id:
-            pos = np.arange(n_id, dtype=np.int64) if same_ids else self.identity_index_.positions(ids)
+            pos = np.arange(n_id, dtype=np.int64) if same_ids else \
+                self.identity_index_.lookup(given) if given is not None else self.identity_index_.positions(ids)
             r = np.flatnonzero(pos >= 0)
             blocks_r.append(r)
             blocks_c.append(pos[r])
             blocks_d.append(np.ones(len(r)))
         offset += n_id
         if self.encoders_ and table is not None:
-            looked_up = self.identity_index_.index if same_ids else ids
-            row_of = IdIndex.from_unique(self._check_table(table)).positions(looked_up)
+            table_ids = self._check_table(table)
+            looked_up = self.identity_index_.index if same_ids else given.index if given is not None else ids
+            row_of = None
+            table_codes = codes_of(table_ids)
+            id_codes = self.identity_index_.codes if same_ids else given.codes if given is not None else None
+            if table_codes is not None and id_codes is not None:  # both coded: integer arithmetic only
+                row_of = positions_in(table_codes, id_codes)
+            if row_of is None:
+                row_of = IdIndex.from_unique(pd.Index(table_ids)).positions(looked_up)
             have = np.flatnonzero(row_of >= 0)
-            sub = table.iloc[row_of[have]].reset_index(drop=True)
+            in_order = len(have) == len(table) and bool((row_of[have] == np.arange(len(table))).all())
+            sub = table.reset_index(drop=True) if in_order else table.iloc[row_of[have]].reset_index(drop=True)
             for enc, size in zip(self.encoders_, self.sizes_):
                 if enc.column not in sub.columns:  # rows given at scoring time may lack a column
                     offset += size

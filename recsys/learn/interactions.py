@@ -5,7 +5,9 @@ changeable; or the imported ``weight`` column on request), times an optional tim
 ``0.5 ** (age_days / half_life_days)``. Duplicates of a user-item pair are aggregated by
 **summing** their weights; pairs whose sum is > 0 are the positives. See
 :func:`interaction_weights`, :func:`build_interactions` and :func:`relevant_pairs`. Everything is
-vectorised over whole columns (Arrow dictionary encoding, numpy, scipy.sparse).
+vectorised over whole columns (Arrow dictionary encoding, numpy, scipy.sparse). Columns loaded
+from a stored dataset carry integer codes (:mod:`recsys.core.codes`): then only their distinct
+ids are sorted and looked up, and every row is handled as an integer; the result is the same.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "x", "y"], "event": ["view", "redeem", "impression"]})
@@ -28,6 +30,7 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.codes import IdCodes, codes_of, positions_in
 from recsys.learn.config import InteractionConfig
 
 _DAY = np.timedelta64(1, "D")
@@ -49,13 +52,22 @@ class IdIndex:
             raise ValueError(f"IdIndex ids must be unique; duplicated: {dup}")
         self.ids = arr
         self._arrow: pa.Array | None = None
+        #: Each position's code in a vocabulary (when the ids came from coded columns), else None.
+        self.codes: IdCodes | None = None
 
     @classmethod
-    def from_unique(cls, index: pd.Index) -> "IdIndex":
+    def from_unique(cls, index: pd.Index, codes: IdCodes | None = None) -> "IdIndex":
         """Wrap an index already known to be unique strings (no copy, no re-check)."""
         obj = cls.__new__(cls)
-        obj._index, obj.ids, obj._arrow = index, np.asarray(index, dtype=object), None
+        obj._index, obj.ids, obj._arrow, obj.codes = index, np.asarray(index, dtype=object), None, codes
         return obj
+
+    @classmethod
+    def from_codes(cls, vocabulary: pa.Array, positions: np.ndarray) -> "IdIndex":
+        """The ids ``vocabulary[positions]`` (distinct), in that order, remembering their codes."""
+        positions = np.asarray(positions, dtype=np.int32)
+        ids = vocabulary.take(pa.array(positions)).to_numpy(zero_copy_only=False) if len(positions) else np.zeros(0, object)
+        return cls.from_unique(pd.Index(np.asarray(ids, dtype=object), dtype=object), IdCodes(vocabulary, positions))
 
     @classmethod
     def from_values(cls, values: Iterable[Any]) -> "IdIndex":
@@ -74,9 +86,15 @@ class IdIndex:
     def positions(self, values: Iterable[Any]) -> np.ndarray:
         """Integer position of each value, -1 where the id is unknown (or missing).
 
-        Text ids are looked up by Arrow's hash table (several times faster than pandas' on millions
-        of ids); other values are factorized once and only the distinct ones looked up.
+        Coded values (:mod:`recsys.core.codes`) are matched by integer arithmetic when this index
+        has codes in the same vocabulary, else only their distinct ids are looked up. Text ids are
+        looked up by Arrow's hash table (several times faster than pandas' on millions of ids);
+        other values are factorized once and only the distinct ones looked up.
         """
+        coded = codes_of(values)
+        if coded is not None:
+            found = positions_in(self.codes, coded) if self.codes is not None else None
+            return found if found is not None else self.positions(coded.vocabulary)[coded.codes]
         arrow = arrow_strings(values)
         if arrow is not None:
             if self._arrow is None:
@@ -89,8 +107,30 @@ class IdIndex:
         mapped = self._index.get_indexer(pd.Index(pd.Index(uniques).astype(str), dtype=object))
         return np.where(codes >= 0, mapped[np.maximum(codes, 0)], -1).astype(np.int64)
 
+    def head(self, n: int) -> "IdIndex":
+        """The first ``n`` ids (unique already: no re-check), with their codes."""
+        codes = None if self.codes is None else IdCodes(self.codes.vocabulary, self.codes.codes[:n])
+        return IdIndex.from_unique(self._index[:n], codes)
+
+    def lookup(self, other: "IdIndex") -> np.ndarray:
+        """Position here of each id of ``other`` (-1: unknown); integer arithmetic when both are coded alike."""
+        if self.codes is not None and other.codes is not None:
+            found = positions_in(self.codes, other.codes)
+            if found is not None:
+                return found
+        return self.positions(other.index)
+
     def extend(self, values: Iterable[Any]) -> "IdIndex":
         """A new index: these ids followed by the values not yet present (in sorted order)."""
+        coded = codes_of(values)
+        if coded is not None and self.codes is not None and coded.vocabulary is self.codes.vocabulary:
+            known = np.zeros(len(coded.vocabulary), dtype=bool)
+            known[self.codes.codes] = True
+            extra = coded.present()
+            extra = sorted_codes(coded.vocabulary, extra[~known[extra]])
+            added = IdIndex.from_codes(coded.vocabulary, extra)
+            return IdIndex.from_unique(pd.Index(np.concatenate([self.ids, added.ids]), dtype=object),
+                                       IdCodes(coded.vocabulary, np.concatenate([self.codes.codes, added.codes.codes])))
         extra = IdIndex.from_values(values).ids
         extra = extra[self._index.get_indexer(pd.Index(extra, dtype=object)) < 0]
         return IdIndex(np.concatenate([self.ids, extra]))
@@ -108,8 +148,18 @@ def as_series(values: Iterable[Any]) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
+def sorted_codes(vocabulary: pa.Array, positions: np.ndarray) -> np.ndarray:
+    """``positions`` (into ``vocabulary``) ordered by their ids, as Arrow sorts text (by code point)."""
+    positions = np.asarray(positions, dtype=np.int32)
+    if len(positions) < 2:
+        return positions
+    return positions[pc.array_sort_indices(vocabulary.take(pa.array(positions))).to_numpy()]
+
+
 def arrow_strings(values: Any) -> pa.Array | None:
     """The values as one Arrow string array when they are all text (or missing), else None."""
+    if isinstance(values, pa.Array):
+        return values.cast(pa.string()) if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) else None
     if isinstance(values, (pd.Series, pd.Index)):
         dtype = values.dtype
         if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or \
@@ -131,6 +181,12 @@ def _index_and_positions(values: pd.Series, index: IdIndex | None) -> tuple[IdIn
     """The given index (or the sorted unique values) and each value's position, in one pass."""
     if index is not None:
         return index, index.positions(values)
+    coded = codes_of(values)
+    if coded is not None:  # sort only the distinct ids present; every row is an integer lookup
+        order = sorted_codes(coded.vocabulary, coded.present())
+        rank = np.full(len(coded.vocabulary), -1, dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        return IdIndex.from_codes(coded.vocabulary, order), rank[coded.codes]
     codes, uniques = factorize(values, sort=True)
     if codes.min(initial=0) < 0:
         raise ValueError(f"column {values.name!r} has missing ids in rows {np.flatnonzero(codes < 0)[:5].tolist()}")
@@ -158,11 +214,15 @@ def interaction_weights(
     config.validate()
     n = len(interactions)
     if C.EVENT in interactions.columns:
-        events = interactions[C.EVENT].astype("category")
         lut = config.weights()
-        cats = pd.Series(events.cat.categories.astype(str), dtype=object).str.strip().str.lower()
+        coded = codes_of(interactions[C.EVENT])
+        if coded is not None:  # the distinct events of a stored dataset, without hashing every row
+            categories, codes = pd.Index(coded.vocabulary.to_numpy(zero_copy_only=False), dtype=object), coded.codes
+        else:
+            events = interactions[C.EVENT].astype("category")
+            categories, codes = events.cat.categories, events.cat.codes.to_numpy()
+        cats = pd.Series(categories.astype(str), dtype=object).str.strip().str.lower()
         cat_w = cats.map(lut).fillna(config.unknown_event_weight).to_numpy(np.float64)
-        codes = events.cat.codes.to_numpy()
         missing_w = lut.get(C.INTERACTION, config.unknown_event_weight)
         w = np.where(codes >= 0, cat_w[np.maximum(codes, 0)] if len(cat_w) else 0.0, missing_w)
     else:
@@ -265,5 +325,5 @@ def relevant_pairs(
 
 __all__ = [
     "IdIndex", "InteractionMatrix", "arrow_strings", "as_series", "build_interactions", "interaction_weights", "latest_timestamp",
-    "relevant_pairs",
+    "relevant_pairs", "sorted_codes",
 ]

@@ -148,12 +148,12 @@ class HybridRecommender(BaseRecommender):
         self.config_, self.features_config_, self.interactions_config_ = cfg, fcfg, icfg
 
         im = self._fit_universe(interactions, users, items, icfg, reference_time)
-        warm_users = IdIndex(self.user_index_.ids[: self.n_warm_users_])
-        warm_items = IdIndex(self.item_index_.ids[: self.n_warm_items_])
+        warm_users = self.user_index_.head(self.n_warm_users_)
+        warm_items = self.item_index_.head(self.n_warm_items_)
         self.user_builder_ = FeatureBuilder(user_schema, C.USER_ID, fcfg, self.reference_time_).fit(users, warm_users)
         self.item_builder_ = FeatureBuilder(item_schema, C.ITEM_ID, fcfg, self.reference_time_).fit(items, warm_items)
-        self.user_features_ = self.user_builder_.transform(users, self.user_index_.ids)
-        self.item_features_ = self.item_builder_.transform(items, self.item_index_.ids)
+        self.user_features_ = self.user_builder_.transform(users, self.user_index_)
+        self.item_features_ = self.item_builder_.transform(items, self.item_index_)
 
         train, weights = training_data(im.matrix, cfg.loss)
         lfm = new_lightfm(cfg)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.codes import subset_rows
 from recsys.learn.config import InteractionConfig
 from recsys.learn.interactions import interaction_weights, latest_timestamp, relevant_pairs
 from recsys.learn.response import OFFER_END, OFFER_START, live_mask
@@ -111,7 +112,7 @@ def rebuild_split(
             f"the stored split flags {len(is_test):,} rows but the interactions have {len(interactions):,}: "
             "they are not the data the run was trained on"
         )
-    train, test = interactions[~is_test], interactions[is_test]
+    train, test = subset_rows(interactions, ~is_test), subset_rows(interactions, is_test)
     split = Split(train, test, {"train_rows": int(len(train)), "test_rows": int(len(test))}, is_test)
     return _protocol(split, split_config, interaction_config, early_stopping=False, items=items)
 

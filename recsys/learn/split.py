@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.codes import subset_rows
 from recsys.core.config import ConfigBase
 from recsys.core.errors import ConfigError
 
@@ -131,7 +132,7 @@ def split_interactions(
         is_test = _random_pairs(interactions, config.test_share, config.seed)
     else:
         is_test, extra = _cold_items(interactions, config.test_share, config.seed)
-    train, test = interactions[~is_test], interactions[is_test]
+    train, test = subset_rows(interactions, ~is_test), subset_rows(interactions, is_test)
     if train.empty or test.empty:
         side = "train" if train.empty else "test"
         raise ValueError(

@@ -50,6 +50,7 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.jsonio import dumps
+from recsys.data.coded import DATASET_CODES, promise_codes, read_coded_tables
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
 from recsys.workspace.catalog import bump_version, columns_of, mirror, schema_columns
@@ -383,17 +384,20 @@ class Workspace:
         """
         info = self.dataset(dataset_id)
         version = self._check_version(info, version)
-        tables = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
+        # ids with integer codes (from the files' dictionaries, or made once when training needs them)
+        tables = read_coded_tables({t: self.table_path(dataset_id, t) for t in C.Table}, DATASET_CODES)
         if version == 0:
             info = _info_at(info, None, tables)
             return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
         batches = self._batches(dataset_id, 1, version)
-        return Dataset(
-            _info_at(info, batches[-1][0], tables),
-            _concat([tables[C.Table.INTERACTIONS]] + [b[1][C.Table.INTERACTIONS] for b in batches]),
-            merge_facts([tables[C.Table.USERS]] + [b[1][C.Table.USERS] for b in batches], C.USER_ID),
-            merge_facts([tables[C.Table.ITEMS]] + [b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
-        )
+        frames = {
+            C.Table.INTERACTIONS: _concat([tables[C.Table.INTERACTIONS]] + [b[1][C.Table.INTERACTIONS] for b in batches]),
+            C.Table.USERS: merge_facts([tables[C.Table.USERS]] + [b[1][C.Table.USERS] for b in batches], C.USER_ID),
+            C.Table.ITEMS: merge_facts([tables[C.Table.ITEMS]] + [b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
+        }
+        promise_codes(frames, DATASET_CODES)
+        return Dataset(_info_at(info, batches[-1][0], tables), frames[C.Table.INTERACTIONS], frames[C.Table.USERS],
+                       frames[C.Table.ITEMS])
 
     def load_appended(self, dataset_id: str, since_version: int, until_version: int | None = None) -> Dataset:
         """Only what appends ``since_version + 1`` .. ``until_version`` (None: the latest) added.
