@@ -116,8 +116,7 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and its descendants (from /proc; 0 once it is gone)."""
+def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -125,10 +124,37 @@ def rss_bytes(pid: int) -> int:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo.extend(children.get(p, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants (from /proc)."""
+    ticks = 0
+    for p in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent busy so far (all processes: server, browsers, others)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its descendants (from /proc; 0 once it is gone)."""
+    total = 0
+    for p in _descendants(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -160,6 +186,9 @@ class LoadResult:
     one_offs_done: float = 0.0
     isolation: dict[str, bool] = field(default_factory=dict)
     wall: float = 0.0
+    #: CPU seconds over the run: the server (process and children) and the whole machine (every core busy).
+    server_cpu: float = 0.0
+    machine_cpu: float = 0.0
 
     def browse_views(self) -> list[PageView]:
         return [v for v in self.views if v.kind in ("customer", "explanation")]
@@ -192,6 +221,12 @@ class LoadResult:
             "page_slowest_quiet_s": max((v.seconds for v in views if not v.while_training), default=0.0),
             **self.by_kind(),
             "wall_s": self.wall,
+            # Where the machine's CPU went: the server's part, the rest being the browsers (every session's
+            # Chromium renders its charts on the same two cores) and any other job.
+            "server_cpu_s": self.server_cpu,
+            "machine_busy_cpu_s": self.machine_cpu,
+            "server_share_of_busy_cpu": self.server_cpu / self.machine_cpu if self.machine_cpu else 0.0,
+            "server_cpu_s_per_page_view": self.server_cpu / len(views) if views else 0.0,
         }
 
     def by_kind(self) -> dict[str, float]:
@@ -408,6 +443,7 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
         )
         clock.start = time.monotonic()
         result.samples.clear()
+        cpu_start, machine_start = cpu_seconds(server_pid), machine_busy_seconds()
         warms = [asyncio.Event() for _ in range(browsers)]
         starts = [asyncio.Event() for _ in range(browsers)]
 
@@ -445,6 +481,8 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
             raise
         lasts = done[2:]
         result.wall = clock.now()
+        result.server_cpu = cpu_seconds(server_pid) - cpu_start
+        result.machine_cpu = machine_busy_seconds() - machine_start
         clock.finished = True
         await sampler
 
