@@ -46,23 +46,62 @@ def bootstrap_group_means(
         ``(n_boot, n_groups)``; ``nan`` for empty groups.
     """
     values = np.asarray(values, dtype=np.float64)
+    return bootstrap_group_means_columns(values[:, None], codes, n_groups, n_boot, seed)[0]
+
+
+def bootstrap_group_means_columns(
+    values: np.ndarray, codes: np.ndarray, n_groups: int, n_boot: int = 200, seed: int = 0,
+) -> np.ndarray:
+    """:func:`bootstrap_group_means` of every column of ``values`` (``(customers, m)``) on the same draws.
+
+    The resampled customers depend only on ``codes``, ``n_boot`` and ``seed``, so several metrics of
+    the same customers share one set of draws: ``out[j]`` equals
+    ``bootstrap_group_means(values[:, j], codes, n_groups, n_boot, seed)`` bit for bit.
+
+    Returns
+    -------
+    np.ndarray
+        ``(m, n_boot, n_groups)``; ``nan`` for empty groups.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[:, None] if values.ndim == 1 else values
     codes = np.asarray(codes, dtype=np.int64)
     order = np.argsort(codes, kind="stable")
     v, c = values[order], codes[order]
     sizes = np.bincount(c, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rng = np.random.default_rng(seed)
-    out = np.full((n_boot, n_groups), np.nan)
+    out = np.full((v.shape[1], n_boot, n_groups), np.nan)
     if len(v) == 0:
         return out
     block = max(1, (1 << 22) // len(v))
     denom = np.where(sizes > 0, sizes, np.nan)
+    columns = [np.ascontiguousarray(v[:, j]) for j in range(v.shape[1])]
     for b0 in range(0, n_boot, block):  # blocks of draws, each fully vectorised
         nb = min(block, n_boot - b0)
-        draw = starts[c] + np.floor(rng.random((nb, len(v))) * sizes[c]).astype(np.int64)
+        draw = (starts[c] + np.floor(rng.random((nb, len(v))) * sizes[c]).astype(np.int64)).ravel()
         flat = (np.arange(nb)[:, None] * n_groups + c[None, :]).ravel()
-        sums = np.bincount(flat, weights=v[draw].ravel(), minlength=nb * n_groups).reshape(nb, n_groups)
-        out[b0:b0 + nb] = sums / denom
+        for j, column in enumerate(columns):  # a handful of metrics
+            sums = np.bincount(flat, weights=column[draw], minlength=nb * n_groups).reshape(nb, n_groups)
+            out[j, b0:b0 + nb] = sums / denom
+    return out
+
+
+def _shared_bootstrap(
+    values: dict[str, np.ndarray], codes: np.ndarray, n_groups: int, n_boot: int, seed: int,
+) -> dict[str, np.ndarray]:
+    """``bootstrap_group_means(v[ok], codes[ok], ...)`` of each metric (``ok``: its finite values), with
+    one set of draws per distinct ``ok`` (usually one for all metrics)."""
+    by_mask: dict[bytes, list[str]] = {}
+    masks = {name: np.isfinite(v) for name, v in values.items()}
+    for name, ok in masks.items():
+        by_mask.setdefault(np.packbits(ok).tobytes() + len(ok).to_bytes(8, "little"), []).append(name)
+    out: dict[str, np.ndarray] = {}
+    for group in by_mask.values():
+        ok = masks[group[0]]
+        stacked = np.column_stack([values[name][ok] for name in group])
+        for name, boot in zip(group, bootstrap_group_means_columns(stacked, codes[ok], n_groups, n_boot, seed)):
+            out[name] = boot
     return out
 
 
@@ -118,13 +157,15 @@ def group_table(
     codes, group_index = _codes(label, levels)
     tail = (1 - confidence) / 2
     rows = []
+    values = {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
+    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
     for name in names:  # a handful of metrics
-        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+        v = values[name]
         ok = np.isfinite(v)
         n = np.bincount(codes[ok], minlength=len(group_index))
         sums = np.bincount(codes[ok], weights=v[ok], minlength=len(group_index))
         means = np.divide(sums, n, out=np.full(len(n), np.nan), where=n > 0)
-        boot = bootstrap_group_means(v[ok], codes[ok], len(group_index), n_boot, seed)
+        boot = boots[name]
         low, high = _col_quantile(boot, tail, n), _col_quantile(boot, 1 - tail, n)
         rows.append(pd.DataFrame({"metric": name, GROUP_COLUMN: group_index.to_numpy(object), "customers": n,
                                   "mean": means, "ci_low": low, "ci_high": high}))
@@ -164,8 +205,10 @@ def group_gaps(
     codes, group_index = _codes(label_users(frame.index, groups), None)
     tail = (1 - confidence) / 2
     rows = []
+    values = {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
+    boots: dict[str, np.ndarray] | None = None
     for name in names:
-        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+        v = values[name]
         ok = np.isfinite(v)
         n = np.bincount(codes[ok], minlength=len(group_index))
         means = np.divide(np.bincount(codes[ok], weights=v[ok], minlength=len(group_index)), n,
@@ -179,7 +222,9 @@ def group_gaps(
             continue
         best = judged[np.argmax(means[judged])]
         worst = judged[np.argmin(means[judged])]
-        boot = bootstrap_group_means(v[ok], codes[ok], len(group_index), n_boot, seed)
+        if boots is None:  # only when some metric has two groups to compare
+            boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+        boot = boots[name]
         gaps = boot[:, best] - boot[:, worst]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = boot[:, worst] / boot[:, best]
@@ -299,4 +344,4 @@ def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "group_table", "group_gaps", "offer_rates"]
+__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "bootstrap_group_means_columns", "group_table", "group_gaps", "offer_rates"]
