@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.arrays import factorize
 from recsys.metrics.base import GROUP_COLUMN, check_frame, label_users, top_k
 
 #: The four-fifths rule: a group offered less than this share of the best group's rate is flagged.
@@ -288,13 +289,10 @@ def offer_rates(
         names the most-offered group. Empty groups (from ``levels``) have ``nan`` rates.
     """
     top = top_k(reco, k) if k is not None else check_frame(reco, "reco", (C.USER_ID, C.ITEM_ID))
-    r_users = top[C.USER_ID].astype(str).to_numpy(object)
-    r_items = top[C.ITEM_ID].astype(str).to_numpy(object)
-    pop = pd.Index(pd.unique(r_users) if population is None else pd.unique(pd.Series(list(population), dtype=object).astype(str)), dtype=object)
-    u = pop.get_indexer(r_users)
+    pop, u, item_codes, item_ids = _rows_by_customer(top, population)
     inside = u >= 0
-    u, r_items = u[inside], r_items[inside]
-    fav = pd.Index(pd.unique(pd.Series(list(favourable), dtype=object).astype(str)), dtype=object).get_indexer(r_items) >= 0
+    u, item_codes = u[inside], item_codes[inside]
+    fav = (pd.Index(_as_text(favourable), dtype=object).get_indexer(item_ids) >= 0)[item_codes]
     m = np.bincount(u, minlength=len(pop))
     f = np.bincount(u, weights=fav, minlength=len(pop))
     share = np.divide(f, m, out=np.zeros(len(pop)), where=m > 0)
@@ -307,7 +305,7 @@ def offer_rates(
     if item_values is not None:
         lookup = pd.Series(pd.to_numeric(item_values, errors="coerce").to_numpy(np.float64),
                            index=pd.Index(item_values.index.astype(str), dtype=object))
-        v = lookup[~lookup.index.duplicated()].reindex(r_items).to_numpy(np.float64)
+        v = lookup[~lookup.index.duplicated()].reindex(item_ids).to_numpy(np.float64)[item_codes]
         ok = np.isfinite(v)
         cnt = np.bincount(codes[u[ok]], minlength=G)
         value = np.divide(np.bincount(codes[u[ok]], weights=v[ok], minlength=G), cnt, out=np.full(G, np.nan), where=cnt > 0)
@@ -335,6 +333,31 @@ def offer_rates(
     table = table.sort_values(["ratio", GROUP_COLUMN], kind="stable", na_position="last").reset_index(drop=True)
     table.attrs.update({"best": group_index[best] if best >= 0 else None, "threshold": threshold, "k": k})
     return table
+
+
+def _rows_by_customer(top: pd.DataFrame, population: Iterable[Any] | None) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """The population (``population`` as text, else the listed customers in order of first appearance),
+    each row's position in it (-1: outside), and each row's offer as a code into distinct offer ids.
+
+    Rows are read as integer codes of their distinct ids (one Arrow pass per column), so only the
+    distinct ids are looked up as text; with a missing id the rows are read as text, one by one, as
+    before, so a missing id is matched exactly as it was.
+    """
+    user_codes, user_ids = factorize(top[C.USER_ID].astype(str))
+    item_codes, item_ids = factorize(top[C.ITEM_ID].astype(str))
+    if (user_codes < 0).any() or (item_codes < 0).any():
+        r_users = top[C.USER_ID].astype(str).to_numpy(object)
+        r_items = top[C.ITEM_ID].astype(str).to_numpy(object)
+        pop = pd.Index(pd.unique(r_users) if population is None else _as_text(population), dtype=object)
+        return pop, pop.get_indexer(r_users), np.arange(len(r_items)), r_items
+    if population is None:  # the distinct listed customers in order of first appearance, as pd.unique gives them
+        return pd.Index(user_ids, dtype=object), user_codes, item_codes, item_ids.to_numpy(object)
+    pop = pd.Index(_as_text(population), dtype=object)
+    return pop, pop.get_indexer(user_ids)[user_codes], item_codes, item_ids.to_numpy(object)
+
+
+def _as_text(ids: Iterable[Any]) -> np.ndarray:
+    return pd.unique(pd.Series(list(ids), dtype=object).astype(str))
 
 
 def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
