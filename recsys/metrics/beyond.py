@@ -61,9 +61,11 @@ def _item_group_codes(items: np.ndarray, item_groups: pd.Series) -> tuple[np.nda
     lookup = pd.Series(item_groups.astype("string").fillna(MISSING).astype(object).to_numpy(object),
                        index=pd.Index(item_groups.index.astype(str), dtype=object))
     lookup = lookup[~lookup.index.duplicated()]
-    labels = lookup.reindex(items).fillna(UNKNOWN_ITEM).to_numpy(object)
+    # each distinct offer is looked up once (lists repeat a few hundred offers over many rows)
+    rows, distinct = pd.factorize(np.asarray(items, dtype=object), use_na_sentinel=False)
+    labels = lookup.reindex(distinct).fillna(UNKNOWN_ITEM).to_numpy(object)
     codes, groups = pd.factorize(labels, sort=True)
-    return codes.astype(np.int64), pd.Index(groups, dtype=object)
+    return codes.astype(np.int64)[rows], pd.Index(groups, dtype=object)
 
 
 class EmbeddingDiversity(IntraListDiversity):
@@ -323,10 +325,10 @@ def offer_group_table(
     codes, groups = _item_group_codes(universe.to_numpy(object), item_groups)
     item_code = pd.Series(codes, index=universe)
     G = len(groups)
-    slots = np.bincount(item_code.reindex(items).to_numpy(np.int64), minlength=G) if len(items) else np.zeros(G, np.int64)
+    rows, shown_items = pd.factorize(items, use_na_sentinel=False)  # the distinct shown offers
+    slots = np.bincount(item_code.reindex(shown_items).to_numpy(np.int64)[rows], minlength=G) if len(items) else np.zeros(G, np.int64)
     in_cat = universe.isin(cat)
     n_cat = np.bincount(codes[in_cat], minlength=G)
-    shown_items = pd.unique(items)
     shown = np.bincount(item_code.reindex(pd.Index(shown_items, dtype=object)).to_numpy(np.int64), minlength=G) if len(items) else np.zeros(G, np.int64)
     shown_in_cat = np.bincount(item_code.reindex(cat.intersection(pd.Index(shown_items, dtype=object))).to_numpy(np.int64), minlength=G)
     table = pd.DataFrame({GROUP_COLUMN: groups.to_numpy(object), "offers": n_cat, "shown": shown, "slots": slots})
