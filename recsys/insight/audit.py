@@ -37,7 +37,7 @@ from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
-from recsys.insight.groups import FOUR_FIFTHS, group_gaps, group_table, offer_rates
+from recsys.insight.groups import FOUR_FIFTHS, group_table, group_table_and_gaps, offer_rates
 from recsys.insight.rerank import RERANK_KINDS, RerankSettings, pool_size, rerank
 from recsys.insight.rules import (
     ItemRule, UserRule, column_words, customers_phrase, default_favourable, group_labels, item_group_labels,
@@ -411,8 +411,7 @@ def compute_audit(
     if per_user is not None:
         present = [m for m in accuracy_names if m in per_user.columns]
         if present:
-            accuracy = group_table(per_user, groups, present, **boot)
-            gaps = group_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
+            accuracy, gaps = group_table_and_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
         else:
             notes.append(_("The run's held-out metrics are at another list length than {k}: accuracy by group is not "
                            "shown.").format(k=k))

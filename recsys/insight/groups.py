@@ -18,7 +18,7 @@ the group ``(not in customer table)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -147,19 +147,29 @@ def group_table(
         users with a value (``nan`` metric values are left out). Empty groups have
         ``customers = 0`` and ``nan`` statistics.
     """
+    index, names, values = _metric_values(per_user, metrics, check=True)
+    codes, group_index = _codes(label_users(index, groups), levels)
+    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+    return _table(names, values, codes, group_index, boots, n_boot=n_boot, confidence=confidence, seed=seed)
+
+
+def _metric_values(per_user: pd.DataFrame | pd.Series, metrics: Iterable[str] | None, *,
+                   check: bool) -> tuple[pd.Index, list[str], dict[str, np.ndarray]]:
+    """The users, the metrics' names and each metric's values (float, ``nan`` when missing)."""
     frame = per_user.to_frame() if isinstance(per_user, pd.Series) else per_user
     if C.USER_ID in frame.columns:
         frame = frame.set_index(C.USER_ID)
     names = list(metrics) if metrics is not None else [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     missing = [m for m in names if m not in frame.columns]
-    if missing:
+    if check and missing:
         raise ValueError(f"per-user metrics have no column(s) {missing}; found {list(frame.columns)}")
-    label = label_users(frame.index, groups)
-    codes, group_index = _codes(label, levels)
+    return frame.index, names, {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
+
+
+def _table(names: list[str], values: dict[str, np.ndarray], codes: np.ndarray, group_index: pd.Index, boots: dict[str, np.ndarray], *,
+           n_boot: int, confidence: float, seed: int) -> pd.DataFrame:
     tail = (1 - confidence) / 2
     rows = []
-    values = {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
-    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
     for name in names:  # a handful of metrics
         v = values[name]
         ok = np.isfinite(v)
@@ -199,14 +209,39 @@ def group_gaps(
         ``metric``, ``best``, ``worst``, ``best_mean``, ``worst_mean``, ``gap``, ``gap_low``,
         ``gap_high``, ``ratio``, ``ratio_low``, ``ratio_high``, ``groups`` (groups judged).
     """
-    frame = per_user.to_frame() if isinstance(per_user, pd.Series) else per_user
-    if C.USER_ID in frame.columns:
-        frame = frame.set_index(C.USER_ID)
-    names = list(metrics) if metrics is not None else [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    codes, group_index = _codes(label_users(frame.index, groups), None)
+    index, names, values = _metric_values(per_user, metrics, check=False)
+    codes, group_index = _codes(label_users(index, groups), None)
+    return _gaps(names, values, codes, group_index, lambda: _shared_bootstrap(values, codes, len(group_index), n_boot, seed),
+                 min_size=min_size, confidence=confidence)
+
+
+def group_table_and_gaps(
+    per_user: pd.DataFrame | pd.Series,
+    groups: pd.Series,
+    metrics: Iterable[str] | None = None,
+    *,
+    min_size: int = 1,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(group_table(...), group_gaps(...))`` of the same metrics, on one set of bootstrap draws.
+
+    Both draw the same customers (same groups, same seed), so the draws are made once; the two
+    tables are exactly those of the two functions.
+    """
+    index, names, values = _metric_values(per_user, metrics, check=True)
+    codes, group_index = _codes(label_users(index, groups), None)
+    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+    return (_table(names, values, codes, group_index, boots, n_boot=n_boot, confidence=confidence, seed=seed),
+            _gaps(names, values, codes, group_index, lambda: boots, min_size=min_size, confidence=confidence))
+
+
+def _gaps(names: list[str], values: dict[str, np.ndarray], codes: np.ndarray, group_index: pd.Index,
+          draw: Callable[[], dict[str, np.ndarray]], *, min_size: int, confidence: float) -> pd.DataFrame:
+    """The rows of :func:`group_gaps`; ``draw()``: the bootstrap means of every metric (called only when needed)."""
     tail = (1 - confidence) / 2
     rows = []
-    values = {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
     boots: dict[str, np.ndarray] | None = None
     for name in names:
         v = values[name]
@@ -224,7 +259,7 @@ def group_gaps(
         best = judged[np.argmax(means[judged])]
         worst = judged[np.argmin(means[judged])]
         if boots is None:  # only when some metric has two groups to compare
-            boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+            boots = draw()
         boot = boots[name]
         gaps = boot[:, best] - boot[:, worst]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -367,4 +402,5 @@ def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "bootstrap_group_means_columns", "group_table", "group_gaps", "offer_rates"]
+__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "bootstrap_group_means_columns", "group_table", "group_gaps", "group_table_and_gaps",
+           "offer_rates"]

@@ -16,7 +16,7 @@ from recsys.core import columns as C
 from recsys.insight import rerank as rerank_internals
 from recsys.insight.audit import AuditConfig, customer_universe
 from recsys.insight.groups import (
-    bootstrap_group_means, bootstrap_group_means_columns, group_gaps, group_table, offer_rates,
+    bootstrap_group_means, bootstrap_group_means_columns, group_gaps, group_table, group_table_and_gaps, offer_rates,
 )
 from recsys.insight.rerank import RerankSettings, cap_count, rerank, score_adjuster
 from recsys.insight.rules import ItemRule, UserRule, customers_phrase, default_favourable, group_labels
@@ -262,6 +262,10 @@ def test_group_tables_of_several_metrics_equal_one_metric_at_a_time() -> None:
                            ignore_index=True)
     pd.testing.assert_frame_equal(gaps, gaps_alone, check_exact=True, check_dtype=False)  # "best": None alone is object
     assert gaps["gap_low"].notna().sum() == 4
+    both = group_table_and_gaps(per_user, groups, min_size=2, n_boot=60, seed=4)
+    pd.testing.assert_frame_equal(both[0], together, check_exact=True)
+    pd.testing.assert_frame_equal(both[1], gaps, check_exact=True)
+    assert both[0].attrs == together.attrs
 
 
 def test_offer_rates_four_fifths_by_hand() -> None:
