@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.arrays import isin
 from recsys.data.dataset import customer_ids
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -327,12 +328,12 @@ def audit_lists(
         fav_ids = rule.item_ids(items_table)
         fav_label = rule.label(items_table)
         fav_phrase = rule.phrase(items_table)
-        history = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).isin(population)]
+        history = dataset.interactions[isin(dataset.interactions[C.USER_ID].astype(str), population)]
         if C.EVENT in history.columns:
             impressions = history[history[C.EVENT].astype(str).str.lower() == C.IMPRESSION]
             if len(impressions):
                 shown_pairs = impressions[[C.USER_ID, C.ITEM_ID]].astype(str).drop_duplicates()
-        sample_pos = positives[positives[C.USER_ID].isin(population)]
+        sample_pos = positives[isin(positives[C.USER_ID], population)]
         if len(sample_pos):
             responded_pairs = sample_pos
     else:
