@@ -48,8 +48,10 @@ from recsys.learn.model import relevant_pairs
 from recsys.metrics.base import GROUP_COLUMN
 from recsys.metrics.beyond import (
     EmbeddingDiversity,
+    ExposureParity,
     embedding_features,
     exposure_counts,
+    exposure_parity,
     list_metrics,
     offer_group_table,
     side_features,
@@ -352,6 +354,9 @@ def audit_lists(
     list_values: dict[str, float] = {}
     for metric in metrics_list:
         features = emb if isinstance(metric, EmbeddingDiversity) else feats
+        if isinstance(metric, ExposureParity) and not offer_groups.empty:  # the table above, by the same groups
+            list_values[metric.name] = exposure_parity(offer_groups)
+            continue
         try:
             list_values[metric.name] = metric.calc(top, train=positives, catalog=catalog, item_features=features)
         except ValueError as exc:  # e.g. personalisation of a single customer

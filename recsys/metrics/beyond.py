@@ -272,10 +272,14 @@ class ExposureParity(Metric):
         self._check_k()
         if self.item_groups is None:
             raise ValueError(f"{self.name} needs `item_groups` (a Series mapping item_id to a group)")
-        table = offer_group_table(reco, self.item_groups, self.k, catalog)
-        e = table["exposure_ratio"].to_numpy(np.float64)
-        e = e[np.isfinite(e)]
-        return float(e.min() / e.max()) if len(e) and e.max() > 0 else 0.0
+        return exposure_parity(offer_group_table(reco, self.item_groups, self.k, catalog))
+
+
+def exposure_parity(table: pd.DataFrame) -> float:
+    """:class:`ExposureParity` of an :func:`offer_group_table` (its ``exposure_ratio``, whatever its ``train``)."""
+    e = table["exposure_ratio"].to_numpy(np.float64)
+    e = e[np.isfinite(e)]
+    return float(e.min() / e.max()) if len(e) and e.max() > 0 else 0.0
 
 
 def list_metrics(
@@ -351,6 +355,6 @@ def offer_group_table(
 
 __all__ = [
     "EmbeddingDiversity", "embedding_features", "side_features", "CategoryEntropy", "Calibration",
-    "exposure_counts", "gini", "ExposureGini", "head_items", "LongTailShare", "ExposureParity",
+    "exposure_counts", "gini", "ExposureGini", "head_items", "LongTailShare", "ExposureParity", "exposure_parity",
     "offer_group_table", "list_metrics",
 ]

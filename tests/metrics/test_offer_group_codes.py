@@ -12,7 +12,7 @@ import pytest
 from recsys.core import columns as C
 from recsys.metrics import beyond
 from recsys.metrics.base import GROUP_COLUMN, MISSING, UNKNOWN_ITEM, check_frame, user_lists
-from recsys.metrics.beyond import offer_group_table
+from recsys.metrics.beyond import ExposureParity, exposure_parity, offer_group_table
 
 
 def item_group_codes_reference(items: np.ndarray, item_groups: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -104,3 +104,13 @@ def test_group_metrics_of_lists_with_a_missing_offer_id() -> None:
     pd.testing.assert_index_equal(labels, expected_labels)
     pd.testing.assert_frame_equal(offer_group_table(reco, groups, 10, catalog, train),
                                   offer_group_table_reference(reco, groups, 10, catalog, train), check_exact=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exposure_parity_of_the_table_with_history_is_the_metric(seed: int) -> None:
+    reco, groups, catalog, train = lists(seed)
+    for k in (2, 6):
+        metric = ExposureParity(k, item_groups=groups).calc(reco, catalog=catalog)
+        table = offer_group_table(reco[reco[C.RANK] <= k], groups, k, catalog, train)
+        assert 0 < metric < 1
+        assert exposure_parity(table) == metric
