@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -46,4 +49,22 @@ def factorize(values: pd.Series | np.ndarray, sort: bool = False) -> tuple[np.nd
     return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
 
 
-__all__ = ["factorize"]
+def isin(values: pd.Series, ids: Iterable[Any]) -> np.ndarray:
+    """``values.isin(ids).to_numpy()``: which values are among ``ids``.
+
+    Arrow-backed text looked up among text ids goes to Arrow's ``is_in`` in one call, as pandas does
+    after first turning every id into an Arrow scalar (7 ms for 4,000 ids); anything else is pandas'.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        try:
+            wanted = pa.array(np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else ids,
+                                         dtype=object), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            wanted = None
+        if wanted is not None and (pa.types.is_string(wanted.type) or pa.types.is_large_string(wanted.type)):
+            data = values.array.__arrow_array__()
+            return np.array(pc.is_in(data, value_set=wanted.cast(data.type)), dtype=np.bool_)
+    return values.isin(ids).to_numpy(np.bool_)
+
+
+__all__ = ["factorize", "isin"]

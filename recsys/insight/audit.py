@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.arrays import isin
 from recsys.data.dataset import customer_ids
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.core.jsonio import jsonable
 from recsys.core.progress import ProgressCallback, report
-from recsys.insight.groups import FOUR_FIFTHS, group_gaps, group_table, offer_rates
+from recsys.insight.groups import FOUR_FIFTHS, group_table, group_table_and_gaps, offer_rates
 from recsys.insight.rerank import RERANK_KINDS, RerankSettings, pool_size, rerank
 from recsys.insight.rules import (
     ItemRule, UserRule, column_words, customers_phrase, default_favourable, group_labels, item_group_labels,
@@ -47,8 +48,10 @@ from recsys.learn.model import relevant_pairs
 from recsys.metrics.base import GROUP_COLUMN
 from recsys.metrics.beyond import (
     EmbeddingDiversity,
+    ExposureParity,
     embedding_features,
     exposure_counts,
+    exposure_parity,
     list_metrics,
     offer_group_table,
     side_features,
@@ -327,12 +330,12 @@ def audit_lists(
         fav_ids = rule.item_ids(items_table)
         fav_label = rule.label(items_table)
         fav_phrase = rule.phrase(items_table)
-        history = dataset.interactions[dataset.interactions[C.USER_ID].astype(str).isin(population)]
+        history = dataset.interactions[isin(dataset.interactions[C.USER_ID].astype(str), population)]
         if C.EVENT in history.columns:
             impressions = history[history[C.EVENT].astype(str).str.lower() == C.IMPRESSION]
             if len(impressions):
                 shown_pairs = impressions[[C.USER_ID, C.ITEM_ID]].astype(str).drop_duplicates()
-        sample_pos = positives[positives[C.USER_ID].isin(population)]
+        sample_pos = positives[isin(positives[C.USER_ID], population)]
         if len(sample_pos):
             responded_pairs = sample_pos
     else:
@@ -351,6 +354,9 @@ def audit_lists(
     list_values: dict[str, float] = {}
     for metric in metrics_list:
         features = emb if isinstance(metric, EmbeddingDiversity) else feats
+        if isinstance(metric, ExposureParity) and not offer_groups.empty:  # the table above, by the same groups
+            list_values[metric.name] = exposure_parity(offer_groups)
+            continue
         try:
             list_values[metric.name] = metric.calc(top, train=positives, catalog=catalog, item_features=features)
         except ValueError as exc:  # e.g. personalisation of a single customer
@@ -411,8 +417,7 @@ def compute_audit(
     if per_user is not None:
         present = [m for m in accuracy_names if m in per_user.columns]
         if present:
-            accuracy = group_table(per_user, groups, present, **boot)
-            gaps = group_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
+            accuracy, gaps = group_table_and_gaps(per_user, groups, present, min_size=config.min_group_size, **boot)
         else:
             notes.append(_("The run's held-out metrics are at another list length than {k}: accuracy by group is not "
                            "shown.").format(k=k))

@@ -18,13 +18,14 @@ the group ``(not in customer table)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
+from recsys.core.arrays import factorize
 from recsys.metrics.base import GROUP_COLUMN, check_frame, label_users, top_k
 
 #: The four-fifths rule: a group offered less than this share of the best group's rate is flagged.
@@ -46,23 +47,62 @@ def bootstrap_group_means(
         ``(n_boot, n_groups)``; ``nan`` for empty groups.
     """
     values = np.asarray(values, dtype=np.float64)
+    return bootstrap_group_means_columns(values[:, None], codes, n_groups, n_boot, seed)[0]
+
+
+def bootstrap_group_means_columns(
+    values: np.ndarray, codes: np.ndarray, n_groups: int, n_boot: int = 200, seed: int = 0,
+) -> np.ndarray:
+    """:func:`bootstrap_group_means` of every column of ``values`` (``(customers, m)``) on the same draws.
+
+    The resampled customers depend only on ``codes``, ``n_boot`` and ``seed``, so several metrics of
+    the same customers share one set of draws: ``out[j]`` equals
+    ``bootstrap_group_means(values[:, j], codes, n_groups, n_boot, seed)`` bit for bit.
+
+    Returns
+    -------
+    np.ndarray
+        ``(m, n_boot, n_groups)``; ``nan`` for empty groups.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[:, None] if values.ndim == 1 else values
     codes = np.asarray(codes, dtype=np.int64)
     order = np.argsort(codes, kind="stable")
     v, c = values[order], codes[order]
     sizes = np.bincount(c, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rng = np.random.default_rng(seed)
-    out = np.full((n_boot, n_groups), np.nan)
+    out = np.full((v.shape[1], n_boot, n_groups), np.nan)
     if len(v) == 0:
         return out
     block = max(1, (1 << 22) // len(v))
     denom = np.where(sizes > 0, sizes, np.nan)
+    columns = [np.ascontiguousarray(v[:, j]) for j in range(v.shape[1])]
     for b0 in range(0, n_boot, block):  # blocks of draws, each fully vectorised
         nb = min(block, n_boot - b0)
-        draw = starts[c] + np.floor(rng.random((nb, len(v))) * sizes[c]).astype(np.int64)
+        draw = (starts[c] + np.floor(rng.random((nb, len(v))) * sizes[c]).astype(np.int64)).ravel()
         flat = (np.arange(nb)[:, None] * n_groups + c[None, :]).ravel()
-        sums = np.bincount(flat, weights=v[draw].ravel(), minlength=nb * n_groups).reshape(nb, n_groups)
-        out[b0:b0 + nb] = sums / denom
+        for j, column in enumerate(columns):  # a handful of metrics
+            sums = np.bincount(flat, weights=column[draw], minlength=nb * n_groups).reshape(nb, n_groups)
+            out[j, b0:b0 + nb] = sums / denom
+    return out
+
+
+def _shared_bootstrap(
+    values: dict[str, np.ndarray], codes: np.ndarray, n_groups: int, n_boot: int, seed: int,
+) -> dict[str, np.ndarray]:
+    """``bootstrap_group_means(v[ok], codes[ok], ...)`` of each metric (``ok``: its finite values), with
+    one set of draws per distinct ``ok`` (usually one for all metrics)."""
+    by_mask: dict[bytes, list[str]] = {}
+    masks = {name: np.isfinite(v) for name, v in values.items()}
+    for name, ok in masks.items():
+        by_mask.setdefault(np.packbits(ok).tobytes() + len(ok).to_bytes(8, "little"), []).append(name)
+    out: dict[str, np.ndarray] = {}
+    for group in by_mask.values():
+        ok = masks[group[0]]
+        stacked = np.column_stack([values[name][ok] for name in group])
+        for name, boot in zip(group, bootstrap_group_means_columns(stacked, codes[ok], n_groups, n_boot, seed)):
+            out[name] = boot
     return out
 
 
@@ -107,24 +147,36 @@ def group_table(
         users with a value (``nan`` metric values are left out). Empty groups have
         ``customers = 0`` and ``nan`` statistics.
     """
+    index, names, values = _metric_values(per_user, metrics, check=True)
+    codes, group_index = _codes(label_users(index, groups), levels)
+    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+    return _table(names, values, codes, group_index, boots, n_boot=n_boot, confidence=confidence, seed=seed)
+
+
+def _metric_values(per_user: pd.DataFrame | pd.Series, metrics: Iterable[str] | None, *,
+                   check: bool) -> tuple[pd.Index, list[str], dict[str, np.ndarray]]:
+    """The users, the metrics' names and each metric's values (float, ``nan`` when missing)."""
     frame = per_user.to_frame() if isinstance(per_user, pd.Series) else per_user
     if C.USER_ID in frame.columns:
         frame = frame.set_index(C.USER_ID)
     names = list(metrics) if metrics is not None else [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     missing = [m for m in names if m not in frame.columns]
-    if missing:
+    if check and missing:
         raise ValueError(f"per-user metrics have no column(s) {missing}; found {list(frame.columns)}")
-    label = label_users(frame.index, groups)
-    codes, group_index = _codes(label, levels)
+    return frame.index, names, {name: pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64) for name in names}
+
+
+def _table(names: list[str], values: dict[str, np.ndarray], codes: np.ndarray, group_index: pd.Index, boots: dict[str, np.ndarray], *,
+           n_boot: int, confidence: float, seed: int) -> pd.DataFrame:
     tail = (1 - confidence) / 2
     rows = []
     for name in names:  # a handful of metrics
-        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+        v = values[name]
         ok = np.isfinite(v)
         n = np.bincount(codes[ok], minlength=len(group_index))
         sums = np.bincount(codes[ok], weights=v[ok], minlength=len(group_index))
         means = np.divide(sums, n, out=np.full(len(n), np.nan), where=n > 0)
-        boot = bootstrap_group_means(v[ok], codes[ok], len(group_index), n_boot, seed)
+        boot = boots[name]
         low, high = _col_quantile(boot, tail, n), _col_quantile(boot, 1 - tail, n)
         rows.append(pd.DataFrame({"metric": name, GROUP_COLUMN: group_index.to_numpy(object), "customers": n,
                                   "mean": means, "ci_low": low, "ci_high": high}))
@@ -157,15 +209,42 @@ def group_gaps(
         ``metric``, ``best``, ``worst``, ``best_mean``, ``worst_mean``, ``gap``, ``gap_low``,
         ``gap_high``, ``ratio``, ``ratio_low``, ``ratio_high``, ``groups`` (groups judged).
     """
-    frame = per_user.to_frame() if isinstance(per_user, pd.Series) else per_user
-    if C.USER_ID in frame.columns:
-        frame = frame.set_index(C.USER_ID)
-    names = list(metrics) if metrics is not None else [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    codes, group_index = _codes(label_users(frame.index, groups), None)
+    index, names, values = _metric_values(per_user, metrics, check=False)
+    codes, group_index = _codes(label_users(index, groups), None)
+    return _gaps(names, values, codes, group_index, lambda: _shared_bootstrap(values, codes, len(group_index), n_boot, seed),
+                 min_size=min_size, confidence=confidence)
+
+
+def group_table_and_gaps(
+    per_user: pd.DataFrame | pd.Series,
+    groups: pd.Series,
+    metrics: Iterable[str] | None = None,
+    *,
+    min_size: int = 1,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(group_table(...), group_gaps(...))`` of the same metrics, on one set of bootstrap draws.
+
+    Both draw the same customers (same groups, same seed), so the draws are made once; the two
+    tables are exactly those of the two functions.
+    """
+    index, names, values = _metric_values(per_user, metrics, check=True)
+    codes, group_index = _codes(label_users(index, groups), None)
+    boots = _shared_bootstrap(values, codes, len(group_index), n_boot, seed)
+    return (_table(names, values, codes, group_index, boots, n_boot=n_boot, confidence=confidence, seed=seed),
+            _gaps(names, values, codes, group_index, lambda: boots, min_size=min_size, confidence=confidence))
+
+
+def _gaps(names: list[str], values: dict[str, np.ndarray], codes: np.ndarray, group_index: pd.Index,
+          draw: Callable[[], dict[str, np.ndarray]], *, min_size: int, confidence: float) -> pd.DataFrame:
+    """The rows of :func:`group_gaps`; ``draw()``: the bootstrap means of every metric (called only when needed)."""
     tail = (1 - confidence) / 2
     rows = []
+    boots: dict[str, np.ndarray] | None = None
     for name in names:
-        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+        v = values[name]
         ok = np.isfinite(v)
         n = np.bincount(codes[ok], minlength=len(group_index))
         means = np.divide(np.bincount(codes[ok], weights=v[ok], minlength=len(group_index)), n,
@@ -179,7 +258,9 @@ def group_gaps(
             continue
         best = judged[np.argmax(means[judged])]
         worst = judged[np.argmin(means[judged])]
-        boot = bootstrap_group_means(v[ok], codes[ok], len(group_index), n_boot, seed)
+        if boots is None:  # only when some metric has two groups to compare
+            boots = draw()
+        boot = boots[name]
         gaps = boot[:, best] - boot[:, worst]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = boot[:, worst] / boot[:, best]
@@ -243,13 +324,10 @@ def offer_rates(
         names the most-offered group. Empty groups (from ``levels``) have ``nan`` rates.
     """
     top = top_k(reco, k) if k is not None else check_frame(reco, "reco", (C.USER_ID, C.ITEM_ID))
-    r_users = top[C.USER_ID].astype(str).to_numpy(object)
-    r_items = top[C.ITEM_ID].astype(str).to_numpy(object)
-    pop = pd.Index(pd.unique(r_users) if population is None else pd.unique(pd.Series(list(population), dtype=object).astype(str)), dtype=object)
-    u = pop.get_indexer(r_users)
+    pop, u, item_codes, item_ids = _rows_by_customer(top, population)
     inside = u >= 0
-    u, r_items = u[inside], r_items[inside]
-    fav = pd.Index(pd.unique(pd.Series(list(favourable), dtype=object).astype(str)), dtype=object).get_indexer(r_items) >= 0
+    u, item_codes = u[inside], item_codes[inside]
+    fav = (pd.Index(_as_text(favourable), dtype=object).get_indexer(item_ids) >= 0)[item_codes]
     m = np.bincount(u, minlength=len(pop))
     f = np.bincount(u, weights=fav, minlength=len(pop))
     share = np.divide(f, m, out=np.zeros(len(pop)), where=m > 0)
@@ -262,7 +340,7 @@ def offer_rates(
     if item_values is not None:
         lookup = pd.Series(pd.to_numeric(item_values, errors="coerce").to_numpy(np.float64),
                            index=pd.Index(item_values.index.astype(str), dtype=object))
-        v = lookup[~lookup.index.duplicated()].reindex(r_items).to_numpy(np.float64)
+        v = lookup[~lookup.index.duplicated()].reindex(item_ids).to_numpy(np.float64)[item_codes]
         ok = np.isfinite(v)
         cnt = np.bincount(codes[u[ok]], minlength=G)
         value = np.divide(np.bincount(codes[u[ok]], weights=v[ok], minlength=G), cnt, out=np.full(G, np.nan), where=cnt > 0)
@@ -292,6 +370,31 @@ def offer_rates(
     return table
 
 
+def _rows_by_customer(top: pd.DataFrame, population: Iterable[Any] | None) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """The population (``population`` as text, else the listed customers in order of first appearance),
+    each row's position in it (-1: outside), and each row's offer as a code into distinct offer ids.
+
+    Rows are read as integer codes of their distinct ids (one Arrow pass per column), so only the
+    distinct ids are looked up as text; with a missing id the rows are read as text, one by one, as
+    before, so a missing id is matched exactly as it was.
+    """
+    user_codes, user_ids = factorize(top[C.USER_ID].astype(str))
+    item_codes, item_ids = factorize(top[C.ITEM_ID].astype(str))
+    if (user_codes < 0).any() or (item_codes < 0).any():
+        r_users = top[C.USER_ID].astype(str).to_numpy(object)
+        r_items = top[C.ITEM_ID].astype(str).to_numpy(object)
+        pop = pd.Index(pd.unique(r_users) if population is None else _as_text(population), dtype=object)
+        return pop, pop.get_indexer(r_users), np.arange(len(r_items)), r_items
+    if population is None:  # the distinct listed customers in order of first appearance, as pd.unique gives them
+        return pd.Index(user_ids, dtype=object), user_codes, item_codes, item_ids.to_numpy(object)
+    pop = pd.Index(_as_text(population), dtype=object)
+    return pop, pop.get_indexer(user_ids)[user_codes], item_codes, item_ids.to_numpy(object)
+
+
+def _as_text(ids: Iterable[Any]) -> np.ndarray:
+    return pd.unique(pd.Series(list(ids), dtype=object).astype(str))
+
+
 def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
     out = np.full(boot.shape[1], np.nan)
     for g in np.flatnonzero(n > 0):  # one per group (a handful)
@@ -299,4 +402,5 @@ def _col_quantile(boot: np.ndarray, q: float, n: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "group_table", "group_gaps", "offer_rates"]
+__all__ = ["FOUR_FIFTHS", "bootstrap_group_means", "bootstrap_group_means_columns", "group_table", "group_gaps", "group_table_and_gaps",
+           "offer_rates"]

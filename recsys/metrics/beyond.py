@@ -61,9 +61,11 @@ def _item_group_codes(items: np.ndarray, item_groups: pd.Series) -> tuple[np.nda
     lookup = pd.Series(item_groups.astype("string").fillna(MISSING).astype(object).to_numpy(object),
                        index=pd.Index(item_groups.index.astype(str), dtype=object))
     lookup = lookup[~lookup.index.duplicated()]
-    labels = lookup.reindex(items).fillna(UNKNOWN_ITEM).to_numpy(object)
+    # each distinct offer is looked up once (lists repeat a few hundred offers over many rows)
+    rows, distinct = pd.factorize(np.asarray(items, dtype=object), use_na_sentinel=False)
+    labels = lookup.reindex(distinct).fillna(UNKNOWN_ITEM).to_numpy(object)
     codes, groups = pd.factorize(labels, sort=True)
-    return codes.astype(np.int64), pd.Index(groups, dtype=object)
+    return codes.astype(np.int64)[rows], pd.Index(groups, dtype=object)
 
 
 class EmbeddingDiversity(IntraListDiversity):
@@ -270,10 +272,14 @@ class ExposureParity(Metric):
         self._check_k()
         if self.item_groups is None:
             raise ValueError(f"{self.name} needs `item_groups` (a Series mapping item_id to a group)")
-        table = offer_group_table(reco, self.item_groups, self.k, catalog)
-        e = table["exposure_ratio"].to_numpy(np.float64)
-        e = e[np.isfinite(e)]
-        return float(e.min() / e.max()) if len(e) and e.max() > 0 else 0.0
+        return exposure_parity(offer_group_table(reco, self.item_groups, self.k, catalog))
+
+
+def exposure_parity(table: pd.DataFrame) -> float:
+    """:class:`ExposureParity` of an :func:`offer_group_table` (its ``exposure_ratio``, whatever its ``train``)."""
+    e = table["exposure_ratio"].to_numpy(np.float64)
+    e = e[np.isfinite(e)]
+    return float(e.min() / e.max()) if len(e) and e.max() > 0 else 0.0
 
 
 def list_metrics(
@@ -323,10 +329,10 @@ def offer_group_table(
     codes, groups = _item_group_codes(universe.to_numpy(object), item_groups)
     item_code = pd.Series(codes, index=universe)
     G = len(groups)
-    slots = np.bincount(item_code.reindex(items).to_numpy(np.int64), minlength=G) if len(items) else np.zeros(G, np.int64)
+    rows, shown_items = pd.factorize(items, use_na_sentinel=False)  # the distinct shown offers
+    slots = np.bincount(item_code.reindex(shown_items).to_numpy(np.int64)[rows], minlength=G) if len(items) else np.zeros(G, np.int64)
     in_cat = universe.isin(cat)
     n_cat = np.bincount(codes[in_cat], minlength=G)
-    shown_items = pd.unique(items)
     shown = np.bincount(item_code.reindex(pd.Index(shown_items, dtype=object)).to_numpy(np.int64), minlength=G) if len(items) else np.zeros(G, np.int64)
     shown_in_cat = np.bincount(item_code.reindex(cat.intersection(pd.Index(shown_items, dtype=object))).to_numpy(np.int64), minlength=G)
     table = pd.DataFrame({GROUP_COLUMN: groups.to_numpy(object), "offers": n_cat, "shown": shown, "slots": slots})
@@ -349,6 +355,6 @@ def offer_group_table(
 
 __all__ = [
     "EmbeddingDiversity", "embedding_features", "side_features", "CategoryEntropy", "Calibration",
-    "exposure_counts", "gini", "ExposureGini", "head_items", "LongTailShare", "ExposureParity",
+    "exposure_counts", "gini", "ExposureGini", "head_items", "LongTailShare", "ExposureParity", "exposure_parity",
     "offer_group_table", "list_metrics",
 ]

@@ -40,6 +40,7 @@ from recsys.metrics.base import (
     Metric,
     check_frame,
     per_user_series,
+    text_codes,
     top_k,
     train_popularity,
 )
@@ -201,8 +202,12 @@ class AUC(Metric):
 def _reco_matrix(reco: pd.DataFrame, k: int) -> tuple[pd.Index, pd.Index, sp.csr_matrix]:
     """Binary users x items matrix of the top-k lists."""
     top = top_k(reco, k)
-    u_codes, users = pd.factorize(top[C.USER_ID].astype(str).to_numpy(object))
-    i_codes, items = pd.factorize(top[C.ITEM_ID].astype(str).to_numpy(object))
+    user_codes, item_codes = text_codes(top[C.USER_ID]), text_codes(top[C.ITEM_ID])
+    if user_codes is not None and item_codes is not None:
+        (u_codes, users), (i_codes, items) = user_codes, item_codes
+    else:
+        u_codes, users = pd.factorize(top[C.USER_ID].astype(str).to_numpy(object))
+        i_codes, items = pd.factorize(top[C.ITEM_ID].astype(str).to_numpy(object))
     mat = sp.csr_matrix(
         (np.ones(len(u_codes)), (u_codes, i_codes)), shape=(len(users), len(items))
     )

@@ -15,7 +15,9 @@ import scipy.sparse as sp
 from recsys.core import columns as C
 from recsys.insight import rerank as rerank_internals
 from recsys.insight.audit import AuditConfig, customer_universe
-from recsys.insight.groups import bootstrap_group_means, group_gaps, group_table, offer_rates
+from recsys.insight.groups import (
+    bootstrap_group_means, bootstrap_group_means_columns, group_gaps, group_table, group_table_and_gaps, offer_rates,
+)
 from recsys.insight.rerank import RerankSettings, cap_count, rerank, score_adjuster
 from recsys.insight.rules import ItemRule, UserRule, customers_phrase, default_favourable, group_labels
 from recsys.insight.tradeoff import tradeoff_sweep
@@ -206,6 +208,64 @@ def test_bootstrap_is_stratified_seeded_and_unbiased() -> None:
         assert abs(draws[:, g].mean() - v.mean()) < 3 * v.std() / math.sqrt(len(v) * 400) + 0.01
         assert draws[:, g].std() == pytest.approx(v.std() / math.sqrt(len(v)), rel=0.2)
     np.testing.assert_array_equal(draws, bootstrap_group_means(values, codes, 5, n_boot=400, seed=7))
+
+
+def bootstrap_reference(values: np.ndarray, codes: np.ndarray, n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """The definition bootstrap_group_means had before draws were shared between metrics."""
+    values, codes = np.asarray(values, dtype=np.float64), np.asarray(codes, dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    v, c = values[order], codes[order]
+    sizes = np.bincount(c, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    out = np.full((n_boot, n_groups), np.nan)
+    if len(v) == 0:
+        return out
+    block = max(1, (1 << 22) // len(v))
+    denom = np.where(sizes > 0, sizes, np.nan)
+    for b0 in range(0, n_boot, block):
+        nb = min(block, n_boot - b0)
+        draw = starts[c] + np.floor(rng.random((nb, len(v))) * sizes[c]).astype(np.int64)
+        flat = (np.arange(nb)[:, None] * n_groups + c[None, :]).ravel()
+        sums = np.bincount(flat, weights=v[draw].ravel(), minlength=nb * n_groups).reshape(nb, n_groups)
+        out[b0:b0 + nb] = sums / denom
+    return out
+
+
+@pytest.mark.parametrize("n, n_boot", [(0, 5), (1, 7), (600, 50), (30_000, 200)])  # 30k x 200: two blocks of draws
+def test_shared_bootstrap_draws_equal_the_old_definition_bit_for_bit(n: int, n_boot: int) -> None:
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=(n, 3))
+    codes = rng.integers(0, 4, n)
+    shared = bootstrap_group_means_columns(values, codes, 5, n_boot, 9)
+    assert shared.shape == (3, n_boot, 5)
+    for j in range(3):
+        expected = bootstrap_reference(values[:, j], codes, 5, n_boot, 9)
+        np.testing.assert_array_equal(shared[j], expected)
+        np.testing.assert_array_equal(bootstrap_group_means(values[:, j], codes, 5, n_boot, 9), expected)
+
+
+def test_group_tables_of_several_metrics_equal_one_metric_at_a_time() -> None:
+    # metrics with different missing values share draws only with metrics missing the same customers
+    rng = np.random.default_rng(5)
+    users = [f"u{i}" for i in range(300)]
+    groups = pd.Series(rng.choice(["a", "b", "c"], 300), index=users)
+    per_user = pd.DataFrame({"x": rng.random(300), "y": rng.normal(size=300),
+                             "z": np.where(rng.random(300) < 0.3, np.nan, rng.random(300)), "empty": np.nan,
+                             "x2": rng.random(300)}, index=pd.Index(users, name=C.USER_ID))
+    together = group_table(per_user, groups, n_boot=60, seed=4)
+    alone = pd.concat([group_table(per_user[[m]], groups, n_boot=60, seed=4) for m in per_user.columns], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
+    assert together["ci_low"].notna().sum() >= 12  # the intervals were computed
+    gaps = group_gaps(per_user, groups, min_size=2, n_boot=60, seed=4)
+    gaps_alone = pd.concat([group_gaps(per_user[[m]], groups, min_size=2, n_boot=60, seed=4) for m in per_user.columns],
+                           ignore_index=True)
+    pd.testing.assert_frame_equal(gaps, gaps_alone, check_exact=True, check_dtype=False)  # "best": None alone is object
+    assert gaps["gap_low"].notna().sum() == 4
+    both = group_table_and_gaps(per_user, groups, min_size=2, n_boot=60, seed=4)
+    pd.testing.assert_frame_equal(both[0], together, check_exact=True)
+    pd.testing.assert_frame_equal(both[1], gaps, check_exact=True)
+    assert both[0].attrs == together.attrs
 
 
 def test_offer_rates_four_fifths_by_hand() -> None:
