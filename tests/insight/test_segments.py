@@ -302,6 +302,13 @@ def test_response_rates_per_exposed_pair_and_value_per_customer(two_groups: S.Se
     assert "no impressions" in basis
     with pytest.raises(ValueError, match="unknown offer column"):
         L.response_rates(two_groups, responses, offers, "nope")
+    # a row without an event is a pair shown (it counts in the pair's unit) that reached no event
+    unknown = responses.assign(**{C.EVENT: responses[C.EVENT].astype(object)})
+    unknown.loc[len(unknown)] = ["u2", "z", None, ts("2024-01-01"), 0.0]
+    row = L.response_rates(two_groups, unknown, offers, "kind")[0].set_index([S.SEGMENT, "kind"])
+    assert row.loc[("A", "bundle"), L.EXPOSED] == 2 and row.loc[("A", "bundle"), L.CLICK_RATE] == 0.0
+    no_redeem = L.response_rates(two_groups, responses[responses[C.EVENT] != C.REDEEM], offers, "kind")[1]
+    assert "redeem_rate" in no_redeem and "click_rate" not in no_redeem
 
 
 def test_sizes_over_time_counts_active_customers(two_groups: S.Segmentation, responses: pd.DataFrame) -> None:
