@@ -645,8 +645,9 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     shown = list(totals.index[:max_offers])
     more = len(totals) - len(shown)
     histogram = histogram[histogram["item_id"].isin(shown)]
+    ids = histogram["item_id"].astype(str)
     frame = histogram.assign(
-        offer=histogram["item_id"].astype(str).map(names or {}).fillna(histogram["item_id"].astype(str)),
+        offer=ids.map(names).fillna(ids) if names else ids,  # (no names: the ids, not a float column filled with text)
         middle=(histogram["bin_low"] + histogram["bin_high"]) / 2, width=histogram["bin_high"] - histogram["bin_low"],
     )
     long = frame.melt(id_vars=["offer", "middle", "width"], value_vars=["scored", "targeted"], var_name="who",
