@@ -135,6 +135,15 @@ def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int, la
     return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
+@st.cache_data(max_entries=6, show_spinner=False)
+def _basis(workspace_path: str, dataset: str, fingerprint: str, spec: str, run: str | None, stamp: str) -> P.ProfileBasis:
+    """What every profile card of this segmentation shares (value, responders, everyone's scores): once, not per card."""
+    data = _dataset(workspace_path, dataset, fingerprint)
+    seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
+    model = _model(workspace_path, run, stamp) if run else None
+    return P.profile_basis(seg, data.interactions, model, seed=0)
+
+
 @st.cache_data(max_entries=24, show_spinner="Profiling the segment...")
 def _profile(
     workspace_path: str, dataset: str, fingerprint: str, spec: str, label: str, run: str | None, stamp: str,
@@ -144,7 +153,8 @@ def _profile(
     traits, offers = _lifts(workspace_path, dataset, fingerprint, spec)
     model = _model(workspace_path, run, stamp) if run else None
     return P.profile(seg, label, interactions=data.interactions, trait_lifts=traits, offer_lifts=offers,
-                     model=model, items=data.items, seed=0)
+                     model=model, items=data.items, seed=0,
+                     basis=_basis(workspace_path, dataset, fingerprint, spec, run, stamp))
 
 
 # ------------------------------------------------------------------------------- choosing

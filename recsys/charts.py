@@ -113,6 +113,58 @@ def _style(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
     return fig
 
 
+def _layout(title: str, height: int = 340, **layout: object) -> dict:
+    """The layout :func:`_style` gives, with ``layout`` merged in, for a figure built in one pass.
+
+    ``go.Figure(data=[...], layout=_layout(...))`` validates everything once; a ``plotly.express``
+    figure styled afterwards walks its properties again at every ``update_*`` call (0.05-0.2 s per chart).
+    """
+    title = wrap_title(title)
+    legend = {"orientation": "h", "y": -0.18, "title": None, **layout.pop("legend", {})}  # type: ignore[dict-item]
+    template = {} if pio.templates.default == TEMPLATE else {"template": TEMPLATE}
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        "height": height, **template,
+        "margin": {"l": 10, "r": MODEBAR_MARGIN, "t": 65 if "<br>" in title else 45, "b": 10},
+        "legend": legend, "modebar": {"orientation": "v", "bgcolor": "rgba(255,255,255,0)"},
+        **layout,
+    }
+
+
+def _figure(data: list[dict], title: str, height: int = 340, **layout: object) -> go.Figure:
+    """A styled figure in one pass: traces given as dicts (with their ``type``), the layout of :func:`_layout`."""
+    return go.Figure(data=data, layout=_layout(title, height, **layout))
+
+
+#: The colours plotly.express gives traces that no colour map names: the template's colourway.
+DEFAULT_SEQUENCE = list(pio.templates["plotly_white"].layout.colorway)
+
+
+def _groups(frame: pd.DataFrame, column: str, order: list | None = None) -> list[tuple[object, pd.DataFrame]]:
+    """``frame``'s rows per value of ``column``: values of ``order`` first (those present), then the others in
+    order of appearance (as ``plotly.express`` splits traces); missing values are left out."""
+    present = list(pd.unique(frame[column].dropna()))
+    ordered = list(dict.fromkeys([*(order or []), *present]))
+    parts = dict(tuple(frame.groupby(column, sort=False, dropna=True)))
+    return [(value, parts[value]) for value in ordered if value in parts]
+
+
+def _color_map(values: list, colors: dict | None = None, sequence: list[str] = DEFAULT_SEQUENCE) -> dict:
+    """``colors`` completed for ``values`` as ``plotly.express`` does: a value it does not name takes the
+    sequence's colour at the number of colours known so far."""
+    out = dict(colors or {})
+    for value in values:
+        if value not in out:
+            out[value] = sequence[len(out) % len(sequence)]
+    return out
+
+
+def _axes(x: dict | None = None, y: dict | None = None) -> dict:
+    """A single-plot layout's two axes as ``plotly.express`` sets them, with ``x`` / ``y`` on top."""
+    return {"xaxis": {"anchor": "y", "domain": [0.0, 1.0], **(x or {})},
+            "yaxis": {"anchor": "x", "domain": [0.0, 1.0], **(y or {})}}
+
+
 #: Periods of :func:`events_over_time` (translated in its title).
 PERIOD_WORDS = [N_("day"), N_("week"), N_("month")]
 
@@ -370,27 +422,33 @@ def segment_colors(order: list[str]) -> dict[str, str]:
 def segment_sizes(sizes: pd.DataFrame, order: list[str], title: str = N_("Customers per segment")) -> go.Figure:
     """Horizontal bars of customers per segment (``segment``, ``customers``, ``share``), in display order."""
     frame = sizes.set_index("segment").reindex(order).dropna(subset=["customers"]).reset_index()
-    fig = px.bar(
-        frame, x="customers", y="segment", orientation="h", color="segment",
-        color_discrete_map=segment_colors(order), text=frame["share"].map("{:.0%}".format),
-        labels={"customers": _("customers"), "segment": ""},
-    )
-    fig.update_layout(showlegend=False)
-    fig.update_traces(textangle=0)  # a share that does not fit in its bar goes beside it, not turned on its side
-    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    return _style(fig, _(title), height=max(260, 26 * len(frame) + 90))
+    frame = frame.assign(text=frame["share"].map("{:.0%}".format))
+    colors = _color_map(list(dict.fromkeys([*pd.unique(frame["segment"])])), segment_colors(order))
+    hover = "=%{y}<br>" + _("customers") + "=%{x}<br>text=%{text}<extra></extra>"
+    data = [{"type": "bar", "x": rows["customers"].to_numpy(), "y": rows["segment"].to_numpy(), "orientation": "h",
+             "name": str(label), "legendgroup": str(label), "showlegend": True, "text": rows["text"].to_numpy(),
+             "textposition": "auto", "textangle": 0,  # a share that does not fit goes beside its bar, not on its side
+             "marker": {"color": colors[label], "pattern": {"shape": ""}}, "hovertemplate": hover,
+             "xaxis": "x", "yaxis": "y"} for label, rows in _groups(frame, "segment")]
+    return _figure(data, _(title), height=max(260, 26 * len(frame) + 90), barmode="relative", showlegend=False,
+                   legend={"tracegroupgap": 0},
+                   **_axes({"title": {"text": _("customers")}},
+                           {"title": {"text": ""}, "categoryorder": "array", "categoryarray": list(reversed(order))}))
 
 
 def segment_trend(frame: pd.DataFrame, order: list[str], title: str) -> go.Figure:
     """Lines of customers per period and segment (``period``, ``segment``, ``customers``)."""
     if frame.empty:
         return _style(go.Figure(), _("No dates in this dataset, so no trend"))
-    fig = px.line(
-        frame, x="period", y="customers", color="segment", markers=True,
-        category_orders={"segment": order}, color_discrete_map=segment_colors(order),
-        labels={"period": "", "customers": _("customers"), "segment": ""},
-    )
-    return _style(fig, title, height=360)
+    values = list(dict.fromkeys([*order, *pd.unique(frame["segment"].dropna())]))
+    colors = _color_map(values, segment_colors(order))
+    hover = "=%{x}<br>" + _("customers") + "=%{y}<extra></extra>"
+    data = [{"type": "scatter", "x": rows["period"].to_numpy(), "y": rows["customers"].to_numpy(),
+             "mode": "lines+markers", "name": str(label), "legendgroup": str(label), "showlegend": True,
+             "orientation": "v", "line": {"color": colors[label], "dash": "solid"}, "marker": {"symbol": "circle"},
+             "hovertemplate": hover, "xaxis": "x", "yaxis": "y"} for label, rows in _groups(frame, "segment", order)]
+    return _figure(data, title, height=360, legend={"tracegroupgap": 0},
+                   **_axes({"title": {"text": ""}}, {"title": {"text": _("customers")}}))
 
 
 def rfm_grid(grid: pd.DataFrame) -> go.Figure:
@@ -398,14 +456,12 @@ def rfm_grid(grid: pd.DataFrame) -> go.Figure:
     counts = grid.pivot(index="r_score", columns="f_score", values="customers").sort_index(ascending=False)
     names = grid.pivot(index="r_score", columns="f_score", values="segment").sort_index(ascending=False)
     text = names.astype(str) + "<br>" + counts.astype(int).map("{:,}".format)
-    fig = go.Figure(go.Heatmap(
-        z=counts.to_numpy(), x=[str(c) for c in counts.columns], y=[str(r) for r in counts.index],
-        text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues", showscale=False,
-        hovertemplate="R %{y} · F %{x}<br>%{text}<extra></extra>",
-    ))
-    fig.update_xaxes(title=_("frequency score (5 = most occasions)"))
-    fig.update_yaxes(title=_("recency score (5 = most recent)"))
-    return _style(fig, _("RFM grid: customers per recency x frequency score"), height=420)
+    data = [{"type": "heatmap", "z": counts.to_numpy(), "x": [str(c) for c in counts.columns],
+             "y": [str(r) for r in counts.index], "text": text.to_numpy(), "texttemplate": "%{text}",
+             "colorscale": "Blues", "showscale": False, "hovertemplate": "R %{y} · F %{x}<br>%{text}<extra></extra>"}]
+    return _figure(data, _("RFM grid: customers per recency x frequency score"), height=420,
+                   xaxis={"title": {"text": _("frequency score (5 = most occasions)")}},
+                   yaxis={"title": {"text": _("recency score (5 = most recent)")}})
 
 
 RESPONSE_METRICS = {
@@ -420,16 +476,14 @@ def response_heatmap(frame: pd.DataFrame, column: str, metric: str, order: list[
     table = table.reindex(index=[s for s in order if s in table.index], columns=list(dict.fromkeys(frame[column])))
     is_rate = metric.endswith("_rate")
     text = table.map(lambda v: "" if pd.isna(v) else (f"{v:.1%}" if is_rate else f"{v:,.1f}"))
-    fig = go.Figure(go.Heatmap(
-        z=table.to_numpy(), x=[str(c) for c in table.columns], y=list(table.index), text=text.to_numpy(),
-        texttemplate="%{text}", colorscale="YlGnBu", colorbar={"title": _(RESPONSE_METRICS.get(metric, metric))},
-        hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
-    ))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title=column_words(column))
+    data = [{"type": "heatmap", "z": table.to_numpy(), "x": [str(c) for c in table.columns], "y": list(table.index),
+             "text": text.to_numpy(), "texttemplate": "%{text}", "colorscale": "YlGnBu",
+             "colorbar": {"title": _(RESPONSE_METRICS.get(metric, metric))},
+             "hovertemplate": "%{y} · %{x}: %{text}<extra></extra>"}]
     label = _(RESPONSE_METRICS.get(metric, metric))
-    return _style(fig, _("{metric} by segment and {column}").format(metric=label.capitalize(), column=column_words(column)),
-                  height=max(300, 34 * len(table) + 120))
+    return _figure(data, _("{metric} by segment and {column}").format(metric=label.capitalize(), column=column_words(column)),
+                   height=max(300, 34 * len(table) + 120),
+                   xaxis={"title": {"text": column_words(column)}}, yaxis={"autorange": "reversed"})
 
 
 def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) -> go.Figure:
@@ -437,16 +491,16 @@ def customer_map(frame: pd.DataFrame, color: str, order: list[str], title: str) 
 
     Each point carries its ``user_id`` as custom data, so a lasso or box selection names customers.
     """
-    fig = px.scatter(
-        frame, x="x", y="y", color=color, custom_data=["user_id"], render_mode="webgl",
-        category_orders={color: order}, color_discrete_map=segment_colors(order), opacity=0.7,
-        hover_data={"user_id": True, "x": False, "y": False}, labels={color: ""},
-    )
-    fig.update_traces(marker={"size": 5})
-    fig.update_xaxes(showticklabels=False, title=None)
-    fig.update_yaxes(showticklabels=False, title=None)
-    fig.update_layout(dragmode="lasso")
-    return _style(fig, title, height=520)
+    values = list(dict.fromkeys([*order, *pd.unique(frame[color].dropna())]))
+    colors = _color_map(values, segment_colors(order))
+    data = [{"type": "scattergl", "x": rows["x"].to_numpy(), "y": rows["y"].to_numpy(), "mode": "markers",
+             "name": str(label), "legendgroup": str(label), "showlegend": True,
+             "customdata": rows[["user_id"]].to_numpy(),
+             "marker": {"color": colors[label], "opacity": 0.7, "symbol": "circle", "size": 5},
+             "hovertemplate": f"={label}<br>user_id=%{{customdata[0]}}<extra></extra>", "xaxis": "x", "yaxis": "y"}
+            for label, rows in _groups(frame, color, order)]
+    return _figure(data, title, height=520, dragmode="lasso", legend={"tracegroupgap": 0},
+                   **_axes({"title": None, "showticklabels": False}, {"title": None, "showticklabels": False}))
 
 
 def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
@@ -455,39 +509,53 @@ def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
         return _style(go.Figure(), _("{title}: nothing stands out").format(title=title))
     shown = frame.assign(label=frame["column"].str.replace("_", " ") + ": " + frame["value_label"].astype(str))
     shown = shown.sort_values("lift")
-    fig = px.bar(
-        shown, x="lift", y="label", orientation="h", text=shown["lift"].map("×{:.1f}".format),
-        hover_data={"share": ":.1%", "base_share": ":.1%", "label": False},
-        color_discrete_sequence=PALETTE[4:],
-        labels={"lift": _("lift vs all customers"), "label": "", "share": _("share"), "base_share": _("share of everyone")},
-    )
-    fig.add_vline(x=1, line_dash="dot", line_color="grey")
-    return _style(fig, title, height=max(220, 30 * len(shown) + 90))
+    hover = (_("lift vs all customers") + "=%{x}<br>text=%{text}<br>" + _("share") + "=%{customdata[0]:.1%}<br>"
+             + _("share of everyone") + "=%{customdata[1]:.1%}<extra></extra>")
+    data = [{"type": "bar", "x": shown["lift"].to_numpy(), "y": shown["label"].to_numpy(), "orientation": "h",
+             "text": shown["lift"].map("×{:.1f}".format).to_numpy(), "textposition": "auto",
+             "customdata": shown[["share", "base_share"]].to_numpy(), "hovertemplate": hover,
+             "name": "", "legendgroup": "", "showlegend": False,
+             "marker": {"color": PALETTE[4], "pattern": {"shape": ""}}, "xaxis": "x", "yaxis": "y"}]
+    vline = {"type": "line", "x0": 1, "x1": 1, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
+             "line": {"color": "grey", "dash": "dot"}}
+    return _figure(data, title, height=max(220, 30 * len(shown) + 90), barmode="relative", shapes=[vline],
+                   legend={"tracegroupgap": 0},
+                   **_axes({"title": {"text": _("lift vs all customers")}}, {"title": {"text": ""}}))
 
 
 def segment_comparison(frame: pd.DataFrame, column: str, a: str, b: str) -> go.Figure:
     """Grouped bars: share of each value of ``column`` in segment A, segment B and everyone."""
     everyone = _("everyone")
     frame = frame.assign(who=frame["who"].replace({"everyone": everyone}))
-    colors = {a: PALETTE[0], b: PALETTE[1], everyone: "#bbbbbb"}
-    fig = px.bar(
-        frame, x="value_label", y="share", color="who", barmode="group", color_discrete_map=colors,
-        category_orders={"who": [a, b, everyone]},
-        labels={"value_label": column_words(column), "share": _("share"), "who": ""},
-    )
-    fig.update_yaxes(tickformat=".0%")
-    return _style(fig, _("{column}: {a} vs {b}").format(column=column_words(column).capitalize(), a=a, b=b))
+    order = [a, b, everyone]
+    colors = _color_map(list(dict.fromkeys([*order, *pd.unique(frame["who"].dropna())])),
+                        {a: PALETTE[0], b: PALETTE[1], everyone: "#bbbbbb"})
+    x_label, y_label = column_words(column), _("share")
+    data = [{"type": "bar", "x": rows["value_label"].to_numpy(), "y": rows["share"].to_numpy(), "orientation": "v",
+             "name": str(who), "legendgroup": str(who), "offsetgroup": str(who), "alignmentgroup": "True",
+             "showlegend": True, "textposition": "auto", "marker": {"color": colors[who], "pattern": {"shape": ""}},
+             "hovertemplate": f"={who}<br>{x_label}=%{{x}}<br>{y_label}=%{{y}}<extra></extra>", "xaxis": "x", "yaxis": "y"}
+            for who, rows in _groups(frame, "who", order)]
+    return _figure(data, _("{column}: {a} vs {b}").format(column=column_words(column).capitalize(), a=a, b=b),
+                   barmode="group", legend={"tracegroupgap": 0},
+                   **_axes({"title": {"text": x_label}}, {"title": {"text": y_label}, "tickformat": ".0%"}))
 
 
 def silhouette_curve(frame: pd.DataFrame, chosen: int) -> go.Figure:
     """Silhouette score per number of clusters, the chosen k marked."""
-    fig = px.line(frame, x="k", y="silhouette", markers=True,
-                  labels={"k": _("clusters"), "silhouette": _("silhouette")})
     mine = frame[frame["k"] == chosen]
-    fig.add_scatter(x=mine["k"], y=mine["silhouette"], mode="markers", marker={"size": 14, "color": PALETTE[1]},
-                    name=_("chosen: {k}").format(k=chosen))
-    fig.update_xaxes(dtick=1)
-    return _style(fig, _("How well separated are k clusters? (higher is better)"), height=280)
+    x_label, y_label = _("clusters"), _("silhouette")
+    data = [
+        {"type": "scatter", "x": frame["k"].to_numpy(), "y": frame["silhouette"].to_numpy(), "mode": "lines+markers",
+         "name": "", "legendgroup": "", "showlegend": False, "orientation": "v",
+         "line": {"color": DEFAULT_SEQUENCE[0], "dash": "solid"}, "marker": {"symbol": "circle"},
+         "hovertemplate": f"{x_label}=%{{x}}<br>{y_label}=%{{y}}<extra></extra>", "xaxis": "x", "yaxis": "y"},
+        {"type": "scatter", "x": mine["k"].to_numpy(), "y": mine["silhouette"].to_numpy(), "mode": "markers",
+         "marker": {"size": 14, "color": PALETTE[1]}, "name": _("chosen: {k}").format(k=chosen)},
+    ]
+    return _figure(data, _("How well separated are k clusters? (higher is better)"), height=280,
+                   legend={"tracegroupgap": 0},
+                   **_axes({"title": {"text": x_label}, "dtick": 1}, {"title": {"text": y_label}}))
 
 
 # ------------------------------------------------------------------ campaigns (recsys.workspace.campaign)
@@ -498,14 +566,12 @@ FLAG_COLOR = "#d32f2f"
 def audience_funnel(funnel: pd.DataFrame) -> go.Figure:
     """Horizontal bars of customers left after each eligibility step (``step``, ``customers``)."""
     steps = funnel["step"].astype(str).map(funnel_words)
-    fig = go.Figure(go.Bar(
-        x=funnel["customers"], y=steps, orientation="h", text=funnel["customers"].map("{:,}".format),
-        textposition="auto", marker_color=[GROUP_COLORS.get(s, PALETTE[0]) for s in funnel["step"]],
-        hovertemplate="%{y}: " + _("%{x:,} customers") + "<extra></extra>",
-    ))
-    fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(title=_("customers"))
-    return _style(fig, _("Who is left after each rule"), height=max(260, 34 * len(funnel) + 90))
+    data = [{"type": "bar", "x": funnel["customers"], "y": steps, "orientation": "h",
+             "text": funnel["customers"].map("{:,}".format), "textposition": "auto",
+             "marker": {"color": [GROUP_COLORS.get(s, PALETTE[0]) for s in funnel["step"]]},
+             "hovertemplate": "%{y}: " + _("%{x:,} customers") + "<extra></extra>"}]
+    return _figure(data, _("Who is left after each rule"), height=max(260, 34 * len(funnel) + 90),
+                   xaxis={"title": {"text": _("customers")}}, yaxis={"autorange": "reversed", "title": None})
 
 
 def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
@@ -514,15 +580,17 @@ def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
                       value_name="customers")
     words = {g: _(GROUP_NAMES[g]) for g in GROUP_NAMES}
     long["group"] = long["group"].map(words)
-    fig = px.bar(
-        long, x="customers", y="offer", color="group", orientation="h",
-        color_discrete_map=_translated_colors(GROUP_COLORS, words),
-        hover_data=["item_id"], labels={"offer": "", "customers": _("customers"), "group": ""},
-        category_orders={"group": [words["treatment"], words["control"]]},
-    )
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title=None)
-    return _style(fig, _("Coupons per offer: sent (treatment) and held out (control)"), height=max(260, 40 * len(sizes) + 110))
+    order = [words["treatment"], words["control"]]
+    colors = _color_map(list(dict.fromkeys([*order, *pd.unique(long["group"].dropna())])),
+                        _translated_colors(GROUP_COLORS, words))
+    hover = "=%{y}<br>" + _("customers") + "=%{x}<br>item_id=%{customdata[0]}<extra></extra>"
+    data = [{"type": "bar", "x": rows["customers"].to_numpy(), "y": rows["offer"].to_numpy(), "orientation": "h",
+             "name": str(group), "legendgroup": str(group), "showlegend": True, "textposition": "auto",
+             "customdata": rows[["item_id"]].to_numpy(), "marker": {"color": colors[group], "pattern": {"shape": ""}},
+             "hovertemplate": hover, "xaxis": "x", "yaxis": "y"} for group, rows in _groups(long, "group", order)]
+    return _figure(data, _("Coupons per offer: sent (treatment) and held out (control)"),
+                   height=max(260, 40 * len(sizes) + 110), barmode="stack", legend={"tracegroupgap": 0},
+                   **_axes({"title": None}, {"title": {"text": ""}}))
 
 
 #: The audience funnel's fixed steps (steps with a number, e.g. "score >= 0.1", are shown as they are).
@@ -552,12 +620,24 @@ def funnel_words(step: str) -> str:
 GROUP_NAMES = {"treatment": N_("treatment"), "control": N_("control")}
 
 
+def _facet_rows(n: int, spacing: float) -> list[tuple[float, float]]:
+    """The vertical domain of ``n`` stacked panels, bottom first, as ``plotly.express``'s facet rows lay them
+    out (``make_subplots`` arithmetic, so the figure is the same to the last digit)."""
+    height = (1.0 - spacing * (n - 1)) * (1.0 / float(n))
+    domains = []
+    for r in range(n):
+        start = sum([height] * r) + r * spacing
+        end = start + height
+        domains.append((0.0 if -0.01 < start < 0.0 else start, 1.0 if 1.0 < end < 1.01 else end))
+    return domains
+
+
 def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = None, max_offers: int = 6,
                        probability: bool = False) -> go.Figure:
     """Per offer: model scores of every scored customer (grey) and of the targeted ones (blue).
 
     ``histogram`` has ``item_id``, ``bin_low``, ``bin_high``, ``scored`` and ``targeted``; only the
-    ``max_offers`` offers with the most targeted customers are drawn (one small panel each).
+    ``max_offers`` offers with the most targeted customers are drawn (one small panel each, the first on top).
     """
     if histogram.empty:
         return _style(go.Figure(), _("No scores to show"))
@@ -565,8 +645,9 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     shown = list(totals.index[:max_offers])
     more = len(totals) - len(shown)
     histogram = histogram[histogram["item_id"].isin(shown)]
+    ids = histogram["item_id"].astype(str)
     frame = histogram.assign(
-        offer=histogram["item_id"].astype(str).map(names or {}).fillna(histogram["item_id"].astype(str)),
+        offer=ids.map(names).fillna(ids) if names else ids,  # (no names: the ids, not a float column filled with text)
         middle=(histogram["bin_low"] + histogram["bin_high"]) / 2, width=histogram["bin_high"] - histogram["bin_low"],
     )
     long = frame.melt(id_vars=["offer", "middle", "width"], value_vars=["scored", "targeted"], var_name="who",
@@ -575,59 +656,74 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
     long["who"] = long["who"].map({"scored": scored, "targeted": targeted})
     offers = [o for o in dict.fromkeys(frame.set_index("item_id").loc[shown, "offer"])]
     height = max(280, 130 * len(offers) + 110)
-    fig = px.bar(
-        long, x="middle", y="customers", color="who", facet_row="offer", barmode="overlay", opacity=0.85,
-        color_discrete_map={scored: "#cfd8dc", targeted: GROUP_COLORS["treatment"]},
-        category_orders={"offer": offers, "who": [scored, targeted]},
-        labels={"middle": _("chance to redeem") if probability else _("model score"), "who": "",
-                "customers": _("customers"), "offer": _("offer")},
-        facet_row_spacing=min(0.1, 36 / height),
-    )
-    fig.update_traces(width=float(frame["width"].median()) if len(frame) else None)
-    fig.update_yaxes(matches=None, title=None)
-    tops = [ax.domain[1] for ax in fig.select_yaxes()]
-    fig.for_each_annotation(lambda a: a.update(  # each offer's name just above its panel
-        text=a.text.split("=", 1)[-1], textangle=0, x=0, xanchor="left", yanchor="bottom",
-        y=min(tops, key=lambda top: abs(top - a.y) if top >= a.y else 2.0),
-    ))
-    if probability:
-        fig.update_xaxes(tickformat=".0%")
+    x_label = _("chance to redeem") if probability else _("model score")
+    width = float(frame["width"].median()) if len(frame) else None
+    colors = {scored: "#cfd8dc", targeted: GROUP_COLORS["treatment"]}
+    ticks = {"tickformat": ".0%"} if probability else {}
+    panels = dict(tuple(long.groupby(["offer", "who"], sort=False)))
+    domains = _facet_rows(len(offers), min(0.1, 36 / height))
+    data, axes, annotations, in_legend = [], {}, [], set()
+    for row, offer in enumerate(offers):  # the first offer on top; plotly numbers the axes from the bottom
+        number = len(offers) - row
+        suffix = "" if number == 1 else str(number)
+        for who in (scored, targeted):
+            rows = panels[(offer, who)]
+            data.append({
+                "type": "bar", "x": rows["middle"].to_numpy(), "y": rows["customers"].to_numpy(), "orientation": "v",
+                "name": who, "legendgroup": who, "showlegend": who not in in_legend, "textposition": "auto",
+                "width": width, "marker": {"color": colors[who], "opacity": 0.85, "pattern": {"shape": ""}},
+                "hovertemplate": f"={who}<br>{_('offer')}={offer}<br>{x_label}=%{{x}}<br>{_('customers')}=%{{y}}"
+                                 "<extra></extra>",
+                "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+            })
+            in_legend.add(who)
+        low, top = domains[number - 1]
+        axes[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": [0.0, 0.98], **ticks, **(
+            {"title": {"text": x_label}} if number == 1 else {"matches": "x", "showticklabels": False})}
+        axes[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [low, top], "title": None}
+        annotations.append({"text": str(offer), "font": {}, "showarrow": False, "textangle": 0, "x": 0, "xanchor": "left",
+                            "xref": "paper", "y": top, "yanchor": "bottom", "yref": "paper"})  # the name above its panel
     title = (_("Chance to redeem: every eligible customer and those who get a coupon") if probability
              else _("Score distribution: who the model picks (higher = better fit)"))
     if more > 0:
         title += _(" — the {n} offers with most coupons ({more} more not shown)").format(n=len(shown), more=more)
-    return _style(fig, title, height=height)
+    return _figure(data, title, height=height, barmode="overlay", legend={"tracegroupgap": 0},
+                   annotations=annotations[::-1], **axes)
 
 
 def group_mix(mix: pd.DataFrame, column: str) -> go.Figure:
     """Stacked bars: share of each offer's targeted customers by the values of one customer column."""
-    fig = px.bar(
-        mix, x="share", y="offer", color="value", orientation="h", color_discrete_sequence=PALETTE,
-        hover_data=["customers"],
-        labels={"share": _("share of targeted customers"), "offer": "", "value": "", "customers": _("customers")},
-    )
-    fig.update_layout(barmode="stack", xaxis_tickformat=".0%")
-    fig.update_xaxes(title=None)
-    return _style(fig, _("Share of each offer's targeted customers, by {column}").format(column=column_words(column)),
-                  height=max(260, 40 * mix["offer"].nunique() + 120))
+    colors = _color_map(list(pd.unique(mix["value"].dropna())), sequence=PALETTE)
+    hover = ("=%{y}<br>" + _("share of targeted customers") + "=%{x}<br>" + _("customers")
+             + "=%{customdata[0]}<extra></extra>")
+    data = [{"type": "bar", "x": rows["share"].to_numpy(), "y": rows["offer"].to_numpy(), "orientation": "h",
+             "name": str(value), "legendgroup": str(value), "showlegend": True, "textposition": "auto",
+             "customdata": rows[["customers"]].to_numpy(), "marker": {"color": colors[value], "pattern": {"shape": ""}},
+             "hovertemplate": hover, "xaxis": "x", "yaxis": "y"} for value, rows in _groups(mix, "value")]
+    return _figure(data, _("Share of each offer's targeted customers, by {column}").format(column=column_words(column)),
+                   height=max(260, 40 * mix["offer"].nunique() + 120), barmode="stack", legend={"tracegroupgap": 0},
+                   **_axes({"title": None, "tickformat": ".0%"}, {"title": {"text": ""}}))
 
 
 def selection_rates(table: pd.DataFrame, column: str, threshold: float = 0.8) -> go.Figure:
     """Share of each customer group targeted; red bars fall below the four-fifths line (dashed)."""
     colors = [FLAG_COLOR if flag else PALETTE[0] for flag in table["flag"]]
-    fig = go.Figure(go.Bar(
-        x=table["value"].astype(str), y=table["rate"], marker_color=colors, text=table["rate"].map("{:.1%}".format),
-        textposition="outside", customdata=table[["targeted", "base"]],
-        hovertemplate="%{x}: %{y:.1%}<br>" + _("%{customdata[0]:,} of %{customdata[1]:,} customers") + "<extra></extra>",
-    ))
+    data = [{"type": "bar", "x": table["value"].astype(str), "y": table["rate"], "marker": {"color": colors},
+             "text": table["rate"].map("{:.1%}".format), "textposition": "outside",
+             "customdata": table[["targeted", "base"]],
+             "hovertemplate": "%{x}: %{y:.1%}<br>" + _("%{customdata[0]:,} of %{customdata[1]:,} customers")
+             + "<extra></extra>"}]
     judged = table.loc[table["ratio"].notna(), "rate"]
+    shapes, annotations = [], []
     if len(judged):
-        best = float(judged.max())
-        fig.add_hline(y=threshold * best, line_dash="dash", line_color=FLAG_COLOR,
-                      annotation_text=_("four-fifths of the top group"), annotation_position="top right")
-    fig.update_yaxes(tickformat=".0%", title=_("share of the group targeted"), rangemode="tozero")
-    fig.update_xaxes(title=None)
-    return _style(fig, _("Share of each {column} group targeted (red: below four-fifths)").format(column=column_words(column)))
+        line = threshold * float(judged.max())
+        shapes.append({"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": line, "y1": line, "yref": "y",
+                       "line": {"color": FLAG_COLOR, "dash": "dash"}})
+        annotations.append({"text": _("four-fifths of the top group"), "showarrow": False, "x": 1, "xanchor": "right",
+                            "xref": "x domain", "y": line, "yanchor": "bottom", "yref": "y"})
+    return _figure(data, _("Share of each {column} group targeted (red: below four-fifths)").format(column=column_words(column)),
+                   shapes=shapes, annotations=annotations, xaxis={"title": None},
+                   yaxis={"tickformat": ".0%", "title": {"text": _("share of the group targeted")}, "rangemode": "tozero"})
 
 
 # ------------------------------------------------------------------ explanations (recsys.insight.attribution)

@@ -311,11 +311,13 @@ def _history_rules(
     _require(interactions, (C.USER_ID, C.ITEM_ID), "interactions")
     n_users = len(user_index)
     user_ok = np.ones(n_users, dtype=bool)
-    codes = _lookup(user_index, interactions[C.USER_ID])
-    known = codes >= 0
+    per_customer = bool(spec.active_since or spec.exclude_contacted_days is not None)
+    # every row's customer only for the per-customer rules; the redeemed rule looks up its own rows alone
+    codes = _lookup(user_index, interactions[C.USER_ID]) if per_customer else None
+    known = codes >= 0 if codes is not None else None
     timestamps = None
     as_of = None
-    if spec.active_since or spec.exclude_contacted_days is not None:
+    if per_customer:
         if C.TIMESTAMP not in interactions.columns:
             raise TargetingError(
                 "interactions: 'active_since' and 'exclude_contacted_days' need a timestamp column. "
@@ -338,7 +340,7 @@ def _history_rules(
                 "Fix: import the data with event types, or leave that rule off."
             )
         since = pd.Timestamp(as_of) - pd.Timedelta(days=int(spec.exclude_contacted_days))
-        contact = interactions[C.EVENT].astype(str).str.lower().isin([e.lower() for e in spec.contact_events]).to_numpy()
+        contact = _has_event(interactions[C.EVENT], spec.contact_events)
         contacted_rows = contact & (timestamps > since).to_numpy(bool) & (timestamps <= pd.Timestamp(as_of)).to_numpy(bool) & known
         contacted = np.zeros(n_users, dtype=bool)
         contacted[codes[contacted_rows]] = True
@@ -349,10 +351,11 @@ def _history_rules(
         funnel.add(f"not contacted in {spec.exclude_contacted_days} days", keep & user_ok[user_codes_of_pairs])
     block = None
     if spec.exclude_redeemed and C.EVENT in interactions.columns:
-        redeemed = interactions[C.EVENT].astype(str).str.lower().isin([e.lower() for e in spec.redeem_events]).to_numpy()
-        items = _lookup(item_index, interactions[C.ITEM_ID])
-        hit = redeemed & known & (items >= 0)
-        block = np.unique(codes[hit].astype(np.int64) * len(item_index) + items[hit])
+        redeemed = np.flatnonzero(_has_event(interactions[C.EVENT], spec.redeem_events))
+        users = codes[redeemed] if codes is not None else _lookup(user_index, interactions[C.USER_ID].iloc[redeemed])
+        items = _lookup(item_index, interactions[C.ITEM_ID].iloc[redeemed])
+        hit = (users >= 0) & (items >= 0)
+        block = np.unique(users[hit].astype(np.int64) * len(item_index) + items[hit])
     return as_of, user_ok, block
 
 
@@ -405,6 +408,14 @@ def _mask(n: int, rows: np.ndarray) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[rows] = True
     return mask
+
+
+def _has_event(events: pd.Series, names: Iterable[str]) -> np.ndarray:
+    """Rows whose event is one of ``names`` (any case), testing each distinct event once, not every row's text."""
+    wanted = {str(e).lower() for e in names}
+    codes, kinds = factorize(events)
+    hits = np.array([str(k).lower() in wanted for k in kinds], dtype=bool)  # a handful of event types
+    return np.append(hits, False)[codes]  # code -1 (missing) is the appended False
 
 
 def _factorize_ids(values: pd.Series, table: str, column: str) -> tuple[np.ndarray, pd.Index]:

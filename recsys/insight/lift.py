@@ -246,18 +246,31 @@ def response_rates(
     if not (np.diff(matrix.indptr) == 1).all():
         raise ValueError(f"offer column {column!r} has several values per offer")
     val = matrix.indices.astype(np.int64)[item]  # CSR with one entry per row: the row's value code
-    events = (interactions[C.EVENT].astype(str).to_numpy() if C.EVENT in interactions.columns
-              else np.full(len(interactions), C.INTERACTION, dtype=object))
+    # events as codes into their few distinct names: every test below compares integers, not each row's text
+    if C.EVENT in interactions.columns:
+        event_code, found = factorize(interactions[C.EVENT].astype(str))
+        kinds = np.asarray([*map(str, found), None], dtype=object)  # None: a row without an event (code -1)
+        event_code = np.where(event_code < 0, len(kinds) - 1, event_code)
+    else:
+        event_code, kinds = np.zeros(len(interactions), dtype=np.int64), np.array([C.INTERACTION], dtype=object)
     value = (interactions[C.VALUE].astype("float64").fillna(0.0).to_numpy() if C.VALUE in interactions.columns
              else np.zeros(len(interactions)))
     inside = seg >= 0
-    user, item, seg, val, events, value = user[inside], item[inside], seg[inside], val[inside], events[inside], value[inside]
+    user, item, seg, val = user[inside], item[inside], seg[inside], val[inside]
+    event_code, value = event_code[inside], value[inside]
+    present = np.bincount(event_code, minlength=len(kinds)) > 0  # the event names rows of the segments have
+
+    def is_event(name: str) -> np.ndarray:
+        return np.isin(event_code, np.flatnonzero(kinds == name))
+
     n_seg, n_val = len(segmentation.order), len(values)
-    has_exposures = bool(np.isin(events, C.EXPOSURE_EVENTS).any())
-    # the unit of a rate: a (customer, offer) pair when exposures are recorded, else a (customer, value)
+    has_exposures = bool(present[np.isin(kinds, C.EXPOSURE_EVENTS)].any())
+    # the unit of a rate: a (customer, offer) pair when exposures are recorded, else a (customer, value); a
+    # unit's rows share their customer's segment and their offer's value, so any row of it gives its cell
     unit = user * len(item_index) + item if has_exposures else user * n_val + val
-    units, first, inverse = np.unique(unit, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
+    inverse, units = pd.factorize(unit)
+    first = np.empty(len(units), dtype=np.int64)
+    first[inverse] = np.arange(len(inverse))
     cell_of_unit = seg[first] * n_val + val[first]
     size = n_seg * n_val
     exposed = np.bincount(cell_of_unit, minlength=size)
@@ -269,7 +282,7 @@ def response_rates(
         column: np.tile(values.to_numpy(), n_seg), EXPOSED: exposed,
     })
     for name, event in rate_events.items():  # three event types
-        hit = np.bincount(inverse, weights=(events == event).astype(np.float64), minlength=len(units)) > 0
+        hit = np.bincount(inverse, weights=is_event(event).astype(np.float64), minlength=len(units)) > 0
         hits = np.bincount(cell_of_unit[hit], minlength=size).astype(np.float64)
         denominator = exposed if has_exposures else sizes[seg_of_cell]
         out[name] = hits / np.maximum(denominator, 1)
@@ -284,7 +297,7 @@ def response_rates(
              if has_exposures else
              _("The data records no impressions or views: rates are the share of the segment's customers "
                "with the event on an offer of that type."))
-    missing = [name for name, e in rate_events.items() if not (events == e).any()]
+    missing = [name for name, e in rate_events.items() if not present[kinds == e].any()]
     if missing:
         basis += _(" Events missing from the data show as 0: {events}.").format(events=", ".join(missing))
     return out, basis

@@ -16,8 +16,8 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
-from recsys.insight.lift import responses, top_lifts
-from recsys.insight.segments import VALUE_LABEL, Segmentation, id_index, sample_rows
+from recsys.insight.lift import top_lifts
+from recsys.insight.segments import VALUE_LABEL, Segmentation, id_index, is_response, sample_rows
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,20 @@ def _score_summary(model: Any, user_ids: np.ndarray, k: int) -> tuple[np.ndarray
     return total / max(len(user_ids), 1), in_top / max(len(user_ids), 1)
 
 
+def base_scores(model: Any, base_ids: Iterable[Any] | None = None, *, k: int = 10, sample_size: int = 2000,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Everyone's side of :func:`offer_scores`: the mean score of every offer over a seeded sample of
+    ``base_ids`` (default: every customer the model knows) and the share with it in their top ``k``."""
+    index = model.user_index_
+    everyone = np.asarray(index.ids if base_ids is None else id_index(base_ids), dtype=object)
+    everyone = everyone[index.positions(everyone) >= 0]
+    base = everyone[sample_rows(len(everyone), sample_size, seed + 1)]
+    return _score_summary(model, base, k)
+
+
 def offer_scores(
     model: Any, members: Iterable[Any], *, k: int = 10, sample_size: int = 2000, seed: int = 0,
-    base_ids: Iterable[Any] | None = None,
+    base_ids: Iterable[Any] | None = None, base: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """How the model scores every offer for a segment, against everyone.
 
@@ -76,7 +87,8 @@ def offer_scores(
     the same for all their offers and does not change their ranking). Returns one row per offer:
     ``item_id``, ``mean_score`` (members), ``base_mean_score`` (everyone), ``uplift`` (the
     difference), ``top_k_share`` (share of members with the offer in their own top ``k``) and
-    ``base_top_k_share``.
+    ``base_top_k_share``. ``base`` is :func:`base_scores` with the same settings when the caller already has it
+    (every segment of a segmentation shares it).
     """
     index = model.user_index_
     member_ids = id_index(members).unique()
@@ -84,11 +96,9 @@ def offer_scores(
     if len(known) == 0:
         return pd.DataFrame(columns=[C.ITEM_ID, *OFFER_SCORE_COLUMNS])
     sample = np.asarray(known[sample_rows(len(known), sample_size, seed)], dtype=object)
-    everyone = np.asarray(index.ids if base_ids is None else id_index(base_ids), dtype=object)
-    everyone = everyone[index.positions(everyone) >= 0]
-    base = everyone[sample_rows(len(everyone), sample_size, seed + 1)]
     mean, top_share = _score_summary(model, sample, k)
-    base_mean, base_top = _score_summary(model, base, k)
+    base_mean, base_top = base if base is not None else base_scores(model, base_ids, k=k, sample_size=sample_size,
+                                                                     seed=seed)
     return pd.DataFrame({
         C.ITEM_ID: np.asarray(model.item_index_.ids, dtype=object).astype(str),
         "mean_score": mean, "base_mean_score": base_mean, "uplift": mean - base_mean,
@@ -113,6 +123,27 @@ def _top_offers(scores: pd.DataFrame, n: int, rank_by: str) -> pd.DataFrame:
     return scores.sort_values(key, ascending=False).head(n).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class ProfileBasis:
+    """What every profile card of one segmentation shares, computed once by :func:`profile_basis` instead of
+    once per card: each customer's value, who responded, and the model's scores for everyone."""
+
+    value: pd.Series  # value per customer of the universe (0 without any); empty when the data has no value
+    responders: pd.Index  # customers with a response (a row that is not an exposure)
+    base: tuple[np.ndarray, np.ndarray] | None  # :func:`base_scores` over the universe; None without a model
+
+
+def profile_basis(segmentation: Segmentation, interactions: pd.DataFrame, model: Any | None = None, *,
+                  seed: int = 0) -> ProfileBasis:
+    """The shared part of :func:`profile` for every segment of ``segmentation`` (one pass over the interactions)."""
+    values = _value_by_user(interactions)
+    value = values.reindex(segmentation.labels.index).fillna(0.0) if not values.empty else values
+    rows = interactions[is_response(interactions)]
+    responders = id_index(factorize(rows[C.USER_ID])[1])  # ids are strings in the workspace
+    base = base_scores(model, segmentation.labels.index, seed=seed) if model is not None else None
+    return ProfileBasis(value, responders, base)
+
+
 def _value_by_user(interactions: pd.DataFrame) -> pd.Series:
     if C.VALUE not in interactions.columns or not interactions[C.VALUE].notna().any():
         return pd.Series(dtype=float)
@@ -133,6 +164,7 @@ def profile(
     items: pd.DataFrame | None = None,
     n: int = 5,
     seed: int = 0,
+    basis: ProfileBasis | None = None,
 ) -> SegmentProfile:
     """The profile card of ``segment``: size, value share, top traits and offer types, top offers
     (highest predicted score) and distinctive offers (scored most above everyone else).
@@ -140,23 +172,22 @@ def profile(
     ``trait_lifts`` / ``offer_lifts`` come from :func:`~recsys.insight.lift.trait_lift` /
     :func:`~recsys.insight.lift.offer_lift` on the same segmentation (computed once for all
     segments). Top offers by predicted score need ``model``; ``items`` adds a readable name when it
-    has one (:func:`recsys.core.columns.name_column`).
+    has one (:func:`recsys.core.columns.name_column`). ``basis`` is :func:`profile_basis` of the same
+    segmentation, interactions, model and seed (computed here when absent): the part every card shares.
     """
     members = segmentation.members(segment)
     n_all = segmentation.n_customers
-    values = _value_by_user(interactions)
+    basis = basis if basis is not None else profile_basis(segmentation, interactions, model, seed=seed)
     value = value_share = per_customer = None
-    if not values.empty:
-        in_universe = values.reindex(segmentation.labels.index).fillna(0.0)
-        total = float(in_universe.sum())
-        value = float(in_universe.reindex(members).sum())
+    if not basis.value.empty:
+        total = float(basis.value.sum())
+        value = float(basis.value.reindex(members).sum())
         value_share = value / total if total > 0 else None
         per_customer = value / max(len(members), 1)
-    responders = responses(interactions)[C.USER_ID].unique()
-    active = float(pd.Index(members).isin(responders).mean()) if len(members) else 0.0
+    active = float(pd.Index(members).isin(basis.responders).mean()) if len(members) else 0.0
     top_offers = distinctive_offers = None
     if model is not None:
-        scores = offer_scores(model, members, seed=seed, base_ids=segmentation.labels.index)
+        scores = offer_scores(model, members, seed=seed, base_ids=segmentation.labels.index, base=basis.base)
         label = C.name_column(items.columns) if items is not None else None
         if label is not None and not scores.empty:
             unique_items = items.drop_duplicates(C.ITEM_ID)
@@ -177,7 +208,8 @@ def compare_profiles(a: SegmentProfile, b: SegmentProfile) -> pd.DataFrame:
     return pd.DataFrame({names[0]: a.headline(), names[1]: b.headline()})
 
 
-__all__ = ["SegmentProfile", "profile", "compare_profiles", "offer_scores", "predicted_top_offers", "OFFER_SCORE_COLUMNS"]
+__all__ = ["SegmentProfile", "ProfileBasis", "profile", "profile_basis", "compare_profiles", "offer_scores", "base_scores",
+           "predicted_top_offers", "OFFER_SCORE_COLUMNS"]
 
 
 #: A trait counts for a segment's name when the segment holds it this many times more than everyone.

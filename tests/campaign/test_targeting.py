@@ -225,6 +225,19 @@ def test_default_rules_exclude_pairs_already_redeemed(shop) -> None:
     assert audience.funnel["step"].tolist()[:2] == ["scored", "not already redeemed"]
 
 
+def test_the_redeemed_rule_reads_only_redeem_rows_in_any_case_with_or_without_the_customer_rules(shop) -> None:
+    extra = pd.DataFrame({C.USER_ID: ["u2", "u3", "nobody", "u4", None], C.ITEM_ID: ["A", "B", "A", "nowhere", "B"],
+                          C.EVENT: ["REDEEM", "Purchase", "redeem", "redeem", "redeem"],
+                          C.TIMESTAMP: pd.to_datetime(["2026-03-02"] * 5)})
+    with_more = {**shop, "interactions": pd.concat([shop["interactions"], extra], ignore_index=True)}
+    blocked = {("u1", "A"), ("u2", "A")}  # redeems in any case; a purchase, unknown ids and no id are not
+    everyone = {(u, i) for u in ["u1", "u2", "u3", "u4"] for i in "AB"}
+    assert pairs(build(with_more, max_per_customer=2)) == everyone - blocked
+    # the per-customer rules look every row's customer up: the redeemed pairs are the same
+    loose = build(with_more, max_per_customer=2, active_since="2026-01-01", exclude_contacted_days=0)
+    assert pairs(loose) == everyone - blocked
+
+
 def test_user_filters_segments_and_offers(shop) -> None:
     audience = build(shop, user_filters=(UserFilter("tier", "in", ["gold"]), UserFilter("age", "<", 30)),
                      exclude_redeemed=False)

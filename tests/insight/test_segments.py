@@ -302,6 +302,13 @@ def test_response_rates_per_exposed_pair_and_value_per_customer(two_groups: S.Se
     assert "no impressions" in basis
     with pytest.raises(ValueError, match="unknown offer column"):
         L.response_rates(two_groups, responses, offers, "nope")
+    # a row without an event is a pair shown (it counts in the pair's unit) that reached no event
+    unknown = responses.assign(**{C.EVENT: responses[C.EVENT].astype(object)})
+    unknown.loc[len(unknown)] = ["u2", "z", None, ts("2024-01-01"), 0.0]
+    row = L.response_rates(two_groups, unknown, offers, "kind")[0].set_index([S.SEGMENT, "kind"])
+    assert row.loc[("A", "bundle"), L.EXPOSED] == 2 and row.loc[("A", "bundle"), L.CLICK_RATE] == 0.0
+    no_redeem = L.response_rates(two_groups, responses[responses[C.EVENT] != C.REDEEM], offers, "kind")[1]
+    assert "redeem_rate" in no_redeem and "click_rate" not in no_redeem
 
 
 def test_sizes_over_time_counts_active_customers(two_groups: S.Segmentation, responses: pd.DataFrame) -> None:
@@ -544,6 +551,36 @@ def test_predicted_top_offers_and_profile_card(responses: pd.DataFrame, offers: 
     assert side[("north", "A")] == 1.0 and side[("north", "B")] == 0.0 and side[("north", "everyone")] == 0.5
     described = L.describe(seg, traits, offer_lifts)
     assert described[S.SEGMENT].tolist() == ["A", "B"] and "region north (×2.0)" in described.loc[0, "top traits"]
+
+
+def test_profile_cards_from_one_shared_basis_are_the_cards_computed_alone(users: pd.DataFrame) -> None:
+    model, group = planted_model(n_per_group=3)
+    ids = list(model.user_index_.ids)
+    seg = S.Segmentation.from_labels(pd.Series(np.array(["x", "y", "z"])[group], index=ids), "clusters", {},
+                                     order=["x", "y", "z"])
+    rng = np.random.default_rng(3)
+    inter = pd.DataFrame({C.USER_ID: rng.choice(ids[:-2], 80), C.ITEM_ID: rng.choice(["i0", "i1", "i2"], 80),
+                          C.EVENT: rng.choice([C.IMPRESSION, C.CLICK, C.PURCHASE], 80, p=[0.6, 0.2, 0.2]),
+                          C.TIMESTAMP: ts("2026-03-01"), C.VALUE: rng.integers(0, 50, 80).astype(float)})
+    facts = pd.DataFrame({C.USER_ID: ids, "region": rng.choice(["north", "south"], len(ids))})
+    traits = L.trait_lift(seg, facts, ["region"])
+    offer_lifts = L.offer_lift(seg, inter, pd.DataFrame({C.ITEM_ID: ["i0", "i1", "i2"], "kind": ["a", "b", "a"]}), ["kind"])
+    basis = P.profile_basis(seg, inter, model)
+    responded = inter[inter[C.EVENT] != C.IMPRESSION][C.USER_ID]
+    assert set(basis.responders) == set(responded) and len(basis.value) == len(ids) and basis.value[ids[-1]] == 0.0
+    for label in seg.order:
+        alone = P.profile(seg, label, interactions=inter, trait_lifts=traits, offer_lifts=offer_lifts, model=model)
+        shared = P.profile(seg, label, interactions=inter, trait_lifts=traits, offer_lifts=offer_lifts, model=model,
+                           basis=basis)
+        assert shared.headline() == alone.headline() and 0 < alone.active_share <= 1
+        members = seg.members(label)
+        assert alone.value == pytest.approx(inter.loc[inter[C.USER_ID].isin(members), C.VALUE].sum())
+        assert alone.active_share == pytest.approx(members.isin(responded).mean())
+        pd.testing.assert_frame_equal(shared.top_offers, alone.top_offers)
+        pd.testing.assert_frame_equal(shared.distinctive_offers, alone.distinctive_offers)
+        pd.testing.assert_frame_equal(shared.traits, alone.traits)
+    no_model = P.profile_basis(seg, inter)
+    assert no_model.base is None and no_model.responders.equals(basis.responders)
 
 
 # ================================================================================================ saved segments

@@ -100,3 +100,20 @@ def test_customer_ranking_beats_the_raw_score_and_random_with_non_overlapping_in
     for base in (RAW_SCORE, RANDOM):
         assert ours["low"] > report.summary.loc[(base, "auc"), "high"], report.verdict
     assert report.calibration[OURS]["largest_decile_gap"] < 0.06
+
+
+def test_a_context_is_the_same_whatever_the_ids_dtype_and_lists_events_customers_first(fitted):
+    shop, hybrid, rm, ctx, cutoff = fitted
+    known = shop.interactions[shop.interactions[C.TIMESTAMP] < cutoff]
+    as_objects = known.assign(**{C.USER_ID: known[C.USER_ID].astype(object), C.ITEM_ID: known[C.ITEM_ID].astype(object)})
+    other = rm.context(as_objects, shop.users, shop.items, hybrid, cutoff)
+    for name in ("user_ids", "item_ids", "user_matrix", "item_matrix", "live"):
+        np.testing.assert_array_equal(getattr(other, name), getattr(ctx, name), err_msg=name)
+    assert other.responded.equals(ctx.responded) and len(ctx.responded)
+    # the universe: the events' ids in order of first appearance, then the tables' other ids
+    for column, table, ids in ((C.USER_ID, shop.users, ctx.user_ids), (C.ITEM_ID, shop.items, ctx.item_ids)):
+        expected = pd.unique(np.concatenate([known[column].astype(str).to_numpy(object),
+                                             table[column].astype(str).to_numpy(object)]))
+        assert list(ids) == list(expected)
+    done = known[known[C.EVENT].isin(C.RESPONSE_EVENTS)]
+    assert set(ctx.responded) == set(zip(done[C.USER_ID].astype(str), done[C.ITEM_ID].astype(str)))
