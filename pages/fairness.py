@@ -399,12 +399,13 @@ except (ValueError, WorkspaceError) as exc:
 
 st.subheader(_("What the audit found · run {run_id} · {n} customers").format(run_id=run_id, n=f"{result.users:,}"))
 show_flags(result)
-customers, offers, lists, fix = st.tabs([_("Customers"), _("Offers"), _("Lists"), _("Fix it")])
-with customers:
-    customers_tab(result)
-with offers:
-    offers_tab(result)
-with lists:
-    lists_tab(result)
-with fix:
-    fix_tab(result, data, stamp)
+opened, tab = shared.lazy_tabs([_("Customers"), _("Offers"), _("Lists"), _("Fix it")], key="fair_tab")
+with tab:  # only the open tab is computed and sent
+    if opened == 0:
+        customers_tab(result)
+    elif opened == 1:
+        offers_tab(result)
+    elif opened == 2:
+        lists_tab(result)
+    else:
+        fix_tab(result, data, stamp)

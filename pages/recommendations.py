@@ -473,28 +473,31 @@ item = st.selectbox(_("Open the explanation of"), ranked, key="reco_offer",
                     format_func=lambda i: f"#{ranked.index(i) + 1} · {titles[i]}")
 explanation(listed, item, ranked.index(item) + 1)
 if not _known(user):
-    tabs = st.tabs([_("Across the list"), _("Who else is it for")])
-    with tabs[0]:
-        list_drivers(listed)
-    with tabs[1]:
-        offer_drivers(item, view)
+    opened, tab = shared.lazy_tabs([_("Across the list"), _("Who else is it for")], key="reco_tab")
+    with tab:  # only the open tab is computed and sent
+        if opened == 0:
+            list_drivers(listed)
+        else:
+            offer_drivers(item, view)
     st.caption(_("Evidence, what-ifs and fact x fact tables need a customer the model was trained with: "
                  "update the model on the Train page."))
     st.stop()
-tabs = st.tabs([_("Evidence"), _("What if"), _("Across the list"), _("Who else is it for"), _("Fact x fact")])
-with tabs[0]:
-    evidence(user, item)
-with tabs[1]:
-    excluded = R.redeemed_items(dataset.interactions, user) if exclude == R.EXCLUDE_REDEEMED else None
-    if exclude == R.EXCLUDE_RESPONDED:
-        upos = model.user_index_.positions([user])[0]
-        excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
-    start, end = R.date_window_columns(info.item_schema, dataset.items)
-    candidates = None if active_on is None else R.active_items(dataset.items, active_on, start, end)
-    what_if(listed, item, k, excluded, candidates, view)
-with tabs[2]:
-    list_drivers(listed)
-with tabs[3]:
-    offer_drivers(item, view)
-with tabs[4]:
-    pair_interactions(user, item)
+opened, tab = shared.lazy_tabs([_("Evidence"), _("What if"), _("Across the list"), _("Who else is it for"),
+                                _("Fact x fact")], key="reco_tab")
+with tab:  # only the open tab is computed and sent
+    if opened == 0:
+        evidence(user, item)
+    elif opened == 1:
+        excluded = R.redeemed_items(dataset.interactions, user) if exclude == R.EXCLUDE_REDEEMED else None
+        if exclude == R.EXCLUDE_RESPONDED:
+            upos = model.user_index_.positions([user])[0]
+            excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
+        start, end = R.date_window_columns(info.item_schema, dataset.items)
+        candidates = None if active_on is None else R.active_items(dataset.items, active_on, start, end)
+        what_if(listed, item, k, excluded, candidates, view)
+    elif opened == 2:
+        list_drivers(listed)
+    elif opened == 3:
+        offer_drivers(item, view)
+    else:
+        pair_interactions(user, item)

@@ -469,6 +469,19 @@ def metric_words(name: str) -> tuple[str, str]:
     return label + suffix, (f"{tip} {technical}" if tip else technical)
 
 
+def lazy_tabs(labels: list[str], key: str) -> tuple[int, Any]:
+    """Tabs whose hidden ones cost nothing: (index of the open tab, its container).
+
+    Plain ``st.tabs`` runs and sends every tab's content on every run; these track which tab is open
+    (``st.session_state[key]`` holds its label; switching tabs reruns the page), so a page renders only the
+    open tab's content. The first tab is open at first, and again when the labels change (another language).
+    Widgets inside a tab go back to their defaults once their tab has been closed (Streamlit forgets the
+    state of widgets a run did not draw), so keep heavy results in caches, not in those widgets."""
+    tabs = st.tabs(labels, key=key, on_change="rerun")
+    opened = next((i for i, tab in enumerate(tabs) if tab.open), 0)
+    return opened, tabs[opened]
+
+
 def busy(message: str, work: Callable[..., Any]) -> Callable[..., Any]:
     """``work`` that shows a spinner with ``message`` while it runs: ``busy("Ranking...", rank)(user, k=10)``."""
     @functools.wraps(work)
