@@ -99,7 +99,7 @@ def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
 def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     explainer = _explainer(workspace_path, run, created)
     drivers = D.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
-    return drivers.summary(), drivers.points(max_points=250)
+    return drivers.summary(), drivers.spread()
 
 
 def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
@@ -331,16 +331,16 @@ def list_drivers(listed: R.ExplainedRecommendations) -> None:
 
 
 def offer_drivers(item: str, view: str) -> None:
-    summary, points = _drivers(*key, item, view)
+    summary, spread = _drivers(*key, item, view)
     st.plotly_chart(
-        charts.attribution_beeswarm(points, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
-                                                       "back").format(offer=names_of([item])[0])),
-        width="stretch", key="reco_beeswarm",
+        charts.attribution_spread(spread, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
+                                                     "back").format(offer=names_of([item])[0])),
+        width="stretch", key="reco_drivers",
     )
     n = int(summary[D.CUSTOMERS].groupby(summary[A.COLUMN]).sum().max()) if len(summary) else 0
     st.caption(_(
         "One row per customer trait, the bar at its mean over the customers who have it ({n} customers{sample}), "
-        "one dot per customer. A trait's value is what "
+        "dots where its customers sit (bigger: more customers). A trait's value is what "
         "it adds to this offer's score for that customer, compared with their average offer: right means this offer "
         "rises in their list. A fact such as a segment adds the same to everyone who has it; their own history "
         "differs from customer to customer."
