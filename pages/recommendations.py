@@ -483,7 +483,8 @@ if not _known(user):
                  "update the model on the Train page."))
     st.stop()
 opened, tab = shared.lazy_tabs([_("Evidence"), _("What if"), _("Across the list"), _("Who else is it for"),
-                                _("Fact x fact")], key="reco_tab")
+                                _("Fact x fact")], key="reco_tab",
+                                keep={1: ("reco_whatif_column", "reco_whatif_value")})
 with tab:  # only the open tab is computed and sent
     if opened == 0:
         evidence(user, item)

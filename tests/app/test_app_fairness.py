@@ -91,6 +91,11 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     at.select_slider(key="fair_strength").set_value(0.1).run()
     _ok(at)
     assert any("At strength 0.10" in m.value for m in at.markdown)
+    _open_tab(at, "Lists")  # a look at another tab keeps the re-ranking's choices and its curve
+    assert "fair_strength" not in [s.key for s in at.select_slider]
+    _open_tab(at, "Fix it")
+    assert at.multiselect(key="fair_boost_groups").value == ["north"] and at.select_slider(key="fair_strength").value == 0.1
+    assert any("At strength 0.10" in m.value for m in at.markdown)
     if "north" not in flagged:  # a fix that addresses no flagged group is warned about and needs a tick
         assert any("addresses no group the audit flagged" in w.value for w in at.warning)
         assert at.button(key="fair_save").disabled

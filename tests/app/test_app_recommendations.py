@@ -109,6 +109,9 @@ def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.M
     at.selectbox(key="reco_whatif_value").set_value("premium").run()
     assert_clean(at)
     assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
+    open_tab(open_tab(at, "Evidence"), "What if")  # the what-if's choice outlives a look at another tab
+    assert (at.selectbox(key="reco_whatif_column").value, at.selectbox(key="reco_whatif_value").value) == ("segment", "premium")
+    assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
     changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
     assert len(changes) >= 10
     at.checkbox(key="reco_active").check().run()
