@@ -8,8 +8,10 @@ prepared one, copied first so the bench never writes into it). For each page and
   run once;
 - **rerun**: the page run again with nothing changed (what every widget click pays on top of its own work);
 - the page's **main interactions**, each from the state the first run left: Recommendations: another
-  customer typed in (a different one every time); Segments: behavioural clusters; Fairness: the audit
-  grouped by another customer column; Campaign: the audience for 2 offers and for all offers.
+  customer typed in (a different one every time), the "Who else is it for" tab opened; Segments:
+  behavioural clusters; Fairness: the audit grouped by another customer column, the "Fix it" tab opened;
+  Campaign: the audience for 2 offers and for all offers. (A tab opened on a page with plain ``st.tabs``
+  is a plain rerun: its content was already sent by the first run.)
 
 One warm-up repetition (not counted) imports every module a page needs: its first-run time is printed
 separately ("cold"), as a server's very first visitor pays it. Medians of ``--repeats`` repetitions,
@@ -104,6 +106,15 @@ def click(label: str) -> Callable[[object], None]:
     return change
 
 
+def open_tab(key: str, label: str) -> Callable[[Page], float]:
+    """Open a tab of ``shared.lazy_tabs`` (a rerun that renders that tab; pages with plain tabs just rerun)."""
+    def run(page: Page) -> float:
+        def change(at) -> None:  # noqa: ANN001 - AppTest
+            at.session_state[key] = label
+        return page.timed(change)
+    return run
+
+
 def interactions(name: str, rep: int, users: list[str]) -> list[tuple[str, Callable[[Page], float]]]:
     """(label, action) of a page's main interactions; each action starts from the page's first run."""
     if name == "recommendations":
@@ -111,7 +122,7 @@ def interactions(name: str, rep: int, users: list[str]) -> list[tuple[str, Calla
             page.timed(lambda at: at.radio(key="reco_find").set_value("By customer id"))
             page.timed(lambda at: at.text_input(key="reco_user_id").set_value(users[3]))
             return page.timed(lambda at: at.text_input(key="reco_user_id").set_value(users[10 + 7 * rep]))
-        return [("another customer", other_customer)]
+        return [("another customer", other_customer), ("open Who else is it for", open_tab("reco_tab", "Who else is it for"))]
     if name == "segments":
         return [("behavioural clusters",
                  lambda page: page.timed(lambda at: at.radio(key="seg_method").set_value("clusters")))]
@@ -120,7 +131,7 @@ def interactions(name: str, rep: int, users: list[str]) -> list[tuple[str, Calla
             column = page.at.selectbox(key="fair_user_col")
             other = next(o for o in column.options if o != column.value)
             return page.timed(lambda at: at.selectbox(key="fair_user_col").set_value(other))
-        return [("audit by another column", audit)]
+        return [("audit by another column", audit), ("open Fix it", open_tab("fair_tab", "Fix it"))]
     if name == "campaign":
         def audience(count: int | None) -> Callable[[Page], float]:
             def run(page: Page) -> float:

@@ -42,6 +42,9 @@ GLOSSARY = N_("""
   customer's own history (0 = the same mix). **parity**: least- over most-exposed offer group, per offer.
 - **personalization**: how different lists are between customers (1 = no overlap).
 """)
+#: The choices of the Customers and Fix it tabs that outlive a look at another tab (the consent to save an
+#: aimless re-ranking does not).
+KEPT = {0: ("fair_metric",), 3: ("fair_kind", "fair_boost_groups", "fair_cap_values", "fair_similarity", "fair_strength")}
 PCT = "{:.1%}"
 RATIO = "{:.2f}"
 
@@ -399,12 +402,13 @@ except (ValueError, WorkspaceError) as exc:
 
 st.subheader(_("What the audit found · run {run_id} · {n} customers").format(run_id=run_id, n=f"{result.users:,}"))
 show_flags(result)
-customers, offers, lists, fix = st.tabs([_("Customers"), _("Offers"), _("Lists"), _("Fix it")])
-with customers:
-    customers_tab(result)
-with offers:
-    offers_tab(result)
-with lists:
-    lists_tab(result)
-with fix:
-    fix_tab(result, data, stamp)
+opened, tab = shared.lazy_tabs([_("Customers"), _("Offers"), _("Lists"), _("Fix it")], key="fair_tab", keep=KEPT)
+with tab:  # only the open tab is computed and sent
+    if opened == 0:
+        customers_tab(result)
+    elif opened == 1:
+        offers_tab(result)
+    elif opened == 2:
+        lists_tab(result)
+    else:
+        fix_tab(result, data, stamp)

@@ -99,7 +99,7 @@ def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
 def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     explainer = _explainer(workspace_path, run, created)
     drivers = D.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
-    return drivers.summary(), drivers.points(max_points=250)
+    return drivers.summary(), drivers.spread()
 
 
 def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
@@ -331,16 +331,16 @@ def list_drivers(listed: R.ExplainedRecommendations) -> None:
 
 
 def offer_drivers(item: str, view: str) -> None:
-    summary, points = _drivers(*key, item, view)
+    summary, spread = _drivers(*key, item, view)
     st.plotly_chart(
-        charts.attribution_beeswarm(points, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
-                                                       "back").format(offer=names_of([item])[0])),
-        width="stretch", key="reco_beeswarm",
+        charts.attribution_spread(spread, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
+                                                     "back").format(offer=names_of([item])[0])),
+        width="stretch", key="reco_drivers",
     )
     n = int(summary[D.CUSTOMERS].groupby(summary[A.COLUMN]).sum().max()) if len(summary) else 0
     st.caption(_(
         "One row per customer trait, the bar at its mean over the customers who have it ({n} customers{sample}), "
-        "one dot per customer. A trait's value is what "
+        "dots where its customers sit (bigger: more customers). A trait's value is what "
         "it adds to this offer's score for that customer, compared with their average offer: right means this offer "
         "rises in their list. A fact such as a segment adds the same to everyone who has it; their own history "
         "differs from customer to customer."
@@ -473,28 +473,32 @@ item = st.selectbox(_("Open the explanation of"), ranked, key="reco_offer",
                     format_func=lambda i: f"#{ranked.index(i) + 1} · {titles[i]}")
 explanation(listed, item, ranked.index(item) + 1)
 if not _known(user):
-    tabs = st.tabs([_("Across the list"), _("Who else is it for")])
-    with tabs[0]:
-        list_drivers(listed)
-    with tabs[1]:
-        offer_drivers(item, view)
+    opened, tab = shared.lazy_tabs([_("Across the list"), _("Who else is it for")], key="reco_tab")
+    with tab:  # only the open tab is computed and sent
+        if opened == 0:
+            list_drivers(listed)
+        else:
+            offer_drivers(item, view)
     st.caption(_("Evidence, what-ifs and fact x fact tables need a customer the model was trained with: "
                  "update the model on the Train page."))
     st.stop()
-tabs = st.tabs([_("Evidence"), _("What if"), _("Across the list"), _("Who else is it for"), _("Fact x fact")])
-with tabs[0]:
-    evidence(user, item)
-with tabs[1]:
-    excluded = R.redeemed_items(dataset.interactions, user) if exclude == R.EXCLUDE_REDEEMED else None
-    if exclude == R.EXCLUDE_RESPONDED:
-        upos = model.user_index_.positions([user])[0]
-        excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
-    start, end = R.date_window_columns(info.item_schema, dataset.items)
-    candidates = None if active_on is None else R.active_items(dataset.items, active_on, start, end)
-    what_if(listed, item, k, excluded, candidates, view)
-with tabs[2]:
-    list_drivers(listed)
-with tabs[3]:
-    offer_drivers(item, view)
-with tabs[4]:
-    pair_interactions(user, item)
+opened, tab = shared.lazy_tabs([_("Evidence"), _("What if"), _("Across the list"), _("Who else is it for"),
+                                _("Fact x fact")], key="reco_tab",
+                                keep={1: ("reco_whatif_column", "reco_whatif_value")})
+with tab:  # only the open tab is computed and sent
+    if opened == 0:
+        evidence(user, item)
+    elif opened == 1:
+        excluded = R.redeemed_items(dataset.interactions, user) if exclude == R.EXCLUDE_REDEEMED else None
+        if exclude == R.EXCLUDE_RESPONDED:
+            upos = model.user_index_.positions([user])[0]
+            excluded = model.item_index_.ids[model.seen_[upos].indices] if upos < model.seen_.shape[0] else None
+        start, end = R.date_window_columns(info.item_schema, dataset.items)
+        candidates = None if active_on is None else R.active_items(dataset.items, active_on, start, end)
+        what_if(listed, item, k, excluded, candidates, view)
+    elif opened == 2:
+        list_drivers(listed)
+    elif opened == 3:
+        offer_drivers(item, view)
+    else:
+        pair_interactions(user, item)

@@ -469,6 +469,24 @@ def metric_words(name: str) -> tuple[str, str]:
     return label + suffix, (f"{tip} {technical}" if tip else technical)
 
 
+def lazy_tabs(labels: list[str], key: str, keep: dict[int, tuple[str, ...]] | None = None) -> tuple[int, Any]:
+    """Tabs whose hidden ones cost nothing: (index of the open tab, its container).
+
+    Plain ``st.tabs`` runs and sends every tab's content on every run; these track which tab is open
+    (``st.session_state[key]`` holds its label; switching tabs reruns the page), so a page renders only the
+    open tab's content. The first tab is open at first, and again when the labels change (another language).
+    Streamlit forgets the state of widgets a run does not draw: ``keep`` names, per tab index, the widget keys
+    whose choices outlive a visit to another tab (handed back to session state while their tab is closed;
+    a kept value that is no longer an option falls back to the widget's default)."""
+    tabs = st.tabs(labels, key=key, on_change="rerun")
+    opened = next((i for i, tab in enumerate(tabs) if tab.open), 0)
+    for index, keys in (keep or {}).items():
+        for name in keys if index != opened else ():
+            if name in st.session_state:
+                st.session_state[name] = st.session_state[name]
+    return opened, tabs[opened]
+
+
 def busy(message: str, work: Callable[..., Any]) -> Callable[..., Any]:
     """``work`` that shows a spinner with ``message`` while it runs: ``busy("Ranking...", rank)(user, k=10)``."""
     @functools.wraps(work)

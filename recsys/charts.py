@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -759,14 +760,16 @@ def attribution_waterfall(
     return _style(fig, _(title), height=max(280, 36 * len(values) + 120))
 
 
-def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str) -> go.Figure:
-    """Beeswarm of attributions per customer trait: one dot per customer over a bar at the mean.
+def attribution_spread(spread: pd.DataFrame, summary: pd.DataFrame, title: str) -> go.Figure:
+    """Attributions per customer trait: a bar at the mean, and dots where the trait's customers sit.
 
-    ``points`` (``contributor``, ``attribution``) is ``OfferDrivers.points()``; ``summary``
-    (``contributor``, ``customers``, ``mean``) is ``OfferDrivers.summary()``: it orders the rows
-    (strongest lift on top, green lifts, red holds back) and labels them with the number of
-    customers. A bilinear model gives every customer with the same single-valued trait the same
-    value for one offer, so those dots sit on the bar's end; the customers' own history spreads.
+    ``spread`` (``contributor``, ``attribution``, ``customers``) is ``OfferDrivers.spread()``: its customers
+    binned, one dot per bin sized by its share of the trait's customers (hover: how many). ``summary``
+    (``contributor``, ``customers``, ``mean``) is ``OfferDrivers.summary()``: it orders the rows (strongest lift
+    on top, green lifts, red holds back) and labels them with the number of customers. A bilinear model gives
+    every customer with the same single-valued trait the same value for one offer, so those sit in one dot on
+    the bar's end; the customers' own history spreads. One trace of a few hundred points whatever the number
+    of customers (a dot per customer sent ~230 KB of JSON for 20,000 customers).
     """
     order = summary.sort_values(MEAN, ascending=False)
     names = {c: f"{c}  ({n:,})" for c, n in zip(order[CONTRIBUTOR], order[CUSTOMERS])}
@@ -777,11 +780,14 @@ def attribution_beeswarm(points: pd.DataFrame, summary: pd.DataFrame, title: str
         text=[f"{m:+.3f}" for m in order[MEAN]], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>" + _("mean %{x:+.4f}") + "<extra></extra>",
     ))
-    dots = px.strip(points.assign(row=points[CONTRIBUTOR].map(names)), x=ATTRIBUTION, y="row",
-                    color_discrete_sequence=["#263238"])
-    dots.update_traces(marker={"size": 3, "opacity": 0.35}, jitter=0.7, name=_("customers"), showlegend=True,
-                       hovertemplate="%{y}<br>%{x:+.4f}<extra></extra>")
-    fig.add_traces(dots.data)
+    counts = spread[CUSTOMERS].to_numpy(np.float64)
+    share = counts / np.maximum(spread.groupby(CONTRIBUTOR)[CUSTOMERS].transform("sum").to_numpy(np.float64), 1.0)
+    fig.add_trace(go.Scatter(
+        x=spread[ATTRIBUTION].to_numpy(np.float64), y=spread[CONTRIBUTOR].map(names).tolist(), mode="markers",
+        name=_("customers"), customdata=counts.astype(np.int64),
+        marker={"size": np.round(3 + 11 * np.sqrt(share), 1), "color": "#263238", "opacity": 0.45},
+        hovertemplate="%{y}<br>%{x:+.4f}: " + _("{n} customers").format(n="%{customdata:,}") + "<extra></extra>",
+    ))
     fig.add_vline(x=0, line_color=NEUTRAL_COLOR, line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
     fig.update_xaxes(title=_("lift of this offer's score (attribution)"))

@@ -23,6 +23,10 @@ def figures() -> dict[str, object]:
         "heatmap": charts.response_heatmap(rates, "type", "click_rate", ["a", "b"]),
         "webgl": charts.customer_map(points, "segment", ["a", "b"], "map"),
         "go bars": charts.audience_funnel(pd.DataFrame({"step": ["scored", "eligible"], "customers": [100, 50]})),
+        "spread": charts.attribution_spread(
+            pd.DataFrame({"contributor": ["a = 1", "own history", "own history"], "attribution": [0.5, -0.2, 0.1],
+                          "customers": [7, 3, 4]}),
+            pd.DataFrame({"contributor": ["a = 1", "own history"], "customers": [7, 7], "mean": [0.5, -0.03]}), "drivers"),
     }
 
 
@@ -123,3 +127,15 @@ def test_a_one_pass_builder_draws_the_same_figure_as_plotly_express(case: str, l
         reference = json.loads(getattr(px_charts, builder)(*args).to_json())
     assert without_empty_objects(ours) == without_empty_objects(reference)
     assert ours["layout"]["title"]["text"]
+
+
+def test_the_drivers_spread_is_one_trace_of_binned_dots_whatever_the_customers() -> None:
+    summary = pd.DataFrame({"contributor": ["a = 1", "own history"], "customers": [7, 7], "mean": [0.5, -0.03]})
+    spread = pd.DataFrame({"contributor": ["a = 1", "own history", "own history"], "attribution": [0.5, -0.2, 0.1],
+                           "customers": [7, 3, 4]})
+    fig = charts.attribution_spread(spread, summary, "drivers")
+    bars, dots = fig.data
+    assert (bars.type, dots.type) == ("bar", "scatter") and list(dots.customdata) == [7, 3, 4]
+    assert list(dots.y) == ["a = 1  (7)", "own history  (7)", "own history  (7)"]  # rows labelled as the bars
+    sizes = list(dots.marker.size)
+    assert sizes[0] > sizes[2] > sizes[1]  # a dot's size grows with its share of the trait's customers

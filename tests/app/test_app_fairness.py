@@ -30,6 +30,14 @@ def _ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the audit's tabs (only the open tab's content is rendered)."""
+    at.session_state["fair_tab"] = label
+    at.run()
+    _ok(at)
+    return at
+
+
 def test_fairness_page_without_a_run_asks_for_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page(tmp_path, monkeypatch)
     assert any("Train a model on the Train page first" in i.value for i in at.info)
@@ -46,8 +54,16 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     assert any("What the audit found" in s.value for s in at.subheader)
     flags = [*at.error, *at.warning, *at.success]
     assert flags and all("Traceback" not in f.value for f in flags)
-    assert len(at.dataframe) >= 3  # offers by group, accuracy gaps, offer groups, lists by group
     assert [t.label for t in at.tabs] == ["Customers", "Offers", "Lists", "Fix it"]
+    assert len(at.dataframe) >= 2  # the Customers tab: offers by group, accuracy gaps
+    assert "rate" in at.dataframe[0].value.columns and "gap" in at.dataframe[1].value.columns
+    assert not any("slot_share" in d.value.columns for d in at.dataframe)  # the other tabs are not rendered
+    _open_tab(at, "Offers")
+    assert [list(d.value.columns).count("slot_share") for d in at.dataframe] == [1]  # offer groups
+    _open_tab(at, "Lists")
+    assert at.metric and len(at.dataframe) == 1  # list measures, and per customer group
+    assert "rate" not in at.dataframe[0].value.columns
+    _open_tab(at, "Customers")
 
     at.selectbox(key="fair_user_col").set_value("region").run()
     _ok(at)
@@ -63,7 +79,10 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     assert 0 < home != deep
     at.selectbox(key="fair_fav_col").set_value("discount_depth").run()
     _ok(at)
+    flagged = set(at.dataframe[0].value.query("flagged")["region"].astype(str))
 
+    assert "fair_kind" not in [r.key for r in at.radio]  # the Fix it tab is closed
+    _open_tab(at, "Fix it")
     assert at.radio(key="fair_kind").value == "boost"
     at.multiselect(key="fair_boost_groups").set_value(["north"]).run()
     at.button(key="fair_draw").click().run()
@@ -72,7 +91,11 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     at.select_slider(key="fair_strength").set_value(0.1).run()
     _ok(at)
     assert any("At strength 0.10" in m.value for m in at.markdown)
-    flagged = set(at.dataframe[0].value.query("flagged")["region"].astype(str))
+    _open_tab(at, "Lists")  # a look at another tab keeps the re-ranking's choices and its curve
+    assert "fair_strength" not in [s.key for s in at.select_slider]
+    _open_tab(at, "Fix it")
+    assert at.multiselect(key="fair_boost_groups").value == ["north"] and at.select_slider(key="fair_strength").value == 0.1
+    assert any("At strength 0.10" in m.value for m in at.markdown)
     if "north" not in flagged:  # a fix that addresses no flagged group is warned about and needs a tick
         assert any("addresses no group the audit flagged" in w.value for w in at.warning)
         assert at.button(key="fair_save").disabled

@@ -43,6 +43,14 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the explanation's tabs (only the open tab's content is rendered)."""
+    at.session_state["reco_tab"] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def metric(at: AppTest, label: str) -> float:
     return float(next(m for m in at.metric if m.label == label).value)
 
@@ -74,7 +82,15 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
     assert C.SCORE not in listed.columns  # with a probability shown, the raw score is behind "Advanced"
     raw = next(d.value for d in at.dataframe if list(d.value.columns) == [C.RANK, "offer", C.SCORE])
     assert raw[C.SCORE].iloc[1] == pytest.approx(score, abs=1e-4)
-    assert len(at.get("plotly_chart")) >= 4  # waterfall, what-if, list heatmap, beeswarm, pair heatmap
+    # the offer's waterfall, and each tab's own chart once that tab is open (the others are not rendered)
+    assert [t.label for t in at.tabs] == ["Evidence", "What if", "Across the list", "Who else is it for", "Fact x fact"]
+    assert len(at.get("plotly_chart")) == 1 and any("Because they responded to" in m.value for m in at.markdown)
+    for label in ["What if", "Across the list", "Who else is it for", "Fact x fact"]:
+        open_tab(at, label)
+        assert len(at.get("plotly_chart")) == 2, label  # waterfall + what-if / list heatmap / drivers / pair heatmap
+        assert not any("Because they responded to" in m.value for m in at.markdown), label
+    assert any("One row per customer trait" in c.value for c in open_tab(at, "Who else is it for").caption)
+    assert metric(at, "Rank") == 2 and metric(at, "Score") == pytest.approx(score)  # the same offer explained
     # the whole-score view adds up too (from the average customer and offer)
     at.radio(key="reco_view").set_value("score").run()
     assert_clean(at)
@@ -87,9 +103,14 @@ def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.M
     at = open_page(trained_ws[0], monkeypatch)
     at.radio(key="reco_find").set_value("By customer id").run()
     at.text_input(key="reco_user_id").set_value("C000004").run()
+    assert "reco_whatif_column" not in [s.key for s in at.selectbox]  # its tab is closed: not rendered
+    open_tab(at, "What if")
     at.selectbox(key="reco_whatif_column").set_value("segment").run()
     at.selectbox(key="reco_whatif_value").set_value("premium").run()
     assert_clean(at)
+    assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
+    open_tab(open_tab(at, "Evidence"), "What if")  # the what-if's choice outlives a look at another tab
+    assert (at.selectbox(key="reco_whatif_column").value, at.selectbox(key="reco_whatif_value").value) == ("segment", "premium")
     assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
     changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
     assert len(changes) >= 10

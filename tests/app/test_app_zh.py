@@ -43,7 +43,8 @@ def _campaign(at: AppTest) -> None:
 
 
 def _fairness(at: AppTest) -> None:
-    """The audit runs on opening; draw the re-ranking trade-off curve too."""
+    """The audit runs on opening; draw the re-ranking trade-off curve too (in the last tab, "Fix it")."""
+    _open_tab(at, "fair_tab", at.tabs[-1].label)
     at.button(key="fair_draw").click().run()
     assert at.select_slider(key="fair_strength") is not None
 
@@ -81,6 +82,16 @@ def _measure(at: AppTest) -> None:
 def _run(at: AppTest) -> None:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def _open_tab(at: AppTest, key: str, label: str) -> None:
+    """Open a tab of the tabs kept under ``key`` (only the open tab's content is rendered)."""
+    at.session_state[key] = label
+    _run(at)
+
+
+#: The pages whose tabs render only the open one (``shared.lazy_tabs``), by the tabs' session key.
+LAZY_TABS = {"recommendations": "reco_tab", "fairness": "fair_tab"}
 
 
 def _data(at: AppTest) -> None:
@@ -125,6 +136,7 @@ def _recommendations(at: AppTest) -> None:
     _run(at)
     at.text_input(key="reco_user_id").set_value("C000004")
     _run(at)
+    _open_tab(at, "reco_tab", at.tabs[1].label)  # "What if"
     assert at.selectbox(key="reco_whatif_column").options
 
 
@@ -168,7 +180,15 @@ def test_page_speaks_chinese(page: str, action: Callable[[AppTest], None], zh_wo
     at = open_in_chinese(page, zh_workspace.path, monkeypatch)
     action(at)
     assert not at.exception, [e.value for e in at.exception]
-    left = english_leftovers(at, data_names(zh_workspace.path, zh_workspace.dataset_id))
+    names = data_names(zh_workspace.path, zh_workspace.dataset_id)
+    left = english_leftovers(at, names)
+    if page in LAZY_TABS:  # every tab's content, one open tab at a time
+        labels = [t.label for t in at.tabs]
+        assert len(labels) >= 4, labels
+        for label in labels:
+            _open_tab(at, LAZY_TABS[page], label)
+            assert [t.label for t in at.tabs] == labels
+            left |= english_leftovers(at, names)
     assert not left, left
 
 

@@ -339,6 +339,15 @@ def test_offer_drivers_rows_summary_and_points(sample, hybrid, explainer) -> Non
     assert set(points[A.CONTRIBUTOR]) == set(summary[A.CONTRIBUTOR])
     pick = points[points[A.CONTRIBUTOR] == "segment = deal_seeker"][A.ATTRIBUTION]
     assert np.isin(pick, seg[deal]).all()
+    # the binned spread counts every customer once per trait, at most `bins` rows a trait
+    spread = d.spread(bins=8)
+    by_trait = spread.groupby(A.CONTRIBUTOR)
+    assert by_trait[D.CUSTOMERS].sum().reindex(summary[A.CONTRIBUTOR]).tolist() == summary[D.CUSTOMERS].tolist()
+    weighted = (spread[A.ATTRIBUTION] * spread[D.CUSTOMERS]).groupby(spread[A.CONTRIBUTOR]).sum() / by_trait[D.CUSTOMERS].sum()
+    np.testing.assert_allclose(weighted.reindex(summary[A.CONTRIBUTOR]), summary[D.MEAN], atol=1e-9)
+    assert by_trait.size().max() <= 8 and by_trait.size()["this customer's own history"] > 1  # history spreads
+    deal_row = spread[spread[A.CONTRIBUTOR] == "segment = deal_seeker"]  # one value for everyone who has it
+    assert len(deal_row) == 1 and deal_row[A.ATTRIBUTION].iloc[0] == pytest.approx(seg[deal].mean())
     # rows given directly (e.g. a large audience of new customers)
     rows = hybrid.user_features_[:50]
     direct = D.offer_drivers(explainer, "OFF0004", user_rows=rows)
