@@ -474,12 +474,18 @@ def lazy_tabs(labels: list[str], key: str, keep: dict[int, tuple[str, ...]] | No
 
     Plain ``st.tabs`` runs and sends every tab's content on every run; these track which tab is open
     (``st.session_state[key]`` holds its label; switching tabs reruns the page), so a page renders only the
-    open tab's content. The first tab is open at first, and again when the labels change (another language).
+    open tab's content. The first tab is open at first. When the labels change (another language), the tab at
+    the same place stays open; a tab set of another length opens the tab of the same label, else the first.
     Streamlit forgets the state of widgets a run does not draw: ``keep`` names, per tab index, the widget keys
     whose choices outlive a visit to another tab (handed back to session state while their tab is closed;
     a kept value that is no longer an option falls back to the widget's default)."""
+    memo = f"{key}.open"  # (labels, index) of the last run's open tab: a language switch renames every tab
+    last = st.session_state.get(memo)
+    if st.session_state.get(key) not in labels and last is not None and len(last[0]) == len(labels):
+        st.session_state[key] = labels[last[1]]
     tabs = st.tabs(labels, key=key, on_change="rerun")
     opened = next((i for i, tab in enumerate(tabs) if tab.open), 0)
+    st.session_state[memo] = (tuple(labels), opened)
     for index, keys in (keep or {}).items():
         for name in keys if index != opened else ():
             if name in st.session_state:

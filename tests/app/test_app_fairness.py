@@ -63,6 +63,12 @@ def test_fairness_page_audits_draws_the_tradeoff_and_saves_a_reranking(tmp_path:
     _open_tab(at, "Lists")
     assert at.metric and len(at.dataframe) == 1  # list measures, and per customer group
     assert "rate" not in at.dataframe[0].value.columns
+    for language in ("zh_CN", "en"):  # another language renames every tab: the open one stays open
+        at.session_state["language"] = language
+        at.run()
+        _ok(at)
+        assert at.metric and len(at.dataframe) == 1, language
+    assert at.session_state["fair_tab"] == "Lists"
     _open_tab(at, "Customers")
 
     at.selectbox(key="fair_user_col").set_value("region").run()
