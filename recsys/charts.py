@@ -621,6 +621,10 @@ def funnel_words(step: str) -> str:
 GROUP_NAMES = {"treatment": N_("treatment"), "control": N_("control")}
 
 
+#: Pixels an offer's name takes above its panel (one line of the annotation font).
+PANEL_NAME_HEIGHT = 20
+
+
 def _facet_rows(n: int, spacing: float) -> list[tuple[float, float]]:
     """The vertical domain of ``n`` stacked panels, bottom first, as ``plotly.express``'s facet rows lay them
     out (``make_subplots`` arithmetic, so the figure is the same to the last digit)."""
@@ -688,8 +692,14 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
              else _("Score distribution: who the model picks (higher = better fit)"))
     if more > 0:
         title += _(" — the {n} offers with most coupons ({more} more not shown)").format(n=len(shown), more=more)
+    title = wrap_title(title)
     return _figure(data, title, height=height, barmode="overlay", legend={"tracegroupgap": 0},
-                   annotations=annotations[::-1], **axes)
+                   annotations=annotations[::-1], margin=panel_name_margin(title), **axes)
+
+
+def panel_name_margin(title: str) -> dict[str, int]:
+    """The margins of a figure whose top panel has its name above it: room for the name under the title."""
+    return {"l": 10, "r": MODEBAR_MARGIN, "t": (65 if "<br>" in title else 45) + PANEL_NAME_HEIGHT, "b": 10}
 
 
 def group_mix(mix: pd.DataFrame, column: str) -> go.Figure:

@@ -11,7 +11,7 @@ import plotly.io as pio
 
 from recsys.charts import (
     FLAG_COLOR, GROUP_COLORS, GROUP_NAMES, MODEBAR_MARGIN, PALETTE, RESPONSE_METRICS, TEMPLATE, funnel_words,
-    segment_colors, wrap_title,
+    panel_name_margin, segment_colors, wrap_title,
 )
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -226,7 +226,7 @@ def score_distribution(histogram: pd.DataFrame, names: dict[str, str] | None = N
              else _("Score distribution: who the model picks (higher = better fit)"))
     if more > 0:
         title += _(" — the {n} offers with most coupons ({more} more not shown)").format(n=len(shown), more=more)
-    return _style(fig, title, height=height)
+    return _style(fig, title, height=height).update_layout(margin=panel_name_margin(wrap_title(title)))
 
 
 def group_mix(mix: pd.DataFrame, column: str) -> go.Figure:
