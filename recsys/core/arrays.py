@@ -67,4 +67,16 @@ def isin(values: pd.Series, ids: Iterable[Any]) -> np.ndarray:
     return values.isin(ids).to_numpy(np.bool_)
 
 
-__all__ = ["factorize", "isin"]
+def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The codes (int64) and distinct values (text, object array) of a column as text, in order of first
+    appearance, as ``pd.factorize`` of the values as text gives them; None when a value is missing.
+
+    One Arrow pass over the rows: only the distinct values become Python strings.
+    """
+    codes, distinct = factorize(values.astype(str))
+    if len(codes) and codes.min() < 0:
+        return None
+    return codes, distinct.to_numpy(object)
+
+
+__all__ = ["factorize", "isin", "text_codes"]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as C
-from recsys.core.arrays import factorize
+from recsys.core.arrays import text_codes
 from recsys.metrics.base import GROUP_COLUMN, check_frame, label_users, top_k
 
 #: The four-fifths rule: a group offered less than this share of the best group's rate is flagged.
@@ -378,17 +378,17 @@ def _rows_by_customer(top: pd.DataFrame, population: Iterable[Any] | None) -> tu
     distinct ids are looked up as text; with a missing id the rows are read as text, one by one, as
     before, so a missing id is matched exactly as it was.
     """
-    user_codes, user_ids = factorize(top[C.USER_ID].astype(str))
-    item_codes, item_ids = factorize(top[C.ITEM_ID].astype(str))
-    if (user_codes < 0).any() or (item_codes < 0).any():
+    users, items = text_codes(top[C.USER_ID]), text_codes(top[C.ITEM_ID])
+    if users is None or items is None:
         r_users = top[C.USER_ID].astype(str).to_numpy(object)
         r_items = top[C.ITEM_ID].astype(str).to_numpy(object)
         pop = pd.Index(pd.unique(r_users) if population is None else _as_text(population), dtype=object)
         return pop, pop.get_indexer(r_users), np.arange(len(r_items)), r_items
+    (user_codes, user_ids), (item_codes, item_ids) = users, items
     if population is None:  # the distinct listed customers in order of first appearance, as pd.unique gives them
-        return pd.Index(user_ids, dtype=object), user_codes, item_codes, item_ids.to_numpy(object)
+        return pd.Index(user_ids, dtype=object), user_codes, item_codes, item_ids
     pop = pd.Index(_as_text(population), dtype=object)
-    return pop, pop.get_indexer(user_ids)[user_codes], item_codes, item_ids.to_numpy(object)
+    return pop, pop.get_indexer(user_ids)[user_codes], item_codes, item_ids
 
 
 def _as_text(ids: Iterable[Any]) -> np.ndarray:

@@ -29,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
-from recsys.core.arrays import factorize
+from recsys.core.arrays import text_codes
 
 #: Label of a missing group value.
 MISSING = "(missing)"
@@ -78,18 +78,6 @@ def user_lists(reco: pd.DataFrame, k: int | None) -> tuple[pd.Index, np.ndarray,
         return pd.Index(users[1], dtype=object), users[0], items[1][items[0]]
     codes, distinct = pd.factorize(top[C.USER_ID].astype(str).to_numpy(object))
     return pd.Index(distinct, dtype=object), codes.astype(np.int64), top[C.ITEM_ID].astype(str).to_numpy(object)
-
-
-def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """The codes (int64) and distinct values (text, object array) of a column as text, in order of first
-    appearance, as ``pd.factorize`` of the values as text gives them; None when a value is missing.
-
-    One Arrow pass over the rows: only the distinct values become Python strings.
-    """
-    codes, distinct = factorize(values.astype(str))
-    if len(codes) and codes.min() < 0:
-        return None
-    return codes, distinct.to_numpy(object)
 
 
 def per_user_series(values: np.ndarray, users: pd.Index, name: str) -> pd.Series:
@@ -154,5 +142,5 @@ class Metric:
 
 __all__ = [
     "MISSING", "NOT_IN_TABLE", "UNKNOWN_ITEM", "GROUP_COLUMN", "ItemFeatures", "Metric",
-    "check_frame", "top_k", "user_lists", "text_codes", "per_user_series", "train_popularity", "label_users",
+    "check_frame", "top_k", "user_lists", "per_user_series", "train_popularity", "label_users",
 ]

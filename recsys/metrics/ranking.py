@@ -35,12 +35,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.arrays import text_codes
 from recsys.metrics.base import (
     ItemFeatures,
     Metric,
     check_frame,
     per_user_series,
-    text_codes,
     top_k,
     train_popularity,
 )
