@@ -10,8 +10,10 @@ the users table, offers by the interactions and the items table. The frames are 
 starts from integer codes instead of hashing every interaction's ids again.
 
 The codes cost 4 bytes a row per coded column; a column with a missing value is left uncoded.
-Files written with one dictionary per column (one row group, dictionary pages not capped) give
-their codes for free; others are hashed once, when training first needs the codes.
+A column read as dictionaries (files of one row group, or small dictionaries in every row group:
+offers, events) gets its codes for the cost of merging the dictionaries; a column whose dictionaries
+are as large as its rows (customer ids spread over many row groups) is hashed once, when training
+first needs its codes (:func:`cheap_dictionaries` decides, from each file's first row group).
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ DATASET_CODES: dict[str, tuple[C.Table, ...]] = {
 def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]) -> dict[K, pd.DataFrame]:
     """Each Parquet file as a frame; the columns of ``shared`` (column -> tables) coded by one vocabulary.
 
-    When every file is one row group, its dictionaries are the codes (read as they are; a column
-    whose dictionary the writer gave up on is hashed by the reader). Otherwise each row group has
-    its own dictionary and merging them costs a hash of every row: the files are read as plain
-    text, as fast as before, and the codes are promised (:func:`recsys.core.codes.attach_lazily`),
-    made by one hash pass per column when training first needs them.
+    A shared column is read as its files' dictionaries when that is cheap in every table that has
+    it (:func:`cheap_dictionaries`: one row group, or small dictionaries such as the offers' and
+    the events'); only the dictionaries are then hashed to merge them into one vocabulary, and each
+    row's code comes from the file. Otherwise (a customer id column of many row groups, each with
+    most of the customers in its dictionary, or written plain) merging would cost a hash of every
+    row anyway: the column is read as plain text, as fast as before, and its codes are promised
+    (:func:`recsys.core.codes.attach_lazily`), made by one hash pass when training first needs them.
 
     >>> import tempfile, pandas as pd
     >>> from recsys.core.codes import codes_of
@@ -57,20 +61,18 @@ def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]
     (True, ['c', 'a'])
     """
     files = {key: pq.ParquetFile(path) for key, path in paths.items()}
-    from_file = all(f.metadata.num_row_groups <= 1 for f in files.values())
+    holders = {col: [k for k in keys if k in files and col in files[k].schema_arrow.names
+                     and _is_text(files[k].schema_arrow.field(col).type)] for col, keys in shared.items()}
+    from_file = {col: keys for col, keys in holders.items() if keys and all(cheap_dictionaries(paths[k], col) for k in keys)}
     tables: dict[K, pa.Table] = {}
     for key, f in files.items():
-        schema = f.schema_arrow
-        wanted = [col for col, keys in shared.items() if key in keys and col in schema.names
-                  and _is_text(schema.field(col).type)]
-        tables[key] = pq.read_table(paths[key], read_dictionary=wanted or None) if from_file else f.read()
+        wanted = [col for col, keys in from_file.items() if key in keys]
+        tables[key] = pq.read_table(paths[key], read_dictionary=wanted) if wanted else f.read()
     codes: dict[tuple[K, str], IdCodes] = {}
-    if from_file:
-        for col, keys in shared.items():
-            parts = [k for k in keys if k in tables and col in tables[k].column_names
-                     and pa.types.is_dictionary(tables[k].schema.field(col).type)]
-            codes.update({(k, col): c for k, c in zip(parts, shared_codes([tables[k].column(col) for k in parts]))
-                          if c is not None})
+    for col, keys in from_file.items():
+        parts = [k for k in keys if pa.types.is_dictionary(tables[k].schema.field(col).type)]
+        codes.update({(k, col): c for k, c in zip(parts, shared_codes([tables[k].column(col) for k in parts]))
+                      if c is not None})
     frames: dict[K, pd.DataFrame] = {}
     for key, table in tables.items():
         for i, field in enumerate(table.schema):
@@ -81,9 +83,40 @@ def read_coded_tables(paths: Mapping[K, Path], shared: Mapping[str, Sequence[K]]
         for (k, col), c in codes.items():
             if k == key:
                 attach(frame[col], c)
-    if not from_file:
-        promise_codes(frames, shared)
+    promise_codes(frames, {col: keys for col, keys in holders.items() if keys and col not in from_file})
     return frames
+
+
+#: Most distinct values per row of a row group for a column to be read as its dictionaries: an offer or
+#: event column repeats each value many times per row group; a customer column whose row groups each
+#: hold most of the customers has about one dictionary entry per row or two.
+MAX_ENTRIES_PER_ROW = 0.25
+
+
+def cheap_dictionaries(path: Path, column: str) -> bool:
+    """Whether reading ``column`` as its dictionaries gives codes for less than hashing every row.
+
+    True for a file of one row group (its dictionary is the codes). Otherwise the first row group
+    of the column is read as a dictionary (about 1 / row groups of the column): its distinct values
+    must be at most :data:`MAX_ENTRIES_PER_ROW` of its rows. Either way the codes are the same; this
+    only decides when they are made, and at what cost.
+
+    >>> import tempfile, pandas as pd
+    >>> d = Path(tempfile.mkdtemp())
+    >>> many = pd.DataFrame({"user_id": [f"u{i}" for i in range(4000)], "item_id": ["a", "b"] * 2000})
+    >>> many.to_parquet(d / "f.parquet", row_group_size=1000)
+    >>> cheap_dictionaries(d / "f.parquet", "item_id"), cheap_dictionaries(d / "f.parquet", "user_id")
+    (True, False)
+    """
+    file = pq.ParquetFile(path)
+    if file.metadata.num_row_groups <= 1:
+        return True
+    if column not in file.schema_arrow.names:
+        return False
+    probe = pq.ParquetFile(path, read_dictionary=[column]).read_row_group(0, columns=[column]).column(0)
+    if not pa.types.is_dictionary(probe.type):
+        return False
+    return sum(len(chunk.dictionary) for chunk in probe.chunks) <= MAX_ENTRIES_PER_ROW * max(len(probe), 1)
 
 
 def promise_codes(frames: Mapping[K, pd.DataFrame], shared: Mapping[str, Sequence[K]]) -> None:
@@ -98,4 +131,4 @@ def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
-__all__ = ["DATASET_CODES", "promise_codes", "read_coded_tables"]
+__all__ = ["DATASET_CODES", "MAX_ENTRIES_PER_ROW", "cheap_dictionaries", "promise_codes", "read_coded_tables"]

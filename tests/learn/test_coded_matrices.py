@@ -199,3 +199,68 @@ def test_files_of_many_row_groups_promise_codes_made_on_first_need(small_shop, s
         ub = FeatureBuilder(user_schema, C.USER_ID, FeatureConfig()).fit(frames[C.Table.USERS], im.user_index)
         built.append((im.matrix, ub.transform(frames[C.Table.USERS], im.user_index.ids)))
     assert same_matrix(built[0][0], built[1][0]) and same_matrix(built[0][1], built[1][1])
+
+
+def _made_now(values) -> bool:
+    """Whether the codes of this column were made by the read itself (not promised for later)."""
+    from recsys.core import codes as codes_module
+
+    entry = codes_module._REGISTRY.get(id(codes_module.arrow_data(values)))
+    return entry is not None and isinstance(entry[1], IdCodes)
+
+
+def test_small_dictionaries_of_many_row_groups_give_codes_at_read(small_shop, tmp_path) -> None:
+    """Offers and events (a few distinct values in every row group) are read as their dictionaries even
+    when the file has many row groups; the customers of the same file (a dictionary about as large as
+    the row group) are promised. Both give the ids' true codes and the same matrices as plain text."""
+    import pyarrow.parquet as pq
+
+    from recsys.data.coded import cheap_dictionaries
+
+    inter = pd.concat([small_shop.interactions] * 3, ignore_index=True)  # each offer many times per row group
+    inter[C.USER_ID] = inter[C.USER_ID] + pd.Series(np.arange(len(inter)) % 7, dtype="str")  # customers rarely repeat
+    paths = write_tables(small_shop, tmp_path, interactions=inter, row_group_size=2_000)
+    f = paths[C.Table.INTERACTIONS]
+    assert pq.ParquetFile(f).metadata.num_row_groups > 1
+    assert cheap_dictionaries(f, C.ITEM_ID) and cheap_dictionaries(f, C.EVENT)
+    assert not cheap_dictionaries(f, C.USER_ID) and not cheap_dictionaries(f, "no such column")
+    coded = read_coded_tables(paths, DATASET_CODES)
+    plain = {t: pd.read_parquet(p) for t, p in paths.items()}
+    for table in C.Table:
+        pd.testing.assert_frame_equal(coded[table], plain[table])
+    frame = coded[C.Table.INTERACTIONS]
+    assert _made_now(frame[C.ITEM_ID]) and _made_now(frame[C.EVENT]) and _made_now(coded[C.Table.ITEMS][C.ITEM_ID])
+    assert not _made_now(frame[C.USER_ID])
+    for col, table in ((C.USER_ID, C.Table.USERS), (C.ITEM_ID, C.Table.ITEMS), (C.EVENT, None)):
+        got = codes_of(frame[col])
+        assert got is not None and got.vocabulary.take(got.codes).to_pylist() == frame[col].tolist()
+        if table is not None:
+            assert codes_of(coded[table][col]).vocabulary is got.vocabulary  # one vocabulary per id column
+    a, b = build_interactions(plain[C.Table.INTERACTIONS]), build_interactions(frame)
+    assert same_matrix(a.matrix, b.matrix) and a.item_index.ids.tolist() == b.item_index.ids.tolist()
+
+
+def test_files_written_by_duckdb_read_their_offers_as_dictionaries(small_shop, tmp_path) -> None:
+    """DuckDB's COPY (the engine import) writes small row groups: a dictionary where the values repeat,
+    plain text where they hardly do. Offers come with codes from the file; customers are promised."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from recsys.data.coded import cheap_dictionaries
+
+    paths = write_tables(small_shop, tmp_path)
+    inter = pd.concat([small_shop.interactions] * 4, ignore_index=True)
+    inter[C.USER_ID] = inter[C.USER_ID] + pd.Series(np.arange(len(inter)) % 7, dtype="str")  # customers rarely repeat
+    with duckdb.connect() as con:
+        con.register("inter", inter)
+        con.execute(f"COPY inter TO '{paths[C.Table.INTERACTIONS]}' (FORMAT parquet, ROW_GROUP_SIZE 2048)")
+    f = paths[C.Table.INTERACTIONS]
+    assert pq.ParquetFile(f).metadata.num_row_groups > 1
+    assert cheap_dictionaries(f, C.ITEM_ID) and not cheap_dictionaries(f, C.USER_ID)
+    coded = read_coded_tables(paths, DATASET_CODES)
+    frame = coded[C.Table.INTERACTIONS]
+    pd.testing.assert_frame_equal(frame, pd.read_parquet(paths[C.Table.INTERACTIONS]))
+    assert _made_now(frame[C.ITEM_ID]) and not _made_now(frame[C.USER_ID])
+    for col in (C.USER_ID, C.ITEM_ID):
+        got = codes_of(frame[col])
+        assert got is not None and got.vocabulary.take(got.codes).to_pylist() == frame[col].tolist()
