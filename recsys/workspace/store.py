@@ -50,7 +50,7 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.jsonio import dumps
-from recsys.data.coded import DATASET_CODES, promise_codes, read_coded_tables
+from recsys.data.coded import DATASET_CODES, promise_codes, read_coded_tables, write_coded_table
 from recsys.data.dataset import Dataset, DatasetInfo
 from recsys.data.schema import TableSchema
 from recsys.workspace.catalog import bump_version, columns_of, mirror, schema_columns
@@ -317,11 +317,11 @@ class Workspace:
         inter = prepared.interactions
         with self._staging("datasets") as tmp:
             if engine is None:
-                inter.to_parquet(tmp / f"{C.Table.INTERACTIONS.value}.parquet", index=False)
+                write_coded_table(inter, tmp / f"{C.Table.INTERACTIONS.value}.parquet")
             else:
                 shutil.move(engine.path, tmp / f"{C.Table.INTERACTIONS.value}.parquet")
-            prepared.users.to_parquet(tmp / f"{C.Table.USERS.value}.parquet", index=False)
-            prepared.items.to_parquet(tmp / f"{C.Table.ITEMS.value}.parquet", index=False)
+            write_coded_table(prepared.users, tmp / f"{C.Table.USERS.value}.parquet")
+            write_coded_table(prepared.items, tmp / f"{C.Table.ITEMS.value}.parquet")
             if engine is None:
                 n_rows = len(inter)
                 n_users = int(pd.concat([inter[C.USER_ID], prepared.users[C.USER_ID]]).nunique())
@@ -478,7 +478,7 @@ class Workspace:
         made_parent = not parent.exists()
         with self._staging("datasets") as tmp:
             for table, frame in ((C.Table.INTERACTIONS, inter), (C.Table.USERS, users), (C.Table.ITEMS, items)):
-                frame.to_parquet(tmp / f"{table.value}.parquet", index=False)
+                write_coded_table(frame, tmp / f"{table.value}.parquet")
             target: Path | None = None
             try:
                 with self.connect() as con:

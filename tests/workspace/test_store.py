@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -186,3 +187,28 @@ def test_secret_key_is_stable_and_private(tmp_path: Path) -> None:
     key = ws.secret_key()
     assert len(key) == 32 and Workspace(tmp_path / "ws").secret_key() == key
     assert (ws.path / store.KEY_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_stored_tables_keep_one_dictionary_per_text_column(tmp_path: Path, prepared: PreparedDataset) -> None:
+    """A stored table's ids keep one whole dictionary (not pyarrow's 1 MB cap and plain text after it),
+    so loading gives their codes without hashing; timestamps and amounts are written plain."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    n = 100_000  # 1.4 MB of distinct customer ids: over the writer's default dictionary page
+    ids = pd.array([f"{i * 2654435761 % 2 ** 32:08x}{i:06d}" for i in range(n)], dtype="str")
+    inter = pd.DataFrame({C.USER_ID: ids, C.ITEM_ID: pd.array(np.array(["o1", "o2", "o3"])[np.arange(n) % 3], dtype="str"),
+                          C.EVENT: pd.array(["click"] * n, dtype="str"),
+                          C.TIMESTAMP: pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), unit="s"),
+                          C.WEIGHT: np.ones(n), C.VALUE: np.arange(n, dtype=float)})
+    ws = Workspace(tmp_path / "ws")
+    info = ws.save_dataset(replace(prepared, interactions=inter), "big")
+    meta = pq.ParquetFile(ws.table_path(info.id, C.Table.INTERACTIONS)).metadata
+    assert meta.num_row_groups == 1
+    chunks = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i) for i in range(meta.num_columns)}
+    user = chunks[C.USER_ID]
+    assert user.has_dictionary_page and user.data_page_offset - user.dictionary_page_offset > 1 << 20
+    assert all(chunks[c].has_dictionary_page for c in (C.ITEM_ID, C.EVENT))
+    assert not any(chunks[c].has_dictionary_page for c in (C.TIMESTAMP, C.VALUE))
+    loaded = ws.load_dataset(info.id)
+    pd.testing.assert_frame_equal(loaded.interactions, inter, check_dtype=False)
