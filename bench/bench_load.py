@@ -21,7 +21,11 @@ browsing session past its first customer), in MB per 100 page views. Page times 
 median and 95th percentile of every view and of each kind of view (new customer, another offer's
 explanation, training, upload), also apart for the views made while a training ran.
 
-Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2]``
+``--think S``: after each page view a browsing session reads the page for S seconds on average (uniform
+in [S/2, 3S/2], seeded), as people do; without it (the default) every session clicks again the moment
+a page is drawn, which measures the machine saturated rather than 8 people using it.
+
+Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2] [--think 0]``
 (prints figures; it asserts nothing about timings). tests/e2e/test_load.py runs a small version.
 """
 
@@ -290,11 +294,20 @@ class _Clock:
 
 
 async def _browse(index: int, page, customers: list[str], views: int, views_after_training: int,  # noqa: ANN001
-                  clock: _Clock, result: LoadResult, started: asyncio.Event, warm: asyncio.Event) -> str:
+                  clock: _Clock, result: LoadResult, started: asyncio.Event, warm: asyncio.Event, think: float = 0.0) -> str:
     """Customer after customer: type the id, then open two other offers' explanations.
 
     At least ``views`` page views, and at least ``views_after_training`` of them once training is over.
+    After each view the session reads the page for ``think`` seconds on average (uniform between half
+    and one and a half times it, seeded by the session), as a marketer does; 0 clicks on at once.
     """
+    import random
+
+    reader = random.Random(index)
+
+    async def read() -> None:
+        if think > 0:
+            await asyncio.sleep(think * reader.uniform(0.5, 1.5))
     await page.get_by_role("heading", name=re.compile("^Top ")).first.wait_for()
     await page.get_by_text("By customer id", exact=True).click()
     await page.get_by_role("textbox", name="Customer id").wait_for(timeout=PAGE_TIMEOUT_MS)
@@ -311,6 +324,7 @@ async def _browse(index: int, page, customers: list[str], views: int, views_afte
         after += clock.trained and not training
         _record(result, clock, PageView(index, "customer", time.monotonic() - t0, training or clock.training))
         done, last = done + 1, customer
+        await read()
         for _ in range(2):
             metric = page.get_by_test_id("stMetric").filter(has_text="Rank").get_by_test_id("stMetricValue")
             current = (await metric.first.inner_text()).strip()
@@ -322,6 +336,7 @@ async def _browse(index: int, page, customers: list[str], views: int, views_afte
             after += clock.trained and not training
             _record(result, clock, PageView(index, "explanation", time.monotonic() - t0, training or clock.training))
             done += 1
+            await read()
         started.set()
         if done >= 3:
             warm.set()
@@ -419,7 +434,7 @@ async def _import_tab_text(page, base_url: str) -> tuple[str, int]:  # noqa: ANN
 
 async def run_load(base_url: str, server_pid: int, customers: list[str], *, sessions: int, views: int,
                    views_after_training: int, trainings: int, upload: Path, chromium: str, epochs: int | None = None,
-                   screenshots: Path | None = None) -> LoadResult:
+                   screenshots: Path | None = None, think: float = 0.0) -> LoadResult:
     """Drive ``sessions`` sessions (one trains and uploads, the others browse) against a running server."""
     from playwright.async_api import async_playwright
 
@@ -466,7 +481,7 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
         tasks = [
             asyncio.create_task(trainer()), asyncio.create_task(warmed()),
             *(asyncio.create_task(_browse(i, pages[i], customers[(i - 1) * share:i * share], views, views_after_training, clock, result,
-                                          starts[i - 1], warms[i - 1]))
+                                          starts[i - 1], warms[i - 1], think))
               for i in range(1, sessions)),
         ]
         try:
@@ -520,7 +535,7 @@ def write_upload(folder: Path) -> Path:
 
 
 def load_test(*, sessions: int, views: int, views_after_training: int, trainings: int, epochs: int | None = None,
-              workdir: Path | None = None, screenshots: Path | None = None) -> LoadResult:
+              workdir: Path | None = None, screenshots: Path | None = None, think: float = 0.0) -> LoadResult:
     """Set up a workspace, start the server, run the load, stop the server."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -537,6 +552,7 @@ def load_test(*, sessions: int, views: int, views_after_training: int, trainings
                 f"http://127.0.0.1:{port}", server.pid, customers, sessions=sessions, views=views,
                 views_after_training=views_after_training,
                 trainings=trainings, upload=upload, chromium=chromium, epochs=epochs, screenshots=screenshots,
+                think=think,
             ))
         finally:
             stop_server(server)
@@ -555,9 +571,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="max epochs of every training (default: the form's)")
     parser.add_argument("--screenshots", type=Path, default=None, help="save one screenshot per session here")
     parser.add_argument("--json", action="store_true", help="print the figures and checks as one JSON object")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a browsing session reads each page before its next action (0: none)")
     args = parser.parse_args()
     result = load_test(sessions=args.sessions, views=args.views, views_after_training=args.views_after_training,
-                       trainings=args.trainings, epochs=args.epochs, screenshots=args.screenshots)
+                       trainings=args.trainings, epochs=args.epochs, screenshots=args.screenshots, think=args.think)
     if args.json:
         print(json.dumps({"summary": result.summary(), "isolation": result.isolation}))
         return
