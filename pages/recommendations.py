@@ -12,10 +12,10 @@ import streamlit as st
 from pages import shared
 from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
-from recsys.core import i18n
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.insight import attribution as A
+from recsys.insight import chance as CH
 from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
@@ -40,12 +40,22 @@ EXCLUDE_LABELS = {
     R.EXCLUDE_RESPONDED: N_("offers they responded to in any way"),
     R.EXCLUDE_NONE: N_("nothing"),
 }
+#: Why an explanation stays in the model's raw score although the list shows a chance.
+RAW_SERVED = N_("The chance in the list comes from the serving model's response model, not from this model's score, "
+                "so this explanation stays in the model's raw score.")
+RAW_NEW = N_("This customer's chance rests on their facts and history, not on this score (the model did not train "
+             "with them), so this explanation stays in the model's raw score.")
+RAW_VIEW = N_("Compared with the average customer, the explanation stays in the model's raw score: the customer-only "
+              "part of a score moves all of their offers alike and does not change their chance. Compare with their "
+              "average offer to see it in chance points.")
 EVENT_WORDS = {C.REDEEM: N_("redeemed"), C.PURCHASE: N_("bought with"), C.CLICK: N_("clicked"), C.VIEW: N_("viewed")}
 #: Table headers of this page's tables (their columns keep canonical names; the headers are translated).
 HEADERS = [N_("rank"), N_("offer"), N_("item_id"), N_("score"), N_("why (strongest lifts)"), N_("note"), N_("value"),
            N_("timestamp"), N_("event"), N_("why (exact)"), N_("contributor"), N_("side"), N_("attribution"),
            N_("user_id"), N_("similarity"), N_("rank before"), N_("rank after"), N_("change"), N_("score before"),
-           N_("score after")]
+           N_("score after"), N_("change in chance (pt)"), N_("chance before"), N_("chance after")]
+#: Columns of the explanation in chance points (percentage points of the response probability).
+POINTS, CHANCE_BEFORE, CHANCE_AFTER = "change in chance (pt)", "chance before", "chance after"
 
 
 #: The header of a canonical column name that is not itself a word (shown as it is in English).
@@ -54,8 +64,8 @@ LABELS = {W.RANK_BEFORE: N_("rank before"), W.RANK_AFTER: N_("rank after"), W.SC
 
 
 def head(column: str) -> str:
-    """The header of ``column`` in the session's language (the name itself in English)."""
-    return column if i18n.current_language() == i18n.SOURCE_LANGUAGE else _(LABELS.get(column, column))
+    """The header of ``column`` in the session's language (a canonical name through :data:`LABELS`)."""
+    return _(LABELS.get(column, column))  # English: the label's own words ("rank before", not "rank_before")
 
 
 def headers(frame: pd.DataFrame, **config: Any) -> dict[str, Any]:
@@ -242,19 +252,63 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
     a, b, c = st.columns(3)
     compared_with = _(listed.compared_with)
     a.metric(_("Rank"), rank)
-    b.metric(_("Score"), f"{score:.4f}")
-    c.metric(_("Compared with"), f"{base:.4f}", help=_("The score of {what}.").format(what=shared.md(compared_with)))
+    chances = None if scores_row is None else CH.offer_chances(rm, ctx, explainer, user, item, scores_row, [base, score])
+    if chances is None:
+        b.metric(_("Score"), f"{score:.4f}")
+        c.metric(_("Compared with"), f"{base:.4f}", help=_("The score of {what}.").format(what=shared.md(compared_with)))
+        if why_raw is not None:
+            st.caption(_(why_raw))
+        raw_explanation(listed, item, parts, base, score, compared_with)
+        return
+    p0, p1 = (float(p) for p in chances)
+    shown = CH.in_chance_points(parts, base, score, p0, p1)
+    b.metric(chance_label, f"{100 * p1:.1f}%", f"{100 * (p1 - p0):+.1f} {_('pt')}",
+             help=_("The chance that this customer redeems this offer within the horizon if it is sent on the "
+                    "campaign day (as in the list above)."))
+    c.metric(_("Compared with"), f"{100 * p0:.1f}%",
+             help=_("The chance this offer would have if it suited this customer only as well as their average "
+                    "offer: its score moved to that of their average offer, everything else the same."))
     st.plotly_chart(
-        charts.attribution_waterfall(parts, base, score, _("compared with"), _("Why {offer} for customer {id}").format(
-            offer=names_of([item])[0], id=listed.user_id)),
+        charts.attribution_waterfall(shown, p0, p1, _("compared with"), _("Why {offer} for customer {id}").format(
+            offer=names_of([item])[0], id=listed.user_id), chance=True),
         width="stretch", key="reco_waterfall",
     )
     st.caption(_(
-        "Starts at the score of {what} ({base}); each bar is what one customer or offer "
-        "fact adds; together they make this score ({score}) exactly. Facts of one column are summed "
-        "(e.g. a customer who is not in the other segments)."
-    ).format(what=compared_with, base=f"{base:.4f}", score=f"{score:.4f}"))
+        "Starts at the chance this offer would have if it suited this customer only as well as their average offer "
+        "({base}); each bar is what one customer or offer fact adds, in percentage points; together they make this "
+        "offer's chance ({chance}) exactly. The model adds the facts up in its own raw score, and the chance does not "
+        "grow in a straight line with that score, so each fact gets the share of the change in chance that its share "
+        "of the change in score is. Facts of one column are summed (e.g. a customer who is not in the other segments)."
+    ).format(base=f"{100 * p0:.1f}%", chance=f"{100 * p1:.1f}%"))
     with st.expander(_("The numbers")):
+        table = shown[[A.CONTRIBUTOR, A.SIDE]].assign(**{
+            A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s), POINTS: 100 * shown[A.ATTRIBUTION]})
+        shared.table(table, hide_index=True, width="stretch", labels=LABELS, key="reco_points",
+                     column_config=headers(table, **{POINTS: st.column_config.NumberColumn(head(POINTS), format="%+.2f")}))
+    with st.expander(_("Advanced: the model's raw scores")):
+        raw_explanation(listed, item, parts, base, score, compared_with)
+
+
+def raw_explanation(listed: R.ExplainedRecommendations, item: str, parts: pd.DataFrame, base: float, score: float,
+                    compared_with: str) -> None:
+    """The explanation in the model's raw score: its exact Shapley values."""
+    if scores_row is None:
+        st.plotly_chart(
+            charts.attribution_waterfall(parts, base, score, _("compared with"), _("Why {offer} for customer {id}").format(
+                offer=names_of([item])[0], id=listed.user_id)),
+            width="stretch", key="reco_waterfall",
+        )
+        st.caption(_(
+            "Starts at the score of {what} ({base}); each bar is what one customer or offer "
+            "fact adds; together they make this score ({score}) exactly. Facts of one column are summed "
+            "(e.g. a customer who is not in the other segments)."
+        ).format(what=compared_with, base=f"{base:.4f}", score=f"{score:.4f}"))
+    else:
+        st.caption(_("The raw score of this offer is {score}, against {base} for {what}. It orders offers for one "
+                     "customer and is not a probability; the model's exact contributions to it (Shapley values):").format(
+            score=f"{score:.4f}", base=f"{base:.4f}", what=compared_with))
+    expander = st.expander(_("The numbers")) if scores_row is None else st.container()
+    with expander:
         shown = parts[[A.CONTRIBUTOR, A.SIDE, A.ATTRIBUTION]]
         shared.table(shown.assign(**{A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s)}), hide_index=True,
                      width="stretch", labels=LABELS, key="reco_parts", column_config=headers(shown, **{
@@ -305,21 +359,55 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
                         exclude_seen=False, view=view)  # type: ignore[arg-type]
     before, after = changed.explain(explainer, item)
     s0, s1 = (float(e.base_values[0] + e.values[0].sum()) for e in (before, after))
-    a, b = st.columns(2)
-    a.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
-             _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
-    moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
-    b.metric(_("Offers that enter the list"), int(moved[W.RANK_BEFORE].isna().sum()))
-    shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE, W.SCORE_BEFORE, W.SCORE_AFTER]]
-    shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown, **{
-        W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
-        W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
+    base1 = float(after.base_values[0])
     parts = A.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
-    st.plotly_chart(
-        charts.attribution_waterfall(parts, float(after.base_values[0]), s1, _("compared with"),
-                                     _("Why this offer if {column} were {value}").format(column=column, value=value)),
-        width="stretch", key="reco_whatif_waterfall",
-    )
+    moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
+    a, b = st.columns(2)
+    b.metric(_("Offers that enter the list"), int(moved[W.RANK_BEFORE].isna().sum()))
+    title = _("Why this offer if {column} were {value}").format(column=column, value=value)
+    if scores_row is None:  # no chance of this score: the model's raw score, as the explanation above
+        a.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
+                 _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
+        shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE, W.SCORE_BEFORE, W.SCORE_AFTER]]
+        shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown, **{
+            W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
+            W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
+        st.plotly_chart(charts.attribution_waterfall(parts, base1, s1, _("compared with"), title),
+                        width="stretch", key="reco_whatif_waterfall")
+        return
+    # the chance with the changed fact: every offer's score moves with it, and so does the response model's own
+    # use of the fact (a one-hot column; a number or date range it cannot set is held and said)
+    facts = {column: value} if rm.sets_fact(column) else None
+    after_row = explainer.score_all_items(changed.row_after)
+    p_was = float(CH.offer_chances(rm, ctx, explainer, user, item, scores_row, [s0])[0])
+    q0, q1 = (float(p) for p in CH.offer_chances(rm, ctx, explainer, user, item, after_row, [base1, s1], facts))
+    a.metric(_("Chance of this offer with {column} = {value}").format(column=column, value=value), f"{100 * q1:.1f}%",
+             _("{change} (was {value})").format(change=f"{100 * (q1 - p_was):+.1f} {_('pt')}", value=changed.old_value),
+             help=_("{label}, if this customer's {column} were {value}.").format(label=chance_label, column=column,
+                                                                                 value=value))
+    offers = moved[C.ITEM_ID].astype(str).to_numpy(object)
+    before_p = rm.probability_of_scores(ctx, user, offers, scores_row[None, :])[0]
+    after_p = rm.probability_of_scores(ctx, user, offers, after_row[None, :], facts=facts)[0]
+    shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE]].assign(**{
+        CHANCE_BEFORE: 100 * before_p, CHANCE_AFTER: 100 * after_p})
+    shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown, **{
+        CHANCE_BEFORE: st.column_config.NumberColumn(head(CHANCE_BEFORE), format="%.1f%%"),
+        CHANCE_AFTER: st.column_config.NumberColumn(head(CHANCE_AFTER), format="%.1f%%")}))
+    st.plotly_chart(charts.attribution_waterfall(CH.in_chance_points(parts, base1, s1, q0, q1), q0, q1,
+                                                 _("compared with"), title, chance=True),
+                    width="stretch", key="reco_whatif_waterfall")
+    st.caption(_("Ranks follow the model's order, as in the list above; each bar is a fact's share of the change in "
+                 "chance, as in the explanation above."))
+    if facts is None:
+        st.caption(_("The chance uses {column} through the model's scores only: the response model's own use of it "
+                     "(a number or a date) is held at the customer's value.").format(column=column))
+    with st.expander(_("Advanced: the model's raw scores")):
+        st.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
+                  _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
+        raw = moved[["offer", W.SCORE_BEFORE, W.SCORE_AFTER]]
+        shared.table(raw, hide_index=True, width="stretch", labels=LABELS, column_config=headers(raw, **{
+            W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
+            W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
 
 
 def list_drivers(listed: R.ExplainedRecommendations) -> None:
@@ -439,6 +527,15 @@ if rm is not None:  # the chance, and its reasons in percentage points of it (as
     listed = R.with_probabilities(listed, rm, ctx)
     listed = replace(listed, recommendations=listed.recommendations.assign(**{R.REASON: probability_reasons(
         rm, ctx, [user] * len(listed.recommendations), listed.recommendations[C.ITEM_ID], offer_parts=True).to_numpy()}))
+# The explanation speaks the chance of the list above when that chance is a function of the explained score:
+# a response model fitted on the hybrid's scores, a customer the hybrid trained with, the customer's own average
+# offer as the base (the customer-only part of a score shifts every offer alike and cancels in the chance).
+chance_label = (_("likely to redeem within {days} days").format(days=rm.config_.horizon_days)
+                if rm is not None and rm.config_.horizon_days else _("likely to redeem"))
+why_raw = (None if rm is None else RAW_SERVED if rm.scores_from_ != serving.HYBRID else RAW_NEW if not _known(user)
+           else RAW_VIEW if view != A.OFFER_VIEW else None)
+scores_row = (explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())  # every offer, float64
+              if rm is not None and why_raw is None else None)
 if rerank is not None:
     cost = None
     if rm is not None:  # this customer's list by the model alone, to price the re-ranking in expected responses

@@ -672,6 +672,49 @@ class ResponseModel:
         """P(response within the horizon | sent) of every customer x offer pair, in [0, 1]."""
         return expit(self.logit_block(ctx, user_ids, item_ids))
 
+    def probability_of_scores(self, ctx: ResponseContext, user_id: Any, item_ids: Any, scores: Any,
+                              facts: dict[str, str] | None = None) -> np.ndarray:
+        """P(response within the horizon | sent) of ONE customer and offers ``item_ids``, shape (rows,
+        offers), if the hybrid's scores of this customer over its offers were each row of ``scores``,
+        all else as in ``ctx``.
+
+        ``scores`` is (rows, offers of the hybrid, in ``ctx.model.item_index_`` order), e.g. the
+        customer's float64 scores (:meth:`recsys.insight.attribution.ScoreExplainer.score_all_items`)
+        with this offer's moved to the base of its explanation, or a what-if customer's scores. The
+        fit term is the same softmax over the live offers as :meth:`predict_block`'s, so the row of
+        the customer's own scores gives the listed probability (to float32 rounding of the
+        embeddings). ``facts`` ({customer column: value}) also moves this model's own one-hot of
+        those columns (:meth:`sets_fact` says which it can set); history and other facts are held.
+        Only a response model fitted on the hybrid's scores can answer (ResponseModelError otherwise).
+        """
+        self._check_fitted()
+        if not isinstance(ctx.model, HybridRecommender):
+            raise ResponseModelError(f"this response model scores with {scorer_name(ctx.model)}, not the hybrid's scores")
+        scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+        upos, ipos = ctx.user_positions([user_id]), ctx.item_positions(np.atleast_1d(np.asarray(item_ids, dtype=object)))
+        offers = self.offer_arrays(ctx, ipos)
+        all_pos = np.union1d(np.flatnonzero(ctx.live), ipos)
+        mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
+        if scores.shape[1] != len(ctx.model.item_index_):
+            raise ResponseModelError(f"scores have {scores.shape[1]} offers; the hybrid has {len(ctx.model.item_index_)}")
+        known_user = ctx.model.user_index_.positions(ctx.user_ids[upos]) >= 0
+        known = np.broadcast_to(known_user[:, None] & (mi >= 0)[None, :], (len(scores), len(all_pos)))
+        fit = scoring.log_softmax_live(scores[:, np.maximum(mi, 0)], known, offers)
+        row = ctx.user_matrix[upos[0]].copy()
+        start = len(_HISTORY)
+        for column, values in self.user_encoder_.categorical.items():  # the one-hot blocks, in names() order
+            if facts and column in facts:
+                row[start:start + len(values)] = (np.asarray(values, dtype=object) == str(facts[column])).astype(float)
+            start += len(values)
+        user_part = np.full(len(scores), row @ self._parts()[0])
+        return expit(scoring.logit_from_fit(user_part, fit, offers))
+
+    def sets_fact(self, column: str) -> bool:
+        """Whether :meth:`probability_of_scores` can move this model's own use of customer ``column``
+        (a one-hot column, or one it does not use); a number or a date column is held."""
+        enc = self.user_encoder_
+        return column in enc.categorical or (column not in enc.numeric and column not in enc.dates)
+
     def explain_pairs(self, ctx: ResponseContext, user_ids: Iterable[Any], item_ids: Iterable[Any]) -> pd.DataFrame:
         """Exact attribution of each pair's logit: ``baseline + sum(contributors) == logit``.
 

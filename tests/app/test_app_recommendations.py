@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+import numpy as np
 
 from recsys.core import columns as C
 from recsys.workspace import runs
@@ -59,6 +62,17 @@ def shown_parts(at: AppTest):  # noqa: ANN201 - the attribution table as a DataF
     return next(d.value for d in at.dataframe if "attribution" in d.value.columns)
 
 
+def percent(at: AppTest, label: str) -> float:
+    """A metric shown as a percentage ("9.6%"), as a number."""
+    value = next(m for m in at.metric if m.label == label).value
+    assert re.fullmatch(r"\d+\.\d%", value), value
+    return float(value[:-1])
+
+
+CHANCE = "likely to redeem within 14 days"
+POINTS = "change in chance (pt)"
+
+
 def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(trained_ws[0], monkeypatch)
     # default: a customer picked from the first segment, the top offer explained
@@ -75,10 +89,19 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
     assert_clean(at)
     assert second.startswith("#2 · ")
     assert metric(at, "Rank") == 2
-    score, base = metric(at, "Score"), metric(at, "Compared with")
-    parts = shown_parts(at)
+    # the explanation speaks the list's chance: this offer's, its base's, and bars in chance points between them
+    chance, base_chance = percent(at, CHANCE), percent(at, "Compared with")
+    assert chance == pytest.approx(listed[CHANCE].iloc[1], abs=0.051)  # the list's number, to its 1 decimal
+    assert not any(m.label == "Score" for m in at.metric)  # the raw score is behind "Advanced"
+    points = next(d.value for d in at.dataframe if POINTS in d.value.columns)
+    assert points[POINTS].sum() == pytest.approx(chance - base_chance, abs=0.11)  # both metrics rounded to 0.1
+    parts = shown_parts(at)  # the exact raw-score contributions, kept under "Advanced"
+    assert parts["contributor"].tolist() == points["contributor"].tolist()
     assert parts["contributor"].iloc[-1].startswith("other (")  # the rest summed as "other"
-    assert base + parts["attribution"].sum() == pytest.approx(score, abs=2e-4)  # metrics show 4 decimals
+    assert (np.sign(points[POINTS]) == np.sign(parts["attribution"])).all()  # same sign, same order
+    raw_caption = next(c.value for c in at.caption if c.value.startswith("The raw score of this offer is "))
+    score, base = (float(x) for x in re.findall(r"-?\d+\.\d{4}", raw_caption)[:2])
+    assert base + parts["attribution"].sum() == pytest.approx(score, abs=2e-4)  # captions show 4 decimals
     assert C.SCORE not in listed.columns  # with a probability shown, the raw score is behind "Advanced"
     raw = next(d.value for d in at.dataframe if list(d.value.columns) == [C.RANK, "offer", C.SCORE])
     assert raw[C.SCORE].iloc[1] == pytest.approx(score, abs=1e-4)
@@ -90,10 +113,13 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
         assert len(at.get("plotly_chart")) == 2, label  # waterfall + what-if / list heatmap / drivers / pair heatmap
         assert not any("Because they responded to" in m.value for m in at.markdown), label
     assert any("One row per customer trait" in c.value for c in open_tab(at, "Who else is it for").caption)
-    assert metric(at, "Rank") == 2 and metric(at, "Score") == pytest.approx(score)  # the same offer explained
-    # the whole-score view adds up too (from the average customer and offer)
+    assert metric(at, "Rank") == 2 and percent(at, CHANCE) == chance  # the same offer explained
+    # the whole-score view adds up too (from the average customer and offer), in the raw score: the customer-only
+    # part of a score does not move their chance
     at.radio(key="reco_view").set_value("score").run()
     assert_clean(at)
+    assert any(c.value.startswith("Compared with the average customer, the explanation stays in the model's raw")
+               for c in at.caption)
     parts, score2, base2 = shown_parts(at), metric(at, "Score"), metric(at, "Compared with")
     assert score2 == pytest.approx(score, abs=1e-4) and base2 != pytest.approx(base, abs=1e-3)
     assert base2 + parts["attribution"].sum() == pytest.approx(score2, abs=2e-4)
@@ -111,8 +137,11 @@ def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.M
     assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
     open_tab(open_tab(at, "Evidence"), "What if")  # the what-if's choice outlives a look at another tab
     assert (at.selectbox(key="reco_whatif_column").value, at.selectbox(key="reco_whatif_value").value) == ("segment", "premium")
-    assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)
+    assert any(m.label.startswith("Score of this offer with segment = premium") for m in at.metric)  # "Advanced"
+    chance = next(m for m in at.metric if m.label == "Chance of this offer with segment = premium")
+    assert re.fullmatch(r"\d+\.\d%", chance.value) and re.fullmatch(r"[+-]\d+\.\d pt \(was \w+\)", chance.delta), chance
     changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    assert {"chance before", "chance after"} <= set(changes.columns) and changes["chance after"].between(0, 100).all()
     assert len(changes) >= 10
     at.checkbox(key="reco_active").check().run()
     assert_clean(at)
@@ -185,3 +214,17 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
     sub = build_parser()._subparsers._group_actions[0].choices["recommend"]  # type: ignore[union-attr]
     choices = {a.dest: set(a.choices or ()) for a in sub._actions}
     assert choices["view"] == set(A.VIEWS) and choices["exclude"] == set(R.EXCLUDE_CHOICES)
+
+
+def test_the_explanation_speaks_the_chance_in_chinese(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMOLENS_WORKSPACE", str(trained_ws[0]))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.session_state["language"] = "zh_CN"
+    at.run()
+    assert_clean(at)
+    chance = next(m for m in at.metric if m.label == "14 天内核销概率")
+    assert re.fullmatch(r"\d+\.\d%", chance.value) and chance.delta.endswith(" 个百分点"), (chance.value, chance.delta)
+    assert re.fullmatch(r"\d+\.\d%", next(m for m in at.metric if m.label == "比较基准").value)
+    assert any(c.value.startswith("起点是此优惠只与该客户的平均优惠一样合适时的核销概率") for c in at.caption)
+    assert any("概率变化(百分点)" in d.value.columns for d in at.dataframe)  # the points table, its header translated

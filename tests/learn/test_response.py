@@ -117,3 +117,33 @@ def test_a_context_is_the_same_whatever_the_ids_dtype_and_lists_events_customers
         assert list(ids) == list(expected)
     done = known[known[C.EVENT].isin(C.RESPONSE_EVENTS)]
     assert set(ctx.responded) == set(zip(done[C.USER_ID].astype(str), done[C.ITEM_ID].astype(str)))
+
+
+def test_probability_of_scores_is_the_listed_chance_and_rises_with_this_offers_score(fitted):
+    from recsys.insight.attribution import ScoreExplainer
+    from recsys.insight.chance import offer_chances
+
+    shop, hybrid, rm, ctx, _ = fitted
+    explainer = ScoreExplainer(hybrid)
+    user = str(hybrid.user_index_.ids[3])
+    items = ["OFF0004", "OFF0001", "OFF0050"]
+    row = explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())
+    listed = rm.predict_block(ctx, [user], items)
+    np.testing.assert_allclose(rm.probability_of_scores(ctx, user, items, row[None, :]), listed, atol=1e-6)
+    # every score of the customer shifted alike: the same chance (the offset cancels in the softmax)
+    np.testing.assert_allclose(rm.probability_of_scores(ctx, user, items, row[None, :] + 5.0), listed, atol=1e-9)
+    # this offer's score moved, the others held: its chance rises with it (the fitted weight of the fit is positive)
+    assert rm.coef_[-1] > 0
+    column = hybrid.item_index_.positions(["OFF0004"])[0]
+    grid = row[column] + np.linspace(-3, 3, 7)
+    chances = offer_chances(rm, ctx, explainer, user, "OFF0004", row, grid)
+    assert chances.shape == (7,) and (np.diff(chances) > 0).all()
+    assert chances[3] == pytest.approx(listed[0, 0], abs=1e-6)
+    # a one-hot customer fact moves the response model's own term of it; a date column is held
+    fact = next(iter(rm.user_encoder_.categorical))
+    values = rm.user_encoder_.categorical[fact]
+    moved = [rm.probability_of_scores(ctx, user, items, row[None, :], facts={fact: v})[0] for v in values]
+    assert rm.sets_fact(fact) and len({round(float(m[0]), 9) for m in moved}) > 1
+    assert not rm.sets_fact(next(iter(rm.user_encoder_.dates))) if rm.user_encoder_.dates else True
+    with pytest.raises(ResponseModelError):
+        rm.probability_of_scores(ctx, user, items, row[None, :-1])
