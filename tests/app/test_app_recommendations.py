@@ -142,6 +142,9 @@ def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.M
     assert re.fullmatch(r"\d+\.\d%", chance.value) and re.fullmatch(r"[+-]\d+\.\d pt \(was \w+\)", chance.delta), chance
     changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
     assert {"chance before", "chance after"} <= set(changes.columns) and changes["chance after"].between(0, 100).all()
+    listed = next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)
+    before = changes.dropna(subset=["rank_before"]).sort_values("rank_before")  # the list above, by the same chances
+    assert before["chance before"].to_numpy() == pytest.approx(listed[CHANCE].to_numpy()[:len(before)], abs=1e-6)
     assert len(changes) >= 10
     at.checkbox(key="reco_active").check().run()
     assert_clean(at)
