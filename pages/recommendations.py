@@ -49,8 +49,6 @@ RAW_NEW = N_("This customer's chance rests on their facts and history, not on th
 RAW_VIEW = N_("Compared with the average customer, the explanation stays in the model's raw score: the customer-only "
               "part of a score moves all of their offers alike and does not change their chance. Compare with their "
               "average offer to see it in chance points.")
-RAW_NOT_LIVE = N_("No offer is live on the campaign day, so the chance does not weigh this offer against the others "
-                  "and this explanation stays in the model's raw score.")
 EVENT_WORDS = {C.REDEEM: N_("redeemed"), C.PURCHASE: N_("bought with"), C.CLICK: N_("clicked"), C.VIEW: N_("viewed")}
 #: Table headers of this page's tables (their columns keep canonical names; the headers are translated).
 HEADERS = [N_("rank"), N_("offer"), N_("item_id"), N_("score"), N_("why (strongest lifts)"), N_("note"), N_("value"),
@@ -536,7 +534,7 @@ if rm is not None:  # the chance, and its reasons in percentage points of it (as
 chance_label = (_("likely to redeem within {days} days").format(days=rm.config_.horizon_days)
                 if rm is not None and rm.config_.horizon_days else _("likely to redeem"))
 why_raw = (None if rm is None else RAW_SERVED if rm.scores_from_ != serving.HYBRID else RAW_NEW if not _known(user)
-           else RAW_NOT_LIVE if not ctx.live.any() else RAW_VIEW if view != A.OFFER_VIEW else None)
+           else RAW_VIEW if view != A.OFFER_VIEW else None)
 scores_row = (explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())  # every offer, float64
               if rm is not None and why_raw is None else None)
 if rerank is not None:

@@ -401,6 +401,17 @@ class ResponseContext:
         return _positions(self.item_ids, item_ids, "offer")
 
 
+def compared_offers(live: np.ndarray) -> np.ndarray:
+    """The offers a customer's scores are compared over (the fit term's softmax): those live, or every
+    offer when none is, so that a pair's chance never depends on which other offers a caller asked for.
+
+    >>> compared_offers(np.array([False, True, False])).tolist(), compared_offers(np.zeros(2, bool)).tolist()
+    ([False, True, False], [True, True])
+    """
+    live = np.asarray(live, dtype=bool)
+    return live if live.any() else np.ones_like(live)
+
+
 def scorer_name(model: BaseRecommender) -> str:
     """The name a response model keeps of the recommender whose scores it was fitted on."""
     return str(getattr(model, "name", type(model).__name__))
@@ -482,8 +493,9 @@ class ResponseModel:
     def offer_arrays(self, ctx: ResponseContext, ipos: np.ndarray, live: np.ndarray | None = None,
                      temperature: float | None = None) -> OfferArrays:
         """The offer side of :mod:`recsys.learn.scoring` for target offers ``ipos`` (positions in
-        ``ctx``), the softmax running over ``live`` (default ``ctx.live``) plus the targets."""
-        live = ctx.live if live is None else live
+        ``ctx``), the softmax running over ``live`` (default ``ctx.live``; every offer when none is
+        live: :func:`compared_offers`) plus the targets."""
+        live = compared_offers(ctx.live if live is None else live)
         live_pos = np.flatnonzero(live)
         all_pos = np.union1d(live_pos, ipos)
         mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
@@ -529,7 +541,7 @@ class ResponseModel:
         A customer without a history in the baseline (its popularity fallback: counts, on another
         scale than its history scores) gets no fit evidence, like a customer unknown to the hybrid:
         the offer's track record term already carries its popularity."""
-        all_pos = np.union1d(np.flatnonzero(live), ipos)
+        all_pos = np.union1d(np.flatnonzero(compared_offers(live)), ipos)
         offer_ids = ctx.item_ids[all_pos]
         known = ctx.model.item_index_.positions(offer_ids) >= 0
         users = ctx.user_ids[upos]
@@ -693,7 +705,7 @@ class ResponseModel:
         scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
         upos, ipos = ctx.user_positions([user_id]), ctx.item_positions(np.atleast_1d(np.asarray(item_ids, dtype=object)))
         offers = self.offer_arrays(ctx, ipos)
-        all_pos = np.union1d(np.flatnonzero(ctx.live), ipos)
+        all_pos = np.union1d(np.flatnonzero(compared_offers(ctx.live)), ipos)
         mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
         if scores.shape[1] != len(ctx.model.item_index_):
             raise ResponseModelError(f"scores have {scores.shape[1]} offers; the hybrid has {len(ctx.model.item_index_)}")
@@ -793,7 +805,7 @@ class ResponseModel:
 
 
 __all__ = [
-    "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "scorer_name", "event_roles", "live_mask",
+    "ResponseConfig", "ResponseModel", "ResponseContext", "ResponseModelError", "compared_offers", "scorer_name", "event_roles", "live_mask",
     "exposure_rows", "positive_only_rows", "FIT_GROUP", "CUSTOMER_PREFIX", "OFFER_PREFIX", "TRACK_GROUP", "BASELINE", "LOGIT",
     "PROBABILITY", "POSITIVE_ONLY_ASSUMPTION",
 ]

@@ -147,3 +147,28 @@ def test_probability_of_scores_is_the_listed_chance_and_rises_with_this_offers_s
     assert not rm.sets_fact(next(iter(rm.user_encoder_.dates))) if rm.user_encoder_.dates else True
     with pytest.raises(ResponseModelError):
         rm.probability_of_scores(ctx, user, items, row[None, :-1])
+
+
+def test_with_no_offer_live_a_pairs_chance_does_not_depend_on_the_other_offers_asked_for(fitted):
+    """On a campaign day with no live offer the scores are compared over every offer, not over the offers
+    a caller happened to ask for (before: one offer's chance moved from 0.55 to 0.75 with its companions)."""
+    from dataclasses import replace
+
+    from recsys.learn.response import compared_offers
+
+    shop, hybrid, rm, ctx, _ = fitted
+    none_live = replace(ctx, live=np.zeros_like(ctx.live))
+    assert compared_offers(none_live.live).all() and (compared_offers(ctx.live) == ctx.live).all()
+    users = [str(u) for u in hybrid.user_index_.ids[:5]]
+    everything = rm.predict_block(none_live, users, list(ctx.item_ids))
+    column = list(ctx.item_ids).index("OFF0004")
+    for others in (["OFF0001"], ["OFF0050", "OFF0108"], []):
+        asked = rm.predict_block(none_live, users, ["OFF0004", *others])[:, 0]
+        np.testing.assert_allclose(asked, everything[:, column], rtol=1e-9)
+    user = users[0]
+    from recsys.insight.attribution import ScoreExplainer
+
+    explainer = ScoreExplainer(hybrid)
+    row = explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())
+    np.testing.assert_allclose(rm.probability_of_scores(none_live, user, ["OFF0004"], row[None, :])[0, 0],
+                               everything[0, column], atol=1e-6)
