@@ -59,6 +59,11 @@ from recsys.data.validate import MAX_CELL_CHARS, MAX_ID_CHARS, DataError
 SAMPLE_BYTES = SNIFF_BYTES
 #: Canonical columns the engine path maps; a file that maps any other goes the pandas way.
 ENGINE_COLUMNS = frozenset({C.USER_ID, C.ITEM_ID, C.EVENT, C.TIMESTAMP, C.VALUE})
+#: Longest line DuckDB's CSV reader takes (a longer one stops the statement: the pandas path decides).
+MAX_LINE_BYTES = 4_000_000
+#: DuckDB's CSV read buffer. Its default is 16 lines of :data:`MAX_LINE_BYTES` (61 MiB, a few alive per
+#: thread): most of the COPY's peak memory. Two lines is all the reader needs.
+CSV_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 #: Most distinct customer ids that may look like phone numbers or e-mails before the engine gives up.
 MAX_PERSONAL_CANDIDATES = 100_000
 #: Text Arrow's CSV reader reads as a missing value (its default ``null_values``).
@@ -302,7 +307,7 @@ def _copy_and_check(
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
     reader = (f"read_csv({_sql_text(str(raw.path))}, columns={columns}, header=true, delim={_sql_text(delimiter)}, "
               "quote='\"', escape='\"', strict_mode=true, null_padding=false, ignore_errors=false, "
-              "auto_detect=false, encoding='utf-8', max_line_size=4000000)")
+              f"auto_detect=false, encoding='utf-8', max_line_size={MAX_LINE_BYTES}, buffer_size={CSV_BUFFER_BYTES})")
     weights = options.weights()
     weight = ("CASE e " + " ".join(f"WHEN {_sql_text(k)} THEN {float(v)!r}" for k, v in weights.items())
               + " ELSE 1.0 END") if weights else "1.0"

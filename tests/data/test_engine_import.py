@@ -111,6 +111,24 @@ def test_engine_rows_are_in_file_order_with_the_report_of_the_pandas_path(
     assert_same_dataset(ws, engine, pandas_)
 
 
+def test_small_csv_buffers_keep_every_row_in_order_and_a_too_long_line_goes_the_pandas_way(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # buffers of a few lines: the 3,000-row file is read in ~50 of them, rows cut at every boundary
+    monkeypatch.setattr(engine_import, "MAX_LINE_BYTES", 1_500)
+    monkeypatch.setattr(engine_import, "CSV_BUFFER_BYTES", 3_000)
+    frame = clean_frame()
+    path = tmp_path / "buffers.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert ws.load_dataset(engine.id).interactions[C.USER_ID].tolist() == frame["customer_id"].tolist()
+    assert_same_dataset(ws, engine, pandas_)
+    frame["offer_id"] = frame["offer_id"].where(frame.index != 2_000, "X" * 2_000)  # a line over MAX_LINE_BYTES
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path).startswith("DuckDB stopped")
+
+
 @pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y %H:%M:%S"])
 def test_date_formats_read_as_the_pandas_path_reads_them(
     fmt: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
