@@ -276,18 +276,23 @@ def _event_sql(column: str | None, mapping: dict[str, str], events: dict[str, st
 
 
 def _value_sql(column: str | None) -> str:
-    """Revenue as a number, from ``xv`` (the text cast to a number, or NULL) and ``xr`` (the text).
+    """Revenue as a number, or NULL; NaN and infinities are left for :data:`_FINITE_SQL` to stop.
 
-    A number DuckDB reads and Arrow or pandas read alike (not NaN or infinite, no '_'); Arrow's words
-    for missing are missing; any other text (such as '1,5' or '€3', which pandas reads with a
-    report) stops the statement, so the pandas path decides.
+    A number DuckDB reads and Arrow or pandas read alike (no '_', under 400 characters); Arrow's
+    words for missing are missing (none of them is a finite number); any other text (such as '1,5'
+    or '€3', which pandas reads with a report) stops the statement, so the pandas path decides. The
+    words are tested first and the text is cast only in its own ``CASE`` branch: the common missing
+    revenue costs one lookup, not a cast.
     """
     if column is None:
         return "CAST(NULL AS DOUBLE)"
-    return ("CASE WHEN xr IS NULL THEN CAST(NULL AS DOUBLE) "
-            "WHEN xv IS NOT NULL AND NOT isnan(xv) AND NOT isinf(xv) AND strlen(xr) < 400 AND NOT contains(xr, '_') "
-            "THEN xv "
-            f"WHEN xr IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) ELSE error('value') END")
+    return (f"CASE WHEN {column} IS NULL OR {column} IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) "
+            f"WHEN strlen({column}) < 400 AND NOT contains({column}, '_') THEN CAST({column} AS DOUBLE) "
+            "ELSE error('value') END")
+
+
+#: SQL: the revenue ``xv`` (:func:`_value_sql`) if missing or finite; NaN or infinite stops the statement.
+_FINITE_SQL = "CASE WHEN xv IS NULL OR isfinite(xv) THEN xv ELSE error('value') END"
 
 
 def _bad_id(x: str, options: ImportOptions) -> str:
@@ -313,13 +318,12 @@ def _copy_and_check(
               + " ELSE 1.0 END") if weights else "1.0"
     ts = (f"CAST(strptime({col[C.TIMESTAMP]}, {_sql_text(fmt)}) AS TIMESTAMP_NS)" if fmt is not None
           else "CAST(NULL AS TIMESTAMP_NS)")
-    raw_value = col.get(C.VALUE, "NULL")
     con.execute(
         f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
         f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
-        f"SELECT u, i, e, t, {_value_sql(col.get(C.VALUE))} AS x FROM ("
+        f"SELECT u, i, e, t, {_FINITE_SQL} AS x FROM ("
         f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, {_event_sql(col.get(C.EVENT), mapping, events)} AS e, "
-        f"{ts} AS t, {raw_value} AS xr, TRY_CAST({raw_value} AS DOUBLE) AS xv FROM {reader}))) "
+        f"{ts} AS t, {_value_sql(col.get(C.VALUE))} AS xv FROM {reader}))) "
         f"TO {_sql_text(str(target))} (FORMAT parquet)"
     )
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if options.now is None else pd.Timestamp(options.now)

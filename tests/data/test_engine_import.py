@@ -180,6 +180,35 @@ def test_files_the_engine_leaves_to_pandas_or_takes_give_the_same_dataset(
     assert (took_engine(path, tmp_path) == "") is expected_engine, took_engine(path, tmp_path)
 
 
+@pytest.mark.parametrize(("written", "taken"), [
+    (["N/A", "#N/A", "NULL", "nan", "NaN", "-nan", ""], True),  # Arrow's words for missing: no revenue
+    (["1e3", "+4.5", "0.25", "12"], True),
+    (["NAN"], False), (["inf"], False), (["-Infinity"], False), (["1_000"], False), (["1e400"], False),
+    (["0x10"], False), (["1,5"], False), (["0." + "1" * 420], False),
+])
+def test_revenue_as_written_is_read_as_the_pandas_path_reads_it_or_left_to_it(
+    written: list[str], taken: bool, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(3_000, seed=5)
+    late = frame.index[frame["event_type"].eq("purchase") & (frame.index > 2_000)][: len(written)]
+    frame["revenue"] = frame["revenue"].map(lambda v: "" if np.isnan(v) else f"{v:.2f}").astype(object)
+    frame.loc[late, "revenue"] = written  # after the first rows: the engine's own reading decides
+    path = tmp_path / "revenue.csv"
+    frame.to_csv(path, index=False)
+    assert (took_engine(path, tmp_path) == "") is taken, took_engine(path, tmp_path)
+    try:
+        engine, pandas_ = both_ways(ws, path, monkeypatch)
+    except DataError as refused:  # the pandas path refuses some: the same message either way
+        assert not taken
+        monkeypatch.setattr(ingest, "ENGINE_IMPORT", False)
+        with pytest.raises(DataError) as again:
+            import_files(ws, path, options=ImportOptions(now=NOW))
+        assert str(again.value) == str(refused)
+        assert ws.datasets() == []
+    else:
+        assert_same_dataset(ws, engine, pandas_)
+
+
 @pytest.mark.parametrize("written", ["crlf", "bom", "semicolons", "quoted"])
 def test_csv_dialects_go_through_the_engine_and_store_the_same_dataset(
     written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
