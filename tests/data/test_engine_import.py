@@ -209,6 +209,25 @@ def test_revenue_as_written_is_read_as_the_pandas_path_reads_it_or_left_to_it(
         assert_same_dataset(ws, engine, pandas_)
 
 
+@pytest.mark.parametrize(("column", "written"), [
+    ("event_time", ""), ("event_time", "1899-12-31T23:59:59"), ("event_time", "2026-07-03T00:00:00"),
+    ("revenue", "-12.5"), ("revenue", "-0.01"),
+])
+def test_dates_and_refunds_after_the_first_rows_go_the_pandas_way(
+    column: str, written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(3_000, seed=6).astype({"revenue": object})
+    frame.loc[2_500, column] = written  # after the first rows: the engine's own checks decide
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) != ""
+    frame.loc[2_500, column] = {"event_time": "2026-07-01T23:00:00", "revenue": "-0.0"}[column]  # just inside
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
+
+
 @pytest.mark.parametrize("written", ["crlf", "bom", "semicolons", "quoted"])
 def test_csv_dialects_go_through_the_engine_and_store_the_same_dataset(
     written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
