@@ -218,6 +218,22 @@ def pq_row_groups(path: Path) -> int:
 
 
 # --------------------------------------------------------------------------------------- import
+def _peak_mb() -> float:
+    """Peak resident memory of this process's own address space (Linux ``VmHWM``), in MB.
+
+    Not ``ru_maxrss``: Linux carries it over ``exec``, so a child started by ``subprocess`` (vfork +
+    exec) reports at least the parent's peak (here the parent's, from writing the CSV: the same
+    figure for every side).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _import_child(mode: str, csv: str, warmup_csv: str, out: str) -> None:
     if mode == "duckdb":
         import duckdb
@@ -241,7 +257,7 @@ def _import_child(mode: str, csv: str, warmup_csv: str, out: str) -> None:
     t, cpu = time.perf_counter(), time.process_time()
     rows = work(csv, out)
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb()
     print(json.dumps({"mode": mode, "rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 

@@ -12,14 +12,15 @@ case in DuckDB instead, in one streaming pass over the file plus checks over the
    event names (the first rows' names looked up as pandas normalised them, others lower case and
    trimmed), gives each row its event weight, parses the dates in the format the pandas path picks
    first (only ``%Y %m %d %H %M %S`` formats) and the revenue as numbers. A date or number it cannot
-   take exactly as the pandas path would stops the statement.
+   take exactly as the pandas path would stops the statement, and so does a date the pandas path
+   reports (missing, before 1900, in the future) or a negative revenue: no second scan for them.
 3. A few queries over the written Parquet check every rule of the data contract that could find
    something, on distinct values where they can: ids (missing, surrounding spaces, invisible
-   characters, too long, ``12.0``, leading zeros), events (names pandas might read otherwise), dates
-   (missing, before 1900, in the future), revenue (negative), exact duplicate rows (a 64-bit hash of
-   every column per row, sorted by numpy: a collision can only send the file to the pandas path,
-   never drop a row), non-product codes, personal data in the customer ids (the same checks as
-   :func:`~recsys.data.privacy.id_identifier_reason`, on the same sampled rows).
+   characters, too long, ``12.0``, leading zeros), events (names pandas might read otherwise), exact
+   duplicate rows (a 64-bit hash of every column per row, sorted by numpy: a collision can only send
+   the file to the pandas path, never drop a row), non-product codes, personal data in the customer
+   ids (the same checks as :func:`~recsys.data.privacy.id_identifier_reason`, on the same sampled
+   rows).
 
 Whenever anything is found, or the file is something this path does not handle (users / items
 files, extra columns that become facts, compressed, Excel, Parquet, another encoding than UTF-8,
@@ -59,6 +60,11 @@ from recsys.data.validate import MAX_CELL_CHARS, MAX_ID_CHARS, DataError
 SAMPLE_BYTES = SNIFF_BYTES
 #: Canonical columns the engine path maps; a file that maps any other goes the pandas way.
 ENGINE_COLUMNS = frozenset({C.USER_ID, C.ITEM_ID, C.EVENT, C.TIMESTAMP, C.VALUE})
+#: Longest line DuckDB's CSV reader takes (a longer one stops the statement: the pandas path decides).
+MAX_LINE_BYTES = 4_000_000
+#: DuckDB's CSV read buffer. Its default is 16 lines of :data:`MAX_LINE_BYTES` (61 MiB, a few alive per
+#: thread): most of the COPY's peak memory. Two lines is all the reader needs.
+CSV_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 #: Most distinct customer ids that may look like phone numbers or e-mails before the engine gives up.
 MAX_PERSONAL_CANDIDATES = 100_000
 #: Text Arrow's CSV reader reads as a missing value (its default ``null_values``).
@@ -271,18 +277,24 @@ def _event_sql(column: str | None, mapping: dict[str, str], events: dict[str, st
 
 
 def _value_sql(column: str | None) -> str:
-    """Revenue as a number, from ``xv`` (the text cast to a number, or NULL) and ``xr`` (the text).
+    """Revenue as a number, or NULL; NaN and infinities are left for :data:`_FINITE_SQL` to stop.
 
-    A number DuckDB reads and Arrow or pandas read alike (not NaN or infinite, no '_'); Arrow's words
-    for missing are missing; any other text (such as '1,5' or '€3', which pandas reads with a
-    report) stops the statement, so the pandas path decides.
+    A number DuckDB reads and Arrow or pandas read alike (no '_', under 400 characters); Arrow's
+    words for missing are missing (none of them is a finite number); any other text (such as '1,5'
+    or '€3', which pandas reads with a report) stops the statement, so the pandas path decides. The
+    words are tested first and the text is cast only in its own ``CASE`` branch: the common missing
+    revenue costs one lookup, not a cast.
     """
     if column is None:
         return "CAST(NULL AS DOUBLE)"
-    return ("CASE WHEN xr IS NULL THEN CAST(NULL AS DOUBLE) "
-            "WHEN xv IS NOT NULL AND NOT isnan(xv) AND NOT isinf(xv) AND strlen(xr) < 400 AND NOT contains(xr, '_') "
-            "THEN xv "
-            f"WHEN xr IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) ELSE error('value') END")
+    return (f"CASE WHEN {column} IS NULL OR {column} IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) "
+            f"WHEN strlen({column}) < 400 AND NOT contains({column}, '_') THEN CAST({column} AS DOUBLE) "
+            "ELSE error('value') END")
+
+
+#: SQL: the revenue ``xv`` (:func:`_value_sql`) if missing or finite and not negative; NaN, infinite or
+#: negative (refunds, which the pandas path reports) stops the statement.
+_REVENUE_SQL = "CASE WHEN xv IS NULL OR isfinite(xv) AND xv >= 0 THEN xv ELSE error('value') END"
 
 
 def _bad_id(x: str, options: ImportOptions) -> str:
@@ -302,39 +314,32 @@ def _copy_and_check(
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
     reader = (f"read_csv({_sql_text(str(raw.path))}, columns={columns}, header=true, delim={_sql_text(delimiter)}, "
               "quote='\"', escape='\"', strict_mode=true, null_padding=false, ignore_errors=false, "
-              "auto_detect=false, encoding='utf-8', max_line_size=4000000)")
+              f"auto_detect=false, encoding='utf-8', max_line_size={MAX_LINE_BYTES}, buffer_size={CSV_BUFFER_BYTES})")
     weights = options.weights()
     weight = ("CASE e " + " ".join(f"WHEN {_sql_text(k)} THEN {float(v)!r}" for k, v in weights.items())
               + " ELSE 1.0 END") if weights else "1.0"
     ts = (f"CAST(strptime({col[C.TIMESTAMP]}, {_sql_text(fmt)}) AS TIMESTAMP_NS)" if fmt is not None
           else "CAST(NULL AS TIMESTAMP_NS)")
-    raw_value = col.get(C.VALUE, "NULL")
-    con.execute(
-        f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
-        f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
-        f"SELECT u, i, e, t, {_value_sql(col.get(C.VALUE))} AS x FROM ("
-        f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, {_event_sql(col.get(C.EVENT), mapping, events)} AS e, "
-        f"{ts} AS t, {raw_value} AS xr, TRY_CAST({raw_value} AS DOUBLE) AS xv FROM {reader}))) "
-        f"TO {_sql_text(str(target))} (FORMAT parquet)"
-    )
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if options.now is None else pd.Timestamp(options.now)
     if now.tzinfo is not None:
         now = now.tz_convert("UTC").tz_localize(None)
     latest = now + pd.Timedelta(days=1)
-    ts_bad = (f"count(*) FILTER ({C.TIMESTAMP} IS NULL OR {C.TIMESTAMP} < TIMESTAMP '1900-01-01' "
-              f"OR {C.TIMESTAMP} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S.%f}')") if fmt is not None else "0"
+    # a missing, old or future date stops the statement, as a negative revenue does (_REVENUE_SQL)
+    dated = (f"CASE WHEN xt >= TIMESTAMP '1900-01-01' AND xt <= TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S.%f}' "
+             "THEN xt ELSE error('date') END") if fmt is not None else "xt"
+    rows = int(con.execute(
+        f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
+        f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
+        f"SELECT u, i, e, {dated} AS t, {_REVENUE_SQL} AS x FROM ("
+        f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, {_event_sql(col.get(C.EVENT), mapping, events)} AS e, "
+        f"{ts} AS xt, {_value_sql(col.get(C.VALUE))} AS xv FROM {reader}))) "
+        f"TO {_sql_text(str(target))} (FORMAT parquet)"
+    ).fetchall()[0][0])  # COPY's answer: the rows written
     odd = _sql_list(sorted({v.lower() for v in ARROW_NULLS} | {"true", "false", "inf", "infinity"}))
     known = _sql_list(sorted(set(events.values()))) if events else "('')"
     parquet = f"read_parquet({_sql_text(str(target))})"
-    rows, bad_ts, bad_value = (int(v) for v in con.execute(
-        f"SELECT count(*), {ts_bad}, count(*) FILTER ({C.VALUE} < 0 OR isinf({C.VALUE})) FROM {parquet}"
-    ).fetchall()[0])
     if rows == 0:
         return "no rows"
-    if bad_ts:
-        return "missing, old or future dates"
-    if bad_value:
-        return "negative or infinite revenue"
     # Exact duplicates: a 64-bit hash of every column per row, sorted (cheaper than DuckDB's hash set);
     # equal hashes (a duplicate, or a collision) send the file to the pandas path, which compares rows.
     hashes = con.execute(

@@ -111,6 +111,24 @@ def test_engine_rows_are_in_file_order_with_the_report_of_the_pandas_path(
     assert_same_dataset(ws, engine, pandas_)
 
 
+def test_small_csv_buffers_keep_every_row_in_order_and_a_too_long_line_goes_the_pandas_way(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # buffers of a few lines: the 3,000-row file is read in ~50 of them, rows cut at every boundary
+    monkeypatch.setattr(engine_import, "MAX_LINE_BYTES", 1_500)
+    monkeypatch.setattr(engine_import, "CSV_BUFFER_BYTES", 3_000)
+    frame = clean_frame()
+    path = tmp_path / "buffers.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert ws.load_dataset(engine.id).interactions[C.USER_ID].tolist() == frame["customer_id"].tolist()
+    assert_same_dataset(ws, engine, pandas_)
+    frame["offer_id"] = frame["offer_id"].where(frame.index != 2_000, "X" * 2_000)  # a line over MAX_LINE_BYTES
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path).startswith("DuckDB stopped")
+
+
 @pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y %H:%M:%S"])
 def test_date_formats_read_as_the_pandas_path_reads_them(
     fmt: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -160,6 +178,54 @@ def test_files_the_engine_leaves_to_pandas_or_takes_give_the_same_dataset(
     assert_same_dataset(ws, engine, pandas_)
     expected_engine = case == "no event column"  # without dates, repeated rows are reported: pandas
     assert (took_engine(path, tmp_path) == "") is expected_engine, took_engine(path, tmp_path)
+
+
+@pytest.mark.parametrize(("written", "taken"), [
+    (["N/A", "#N/A", "NULL", "nan", "NaN", "-nan", ""], True),  # Arrow's words for missing: no revenue
+    (["1e3", "+4.5", "0.25", "12"], True),
+    (["NAN"], False), (["inf"], False), (["-Infinity"], False), (["1_000"], False), (["1e400"], False),
+    (["0x10"], False), (["1,5"], False), (["0." + "1" * 420], False),
+])
+def test_revenue_as_written_is_read_as_the_pandas_path_reads_it_or_left_to_it(
+    written: list[str], taken: bool, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(3_000, seed=5)
+    late = frame.index[frame["event_type"].eq("purchase") & (frame.index > 2_000)][: len(written)]
+    frame["revenue"] = frame["revenue"].map(lambda v: "" if np.isnan(v) else f"{v:.2f}").astype(object)
+    frame.loc[late, "revenue"] = written  # after the first rows: the engine's own reading decides
+    path = tmp_path / "revenue.csv"
+    frame.to_csv(path, index=False)
+    assert (took_engine(path, tmp_path) == "") is taken, took_engine(path, tmp_path)
+    try:
+        engine, pandas_ = both_ways(ws, path, monkeypatch)
+    except DataError as refused:  # the pandas path refuses some: the same message either way
+        assert not taken
+        monkeypatch.setattr(ingest, "ENGINE_IMPORT", False)
+        with pytest.raises(DataError) as again:
+            import_files(ws, path, options=ImportOptions(now=NOW))
+        assert str(again.value) == str(refused)
+        assert ws.datasets() == []
+    else:
+        assert_same_dataset(ws, engine, pandas_)
+
+
+@pytest.mark.parametrize(("column", "written"), [
+    ("event_time", ""), ("event_time", "1899-12-31T23:59:59"), ("event_time", "2026-07-03T00:00:00"),
+    ("revenue", "-12.5"), ("revenue", "-0.01"),
+])
+def test_dates_and_refunds_after_the_first_rows_go_the_pandas_way(
+    column: str, written: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(3_000, seed=6).astype({"revenue": object})
+    frame.loc[2_500, column] = written  # after the first rows: the engine's own checks decide
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) != ""
+    frame.loc[2_500, column] = {"event_time": "2026-07-01T23:00:00", "revenue": "-0.0"}[column]  # just inside
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == ""
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
 
 
 @pytest.mark.parametrize("written", ["crlf", "bom", "semicolons", "quoted"])
