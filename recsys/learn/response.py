@@ -59,7 +59,8 @@ from recsys.core.arrays import factorize, text_codes
 from recsys.core.config import ConfigBase
 from recsys.core.errors import ConfigError, PromoLensError
 from recsys.core.jsonio import dumps
-from recsys.data.schema import ColumnKind, TableSchema, infer_schema
+from recsys.data.schema import TableSchema
+from recsys.learn.fact_encoder import OFFER_END, OFFER_START, FactEncoder
 from recsys.learn import scoring
 from recsys.learn.model import HybridRecommender
 from recsys.learn.recommender import BaseRecommender
@@ -68,9 +69,6 @@ from recsys.metrics.targeting import LABEL, ROW_WEIGHT, reliability_table
 
 RESPONSE_FORMAT = "promolens-response-model"
 RESPONSE_FORMAT_VERSION = 2  # 2: encoder columns as ordered lists (1 lost their order)
-#: Offer columns that bound when an offer is live (inclusive dates), when the items table has them.
-OFFER_START = "start_date"
-OFFER_END = "end_date"
 EXPOSURE = "exposure"
 POSITIVE_ONLY = "positive_only"
 FIT_GROUP = "fit with this customer's tastes (LightFM)"
@@ -86,7 +84,6 @@ POSITIVE_ONLY_ASSUMPTION = (
     "no exposure events: every customer active before the window is assumed to have been exposed to "
     "every offer live in it, so p = P(responds to anything) x P(this offer | responds)"
 )
-_MAX_CATEGORIES = 30  # one-hot at most this many values of a fact column (the rest share zero)
 _DAY = np.timedelta64(1, "D")
 _MEMO_CELLS = 1 << 25  # score cells a baseline's temperature search keeps in memory (256 MB of float64)
 
@@ -255,84 +252,6 @@ def positive_only_rows(interactions: pd.DataFrame, items: pd.DataFrame | None, s
 # ------------------------------------------------------------------------------------------------
 # features
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class _FactEncoder:
-    """One table's facts as a dense matrix: one-hot categoricals, standardised numbers and dates."""
-
-    prefix: str
-    key: str
-    categorical: dict[str, list[str]]
-    numeric: dict[str, tuple[float, float]]
-    dates: dict[str, tuple[float, float]]
-
-    @classmethod
-    def fit(cls, table: pd.DataFrame | None, schema: TableSchema | None, key: str, prefix: str,
-            as_of: np.datetime64) -> "_FactEncoder":
-        enc = cls(prefix, key, {}, {}, {})
-        if table is None or not len(table):
-            return enc
-        schema = schema or infer_schema(table, key)
-        kinds = schema.kinds()
-        for col in schema.feature_columns(include_sensitive=False):
-            if col not in table.columns or col in (OFFER_START, OFFER_END):
-                continue
-            kind = kinds[col]
-            if kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
-                counts = table[col].astype(str).value_counts()
-                counts = counts[counts >= max(5, 0.005 * len(table))]
-                enc.categorical[col] = counts.index[:_MAX_CATEGORIES].tolist()
-            elif kind == ColumnKind.NUMERIC:
-                x = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
-                enc.numeric[col] = (float(np.nanmean(x)), float(np.nanstd(x)) or 1.0)
-            elif kind == ColumnKind.DATE:
-                x = enc._days(table[col], as_of)
-                enc.dates[col] = (float(np.nanmean(x)), float(np.nanstd(x)) or 1.0)
-        return enc
-
-    @staticmethod
-    def _days(values: pd.Series, as_of: np.datetime64) -> np.ndarray:
-        t = pd.to_datetime(values, errors="coerce").to_numpy("datetime64[ns]")
-        return np.log1p(np.clip((as_of - t) / _DAY, 0, 3650))
-
-    def names(self) -> list[tuple[str, str]]:
-        """(feature name, contributor group) of every column of :meth:`transform`."""
-        out = [(f"{self.prefix}{c} = {v}", f"{self.prefix}{c}") for c, vals in self.categorical.items() for v in vals]
-        out += [(f"{self.prefix}{c}", f"{self.prefix}{c}") for c in self.numeric]
-        out += [(f"{self.prefix}{c} (log days ago)", f"{self.prefix}{c}") for c in self.dates]
-        return out
-
-    def transform(self, table: pd.DataFrame | None, ids: np.ndarray, as_of: np.datetime64) -> np.ndarray:
-        n_cols = len(self.names())
-        if table is None or not len(table) or n_cols == 0:
-            return np.zeros((len(ids), n_cols))
-        t = table.drop_duplicates(self.key)
-        t = t.set_index(t[self.key].astype(str)).reindex(pd.Index(np.asarray(ids, dtype=object).astype(str)))
-        parts = []
-        for col, vals in self.categorical.items():
-            parts.append((t[col].astype(str).to_numpy(object)[:, None] == np.asarray(vals, dtype=object)[None, :]).astype(float))
-        for col, (mu, sd) in self.numeric.items():
-            x = (pd.to_numeric(t[col], errors="coerce").to_numpy(float) - mu) / sd
-            parts.append(np.nan_to_num(x, nan=0.0)[:, None])
-        for col, (mu, sd) in self.dates.items():
-            parts.append(np.nan_to_num((self._days(t[col], as_of) - mu) / sd, nan=0.0)[:, None])
-        return np.hstack(parts)
-
-    def state(self) -> dict[str, Any]:
-        """JSON-ready state. Columns are kept as ordered lists of ``[column, ...]`` entries: the
-        order of the columns is the order of the model's coefficients (a JSON object's keys may be
-        re-sorted on writing)."""
-        return {"prefix": self.prefix, "key": self.key,
-                "categorical": [[k, list(v)] for k, v in self.categorical.items()],
-                "numeric": [[k, *v] for k, v in self.numeric.items()],
-                "dates": [[k, *v] for k, v in self.dates.items()]}
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "_FactEncoder":
-        return cls(s["prefix"], s["key"], {e[0]: list(e[1]) for e in s["categorical"]},
-                   {e[0]: (float(e[1]), float(e[2])) for e in s["numeric"]},
-                   {e[0]: (float(e[1]), float(e[2])) for e in s["dates"]})
-
-
 _HISTORY = ("past responses (log)", "past exposures (log)", "past activity (log)",
             "days since last response (log)", "days since last activity (log)", "past response rate (smoothed log-odds)")
 _HISTORY_GROUP = "customer history: "
@@ -572,8 +491,8 @@ class ResponseModel:
         before = ts < start
         self.global_rate_ = float(np.clip(is_resp[before].sum() / max(is_exp[before].sum(), 1), 1e-4, 0.5)) \
             if has_exposure else 0.01
-        self.user_encoder_ = _FactEncoder.fit(users, user_schema, C.USER_ID, CUSTOMER_PREFIX, start)
-        self.item_encoder_ = _FactEncoder.fit(items, item_schema, C.ITEM_ID, OFFER_PREFIX, start)
+        self.user_encoder_ = FactEncoder.fit(users, user_schema, C.USER_ID, CUSTOMER_PREFIX, start)
+        self.item_encoder_ = FactEncoder.fit(items, item_schema, C.ITEM_ID, OFFER_PREFIX, start)
         self.temperature_ = 1.0
         self.scores_from_ = scorer_name(model)
         if has_exposure:
@@ -797,8 +716,8 @@ class ResponseModel:
         rm.data_kind_, rm.assumption_, rm.global_rate_ = meta["data_kind"], meta["assumption"], meta["global_rate"]
         rm.temperature_, rm.intercept_, rm.platt_ = meta["temperature"], meta["intercept"], meta["platt"]
         rm.feature_names_, rm.feature_groups_ = meta["feature_names"], meta["feature_groups"]
-        rm.user_encoder_ = _FactEncoder.from_state(meta["user_encoder"])
-        rm.item_encoder_ = _FactEncoder.from_state(meta["item_encoder"])
+        rm.user_encoder_ = FactEncoder.from_state(meta["user_encoder"])
+        rm.item_encoder_ = FactEncoder.from_state(meta["item_encoder"])
         rm.window_, rm.reliability_ = meta["window"], pd.DataFrame(meta["reliability"])
         rm.scores_from_ = str(meta.get("scores_from") or "hybrid")  # files written before served baselines: the hybrid
         return rm
