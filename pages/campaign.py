@@ -382,6 +382,8 @@ def show_preview(result: Campaign, info: Any, dataset: Any) -> None:  # noqa: AN
     show_mix_and_fairness(result, info, dataset)
     st.markdown(_("**The list** (first rows; the file has them all)"))
     table = result.frame.drop(columns=[C.SCORE_DECILE]).head(PREVIEW_ROWS)
+    groups = {g: _(w) for g, w in charts.GROUP_NAMES.items()}  # the file keeps the canonical names
+    table = table.assign(**{c: table[c].replace(groups) for c in ("group", "arm") if c in table.columns})
     if result.has_probability:  # the score is the probability: show it once, as a %
         table = table.drop(columns=[C.SCORE]).assign(**{reco.PROBABILITY: 100 * table[reco.PROBABILITY]})
     st.dataframe(**shared.headed(table, {

@@ -14,6 +14,7 @@ from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
+from recsys.core.words import contributor_labels
 from recsys.insight import attribution as A
 from recsys.insight import chance as CH
 from recsys.insight import drivers as D
@@ -135,6 +136,11 @@ def _known(user: str) -> bool:
     return bool(model.user_index_.positions([user])[0] >= 0)
 
 
+def in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """An explanation's frame with its contributors in the current language (the data's names stay)."""
+    return frame.assign(**{A.CONTRIBUTOR: contributor_labels(frame[A.CONTRIBUTOR])})
+
+
 def names_of(item_ids: Any) -> np.ndarray:
     return R.item_names(dataset.items, item_ids)
 
@@ -249,7 +255,7 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
     row = listed.row(item)
     score = float(listed.recommendations[C.SCORE].iloc[row])
     base = listed.base_value(item)
-    parts = listed.contributions(item, top=SHOWN_CONTRIBUTORS)
+    parts = in_words(listed.contributions(item, top=SHOWN_CONTRIBUTORS))
     a, b, c = st.columns(3)
     compared_with = _(listed.compared_with)
     a.metric(_("Rank"), rank)
@@ -361,7 +367,7 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
     before, after = changed.explain(explainer, item)
     s0, s1 = (float(e.base_values[0] + e.values[0].sum()) for e in (before, after))
     base1 = float(after.base_values[0])
-    parts = A.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides)
+    parts = in_words(A.contributions(after[0], SHOWN_CONTRIBUTORS, explainer.sides))
     moved = changed.changes.assign(offer=names_of(changed.changes[C.ITEM_ID]))
     a, b = st.columns(2)
     b.metric(_("Offers that enter the list"), int(moved[W.RANK_BEFORE].isna().sum()))
@@ -413,6 +419,7 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
 
 def list_drivers(listed: R.ExplainedRecommendations) -> None:
     drivers = listed.drivers().drop(columns=A.SIDE)
+    drivers.index = contributor_labels(drivers.index)
     drivers.columns = [f"#{r} {n}" for r, n in zip(listed.recommendations[C.RANK], names_of(drivers.columns))]
     order = drivers.abs().mean(axis=1).sort_values(ascending=False).index
     st.plotly_chart(charts.attribution_heatmap(drivers.loc[order], _("Which facts matter across the whole list")),
@@ -420,7 +427,7 @@ def list_drivers(listed: R.ExplainedRecommendations) -> None:
 
 
 def offer_drivers(item: str, view: str) -> None:
-    summary, spread = _drivers(*key, item, view)
+    summary, spread = (in_words(f) for f in _drivers(*key, item, view))
     st.plotly_chart(
         charts.attribution_spread(spread, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
                                                      "back").format(offer=names_of([item])[0])),
@@ -438,6 +445,7 @@ def offer_drivers(item: str, view: str) -> None:
 
 def pair_interactions(user: str, item: str) -> None:
     table = explainer.interaction_table(user, item).T  # offer facts as rows: there are more of them
+    table.index, table.columns = contributor_labels(table.index), contributor_labels(table.columns)
     st.plotly_chart(charts.attribution_heatmap(table, _("Which customer fact meets which offer fact"),
                                                _("customer facts"), _("offer facts")),
                     width="stretch", key="reco_pair_heatmap")

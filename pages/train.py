@@ -455,6 +455,8 @@ def run_list() -> None:
     )
     if chosen:
         table = runs.compare(ws, chosen)
+        if "split" in table.columns:  # the split's name as the run's title says it
+            table = table.assign(split=table["split"].map(lambda s: _(SPLIT_TITLES[s]) if s in SPLIT_TITLES else s))
         st.dataframe(table.rename(columns=lambda c: _(c) if c in COMPARE_HEADERS else metric_label(c))
                      .rename_axis(_(table.index.name)), width="stretch")
     with st.form("delete_run"):

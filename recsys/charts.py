@@ -508,7 +508,9 @@ def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
     """Horizontal bars of the lift of trait / offer-type values (1 = like everyone)."""
     if frame.empty:
         return _style(go.Figure(), _("{title}: nothing stands out").format(title=title))
-    shown = frame.assign(label=frame["column"].str.replace("_", " ") + ": " + frame["value_label"].astype(str))
+    columns = frame["column"].astype(str)
+    shown = frame.assign(label=columns.map(dict(zip(pd.unique(columns), map(column_words, pd.unique(columns)))))
+                         + ": " + frame["value_label"].astype(str))
     shown = shown.sort_values("lift")
     hover = (_("lift vs all customers") + "=%{x}<br>text=%{text}<br>" + _("share") + "=%{customdata[0]:.1%}<br>"
              + _("share of everyone") + "=%{customdata[1]:.1%}<extra></extra>")
@@ -595,7 +597,8 @@ def audience_sizes(sizes: pd.DataFrame) -> go.Figure:
 
 
 #: The audience funnel's fixed steps (steps with a number, e.g. "score >= 0.1", are shown as they are).
-FUNNEL_STEPS = {"chosen offers": N_("chosen offers"), "in segments": N_("in segments"),
+FUNNEL_STEPS = {"customers in the dataset": N_("customers in the dataset"), "chosen offers": N_("chosen offers"),
+                "in segments": N_("in segments"),
                 "customer filters": N_("customer filters"), "not already redeemed": N_("not already redeemed"),
                 "allocated": N_("allocated"), "treatment": N_("treatment"), "control": N_("control")}
 #: The audience funnel's steps with a number or a date in them: pattern -> message.

@@ -115,7 +115,7 @@ def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
     """Horizontal bars of the lift of trait / offer-type values (1 = like everyone)."""
     if frame.empty:
         return _style(go.Figure(), _("{title}: nothing stands out").format(title=title))
-    shown = frame.assign(label=frame["column"].str.replace("_", " ") + ": " + frame["value_label"].astype(str))
+    shown = frame.assign(label=frame["column"].astype(str).map(column_words) + ": " + frame["value_label"].astype(str))
     shown = shown.sort_values("lift")
     fig = px.bar(
         shown, x="lift", y="label", orientation="h", text=shown["lift"].map("×{:.1f}".format),

@@ -2,8 +2,8 @@
 
 :func:`page_texts` walks an AppTest's element tree (main area and sidebar) and collects every piece of
 text a marketer reads: markdown, captions, headings, alerts, widget labels, help tooltips,
-placeholders, options, tab and expander labels, metrics, table headers and Plotly titles, axis
-titles, legend titles and trace names. :func:`english_leftovers` then finds English words in it:
+placeholders, options, tab and expander labels, metrics, table headers and the text cells of tables (and a table's row names), Plotly titles,
+axis titles, legend titles, trace names and category labels. :func:`english_leftovers` then finds English words in it:
 runs of Latin letters that are not a product or technical name (PromoLens, CSV, LightFM, SHAP ...),
 an acronym, an identifier with digits, or one of the data's own names (``allowed``: the dataset's
 column names and values, which stay as the shop wrote them).
@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+
+import pandas as pd
 
 #: Names that stay as they are in Chinese text: the product, file formats, libraries, methods.
 KEEP = {
@@ -31,6 +33,8 @@ _STRIP = [
     re.compile(r"https?://\S+"),                 # links
     re.compile(r"\$?PROMOLENS_[A-Z_]+"),         # environment variables
     re.compile(r"\b[\w.-]+\.(?:csv|tsv|parquet|xlsx|xls|gz|json|txt|npz|po)\b", re.I),  # file names
+    re.compile(r"\b(?:users|items|interactions)\.\w+"),
+    re.compile(r"\b[a-z][a-z_0-9]*=[^,\s]+"),            # a model's settings as its library names them: alpha=10.0  # a table's column, as the data contract names it
     re.compile(r"\b\w*\d\w*\b"),                 # ids and numbers: u0001, P@10, 2024-01-02, run-3f2a
 ]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
@@ -80,6 +84,10 @@ def _plotly_texts(spec: str) -> Iterator[str]:
     for trace in figure.get("data", []) or []:
         if isinstance(trace, dict) and isinstance(trace.get("name"), str):
             yield trace["name"]
+        for key in ("x", "y", "text"):  # category labels (a waterfall's facts, a heatmap's rows)
+            values = trace.get(key) if isinstance(trace, dict) else None
+            if isinstance(values, list):
+                yield from (v for v in values if isinstance(v, str))
 
 
 def _nodes(node: object) -> Iterator[object]:
@@ -99,9 +107,14 @@ def page_texts(at: object) -> list[str]:
             texts.extend(_proto_texts(proto))
         if getattr(node, "type", None) in ("arrow_data_frame", "arrow_table", "dataframe", "table"):
             try:
-                texts.extend(str(c) for c in node.value.columns)
-            except Exception:  # noqa: BLE001 - a table that cannot be decoded has no headers to check
-                pass
+                frame = node.value
+            except Exception:  # noqa: BLE001 - a table that cannot be decoded has no texts to check
+                continue
+            texts.extend(str(c) for c in frame.columns)
+            texts.extend(str(i) for i in frame.index if isinstance(i, str))  # a table of facts by name
+            for column in frame.columns:  # the cells of its text columns (the product's words among the data's)
+                if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
+                    texts.extend(str(v) for v in frame[column].dropna().unique()[:200])
     return texts
 
 

@@ -83,3 +83,67 @@ def reason_label(label: str) -> str:
                 values["model"] = values["model"] if values["model"] == "LightFM" else _(values["model"])
             return _(template).format(**values)
     return _(str(label))
+
+
+#: Labels of the explanations' contributors that are the product's words (``learn.features`` identity
+#: features, ``insight.attribution``); stored in English in models and explanations, translated when shown.
+USER_IDENTITY_SOURCE = N_("this customer's own history")
+ITEM_IDENTITY_SOURCE = N_("this offer's own track record")
+NO_USER_HISTORY = N_("no own history yet (new customer)")
+NO_ITEM_HISTORY = N_("no track record yet (new offer)")
+UNKNOWN = N_("unknown")
+_WHOLE_LABELS = frozenset({USER_IDENTITY_SOURCE, ITEM_IDENTITY_SOURCE, NO_USER_HISTORY, NO_ITEM_HISTORY, UNKNOWN})
+_OTHER = re.compile(r"^other \((?P<n>\d+) more facts\)$")
+_COUNTED = re.compile(r"^(?P<label>.*\S)(?P<count>\s+\(\d[\d,]*\))$")  # "segment = a  (95)": a label and its count
+# A date column's bin (``learn.encoders.DateEncoder``): "signup_date: 30–90 days ago".
+_DATE_BIN = re.compile(r"^(?P<column>.+): (?P<bin>in the future|last .+|over .+ ago|.+ ago)$")
+_SPAN = re.compile(r"(?P<n>\d+) (?P<unit>day|year)s?")
+_DATE_BINS = ((re.compile(r"^in the future$"), N_("in the future")), (re.compile(r"^last (?P<span>.+)$"), N_("last {span}")),
+              (re.compile(r"^over (?P<span>.+) ago$"), N_("over {span} ago")), (re.compile(r"^(?P<span>.+) ago$"), N_("{span} ago")))
+SPAN_WORDS = {"day": N_("{n} days"), "year": N_("{n} years")}
+
+
+def _span(span: str) -> str:
+    return _SPAN.sub(lambda m: _(SPAN_WORDS[m["unit"]]).format(n=m["n"]), span)
+
+
+def contributor_label(label: str) -> str:
+    """An explanation's contributor ("this offer's own track record", "other (8 more facts)", "signup_date:
+    30–90 days ago", "segment = deal_seeker  (95)") in the current language; the data's column names and
+    values stay the data's. Itself in English.
+
+    >>> from recsys.core.i18n import use_language
+    >>> with use_language("zh_CN"):
+    ...     [contributor_label(x) for x in ("this offer's own track record", "other (8 more facts)",
+    ...                                     "signup_date: 30–90 days ago", "region = 华东  (12)")]
+    ['该优惠自身的历史表现', '其他(另外 8 项因素)', 'signup_date:30–90 天前', 'region = 华东  (12)']
+    """
+    label = str(label)
+    if i18n.current_language() == i18n.SOURCE_LANGUAGE:
+        return label
+    counted = _COUNTED.match(label)
+    if counted:
+        return contributor_label(counted["label"]) + counted["count"]
+    if label in _WHOLE_LABELS:
+        return _(label)
+    other = _OTHER.match(label)
+    if other:
+        return _("other ({n} more facts)").format(n=other["n"])
+    dated = _DATE_BIN.match(label)
+    if dated:
+        for pattern, template in _DATE_BINS:
+            found = pattern.match(dated["bin"])
+            if found:
+                parts = {k: _span(v) for k, v in found.groupdict().items()}
+                return _("{column}: {bin}").format(column=dated["column"], bin=_(template).format(**parts))
+    if label.endswith(": " + UNKNOWN):
+        return _("{column}: {bin}").format(column=label[: -len(": " + UNKNOWN)], bin=_(UNKNOWN))
+    return label
+
+
+
+def contributor_labels(labels) -> list[str]:  # noqa: ANN001 - any sequence of labels
+    """:func:`contributor_label` of each label, each distinct label translated once."""
+    values = [str(x) for x in labels]
+    words = {x: contributor_label(x) for x in dict.fromkeys(values)}
+    return [words[x] for x in values]

@@ -64,6 +64,7 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.core.i18n import N_
+from recsys.core.words import NO_ITEM_HISTORY, NO_USER_HISTORY, UNKNOWN
 from recsys.data.schema import ColumnKind
 from recsys.learn.encoders import FeatureIndex
 from recsys.learn.features import IDENTITY_KIND
@@ -83,9 +84,6 @@ ATTRIBUTION = "attribution"
 CUSTOMER_SIDE = "customer"
 OFFER_SIDE = "offer"
 OTHER = "other"
-NO_USER_HISTORY = "no own history yet (new customer)"
-NO_ITEM_HISTORY = "no track record yet (new offer)"
-UNKNOWN = "unknown"
 
 _MULTI_KINDS = (ColumnKind.TAGS.value, ColumnKind.TEXT.value)
 #: Rows of customers per block of the chunked computations (bounds memory to ~rows x columns x d).

@@ -16,6 +16,7 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.arrays import factorize
+from recsys.core.i18n import gettext as _
 from recsys.insight.lift import top_lifts
 from recsys.insight.segments import VALUE_LABEL, Segmentation, id_index, is_response, sample_rows
 
@@ -235,5 +236,5 @@ def business_name(traits: pd.DataFrame, offer_types: pd.DataFrame | None = None,
         kept = frame[frame["lift"] >= NAME_MIN_LIFT].head(k)
         return [str(v).replace("_", " ").strip() for v in kept[VALUE_LABEL]] if VALUE_LABEL in kept.columns else []
 
-    words = strong(traits, n) + [f"likes {v} offers" for v in strong(offer_types, 1)]
+    words = strong(traits, n) + [_("likes {offer} offers").format(offer=v) for v in strong(offer_types, 1)]
     return " · ".join(words) or fallback

@@ -16,6 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.i18n import N_
+from recsys.core.i18n import gettext as _
 from recsys.insight.attribution import LIST_VIEW, UNKNOWN, Explanation, ScoreExplainer, View, reasons
 from recsys.insight.recommend import REASON, ExplainedRecommendations, candidate_ids
 
@@ -119,10 +121,11 @@ def what_if(
     changes[SCORE_BEFORE] = explainer.score_all_items(before_row)[all_pos]
     changes[SCORE_AFTER] = explainer.score_all_items(after_row)[all_pos]
     moved = changes[RANK_BEFORE] - changes[RANK_AFTER]
+    steps = moved.abs().fillna(0).astype(int).astype(str)
+    up, down = (_(word).split("{n}") for word in (N_("up {n}"), N_("down {n}")))  # in the current language
     changes[CHANGE] = np.select(
         [changes[RANK_BEFORE].isna(), changes[RANK_AFTER].isna(), moved > 0, moved < 0],
-        ["new in the list", "drops out", "up " + moved.abs().fillna(0).astype(int).astype(str),
-         "down " + moved.abs().fillna(0).astype(int).astype(str)], "same place",
+        [_("new in the list"), _("drops out"), up[0] + steps + up[-1], down[0] + steps + down[-1]], _("same place"),
     )
     changes = changes.sort_values([RANK_AFTER, RANK_BEFORE], na_position="last", kind="stable").reset_index(drop=True)
     return WhatIf(column, old_value, UNKNOWN if value is None else value, lists[0], lists[1], changes, before_row, after_row)

@@ -27,14 +27,13 @@ import scipy.sparse as sp
 
 from recsys.core import columns as C
 from recsys.core.codes import codes_of, positions_in
+from recsys.core.words import ITEM_IDENTITY_SOURCE, USER_IDENTITY_SOURCE
 from recsys.data.schema import ColumnKind, TableSchema
 from recsys.learn.config import FeatureConfig
 from recsys.learn.encoders import Encoder, FeatureIndex, make_encoder
 from recsys.learn.interactions import IdIndex, arrow_strings
 
-# Feature names of the identity features, and their kind in FeatureIndex.kinds.
-USER_IDENTITY_SOURCE = "this customer's own history"
-ITEM_IDENTITY_SOURCE = "this offer's own track record"
+# The kind of the identity features (named USER_IDENTITY_SOURCE / ITEM_IDENTITY_SOURCE) in FeatureIndex.kinds.
 IDENTITY_KIND = "identity"
 
 
