@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -119,11 +120,13 @@ def load_baseline(path: str | Path) -> BaseRecommender:
     return model
 
 
-def explain_list(model: BaseRecommender, user_id: Any, reco: pd.DataFrame, top: int = 3) -> pd.Series:
+def explain_list(model: BaseRecommender, user_id: Any, reco: pd.DataFrame, top: int = 3,
+                 names: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.Series:
     """One plain reason per listed offer (index of ``reco``).
 
     EASE / item-kNN, customer with a history: the history offers that add most to the score, with
-    their exact share; otherwise: the offer's popularity, the whole reason of the score.
+    their exact share, by name when ``names`` (offer ids -> readable names) is given, else by id;
+    otherwise: the offer's popularity, the whole reason of the score.
     """
     items = reco[C.ITEM_ID].astype(str).to_numpy(object)
     if isinstance(model, ALSRecommender) and model.has_history([str(user_id)])[0]:
@@ -137,7 +140,10 @@ def explain_list(model: BaseRecommender, user_id: Any, reco: pd.DataFrame, top: 
         share = parts["contribution"] / parts[C.ITEM_ID].map(total).astype(float)
         before, rest = _("because they took {offer} ({share} of the score)").split("{offer}", 1)
         middle, after = rest.split("{share}", 1)  # a translation keeps the offer before its share
-        text = (before + parts["history_item"].astype(str) + middle
+        took = parts["history_item"].astype(str)
+        if names is not None and len(took):
+            took = pd.Series(np.asarray(names(took.to_numpy(object)), dtype=object), index=took.index).astype(str)
+        text = (before + took + middle
                 + (100 * share).round(0).astype(int).astype(str) + "%" + after)
         reasons = text.groupby(parts[C.ITEM_ID]).agg(_("; ").join)
         return pd.Series(pd.Series(items).map(reasons).fillna(_("no history offer points to it")).to_numpy(),

@@ -119,7 +119,7 @@ def served_recommendations(ws: Any, run_id: str, dataset: Any, user_id: Any, *, 
     if exclude == R.EXCLUDE_REDEEMED:
         offers = offers[~np.isin(offers, R.redeemed_items(dataset.interactions, user))]
     reco = model.recommend([user], k=k, candidates=offers, unknown="cold", exclude_seen=exclude != R.EXCLUDE_NONE)
-    reco = reco.drop(columns=C.USER_ID).assign(**{R.REASON: explain_list(model, user, reco)})
+    reco = reco.drop(columns=C.USER_ID).assign(**{R.REASON: explain_list(model, user, reco, names=lambda ids: R.item_names(dataset.items, ids))})
     rm, ctx = response if response is not None else (runs.load_response_model(ws, run_id, VALIDATED), None)
     if rm is None:
         return ServedList(name, user, reco, None, "this run has no response probabilities for its validated model "

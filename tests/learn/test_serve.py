@@ -60,3 +60,16 @@ def test_a_list_whose_offers_no_history_offer_lifts_gets_a_reason() -> None:
     reco = pd.DataFrame({C.ITEM_ID: pd.array(["d"], dtype="str")}, index=[7])
     reasons = explain_list(model, "u1", reco)
     assert reasons.index.tolist() == [7] and reasons.iloc[0] == "no history offer points to it"
+
+
+def test_reasons_name_the_history_offers_when_names_are_given() -> None:
+    """A marketer reads offer names, not codes: the served list's reasons use them where the caller has them."""
+    model = EASERecommender(l2=1.0, fallback_days=7).fit(BASKETS)
+    reco = model.recommend(["u1"], k=1)
+    by_id = explain_list(model, "u1", reco).iloc[0]
+    named = explain_list(model, "u1", reco, names=lambda ids: np.array([f"Offer {i.upper()}" for i in ids], dtype=object)).iloc[0]
+    took = [part.split("took ", 1)[1].split(" (", 1)[0] for part in by_id.split("; ")]
+    assert took and all(f"took Offer {t.upper()} (" in named and f"took {t} (" not in named for t in took)
+    for t in took:  # the shares are the same: only the names changed
+        named = named.replace(f"took Offer {t.upper()} (", f"took {t} (")
+    assert named == by_id
