@@ -509,8 +509,8 @@ def segment_lift_bars(frame: pd.DataFrame, title: str) -> go.Figure:
     if frame.empty:
         return _style(go.Figure(), _("{title}: nothing stands out").format(title=title))
     columns = frame["column"].astype(str)
-    shown = frame.assign(label=columns.map(dict(zip(pd.unique(columns), map(column_words, pd.unique(columns)))))
-                         + ": " + frame["value_label"].astype(str))
+    words = {c: column_words(c) for c in pd.unique(columns)}  # the data's column names, readable in English
+    shown = frame.assign(label=columns.map(words) + ": " + frame["value_label"].astype(str))
     shown = shown.sort_values("lift")
     hover = (_("lift vs all customers") + "=%{x}<br>text=%{text}<br>" + _("share") + "=%{customdata[0]:.1%}<br>"
              + _("share of everyone") + "=%{customdata[1]:.1%}<extra></extra>")
