@@ -14,7 +14,7 @@ from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
-from recsys.core.words import contributor_labels
+from recsys.core.words import contributor_labels, event_word
 from recsys.insight import attribution as A
 from recsys.insight import chance as CH
 from recsys.insight import drivers as D
@@ -220,7 +220,8 @@ def profile(user: str) -> None:
         if history.empty:
             st.caption(_("No interactions."))
         else:
-            history = history.assign(offer=names_of(history[C.ITEM_ID]))
+            events = {e: event_word(e) for e in pd.unique(history[C.EVENT].astype(str))}  # the vocabulary, translated
+            history = history.assign(offer=names_of(history[C.ITEM_ID]), **{C.EVENT: history[C.EVENT].astype(str).map(events)})
             shown = [c for c in (C.TIMESTAMP, C.EVENT, "offer", C.ITEM_ID, C.VALUE) if c in history.columns]
             shared.table(history[shown], hide_index=True, width="stretch", labels=LABELS,
                          column_config=headers(history[shown]))

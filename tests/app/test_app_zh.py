@@ -130,6 +130,8 @@ def _recommendations(at: AppTest) -> None:
     assert at.selectbox(key="reco_offer").options, "the customer has a list"
     reasons = [v for df in at.dataframe for c in df.value.columns if str(c).startswith(("why", "原因")) for v in df.value[c]]
     assert reasons and all(" pt" not in r and "because" not in r for r in reasons), reasons  # the reasons too
+    events = [v for df in at.dataframe if "事件" in df.value.columns for v in df.value["事件"]]
+    assert events and not {"impression", "view", "click", "redeem", "purchase"} & set(events), events  # the vocabulary's
     at.selectbox(key="reco_offer").set_value(at.selectbox(key="reco_offer").options[1])
     _run(at)
     at.radio(key="reco_find").set_value("By customer id")
