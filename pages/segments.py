@@ -13,6 +13,7 @@ from pages.shared import charts  # figures built once per content and language
 from recsys.core import columns as C
 from recsys.core.i18n import N_, current_language, format_date
 from recsys.core.i18n import gettext as _
+from recsys.core.words import event_word
 from recsys.insight import clusters as K
 from recsys.insight import lift as L
 from recsys.insight import profiles as P
@@ -33,6 +34,15 @@ MAP_SAMPLE = 5000
 TSNE_SAMPLE = 2000
 GROUPABLE = {ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.NUMERIC, ColumnKind.DATE}
 NOT_SEGMENTED = "(not segmented)"
+#: What RFM counts as a conversion when no purchase / redeem events exist (``insight.rfm``), translated when shown.
+CONVERSION_WORDS = {"value > 0": N_("value > 0"), "any response": N_("any response")}
+
+
+def conversion_words(conversion: str) -> str:
+    """What RFM counted as a conversion ("purchase, redeem", "value > 0", "any response") in the current language."""
+    if conversion in CONVERSION_WORDS:
+        return _(CONVERSION_WORDS[conversion])
+    return _(", ").join(event_word(e) for e in conversion.split(", "))  # a few event names
 
 
 def offer_config() -> dict[str, Any]:
@@ -235,7 +245,7 @@ def overview(result: jobs.SegmentsResult, spec: str) -> None:
             "conversion ({conversion}); monetary = sum of value. Scores 1–5 by quintile. The monthly sizes recompute "
             "RFM as of the start of each month.").format(
                 day=f"{rfm.reference_date:%d %b %Y}" if current_language() == "en" else format_date(rfm.reference_date),
-                conversion=rfm.conversion))
+                conversion=conversion_words(rfm.conversion)))
         with st.expander(_("RFM grid and segment figures")):
             a, b = st.columns([3, 2])
             a.plotly_chart(charts.rfm_grid(words(rfm.grid())), width="stretch")
