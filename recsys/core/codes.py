@@ -100,8 +100,7 @@ def attach_lazily(columns: list[Any]) -> None:
     """Promise codes for these Arrow-backed text columns, in one shared vocabulary, made on first need.
 
     Loading stays as fast as before; the first :func:`codes_of` of any of them hashes each column
-    once (Arrow's dictionary encoding) and files all their codes. A column with a missing value
-    gets none.
+    once (:func:`hashed_codes`) and files all their codes. A column with a missing value gets none.
     """
     data = [arrow_data(c) for c in columns]
     if any(d is None for d in data):
@@ -147,8 +146,7 @@ def _resolve(pending: _Pending) -> None:
         if pending.done:
             return
         alive = [c for c in (ref() for ref in pending.columns) if c is not None]
-        encoded = [pc.dictionary_encode(c) for c in alive]
-        for column, codes in zip(alive, shared_codes(encoded)):
+        for column, codes in zip(alive, hashed_codes(alive)):
             with _LOCK:
                 entry = _REGISTRY.get(id(column))
                 stale = entry is None or entry[0]() is not column or entry[1] is not pending
@@ -159,6 +157,72 @@ def _resolve(pending: _Pending) -> None:
                 else:
                     _register(column, codes)
         pending.done = True
+
+
+def hashed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
+    """One vocabulary for text columns, every row hashed once; the ids in order of first appearance.
+
+    Ids of at most 7 bytes (customer numbers such as ``C000123``) are each packed into one 64-bit
+    integer (their bytes and their length, so distinct ids give distinct integers) and the integers
+    are hashed: a table of integers is about twice as cheap as one of strings. Columns holding a
+    longer id are dictionary-encoded as text. Either way the same vocabulary and codes; None for a
+    column with a missing value (its ids are left out of the vocabulary).
+
+    >>> a, b = hashed_codes([pa.chunked_array([["b", "a"], ["b", ""]]), pa.chunked_array([["c", "a"]])])
+    >>> a.vocabulary.to_pylist(), a.codes.tolist(), b.codes.tolist(), b.vocabulary is a.vocabulary
+    (['b', 'a', '', 'c'], [0, 1, 0, 2], [3, 1], True)
+    """
+    whole = [c for c in columns if not c.null_count]
+    keys = _short_keys(whole)
+    if keys is None:
+        coded = iter(shared_codes([pc.dictionary_encode(c) for c in whole]))
+    else:
+        encoded = pc.dictionary_encode(pa.array(np.concatenate(keys) if keys else np.zeros(0, np.uint64)))
+        vocabulary = _unpack(encoded.dictionary.to_numpy(zero_copy_only=False))
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        ends = np.cumsum([len(c) for c in whole])
+        coded = iter(IdCodes(vocabulary, part) for part in np.split(codes, ends[:-1]))
+    return [None if c.null_count else next(coded) for c in columns]
+
+
+_SHORT = 7  # bytes of an id packed with its length into 64 bits
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_SHORT + 1)], dtype=np.uint64)
+
+
+def _short_keys(columns: list[pa.ChunkedArray]) -> list[np.ndarray] | None:
+    """Each chunk's ids as 64-bit integers (bytes, then the length in the top byte), or None if an id is longer."""
+    parts = []
+    for column in columns:
+        for chunk in column.chunks:
+            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+                return None
+            if len(chunk) == 0:
+                continue
+            width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            _, offsets, data = chunk.buffers()
+            offsets = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * np.dtype(width).itemsize).astype(np.int64)
+            lengths = np.diff(offsets)
+            if lengths.max() > _SHORT:
+                return None
+            parts.append((offsets, lengths, data))
+    keys = []
+    for offsets, lengths, data in parts:
+        start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+        padded = np.zeros(size + 8, np.uint8)  # every id's 8 bytes can be read, the last one's too
+        if size:
+            padded[:size] = np.frombuffer(data, np.uint8, size, start)
+        words = np.ndarray((size + 1,), dtype="<u8", buffer=padded, strides=(1,))  # the 8 bytes from each byte
+        keys.append((words[offsets[:-1] - start] & _MASKS[lengths]) | (lengths.astype(np.uint64) << np.uint64(56)))
+    return keys
+
+
+def _unpack(keys: np.ndarray) -> pa.Array:
+    """The text ids of keys made by :func:`_short_keys`."""
+    lengths = (keys >> np.uint64(56)).astype(np.int64)
+    raw = keys.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :_SHORT]
+    data = raw[np.arange(_SHORT) < lengths[:, None]]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(keys), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
 
 
 def shared_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
@@ -219,5 +283,5 @@ def positions_in(haystack: IdCodes, needles: IdCodes) -> np.ndarray | None:
     return where[needles.codes]
 
 
-__all__ = ["IdCodes", "arrow_data", "attach", "attach_lazily", "codes_of", "positions_in", "shared_codes",
+__all__ = ["IdCodes", "arrow_data", "attach", "attach_lazily", "codes_of", "hashed_codes", "positions_in", "shared_codes",
            "subset_rows"]
