@@ -100,8 +100,7 @@ def attach_lazily(columns: list[Any]) -> None:
     """Promise codes for these Arrow-backed text columns, in one shared vocabulary, made on first need.
 
     Loading stays as fast as before; the first :func:`codes_of` of any of them hashes each column
-    once (Arrow's dictionary encoding) and files all their codes. A column with a missing value
-    gets none.
+    once (:func:`hashed_codes`) and files all their codes. A column with a missing value gets none.
     """
     data = [arrow_data(c) for c in columns]
     if any(d is None for d in data):
@@ -147,8 +146,7 @@ def _resolve(pending: _Pending) -> None:
         if pending.done:
             return
         alive = [c for c in (ref() for ref in pending.columns) if c is not None]
-        encoded = [pc.dictionary_encode(c) for c in alive]
-        for column, codes in zip(alive, shared_codes(encoded)):
+        for column, codes in zip(alive, hashed_codes(alive)):
             with _LOCK:
                 entry = _REGISTRY.get(id(column))
                 stale = entry is None or entry[0]() is not column or entry[1] is not pending
@@ -159,6 +157,102 @@ def _resolve(pending: _Pending) -> None:
                 else:
                     _register(column, codes)
         pending.done = True
+
+
+def hashed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
+    """One vocabulary for text columns, every row hashed once; the ids in order of first appearance.
+
+    Ids of at most 15 bytes (customer numbers such as ``C000123`` or ``4711000012345``) are packed
+    into integers and those are hashed: a table of integers is several times cheaper than one of
+    strings. Up to 7 bytes an id and its length make one 64-bit integer (distinct ids, distinct
+    integers); up to 15 bytes two, mixed into one 64-bit key, and every row is checked against the
+    first of its key (two ids sharing a key, unlikely as it is, send the columns the text way).
+    Columns holding a longer id are dictionary-encoded as text. Either way the same vocabulary and
+    codes; None for a column with a missing value (its ids are left out of the vocabulary).
+
+    >>> a, b = hashed_codes([pa.chunked_array([["b", "a"], ["b", ""]]), pa.chunked_array([["c", "a"]])])
+    >>> a.vocabulary.to_pylist(), a.codes.tolist(), b.codes.tolist(), b.vocabulary is a.vocabulary
+    (['b', 'a', '', 'c'], [0, 1, 0, 2], [3, 1], True)
+    """
+    whole = [c for c in columns if not c.null_count]
+    coded = _packed_codes(whole)
+    if coded is None:
+        coded = shared_codes([pc.dictionary_encode(c) for c in whole])
+    found = iter(coded)
+    return [None if c.null_count else next(found) for c in columns]
+
+
+_WORD = 7  # bytes of an id packed with its length into 64 bits; up to 2 * _WORD + 1 in two words
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: for a given high word, the key is a bijection of the low one
+
+
+def _packed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes] | None:
+    """:func:`hashed_codes` by packed integers, or None when an id is too long or two share a key."""
+    packed = _pack(columns)
+    if packed is None:
+        return None
+    low, high = packed
+    encoded = pc.dictionary_encode(pa.array(low if high is None else low ^ (high * _MIX)))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    if high is None:
+        keys = encoded.dictionary.to_numpy(zero_copy_only=False)
+        vocabulary = _unpack(keys & _MASKS[_WORD], None, keys >> np.uint64(56))
+    else:
+        first = np.zeros(len(encoded.dictionary), dtype=np.int64)
+        first[codes] = np.arange(len(codes))  # a row of each key (any one)
+        row = first[codes]
+        if not (np.array_equal(low[row], low) and np.array_equal(high[row], high)):
+            return None
+        vocabulary = _unpack(low[first], high[first] & _MASKS[_WORD], high[first] >> np.uint64(56))
+    ends = np.cumsum([len(c) for c in columns], dtype=np.int64)
+    return [IdCodes(vocabulary, part) for part in np.split(codes, ends[:-1])]
+
+
+def _pack(columns: list[pa.ChunkedArray]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Every id as its bytes in little-endian 64-bit words, the length in the top byte of the last one.
+
+    (low words, None) when no id is longer than 7 bytes, (low, high) up to 15 bytes, else None.
+    """
+    parts = []
+    for column in columns:
+        for chunk in column.chunks:
+            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+                return None
+            if len(chunk):
+                width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+                _, offsets, data = chunk.buffers()
+                offsets = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * np.dtype(width).itemsize)
+                parts.append((offsets.astype(np.int64), data))
+    lengths = [np.diff(offsets) for offsets, _ in parts]
+    longest = max((int(n.max()) for n in lengths), default=0)
+    if longest > 2 * _WORD + 1:
+        return None
+    low, high = [], []
+    for (offsets, data), length in zip(parts, lengths):
+        start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+        padded = np.zeros(size + 16, np.uint8)  # the 16 bytes from any id's start can be read, the last one's too
+        if size:
+            padded[:size] = np.frombuffer(data, np.uint8, size, start)
+        words = np.ndarray((size + 9,), dtype="<u8", buffer=padded, strides=(1,))  # the 8 bytes from each byte
+        at, tag = offsets[:-1] - start, length.astype(np.uint64) << np.uint64(56)
+        if longest <= _WORD:
+            low.append(words[at] & _MASKS[length] | tag)
+        else:
+            low.append(words[at] & _MASKS[np.minimum(length, 8)])
+            high.append(words[at + 8] & _MASKS[np.clip(length - 8, 0, _WORD)] | tag)
+    empty = np.zeros(0, np.uint64)
+    return (np.concatenate(low) if low else empty), (None if longest <= _WORD else np.concatenate(high) if high else empty)
+
+
+def _unpack(low: np.ndarray, high: np.ndarray | None, lengths: np.ndarray) -> pa.Array:
+    """The text ids whose bytes are in these words (``high``: bytes 9-15, if any) and these lengths."""
+    words = [low] if high is None else [low, high]
+    raw = np.stack(words, axis=1).astype("<u8").view(np.uint8).reshape(len(low), 8 * len(words))
+    lengths = lengths.astype(np.int64)
+    data = raw[np.arange(raw.shape[1]) < lengths[:, None]]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(low), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
 
 
 def shared_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes | None]:
@@ -219,5 +313,5 @@ def positions_in(haystack: IdCodes, needles: IdCodes) -> np.ndarray | None:
     return where[needles.codes]
 
 
-__all__ = ["IdCodes", "arrow_data", "attach", "attach_lazily", "codes_of", "positions_in", "shared_codes",
+__all__ = ["IdCodes", "arrow_data", "attach", "attach_lazily", "codes_of", "hashed_codes", "positions_in", "shared_codes",
            "subset_rows"]

@@ -224,7 +224,10 @@ def interaction_weights(
         cats = pd.Series(categories.astype(str), dtype=object).str.strip().str.lower()
         cat_w = cats.map(lut).fillna(config.unknown_event_weight).to_numpy(np.float64)
         missing_w = lut.get(C.INTERACTION, config.unknown_event_weight)
-        w = np.where(codes >= 0, cat_w[np.maximum(codes, 0)] if len(cat_w) else 0.0, missing_w)
+        if coded is not None:  # never missing: one lookup, no temporary arrays of every row
+            w = cat_w[codes]
+        else:
+            w = np.where(codes >= 0, cat_w[np.maximum(codes, 0)] if len(cat_w) else 0.0, missing_w)
     else:
         w = np.full(n, config.weights().get(C.INTERACTION, config.unknown_event_weight))
     w = np.asarray(w, dtype=np.float64)
@@ -241,7 +244,7 @@ def interaction_weights(
             age = (np.datetime64(ref, "ns") - ts) / _DAY
             decay = np.where(np.isnan(age), 1.0, 0.5 ** (np.maximum(age, 0.0) / config.half_life_days))
             w = w * decay
-    return pd.Series(w, index=interactions.index, name=C.WEIGHT)
+    return pd.Series(w, index=interactions.index, name=C.WEIGHT, copy=False)  # w is ours: no copy of every row
 
 
 def _reference_time(ts: np.ndarray, reference_time: Any) -> pd.Timestamp | None:
