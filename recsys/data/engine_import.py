@@ -22,6 +22,10 @@ case in DuckDB instead, in one streaming pass over the file plus checks over the
    ids (the same checks as :func:`~recsys.data.privacy.id_identifier_reason`, on the same sampled
    rows).
 
+The file's sha256 (for the fingerprint, as the pandas path computes it) is read in a thread that
+starts before step 1, so it uses the core the first rows' pandas run leaves idle before it shares
+both cores with the COPY; it stops when the engine declines (the pandas path then hashes the file).
+
 Whenever anything is found, or the file is something this path does not handle (users / items
 files, extra columns that become facts, compressed, Excel, Parquet, another encoding than UTF-8,
 pseudonymisation, quantity / unit price / order / weight columns, ...), the result says why and the
@@ -116,11 +120,13 @@ def _sample(raw: RawFile) -> bytes:
     return head
 
 
-def _hash_file(raw: RawFile, out: list[str]) -> None:
+def _hash_file(raw: RawFile, out: list[str], stop: threading.Event) -> None:
     digest = hashlib.sha256()
     with open(raw.path, "rb") as fh:  # type: ignore[arg-type]
         for chunk in iter(lambda: fh.read(4 * 1024 * 1024), b""):
-            digest.update(chunk)  # releases the GIL: runs beside DuckDB
+            if stop.is_set():  # the engine declined: the pandas path hashes the file itself
+                return
+            digest.update(chunk)  # releases the GIL: runs beside the first rows' pandas run and DuckDB
     out.append(digest.hexdigest())
 
 
@@ -171,6 +177,24 @@ def engine_interactions(
         return _declined("file size outside the limits")
     if raw.head(8).startswith(_COMPRESSED):
         return _declined("compressed, Parquet, Excel or zip")
+    # The file's sha256 from the start, beside the first rows' pandas run (one core) and the COPY.
+    digest: list[str] = []
+    stop = threading.Event()
+    hasher = threading.Thread(target=_hash_file, args=(raw, digest, stop), daemon=True)
+    hasher.start()
+    try:
+        return _import(raw, shown, overrides, options, folder, threads, memory_limit, hasher, digest)
+    finally:
+        stop.set()  # stops the hash only if it is still running: the engine declined
+        hasher.join()
+
+
+def _import(
+    raw: RawFile, shown: str, overrides: Mapping[str, Mapping[str, str | None]], options: ImportOptions,
+    folder: Path, threads: int, memory_limit: str, hasher: threading.Thread, digest: list[str],
+) -> EngineImport:
+    """:func:`engine_interactions` after its cheap checks; ``hasher`` puts the file's sha256 in ``digest``."""
+    limits = options.limits
 
     # 1. The first rows through the pandas path: format, mapping, every message and report step.
     table = C.Table.INTERACTIONS
@@ -219,9 +243,6 @@ def engine_interactions(
     import duckdb
 
     target = folder / f"{table.value}.parquet"
-    digest: list[str] = []
-    hasher = threading.Thread(target=_hash_file, args=(raw, digest), daemon=True)
-    hasher.start()
     try:
         with duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
                                     "temp_directory": str(folder / "duckdb.tmp")}) as con:
@@ -234,10 +255,11 @@ def engine_interactions(
                 return _declined(reason)
     except duckdb.Error as exc:
         return _declined(f"DuckDB stopped: {str(exc).splitlines()[0][:200]}")
-    finally:
-        hasher.join()
     if rows > limits.max_rows:
         return _declined("over the row limit")
+    hasher.join()  # not stopped: the whole file's digest
+    if not digest:
+        return _declined("the file could not be hashed")
 
     prepared.report.rows_in[table.value] = rows
     prepared.report.rows_out[table.value] = rows

@@ -10,7 +10,9 @@ written in several ways, ids the pandas path cleans.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ import pytest
 from recsys.core import columns as C
 from recsys.data import engine_import
 from recsys.data.engine_import import engine_interactions
+from recsys.data.files import RawFile
 from recsys.data.mapping import ImportOptions
 from recsys.data.validate import DataError
 from recsys.workspace import ingest
@@ -281,3 +284,27 @@ def test_gzip_and_frames_go_the_pandas_way(tmp_path: Path) -> None:
     assert engine_interactions(clean_frame(10), "t", {}, ImportOptions(), folder).prepared is None
     assert engine_import.event_names(pd.Series([" Click", "TRUE", "1", "购买", "NA"])) == {
         " Click": "click", "购买": "purchase"}
+
+
+def test_file_hash_starts_first_and_stops_when_the_engine_declines(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    clean_frame().to_csv(path, index=False)
+    raw = RawFile.of(path, path.name)
+    whole: list[str] = []
+    engine_import._hash_file(raw, whole, threading.Event())
+    assert whole == [hashlib.sha256(path.read_bytes()).hexdigest()]
+    stopped: list[str] = []
+    stop = threading.Event()
+    stop.set()
+    engine_import._hash_file(raw, stopped, stop)
+    assert stopped == []  # a declined import does not finish the hash: the pandas path hashes the file
+
+    threads = threading.active_count()
+    late = tmp_path / "late_duplicates.csv"  # declined after the COPY
+    frame = clean_frame()
+    pd.concat([frame, frame.tail(3)]).to_csv(late, index=False)
+    assert took_engine(late, tmp_path) == "duplicate rows (or a hash collision)"
+    early = tmp_path / "early_spaces.csv"  # declined on the first rows, while the file is being hashed
+    frame.assign(customer_id=" " + frame["customer_id"]).to_csv(early, index=False)
+    assert took_engine(early, tmp_path) == "the first rows needed cleaning"
+    assert threading.active_count() == threads  # the hash thread ended with each import
