@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
-from recsys.core.arrays import factorize
+from recsys.core.arrays import factorize, repeated
 from recsys.data.schema import TAG_SEPARATORS, ColumnKind
 from recsys.learn import tokens
 from recsys.learn.config import FeatureConfig
@@ -122,7 +122,7 @@ class Encoder:
         labels = np.asarray(self.labels(), dtype=object)
         names = np.asarray([self.name(lbl) for lbl in labels], dtype=object)  # loop over features, not rows
         n = len(labels)
-        return FeatureIndex(names, np.full(n, self.column, dtype=object), labels, np.full(n, self.kind, dtype=object))
+        return FeatureIndex(names, repeated(self.column, n), labels, repeated(self.kind, n))
 
     def labels(self) -> list[str]:
         raise NotImplementedError

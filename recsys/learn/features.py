@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from recsys.core import columns as C
+from recsys.core.arrays import repeated
 from recsys.core.codes import codes_of, positions_in
 from recsys.core.words import ITEM_IDENTITY_SOURCE, USER_IDENTITY_SOURCE
 from recsys.data.schema import ColumnKind, TableSchema
@@ -147,7 +148,7 @@ class FeatureBuilder:
             text = coded.vocabulary.take(pa.array(coded.codes)) if coded is not None else \
                 pa.array(pd.Series(ids, dtype=object).astype(str).to_numpy(object), type=pa.string())
             names = np.asarray(pc.binary_join_element_wise(src + " (", text, ")", "").to_numpy(zero_copy_only=False), dtype=object)
-        return FeatureIndex(names, np.full(n, src, dtype=object), ids.astype(object), np.full(n, IDENTITY_KIND, dtype=object))
+        return FeatureIndex(names, repeated(src, n), ids.astype(object), repeated(IDENTITY_KIND, n))
 
     def _feature_columns(self, table: pd.DataFrame | None, cfg: FeatureConfig) -> list[str]:
         if not cfg.use_side_features or self.schema is None or table is None:
