@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys.core import i18n
+from recsys.core.background import Job
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys import charts as _charts
@@ -500,6 +501,37 @@ def busy(message: str, work: Callable[..., Any]) -> Callable[..., Any]:
         with st.spinner(message):
             return work(*args, **kwargs)
     return run
+
+
+def in_background(work: Callable[[Any, Any], Any], bar: Any, on_epoch: Callable[[dict], None] | None = None,  # noqa: ANN401
+                  poll: float = 0.25) -> Any:  # noqa: ANN401 - the job's result
+    """Run ``work(progress, on_epoch)`` at a lower CPU priority than page views; draw its progress here.
+
+    The job (:class:`recsys.core.background.Job`) only records its progress; this thread draws it on
+    ``bar`` and passes new epochs to ``on_epoch``, so a click elsewhere (Streamlit stops or reruns this
+    script at its next element call) cancels the job as before, and colleagues' pages stay quick.
+    Returns the job's result or raises its error.
+    """
+    job = Job(work)
+    shown: tuple[str, float] | None = None
+
+    def draw() -> None:
+        nonlocal shown
+        if job.progress is not None and job.progress != shown:
+            shown = job.progress
+            bar.progress(shown[1], text=_(shown[0]))
+        for record in job.take_epochs():
+            if on_epoch is not None:
+                on_epoch(record)
+
+    try:
+        while not job.wait(poll):
+            draw()
+        draw()
+    except BaseException:  # the script is stopped or rerun: the job stops at its next progress report
+        job.cancel()
+        raise
+    return job.result()
 
 
 # ------------------------------------------------------------------------------- figures, built once

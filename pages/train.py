@@ -171,11 +171,10 @@ def run_training(config: TrainConfig, user_cols: list[str], item_cols: list[str]
                 curve.plotly_chart(charts.epoch_curve(frame, metric), width="stretch", key=f"live_curve_{len(rows)}")
 
         try:
-            new_run = runs.train_run(
+            new_run = shared.in_background(lambda progress, epoch: runs.train_run(
                 ws, dataset_id, config, refit_all=refit, user_columns=user_cols, item_columns=item_cols,
-                progress=lambda text, share: bar.progress(share, text=_(text)), on_epoch=on_epoch,
-                tune_minutes=tune_minutes,
-            )
+                progress=progress, on_epoch=epoch, tune_minutes=tune_minutes,
+            ), bar, on_epoch)
         except ValueError as exc:
             status.update(label=_("Training stopped"), state="error")
             st.error(_("Training stopped: {error}").format(error=shared.md(exc)))
@@ -433,8 +432,8 @@ def update_form(run_id: str) -> None:
     with st.status(_("Updating..."), expanded=True) as status:
         bar = st.progress(0.0, text=_("Starting"))
         try:
-            new_run = update.update_run(ws, run_id, config=config,
-                                        progress=lambda text, share: bar.progress(share, text=_(text)))
+            new_run = shared.in_background(lambda progress, _epoch: update.update_run(
+                ws, run_id, config=config, progress=progress), bar)
         except ValueError as exc:
             status.update(label=_("Update stopped"), state="error")
             st.error(_("Update stopped: {error}").format(error=shared.md(exc)))
