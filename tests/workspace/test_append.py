@@ -14,7 +14,8 @@ import pytest
 from recsys.core import columns as C
 from recsys.data import privacy
 from recsys.workspace import runs, store
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.workspace.ingest import append_files, import_files
 from recsys.workspace.store import NotFound, Workspace, merge_facts
 from recsys.data.validate import DataError
