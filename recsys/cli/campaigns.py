@@ -319,9 +319,13 @@ def format_roi(preview: Any) -> str:
         lines.append(f"  {r.measure:<30} this list {r.model:>11,.2f}  calibrated {r.observed:>11,.2f} [{r.low:,.2f}, {r.high:,.2f}]"
                      f"   | response targeting {r.response_model:>11,.2f}  calibrated {r.response_observed:>11,.2f} "
                      f"[{r.response_low:,.2f}, {r.response_high:,.2f}]")
+    import pandas as pd
+
+    from recsys.metrics.uplift import interval_text
+
     table = preview.evaluation.table
-    lines.append("Held-out past customers, Qini coefficient: " + "; ".join(
-        f"{name} {row['qini']:+.4f} [{row['qini_low']:+.4f}, {row['qini_high']:+.4f}]" for name, row in table.iterrows()))
+    names = pd.Series(table.index, index=table.index).astype(str)
+    lines.append("Held-out past customers, Qini coefficient: " + "; ".join(names + " " + interval_text(table, "qini")))
     return "\n".join(lines)
 
 
