@@ -36,7 +36,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from recsys.core import columns as C
 from recsys.core.errors import PromoLensError
-from recsys.metrics.uplift import UpliftEvaluation, evaluate_uplift
+from recsys.metrics.uplift import UpliftEvaluation, evaluate_uplift, interval_text
 
 SEED = 0
 TEST_SHARE = 0.3
@@ -357,9 +357,11 @@ def format_arms(results: Sequence[ArmResult], outcome: str) -> str:
         lines.append(f"{r.arm} vs control — {outcome}: {r.n_train:,} training rows, {r.n_test:,} held-out rows; "
                      f"average effect {avg:+.4f} [{lo:+.4f}, {hi:+.4f}]")
         lines.append(f"  {'contender':<30} {'Qini coefficient':>28} {'AUUC':>28} {f'uplift@{e.k:.0%}':>28}")
-        for name, row in e.table.iterrows():
-            cells = [f"{row[m]:+.4f} [{row[m + '_low']:+.4f}, {row[m + '_high']:+.4f}]" for m in ("qini", "auuc", "uplift_at_k")]
-            lines.append(f"  {name:<30} " + " ".join(f"{c:>28}" for c in cells))
+        names = pd.Series(e.table.index, index=e.table.index).astype(str).str.ljust(30)
+        rows = "  " + names
+        for m in ("qini", "auuc", "uplift_at_k"):
+            rows = rows + " " + interval_text(e.table, m).str.rjust(28)
+        lines.extend(rows.tolist())
         qini = e.differences[e.differences["metric"].eq("qini")]
         for d in qini.itertuples(index=False):
             lines.append(f"  Qini {d.score} minus {d.reference}: {d.difference:+.4f} [{d.low:+.4f}, {d.high:+.4f}] -> {d.verdict}")

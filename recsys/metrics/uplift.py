@@ -199,3 +199,14 @@ def difference_verdict(low: float, high: float) -> str:
     if np.isfinite(high) and high < 0:
         return "worse"
     return "no clear difference"
+
+
+def interval_text(table: pd.DataFrame, metric: str) -> pd.Series:
+    """Each row's ``metric`` with its interval as text, ``"+0.1234 [+0.0567, +0.1890]"`` (a column at a time).
+
+    >>> table = pd.DataFrame({"qini": [0.5, -0.25], "qini_low": [0.125, -0.5], "qini_high": [1.0, 0.0]}, index=["a", "b"])
+    >>> interval_text(table, "qini").tolist()
+    ['+0.5000 [+0.1250, +1.0000]', '-0.2500 [-0.5000, +0.0000]']
+    """
+    value, low, high = (table[c].map("{:+.4f}".format).astype(str) for c in (metric, f"{metric}_low", f"{metric}_high"))
+    return value + " [" + low + ", " + high + "]"

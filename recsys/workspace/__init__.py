@@ -2,6 +2,8 @@
 
 - ``store``: the workspace itself: one DuckDB catalogue + Parquet tables + model and export files,
   with atomic writes and a clear message when another writer holds it.
+- ``appends``: a dataset's versions, mixed into ``Workspace``: appends, and the tables as of any version.
+- ``records``: the catalogue's schema, and its rows as Python (``DatasetInfo``, decoded dicts, ``merge_facts``).
 - ``ingest``: import and append files (read, map, validate, clean, store atomically).
 - ``overview``: at-a-glance summaries of a stored dataset, straight from its Parquet files.
 - ``runs``: train, evaluate, keep, compare and load runs (``RunRecord``), their split and evaluation.

@@ -30,7 +30,6 @@ a bounded wait) becomes a :class:`WorkspaceBusy` error with a plain message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -40,8 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +48,16 @@ import pandas as pd
 
 from recsys.core import columns as C
 from recsys.core.jsonio import dumps
-from recsys.data.coded import DATASET_CODES, promise_codes, read_coded_tables, write_coded_table
-from recsys.data.dataset import Dataset, DatasetInfo
+from recsys.data.coded import write_coded_table
+from recsys.data.dataset import DatasetInfo
 from recsys.data.schema import TableSchema
+from recsys.workspace.appends import APPENDS_DIR, AppendsMixin
 from recsys.workspace.catalog import bump_version, columns_of, mirror, schema_columns
 from recsys.workspace.locks import (
     TMP_PREFIX, WorkspaceBusy, WorkspaceError, busy_message, disk_errors, owned_staging, sweep_staging, writer_lock,
+)
+from recsys.workspace.records import (
+    DATASET_COLUMNS, DATASETS_SQL, SCHEMA_SQL, dataset_info, decode_row, file_sha256, folder_digests, now, rollback,
 )
 
 DEFAULT_WORKSPACE = "workspace"
@@ -67,54 +69,6 @@ _LOCK_WAIT_SECONDS = 10.0
 # attaching or detaching the same file at once get "Unique file handle conflict". Serialise both.
 _ATTACH_LOCK = threading.Lock()
 
-_SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS datasets (
-    id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
-    fingerprint VARCHAR NOT NULL, sources VARCHAR, mapping VARCHAR, report VARCHAR,
-    warnings VARCHAR, identifiers VARCHAR, user_schema VARCHAR, item_schema VARCHAR,
-    n_interactions BIGINT, n_users BIGINT, n_items BIGINT, is_sample BOOLEAN DEFAULT FALSE
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
-    config VARCHAR, metrics VARCHAR, epochs VARCHAR, timings VARCHAR, split VARCHAR,
-    extra VARCHAR, model_dir VARCHAR
-);
-CREATE TABLE IF NOT EXISTS segments (
-    id VARCHAR PRIMARY KEY, dataset_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL, definition VARCHAR, n_members BIGINT, members_file VARCHAR
-);
-CREATE TABLE IF NOT EXISTS exports (
-    id VARCHAR PRIMARY KEY, run_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
-    manifest VARCHAR, csv_file VARCHAR, sha256 VARCHAR, n_rows BIGINT
-);
-CREATE TABLE IF NOT EXISTS measurements (
-    id VARCHAR PRIMARY KEY, export_id VARCHAR, created_at TIMESTAMP NOT NULL, params VARCHAR,
-    results VARCHAR
-);
-CREATE TABLE IF NOT EXISTS appends (
-    dataset_id VARCHAR NOT NULL, seq BIGINT NOT NULL, created_at TIMESTAMP NOT NULL, name VARCHAR,
-    n_rows BIGINT, n_new_users BIGINT, n_new_items BIGINT, n_updated_users BIGINT,
-    n_updated_items BIGINT, first_event TIMESTAMP, last_event TIMESTAMP, fingerprint VARCHAR NOT NULL,
-    batch_fingerprint VARCHAR, report VARCHAR, sources VARCHAR, warnings VARCHAR,
-    n_user_rows BIGINT, n_item_rows BIGINT, n_interactions BIGINT, n_users BIGINT, n_items BIGINT,
-    PRIMARY KEY (dataset_id, seq)
-);
--- Added with appends: the import options that decide what a file means (event weights, leading
--- zeros, the pseudonymisation key's label), so an append reads its files the same way.
-ALTER TABLE datasets ADD COLUMN IF NOT EXISTS import_options VARCHAR;
--- Added to bind model files to their run: the sha256 of every file of the run's folder and the
--- fingerprint of the data it was trained on, checked on every load.
-ALTER TABLE runs ADD COLUMN IF NOT EXISTS files_sha256 VARCHAR;
-ALTER TABLE runs ADD COLUMN IF NOT EXISTS dataset_fingerprint VARCHAR;
-"""
-_DATASET_COLUMNS = (
-    "id, name, created_at, fingerprint, sources, mapping, report, warnings, identifiers, user_schema, "
-    "item_schema, n_interactions, n_users, n_items, is_sample, import_options"
-)
-_APPEND_JSON_FIELDS = ("report", "sources", "warnings")
-#: Appends of a dataset live in ``datasets/<id>/appends/<seq:04d>/``.
-APPENDS_DIR = "appends"
-
 _ID_PREFIX = {"datasets": "d", "runs": "r", "segments": "s", "exports": "e", "measurements": "m"}
 
 
@@ -125,15 +79,11 @@ class NotFound(WorkspaceError, KeyError):
         return str(self.args[0])
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
 def _dumps(value: Any) -> str:
     return dumps(value)
 
 
-class Workspace:
+class Workspace(AppendsMixin):
     """A PromoLens workspace directory.
 
     Parameters
@@ -167,9 +117,9 @@ class Workspace:
         # would make every process re-read the catalogue.
         with self.connect(read_only=True) as con:
             current = columns_of(con)
-        if not schema_columns(_SCHEMA_SQL) <= current:
+        if not schema_columns(SCHEMA_SQL) <= current:
             with self.connect() as con:
-                con.execute(_SCHEMA_SQL)
+                con.execute(SCHEMA_SQL)
         self._sweep_leftovers()
         self.secret_key()
 
@@ -334,9 +284,9 @@ class Workspace:
                 try:
                     dataset_id = self._next_id(con, "datasets")
                     con.execute(
-                        f"INSERT INTO datasets ({_DATASET_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        f"INSERT INTO datasets ({DATASET_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [
-                            dataset_id, name, _now(), prepared.fingerprint,
+                            dataset_id, name, now(), prepared.fingerprint,
                             _dumps([vars(s) for s in prepared.sources]), _dumps(prepared.mapping),
                             _dumps(prepared.report.to_dict()),
                             _dumps([w.to_dict() for w in prepared.warnings]),
@@ -348,7 +298,7 @@ class Workspace:
                     os.replace(tmp, self.dataset_dir(dataset_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    _rollback(con)
+                    rollback(con)
                     if dataset_id and self.dataset_dir(dataset_id).exists() and not tmp.exists():
                         os.replace(self.dataset_dir(dataset_id), tmp)  # undo the move
                     raise
@@ -357,196 +307,17 @@ class Workspace:
     def datasets(self) -> list[DatasetInfo]:
         """All datasets, newest first (each as of its latest append)."""
         with self.connect(read_only=True) as con:
-            frame = con.execute(_DATASETS_SQL + " ORDER BY d.created_at DESC, d.id DESC").df()
-        return [_dataset_info(row) for row in frame.to_dict("records")]
+            frame = con.execute(DATASETS_SQL + " ORDER BY d.created_at DESC, d.id DESC").df()
+        return [dataset_info(row) for row in frame.to_dict("records")]
 
     def dataset(self, dataset_id: str) -> DatasetInfo:
         """One dataset's info as of its latest append; :class:`NotFound` names the known ids."""
         with self.connect(read_only=True) as con:
-            frame = con.execute(_DATASETS_SQL + " WHERE d.id = ?", [dataset_id]).df()
+            frame = con.execute(DATASETS_SQL + " WHERE d.id = ?", [dataset_id]).df()
         if frame.empty:
             known = ", ".join(d.id for d in self.datasets()) or "none yet"
             raise NotFound(f"No dataset '{dataset_id}' in workspace {self.path} (known: {known}).")
-        return _dataset_info(frame.iloc[0].to_dict())
-
-    def load_dataset(self, dataset_id: str, version: int | None = None) -> Dataset:
-        """A dataset's tables as of ``version`` appends (None: the latest).
-
-        Interactions are the imported ones followed by those of appends 1..``version``. Users and
-        items: later batches add new ids and change the facts of known ids, column by column:
-        the latest non-missing value wins (an empty cell in a batch never erases a known fact).
-        ``info`` describes that version (its fingerprint, counts and ``version``).
-
-        Examples
-        --------
-        >>> ws.load_dataset("d1", version=0).info.version   # doctest: +SKIP
-        0
-        """
-        info = self.dataset(dataset_id)
-        version = self._check_version(info, version)
-        # ids with integer codes (from the files' dictionaries, or made once when training needs them)
-        tables = read_coded_tables({t: self.table_path(dataset_id, t) for t in C.Table}, DATASET_CODES)
-        if version == 0:
-            info = _info_at(info, None, tables)
-            return Dataset(info, tables[C.Table.INTERACTIONS], tables[C.Table.USERS], tables[C.Table.ITEMS])
-        batches = self._batches(dataset_id, 1, version)
-        frames = {
-            C.Table.INTERACTIONS: _concat([tables[C.Table.INTERACTIONS]] + [b[1][C.Table.INTERACTIONS] for b in batches]),
-            C.Table.USERS: merge_facts([tables[C.Table.USERS]] + [b[1][C.Table.USERS] for b in batches], C.USER_ID),
-            C.Table.ITEMS: merge_facts([tables[C.Table.ITEMS]] + [b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
-        }
-        promise_codes(frames, DATASET_CODES)
-        return Dataset(_info_at(info, batches[-1][0], tables), frames[C.Table.INTERACTIONS], frames[C.Table.USERS],
-                       frames[C.Table.ITEMS])
-
-    def load_appended(self, dataset_id: str, since_version: int, until_version: int | None = None) -> Dataset:
-        """Only what appends ``since_version + 1`` .. ``until_version`` (None: the latest) added.
-
-        Their interactions, and the users / items rows they contain (an id in several of these
-        batches gets its latest non-missing facts). ``info`` describes the dataset at
-        ``until_version``. Empty tables (with the dataset's columns) when there is nothing new.
-        """
-        info = self.dataset(dataset_id)
-        until = self._check_version(info, until_version)
-        since = self._check_version(info, since_version)
-        if since > until:
-            raise WorkspaceError(
-                f"since_version {since} is after until_version {until} for dataset '{dataset_id}'. "
-                "Fix: pass since_version <= until_version."
-            )
-        batches = self._batches(dataset_id, since + 1, until)
-        if not batches:
-            base = {t: pd.read_parquet(self.table_path(dataset_id, t)) for t in C.Table}
-            record = self.appends(dataset_id)[until - 1] if until else None
-            empty = {t: frame.iloc[:0] for t, frame in base.items()}
-            return Dataset(_info_at(info, record, base), empty[C.Table.INTERACTIONS], empty[C.Table.USERS],
-                           empty[C.Table.ITEMS])
-        return Dataset(
-            _info_at(info, batches[-1][0], {}),
-            _concat([b[1][C.Table.INTERACTIONS] for b in batches]),
-            merge_facts([b[1][C.Table.USERS] for b in batches], C.USER_ID),
-            merge_facts([b[1][C.Table.ITEMS] for b in batches], C.ITEM_ID),
-        )
-
-    def _check_version(self, info: DatasetInfo, version: int | None) -> int:
-        if version is None:
-            return info.version
-        if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= info.version:
-            raise WorkspaceError(
-                f"Dataset '{info.id}' has no version {version!r}: it has {info.version} append"
-                f"{'s' if info.version != 1 else ''}, so versions 0 to {info.version} exist. "
-                "Fix: pick one of those (0 = as imported, None = the latest)."
-            )
-        return version
-
-    def _batches(
-        self, dataset_id: str, first: int, last: int,
-    ) -> list[tuple[dict[str, Any], dict[C.Table, pd.DataFrame]]]:
-        """The append records and tables of appends ``first`` .. ``last`` (oldest first)."""
-        records = [r for r in self.appends(dataset_id) if first <= r["seq"] <= last]
-        return [
-            (r, {t: pd.read_parquet(self.append_dir(dataset_id, r["seq"]) / f"{t.value}.parquet") for t in C.Table})
-            for r in records
-        ]
-
-    # ------------------------------------------------------------------ appends
-    def append_dir(self, dataset_id: str, seq: int) -> Path:
-        return self.dataset_dir(dataset_id) / APPENDS_DIR / f"{seq:04d}"
-
-    def append_dataset(self, dataset_id: str, prepared: Any, name: str) -> dict[str, Any]:
-        """Add one prepared batch (see ``ingest.append_files``) to a dataset, atomically.
-
-        The batch's tables go into ``datasets/<id>/appends/<seq>/`` and one ``appends`` row records
-        it; the dataset's version goes up by one and its fingerprint changes (sha256 of the previous
-        fingerprint and the batch's). A failure leaves the workspace as it was.
-
-        Returns
-        -------
-        dict
-            The append's record (as :meth:`appends` lists it).
-        """
-        info = self.dataset(dataset_id)
-        inter, users, items = prepared.interactions, prepared.users, prepared.items
-        known_users, known_items = self._known_ids(dataset_id, self.appends(dataset_id))
-        batch_users = pd.Index(pd.concat([inter[C.USER_ID], users[C.USER_ID]]).dropna().unique())
-        batch_items = pd.Index(pd.concat([inter[C.ITEM_ID], items[C.ITEM_ID]]).dropna().unique())
-        n_new_users = int((~batch_users.isin(known_users)).sum())
-        n_new_items = int((~batch_items.isin(known_items)).sum())
-        times = inter[C.TIMESTAMP].dropna() if C.TIMESTAMP in inter.columns else pd.Series([], dtype="datetime64[ns]")
-        name = (name or "").strip() or "append"
-        parent = self.dataset_dir(dataset_id) / APPENDS_DIR
-        made_parent = not parent.exists()
-        with self._staging("datasets") as tmp:
-            for table, frame in ((C.Table.INTERACTIONS, inter), (C.Table.USERS, users), (C.Table.ITEMS, items)):
-                write_coded_table(frame, tmp / f"{table.value}.parquet")
-            target: Path | None = None
-            try:
-                with self.connect() as con:
-                    con.execute("BEGIN TRANSACTION")
-                    try:
-                        seq = 1 + int(con.execute(
-                            "SELECT coalesce(max(seq), 0) FROM appends WHERE dataset_id = ?", [dataset_id]
-                        ).fetchone()[0])
-                        previous = info.fingerprint
-                        fingerprint = hashlib.sha256(f"{previous}\n{prepared.fingerprint}".encode()).hexdigest()
-                        con.execute(
-                            "INSERT INTO appends VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            [
-                                dataset_id, seq, _now(), name, len(inter), n_new_users, n_new_items,
-                                int(users[C.USER_ID].isin(known_users).sum()),
-                                int(items[C.ITEM_ID].isin(known_items).sum()),
-                                None if times.empty else times.min().to_pydatetime(),
-                                None if times.empty else times.max().to_pydatetime(),
-                                fingerprint, prepared.fingerprint, _dumps(prepared.report.to_dict()),
-                                _dumps([vars(s) for s in prepared.sources]),
-                                _dumps([w.to_dict() for w in prepared.warnings]), len(users), len(items),
-                                info.n_interactions + len(inter), info.n_users + n_new_users,
-                                info.n_items + n_new_items,
-                            ],
-                        )
-                        parent.mkdir(exist_ok=True)
-                        target = self.append_dir(dataset_id, seq)
-                        if target.exists():  # an orphan of an interrupted append: it has no row
-                            shutil.rmtree(target)
-                        os.replace(tmp, target)
-                        con.execute("COMMIT")
-                    except BaseException:
-                        _rollback(con)
-                        if target is not None and target.exists() and not tmp.exists():
-                            os.replace(target, tmp)  # undo the move
-                        raise
-            except BaseException:
-                if made_parent and parent.exists() and not any(parent.iterdir()):
-                    parent.rmdir()
-                raise
-        return self.appends(dataset_id)[seq - 1]
-
-    def appends(self, dataset_id: str) -> list[dict[str, Any]]:
-        """The dataset's history of appends, oldest first (each a dict with decoded JSON fields)."""
-        with self.connect(read_only=True) as con:
-            frame = con.execute("SELECT * FROM appends WHERE dataset_id = ? ORDER BY seq", [dataset_id]).df()
-            known = not frame.empty or con.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone()
-        if not known:
-            self.dataset(dataset_id)  # raises NotFound, naming the known ids
-        return [_append_record(row) for row in frame.to_dict("records")]
-
-    def batch_folders(self, dataset_id: str, history: list[dict[str, Any]] | None = None) -> list[Path]:
-        """The folders of the dataset's imported tables and of each append, oldest first."""
-        history = self.appends(dataset_id) if history is None else history
-        return [self.dataset_dir(dataset_id)] + [self.append_dir(dataset_id, r["seq"]) for r in history]
-
-    def _known_ids(self, dataset_id: str, history: list[dict[str, Any]]) -> tuple[pd.Index, pd.Index]:
-        """Every user id and every item id of the dataset's latest version (read by DuckDB)."""
-        folders = self.batch_folders(dataset_id, history)
-        found = []
-        for key, entity in ((C.USER_ID, C.Table.USERS), (C.ITEM_ID, C.Table.ITEMS)):
-            files = [[str(f / f"{t.value}.parquet") for f in folders] for t in (C.Table.INTERACTIONS, entity)]
-            with duckdb.connect() as con:  # in memory: the catalogue is not involved
-                ids = con.execute(
-                    f"SELECT {key} FROM read_parquet(?) UNION SELECT {key} FROM read_parquet(?)", files
-                ).df()[key]
-            found.append(pd.Index(ids.dropna().astype("str")))
-        return found[0], found[1]
+        return dataset_info(frame.iloc[0].to_dict())
 
     def rename_dataset(self, dataset_id: str, name: str) -> None:
         self.dataset(dataset_id)
@@ -595,7 +366,7 @@ class Workspace:
         trained_on = (record.get("extra") or {}).get("dataset_fingerprint") or info.fingerprint
         with self._staging("runs") as tmp:
             write_model(tmp)
-            digests = _folder_digests(tmp)
+            digests = folder_digests(tmp)
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -604,7 +375,7 @@ class Workspace:
                         "INSERT INTO runs (id, dataset_id, created_at, config, metrics, epochs, timings, split, extra, "
                         "model_dir, files_sha256, dataset_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         [
-                            run_id, dataset_id, _now(), _dumps(record.get("config")),
+                            run_id, dataset_id, now(), _dumps(record.get("config")),
                             _dumps(record.get("metrics")), _dumps(record.get("epochs")),
                             _dumps(record.get("timings")), _dumps(record.get("split")),
                             _dumps(record.get("extra", {})), run_id, _dumps(digests), trained_on,
@@ -613,7 +384,7 @@ class Workspace:
                     os.replace(tmp, self.run_dir(run_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    _rollback(con)
+                    rollback(con)
                     raise
         return run_id
 
@@ -634,7 +405,7 @@ class Workspace:
             folder = self.run_dir(run_id)
             for name, digest in digests.items():
                 path = self.inside(folder / name)
-                if not path.is_file() or _file_sha256(path) != digest:
+                if not path.is_file() or file_sha256(path) != digest:
                     raise ModelFileError(
                         f"The model files of run {run_id} are not the ones it saved ({name} was changed, replaced or "
                         f"removed after training), so they were not used. {fix}"
@@ -665,14 +436,14 @@ class Workspace:
         sql = "SELECT * FROM runs" + (" WHERE dataset_id = ?" if dataset_id else "")
         with self.connect(read_only=True) as con:
             frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
-        return [_decode(row, ("config", "metrics", "epochs", "timings", "split", "extra")) for row in frame.to_dict("records")]
+        return [decode_row(row, ("config", "metrics", "epochs", "timings", "split", "extra")) for row in frame.to_dict("records")]
 
     def run(self, run_id: str) -> dict[str, Any]:
         with self.connect(read_only=True) as con:
             frame = con.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
         if frame.empty:
             raise NotFound(f"No run '{run_id}' in workspace {self.path}.")
-        return _decode(frame.iloc[0].to_dict(), ("config", "metrics", "epochs", "timings", "split", "extra"))
+        return decode_row(frame.iloc[0].to_dict(), ("config", "metrics", "epochs", "timings", "split", "extra"))
 
     def update_run_extra(self, run_id: str, extra: dict[str, Any]) -> None:
         """Merge ``extra`` into a run's extra settings (e.g. a chosen re-ranking)."""
@@ -701,12 +472,12 @@ class Workspace:
                     target = self.path / "segments" / f"{segment_id}.parquet"
                     con.execute(
                         "INSERT INTO segments VALUES (?,?,?,?,?,?,?)",
-                        [segment_id, dataset_id, name.strip(), _now(), _dumps(definition), len(members), target.name],
+                        [segment_id, dataset_id, name.strip(), now(), _dumps(definition), len(members), target.name],
                     )
                     os.replace(tmp, target)
                     con.execute("COMMIT")
                 except BaseException:
-                    _rollback(con)
+                    rollback(con)
                     raise
         return segment_id
 
@@ -714,7 +485,7 @@ class Workspace:
         sql = "SELECT * FROM segments" + (" WHERE dataset_id = ?" if dataset_id else "")
         with self.connect(read_only=True) as con:
             frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [dataset_id] if dataset_id else []).df()
-        return [_decode(row, ("definition",)) for row in frame.to_dict("records")]
+        return [decode_row(row, ("definition",)) for row in frame.to_dict("records")]
 
     def segment_members(self, segment_id: str) -> pd.Series:
         rows = [s for s in self.segments() if s["id"] == segment_id]
@@ -756,7 +527,7 @@ class Workspace:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     export_id = self._next_id(con, "exports")
-                    created_at = _now()
+                    created_at = now()
                     manifest = write_manifest(tmp, export_id, created_at)
                     csv = manifest.get("csv", {})
                     con.execute(
@@ -769,7 +540,7 @@ class Workspace:
                     os.replace(tmp, self.export_dir(export_id))
                     con.execute("COMMIT")
                 except BaseException:
-                    _rollback(con)
+                    rollback(con)
                     if export_id and self.export_dir(export_id).exists() and not tmp.exists():
                         os.replace(self.export_dir(export_id), tmp)  # undo the move
                     raise
@@ -780,7 +551,7 @@ class Workspace:
         sql = "SELECT * FROM exports" + (" WHERE run_id = ?" if run_id else "")
         with self.connect(read_only=True) as con:
             frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [run_id] if run_id else []).df()
-        return [_decode(row, ("params", "manifest")) for row in frame.to_dict("records")]
+        return [decode_row(row, ("params", "manifest")) for row in frame.to_dict("records")]
 
     def export(self, export_id: str) -> dict[str, Any]:
         with self.connect(read_only=True) as con:
@@ -788,7 +559,7 @@ class Workspace:
         if frame.empty:
             known = ", ".join(e["id"] for e in self.exports()) or "none yet"
             raise NotFound(f"No export '{export_id}' in workspace {self.path} (known: {known}).")
-        return _decode(frame.iloc[0].to_dict(), ("params", "manifest"))
+        return decode_row(frame.iloc[0].to_dict(), ("params", "manifest"))
 
     # ------------------------------------------------------------------ measurements
     def save_measurement(
@@ -803,11 +574,11 @@ class Workspace:
                 measurement_id = self._next_id(con, "measurements")
                 con.execute(
                     "INSERT INTO measurements VALUES (?,?,?,?,?)",
-                    [measurement_id, export_id, _now(), _dumps(params), _dumps(results)],
+                    [measurement_id, export_id, now(), _dumps(params), _dumps(results)],
                 )
                 con.execute("COMMIT")
             except BaseException:
-                _rollback(con)
+                rollback(con)
                 raise
         return measurement_id
 
@@ -816,7 +587,7 @@ class Workspace:
         sql = "SELECT * FROM measurements" + (" WHERE export_id = ?" if export_id else "")
         with self.connect(read_only=True) as con:
             frame = con.execute(sql + " ORDER BY created_at DESC, id DESC", [export_id] if export_id else []).df()
-        return [_decode(row, ("params", "results")) for row in frame.to_dict("records")]
+        return [decode_row(row, ("params", "results")) for row in frame.to_dict("records")]
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
@@ -834,137 +605,6 @@ class Workspace:
             if p.is_file() and not p.name.startswith(CATALOG_FILE)
         )
         return {"tables": tables, "files": files}
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _folder_digests(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder``, by relative path."""
-    return {str(p.relative_to(folder)): _file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Undo the open transaction; one that DuckDB already aborted (disk full) must not hide the cause."""
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
-
-
-def _decode(row: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:
-    out = dict(row)
-    for field_name in json_fields:
-        value = out.get(field_name)
-        out[field_name] = json.loads(value) if isinstance(value, str) and value else {}
-    if isinstance(out.get("created_at"), pd.Timestamp):
-        out["created_at"] = out["created_at"].to_pydatetime()
-    return out
-
-
-#: The datasets with their latest append (if any): version, fingerprint and counts come from it.
-_DATASETS_SQL = """
-SELECT d.*, a.seq AS latest_seq, a.fingerprint AS latest_fingerprint,
-       a.n_interactions AS latest_n_interactions, a.n_users AS latest_n_users, a.n_items AS latest_n_items
-FROM datasets d
-LEFT JOIN (
-    SELECT * FROM appends QUALIFY row_number() OVER (PARTITION BY dataset_id ORDER BY seq DESC) = 1
-) a ON a.dataset_id = d.id
-"""
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT
-
-
-def _dataset_info(row: dict[str, Any]) -> DatasetInfo:
-    d = _decode(row, ("sources", "mapping", "report", "warnings", "identifiers", "user_schema", "item_schema",
-                      "import_options"))
-    appended = not _missing(d.get("latest_seq"))
-    latest = (lambda name: d[f"latest_{name}"]) if appended else (lambda name: d[name])  # noqa: E731
-    return DatasetInfo(
-        id=d["id"], name=d["name"], created_at=d["created_at"], fingerprint=latest("fingerprint"),
-        sources=d["sources"] or [], mapping=d["mapping"] or {}, report=d["report"] or {},
-        warnings=d["warnings"] or [], identifiers=d["identifiers"] or {},
-        user_schema=TableSchema.from_list(d["user_schema"] or []),
-        item_schema=TableSchema.from_list(d["item_schema"] or []),
-        n_interactions=int(latest("n_interactions")), n_users=int(latest("n_users")),
-        n_items=int(latest("n_items")), is_sample=bool(d["is_sample"]),
-        version=int(d["latest_seq"]) if appended else 0, base_fingerprint=d["fingerprint"],
-        import_options=d.get("import_options") or {},
-    )
-
-
-def _append_record(row: dict[str, Any]) -> dict[str, Any]:
-    out = _decode(row, _APPEND_JSON_FIELDS)
-    out["sources"] = out["sources"] or []
-    out["warnings"] = out["warnings"] or []
-    for name in ("first_event", "last_event"):
-        value = out.get(name)
-        out[name] = None if _missing(value) else pd.Timestamp(value).to_pydatetime()
-    for name, value in list(out.items()):
-        if name.startswith("n_") or name == "seq":
-            out[name] = int(value)
-    return out
-
-
-def _info_at(info: DatasetInfo, record: dict[str, Any] | None, base: dict[C.Table, pd.DataFrame]) -> DatasetInfo:
-    """``info`` as of one append (``record``), or as imported (None; counts from the ``base`` tables)."""
-    if record is None:
-        if info.version == 0:
-            return info
-        inter = base[C.Table.INTERACTIONS]
-        return replace(
-            info, version=0, fingerprint=info.base_fingerprint, n_interactions=len(inter),
-            n_users=int(pd.concat([inter[C.USER_ID], base[C.Table.USERS][C.USER_ID]]).nunique()),
-            n_items=int(pd.concat([inter[C.ITEM_ID], base[C.Table.ITEMS][C.ITEM_ID]]).nunique()),
-        )
-    return replace(
-        info, version=int(record["seq"]), fingerprint=record["fingerprint"],
-        n_interactions=int(record["n_interactions"]), n_users=int(record["n_users"]), n_items=int(record["n_items"]),
-    )
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f.columns)]
-    if len(frames) == 1:
-        return frames[0]
-    non_empty = [f for f in frames if len(f)] or frames[:1]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    return pd.concat(non_empty, ignore_index=True).reindex(columns=columns)
-
-
-def merge_facts(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
-    """Users or items tables of successive batches as one table: one row per id.
-
-    New ids are added (in order of first appearance); for an id in several tables, each column
-    takes its latest non-missing value. Vectorised: only the ids seen more than once are grouped.
-
-    Examples
-    --------
-    >>> a = pd.DataFrame({"user_id": ["u1", "u2"], "tier": ["gold", "silver"]})
-    >>> b = pd.DataFrame({"user_id": ["u2", "u3"], "tier": ["gold", None]})
-    >>> merged = merge_facts([a, b], "user_id")
-    >>> merged["user_id"].tolist(), merged["tier"].tolist()[:2], merged["tier"].isna().tolist()
-    (['u1', 'u2', 'u3'], ['gold', 'gold'], [False, False, True])
-    """
-    stacked = _concat(frames)
-    if len(frames) == 1:
-        return stacked
-    repeated = stacked[key].duplicated(keep=False).to_numpy()
-    if not repeated.any():
-        return stacked
-    touched = stacked[repeated]
-    first_rows = touched.index[~touched[key].duplicated(keep="first").to_numpy()]
-    merged = touched.groupby(key, sort=False, dropna=False).last().reset_index()
-    merged.index = first_rows  # groups come in order of first appearance, like first_rows
-    out = pd.concat([stacked[~repeated], merged[stacked.columns]]).sort_index(kind="stable")
-    return out.reset_index(drop=True)
 
 
 def default_workspace_path() -> Path:

@@ -172,7 +172,8 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
 
     from recsys.insight import attribution as A
     from recsys.insight import recommend as R
-    from recsys.cli import EXIT_BAD_INPUT, main
+    from recsys.cli import main
+    from recsys.cli.common import EXIT_BAD_INPUT
 
     ws_path, run_id = trained_ws
     assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "5", "--explain", "--json"]) == 0

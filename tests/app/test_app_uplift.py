@@ -82,7 +82,8 @@ def test_cli_uplift_on_a_randomised_file(tmp_path, capsys):
     import numpy as np
     import pandas as pd
 
-    from recsys.cli import EXIT_BAD_INPUT, main
+    from recsys.cli import main
+    from recsys.cli.common import EXIT_BAD_INPUT
 
     rng = np.random.default_rng(1)
     n = 3000

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.cli import EXIT_BAD_INPUT, main, parse_mapping
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
+from recsys.cli.data import parse_mapping
 from recsys.workspace.store import Workspace
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recsys import cli
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.core.money import CURRENCY_ENV, format_money
 from recsys.workspace.store import Workspace
 
@@ -15,7 +16,7 @@ def test_a_second_import_of_the_same_files_is_refused_unless_allowed(small_shop_
             "--items", str(small_shop_files["items"])]
     assert cli.main(argv) == 0
     capsys.readouterr()
-    assert cli.main(argv) == cli.EXIT_BAD_INPUT
+    assert cli.main(argv) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "already imported" in err and "--dataset d1" in err and "--allow-duplicate" in err
     assert [d.id for d in Workspace(ws).datasets()] == ["d1"]  # nothing was saved

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.workspace.store import Workspace
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.cli import EXIT_BAD_INPUT, cli_language, main
+from recsys.cli import cli_language, main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.core import i18n
 
 

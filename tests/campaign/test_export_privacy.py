@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from recsys import cli
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.core import columns as C
 from recsys.data import privacy
 from recsys.workspace.store import Workspace
@@ -55,7 +56,7 @@ def test_thirty_percent_email_ids_are_refused_without_pseudonymisation(leaky_fil
     files, _ = leaky_files
     ws = Workspace(tmp_path / "ws")
     before = ws.snapshot()
-    assert _import(ws.path, files) == cli.EXIT_BAD_INPUT
+    assert _import(ws.path, files) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "are personal data (of 300 distinct ids, 90 look like e-mail addresses)" in err
     assert "guest." not in err  # the message counts them, it does not print them

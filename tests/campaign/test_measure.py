@@ -12,7 +12,8 @@ from scipy import stats
 
 from recsys.core import columns as C
 from recsys.campaign import measure
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.campaign.measure import MeasureError
 from recsys.workspace import exports
 from recsys.workspace.store import Workspace

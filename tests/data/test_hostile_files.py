@@ -29,6 +29,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import cli
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.campaign import export, measure
 from recsys.data.files import SNIFF_BYTES, ReadLimits, display_name
 from recsys.data.read import load_table, read_table
@@ -238,7 +239,7 @@ def test_cli_import_exits_2_with_the_message_and_changes_nothing(
     before = workspace_digest(ws.path)
     code = cli.main(["import", "--workspace", str(ws.path), *_cli_paths(case, tmp_path), *case.cli_options()])
     out, err = capsys.readouterr()
-    assert code == cli.EXIT_BAD_INPUT
+    assert code == EXIT_BAD_INPUT
     assert re.search(case.expect_with_default_options(), err), err[:2000]
     assert all(re.search(more, err) for more in case.also)
     assert case.name in err and "Imported" not in out
@@ -256,7 +257,7 @@ def test_cli_import_in_a_fresh_process(name: str, corpus: dict[str, BadCase], ws
         [sys.executable, "-m", "recsys.cli", "import", "--workspace", str(ws.path), *_cli_paths(case, tmp_path)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )
-    assert done.returncode == cli.EXIT_BAD_INPUT, done.stderr
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
     assert re.search(case.expect_with_default_options(), done.stderr)
     assert "Traceback" not in done.stderr
     _assert_clean(done.stderr)
@@ -294,7 +295,7 @@ def test_cli_measure_with_bad_outcomes_exits_2_and_changes_nothing(
     code = cli.main(["measure", "--workspace", str(ws.path), "--export", "e1", "--outcomes", str(case.path),
                      "--outcome", case.outcome_column])
     out, err = capsys.readouterr()
-    assert code == cli.EXIT_BAD_INPUT
+    assert code == EXIT_BAD_INPUT
     assert re.search(case.outcomes, err), err[:2000]
     assert "Recorded as measurement" not in out
     _assert_clean(err)
@@ -431,7 +432,7 @@ def test_a_pickled_model_file_is_refused_and_never_unpickled(
         runs.load_model(ws, run_id)
     code = cli.main(["recommend", "--workspace", str(ws.path), "--run", run_id, "--user", "u1"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_BAD_INPUT
+    assert code == EXIT_BAD_INPUT
     assert err.startswith("Cannot recommend: ") and message.search(err)
     assert not sentinel.exists()
     assert workspace_digest(ws.path) == before
@@ -490,7 +491,7 @@ def test_a_model_file_of_another_dataset_is_refused(small_workspace, sample_work
     user = ws.load_dataset(small_workspace.dataset_id).interactions[C.USER_ID].iloc[0]
     code = cli.main(["recommend", "--workspace", str(ws.path), "--run", small_workspace.run_id, "--user", str(user)])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_BAD_INPUT and badfiles.FOREIGN_MODEL_MESSAGE.search(err), err
+    assert code == EXIT_BAD_INPUT and badfiles.FOREIGN_MODEL_MESSAGE.search(err), err
     assert workspace_digest(ws.path) == before
 
 

@@ -24,7 +24,8 @@ from recsys.insight import lift as L
 from recsys.insight import profiles as P
 from recsys.insight import rfm as R
 from recsys.insight import segments as S
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.learn.interactions import IdIndex
 from recsys.data.prepare import prepare_dataset
 from recsys.data.schema import ColumnKind, TableSchema

@@ -14,9 +14,12 @@ import pytest
 from recsys.core import columns as C
 from recsys.data import privacy
 from recsys.workspace import runs, store
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.workspace.ingest import append_files, import_files
-from recsys.workspace.store import NotFound, Workspace, merge_facts
+from recsys.workspace.appends import APPENDS_DIR
+from recsys.workspace.records import merge_facts
+from recsys.workspace.store import NotFound, Workspace
 from recsys.data.validate import DataError
 from tests.badfiles import ALL_BAD_CASES, BadCase
 
@@ -279,7 +282,7 @@ def test_a_failed_write_is_undone(ws: Workspace, tmp_path: Path, monkeypatch) ->
         append_files(ws, "d1", _batch(tmp_path, "a.csv", "u1,o3,click,2026-01-09\n"))
     monkeypatch.undo()
     assert _digest(ws) == before
-    assert not (ws.dataset_dir("d1") / store.APPENDS_DIR).exists()
+    assert not (ws.dataset_dir("d1") / APPENDS_DIR).exists()
     assert ws.dataset("d1").version == 0
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from recsys.workspace import campaign as cp
 from recsys import cli
+from recsys.cli.campaigns import export_request_from_args
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.campaign import export
 from recsys.workspace import exports, runs
 from recsys.data import synth
@@ -323,7 +325,7 @@ def test_command_line_round_trips_the_request(setup) -> None:
     argv = req.command(workspace=ws.path)
     assert argv[:2] == ["promolens", "export"]
     args = cli.build_parser().parse_args(argv[1:])
-    assert cli.export_request_from_args(args) == req
+    assert export_request_from_args(args) == req
 
 
 def test_cli_export_writes_the_csv_records_it_and_matches_the_library(setup, tmp_path: Path, capsys) -> None:
@@ -352,10 +354,10 @@ def test_cli_export_writes_the_csv_records_it_and_matches_the_library(setup, tmp
 def test_cli_export_bad_input_exits_2_with_a_message(setup, tmp_path: Path, capsys) -> None:
     ws, _, run_id = setup
     base = ["export", "--workspace", str(ws.path), "--out", str(tmp_path / "x.csv")]
-    assert cli.main([*base, "--run", run_id, "--item", "NOPE"]) == cli.EXIT_BAD_INPUT
+    assert cli.main([*base, "--run", run_id, "--item", "NOPE"]) == EXIT_BAD_INPUT
     assert "NOPE" in capsys.readouterr().err
-    assert cli.main([*base, "--run", "r99", "--item", OFFERS[0]]) == cli.EXIT_BAD_INPUT
+    assert cli.main([*base, "--run", "r99", "--item", OFFERS[0]]) == EXIT_BAD_INPUT
     assert "No run 'r99'" in capsys.readouterr().err
-    assert cli.main([*base, "--run", run_id, "--item", OFFERS[0], "--money-budget", "50", "--all-offers"]) == cli.EXIT_BAD_INPUT
+    assert cli.main([*base, "--run", run_id, "--item", OFFERS[0], "--money-budget", "50", "--all-offers"]) == EXIT_BAD_INPUT
     assert "cost" in capsys.readouterr().err
     assert not ws.exports() and not (tmp_path / "x.csv").exists()

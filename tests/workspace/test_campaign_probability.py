@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from recsys import cli
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.campaign import export
 from recsys.core import columns as C
 from recsys.data.synth import load_sample, user_personas
@@ -85,9 +86,9 @@ def test_export_json_and_text_carry_probabilities_and_expected_responders(traine
     assert "Expected responders within 14 days of the campaign day 2026-06-30" in capsys.readouterr().out
     # an offer that ended before the campaign day is refused, saying when it ended
     assert cli.main(["export", "--workspace", str(ws), "--run", run_id, "--item", "OFF0108", "--top", "10",
-                     "--out", str(tmp_path / "c.csv")]) == cli.EXIT_BAD_INPUT
+                     "--out", str(tmp_path / "c.csv")]) == EXIT_BAD_INPUT
     assert "offer OFF0108 ended on 2026-06-28, before the campaign day 2026-06-30" in capsys.readouterr().err
     # a probability threshold outside [0, 1] is a clear error
     assert cli.main(["export", "--workspace", str(ws), "--run", run_id, "--item", "OFF0004", "--min-score", "-40",
-                     "--out", str(tmp_path / "d.csv")]) == cli.EXIT_BAD_INPUT
+                     "--out", str(tmp_path / "d.csv")]) == EXIT_BAD_INPUT
     assert "probability from 0 to 1" in capsys.readouterr().err

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.core import columns as C
 from recsys.insight import recommend as R
 from recsys.learn import scoring

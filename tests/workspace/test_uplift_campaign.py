@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from recsys.cli import EXIT_BAD_INPUT, main
+from recsys.cli import main
+from recsys.cli.common import EXIT_BAD_INPUT
 from recsys.core import columns as C
 
 OFFERS = ("OFF0015", "OFF0046", "OFF0132")  # the percent-off offers live on the sample's last day (25%, 35%, 15%)
