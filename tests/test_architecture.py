@@ -146,8 +146,6 @@ ONE_IDEA: dict[str, str] = {
     "recsys/cli.py": "one command: a parser and a thin handler per subcommand, each calling one job",
     "recsys/data/synth.py": "one generator with its documented planted truth, vectorised step by step",
     "recsys/workspace/store.py": "one class over one DuckDB catalogue schema (datasets, runs, segments, exports)",
-    "recsys/charts.py": "one kind of function: a pure plotly figure builder per chart (data in, figure out), "
-                        "with the words each chart shows, translated",
 }
 MODULE_LINES = 800
 
