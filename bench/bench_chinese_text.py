@@ -15,7 +15,7 @@ import time
 
 from sklearn.feature_extraction.text import CountVectorizer
 
-from recsys.data import synth, synth_zh
+from recsys.data import synth, synth_vocab, synth_zh
 from recsys.learn.tokens import words
 
 OLD_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"
@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="unique texts per language")
     args = parser.parse_args()
     shop = synth.generate(n_users=200)
-    english = _unique_texts(shop.items[synth.DESCRIPTION].astype(str).tolist(), args.n)
-    chinese = _unique_texts(synth_zh.to_chinese(shop).items[synth.DESCRIPTION].astype(str).tolist(), args.n)
+    english = _unique_texts(shop.items[synth_vocab.DESCRIPTION].astype(str).tolist(), args.n)
+    chinese = _unique_texts(synth_zh.to_chinese(shop).items[synth_vocab.DESCRIPTION].astype(str).tolist(), args.n)
     words("预热")  # load jieba's dictionary outside the timings
 
     def old() -> CountVectorizer:

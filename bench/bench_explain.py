@@ -36,6 +36,7 @@ from recsys.insight import drivers as D  # noqa: E402
 from recsys.insight import recommend as R  # noqa: E402
 from recsys.insight import whatif as W  # noqa: E402
 from recsys.data import synth  # noqa: E402
+from recsys.data import synth_vocab  # noqa: E402
 from recsys.learn.config import ModelConfig  # noqa: E402
 from recsys.learn.model import HybridRecommender  # noqa: E402
 from recsys.data.schema import infer_schema  # noqa: E402
@@ -66,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     shop = synth.load_sample(ROOT / "sample_data")
-    us = infer_schema(shop.users, C.USER_ID, identifiers={synth.EMAIL})
+    us = infer_schema(shop.users, C.USER_ID, identifiers={synth_vocab.EMAIL})
     its = infer_schema(shop.items, C.ITEM_ID)
     t0 = time.perf_counter()
     fitted = HybridRecommender(ModelConfig(epochs=args.epochs, no_components=args.components, random_state=0)).fit(

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.core import columns as C  # noqa: E402
 from recsys.data import synth  # noqa: E402
+from recsys.data import synth_vocab  # noqa: E402
 from recsys.data.dataset import Dataset  # noqa: E402
 from recsys.data.schema import infer_schema  # noqa: E402
 from recsys.insight import attribution as A  # noqa: E402
@@ -167,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
 
     shop = synth.load_sample(ROOT / "sample_data")
-    us = infer_schema(shop.users, C.USER_ID, identifiers={synth.EMAIL})
+    us = infer_schema(shop.users, C.USER_ID, identifiers={synth_vocab.EMAIL})
     its = infer_schema(shop.items, C.ITEM_ID)
     model = HybridRecommender(ModelConfig(epochs=args.epochs, no_components=32, random_state=0)).fit(
         shop.interactions, shop.users, us, shop.items, its)

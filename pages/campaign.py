@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import audience as audience_charts
 from recsys.workspace import campaign
 from recsys.campaign import arms as ab
 from recsys.campaign import export
@@ -25,6 +25,8 @@ from recsys.workspace.store import WorkspaceError
 from recsys.campaign.spec import AudienceSpec, UserFilter
 from recsys.core.i18n import N_, current_language, format_date
 from recsys.core.i18n import gettext as _
+
+charts = shared.CachedCharts(audience_charts)  # figures built once per content and language
 
 REQUEST_KEY = "campaign_request"
 EXPORTS_AT_KEY = "campaign_exports_at"

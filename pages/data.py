@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import overview as overview_charts
 from recsys.core import columns as C
 from recsys.core import i18n
 from recsys.core.i18n import N_
@@ -25,6 +25,8 @@ from recsys.workspace.ingest import (
     SAMPLE_NAME, SAMPLE_ZH_NAME, DuplicateImportError, StagedUpload, discard_uploads, import_chinese_sample,
     import_files, preview_file, sample_files, stage_upload,
 )
+
+charts = shared.CachedCharts(overview_charts)  # figures built once per content and language
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 NOT_MAPPED = "(none)"

@@ -9,18 +9,20 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import fairness as fairness_charts
 from recsys.core import columns as C
 from recsys.core.i18n import N_, current_language
 from recsys.core.i18n import gettext as _
 from recsys.insight.audit import STRENGTHS, AuditConfig, AuditLists, AuditResult, audit_tradeoff, default_item_column, tradeoff_template
 from recsys.insight.rerank import RerankSettings
-from recsys.insight.rules import ItemRule, default_favourable
+from recsys.insight.rules import ItemRule, column_words, default_favourable
 from recsys.insight.tradeoff import EvalSetup
 from recsys.workspace import audit as audit_jobs
 from recsys.workspace.runs import run_data
 from recsys.data.schema import ColumnKind
 from recsys.workspace.store import WorkspaceError
+
+charts = shared.CachedCharts(fairness_charts)  # figures built once per content and language
 
 KINDS = {
     "boost": N_("Offer the favourable offers more often to chosen customer groups"),
@@ -255,7 +257,7 @@ def lists_tab(result: AuditResult) -> None:
     with st.expander(_("What do these numbers mean?")):
         st.markdown(_(GLOSSARY))
     with st.expander(_("Advanced: every list measure for each {column} group").format(
-            column=shared.md(charts.column_words(result.config.user_column)))):
+            column=shared.md(column_words(result.config.user_column)))):
         wide = result.lists_by_group.pivot_table(index="group", columns="metric", values="mean", sort=False)
         st.dataframe(**shared.headed(wide, {
             c: st.column_config.NumberColumn(measure_label(c), help=shared.metric_words(c)[1], format="%.3f")
@@ -275,7 +277,7 @@ def measure_label(name: object) -> str:
     elif base == "favourable_share":
         label = _("share of favourable offers")
     elif base.startswith(("mean ", "mean_")) and base not in shared.METRIC_WORDS:  # the audit's "mean <column>@k"
-        label = _("mean {value}").format(value=charts.column_words(base[len("mean "):]))
+        label = _("mean {value}").format(value=column_words(base[len("mean "):]))
     else:
         return shared.metric_words(name)[0]
     return label + (_(" (top {k})").format(k=k) if k else "")
@@ -290,7 +292,7 @@ def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str]
             groups = sorted(result.offers["group"].astype(str)) if not result.offers.empty else []
             default = tradeoff_template(result, "boost", data.items)[0]
             chosen = st.multiselect(_("For which {column} groups? (none = everyone)").format(
-                                        column=shared.md(charts.column_words(cfg.user_column))), groups,
+                                        column=shared.md(column_words(cfg.user_column))), groups,
                                     default=[g for g in (default.users.values if default.users else ()) if g in groups],
                                     key="fair_boost_groups")
             return tradeoff_template(result, "boost", data.items, boost_groups=chosen)
@@ -298,7 +300,7 @@ def _template(result: AuditResult, data: Any) -> tuple[RerankSettings, str, str]
             default = tradeoff_template(result, "cap", data.items)[0]
             order = list(result.offer_groups.sort_values("exposure_ratio", ascending=False)["group"].astype(str))
             chosen = st.multiselect(_("Which {column} values to cap?").format(
-                                        column=shared.md(charts.column_words(default.items.column))), order,
+                                        column=shared.md(column_words(default.items.column))), order,
                                     default=list(default.items.values), key="fair_cap_values")
             return tradeoff_template(result, "cap", data.items, cap_values=chosen)
         similarity = st.radio(_("Judge similarity by"), ["features", "embeddings"], horizontal=True, key="fair_similarity",

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import measurement as measurement_charts
 from recsys.campaign import measure
 from recsys.data.files import ReadLimits, display_name
 from recsys.data.mapping import guess_mapping
@@ -21,6 +21,8 @@ from recsys.core.i18n import gettext as _
 from recsys.data.validate import DataError
 from recsys.workspace import exports
 from recsys.workspace import uplift as uplift_jobs
+
+charts = shared.CachedCharts(measurement_charts)  # figures built once per content and language
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "xlsx", "xls"]
 SOURCES = {

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import attribution as attribution_charts
 from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
@@ -25,6 +25,8 @@ from recsys.workspace.campaign import probability_reasons
 from recsys.workspace.recommend import saved_rerank_hook
 from recsys.workspace import serving
 from recsys.workspace.store import WorkspaceError
+
+charts = shared.CachedCharts(attribution_charts)  # figures built once per content and language
 
 SHOWN_CONTRIBUTORS = 8
 MAX_PICK = 500  # customers offered in the segment picker (the most active first)

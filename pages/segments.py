@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import segments as segments_charts
 from recsys.core import columns as C
 from recsys.core.i18n import N_, current_language, format_date
 from recsys.core.i18n import gettext as _
@@ -22,6 +22,8 @@ from recsys.insight import segments as S
 from recsys.data.schema import ColumnKind
 from recsys.workspace import segments as jobs
 from recsys.workspace.store import WorkspaceError
+
+charts = shared.CachedCharts(segments_charts)  # figures built once per content and language
 
 METHODS = {
     "rfm": N_("Value and recency (RFM)"),

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import inspect
 import os
+import types
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from recsys.core import i18n
 from recsys.core.background import Job
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
-from recsys import charts as _charts
+from recsys.charts.style import use_template_by_default
 from recsys.core.i18n import current_language
 from recsys.core.markdown import escape_markdown
 from recsys.core.money import CURRENCY_ENV, default_currency, format_money  # noqa: F401  CURRENCY_ENV: pages read it here
@@ -596,20 +597,23 @@ def cached_figure(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: 
     return build(*args, **kwargs) if key is None else _figure(key, build, args, kwargs)
 
 
-_charts.use_template_by_default()  # one template copy per figure, at creation (see recsys.charts)
+use_template_by_default()  # one template copy per figure, at creation (see recsys.charts.style)
 
 
-class _CachedCharts:
-    """``recsys.charts`` whose figure builders go through :func:`cached_figure`; everything else as is."""
+class CachedCharts:
+    """A module of ``recsys.charts`` whose figure builders go through :func:`cached_figure`; everything else
+    as is.
+
+    Pages draw with ``charts = shared.CachedCharts(<their recsys.charts module>)``: ``charts.segment_sizes(...)``
+    then costs one build per content and language, not one per rerun.
+    """
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self.module = module
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401
-        value = getattr(_charts, name)
+        value = getattr(self.module, name)
         if inspect.isfunction(value) and inspect.signature(value).return_annotation in ("go.Figure", "Figure"):
             value = functools.partial(cached_figure, value)
         setattr(self, name, value)
         return value
-
-
-#: Pages draw with ``from pages.shared import charts``: ``charts.segment_sizes(...)`` then costs one build per
-#: content and language, not one per rerun.
-charts = _CachedCharts()

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import shared
-from pages.shared import charts  # figures built once per content and language
+from recsys.charts import training as training_charts
 from recsys.core.words import metric_label
 from recsys.data.files import display_name
 from recsys.workspace import runs, update
@@ -22,6 +22,8 @@ from recsys.learn.update import FINE, RETRAIN, UPDATE, UpdateConfig
 from recsys.data.schema import ColumnKind
 from recsys.learn.split import SplitConfig
 from recsys.data.validate import DataError
+
+charts = shared.CachedCharts(training_charts)  # figures built once per content and language
 
 SPLITS = {
     "temporal": N_("Predict the future: train on the past, test on the latest period (recommended)"),

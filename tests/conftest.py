@@ -60,10 +60,10 @@ class TrainedWorkspace:
 
 def _schemas(shop: SyntheticShop) -> tuple[TableSchema, TableSchema]:
     from recsys.core import columns as C
-    from recsys.data import synth
+    from recsys.data import synth_vocab
     from recsys.data.schema import infer_schema
 
-    return (infer_schema(shop.users, C.USER_ID, identifiers={synth.EMAIL}),
+    return (infer_schema(shop.users, C.USER_ID, identifiers={synth_vocab.EMAIL}),
             infer_schema(shop.items, C.ITEM_ID))
 
 

@@ -1,6 +1,7 @@
 """The Segments and Campaign chart builders as they were drawn with ``plotly.express`` (then styled by
-``update_*`` calls): the slow reference that ``tests/test_charts.py`` holds :mod:`recsys.charts`' one-pass
-``plotly.graph_objects`` builders to, figure for figure (the same JSON is the same chart in the browser)."""
+``update_*`` calls): the slow reference that ``tests/test_charts.py`` holds the one-pass builders of
+:mod:`recsys.charts.segments` and :mod:`recsys.charts.audience` to, figure for figure (the same JSON is the
+same chart in the browser)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from recsys.charts import (
-    FLAG_COLOR, GROUP_COLORS, GROUP_NAMES, MODEBAR_MARGIN, PALETTE, RESPONSE_METRICS, TEMPLATE, funnel_words,
-    panel_name_margin, segment_colors, wrap_title,
-)
+from recsys.charts.audience import GROUP_COLORS, GROUP_NAMES, funnel_words, panel_name_margin
+from recsys.charts.segments import RESPONSE_METRICS, segment_colors
+from recsys.charts.style import FLAG_COLOR, MODEBAR_MARGIN, PALETTE, TEMPLATE, wrap_title
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
 from recsys.insight.rules import column_words

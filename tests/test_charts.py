@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from recsys import charts
+from recsys.charts import attribution, audience, segments, style
 
 
 def figures() -> dict[str, object]:
@@ -18,12 +18,12 @@ def figures() -> dict[str, object]:
     rates = pd.DataFrame({"segment": ["a", "a", "b", "b"], "type": ["p", "q", "p", "q"], "click_rate": [0.1, 0.2, 0.3, 0.4]})
     points = pd.DataFrame({"user_id": ["u1", "u2", "u3"], "x": [0.0, 1, 2], "y": [1.0, 0, 2], "segment": ["a", "b", "a"]})
     return {
-        "bars": charts.segment_sizes(sizes, ["a", "b", "c"]), "lift": charts.segment_lift_bars(lift, "lift"),
-        "line": charts.silhouette_curve(pd.DataFrame({"k": [3, 4, 5], "silhouette": [0.1, 0.2, 0.15]}), 4),
-        "heatmap": charts.response_heatmap(rates, "type", "click_rate", ["a", "b"]),
-        "webgl": charts.customer_map(points, "segment", ["a", "b"], "map"),
-        "go bars": charts.audience_funnel(pd.DataFrame({"step": ["scored", "eligible"], "customers": [100, 50]})),
-        "spread": charts.attribution_spread(
+        "bars": segments.segment_sizes(sizes, ["a", "b", "c"]), "lift": segments.segment_lift_bars(lift, "lift"),
+        "line": segments.silhouette_curve(pd.DataFrame({"k": [3, 4, 5], "silhouette": [0.1, 0.2, 0.15]}), 4),
+        "heatmap": segments.response_heatmap(rates, "type", "click_rate", ["a", "b"]),
+        "webgl": segments.customer_map(points, "segment", ["a", "b"], "map"),
+        "go bars": audience.audience_funnel(pd.DataFrame({"step": ["scored", "eligible"], "customers": [100, 50]})),
+        "spread": attribution.attribution_spread(
             pd.DataFrame({"contributor": ["a = 1", "own history", "own history"], "attribution": [0.5, -0.2, 0.1],
                           "customers": [7, 3, 4]}),
             pd.DataFrame({"contributor": ["a = 1", "own history"], "customers": [7, 7], "mean": [0.5, -0.03]}), "drivers"),
@@ -32,19 +32,19 @@ def figures() -> dict[str, object]:
 
 def test_the_template_is_plotly_white_for_every_trace_type_the_charts_draw() -> None:
     white = pio.templates["plotly_white"].to_plotly_json()
-    ours = pio.templates[charts.TEMPLATE].to_plotly_json()
+    ours = pio.templates[style.TEMPLATE].to_plotly_json()
     assert ours["layout"] == white["layout"]
-    assert ours["data"] == {k: v for k, v in white["data"].items() if k in charts.TRACE_TYPES}
+    assert ours["data"] == {k: v for k, v in white["data"].items() if k in style.TRACE_TYPES}
     assert len(ours["data"]) < len(white["data"]) / 3  # the point: a third of the copying
     drawn = {trace.type for fig in figures().values() for trace in fig.data}
-    assert drawn <= set(charts.TRACE_TYPES) and {"bar", "scatter", "scattergl", "heatmap"} <= drawn
+    assert drawn <= set(style.TRACE_TYPES) and {"bar", "scatter", "scattergl", "heatmap"} <= drawn
 
 
 def test_a_figure_is_the_same_with_the_template_as_plotly_default(monkeypatch: pytest.MonkeyPatch) -> None:
     before = {name: json.loads(fig.to_json()) for name, fig in figures().items()}
     monkeypatch.setattr(pio.templates, "default", pio.templates.default)  # restored after the test
-    charts.use_template_by_default()
-    assert pio.templates.default == charts.TEMPLATE
+    style.use_template_by_default()
+    assert pio.templates.default == style.TEMPLATE
     after = {name: json.loads(fig.to_json()) for name, fig in figures().items()}
     assert after == before
     assert all(fig["layout"]["template"]["layout"]["plot_bgcolor"] == "white" for fig in after.values())
@@ -122,8 +122,9 @@ def test_a_one_pass_builder_draws_the_same_figure_as_plotly_express(case: str, l
     from tests import px_charts
 
     builder, args = reference_cases()[case]
+    module = segments if hasattr(segments, builder) else audience
     with use_language(language):
-        ours = json.loads(getattr(charts, builder)(*args).to_json())
+        ours = json.loads(getattr(module, builder)(*args).to_json())
         reference = json.loads(getattr(px_charts, builder)(*args).to_json())
     assert without_empty_objects(ours) == without_empty_objects(reference)
     assert ours["layout"]["title"]["text"]
@@ -133,7 +134,7 @@ def test_the_drivers_spread_is_one_trace_of_binned_dots_whatever_the_customers()
     summary = pd.DataFrame({"contributor": ["a = 1", "own history"], "customers": [7, 7], "mean": [0.5, -0.03]})
     spread = pd.DataFrame({"contributor": ["a = 1", "own history", "own history"], "attribution": [0.5, -0.2, 0.1],
                            "customers": [7, 3, 4]})
-    fig = charts.attribution_spread(spread, summary, "drivers")
+    fig = attribution.attribution_spread(spread, summary, "drivers")
     bars, dots = fig.data
     assert (bars.type, dots.type) == ("bar", "scatter") and list(dots.customdata) == [7, 3, 4]
     assert list(dots.y) == ["a = 1  (7)", "own history  (7)", "own history  (7)"]  # rows labelled as the bars

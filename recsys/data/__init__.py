@@ -18,7 +18,10 @@ Modules, in the order an import goes through them:
 * :mod:`~recsys.data.validate` -- ``Problem``, ``DataError``, ``CleaningReport`` and the checks.
 * :mod:`~recsys.data.schema` -- column kinds of the customer and offer tables (``TableSchema``).
 * :mod:`~recsys.data.privacy` -- direct identifiers and keyed pseudonyms.
-* :mod:`~recsys.data.synth` -- the synthetic sample shop.
+* :mod:`~recsys.data.synth` -- the synthetic sample shop: ``generate``, its config, files and true probabilities;
+  its steps in :mod:`~recsys.data.synth_vocab` (column names, labels, personas),
+  :mod:`~recsys.data.synth_customers`, :mod:`~recsys.data.synth_offers`, :mod:`~recsys.data.synth_events`
+  and :mod:`~recsys.data.synth_truth` (the planted truth); :mod:`~recsys.data.synth_zh` its Chinese version.
 """
 
 from recsys.data.dataset import Dataset, DatasetInfo, PreparedDataset, SourceInfo, customer_ids

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core import columns as cols
+from recsys.data import synth_vocab
 
 CAMPAIGN_ID = "campaign_id"
 GROUP = cols.GROUP
@@ -147,10 +148,8 @@ def true_incremental_profit(truth: dict[str, Any], user_ids: Any, depth: Any, ca
 
 def read_past_campaigns(path: Any) -> pd.DataFrame:
     """Read back a ``past_campaigns.csv`` written with a shop, with the dtypes :func:`past_campaigns` gives."""
-    from recsys.data import synth
-
     table = pd.read_csv(path, dtype={CAMPAIGN_ID: "str", cols.USER_ID: "str", cols.ITEM_ID: "str", GROUP: "str"})
-    table[SENT_DATE] = pd.to_datetime(table[SENT_DATE]).astype(synth.DATE_DTYPE)
+    table[SENT_DATE] = pd.to_datetime(table[SENT_DATE]).astype(synth_vocab.DATE_DTYPE)
     table[CONVERTED] = table[CONVERTED].astype("int64")
     table[ORDER_VALUE] = table[ORDER_VALUE].astype("float64")
     return table
@@ -158,10 +157,8 @@ def read_past_campaigns(path: Any) -> pd.DataFrame:
 
 def _campaign_offers(items: pd.DataFrame) -> pd.DataFrame:
     """One percent-off offer per depth of :data:`DEPTHS` (the first by id), when the shop has one."""
-    from recsys.data import synth
-
-    pct = items[items[synth.CAMPAIGN_TYPE].eq("percent_off") & items[synth.DISCOUNT_DEPTH].isin(DEPTHS)]
-    return pct.sort_values(cols.ITEM_ID).drop_duplicates(synth.DISCOUNT_DEPTH).sort_values(synth.DISCOUNT_DEPTH)
+    pct = items[items[synth_vocab.CAMPAIGN_TYPE].eq("percent_off") & items[synth_vocab.DISCOUNT_DEPTH].isin(DEPTHS)]
+    return pct.sort_values(cols.ITEM_ID).drop_duplicates(synth_vocab.DISCOUNT_DEPTH).sort_values(synth_vocab.DISCOUNT_DEPTH)
 
 
 def past_campaigns(shop: Any, size: int = CAMPAIGN_SIZE, control_share: float = CONTROL_SHARE) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -169,21 +166,19 @@ def past_campaigns(shop: Any, size: int = CAMPAIGN_SIZE, control_share: float = 
 
     Returns the table (columns :data:`COLUMNS`) and the JSON-able truth section.
     """
-    from recsys.data import synth
-
     truth = shop.truth
     seed = int(truth["config"]["seed"])
     rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM]))
     offers = _campaign_offers(shop.items)
-    users = shop.users[[cols.USER_ID, synth.SIGNUP_DATE]]
+    users = shop.users[[cols.USER_ID, synth_vocab.SIGNUP_DATE]]
     blocks = []
     for k, offer in enumerate(offers.itertuples(index=False)):  # a handful of campaigns, not rows
-        sent = pd.Timestamp(getattr(offer, synth.START_DATE))
-        eligible = users[cols.USER_ID].to_numpy()[(users[synth.SIGNUP_DATE] < sent).to_numpy()]
+        sent = pd.Timestamp(getattr(offer, synth_vocab.START_DATE))
+        eligible = users[cols.USER_ID].to_numpy()[(users[synth_vocab.SIGNUP_DATE] < sent).to_numpy()]
         chosen = rng.choice(eligible, size=min(size, len(eligible)), replace=False)
         blocks.append(pd.DataFrame({
             CAMPAIGN_ID: f"PAST{k + 1:02d}", cols.USER_ID: chosen, cols.ITEM_ID: getattr(offer, cols.ITEM_ID),
-            "depth": float(getattr(offer, synth.DISCOUNT_DEPTH)), "category": getattr(offer, synth.CATEGORY),
+            "depth": float(getattr(offer, synth_vocab.DISCOUNT_DEPTH)), "category": getattr(offer, synth_vocab.CATEGORY),
             SENT_DATE: sent, "treated": rng.random(len(chosen)) >= control_share,
         }))
     rows = pd.concat(blocks, ignore_index=True)
@@ -195,21 +190,19 @@ def past_campaigns(shop: Any, size: int = CAMPAIGN_SIZE, control_share: float = 
     logit = base + by_user.reindex(rows[cols.USER_ID]).to_numpy() + rows["treated"].to_numpy() * (
         tau + rng.normal(0.0, EFFECT_SD, size=n))
     converted = rng.random(n) < _sigmoid(logit)
-    multiplier = pd.Series({p.name: p.value_multiplier for p in synth.PERSONAS}).reindex(persona).to_numpy()
-    gross = pd.Series(synth.CATEGORY_BASKET).reindex(rows["category"]).to_numpy() * multiplier * rng.lognormal(-0.08, 0.4, n)
+    multiplier = pd.Series({p.name: p.value_multiplier for p in synth_vocab.PERSONAS}).reindex(persona).to_numpy()
+    gross = pd.Series(synth_vocab.CATEGORY_BASKET).reindex(rows["category"]).to_numpy() * multiplier * rng.lognormal(-0.08, 0.4, n)
     paid = gross * (1.0 - rows["treated"].to_numpy() * rows["depth"].to_numpy() / 100.0)
     table = pd.DataFrame({
         CAMPAIGN_ID: rows[CAMPAIGN_ID], cols.USER_ID: rows[cols.USER_ID], cols.ITEM_ID: rows[cols.ITEM_ID],
         GROUP: np.where(rows["treated"], cols.TREATMENT, cols.CONTROL),
-        SENT_DATE: rows[SENT_DATE].astype(synth.DATE_DTYPE), CONVERTED: converted.astype("int64"),
+        SENT_DATE: rows[SENT_DATE].astype(synth_vocab.DATE_DTYPE), CONVERTED: converted.astype("int64"),
         ORDER_VALUE: np.where(converted, np.round(paid, 2), 0.0),
     })
     return table, _truth(offers, rows, persona, size, control_share)
 
 
 def _truth(offers: pd.DataFrame, rows: pd.DataFrame, persona: np.ndarray, size: int, control_share: float) -> dict[str, Any]:
-    from recsys.data import synth
-
     treated = rows["treated"].to_numpy()
     deep = rows["depth"].to_numpy() >= DEEP_THRESHOLD
     return {
@@ -220,8 +213,8 @@ def _truth(offers: pd.DataFrame, rows: pd.DataFrame, persona: np.ndarray, size: 
                   f"{control_share:g} (group = control); converted = bought in the offer's category within "
                   f"{HORIZON_DAYS} days (with the coupon for treatment, without it for control)",
         "campaigns": {f"PAST{k + 1:02d}": {"item_id": i, "discount_depth": float(d), "category": c}
-                      for k, (i, d, c) in enumerate(zip(offers[cols.ITEM_ID], offers[synth.DISCOUNT_DEPTH],
-                                                        offers[synth.CATEGORY]))},
+                      for k, (i, d, c) in enumerate(zip(offers[cols.ITEM_ID], offers[synth_vocab.DISCOUNT_DEPTH],
+                                                        offers[synth_vocab.CATEGORY]))},
         "model": {
             "control": "logit p0 = base_intercept + persona.base + liked_boost*[category liked] + N(0, base_sd) per customer",
             "treatment": "logit p1 = logit p0 + persona.a + persona.b*depth/10 + persona.deep*[depth >= deep_threshold]"
@@ -232,7 +225,7 @@ def _truth(offers: pd.DataFrame, rows: pd.DataFrame, persona: np.ndarray, size: 
         "base_intercept": BASE_INTERCEPT, "liked_boost": LIKED_BOOST, "base_sd": BASE_SD, "effect_sd": EFFECT_SD,
         "deep_threshold": DEEP_THRESHOLD, "margin_rate": MARGIN_RATE, "horizon_days": HORIZON_DAYS,
         "persona_effects": EFFECTS,
-        "category_basket": dict(synth.CATEGORY_BASKET),
+        "category_basket": dict(synth_vocab.CATEGORY_BASKET),
         "statement": "bargain hunters respond to deep discounts mostly because of them (large uplift); brand-loyal "
                      "customers buy anyway (uplift 0); premium customers are put off by deep discounts (negative "
                      "uplift); explorers and occasional customers move a little",

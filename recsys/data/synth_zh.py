@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 
 SEGMENTS_ZH: dict[str, str] = {
     "deal_seeker": "价格敏感型", "loyalist": "品牌忠诚型", "explorer": "探索尝新型", "premium": "高端品质型",
@@ -69,18 +69,18 @@ def _yuan(values: pd.Series) -> pd.Series:
 
 def _items_zh(items: pd.DataFrame) -> pd.DataFrame:
     out = items.copy()
-    ctype = items[synth.CAMPAIGN_TYPE].astype(str)
-    category = items[synth.CATEGORY].astype(str)
-    channel = items[synth.CHANNEL].astype(str)
-    depth = items[synth.DISCOUNT_DEPTH].astype(float)
-    min_spend = items[synth.MIN_SPEND].astype(float)
+    ctype = items[synth_vocab.CAMPAIGN_TYPE].astype(str)
+    category = items[synth_vocab.CATEGORY].astype(str)
+    channel = items[synth_vocab.CHANNEL].astype(str)
+    depth = items[synth_vocab.DISCOUNT_DEPTH].astype(float)
+    min_spend = items[synth_vocab.MIN_SPEND].astype(float)
     # the fixed amount is written in the English title ("$15 off $60"); depth * min spend otherwise
-    amount = pd.to_numeric(items[synth.TITLE].astype(str).str.extract(r"\$(\d+) off \$")[0], errors="coerce")
+    amount = pd.to_numeric(items[synth_vocab.TITLE].astype(str).str.extract(r"\$(\d+) off \$")[0], errors="coerce")
     amount = amount.fillna(depth * min_spend / 100)
     deep = depth >= 30
     zhe = _zhe(depth)
-    by_month = np.array([SEASONS_ZH[s] for s in synth.SEASONS], dtype=object)  # 12 months
-    season = pd.Series(by_month[pd.to_datetime(items[synth.START_DATE]).dt.month.to_numpy() - 1], index=items.index)
+    by_month = np.array([SEASONS_ZH[s] for s in synth_vocab.SEASONS], dtype=object)  # 12 months
+    season = pd.Series(by_month[pd.to_datetime(items[synth_vocab.START_DATE]).dt.month.to_numpy() - 1], index=items.index)
     offer = np.select(
         [ctype == "percent_off", ctype == "fixed_amount", ctype == "free_shipping", ctype == "bundle"],
         ["全场" + zhe + "折", "满" + _yuan(min_spend) + "减" + _yuan(amount), pd.Series("包邮", index=items.index),
@@ -101,21 +101,21 @@ def _items_zh(items: pd.DataFrame) -> pd.DataFrame:
     where = channel.map({"app": "，仅限App使用", "sms": "，凭短信优惠码使用", "email": "，凭邮件优惠码使用"}).fillna("，官网可用")
     description = pd.Series(lead, index=items.index) + pd.Series(pitch, index=items.index) + "，" \
         + category.map(BLURBS_ZH) + spend + where + "。"
-    tags = items[synth.TAGS].astype(str).str.split("|").explode()
+    tags = items[synth_vocab.TAGS].astype(str).str.split("|").explode()
     tags = tags.map(TAGS_ZH).fillna(tags)
-    out[synth.TITLE] = pd.array(title, dtype="str")
-    out[synth.DESCRIPTION] = pd.array(description, dtype="str")
-    out[synth.CAMPAIGN_TYPE] = pd.array(ctype.map(CAMPAIGN_TYPES_ZH), dtype="str")
-    out[synth.CATEGORY] = pd.array(category.map(CATEGORIES_ZH), dtype="str")
-    out[synth.CHANNEL] = pd.array(channel.map(CHANNELS_ZH), dtype="str")
-    out[synth.TAGS] = pd.array(tags.groupby(level=0).agg("|".join).reindex(items.index), dtype="str")
+    out[synth_vocab.TITLE] = pd.array(title, dtype="str")
+    out[synth_vocab.DESCRIPTION] = pd.array(description, dtype="str")
+    out[synth_vocab.CAMPAIGN_TYPE] = pd.array(ctype.map(CAMPAIGN_TYPES_ZH), dtype="str")
+    out[synth_vocab.CATEGORY] = pd.array(category.map(CATEGORIES_ZH), dtype="str")
+    out[synth_vocab.CHANNEL] = pd.array(channel.map(CHANNELS_ZH), dtype="str")
+    out[synth_vocab.TAGS] = pd.array(tags.groupby(level=0).agg("|".join).reindex(items.index), dtype="str")
     return out
 
 
 def _users_zh(users: pd.DataFrame) -> pd.DataFrame:
     out = users.copy()
-    for column, names in ((synth.SEGMENT, SEGMENTS_ZH), (synth.REGION, REGIONS_ZH), (synth.GENDER, GENDERS_ZH),
-                          (synth.LOYALTY_TIER, TIERS_ZH)):
+    for column, names in ((synth_vocab.SEGMENT, SEGMENTS_ZH), (synth_vocab.REGION, REGIONS_ZH), (synth_vocab.GENDER, GENDERS_ZH),
+                          (synth_vocab.LOYALTY_TIER, TIERS_ZH)):
         out[column] = pd.array(users[column].astype(str).map(names), dtype="str")
     return out
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from recsys.core import columns as cols
 from recsys.data import past_campaigns as pc
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 
 
 def test_past_campaigns_are_randomised_and_reproducible():
@@ -19,7 +19,7 @@ def test_past_campaigns_are_randomised_and_reproducible():
     assert set(table[pc.GROUP]) == {cols.TREATMENT, cols.CONTROL}
     assert 0.4 < table[pc.GROUP].eq(cols.CONTROL).mean() < 0.6
     assert not table.duplicated([pc.CAMPAIGN_ID, cols.USER_ID]).any()
-    signup = shop.users.set_index(cols.USER_ID)[synth.SIGNUP_DATE].reindex(table[cols.USER_ID]).to_numpy()
+    signup = shop.users.set_index(cols.USER_ID)[synth_vocab.SIGNUP_DATE].reindex(table[cols.USER_ID]).to_numpy()
     assert (signup < table[pc.SENT_DATE].to_numpy()).all()
     assert (table.loc[table[pc.CONVERTED].eq(0), pc.ORDER_VALUE] == 0).all()
     assert (table.loc[table[pc.CONVERTED].eq(1), pc.ORDER_VALUE] > 0).all()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as cols
-from recsys.data import synth
+from recsys.data import synth, synth_truth, synth_vocab
 from recsys.data.synth import SynthConfig, generate, load_sample, load_truth, write_sample
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -65,8 +65,8 @@ def test_same_seed_gives_identical_shop(small):
 
 def test_different_seeds_give_different_shops(small):
     other = generate(seed=8, **SMALL)
-    assert not other.users[synth.SEGMENT].equals(small.users[synth.SEGMENT])
-    assert not other.items[synth.DISCOUNT_DEPTH].equals(small.items[synth.DISCOUNT_DEPTH])
+    assert not other.users[synth_vocab.SEGMENT].equals(small.users[synth_vocab.SEGMENT])
+    assert not other.items[synth_vocab.DISCOUNT_DEPTH].equals(small.items[synth_vocab.DISCOUNT_DEPTH])
     assert len(other.interactions) != len(small.interactions) or not other.interactions.equals(small.interactions)
 
 
@@ -79,15 +79,15 @@ def test_users_do_not_depend_on_the_number_of_items():
 def test_tables_have_the_contract_columns_and_dtypes(small):
     inter, users, items = small.interactions, small.users, small.items
     assert list(inter.columns) == [cols.USER_ID, cols.ITEM_ID, cols.EVENT, cols.TIMESTAMP, cols.VALUE]
-    assert list(users.columns) == list(synth.USER_COLUMNS)
-    assert list(items.columns) == list(synth.ITEM_COLUMNS)
+    assert list(users.columns) == list(synth_vocab.USER_COLUMNS)
+    assert list(items.columns) == list(synth_vocab.ITEM_COLUMNS)
     assert pd.api.types.is_datetime64_any_dtype(inter[cols.TIMESTAMP])
     assert pd.api.types.is_float_dtype(inter[cols.VALUE])
-    for frame, name in [(inter, cols.USER_ID), (inter, cols.ITEM_ID), (inter, cols.EVENT), (users, synth.SEGMENT)]:
+    for frame, name in [(inter, cols.USER_ID), (inter, cols.ITEM_ID), (inter, cols.EVENT), (users, synth_vocab.SEGMENT)]:
         assert pd.api.types.is_string_dtype(frame[name]), name
-    for name in (synth.DISCOUNT_DEPTH, synth.MIN_SPEND):
+    for name in (synth_vocab.DISCOUNT_DEPTH, synth_vocab.MIN_SPEND):
         assert pd.api.types.is_numeric_dtype(items[name]), name
-    for frame, name in [(users, synth.SIGNUP_DATE), (items, synth.START_DATE), (items, synth.END_DATE)]:
+    for frame, name in [(users, synth_vocab.SIGNUP_DATE), (items, synth_vocab.START_DATE), (items, synth_vocab.END_DATE)]:
         assert pd.api.types.is_datetime64_any_dtype(frame[name]), name
     assert not users.isna().any().any() and not items.isna().any().any() and not inter.isna().any().any()
 
@@ -104,18 +104,18 @@ def test_ids_are_well_formed_unique_and_referenced(small):
 
 def test_users_and_items_take_values_from_the_documented_vocabulary(small):
     users, items = small.users, small.items
-    assert set(users[synth.SEGMENT]) <= set(synth.SEGMENTS)
-    assert set(users[synth.AGE_BAND]) <= set(synth.AGE_BANDS)
-    assert set(users[synth.REGION]) <= set(synth.REGIONS)
-    assert users[synth.EMAIL].str.fullmatch(r"[a-z]+\.[a-z]+\d+@example\.com").all()
-    assert users[synth.EMAIL].is_unique
-    assert items[synth.TITLE].is_unique
-    assert set(items[synth.CAMPAIGN_TYPE]) <= set(synth.CAMPAIGN_TYPES)
-    assert set(items[synth.CHANNEL]) <= set(synth.CHANNELS)
-    assert items[synth.DISCOUNT_DEPTH].between(1, 100).all()
-    assert (items[synth.DESCRIPTION].str.split().str.len() >= 5).all()
-    deep = items[synth.DISCOUNT_DEPTH] >= 30
-    assert (items[synth.TAGS].str.contains("deep-discount", regex=False) == deep).all()
+    assert set(users[synth_vocab.SEGMENT]) <= set(synth_vocab.SEGMENTS)
+    assert set(users[synth_vocab.AGE_BAND]) <= set(synth_vocab.AGE_BANDS)
+    assert set(users[synth_vocab.REGION]) <= set(synth_vocab.REGIONS)
+    assert users[synth_vocab.EMAIL].str.fullmatch(r"[a-z]+\.[a-z]+\d+@example\.com").all()
+    assert users[synth_vocab.EMAIL].is_unique
+    assert items[synth_vocab.TITLE].is_unique
+    assert set(items[synth_vocab.CAMPAIGN_TYPE]) <= set(synth_vocab.CAMPAIGN_TYPES)
+    assert set(items[synth_vocab.CHANNEL]) <= set(synth_vocab.CHANNELS)
+    assert items[synth_vocab.DISCOUNT_DEPTH].between(1, 100).all()
+    assert (items[synth_vocab.DESCRIPTION].str.split().str.len() >= 5).all()
+    deep = items[synth_vocab.DISCOUNT_DEPTH] >= 30
+    assert (items[synth_vocab.TAGS].str.contains("deep-discount", regex=False) == deep).all()
 
 
 def test_interactions_are_sorted_by_time(small):
@@ -126,11 +126,11 @@ def test_interactions_are_sorted_by_time(small):
 def test_events_fall_inside_offer_window_period_and_after_signup(small):
     df = _with_users_items(small)
     ts, day = df[cols.TIMESTAMP], df[cols.TIMESTAMP].dt.normalize()
-    assert (day >= df[synth.START_DATE]).all() and (day <= df[synth.END_DATE]).all()
-    assert (day >= df[synth.SIGNUP_DATE]).all()
+    assert (day >= df[synth_vocab.START_DATE]).all() and (day <= df[synth_vocab.END_DATE]).all()
+    assert (day >= df[synth_vocab.SIGNUP_DATE]).all()
     period = small.truth["period"]
     assert ts.min() >= pd.Timestamp(period["start"]) and ts.max() < pd.Timestamp(period["end"]) + pd.Timedelta(days=1)
-    span = small.items[synth.END_DATE] - small.items[synth.START_DATE]
+    span = small.items[synth_vocab.END_DATE] - small.items[synth_vocab.START_DATE]
     assert (span >= pd.Timedelta(0)).all()
 
 
@@ -144,7 +144,7 @@ def _has_earlier(later: pd.DataFrame, earlier: pd.DataFrame) -> pd.Series:
 
 def test_funnel_steps_follow_each_other(small):
     inter = small.interactions
-    by_event = {e: inter[inter[cols.EVENT] == e] for e in synth.EVENTS}
+    by_event = {e: inter[inter[cols.EVENT] == e] for e in synth_vocab.EVENTS}
     assert _has_earlier(by_event[cols.CLICK], by_event[cols.IMPRESSION]).all()
     assert _has_earlier(by_event[cols.REDEEM], by_event[cols.CLICK]).all()
     assert _has_earlier(by_event[cols.PURCHASE], by_event[cols.REDEEM]).all()
@@ -173,12 +173,12 @@ def test_price_sensitive_segment_redeems_far_more_on_deep_discounts(medium):
     df = _with_users_items(medium)
     imp = df[df[cols.EVENT] == cols.IMPRESSION]
     red = df[df[cols.EVENT] == cols.REDEEM]
-    deep_imp = imp[synth.DISCOUNT_DEPTH] >= 30
-    deep_red = red[synth.DISCOUNT_DEPTH] >= 30
+    deep_imp = imp[synth_vocab.DISCOUNT_DEPTH] >= 30
+    deep_red = red[synth_vocab.DISCOUNT_DEPTH] >= 30
 
     def redeem_rate(segment: str, deep: bool) -> float:
-        n_imp = ((imp[synth.SEGMENT] == segment) & (deep_imp == deep)).sum()
-        n_red = ((red[synth.SEGMENT] == segment) & (deep_red == deep)).sum()
+        n_imp = ((imp[synth_vocab.SEGMENT] == segment) & (deep_imp == deep)).sum()
+        n_red = ((red[synth_vocab.SEGMENT] == segment) & (deep_red == deep)).sum()
         return n_red / n_imp
 
     lift_deal = redeem_rate("deal_seeker", True) / redeem_rate("deal_seeker", False)
@@ -190,8 +190,8 @@ def test_price_sensitive_segment_redeems_far_more_on_deep_discounts(medium):
 
 def test_north_clicks_more_on_app_offers(medium):
     df = _with_users_items(medium)
-    imp = df[df[cols.EVENT] == cols.IMPRESSION].groupby([synth.REGION, synth.CHANNEL]).size()
-    clk = df[df[cols.EVENT] == cols.CLICK].groupby([synth.REGION, synth.CHANNEL]).size()
+    imp = df[df[cols.EVENT] == cols.IMPRESSION].groupby([synth_vocab.REGION, synth_vocab.CHANNEL]).size()
+    clk = df[df[cols.EVENT] == cols.CLICK].groupby([synth_vocab.REGION, synth_vocab.CHANNEL]).size()
     rate = (clk / imp).unstack()
     north_lift = rate.loc["north", "app"] / rate.loc["north", "web"]
     others_lift = (rate.loc[rate.index != "north", "app"] / rate.loc[rate.index != "north", "web"]).max()
@@ -202,7 +202,7 @@ def test_customers_click_more_on_their_liked_categories(medium):
     liked = medium.truth["user_liked_categories"]
     df = _with_users_items(medium)
     likes = df[cols.USER_ID].map(liked).str.split("|")
-    df = df.assign(liked=[c in l for c, l in zip(df[synth.CATEGORY], likes)])
+    df = df.assign(liked=[c in l for c, l in zip(df[synth_vocab.CATEGORY], likes)])
     imp = df[df[cols.EVENT] == cols.IMPRESSION].groupby("liked").size()
     clk = df[df[cols.EVENT] == cols.CLICK].groupby("liked").size()
     rate = clk / imp
@@ -212,11 +212,11 @@ def test_customers_click_more_on_their_liked_categories(medium):
 def test_offer_popularity_is_skewed(medium):
     positives = medium.interactions[medium.interactions[cols.EVENT] != cols.IMPRESSION]
     counts = positives[cols.ITEM_ID].value_counts().reindex(medium.items[cols.ITEM_ID], fill_value=0)
-    assert synth.gini(counts.to_numpy()) > 0.4
-    assert synth.gini(np.ones(10)) == pytest.approx(0.0)  # the measure itself can tell equal from skewed
+    assert synth_truth.gini(counts.to_numpy()) > 0.4
+    assert synth_truth.gini(np.ones(10)) == pytest.approx(0.0)  # the measure itself can tell equal from skewed
     # The planted Zipf rank drives clicks per day on show (window lengths alone also skew counts).
     items = medium.items.set_index(cols.ITEM_ID)
-    days_on_show = (items[synth.END_DATE] - items[synth.START_DATE]).dt.days + 1
+    days_on_show = (items[synth_vocab.END_DATE] - items[synth_vocab.START_DATE]).dt.days + 1
     clicks = medium.interactions.loc[medium.interactions[cols.EVENT] == cols.CLICK, cols.ITEM_ID].value_counts()
     per_day = clicks.reindex(items.index, fill_value=0) / days_on_show
     rank = pd.Series(medium.truth["popularity"]["offer_rank"])
@@ -225,15 +225,15 @@ def test_offer_popularity_is_skewed(medium):
 
 def test_segment_matches_persona_for_about_85_percent(medium):
     persona = medium.users[cols.USER_ID].map(medium.truth["user_persona"])
-    expected_segment = persona.map({p.name: p.segment for p in synth.PERSONAS})
-    agreement = (expected_segment == medium.users[synth.SEGMENT]).mean()
+    expected_segment = persona.map({p.name: p.segment for p in synth_vocab.PERSONAS})
+    agreement = (expected_segment == medium.users[synth_vocab.SEGMENT]).mean()
     assert 0.81 < agreement < 0.89
     assert set(medium.truth["user_persona"]) == set(medium.users[cols.USER_ID])
 
 
 def test_gender_has_no_planted_effect(medium):
     df = _with_users_items(medium)
-    per = df.groupby([synth.GENDER, cols.EVENT]).size().unstack()
+    per = df.groupby([synth_vocab.GENDER, cols.EVENT]).size().unstack()
     ctr = (per[cols.CLICK] / per[cols.IMPRESSION]).loc[["F", "M"]]
     assert abs(ctr["F"] - ctr["M"]) < 0.03
 
@@ -241,8 +241,8 @@ def test_gender_has_no_planted_effect(medium):
 # --- exposure bias -----------------------------------------------------------------------------
 def _deep_impressions_per_user(shop: synth.SyntheticShop, band: str) -> float:
     df = _with_users_items(shop)
-    mine = (df[cols.EVENT] == cols.IMPRESSION) & (df[synth.AGE_BAND] == band) & (df[synth.DISCOUNT_DEPTH] >= 30)
-    return mine.sum() / (shop.users[synth.AGE_BAND] == band).sum()
+    mine = (df[cols.EVENT] == cols.IMPRESSION) & (df[synth_vocab.AGE_BAND] == band) & (df[synth_vocab.DISCOUNT_DEPTH] >= 30)
+    return mine.sum() / (shop.users[synth_vocab.AGE_BAND] == band).sum()
 
 
 def test_plant_bias_halves_deep_discount_exposure_of_the_target_age_band(medium):
@@ -252,7 +252,7 @@ def test_plant_bias_halves_deep_discount_exposure_of_the_target_age_band(medium)
     assert _deep_impressions_per_user(biased, "25-34") == _deep_impressions_per_user(medium, "25-34")
     assert biased.truth["bias"]["enabled"] is True and medium.truth["bias"]["enabled"] is False
     # Customers outside the band see exactly the same events.
-    other = ~biased.users.set_index(cols.USER_ID)[synth.AGE_BAND].eq("55+")
+    other = ~biased.users.set_index(cols.USER_ID)[synth_vocab.AGE_BAND].eq("55+")
     keep = lambda s: s.interactions[s.interactions[cols.USER_ID].map(other)].reset_index(drop=True)
     pd.testing.assert_frame_equal(keep(biased), keep(medium))
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from recsys import charts
+from recsys.charts import attribution as attribution_charts
 from recsys.insight.attribution import ATTRIBUTION, CONTRIBUTOR, SIDE
 from recsys.insight.chance import RAW_ATTRIBUTION, in_chance_points
 
@@ -55,10 +55,10 @@ def test_no_change_in_score_is_no_change_in_chance() -> None:
 
 def test_the_waterfall_in_chance_points_is_drawn_in_percent() -> None:
     parts = in_chance_points(waterfall(np.array([3.0, -1.0])), -20.0, -18.0, 0.05, 0.25)
-    fig = charts.attribution_waterfall(parts, 0.05, 0.25, "compared with", "why", chance=True)
+    fig = attribution_charts.attribution_waterfall(parts, 0.05, 0.25, "compared with", "why", chance=True)
     assert list(fig.data[0].x) == pytest.approx([30.0, -10.0]) and fig.data[0].base == pytest.approx(5.0)
     assert list(fig.data[0].text) == ["+30.0 pt", "-10.0 pt"]
     notes = [a.text for a in fig.layout.annotations]
     assert "compared with: 5.0%" in notes and "chance 25.0%" in notes
-    raw = charts.attribution_waterfall(waterfall(np.array([3.0, -1.0])), -20.0, -18.0, "compared with", "why")
+    raw = attribution_charts.attribution_waterfall(waterfall(np.array([3.0, -1.0])), -20.0, -18.0, "compared with", "why")
     assert list(raw.data[0].text) == ["+3.000", "-1.000"]  # without a chance: the raw score, as before

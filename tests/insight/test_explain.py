@@ -14,7 +14,7 @@ from recsys.insight import attribution as A
 from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 from recsys.learn.config import FeatureConfig
 from recsys.learn.config import ModelConfig
 from recsys.learn.model import HybridRecommender
@@ -126,9 +126,9 @@ def test_views_split_main_effects_and_interactions(hybrid, explainer) -> None:
 def tiny_side_only() -> HybridRecommender:
     """A tiny model of facts only (no identity features), trained once for the module: read-only."""
     shop = synth.generate(n_users=200, n_items=25, seed=5)
-    user_schema = TableSchema((ColumnSpec(synth.SEGMENT, ColumnKind.CATEGORICAL),))
-    item_schema = TableSchema((ColumnSpec(synth.CHANNEL, ColumnKind.CATEGORICAL),
-                               ColumnSpec(synth.CAMPAIGN_TYPE, ColumnKind.CATEGORICAL)))
+    user_schema = TableSchema((ColumnSpec(synth_vocab.SEGMENT, ColumnKind.CATEGORICAL),))
+    item_schema = TableSchema((ColumnSpec(synth_vocab.CHANNEL, ColumnKind.CATEGORICAL),
+                               ColumnSpec(synth_vocab.CAMPAIGN_TYPE, ColumnKind.CATEGORICAL)))
     features = FeatureConfig(user_identity=False, item_identity=False)
     return HybridRecommender(ModelConfig(epochs=3, no_components=4, random_state=2), features).fit(
         shop.interactions, shop.users, user_schema, shop.items, item_schema)
@@ -227,8 +227,8 @@ def test_permutation_explainer_agrees_with_the_closed_form(tiny_side_only) -> No
 # ------------------------------------------------------------------------------------ the planted truth
 def _pairs(shop: synth.SyntheticShop, segment: str | None, region: str | None, deep: bool | None, channel: str | None):
     u, it = shop.users, shop.items
-    users = u.loc[(u[synth.SEGMENT] == segment) if segment else (u[synth.REGION] == region), C.USER_ID].to_numpy(object)
-    mask = (it[synth.DISCOUNT_DEPTH] >= 30) if deep else (it[synth.CHANNEL] == channel)
+    users = u.loc[(u[synth_vocab.SEGMENT] == segment) if segment else (u[synth_vocab.REGION] == region), C.USER_ID].to_numpy(object)
+    mask = (it[synth_vocab.DISCOUNT_DEPTH] >= 30) if deep else (it[synth_vocab.CHANNEL] == channel)
     items = it.loc[mask, C.ITEM_ID].to_numpy(object)
     return np.repeat(users, len(items)), np.tile(items, len(users))
 
@@ -301,7 +301,7 @@ def test_global_drivers_of_deep_and_shallow_offers(sample, side_only) -> None:
     """Across customers, deal seekers lift deep discounts the most and shallow ones the least."""
     shop, _, _ = sample
     ex = A.ScoreExplainer(side_only)
-    items = shop.items.sort_values([synth.DISCOUNT_DEPTH, C.ITEM_ID])
+    items = shop.items.sort_values([synth_vocab.DISCOUNT_DEPTH, C.ITEM_ID])
     means = {}
     for name, offers in (("deep", items[C.ITEM_ID].tail(4)), ("shallow", items[C.ITEM_ID].head(4))):
         frames = [D.offer_drivers(ex, i, max_users=2000, seed=1).summary() for i in offers]
@@ -328,7 +328,7 @@ def test_offer_drivers_rows_summary_and_points(sample, hybrid, explainer) -> Non
     # a trait's numbers are those of its customers
     users = sample[0].users.set_index(C.USER_ID).loc[d.user_ids]
     seg = d.values[:, list(d.column_names).index("segment")]
-    deal = (users[synth.SEGMENT] == "deal_seeker").to_numpy()
+    deal = (users[synth_vocab.SEGMENT] == "deal_seeker").to_numpy()
     row = summary.set_index(A.CONTRIBUTOR).loc["segment = deal_seeker"]
     assert row[D.CUSTOMERS] == deal.sum() and row[D.MEAN] == pytest.approx(seg[deal].mean())
     assert row[D.SHARE_UP] == pytest.approx((seg[deal] > 0).mean())
@@ -386,10 +386,10 @@ def test_labels_name_the_customers_and_offers_values(sample, hybrid, explainer) 
     values = dict(zip(e.feature_names, e.data))
     urow = shop.users.set_index(C.USER_ID).loc[user]
     irow = shop.items.set_index(C.ITEM_ID).loc[item]
-    assert shown["segment"] == f"segment = {urow[synth.SEGMENT]}" and values["segment"] == urow[synth.SEGMENT]
-    assert shown["channel"] == f"channel = {irow[synth.CHANNEL]}"
+    assert shown["segment"] == f"segment = {urow[synth_vocab.SEGMENT]}" and values["segment"] == urow[synth_vocab.SEGMENT]
+    assert shown["channel"] == f"channel = {irow[synth_vocab.CHANNEL]}"
     assert shown["this customer's own history"] == "this customer's own history"
-    assert set(values["tags"].split(", ")) == set(irow[synth.TAGS].split("|"))
+    assert set(values["tags"].split(", ")) == set(irow[synth_vocab.TAGS].split("|"))
     assert shown["discount_depth"].startswith("discount_depth ")
 
 
@@ -500,7 +500,7 @@ def test_what_if_changes_one_fact_and_keeps_the_rest(sample, hybrid, explainer) 
     e = w.after.explanation
     np.testing.assert_allclose(e.base_values + e.values.sum(1), w.after.recommendations[C.SCORE], atol=1e-9)
     # the planted effect: a premium customer loses deep discounts from the list
-    depth = sample[0].items.set_index(C.ITEM_ID)[synth.DISCOUNT_DEPTH]
+    depth = sample[0].items.set_index(C.ITEM_ID)[synth_vocab.DISCOUNT_DEPTH]
     assert depth[w.after.recommendations[C.ITEM_ID]].mean() < depth[w.before.recommendations[C.ITEM_ID]].mean()
     assert set(w.changes[W.CHANGE]) - {"same place"}
     same = W.what_if(explainer, user, "segment", "deal_seeker", k=10)

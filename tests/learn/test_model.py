@@ -12,7 +12,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from recsys.core import columns as C
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 from recsys.learn.config import FeatureConfig, ModelConfig
 from recsys.learn.interactions import build_interactions
 from recsys.learn.lightfm_backend import training_data
@@ -25,7 +25,7 @@ from recsys.learn.split import SplitConfig, split_interactions
 @pytest.fixture(scope="module")
 def shop():
     s = synth.generate(n_users=300, n_items=40, seed=3)
-    users_schema = infer_schema(s.users, C.USER_ID, identifiers={synth.EMAIL})
+    users_schema = infer_schema(s.users, C.USER_ID, identifiers={synth_vocab.EMAIL})
     items_schema = infer_schema(s.items, C.ITEM_ID)
     return s, users_schema, items_schema
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from recsys.core import columns as C
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 from recsys.learn.config import FeatureConfig, InteractionConfig
 from recsys.learn.config import ModelConfig
 from recsys.learn.model import HybridRecommender
@@ -24,7 +24,7 @@ MODEL = ModelConfig(epochs=20, early_stopping_patience=3)
 @pytest.fixture(scope="module")
 def shop():
     s = synth.generate(n_users=N_USERS, seed=7)
-    return s, infer_schema(s.users, C.USER_ID, identifiers={synth.EMAIL}), infer_schema(s.items, C.ITEM_ID)
+    return s, infer_schema(s.users, C.USER_ID, identifiers={synth_vocab.EMAIL}), infer_schema(s.items, C.ITEM_ID)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_result_shape_and_json(shop, temporal) -> None:
 
 
 def shop_users_segment(s: synth.SyntheticShop) -> dict:
-    return {C.USER_ID: s.users[C.USER_ID], "segment": s.users[synth.SEGMENT]}
+    return {C.USER_ID: s.users[C.USER_ID], "segment": s.users[synth_vocab.SEGMENT]}
 
 
 def test_train_config_roundtrip() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys import charts
+from recsys.charts import overview as overview_charts
 from recsys.data.prepare import prepare_dataset
 from recsys.workspace import overview
 from recsys.workspace.store import Workspace
@@ -67,11 +67,11 @@ def test_users_by_column_counts_missing(ws_and_id) -> None:
 def test_charts_build_from_the_summaries(ws_and_id) -> None:
     ws, dataset_id = ws_and_id
     figures = [
-        charts.events_over_time(overview.events_over_time(ws, dataset_id)),
-        charts.event_mix(overview.event_mix(ws, dataset_id)),
-        charts.top_items(overview.top_items(ws, dataset_id)),
-        charts.activity_distribution(overview.activity_distribution(ws, dataset_id)),
-        charts.users_by_column(overview.users_by_column(ws, dataset_id, "tier")),
+        overview_charts.events_over_time(overview.events_over_time(ws, dataset_id)),
+        overview_charts.event_mix(overview.event_mix(ws, dataset_id)),
+        overview_charts.top_items(overview.top_items(ws, dataset_id)),
+        overview_charts.activity_distribution(overview.activity_distribution(ws, dataset_id)),
+        overview_charts.users_by_column(overview.users_by_column(ws, dataset_id, "tier")),
     ]
     assert all(len(fig.data) >= 1 for fig in figures)
     assert figures[1].layout.title.text == "Event mix"

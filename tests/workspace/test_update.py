@@ -11,7 +11,7 @@ import pytest
 
 from recsys.core import columns as C
 from tests import freshdata
-from recsys.data import synth
+from recsys.data import synth, synth_vocab
 from recsys.learn.config import ModelConfig
 from recsys.learn.model import HybridRecommender
 from recsys.learn.modelfile import arrays_checksum, npz_path
@@ -37,7 +37,7 @@ SEED = freshdata.SEED
 @pytest.fixture(scope="module")
 def shop():
     s, old, new = freshdata.shop()
-    us = infer_schema(s.users, C.USER_ID, identifiers={synth.EMAIL})
+    us = infer_schema(s.users, C.USER_ID, identifiers={synth_vocab.EMAIL})
     its = infer_schema(s.items, C.ITEM_ID)
     return s, us, its, old, new
 
