@@ -71,6 +71,26 @@ def percent(at: AppTest, label: str) -> float:
 
 CHANCE = "likely to redeem within 14 days"
 POINTS = "change in chance (pt)"
+SHARE = "share of the gap (%)"
+RAW_NUMBER = re.compile(r"-?\d+\.\d{3,}")  # how the page writes a raw score (4 decimals): never outside "Advanced"
+
+
+def shown_shares(at: AppTest):  # noqa: ANN201 - the explanation in shares of the gap, as a DataFrame
+    return next(d.value for d in at.dataframe if SHARE in d.value.columns)
+
+
+def assert_no_raw_score(at: AppTest) -> None:
+    """No metric, caption or chart text outside the "Advanced" expanders shows a raw model score."""
+    advanced = [e for e in at.expander if e.label.startswith("Advanced")]
+    hidden = {c.value for e in advanced for c in e.caption} | {str(t) for e in advanced for m in e.metric
+                                                                for t in (m.value, m.delta)}
+    shown = [m.value for m in at.metric] + [str(m.delta) for m in at.metric] + [c.value for c in at.caption]
+    raw = [t for t in shown if t not in hidden and RAW_NUMBER.search(t)]
+    assert not raw, raw
+    waterfalls = [c.proto.spec for c in at.get("plotly_chart") if '"type":"waterfall"' in c.proto.spec]
+    assert waterfalls
+    for spec in waterfalls:  # the explanation's and the what-if's bars and ends: points or percent, never a score
+        assert "score " not in spec and not re.search(r'"text":\["[+-]\d+\.\d{3}"', spec), spec[:400]
 
 
 def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,6 +125,7 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
     assert C.SCORE not in listed.columns  # with a probability shown, the raw score is behind "Advanced"
     raw = next(d.value for d in at.dataframe if list(d.value.columns) == [C.RANK, "offer", C.SCORE])
     assert raw[C.SCORE].iloc[1] == pytest.approx(score, abs=1e-4)
+    assert_no_raw_score(at)
     # the offer's waterfall, and each tab's own chart once that tab is open (the others are not rendered)
     assert [t.label for t in at.tabs] == ["Evidence", "What if", "Across the list", "Who else is it for", "Fact x fact"]
     assert len(at.get("plotly_chart")) == 1 and any("Because they responded to" in m.value for m in at.markdown)
@@ -114,15 +135,22 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
         assert not any("Because they responded to" in m.value for m in at.markdown), label
     assert any("One row per customer trait" in c.value for c in open_tab(at, "Who else is it for").caption)
     assert metric(at, "Rank") == 2 and percent(at, CHANCE) == chance  # the same offer explained
-    # the whole-score view adds up too (from the average customer and offer), in the raw score: the customer-only
-    # part of a score does not move their chance
+    # the whole-score view adds up too (from the average customer and offer), in shares of the score's gap to that
+    # base, not chance points: the customer-only part of a score does not move their chance
     at.radio(key="reco_view").set_value("score").run()
     assert_clean(at)
-    assert any(c.value.startswith("Compared with the average customer, the explanation stays in the model's raw")
+    assert any(c.value.startswith("Compared with the average customer, the explanation cannot be in chance points")
                for c in at.caption)
-    parts, score2, base2 = shown_parts(at), metric(at, "Score"), metric(at, "Compared with")
+    shares, parts = shown_shares(at), shown_parts(at)
+    assert percent(at, CHANCE) == chance and not any(m.label in ("Score", "Compared with") for m in at.metric)
+    raw_caption = next(c.value for c in at.caption if c.value.startswith("The raw score of this offer is "))
+    score2, base2 = (float(x) for x in re.findall(r"-?\d+\.\d{4}", raw_caption)[:2])  # under "Advanced"
     assert score2 == pytest.approx(score, abs=1e-4) and base2 != pytest.approx(base, abs=1e-3)
     assert base2 + parts["attribution"].sum() == pytest.approx(score2, abs=2e-4)
+    assert shares[SHARE].sum() == pytest.approx(100.0 * np.sign(score2 - base2), abs=1e-9)  # the whole gap, exactly
+    assert shares[SHARE].to_numpy() == pytest.approx(100 * parts["attribution"].to_numpy() / abs(score2 - base2),
+                                                     rel=1e-3)  # score and base read at 4 decimals
+    assert_no_raw_score(at)
 
 
 def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
