@@ -223,6 +223,31 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
     assert raw[C.SCORE].tolist() == pytest.approx([r["score"] for r in report["recommendations"]], abs=1e-12)
     chance = "likely to redeem within 14 days"
     assert listed[chance].tolist() == pytest.approx([100 * r["probability"] for r in report["recommendations"]], abs=1e-9)
+    # --explain speaks the page's units: the explained offer in chance points, from the page's base to its chance
+    opened = at.selectbox(key="reco_offer").value  # the offer the page explains (kept from the first customer's list)
+    first = next(r for r in report["recommendations"] if r["item_id"] == opened)["explanation"]
+    assert first["unit"] == "chance_points" and first["why_not"] is None
+    assert f"{100 * first['end']:.1f}%" == next(m.value for m in at.metric if m.label == chance)
+    assert f"{100 * first['start']:.1f}%" == next(m.value for m in at.metric if m.label == "Compared with")
+    for row in report["recommendations"]:
+        parts = row["explanation"]["parts"]
+        assert row["explanation"]["start"] + sum(a["value"] for a in parts) == pytest.approx(row["explanation"]["end"], abs=1e-12)
+        assert [a["raw"] for a in parts] == pytest.approx([a["value"] for a in row["attributions"]], abs=1e-12)
+    assert listed["why (strongest lifts)"].tolist() == [r["reason"] for r in report["recommendations"]]  # the page's
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "2", "--explain"]) == 0
+    text = capsys.readouterr().out
+    assert "percentage points of the chance of redeeming, from " in text and not re.search(r"[+-]?\d+\.\d{4}", text), text
+    for block in re.findall(r"from (\d+\.\d)% to (\d+\.\d)%:\n((?: +[+-]\d+\.\d\d pt .*\n)+)", text):
+        bars = [float(b) for b in re.findall(r"^ +([+-]\d+\.\d\d) pt", block[2], flags=re.M)]
+        assert sum(bars) == pytest.approx(float(block[1]) - float(block[0]), abs=0.06 + 0.005 * len(bars))
+    assert len(re.findall(r"from \d+\.\d% to", text)) == 2
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "2", "--explain",
+                 "--view", "score"]) == 0
+    text = capsys.readouterr().out  # no chance of the whole score: shares of its gap, 100% in all
+    assert text.count("share of the gap between this offer's score and its base (100% = the whole gap):") == 2, text
+    assert not re.search(r"[+-]?\d+\.\d{4}", text) and " pt  " not in text.split("because")[-1], text
+    shares = [float(x) for x in re.findall(r"^ +([+-]\d+\.\d)%  ", text, flags=re.M)]
+    assert sum(shares) == pytest.approx(200.0, abs=0.05 * len(shares))  # two offers, each 100% to rounding
     assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "3"]) == 0
     assert "% likely to redeem within 14 days" in capsys.readouterr().out
     # no live offer on the campaign day: a clear message and a non-zero exit, not "Top 0 offers"

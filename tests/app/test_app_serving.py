@@ -116,3 +116,27 @@ def test_the_hybrids_explanation_beside_a_served_baseline_is_in_shares_of_the_ga
     assert "score_before" not in changes.columns and "score_after" not in changes.columns
     assert_no_raw_score(at)
 
+
+def test_cli_recommend_explain_beside_a_served_baseline_prints_the_pages_shares(served, capsys) -> None:  # noqa: ANN001
+    import json
+    import re
+
+    from recsys.cli import main
+
+    ws, small = served
+    user = str(ws.load_dataset(small.dataset_id).interactions[C.USER_ID].iloc[0])
+    args = ["recommend", "--workspace", str(small.path), "--run", small.run_id, "--user", user, "-k", "3", "--explain"]
+    assert main([*args, "--model", "hybrid"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("share of the gap between this offer's score and its base (") == 3, text
+    assert not re.search(r"[+-]?\d+\.\d{4}", text), text  # no raw score, no raw Shapley value
+    assert main([*args, "--model", "hybrid", "--json"]) == 0
+    for row in json.loads(capsys.readouterr().out)["recommendations"]:
+        shown = row["explanation"]
+        assert shown["unit"] == "gap_shares" and shown["why_not"] == "other_scores" and shown["start"] == 0.0
+        assert sum(p["value"] for p in shown["parts"]) == pytest.approx(shown["end"], abs=1e-12) and abs(shown["end"]) == 1
+        gap = sum(p["raw"] for p in shown["parts"])
+        assert [p["value"] for p in shown["parts"]] == pytest.approx([p["raw"] / abs(gap) for p in shown["parts"]])
+    assert main(args) == 0  # the served list: its own exact reasons, and where the hybrid's explanations are
+    assert "for the hybrid's explanations (the Recommendations page's comparison), add --model hybrid" in (
+        capsys.readouterr().out)
