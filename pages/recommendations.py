@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,7 @@ from recsys.insight import drivers as D
 from recsys.insight import recommend as R
 from recsys.insight import whatif as W
 from recsys.data.schema import ColumnKind
-from recsys.workspace.campaign import probability_reasons
-from recsys.workspace.recommend import saved_rerank_hook
+from recsys.workspace.recommend import saved_rerank_hook, with_chances
 from recsys.workspace import serving
 from recsys.workspace.store import WorkspaceError
 
@@ -43,23 +41,29 @@ EXCLUDE_LABELS = {
     R.EXCLUDE_RESPONDED: N_("offers they responded to in any way"),
     R.EXCLUDE_NONE: N_("nothing"),
 }
-#: Why an explanation stays in the model's raw score although the list shows a chance.
+#: Why an explanation is in shares of the score's gap, not chance points, although the list shows a chance.
 RAW_SERVED = N_("The chance in the list comes from the serving model's response model, not from this model's score, "
-                "so this explanation stays in the model's raw score. Serve the hybrid model (Train page) to see it "
-                "in chance points.")
+                "so this explanation cannot be in chance points: each bar is a fact's share of the gap between this "
+                "offer's score and the base. Serve the hybrid model (Train page) to see it in chance points.")
 RAW_NEW = N_("This customer's chance rests on their facts and history, not on this score (the model did not train "
-             "with them), so this explanation stays in the model's raw score.")
-RAW_VIEW = N_("Compared with the average customer, the explanation stays in the model's raw score: the customer-only "
-              "part of a score moves all of their offers alike and does not change their chance. Compare with their "
-              "average offer to see it in chance points.")
+             "with them), so this explanation cannot be in chance points: each bar is a fact's share of the gap "
+             "between this offer's score and the base.")
+RAW_VIEW = N_("Compared with the average customer, the explanation cannot be in chance points: the customer-only "
+              "part of a score moves all of their offers alike and does not change their chance. Each bar is a "
+              "fact's share of the gap instead; compare with their average offer to see it in chance points.")
+#: The caption of each reason an explanation is not in chance points (none for a run without a chance).
+WHY_NOT_CHANCE = {CH.OTHER_SCORES: RAW_SERVED, CH.NEW_CUSTOMER: RAW_NEW, CH.CUSTOMER_PART: RAW_VIEW}
 EVENT_WORDS = {C.REDEEM: N_("redeemed"), C.PURCHASE: N_("bought with"), C.CLICK: N_("clicked"), C.VIEW: N_("viewed")}
 #: Table headers of this page's tables (their columns keep canonical names; the headers are translated).
 HEADERS = [N_("rank"), N_("offer"), N_("item_id"), N_("score"), N_("why (strongest lifts)"), N_("note"), N_("value"),
            N_("timestamp"), N_("event"), N_("why (exact)"), N_("contributor"), N_("side"), N_("attribution"),
            N_("user_id"), N_("similarity"), N_("rank before"), N_("rank after"), N_("change"), N_("score before"),
-           N_("score after"), N_("change in chance (pt)"), N_("chance before"), N_("chance after")]
+           N_("score after"), N_("change in chance (pt)"), N_("chance before"), N_("chance after"),
+           N_("share of the gap (%)")]
 #: Columns of the explanation in chance points (percentage points of the response probability).
 POINTS, CHANCE_BEFORE, CHANCE_AFTER = "change in chance (pt)", "chance before", "chance after"
+#: The column of an explanation in shares of the gap between the score and its base (percent of that gap).
+SHARE = "share of the gap (%)"
 
 
 #: The header of a canonical column name that is not itself a word (shown as it is in English).
@@ -239,15 +243,20 @@ def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
         "note": np.where(model.item_index_.positions(reco[C.ITEM_ID]) >= model.n_warm_items_,
                          _("new offer: no track record yet"), ""),
     })
+    scores_apart(table, chance, _("The raw score orders offers for one customer; it is not a probability and does "
+                                  "not compare across customers. The explanations below split it into its parts."))
+
+
+def scores_apart(table: pd.DataFrame, chance: str, note: str, **config: Any) -> None:
+    """A list with its chance column: the model's raw score behind "Advanced" (shown only without a chance)."""
     advanced = chance in table.columns  # with a probability, the raw score is for the curious only
     shared.table(table.drop(columns=[C.SCORE]) if advanced else table, hide_index=True, width="stretch", labels=LABELS,
-                 column_config=headers(table, **{
+                 **config, column_config=headers(table, **{
                      C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f"),
                      chance: st.column_config.NumberColumn(chance, format="%.1f%%")}))
     if advanced:
         with st.expander(_("Advanced: the model's raw scores")):
-            st.caption(_("The raw score orders offers for one customer; it is not a probability and does not "
-                         "compare across customers. The explanations below split it into its parts."))
+            st.caption(note)
             shared.table(table[[C.RANK, "offer", C.SCORE]], hide_index=True, width="stretch", labels=LABELS,
                          column_config=headers(table[[C.RANK, "offer", C.SCORE]], **{
                              C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f")}))
@@ -255,23 +264,25 @@ def top_list(listed: R.ExplainedRecommendations, horizon: int | None) -> None:
 
 # ------------------------------------------------------------------------------- one offer, explained
 def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> None:
-    row = listed.row(item)
-    score = float(listed.recommendations[C.SCORE].iloc[row])
-    base = listed.base_value(item)
-    parts = in_words(listed.contributions(item, top=SHOWN_CONTRIBUTORS))
+    explained = CH.explain_offer(listed, item, explainer, rm, ctx, scores_row, top=SHOWN_CONTRIBUTORS)
+    base, score = explained.base_score, explained.score
+    shown = in_words(explained.parts)
+    parts = shown.assign(**{A.ATTRIBUTION: shown[CH.RAW_ATTRIBUTION]})  # the raw score's, for "Advanced"
     a, b, c = st.columns(3)
     compared_with = _(listed.compared_with)
     a.metric(_("Rank"), rank)
-    chances = None if scores_row is None else CH.offer_chances(rm, ctx, explainer, user, item, scores_row, [base, score])
-    if chances is None:
-        b.metric(_("Score"), f"{score:.4f}")
-        c.metric(_("Compared with"), f"{base:.4f}", help=_("The score of {what}.").format(what=shared.md(compared_with)))
-        if why_raw is not None:
-            st.caption(_(why_raw))
-        raw_explanation(listed, item, parts, base, score, compared_with)
-        return
-    p0, p1 = (float(p) for p in chances)
-    shown = CH.in_chance_points(parts, base, score, p0, p1)
+    if explained.unit == CH.GAP_SHARES:
+        gap_explanation(listed, item, explained, shown, b, compared_with)
+    else:
+        chance_explanation(listed, item, explained, shown, b, c)
+    with st.expander(_("Advanced: the model's raw scores")):
+        raw_explanation(parts, base, score, compared_with)
+
+
+def chance_explanation(listed: R.ExplainedRecommendations, item: str, explained: CH.OfferExplanation,
+                       shown: pd.DataFrame, b: Any, c: Any) -> None:
+    """The explanation in chance points: each fact's share of the change in this offer's chance."""
+    p0, p1 = explained.start, explained.end
     b.metric(chance_label, f"{100 * p1:.1f}%", f"{100 * (p1 - p0):+.1f} {_('pt')}",
              help=_("The chance that this customer redeems this offer within the horizon if it is sent on the "
                     "campaign day (as in the list above)."))
@@ -295,34 +306,47 @@ def explanation(listed: R.ExplainedRecommendations, item: str, rank: int) -> Non
             A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s), POINTS: 100 * shown[A.ATTRIBUTION]})
         shared.table(table, hide_index=True, width="stretch", labels=LABELS, key="reco_points",
                      column_config=headers(table, **{POINTS: st.column_config.NumberColumn(head(POINTS), format="%+.2f")}))
-    with st.expander(_("Advanced: the model's raw scores")):
-        raw_explanation(listed, item, parts, base, score, compared_with)
 
 
-def raw_explanation(listed: R.ExplainedRecommendations, item: str, parts: pd.DataFrame, base: float, score: float,
-                    compared_with: str) -> None:
+def gap_explanation(listed: R.ExplainedRecommendations, item: str, explained: CH.OfferExplanation,
+                    shown: pd.DataFrame, metric_column: Any, compared_with: str) -> None:
+    """The explanation when no chance of this score exists: each fact's share of the score's gap to its base."""
+    row = listed.row(item)
+    if R.PROBABILITY in listed.recommendations.columns:  # the list's chance (the serving response model's)
+        metric_column.metric(chance_label, f"{100 * float(listed.recommendations[R.PROBABILITY].iloc[row]):.1f}%",
+                             help=_("The chance in the list above."))
+    if why_not in WHY_NOT_CHANCE:
+        st.caption(_(WHY_NOT_CHANCE[why_not]))
+    st.plotly_chart(
+        charts.attribution_waterfall(shown, explained.start, explained.end, _("compared with"), _(
+            "Why {offer} for customer {id}").format(offer=names_of([item])[0], id=listed.user_id), share=True),
+        width="stretch", key="reco_waterfall",
+    )
+    above = explained.end >= 0
+    st.caption((_(
+        "The base is {what}. This offer's score stands above it; each bar is the share of that gap one customer or "
+        "offer fact makes, in percent: together they make the whole gap (100%) exactly. A fact above 100% is offset "
+        "by facts that hold the offer back. Facts of one column are summed (e.g. a customer who is not in the other "
+        "segments).") if above else _(
+        "The base is {what}. This offer's score stands below it; each bar is the share of that gap one customer or "
+        "offer fact makes, in percent: together they make the whole gap (-100%) exactly. Facts of one column are "
+        "summed (e.g. a customer who is not in the other segments).")).format(what=compared_with))
+    with st.expander(_("The numbers")):
+        table = shown[[A.CONTRIBUTOR, A.SIDE]].assign(**{
+            A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s), SHARE: 100 * shown[A.ATTRIBUTION]})
+        shared.table(table, hide_index=True, width="stretch", labels=LABELS, key="reco_shares",
+                     column_config=headers(table, **{SHARE: st.column_config.NumberColumn(head(SHARE), format="%+.1f%%")}))
+
+
+def raw_explanation(parts: pd.DataFrame, base: float, score: float, compared_with: str) -> None:
     """The explanation in the model's raw score: its exact Shapley values."""
-    if scores_row is None:
-        st.plotly_chart(
-            charts.attribution_waterfall(parts, base, score, _("compared with"), _("Why {offer} for customer {id}").format(
-                offer=names_of([item])[0], id=listed.user_id)),
-            width="stretch", key="reco_waterfall",
-        )
-        st.caption(_(
-            "Starts at the score of {what} ({base}); each bar is what one customer or offer "
-            "fact adds; together they make this score ({score}) exactly. Facts of one column are summed "
-            "(e.g. a customer who is not in the other segments)."
-        ).format(what=compared_with, base=f"{base:.4f}", score=f"{score:.4f}"))
-    else:
-        st.caption(_("The raw score of this offer is {score}, against {base} for {what}. It orders offers for one "
-                     "customer and is not a probability; the model's exact contributions to it (Shapley values):").format(
-            score=f"{score:.4f}", base=f"{base:.4f}", what=compared_with))
-    expander = st.expander(_("The numbers")) if scores_row is None else st.container()
-    with expander:
-        shown = parts[[A.CONTRIBUTOR, A.SIDE, A.ATTRIBUTION]]
-        shared.table(shown.assign(**{A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s)}), hide_index=True,
-                     width="stretch", labels=LABELS, key="reco_parts", column_config=headers(shown, **{
-                         A.ATTRIBUTION: st.column_config.NumberColumn(head(A.ATTRIBUTION), format="%+.4f")}))
+    st.caption(_("The raw score of this offer is {score}, against {base} for {what}. It orders offers for one "
+                 "customer and is not a probability; the model's exact contributions to it (Shapley values):").format(
+        score=f"{score:.4f}", base=f"{base:.4f}", what=compared_with))
+    shown = parts[[A.CONTRIBUTOR, A.SIDE, A.ATTRIBUTION]]
+    shared.table(shown.assign(**{A.SIDE: shown[A.SIDE].map(lambda s: _(s) if s else s)}), hide_index=True,
+                 width="stretch", labels=LABELS, key="reco_parts", column_config=headers(shown, **{
+                     A.ATTRIBUTION: st.column_config.NumberColumn(head(A.ATTRIBUTION), format="%+.4f")}))
 
 
 def evidence(user: str, item: str) -> None:
@@ -375,15 +399,24 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
     a, b = st.columns(2)
     b.metric(_("Offers that enter the list"), int(moved[W.RANK_BEFORE].isna().sum()))
     title = _("Why this offer if {column} were {value}").format(column=column, value=value)
-    if scores_row is None:  # no chance of this score: the model's raw score, as the explanation above
-        a.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
-                 _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
-        shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE, W.SCORE_BEFORE, W.SCORE_AFTER]]
-        shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown, **{
-            W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
-            W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
-        st.plotly_chart(charts.attribution_waterfall(parts, base1, s1, _("compared with"), title),
+    if scores_row is None:  # no chance of this score: shares of its gap, as the explanation above
+        ranks = moved.loc[moved[C.ITEM_ID].astype(str) == str(item), [W.RANK_BEFORE, W.RANK_AFTER]]
+        now, was = (ranks.iloc[0] if len(ranks) else pd.Series({W.RANK_BEFORE: np.nan, W.RANK_AFTER: np.nan}))[
+            [W.RANK_AFTER, W.RANK_BEFORE]]
+        out = _("not in the top {k}").format(k=k)
+        a.metric(_("Rank of this offer with {column} = {value}").format(column=column, value=value),
+                 out if pd.isna(now) else f"#{int(now)}",
+                 _("was {rank} ({value})").format(rank=out if pd.isna(was) else f"#{int(was)}", value=changed.old_value),
+                 delta_color="off")
+        shown = moved[["offer", W.RANK_BEFORE, W.RANK_AFTER, W.CHANGE]]
+        shared.table(shown, hide_index=True, width="stretch", labels=LABELS, column_config=headers(shown))
+        st.plotly_chart(charts.attribution_waterfall(CH.in_gap_shares(parts, base1, s1), 0.0, float(np.sign(s1 - base1)),
+                                                     _("compared with"), title, share=True),
                         width="stretch", key="reco_whatif_waterfall")
+        st.caption(_("Ranks follow the model's order, as in the list above; each bar is a fact's share of the gap "
+                     "between this offer's score and the base, as in the explanation above."))
+        with st.expander(_("Advanced: the model's raw scores")):
+            raw_what_if(changed, moved, column, value, s0, s1)
         return
     # the chance with the changed fact: every offer's score moves with it, and so does the response model's own
     # use of the fact (a one-hot column; a number or date range it cannot set is held and said)
@@ -412,12 +445,17 @@ def what_if(listed: R.ExplainedRecommendations, item: str, k: int, exclude_ids: 
         st.caption(_("The chance uses {column} through the model's scores only: the response model's own use of it "
                      "(a number or a date) is held at the customer's value.").format(column=column))
     with st.expander(_("Advanced: the model's raw scores")):
-        st.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
-                  _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
-        raw = moved[["offer", W.SCORE_BEFORE, W.SCORE_AFTER]]
-        shared.table(raw, hide_index=True, width="stretch", labels=LABELS, column_config=headers(raw, **{
-            W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
-            W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
+        raw_what_if(changed, moved, column, value, s0, s1)
+
+
+def raw_what_if(changed: W.WhatIf, moved: pd.DataFrame, column: str, value: str, s0: float, s1: float) -> None:
+    """The what-if in the model's raw scores (for "Advanced")."""
+    st.metric(_("Score of this offer with {column} = {value}").format(column=column, value=value), f"{s1:.4f}",
+              _("{change} (was {value})").format(change=f"{s1 - s0:+.4f}", value=changed.old_value))
+    raw = moved[["offer", W.SCORE_BEFORE, W.SCORE_AFTER]]
+    shared.table(raw, hide_index=True, width="stretch", labels=LABELS, column_config=headers(raw, **{
+        W.SCORE_BEFORE: st.column_config.NumberColumn(head(W.SCORE_BEFORE), format="%.4f"),
+        W.SCORE_AFTER: st.column_config.NumberColumn(head(W.SCORE_AFTER), format="%.4f")}))
 
 
 def list_drivers(listed: R.ExplainedRecommendations) -> None:
@@ -494,10 +532,8 @@ def served_section(served: serving.ServedList) -> None:
         **({chance: 100 * reco[R.PROBABILITY]} if R.PROBABILITY in reco.columns else {}),
         C.SCORE: reco[C.SCORE], "why (exact)": reco[R.REASON],
     })
-    shared.table(table, hide_index=True, width="stretch", labels=LABELS, key="reco_served",
-                 column_config=headers(table, **{
-        C.SCORE: st.column_config.NumberColumn(head(C.SCORE), format="%.4f"),
-        chance: st.column_config.NumberColumn(chance, format="%.1f%%")}))
+    scores_apart(table, chance, _("{model}'s raw score orders offers for one customer; it is not a probability and "
+                                  "does not compare across customers.").format(model=shared.md(label)), key="reco_served")
     st.caption(
         _("{model} beat the hybrid on validation, so it serves this run (switch on the Train page). Its score "
           "of an offer is a sum over the offers in the customer's history, so each reason gives the exact share of the "
@@ -536,18 +572,16 @@ except ValueError as exc:
 campaign_day = active_on if active_on is not None else R.default_campaign_day(dataset)
 rm, ctx, probability_note = _scorer(*key, info.fingerprint, None if campaign_day is None else str(campaign_day))
 if rm is not None:  # the chance, and its reasons in percentage points of it (as in the Campaign page's file)
-    listed = R.with_probabilities(listed, rm, ctx)
-    listed = replace(listed, recommendations=listed.recommendations.assign(**{R.REASON: probability_reasons(
-        rm, ctx, [user] * len(listed.recommendations), listed.recommendations[C.ITEM_ID], offer_parts=True).to_numpy()}))
+    listed = with_chances(listed, rm, ctx)
 # The explanation speaks the chance of the list above when that chance is a function of the explained score:
 # a response model fitted on the hybrid's scores, a customer the hybrid trained with, the customer's own average
-# offer as the base (the customer-only part of a score shifts every offer alike and cancels in the chance).
+# offer as the base (the customer-only part of a score shifts every offer alike and cancels in the chance);
+# otherwise each fact's share of the gap between the score and its base (recsys.insight.chance).
 chance_label = (_("likely to redeem within {days} days").format(days=rm.config_.horizon_days)
                 if rm is not None and rm.config_.horizon_days else _("likely to redeem"))
-why_raw = (None if rm is None else RAW_SERVED if rm.scores_from_ != serving.HYBRID else RAW_NEW if not _known(user)
-           else RAW_VIEW if view != A.OFFER_VIEW else None)
+why_not = CH.why_not_chance(rm, explainer, user, view)  # None: the explanation can be in chance points
 scores_row = (explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())  # every offer, float64
-              if rm is not None and why_raw is None else None)
+              if why_not is None else None)
 if rerank is not None:
     cost = None
     if rm is not None:  # this customer's list by the model alone, to price the re-ranking in expected responses

@@ -19,41 +19,47 @@ UP_COLOR, DOWN_COLOR, NEUTRAL_COLOR = "#2e7d32", "#c62828", "#546e7a"
 
 def attribution_waterfall(
     parts: pd.DataFrame, base: float, score: float, base_label: str, title: str = N_("Why this score"),
-    chance: bool = False,
+    chance: bool = False, share: bool = False,
 ) -> go.Figure:
     """Horizontal waterfall from the base to the score: one bar per contributor (green up, red down).
 
     ``parts`` is ``explain.contributions(...)`` (``contributor``, ``side``, ``attribution``), largest
     first, "other" last; the bars start at ``base`` and end at ``score`` (dashed lines mark both).
     With ``chance``, ``base``, ``score`` and the attributions are probabilities and their changes
-    (:func:`recsys.insight.chance.in_chance_points`), drawn in percent and percentage points.
+    (:func:`recsys.insight.chance.in_chance_points`), drawn in percent and percentage points; with
+    ``share``, shares of the gap between the score and its base (:func:`recsys.insight.chance.in_gap_shares`:
+    ``base`` 0, ``score`` +-1), drawn in percent of that gap.
     """
-    scale = 100.0 if chance else 1.0
+    scale = 100.0 if chance or share else 1.0
     values = parts[ATTRIBUTION].to_numpy(float) * scale
     base, score = base * scale, score * scale
     labels = [f"{c} ({_(s)})" if s else str(c) for c, s in zip(parts[CONTRIBUTOR], parts[SIDE])]
     point = _("pt")
+    text = ([f"{v:+.1f} {point}" for v in values] if chance else [f"{v:+.0f}%" for v in values] if share
+            else [f"{v:+.3f}" for v in values])
+    hover = "%{x:+.2f} " + point if chance else "%{x:+.1f}%" if share else "%{x:+.4f}"
     fig = go.Figure(go.Waterfall(
         orientation="h", base=base, measure=["relative"] * len(values), y=labels, x=values,
-        text=[f"{v:+.1f} {point}" if chance else f"{v:+.3f}" for v in values], textposition="outside",
+        text=text, textposition="outside",
         cliponaxis=False,
         increasing={"marker": {"color": UP_COLOR}}, decreasing={"marker": {"color": DOWN_COLOR}},
         connector={"line": {"color": "#cfd8dc", "width": 1}},
-        hovertemplate="%{y}<br>" + ("%{x:+.2f} " + point if chance else "%{x:+.4f}") + "<extra></extra>",
+        hovertemplate="%{y}<br>" + hover + "<extra></extra>",
     ))
     ends = base + pd.Series(values).cumsum()
     low, high = min(base, score, ends.min()), max(base, score, ends.max())
     pad = 0.25 * (high - low or 1.0)
-    shown = (lambda x: f"{x:.1f}%") if chance else (lambda x: f"{x:.3f}")
+    shown = (lambda x: f"{x:.1f}%") if chance else (lambda x: f"{x:.0f}%") if share else (lambda x: f"{x:.3f}")
     fig.add_vline(x=base, line_dash="dot", line_color=NEUTRAL_COLOR,
                   annotation_text=f"{base_label}: {shown(base)}", annotation_position="top left")
-    fig.add_vline(x=score, line_dash="dash", line_color="black",
-                  annotation_text=(_("chance {chance}").format(chance=shown(score)) if chance
-                                   else _("score {score}").format(score=shown(score))),
-                  annotation_position="top right")
+    end = (_("chance {chance}").format(chance=shown(score)) if chance
+           else _("this offer: {share}").format(share=shown(score)) if share
+           else _("score {score}").format(score=shown(score)))
+    fig.add_vline(x=score, line_dash="dash", line_color="black", annotation_text=end, annotation_position="top right")
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(range=[max(low - pad, 0.0) if chance else low - pad, high + pad],
-                     title=_("chance of redeeming (%)") if chance else _("score"), zeroline=False)
+    axis = (_("chance of redeeming (%)") if chance else _("share of the gap between this offer and its base (%)")
+            if share else _("score"))
+    fig.update_xaxes(range=[max(low - pad, 0.0) if chance else low - pad, high + pad], title=axis, zeroline=False)
     return style_figure(fig, _(title), height=max(280, 36 * len(values) + 120))
 
 

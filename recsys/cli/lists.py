@@ -68,7 +68,9 @@ def cmd_recommend_validated(args: argparse.Namespace) -> int | None:
                      "probability_note": listed.note, "rerank_note": rerank_note, "offers": reco.to_dict(orient="records")})
         return 0
     print(f"Top {len(reco)} for customer {args.user} from {label} (the run's best validated model, serving)")
-    for text in (listed.note, rerank_note):
+    explain_note = (f"--explain: each reason is already the exact share of {label}'s score; for the hybrid's explanations "
+                    "(the Recommendations page's comparison), add --model hybrid") if args.explain else None
+    for text in (listed.note, rerank_note, explain_note):
         if text:
             print(f"note: {text}")
     print(reco.to_string(index=False))
@@ -81,10 +83,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return served
     from recsys.insight.attribution import ScoreExplainer
     from recsys.insight.recommend import (
-        default_campaign_day, parse_day, recommend_for_customer, recommendations_report, with_probabilities,
+        default_campaign_day, parse_day, recommend_for_customer, recommendations_report,
     )
     from recsys.workspace import runs
-    from recsys.workspace.recommend import response_scorer, saved_rerank_hook
+    from recsys.insight.chance import explained_report, explanation_lines
+    from recsys.workspace.recommend import response_scorer, saved_rerank_hook, with_chances
     from recsys.workspace.store import NotFound
 
     try:
@@ -102,8 +105,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"Cannot recommend: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if rm is not None:
-        listed = with_probabilities(listed, rm, ctx)
+        listed = with_chances(listed, rm, ctx)
     report = recommendations_report(listed, dataset.items, attributions=args.explain)
+    report = explained_report(report, listed, explainer, rm, ctx) if args.explain else report  # the page's units
     horizon = None if rm is None else rm.config_.horizon_days
     report.update({"as_of": None if day is None else str(day.date()), "horizon_days": horizon, "probability_note": note})
     if args.json:
@@ -112,14 +116,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     base = report["baseline"]
     when = "" if day is None else f"; offers live on {day.date()}" + (" and later/earlier ones" if args.all_offers else "")
     print(f"Top {len(report['recommendations'])} offers for customer {args.user} (run {args.run}{when}); "
-          f"scores compared with {base['compared_with']}" + ("" if base["score"] is None else f" = {base['score']:.4f}"))
+          f"scores compared with {base['compared_with']}" + ("" if base["score"] is None or rm is not None else f" = {base['score']:.4f}"))
     if note:
         print(f"note: {note}")
     for row in report["recommendations"]:
         chance = f"  {100 * row['probability']:.1f}% likely to redeem within {horizon} days" if "probability" in row else ""
-        print(f"{row['rank']:>3}  {row['item_id']}  {row['offer']}{chance}  score {row['score']:.4f}  because {row['reason']}")
-        for part in row.get("attributions", []):
-            print(f"       {part['value']:+.4f}  {part['name']} ({part['side']})")
+        score = "" if chance else f"  score {row['score']:.4f}"  # with a chance, the raw score is in --json only
+        print(f"{row['rank']:>3}  {row['item_id']}  {row['offer']}{chance}{score}  because {row['reason']}")
+        for line in explanation_lines(row) if args.explain else []:
+            print(line)
     return 0
 
 

@@ -3,18 +3,22 @@
 The explained list itself (:func:`recsys.insight.recommend.recommend_for_customer`) takes frames
 and a model; this module adds what needs the workspace, such as the run's saved fairness
 re-ranking, so that the Recommendations page and ``promolens recommend`` apply the same one, and the
-run's response probabilities as of a campaign day (:func:`response_scorer`).
+run's response probabilities as of a campaign day (:func:`response_scorer`) and a list's chances with
+their reasons in percentage points of them (:func:`with_chances`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import pandas as pd
 
+from recsys.campaign.reasons import probability_reasons
 from recsys.core import columns as C
 
 from recsys.insight import rerank
+from recsys.insight.recommend import REASON, ExplainedRecommendations, with_probabilities
 from recsys.learn.response import scorer_name
 from recsys.workspace import audit, runs
 
@@ -56,4 +60,16 @@ def response_scorer(ws: Any, run_id: str, dataset: Any, model: Any, as_of: Any) 
     return rm, rm.context(dataset.interactions, dataset.users, dataset.items, model, as_of), None
 
 
-__all__ = ["saved_rerank_hook", "response_scorer", "NO_PROBABILITY_NOTE"]
+def with_chances(listed: ExplainedRecommendations, response_model: Any, context: Any) -> ExplainedRecommendations:
+    """``listed`` with each offer's response probability and, as its reasons, the parts of that
+    probability in percentage points (the offer's facts included), as the Campaign page's file words
+    them: the list of the Recommendations page and of ``promolens recommend``."""
+    listed = with_probabilities(listed, response_model, context)
+    reco = listed.recommendations
+    if reco.empty:
+        return listed
+    reasons = probability_reasons(response_model, context, [listed.user_id] * len(reco), reco[C.ITEM_ID], offer_parts=True)
+    return replace(listed, recommendations=reco.assign(**{REASON: reasons.to_numpy()}))
+
+
+__all__ = ["saved_rerank_hook", "response_scorer", "with_chances", "NO_PROBABILITY_NOTE"]

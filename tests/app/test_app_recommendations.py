@@ -71,6 +71,26 @@ def percent(at: AppTest, label: str) -> float:
 
 CHANCE = "likely to redeem within 14 days"
 POINTS = "change in chance (pt)"
+SHARE = "share of the gap (%)"
+RAW_NUMBER = re.compile(r"-?\d+\.\d{3,}")  # how the page writes a raw score (4 decimals): never outside "Advanced"
+
+
+def shown_shares(at: AppTest):  # noqa: ANN201 - the explanation in shares of the gap, as a DataFrame
+    return next(d.value for d in at.dataframe if SHARE in d.value.columns)
+
+
+def assert_no_raw_score(at: AppTest) -> None:
+    """No metric, caption or chart text outside the "Advanced" expanders shows a raw model score."""
+    advanced = [e for e in at.expander if e.label.startswith("Advanced")]
+    hidden = {c.value for e in advanced for c in e.caption} | {str(t) for e in advanced for m in e.metric
+                                                                for t in (m.value, m.delta)}
+    shown = [m.value for m in at.metric] + [str(m.delta) for m in at.metric] + [c.value for c in at.caption]
+    raw = [t for t in shown if t not in hidden and RAW_NUMBER.search(t)]
+    assert not raw, raw
+    waterfalls = [c.proto.spec for c in at.get("plotly_chart") if '"type":"waterfall"' in c.proto.spec]
+    assert waterfalls
+    for spec in waterfalls:  # the explanation's and the what-if's bars and ends: points or percent, never a score
+        assert "score " not in spec and not re.search(r'"text":\["[+-]\d+\.\d{3}"', spec), spec[:400]
 
 
 def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,6 +125,7 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
     assert C.SCORE not in listed.columns  # with a probability shown, the raw score is behind "Advanced"
     raw = next(d.value for d in at.dataframe if list(d.value.columns) == [C.RANK, "offer", C.SCORE])
     assert raw[C.SCORE].iloc[1] == pytest.approx(score, abs=1e-4)
+    assert_no_raw_score(at)
     # the offer's waterfall, and each tab's own chart once that tab is open (the others are not rendered)
     assert [t.label for t in at.tabs] == ["Evidence", "What if", "Across the list", "Who else is it for", "Fact x fact"]
     assert len(at.get("plotly_chart")) == 1 and any("Because they responded to" in m.value for m in at.markdown)
@@ -114,15 +135,22 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
         assert not any("Because they responded to" in m.value for m in at.markdown), label
     assert any("One row per customer trait" in c.value for c in open_tab(at, "Who else is it for").caption)
     assert metric(at, "Rank") == 2 and percent(at, CHANCE) == chance  # the same offer explained
-    # the whole-score view adds up too (from the average customer and offer), in the raw score: the customer-only
-    # part of a score does not move their chance
+    # the whole-score view adds up too (from the average customer and offer), in shares of the score's gap to that
+    # base, not chance points: the customer-only part of a score does not move their chance
     at.radio(key="reco_view").set_value("score").run()
     assert_clean(at)
-    assert any(c.value.startswith("Compared with the average customer, the explanation stays in the model's raw")
+    assert any(c.value.startswith("Compared with the average customer, the explanation cannot be in chance points")
                for c in at.caption)
-    parts, score2, base2 = shown_parts(at), metric(at, "Score"), metric(at, "Compared with")
+    shares, parts = shown_shares(at), shown_parts(at)
+    assert percent(at, CHANCE) == chance and not any(m.label in ("Score", "Compared with") for m in at.metric)
+    raw_caption = next(c.value for c in at.caption if c.value.startswith("The raw score of this offer is "))
+    score2, base2 = (float(x) for x in re.findall(r"-?\d+\.\d{4}", raw_caption)[:2])  # under "Advanced"
     assert score2 == pytest.approx(score, abs=1e-4) and base2 != pytest.approx(base, abs=1e-3)
     assert base2 + parts["attribution"].sum() == pytest.approx(score2, abs=2e-4)
+    assert shares[SHARE].sum() == pytest.approx(100.0 * np.sign(score2 - base2), abs=1e-9)  # the whole gap, exactly
+    assert shares[SHARE].to_numpy() == pytest.approx(100 * parts["attribution"].to_numpy() / abs(score2 - base2),
+                                                     rel=1e-3)  # score and base read at 4 decimals
+    assert_no_raw_score(at)
 
 
 def test_what_if_and_filters(trained_ws: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,6 +224,31 @@ def test_cli_recommend_gives_the_pages_numbers(trained_ws: tuple[Path, str], mon
     assert raw[C.SCORE].tolist() == pytest.approx([r["score"] for r in report["recommendations"]], abs=1e-12)
     chance = "likely to redeem within 14 days"
     assert listed[chance].tolist() == pytest.approx([100 * r["probability"] for r in report["recommendations"]], abs=1e-9)
+    # --explain speaks the page's units: the explained offer in chance points, from the page's base to its chance
+    opened = at.selectbox(key="reco_offer").value  # the offer the page explains (kept from the first customer's list)
+    first = next(r for r in report["recommendations"] if r["item_id"] == opened)["explanation"]
+    assert first["unit"] == "chance_points" and first["why_not"] is None
+    assert f"{100 * first['end']:.1f}%" == next(m.value for m in at.metric if m.label == chance)
+    assert f"{100 * first['start']:.1f}%" == next(m.value for m in at.metric if m.label == "Compared with")
+    for row in report["recommendations"]:
+        parts = row["explanation"]["parts"]
+        assert row["explanation"]["start"] + sum(a["value"] for a in parts) == pytest.approx(row["explanation"]["end"], abs=1e-12)
+        assert [a["raw"] for a in parts] == pytest.approx([a["value"] for a in row["attributions"]], abs=1e-12)
+    assert listed["why (strongest lifts)"].tolist() == [r["reason"] for r in report["recommendations"]]  # the page's
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "2", "--explain"]) == 0
+    text = capsys.readouterr().out
+    assert "percentage points of the chance of redeeming, from " in text and not re.search(r"[+-]?\d+\.\d{4}", text), text
+    for block in re.findall(r"from (\d+\.\d)% to (\d+\.\d)%:\n((?: +[+-]\d+\.\d\d pt .*\n)+)", text):
+        bars = [float(b) for b in re.findall(r"^ +([+-]\d+\.\d\d) pt", block[2], flags=re.M)]
+        assert sum(bars) == pytest.approx(float(block[1]) - float(block[0]), abs=0.06 + 0.005 * len(bars))
+    assert len(re.findall(r"from \d+\.\d% to", text)) == 2
+    assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "2", "--explain",
+                 "--view", "score"]) == 0
+    text = capsys.readouterr().out  # no chance of the whole score: shares of its gap, 100% in all
+    assert text.count("share of the gap between this offer's score and its base (100% = the whole gap):") == 2, text
+    assert not re.search(r"[+-]?\d+\.\d{4}", text) and " pt  " not in text.split("because")[-1], text
+    shares = [float(x) for x in re.findall(r"^ +([+-]\d+\.\d)%  ", text, flags=re.M)]
+    assert sum(shares) == pytest.approx(200.0, abs=0.05 * len(shares))  # two offers, each 100% to rounding
     assert main(["recommend", "--workspace", str(ws_path), "--run", run_id, "--user", "C000004", "-k", "3"]) == 0
     assert "% likely to redeem within 14 days" in capsys.readouterr().out
     # no live offer on the campaign day: a clear message and a non-zero exit, not "Top 0 offers"
