@@ -193,6 +193,9 @@ def _packed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes] | None:
     if packed is None:
         return None
     low, high = packed
+    # With one high word for every row (ids of 8 bytes, or of one length up to 15), the key is a bijection
+    # of the low word: no two ids can share it, and the rows need no check.
+    checked = high is None or not len(high) or bool((high == high[0]).all())
     encoded = pc.dictionary_encode(pa.array(low if high is None else low ^ (high * _MIX)))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     if high is None:
@@ -201,9 +204,10 @@ def _packed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes] | None:
     else:
         first = np.zeros(len(encoded.dictionary), dtype=np.int64)
         first[codes] = np.arange(len(codes))  # a row of each key (any one)
-        row = first[codes]
-        if not (np.array_equal(low[row], low) and np.array_equal(high[row], high)):
-            return None
+        if not checked:
+            row = first[codes]
+            if not (np.array_equal(low[row], low) and np.array_equal(high[row], high)):
+                return None
         vocabulary = _unpack(low[first], high[first] & _MASKS[_WORD], high[first] >> np.uint64(56))
     ends = np.cumsum([len(c) for c in columns], dtype=np.int64)
     return [IdCodes(vocabulary, part) for part in np.split(codes, ends[:-1])]
@@ -212,7 +216,9 @@ def _packed_codes(columns: list[pa.ChunkedArray]) -> list[IdCodes] | None:
 def _pack(columns: list[pa.ChunkedArray]) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Every id as its bytes in little-endian 64-bit words, the length in the top byte of the last one.
 
-    (low words, None) when no id is longer than 7 bytes, (low, high) up to 15 bytes, else None.
+    (low words, None) when no id is longer than 7 bytes, (low, high) up to 15 bytes, else None. A chunk
+    whose ids all have one length (customer numbers such as ``C000123``) is copied as a block into its
+    words; other chunks gather each id's words from where it starts.
     """
     parts = []
     for column in columns:
@@ -223,26 +229,44 @@ def _pack(columns: list[pa.ChunkedArray]) -> tuple[np.ndarray, np.ndarray | None
                 width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
                 _, offsets, data = chunk.buffers()
                 offsets = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * np.dtype(width).itemsize)
-                parts.append((offsets.astype(np.int64), data))
-    lengths = [np.diff(offsets) for offsets, _ in parts]
-    longest = max((int(n.max()) for n in lengths), default=0)
+                lengths = np.diff(offsets)
+                longest = int(lengths.max())
+                parts.append((offsets, data, lengths, longest if int(lengths.min()) == longest else None))
+    longest = max((part[3] if part[3] is not None else int(part[2].max()) for part in parts), default=0)
     if longest > 2 * _WORD + 1:
         return None
+    words = 1 if longest <= _WORD else 2
     low, high = [], []
-    for (offsets, data), length in zip(parts, lengths):
+    for offsets, data, lengths, uniform in parts:
         start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+        if uniform is not None:
+            packed = _pack_uniform(data, start, len(lengths), uniform, words)
+            low.append(packed[:, 0])
+            if words == 2:
+                high.append(packed[:, 1])
+            continue
         padded = np.zeros(size + 16, np.uint8)  # the 16 bytes from any id's start can be read, the last one's too
         if size:
             padded[:size] = np.frombuffer(data, np.uint8, size, start)
-        words = np.ndarray((size + 9,), dtype="<u8", buffer=padded, strides=(1,))  # the 8 bytes from each byte
-        at, tag = offsets[:-1] - start, length.astype(np.uint64) << np.uint64(56)
-        if longest <= _WORD:
-            low.append(words[at] & _MASKS[length] | tag)
+        view = np.ndarray((size + 9,), dtype="<u8", buffer=padded, strides=(1,))  # the 8 bytes from each byte
+        at, lengths = (offsets[:-1] - start).astype(np.int64), lengths.astype(np.int64)  # int64: no index copies
+        tag = lengths.astype(np.uint64) << np.uint64(56)
+        if words == 1:
+            low.append(view[at] & _MASKS[lengths] | tag)
         else:
-            low.append(words[at] & _MASKS[np.minimum(length, 8)])
-            high.append(words[at + 8] & _MASKS[np.clip(length - 8, 0, _WORD)] | tag)
+            low.append(view[at] & _MASKS[np.minimum(lengths, 8)])
+            high.append(view[at + 8] & _MASKS[np.clip(lengths - 8, 0, _WORD)] | tag)
     empty = np.zeros(0, np.uint64)
-    return (np.concatenate(low) if low else empty), (None if longest <= _WORD else np.concatenate(high) if high else empty)
+    return (np.concatenate(low) if low else empty), (None if words == 1 else np.concatenate(high) if high else empty)
+
+
+def _pack_uniform(data: pa.Buffer, start: int, n: int, length: int, words: int) -> np.ndarray:
+    """n ids of ``length`` bytes each, back to back from ``start``: their words, (n, words) little-endian."""
+    block = np.zeros((n, 8 * words), np.uint8)
+    if length:
+        block[:, :length] = np.frombuffer(data, np.uint8, n * length, start).reshape(n, length)
+    block[:, -1] = length  # the length in the top byte of the last word (the id's bytes never reach it)
+    return block.view("<u8")
 
 
 def _unpack(low: np.ndarray, high: np.ndarray | None, lengths: np.ndarray) -> pa.Array:

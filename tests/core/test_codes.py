@@ -74,3 +74,29 @@ def test_a_column_with_a_missing_id_gets_no_codes_and_adds_no_ids() -> None:
     assert missing is None and first.vocabulary.to_pylist() == ["b", "a"]
     assert first.codes.tolist() == [0, 1, 0] and last.codes.tolist() == [1] and last.vocabulary is first.vocabulary
     assert hashed_codes([]) == [] and hashed_codes([pa.chunked_array([], pa.string())])[0].codes.tolist() == []
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("width", [0, 3, 7, 8, 13, 15])
+def test_chunks_of_one_id_length_are_packed_as_blocks_with_the_same_codes(kind, width) -> None:
+    """Customer numbers of one length are copied as a block; beside chunks of mixed lengths, the codes equal the text's."""
+    rng = np.random.default_rng(width)
+    numbers = [f"{n:0{width}d}"[-width:] if width else "" for n in rng.integers(0, 10 ** min(width, 4), 400)]
+    mixed = [pool for pool in TRICKY + (TWO_WORDS if width > 7 else []) if len(pool.encode()) <= max(width, 7)]
+    columns = [chunked(numbers, kind, (50, 51, 300)), chunked(mixed + numbers[:20], kind, (len(mixed),))]
+    assert all(len(set(map(len, chunk.to_pylist()))) == 1 for chunk in columns[0].chunks)  # every chunk one length
+    low, high = codes_module._pack(columns)
+    assert (high is None) == (max(width, 7) <= 7) and len(low) == sum(len(c) for c in columns)
+    got, want = hashed_codes(columns), by_text(columns)
+    for column, g, w in zip(columns, got, want):
+        assert g.vocabulary.take(pa.array(g.codes)).to_pylist() == column.to_pylist()
+        assert g.codes.tolist() == w.codes.tolist() and g.vocabulary.to_pylist() == w.vocabulary.to_pylist()
+
+
+def test_ids_of_one_high_word_need_no_check_and_others_still_get_it(monkeypatch) -> None:
+    """8-byte ids all share their high word (the length): the key is then a bijection, and a broken mix can't merge them."""
+    monkeypatch.setattr(codes_module, "_MIX", np.uint64(0))
+    eight = [pa.chunked_array([["U0000001", "U0000002", "U0000001"]])]
+    (got,) = codes_module._packed_codes(eight)
+    assert got.codes.tolist() == [0, 1, 0] and got.vocabulary.to_pylist() == ["U0000001", "U0000002"]
+    assert codes_module._packed_codes([pa.chunked_array([["U0000001", "U00000012"]])]) is None  # checked: shared key
