@@ -459,12 +459,18 @@ def raw_what_if(changed: W.WhatIf, moved: pd.DataFrame, column: str, value: str,
 
 
 def list_drivers(listed: R.ExplainedRecommendations) -> None:
-    drivers = listed.drivers().drop(columns=A.SIDE)
+    drivers, unit = CH.list_in_unit(listed, explainer, rm, ctx, scores_row)
     drivers.index = contributor_labels(drivers.index)
     drivers.columns = [f"#{r} {n}" for r, n in zip(listed.recommendations[C.RANK], names_of(drivers.columns))]
     order = drivers.abs().mean(axis=1).sort_values(ascending=False).index
-    st.plotly_chart(charts.attribution_heatmap(drivers.loc[order], _("Which facts matter across the whole list")),
+    points = unit == CH.CHANCE_POINTS
+    st.plotly_chart(charts.attribution_heatmap(drivers.loc[order], _("Which facts matter across the whole list"),
+                                               unit="points" if points else "share"),
                     width="stretch", key="reco_list_heatmap")
+    st.caption(_("Each column is one listed offer's explanation: what each fact adds to its chance, in percentage "
+                 "points.") if points else
+               _("Each column is one listed offer's explanation: each fact's share of how far the offer's score "
+                 "stands from its base (a column adds up to 100%, or -100% below it)."))
 
 
 def offer_drivers(item: str, view: str) -> None:

@@ -97,19 +97,26 @@ def attribution_spread(spread: pd.DataFrame, summary: pd.DataFrame, title: str) 
     return style_figure(fig, title, height=max(320, 26 * len(order) + 130))
 
 
-def attribution_heatmap(matrix: pd.DataFrame, title: str, x_title: str = "", y_title: str = "") -> go.Figure:
+def attribution_heatmap(matrix: pd.DataFrame, title: str, x_title: str = "", y_title: str = "",
+                        unit: str | None = None) -> go.Figure:
     """Diverging heatmap of attributions (red pushes down, green up), values written in the cells.
 
     ``matrix``: rows and columns are labels, cells are attributions (e.g. facts x listed offers,
-    or a pair's customer facts x offer facts).
+    or a pair's customer facts x offer facts). ``unit``: None for raw score units, else the cells are
+    fractions drawn in percent: ``"points"`` (percentage points of a chance) or ``"share"`` (percent of
+    each offer's gap to its base).
     """
-    z = matrix.to_numpy(float)
+    scale = 1.0 if unit is None else 100.0
+    z = matrix.to_numpy(float) * scale
     limit = float(abs(z).max()) if z.size else 1.0
+    cell, hover, bar = {None: ("{:+.2f}", "%{z:+.4f}", _("lift")),
+                        "points": ("{:+.1f}", "%{z:+.2f} " + _("pt"), _("pt")),
+                        "share": ("{:+.0f}%", "%{z:+.1f}%", _("% of gap"))}[unit]
     fig = go.Figure(go.Heatmap(
         z=z, x=[_short(c) for c in matrix.columns], y=[_short(i) for i in matrix.index], zmid=0,
         zmin=-limit, zmax=limit, colorscale=[[0, DOWN_COLOR], [0.5, "#f5f5f5"], [1, UP_COLOR]],
-        text=[[f"{v:+.2f}" for v in row] for row in z], texttemplate="%{text}", textfont={"size": 10},
-        hovertemplate="%{y}<br>%{x}<br>%{z:+.4f}<extra></extra>", colorbar={"title": _("lift")},
+        text=[[cell.format(v) for v in row] for row in z], texttemplate="%{text}", textfont={"size": 10},
+        hovertemplate="%{y}<br>%{x}<br>" + hover + "<extra></extra>", colorbar={"title": bar},
     ))
     fig.update_yaxes(autorange="reversed", title=y_title or None)
     fig.update_xaxes(title=x_title or None, tickangle=-30)

@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys.core import columns as C
 from recsys.core.i18n import N_
 from recsys.core.i18n import gettext as _
-from recsys.insight.attribution import ATTRIBUTION, CONTRIBUTOR, OFFER_VIEW, SIDE, ScoreExplainer
+from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, OFFER_VIEW, SIDE, ScoreExplainer
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.insight.recommend import ExplainedRecommendations
@@ -211,6 +212,41 @@ def explanation_lines(row: dict[str, Any], indent: str = "       ") -> list[str]
                               for b, p in zip(bars, shown["parts"])]
 
 
+def list_in_unit(listed: "ExplainedRecommendations", explainer: ScoreExplainer, response_model: Any = None,
+                 context: Any = None, scores: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
+    """Every listed offer's attributions (rows: the facts, columns: the offers in rank order) in the unit
+    of its own explanation (:func:`explain_offer`), and that unit.
+
+    In chance points, each offer's column is scaled by its own ``(chance - chance at base) / (score -
+    base)``: the two ends of every offer come from one call of the response model (two rows per offer);
+    else each column is divided by the size of that offer's gap to its base. A column whose score equals
+    its base is all 0. ``scores`` as for :func:`explain_offer`.
+    """
+    raw = np.asarray(listed.explanation.values, dtype=np.float64)  # (offers, facts)
+    base = np.asarray(listed.explanation.base_values, dtype=np.float64).reshape(-1)
+    score = base + raw.sum(axis=1)
+    gap = score - base
+    items = listed.recommendations[C.ITEM_ID].astype(str).to_numpy()
+    unit = CHANCE_POINTS if why_not_chance(response_model, explainer, listed.user_id, listed.view) is None else GAP_SHARES
+    if unit == CHANCE_POINTS and len(items):
+        if scores is None:
+            scores = explainer.score_all_items(explainer.user_rows([listed.user_id]).toarray().ravel())
+        columns = explainer.model.item_index_.positions(items)
+        if (columns < 0).any():
+            raise ValueError(f"offers the model cannot score: {items[columns < 0].tolist()}")
+        rows = np.repeat(np.asarray(scores, dtype=np.float64)[None, :], 2 * len(items), axis=0)
+        at = np.arange(len(items))
+        rows[2 * at, columns], rows[2 * at + 1, columns] = base, score  # each offer at its base, at its score
+        chances = response_model.probability_of_scores(context, listed.user_id, items, rows)
+        change = chances[2 * at + 1, at] - chances[2 * at, at]
+        factor = np.divide(change, gap, out=np.zeros_like(gap), where=gap != 0.0)
+    else:
+        factor = np.divide(1.0, np.abs(gap), out=np.zeros_like(gap), where=gap != 0.0)
+    frame = pd.DataFrame((raw * factor[:, None]).T, index=pd.Index(listed.explanation.feature_names, name=COLUMN),
+                         columns=items)
+    return frame, unit
+
+
 def offer_chances(response_model: Any, context: Any, explainer: ScoreExplainer, user_id: Any, item_id: Any,
                   scores: np.ndarray, at: Any, facts: dict[str, str] | None = None) -> np.ndarray:
     """The chance of ``item_id`` for ``user_id`` with this offer's score at each value of ``at``.
@@ -233,4 +269,4 @@ def offer_chances(response_model: Any, context: Any, explainer: ScoreExplainer, 
 
 __all__ = ["RAW_ATTRIBUTION", "CHANCE_POINTS", "GAP_SHARES", "NO_CHANCE", "OTHER_SCORES", "NEW_CUSTOMER",
            "CUSTOMER_PART", "UNIT_WORDS", "OfferExplanation", "in_chance_points", "in_gap_shares", "why_not_chance",
-           "explain_offer", "explained_report", "explanation_lines", "offer_chances"]
+           "explain_offer", "explained_report", "explanation_lines", "list_in_unit", "offer_chances"]

@@ -172,3 +172,27 @@ def test_with_no_offer_live_a_pairs_chance_does_not_depend_on_the_other_offers_a
     row = explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())
     np.testing.assert_allclose(rm.probability_of_scores(none_live, user, ["OFF0004"], row[None, :])[0, 0],
                                everything[0, column], atol=1e-6)
+
+
+def test_the_whole_list_in_chance_points_adds_up_to_each_offers_own_explanation(fitted):
+    """Each listed offer's column of the list heatmap sums to the change in chance of its own waterfall
+    (chance points), or to its whole gap (+-100%) without a response model; facts keep their sign."""
+    from recsys.insight.attribution import OFFER_VIEW, ScoreExplainer
+    from recsys.insight.chance import CHANCE_POINTS, GAP_SHARES, explain_offer, list_in_unit
+    from recsys.insight.recommend import recommend_explained
+
+    shop, hybrid, rm, ctx, _ = fitted
+    explainer = ScoreExplainer(hybrid)
+    user = str(hybrid.user_index_.ids[3])
+    listed = recommend_explained(explainer, user, k=5, view=OFFER_VIEW)
+    frame, unit = list_in_unit(listed, explainer, rm, ctx)
+    assert unit == CHANCE_POINTS and list(frame.columns) == listed.recommendations[C.ITEM_ID].astype(str).tolist()
+    raw = np.asarray(listed.explanation.values).T
+    assert (np.sign(frame.to_numpy()) == np.sign(raw)).all()
+    for item in frame.columns:
+        own = explain_offer(listed, item, explainer, rm, ctx)
+        assert frame[item].sum() == pytest.approx(own.end - own.start, abs=1e-9)
+    shares, unit = list_in_unit(listed, explainer)  # no response model: shares of each offer's gap
+    gaps = raw.sum(axis=0)
+    assert unit == GAP_SHARES
+    np.testing.assert_allclose(shares.sum().to_numpy(), np.sign(gaps), atol=1e-9)
