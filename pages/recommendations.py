@@ -114,10 +114,15 @@ def _activity(workspace_path: str, dataset: str, fingerprint: str) -> pd.Series:
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding which customers this offer suits...")
-def _drivers(workspace_path: str, run: str, created: str, item_id: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _drivers(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None, item_id: str,
+             view: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """One offer explained for (a sample of) every customer, each in their own explanation's unit (chance
+    points when the run's response model allows it, else shares of their gap): summary, spread, unit."""
     explainer = _explainer(workspace_path, run, created)
     drivers = D.offer_drivers(explainer, item_id, max_users=MAX_DRIVER_CUSTOMERS, seed=0, view=view)  # type: ignore[arg-type]
-    return drivers.summary(), drivers.spread()
+    rm, ctx, _note = _scorer(workspace_path, run, created, fingerprint, day)
+    drivers, unit = CH.drivers_in_unit(drivers, explainer, rm, ctx)
+    return drivers.summary(), drivers.spread(), unit
 
 
 def _scorer(workspace_path: str, run: str, created: str, fingerprint: str, day: str | None):  # noqa: ANN202 - never mutated
@@ -474,20 +479,26 @@ def list_drivers(listed: R.ExplainedRecommendations) -> None:
 
 
 def offer_drivers(item: str, view: str) -> None:
-    summary, spread = (in_words(f) for f in _drivers(*key, item, view))
+    day = None if campaign_day is None else str(campaign_day)
+    summary, spread, unit = _drivers(*key, info.fingerprint, day, item, view)
+    summary, spread = in_words(summary), in_words(spread)
+    points = unit == CH.CHANCE_POINTS
     st.plotly_chart(
         charts.attribution_spread(spread, summary, _("Who is {offer} for? Customer traits that lift it or hold it "
-                                                     "back").format(offer=names_of([item])[0])),
+                                                     "back").format(offer=names_of([item])[0]),
+                                  unit="points" if points else "share"),
         width="stretch", key="reco_drivers",
     )
     n = int(summary[D.CUSTOMERS].groupby(summary[A.COLUMN]).sum().max()) if len(summary) else 0
+    what = (_("A trait's value is what it adds to that customer's chance of redeeming this offer, in percentage "
+              "points, compared with their average offer: right means more likely.") if points else
+            _("A trait's value is its share of how far this offer's score stands from that customer's base "
+              "(100% is the whole gap): right means it lifts the offer in their list."))
     st.caption(_(
         "One row per customer trait, the bar at its mean over the customers who have it ({n} customers{sample}), "
-        "dots where its customers sit (bigger: more customers). A trait's value is what "
-        "it adds to this offer's score for that customer, compared with their average offer: right means this offer "
-        "rises in their list. A fact such as a segment adds the same to everyone who has it; their own history "
-        "differs from customer to customer."
-    ).format(n=f"{n:,}", sample=_(", a random sample") if n >= MAX_DRIVER_CUSTOMERS else ""))
+        "dots where its customers sit (bigger: more customers). {what} A fact such as a segment adds the same "
+        "score to everyone who has it; their own history differs from customer to customer."
+    ).format(n=f"{n:,}", sample=_(", a random sample") if n >= MAX_DRIVER_CUSTOMERS else "", what=what))
 
 
 def pair_interactions(user: str, item: str) -> None:

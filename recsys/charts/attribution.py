@@ -63,7 +63,7 @@ def attribution_waterfall(
     return style_figure(fig, _(title), height=max(280, 36 * len(values) + 120))
 
 
-def attribution_spread(spread: pd.DataFrame, summary: pd.DataFrame, title: str) -> go.Figure:
+def attribution_spread(spread: pd.DataFrame, summary: pd.DataFrame, title: str, unit: str | None = None) -> go.Figure:
     """Attributions per customer trait: a bar at the mean, and dots where the trait's customers sit.
 
     ``spread`` (``contributor``, ``attribution``, ``customers``) is ``OfferDrivers.spread()``: its customers
@@ -72,28 +72,35 @@ def attribution_spread(spread: pd.DataFrame, summary: pd.DataFrame, title: str) 
     on top, green lifts, red holds back) and labels them with the number of customers. A bilinear model gives
     every customer with the same single-valued trait the same value for one offer, so those sit in one dot on
     the bar's end; the customers' own history spreads. One trace of a few hundred points whatever the number
-    of customers (a dot per customer sent ~230 KB of JSON for 20,000 customers).
+    of customers (a dot per customer sent ~230 KB of JSON for 20,000 customers). ``unit`` as for
+    :func:`attribution_heatmap`: None for raw score units, ``"points"`` or ``"share"`` for fractions drawn in percent.
     """
+    scale = 1.0 if unit is None else 100.0
+    text, hover, axis = {None: ("{:+.3f}", "%{x:+.4f}", _("lift of this offer's score (attribution)")),
+                         "points": ("{:+.2f} " + _("pt"), "%{x:+.3f} " + _("pt"),
+                                    _("what it adds to this customer's chance of redeeming it (percentage points)")),
+                         "share": ("{:+.0f}%", "%{x:+.1f}%",
+                                   _("share of how far this offer stands from the customer's base (%)"))}[unit]
     order = summary.sort_values(MEAN, ascending=False)
     names = {c: f"{c}  ({n:,})" for c, n in zip(order[CONTRIBUTOR], order[CUSTOMERS])}
     rows = [names[c] for c in order[CONTRIBUTOR]]
     fig = go.Figure(go.Bar(
-        x=order[MEAN], y=rows, orientation="h", name=_("mean lift"),
+        x=order[MEAN] * scale, y=rows, orientation="h", name=_("mean lift"),
         marker_color=[UP_COLOR if m > 0 else DOWN_COLOR for m in order[MEAN]], opacity=0.75,
-        text=[f"{m:+.3f}" for m in order[MEAN]], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>" + _("mean %{x:+.4f}") + "<extra></extra>",
+        text=[text.format(m) for m in order[MEAN] * scale], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}<br>" + _("mean") + " " + hover + "<extra></extra>",
     ))
     counts = spread[CUSTOMERS].to_numpy(np.float64)
     share = counts / np.maximum(spread.groupby(CONTRIBUTOR)[CUSTOMERS].transform("sum").to_numpy(np.float64), 1.0)
     fig.add_trace(go.Scatter(
-        x=spread[ATTRIBUTION].to_numpy(np.float64), y=spread[CONTRIBUTOR].map(names).tolist(), mode="markers",
+        x=spread[ATTRIBUTION].to_numpy(np.float64) * scale, y=spread[CONTRIBUTOR].map(names).tolist(), mode="markers",
         name=_("customers"), customdata=counts.astype(np.int64),
         marker={"size": np.round(3 + 11 * np.sqrt(share), 1), "color": "#263238", "opacity": 0.45},
-        hovertemplate="%{y}<br>%{x:+.4f}: " + _("{n} customers").format(n="%{customdata:,}") + "<extra></extra>",
+        hovertemplate="%{y}<br>" + hover + ": " + _("{n} customers").format(n="%{customdata:,}") + "<extra></extra>",
     ))
     fig.add_vline(x=0, line_color=NEUTRAL_COLOR, line_width=1)
     fig.update_yaxes(categoryorder="array", categoryarray=rows, autorange="reversed", title=None)
-    fig.update_xaxes(title=_("lift of this offer's score (attribution)"))
+    fig.update_xaxes(title=axis)
     return style_figure(fig, title, height=max(320, 26 * len(order) + 130))
 
 

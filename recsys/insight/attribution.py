@@ -626,6 +626,13 @@ class ScoreExplainer:
         """float64 scores of one customer feature row (dense) against every offer of the model."""
         return self._item_vectors @ (user_row @ self._eu) + self._item_bias + float(user_row @ self._bu)
 
+    def score_rows(self, user_rows: sp.csr_matrix) -> np.ndarray:
+        """float64 scores of many customer feature rows against every offer of the model, (rows, offers):
+        :meth:`score_all_items` of each row, by two matrix products."""
+        rows = sp.csr_matrix(user_rows, dtype=np.float64)
+        return (np.asarray(rows @ self._eu) @ self._item_vectors.T + self._item_bias[None, :]
+                + np.asarray(rows @ self._bu).reshape(-1, 1))
+
 
 def known_or_new_ids(ids: Iterable[Any], positions: Any, table: pd.DataFrame | None, key: str, noun: str) -> np.ndarray:
     """The ids as strings; raises on ids neither known to the model nor rows of ``table``."""

@@ -31,7 +31,7 @@ Pure numpy / pandas: the page and the CLI call it alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +43,7 @@ from recsys.core.i18n import gettext as _
 from recsys.insight.attribution import ATTRIBUTION, COLUMN, CONTRIBUTOR, OFFER_VIEW, SIDE, ScoreExplainer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from recsys.insight.drivers import OfferDrivers
     from recsys.insight.recommend import ExplainedRecommendations
 
 #: The score units attribution of each contributor, kept next to the chance points (``attribution``).
@@ -51,6 +52,8 @@ RAW_ATTRIBUTION = "raw_attribution"
 CHANCE_POINTS, GAP_SHARES = "chance_points", "gap_shares"
 #: Why an explanation is in shares of the gap, not chance points (:func:`why_not_chance`).
 NO_CHANCE, OTHER_SCORES, NEW_CUSTOMER, CUSTOMER_PART = "no_chance", "other_scores", "new_customer", "customer_part"
+#: Customers per response-model call when one offer's explanations for many customers go to chance points.
+DRIVERS_BLOCK = 2_000
 #: The words of a unit in ``promolens recommend --explain`` (and their short form after a number).
 UNIT_WORDS = {CHANCE_POINTS: N_("percentage points of the chance of redeeming"),
               GAP_SHARES: N_("share of the gap between this offer's score and its base")}
@@ -247,6 +250,44 @@ def list_in_unit(listed: "ExplainedRecommendations", explainer: ScoreExplainer, 
     return frame, unit
 
 
+def drivers_in_unit(drivers: "OfferDrivers", explainer: ScoreExplainer, response_model: Any = None,
+                    context: Any = None) -> tuple["OfferDrivers", str]:
+    """``drivers`` (:func:`recsys.insight.drivers.offer_drivers`: one offer explained for many customers)
+    with every customer's attributions in the unit of their own explanation of this offer, and that unit.
+
+    In chance points (:func:`why_not_chance` allows it: the hybrid's response model, the offer view,
+    customers the model trained with) each customer's row is scaled by their own ``(chance - chance at
+    base) / (score - base)``, as :func:`list_in_unit` does for one customer's offers; both ends of every
+    customer come from one response-model call per block of :data:`DRIVERS_BLOCK` customers (two rows
+    each), with their other offers' scores held. Else each row is divided by the size of that customer's
+    gap (shares, +-100% a customer). A customer whose score equals its base is all 0. Means and spreads
+    taken afterwards (:meth:`~recsys.insight.drivers.OfferDrivers.summary`) are then in that unit.
+    """
+    base = np.asarray(drivers.base_values, dtype=np.float64)
+    gap = np.asarray(drivers.values, dtype=np.float64).sum(axis=1)
+    ids = drivers.user_ids
+    column = int(explainer.model.item_index_.positions([drivers.item_id])[0])
+    unit = GAP_SHARES
+    if ids is not None and len(ids) and column >= 0 and \
+            why_not_chance(response_model, explainer, ids[0], drivers.view) is None:
+        unit = CHANCE_POINTS  # offer_drivers explains only customers the model knows, when given ids
+    if unit == GAP_SHARES:
+        factor = np.divide(1.0, np.abs(gap), out=np.zeros_like(gap), where=gap != 0.0)
+        return replace(drivers, values=drivers.values * factor[:, None]), unit
+    model = explainer.model
+    rows = model.user_index_.positions(np.asarray(ids, dtype=object).astype(str))
+    change = np.empty_like(gap)
+    for start in range(0, len(ids), DRIVERS_BLOCK):  # blocks of customers: memory (2 x block x offers floats)
+        block = slice(start, start + DRIVERS_BLOCK)
+        ends = np.repeat(explainer.score_rows(model.user_features_[rows[block]]), 2, axis=0)
+        ends[0::2, column], ends[1::2, column] = base[block], base[block] + gap[block]  # at the base, at the score
+        chances = response_model.probability_of_score_rows(context, np.repeat(np.asarray(ids[block], dtype=object), 2),
+                                                           drivers.item_id, ends)
+        change[block] = chances[1::2] - chances[0::2]
+    factor = np.divide(change, gap, out=np.zeros_like(gap), where=gap != 0.0)
+    return replace(drivers, values=drivers.values * factor[:, None]), unit
+
+
 def offer_chances(response_model: Any, context: Any, explainer: ScoreExplainer, user_id: Any, item_id: Any,
                   scores: np.ndarray, at: Any, facts: dict[str, str] | None = None) -> np.ndarray:
     """The chance of ``item_id`` for ``user_id`` with this offer's score at each value of ``at``.
@@ -269,4 +310,5 @@ def offer_chances(response_model: Any, context: Any, explainer: ScoreExplainer, 
 
 __all__ = ["RAW_ATTRIBUTION", "CHANCE_POINTS", "GAP_SHARES", "NO_CHANCE", "OTHER_SCORES", "NEW_CUSTOMER",
            "CUSTOMER_PART", "UNIT_WORDS", "OfferExplanation", "in_chance_points", "in_gap_shares", "why_not_chance",
-           "explain_offer", "explained_report", "explanation_lines", "list_in_unit", "offer_chances"]
+           "explain_offer", "explained_report", "explanation_lines", "list_in_unit", "drivers_in_unit", "offer_chances",
+           "DRIVERS_BLOCK"]

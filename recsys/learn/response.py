@@ -622,23 +622,46 @@ class ResponseModel:
         if not isinstance(ctx.model, HybridRecommender):
             raise ResponseModelError(f"this response model scores with {scorer_name(ctx.model)}, not the hybrid's scores")
         scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-        upos, ipos = ctx.user_positions([user_id]), ctx.item_positions(np.atleast_1d(np.asarray(item_ids, dtype=object)))
-        offers = self.offer_arrays(ctx, ipos)
-        all_pos = np.union1d(np.flatnonzero(compared_offers(ctx.live)), ipos)
-        mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
-        if scores.shape[1] != len(ctx.model.item_index_):
-            raise ResponseModelError(f"scores have {scores.shape[1]} offers; the hybrid has {len(ctx.model.item_index_)}")
-        known_user = ctx.model.user_index_.positions(ctx.user_ids[upos]) >= 0
-        known = np.broadcast_to(known_user[:, None] & (mi >= 0)[None, :], (len(scores), len(all_pos)))
-        fit = scoring.log_softmax_live(scores[:, np.maximum(mi, 0)], known, offers)
+        upos = ctx.user_positions([user_id])
         row = ctx.user_matrix[upos[0]].copy()
         start = len(_HISTORY)
         for column, values in self.user_encoder_.categorical.items():  # the one-hot blocks, in names() order
             if facts and column in facts:
                 row[start:start + len(values)] = (np.asarray(values, dtype=object) == str(facts[column])).astype(float)
             start += len(values)
-        user_part = np.full(len(scores), row @ self._parts()[0])
-        return expit(scoring.logit_from_fit(user_part, fit, offers))
+        return self._probability_of_score_rows(ctx, np.repeat(upos, len(scores)), np.repeat(row[None, :], len(scores), 0),
+                                               np.atleast_1d(np.asarray(item_ids, dtype=object)), scores)
+
+    def probability_of_score_rows(self, ctx: ResponseContext, user_ids: Any, item_id: Any, scores: Any) -> np.ndarray:
+        """P(response within the horizon | sent) of offer ``item_id``, shape (rows,): row ``r`` is customer
+        ``user_ids[r]`` if the hybrid's scores of them over its offers were ``scores[r]`` (rows, offers of
+        the hybrid), all else as in ``ctx``. :meth:`probability_of_scores` for many customers at once (a
+        customer may have many rows), e.g. each customer's chance with this offer's score at the two ends
+        of its explanation. Only a response model fitted on the hybrid's scores can answer."""
+        self._check_fitted()
+        if not isinstance(ctx.model, HybridRecommender):
+            raise ResponseModelError(f"this response model scores with {scorer_name(ctx.model)}, not the hybrid's scores")
+        scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+        upos = ctx.user_positions(np.atleast_1d(np.asarray(user_ids, dtype=object)))
+        if len(upos) != len(scores):
+            raise ResponseModelError(f"{len(upos)} customers for {len(scores)} rows of scores")
+        return self._probability_of_score_rows(ctx, upos, ctx.user_matrix[upos], np.asarray([item_id], dtype=object),
+                                               scores)[:, 0]
+
+    def _probability_of_score_rows(self, ctx: ResponseContext, upos: np.ndarray, user_rows: np.ndarray,
+                                   item_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(rows, offers) chances of customers ``upos`` (one per row of ``scores``; ``user_rows`` their
+        customer part's inputs) for ``item_ids`` with the hybrid's scores of them set to ``scores``."""
+        ipos = ctx.item_positions(item_ids)
+        offers = self.offer_arrays(ctx, ipos)
+        all_pos = np.union1d(np.flatnonzero(compared_offers(ctx.live)), ipos)
+        mi = ctx.model.item_index_.positions(ctx.item_ids[all_pos])
+        if scores.shape[1] != len(ctx.model.item_index_):
+            raise ResponseModelError(f"scores have {scores.shape[1]} offers; the hybrid has {len(ctx.model.item_index_)}")
+        known_user = ctx.model.user_index_.positions(ctx.user_ids[upos]) >= 0
+        known = known_user[:, None] & (mi >= 0)[None, :]
+        fit = scoring.log_softmax_live(scores[:, np.maximum(mi, 0)], known, offers)
+        return expit(scoring.logit_from_fit(user_rows @ self._parts()[0], fit, offers))
 
     def sets_fact(self, column: str) -> bool:
         """Whether :meth:`probability_of_scores` can move this model's own use of customer ``column``

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+
+
 import re
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import numpy as np
+import plotly.io
 
 from recsys.core import columns as C
 from recsys.workspace import runs
@@ -133,7 +137,15 @@ def test_pick_a_customer_open_an_explanation_and_it_adds_up(trained_ws: tuple[Pa
         open_tab(at, label)
         assert len(at.get("plotly_chart")) == 2, label  # waterfall + what-if / list heatmap / drivers / pair heatmap
         assert not any("Because they responded to" in m.value for m in at.markdown), label
-    assert any("One row per customer trait" in c.value for c in open_tab(at, "Who else is it for").caption)
+    drivers_caption = next(c.value for c in open_tab(at, "Who else is it for").caption
+                           if "One row per customer trait" in c.value)
+    assert "chance of redeeming this offer, in percentage points" in drivers_caption  # not raw score units
+    drivers_chart = plotly.io.from_json(at.get("plotly_chart")[-1].proto.spec)
+    assert "percentage points" in drivers_chart.layout.xaxis.title.text
+    x = drivers_chart.data[0].x  # plotly 6 sends a float array as {"dtype", "bdata"} (base64)
+    means = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]) if isinstance(x, dict) else np.asarray(x, float)
+    # mean lifts, drawn in points: a chance moves by at most 100 points, and raw scores were not in percent
+    assert len(means) and np.abs(means).max() <= 100 and np.abs(means).max() > 0.01
     assert metric(at, "Rank") == 2 and percent(at, CHANCE) == chance  # the same offer explained
     # the whole-score view adds up too (from the average customer and offer), in shares of the score's gap to that
     # base, not chance points: the customer-only part of a score does not move their chance

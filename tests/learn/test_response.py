@@ -196,3 +196,38 @@ def test_the_whole_list_in_chance_points_adds_up_to_each_offers_own_explanation(
     gaps = raw.sum(axis=0)
     assert unit == GAP_SHARES
     np.testing.assert_allclose(shares.sum().to_numpy(), np.sign(gaps), atol=1e-9)
+
+
+def test_who_else_in_chance_points_gives_each_customer_their_own_explanations_change(fitted):
+    """"Who else is it for" in chance points: each customer's row of one offer's drivers sums to the change in
+    chance of that customer's own explanation of the offer (the batched response-model call equals one call
+    per customer), facts keep their raw sign; without a response model each row is +-100% of its gap."""
+    from recsys.insight import drivers as D
+    from recsys.insight.attribution import OFFER_VIEW, ScoreExplainer
+    from recsys.insight.chance import CHANCE_POINTS, GAP_SHARES, drivers_in_unit, explain_offer, offer_chances
+    from recsys.insight.recommend import recommend_explained
+
+    shop, hybrid, rm, ctx, _ = fitted
+    explainer = ScoreExplainer(hybrid)
+    users = hybrid.user_index_.ids[:40]
+    raw = D.offer_drivers(explainer, "OFF0004", users, view=OFFER_VIEW)
+    shown, unit = drivers_in_unit(raw, explainer, rm, ctx)
+    assert unit == CHANCE_POINTS and shown.values.shape == raw.values.shape
+    assert (np.sign(shown.values) == np.sign(raw.values)).all()
+    gap = raw.values.sum(axis=1)
+    for i in (0, 7, 39):  # one customer at a time, the single-customer path
+        user = str(users[i])
+        row = explainer.score_all_items(explainer.user_rows([user]).toarray().ravel())
+        p0, p1 = offer_chances(rm, ctx, explainer, user, "OFF0004", row, [raw.base_values[i], raw.base_values[i] + gap[i]])
+        assert shown.values[i].sum() == pytest.approx(p1 - p0, abs=1e-9)
+    listed = recommend_explained(explainer, str(users[7]), k=len(hybrid.item_index_), view=OFFER_VIEW)
+    if "OFF0004" in set(listed.recommendations[C.ITEM_ID].astype(str)):  # the waterfall of the same pair agrees
+        own = explain_offer(listed, "OFF0004", explainer, rm, ctx)
+        assert shown.values[7].sum() == pytest.approx(own.end - own.start, abs=1e-6)
+    summary = shown.summary()  # means over customers are in chance points too
+    assert summary[D.MEAN].abs().max() <= 1.0
+    shares, unit = drivers_in_unit(raw, explainer)  # no response model: shares of each customer's gap
+    assert unit == GAP_SHARES
+    np.testing.assert_allclose(shares.values.sum(axis=1), np.sign(gap) * (gap != 0), atol=1e-9)
+    _, unit = drivers_in_unit(D.offer_drivers(explainer, "OFF0004", users, view="score"), explainer, rm, ctx)
+    assert unit == GAP_SHARES  # the average customer as the base: no chance of this score to split
