@@ -629,6 +629,14 @@ else:
 top_list(listed, None if rm is None else rm.config_.horizon_days)
 ranked = listed.recommendations[C.ITEM_ID].tolist()
 titles = dict(zip(ranked, names_of(ranked)))
+# A new customer's explanation opens at their #1; the same customer keeps the open offer while it is listed. The
+# choice is set here whenever the list changes, so that the browser is told (set_value) and shows the new label:
+# the label carries the rank, which the same offer need not keep in a new list.
+shown_for = (user, tuple(ranked))
+if st.session_state.get("reco_offer_list") != shown_for:
+    kept, before = st.session_state.get("reco_offer"), st.session_state.get("reco_offer_list")
+    st.session_state["reco_offer"] = kept if before is not None and before[0] == user and kept in ranked else ranked[0]
+    st.session_state["reco_offer_list"] = shown_for
 item = st.selectbox(_("Open the explanation of"), ranked, key="reco_offer",
                     format_func=lambda i: f"#{ranked.index(i) + 1} · {titles[i]}")
 explanation(listed, item, ranked.index(item) + 1)

@@ -297,3 +297,38 @@ def test_the_explanation_speaks_the_chance_in_chinese(trained_ws: tuple[Path, st
     assert re.fullmatch(r"\d+\.\d%", next(m for m in at.metric if m.label == "比较基准").value)
     assert any(c.value.startswith("起点是此优惠只与该客户的平均优惠一样合适时的核销概率") for c in at.caption)
     assert any("概率变化(百分点)" in d.value.columns for d in at.dataframe)  # the points table, its header translated
+
+
+def test_a_new_customer_opens_at_their_first_offer_and_the_browser_is_told(trained_ws: tuple[Path, str],
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "Open the explanation of" choice: a new customer opens at their #1 even when the offer open before is
+    in their list too (at another rank: its label, which carries the rank, would be stale in the browser); the
+    same customer keeps the open offer in a shorter list. Whenever the list changes the page sets the choice,
+    so the server tells the browser (set_value) instead of leaving it the old label."""
+    def listed_items() -> list[str]:
+        return next(d.value for d in at.dataframe if "why (strongest lifts)" in d.value.columns)[C.ITEM_ID].tolist()
+
+    at = open_page(trained_ws[0], monkeypatch)
+    at.radio(key="reco_find").set_value("By customer id").run()
+    at.text_input(key="reco_user_id").set_value("C000004").run()
+    first = listed_items()
+    at.selectbox(key="reco_offer").set_value(first[1]).run()
+    assert metric(at, "Rank") == 2 and not at.selectbox(key="reco_offer").proto.set_value  # the browser's own choice
+    at.number_input(key="reco_k").set_value(5).run()  # the same customer, a shorter list: the open offer stays
+    assert at.selectbox(key="reco_offer").value == first[1] and metric(at, "Rank") == 2
+    assert at.selectbox(key="reco_offer").proto.set_value
+    at.number_input(key="reco_k").set_value(10).run()
+    others = [u for u in (f"C{n:06d}" for n in range(5, 60))]
+    for other in others:  # a customer whose list also has the open offer, at another rank (the case that went stale)
+        at.text_input(key="reco_user_id").set_value(other).run()
+        second = listed_items()
+        if first[1] in second and second.index(first[1]) != 1:
+            break
+        at.text_input(key="reco_user_id").set_value("C000004").run()
+        at.selectbox(key="reco_offer").set_value(first[1]).run()
+    else:
+        pytest.fail("no customer among C000005-C000059 lists C000004's #2 at another rank")
+    assert_clean(at)
+    box = at.selectbox(key="reco_offer")
+    assert box.value == second[0] and metric(at, "Rank") == 1 and box.proto.set_value
+    assert box.proto.raw_value == box.options[0] and box.options[0].startswith("#1 · ")
