@@ -17,6 +17,8 @@ from recsys.core.words import event_word
 from recsys.insight import clusters as K
 from recsys.insight import lift as L
 from recsys.insight import profiles as P
+from recsys.insight.recommend import default_campaign_day
+from recsys.learn.response import ResponseModelError
 from recsys.insight import rfm as R
 from recsys.insight import segments as S
 from recsys.data.schema import ColumnKind
@@ -52,9 +54,10 @@ def offer_config() -> dict[str, Any]:
     return {
         C.ITEM_ID: st.column_config.Column(_("offer id")),
         "offer": st.column_config.Column(_("offer")),
-        "mean_score": st.column_config.NumberColumn(_("score"), format="%.2f"),
-        "uplift": st.column_config.NumberColumn(_("vs everyone"), format="%+.2f"),
+        "chance": st.column_config.NumberColumn(_("likely to redeem"), format="percent"),
+        "chance_uplift": st.column_config.NumberColumn(_("vs everyone"), format="%+.1f pt"),
         "top_k_share": st.column_config.NumberColumn(_("in their top 10"), format="percent"),
+        "base_top_k_share": st.column_config.NumberColumn(_("in everyone's top 10"), format="percent"),
     }
 
 
@@ -147,13 +150,29 @@ def _map(workspace_path: str, run: str, stamp: str, method: str, sample: int, la
     return K.embedding_map(_model(workspace_path, run, stamp), method=method, sample_size=sample, seed=0)
 
 
+def _response(workspace_path: str, dataset: str, fingerprint: str, run: str | None, stamp: str) -> tuple[Any, Any] | None:
+    """The run's response model and its context as of the campaign day the Recommendations page uses (shared
+    with it), or None (no run, or a run without one): the profile's offers are then shown by top-10 shares."""
+    if not run:
+        return None
+    day = default_campaign_day(_dataset(workspace_path, dataset, fingerprint))
+    rm, ctx, _note = shared.cached_response_scorer(workspace_path, run, stamp, dataset, fingerprint,
+                                                   None if day is None else str(day))
+    return None if rm is None else (rm, ctx)
+
+
 @st.cache_data(max_entries=6, show_spinner=False)
 def _basis(workspace_path: str, dataset: str, fingerprint: str, spec: str, run: str | None, stamp: str) -> P.ProfileBasis:
-    """What every profile card of this segmentation shares (value, responders, everyone's scores): once, not per card."""
+    """What every profile card of this segmentation shares (value, responders, everyone's scores and chances):
+    once, not per card."""
     data = _dataset(workspace_path, dataset, fingerprint)
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
     model = _model(workspace_path, run, stamp) if run else None
-    return P.profile_basis(seg, data.interactions, model, seed=0)
+    try:
+        return P.profile_basis(seg, data.interactions, model, seed=0,
+                               response=_response(workspace_path, dataset, fingerprint, run, stamp))
+    except ResponseModelError:  # the run's response model cannot score this dataset's customers or offers
+        return P.profile_basis(seg, data.interactions, model, seed=0)
 
 
 @st.cache_data(max_entries=24, show_spinner="Profiling the segment...")
@@ -164,14 +183,23 @@ def _profile(
     seg = _result(workspace_path, dataset, fingerprint, spec).segmentation
     traits, offers = _lifts(workspace_path, dataset, fingerprint, spec)
     model = _model(workspace_path, run, stamp) if run else None
+    basis = _basis(workspace_path, dataset, fingerprint, spec, run, stamp)
+    response = _response(workspace_path, dataset, fingerprint, run, stamp) if basis.base is not None and \
+        basis.base[2] is not None else None  # chances only where everyone's could be had
     return P.profile(seg, label, interactions=data.interactions, trait_lifts=traits, offer_lifts=offers,
-                     model=model, items=data.items, seed=0,
-                     basis=_basis(workspace_path, dataset, fingerprint, spec, run, stamp))
+                     model=model, items=data.items, seed=0, basis=basis, response=response)
 
 
 # ------------------------------------------------------------------------------- choosing
-def _offer_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in ("base_mean_score", "base_top_k_share")]
+def _offer_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The offers table a marketer reads: chances (and points above everyone) and top-10 shares, no raw scores.
+    Without a response model, the shares of members and of everyone with the offer in their top 10."""
+    if "chance" in frame.columns:
+        frame = frame.assign(chance_uplift=100 * frame["chance_uplift"])
+        hidden = set(P.OFFER_SCORE_COLUMNS) - {"top_k_share"} | {"base_chance"}
+    else:
+        hidden = set(P.OFFER_SCORE_COLUMNS) - {"top_k_share", "base_top_k_share"}
+    return frame[[c for c in frame.columns if c not in hidden]]
 
 
 def usable(schema, kinds: set[ColumnKind]) -> list[str]:  # noqa: ANN001 - TableSchema
@@ -363,14 +391,22 @@ def profile_card(result: jobs.SegmentsResult, spec: str) -> None:
         right.plotly_chart(charts.segment_lift_bars(prof.offer_types, _("Offer types it responds to more")), width="stretch")
         if prof.top_offers is not None and not prof.top_offers.empty:
             left, right = st.columns(2)
-            left.markdown(_("**Top offers by predicted score** (model run {run_id})").format(run_id=run_id))
-            left.dataframe(**shared.headed(prof.top_offers[_offer_columns(prof.top_offers)], offer_config()),
+            chances = "chance" in prof.top_offers.columns
+            left.markdown((_("**Offers they are most likely to redeem** (model run {run_id})") if chances else
+                           _("**Offers the model picks for them** (model run {run_id})")).format(run_id=run_id))
+            left.dataframe(**shared.headed(_offer_columns(prof.top_offers), offer_config()),
                            hide_index=True, width="stretch")
-            right.markdown(_("**Offers it is scored highest on compared with everyone**"))
-            right.dataframe(**shared.headed(prof.distinctive_offers[_offer_columns(prof.distinctive_offers)],
-                                            offer_config()), hide_index=True, width="stretch")
-            st.caption(_("Score = the model's predicted affinity (offer bias + customer x offer embeddings), averaged over "
-                         "up to 2,000 customers of the segment; 'in their top 10' = share of them whose own top 10 has it."))
+            right.markdown(_("**Offers they are more likely to redeem than everyone**") if chances else
+                           _("**Offers picked for them more than for everyone**"))
+            right.dataframe(**shared.headed(_offer_columns(prof.distinctive_offers), offer_config()),
+                            hide_index=True, width="stretch")
+            st.caption(_("'Likely to redeem' = the chance that a customer redeems the offer if it is sent on the "
+                         "campaign day, averaged over up to 2,000 customers of the segment; 'vs everyone' = the "
+                         "same for up to 2,000 of all customers subtracted, in percentage points; 'in their top 10' "
+                         "= share of them whose own top 10 has it.") if chances else
+                       _("This run has no response model, so there are no chances to show: offers are ranked by "
+                         "the model's own preference, averaged over up to 2,000 customers of the segment; 'in their "
+                         "top 10' = share of them whose own top 10 has it (of everyone: next to it)."))
         elif run_id is None:
             st.caption(_("Train a model to see the offers it would pick for this segment."))
     if result.segmentation.kind != "saved":

@@ -3,6 +3,9 @@
 :func:`profile` assembles one segment's card from the lifts of :mod:`recsys.insight.lift` and,
 with a model, the offers it scores highest for the segment (:func:`predicted_top_offers`, from a
 seeded sample of members scored in blocks); :func:`compare_profiles` puts two cards side by side.
+With the run's response model (``response``: the model and its context) the card's offers are
+ranked and shown by what a marketer reads, the members' mean chance of redeeming each offer and how
+far it stands above everyone's (``chance``, ``base_chance``, ``chance_uplift``), not by raw scores.
 """
 
 from __future__ import annotations
@@ -46,16 +49,22 @@ class SegmentProfile:
 
 
 OFFER_SCORE_COLUMNS = ("mean_score", "base_mean_score", "uplift", "top_k_share", "base_top_k_share")
+#: With a response model: the mean chance of redeeming each offer (members, everyone) and their difference.
+OFFER_CHANCE_COLUMNS = ("chance", "base_chance", "chance_uplift")
 _SCORE_BLOCK = 20_000_000  # scores held in memory at once (customers x offers)
 
 
-def _score_summary(model: Any, user_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean score of every offer over ``user_ids`` and the share of them with it in their top k."""
+def _score_summary(model: Any, user_ids: np.ndarray, k: int,
+                   response: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Mean score of every offer over ``user_ids``, the share of them with it in their top k and, with
+    ``response`` (a response model and its context), their mean chance of redeeming it (else None)."""
     item_bias, item_vec = model.item_representations()
     item_bias = np.asarray(item_bias, np.float64)
     n_items = len(item_bias)
     kk = min(k, n_items)
     total, in_top = np.zeros(n_items), np.zeros(n_items)
+    chance = None if response is None else np.zeros(n_items)
+    items = np.asarray(model.item_index_.ids, dtype=object)
     step = max(1, _SCORE_BLOCK // max(n_items, 1))
     for start in range(0, len(user_ids), step):  # blocks of customers bound the memory
         _, vectors = model.user_representations(user_ids[start:start + step])
@@ -63,23 +72,29 @@ def _score_summary(model: Any, user_ids: np.ndarray, k: int) -> tuple[np.ndarray
         total += scores.sum(axis=0)
         top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
         in_top += np.bincount(top.ravel(), minlength=n_items)
-    return total / max(len(user_ids), 1), in_top / max(len(user_ids), 1)
+        if response is not None:
+            chance += response[0].predict_block(response[1], user_ids[start:start + step], items).sum(axis=0)
+    n = max(len(user_ids), 1)
+    return total / n, in_top / n, None if chance is None else chance / n
 
 
 def base_scores(model: Any, base_ids: Iterable[Any] | None = None, *, k: int = 10, sample_size: int = 2000,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                seed: int = 0, response: tuple[Any, Any] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Everyone's side of :func:`offer_scores`: the mean score of every offer over a seeded sample of
-    ``base_ids`` (default: every customer the model knows) and the share with it in their top ``k``."""
+    ``base_ids`` (default: every customer the model knows), the share with it in their top ``k`` and,
+    with ``response``, their mean chance of redeeming it."""
     index = model.user_index_
     everyone = np.asarray(index.ids if base_ids is None else id_index(base_ids), dtype=object)
     everyone = everyone[index.positions(everyone) >= 0]
     base = everyone[sample_rows(len(everyone), sample_size, seed + 1)]
-    return _score_summary(model, base, k)
+    return _score_summary(model, base, k, response)
 
 
 def offer_scores(
     model: Any, members: Iterable[Any], *, k: int = 10, sample_size: int = 2000, seed: int = 0,
-    base_ids: Iterable[Any] | None = None, base: tuple[np.ndarray, np.ndarray] | None = None,
+    base_ids: Iterable[Any] | None = None, base: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    response: tuple[Any, Any] | None = None,
 ) -> pd.DataFrame:
     """How the model scores every offer for a segment, against everyone.
 
@@ -89,22 +104,29 @@ def offer_scores(
     ``item_id``, ``mean_score`` (members), ``base_mean_score`` (everyone), ``uplift`` (the
     difference), ``top_k_share`` (share of members with the offer in their own top ``k``) and
     ``base_top_k_share``. ``base`` is :func:`base_scores` with the same settings when the caller already has it
-    (every segment of a segmentation shares it).
+    (every segment of a segmentation shares it). With ``response`` (a response model and its context:
+    :meth:`recsys.learn.response.ResponseModel.predict_block`) also :data:`OFFER_CHANCE_COLUMNS`, the same
+    samples' mean chance of redeeming each offer.
     """
     index = model.user_index_
     member_ids = id_index(members).unique()
     known = member_ids[index.positions(member_ids) >= 0]
     if len(known) == 0:
-        return pd.DataFrame(columns=[C.ITEM_ID, *OFFER_SCORE_COLUMNS])
+        return pd.DataFrame(columns=[C.ITEM_ID, *OFFER_SCORE_COLUMNS,
+                                     *(OFFER_CHANCE_COLUMNS if response is not None else ())])
     sample = np.asarray(known[sample_rows(len(known), sample_size, seed)], dtype=object)
-    mean, top_share = _score_summary(model, sample, k)
-    base_mean, base_top = base if base is not None else base_scores(model, base_ids, k=k, sample_size=sample_size,
-                                                                     seed=seed)
-    return pd.DataFrame({
+    mean, top_share, chance = _score_summary(model, sample, k, response)
+    if base is None or (response is not None and base[2] is None):
+        base = base_scores(model, base_ids, k=k, sample_size=sample_size, seed=seed, response=response)
+    base_mean, base_top, base_chance = base
+    out = pd.DataFrame({
         C.ITEM_ID: np.asarray(model.item_index_.ids, dtype=object).astype(str),
         "mean_score": mean, "base_mean_score": base_mean, "uplift": mean - base_mean,
         "top_k_share": top_share, "base_top_k_share": base_top,
     })
+    if chance is not None:
+        out = out.assign(chance=chance, base_chance=base_chance, chance_uplift=chance - base_chance)
+    return out
 
 
 def predicted_top_offers(
@@ -120,7 +142,11 @@ def predicted_top_offers(
 
 
 def _top_offers(scores: pd.DataFrame, n: int, rank_by: str) -> pd.DataFrame:
-    key = ["mean_score", "top_k_share"] if rank_by == "score" else ["uplift", "mean_score"]
+    """The ``n`` first offers by score (or by chance, when ``scores`` has it) or by how far they stand above everyone."""
+    if "chance" in scores.columns:
+        key = ["chance", "top_k_share"] if rank_by == "score" else ["chance_uplift", "chance"]
+    else:
+        key = ["mean_score", "top_k_share"] if rank_by == "score" else ["uplift", "mean_score"]
     return scores.sort_values(key, ascending=False).head(n).reset_index(drop=True)
 
 
@@ -131,17 +157,18 @@ class ProfileBasis:
 
     value: pd.Series  # value per customer of the universe (0 without any); empty when the data has no value
     responders: pd.Index  # customers with a response (a row that is not an exposure)
-    base: tuple[np.ndarray, np.ndarray] | None  # :func:`base_scores` over the universe; None without a model
+    base: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None  # :func:`base_scores` over the universe; None without a model
 
 
 def profile_basis(segmentation: Segmentation, interactions: pd.DataFrame, model: Any | None = None, *,
-                  seed: int = 0) -> ProfileBasis:
-    """The shared part of :func:`profile` for every segment of ``segmentation`` (one pass over the interactions)."""
+                  seed: int = 0, response: tuple[Any, Any] | None = None) -> ProfileBasis:
+    """The shared part of :func:`profile` for every segment of ``segmentation`` (one pass over the interactions);
+    ``response`` as for :func:`offer_scores`."""
     values = _value_by_user(interactions)
     value = values.reindex(segmentation.labels.index).fillna(0.0) if not values.empty else values
     rows = interactions[is_response(interactions)]
     responders = id_index(factorize(rows[C.USER_ID])[1])  # ids are strings in the workspace
-    base = base_scores(model, segmentation.labels.index, seed=seed) if model is not None else None
+    base = base_scores(model, segmentation.labels.index, seed=seed, response=response) if model is not None else None
     return ProfileBasis(value, responders, base)
 
 
@@ -166,6 +193,7 @@ def profile(
     n: int = 5,
     seed: int = 0,
     basis: ProfileBasis | None = None,
+    response: tuple[Any, Any] | None = None,
 ) -> SegmentProfile:
     """The profile card of ``segment``: size, value share, top traits and offer types, top offers
     (highest predicted score) and distinctive offers (scored most above everyone else).
@@ -175,10 +203,13 @@ def profile(
     segments). Top offers by predicted score need ``model``; ``items`` adds a readable name when it
     has one (:func:`recsys.core.columns.name_column`). ``basis`` is :func:`profile_basis` of the same
     segmentation, interactions, model and seed (computed here when absent): the part every card shares.
+    ``response`` (the run's response model and its context) ranks and shows the offers by the members'
+    mean chance of redeeming them (:func:`offer_scores`).
     """
     members = segmentation.members(segment)
     n_all = segmentation.n_customers
-    basis = basis if basis is not None else profile_basis(segmentation, interactions, model, seed=seed)
+    basis = basis if basis is not None else profile_basis(segmentation, interactions, model, seed=seed,
+                                                          response=response)
     value = value_share = per_customer = None
     if not basis.value.empty:
         total = float(basis.value.sum())
@@ -188,7 +219,8 @@ def profile(
     active = float(pd.Index(members).isin(basis.responders).mean()) if len(members) else 0.0
     top_offers = distinctive_offers = None
     if model is not None:
-        scores = offer_scores(model, members, seed=seed, base_ids=segmentation.labels.index, base=basis.base)
+        scores = offer_scores(model, members, seed=seed, base_ids=segmentation.labels.index, base=basis.base,
+                              response=response)
         label = C.name_column(items.columns) if items is not None else None
         if label is not None and not scores.empty:
             unique_items = items.drop_duplicates(C.ITEM_ID)

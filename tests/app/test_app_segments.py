@@ -167,8 +167,12 @@ def test_behavioural_clusters_map_and_top_offers_with_a_tiny_run(trained_ws: tup
     assert any("4 clusters (your choice)" in c.value for c in at.caption)
     top_offers, distinctive = [d.value for d in at.dataframe if "top_k_share" in d.value.columns]
     assert len(top_offers) == 5 and top_offers["item_id"].str.startswith("OFF").all()
-    assert top_offers["mean_score"].is_monotonic_decreasing and distinctive["uplift"].is_monotonic_decreasing
-    assert any("Top offers by predicted score" in m.value for m in at.markdown)
+    # what a marketer reads: the chance of redeeming and points above everyone, no raw scores
+    assert not {"mean_score", "base_mean_score", "uplift", "base_chance"} & (set(top_offers.columns) | set(distinctive.columns))
+    assert top_offers["chance"].is_monotonic_decreasing and top_offers["chance"].between(0, 1).all()
+    assert distinctive["chance_uplift"].is_monotonic_decreasing and distinctive["chance_uplift"].abs().max() <= 100
+    assert distinctive["chance_uplift"].iloc[0] >= top_offers["chance_uplift"].max()  # ranked by the points
+    assert any("Offers they are most likely to redeem" in m.value for m in at.markdown)
     # a cluster saved under a name shows that name in the pickers from then on
     at.selectbox(key="seg_profile_label").set_value("cluster 2")
     at.run()

@@ -231,3 +231,34 @@ def test_who_else_in_chance_points_gives_each_customer_their_own_explanations_ch
     np.testing.assert_allclose(shares.values.sum(axis=1), np.sign(gap) * (gap != 0), atol=1e-9)
     _, unit = drivers_in_unit(D.offer_drivers(explainer, "OFF0004", users, view="score"), explainer, rm, ctx)
     assert unit == GAP_SHARES  # the average customer as the base: no chance of this score to split
+
+
+def test_segment_profile_offers_by_their_chance_of_redeeming(fitted):
+    """A segment card's offers with the response model: each offer's mean chance over the members (and over
+    everyone) is the response model's own, its points above everyone their difference, and the card ranks its
+    top offers by chance and its distinctive ones by the points above everyone; without it, nothing changes."""
+    from recsys.insight import lift as L
+    from recsys.insight import profiles as P
+    from recsys.insight.segments import Segmentation
+
+    shop, hybrid, rm, ctx, _ = fitted
+    ids = np.asarray(hybrid.user_index_.ids, dtype=object)
+    everyone = ids[:1500]
+    members = everyone[::7]
+    items = np.asarray(hybrid.item_index_.ids, dtype=object)
+    scores = P.offer_scores(hybrid, members, sample_size=10_000, base_ids=everyone, response=(rm, ctx))
+    np.testing.assert_allclose(scores["chance"], rm.predict_block(ctx, members, items).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(scores["base_chance"], rm.predict_block(ctx, everyone, items).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(scores["chance_uplift"], scores["chance"] - scores["base_chance"], atol=1e-15)
+    plain = P.offer_scores(hybrid, members, sample_size=10_000, base_ids=everyone)
+    assert "chance" not in plain.columns
+    pd.testing.assert_frame_equal(plain, scores[plain.columns])  # the scores themselves are unchanged
+    labels = pd.Series(np.where(np.isin(everyone, members), "a", "b"), index=pd.Index(everyone.astype(str)))
+    seg = Segmentation.from_labels(labels, "columns", {})
+    no_lifts = pd.DataFrame(columns=[L.SEGMENT, L.VALUE_LABEL, L.SHARE, L.LIFT])
+    card = P.profile(seg, "a", interactions=shop.interactions, trait_lifts=no_lifts, offer_lifts=no_lifts,
+                     model=hybrid, response=(rm, ctx))
+    best = scores.sort_values(["chance", "top_k_share"], ascending=False)
+    assert card.top_offers[C.ITEM_ID].tolist() == best[C.ITEM_ID].head(5).tolist()
+    assert card.distinctive_offers["chance_uplift"].is_monotonic_decreasing
+    assert card.distinctive_offers["chance_uplift"].iloc[0] == pytest.approx(scores["chance_uplift"].max())
