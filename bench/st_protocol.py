@@ -131,6 +131,7 @@ class Session:
         self.runs_started = 0
         self.messages = 0
         self.bytes_received = 0
+        self.references = 0  # messages the server sent as a ref_hash to one this client keeps
         self._values: dict[str, WidgetState] = {}  # widget states set by this client or by the server
         self._cache: dict[str, tuple[ForwardMsg, int]] = {}  # hash -> (message, finished runs when last used)
         self._finished_runs = 0
@@ -140,6 +141,7 @@ class Session:
         self._socket: Any = None
         self._reader: asyncio.Task | None = None
         self._closed: BaseException | None = None
+        self._asked_page = ""  # the page name of the last rerun (the server's page_not_found may leave it out)
 
     # ------------------------------------------------------------------ connection
     async def __aenter__(self) -> Session:
@@ -201,6 +203,7 @@ class Session:
             if msg.ref_hash not in self._cache:
                 raise ProtocolError(f"the server referred to message {msg.ref_hash}, which this client does not have")
             cached, _ = self._cache[msg.ref_hash]
+            self.references += 1
             self._cache[msg.ref_hash] = (cached, self._finished_runs)
             resolved = ForwardMsg()
             resolved.CopyFrom(cached)
@@ -218,7 +221,7 @@ class Session:
         elif kind == "page_info_changed":
             self.query_string = msg.page_info_changed.query_string
         elif kind == "page_not_found":
-            self.errors.append(f"page not found: {msg.page_not_found.page_name}")
+            self.errors.append(f"page not found: {msg.page_not_found.page_name or self._asked_page}")
         elif kind == "session_event" and msg.session_event.WhichOneof("type") == "script_compilation_exception":
             self.errors.append(f"compile error: {msg.session_event.script_compilation_exception.message}")
         elif kind == "script_finished":
@@ -384,6 +387,7 @@ class Session:
         context.is_embedded, context.color_scheme = False, "light"
         started = self.runs_started
         self.errors.clear()
+        self._asked_page = page_name
         await self._socket.send(msg.SerializeToString())
         await self.wait(lambda: self.runs_started > started and self._finished_for == self.runs_started)
         if self.last_status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR or self.errors:
