@@ -21,7 +21,9 @@ the server rather than on drawing pages:
   are kept by hash, every rerun names the kept hashes (``cached_message_hashes``), the server sends a
   ``ref_hash`` instead of an element the client already has, and an entry not used for
   ``max_cached_message_age`` finished runs is dropped;
-- it switches pages (``navigation`` lists them; a rerun with the page's script hash).
+- it switches pages (``navigation`` lists them; a rerun with the page's script hash);
+- it uploads a file into a file uploader as the frontend does (``file_urls_request``, an HTTP PUT with
+  the XSRF cookie and header, then the uploader's ``file_uploader_state_value``).
 
 What it leaves out is the browser itself: no JavaScript, no layout or drawing of charts and tables,
 no static files; a page view's time here is the server's (script run + sending), not the time a
@@ -40,15 +42,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Block_pb2 import Block
+from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -142,6 +148,8 @@ class Session:
         self._reader: asyncio.Task | None = None
         self._closed: BaseException | None = None
         self._asked_page = ""  # the page name of the last rerun (the server's page_not_found may leave it out)
+        self.session_id = ""  # the server's id of this session (new_session's initialize), for uploads
+        self._file_urls: dict[str, Any] = {}  # file_urls_response by request id
 
     # ------------------------------------------------------------------ connection
     async def __aenter__(self) -> Session:
@@ -226,6 +234,8 @@ class Session:
             self.errors.append(f"compile error: {msg.session_event.script_compilation_exception.message}")
         elif kind == "script_finished":
             self._script_finished(msg.script_finished)
+        elif kind == "file_urls_response":
+            self._file_urls[msg.file_urls_response.response_id] = msg.file_urls_response
 
     def _new_session(self, msg: ForwardMsg) -> None:
         new = msg.new_session
@@ -233,6 +243,8 @@ class Session:
         self.run_id = msg.metadata.run.script_run_id or f"run{self.runs_started}"
         if new.page_script_hash:
             self.page_script_hash = new.page_script_hash
+        if new.HasField("initialize") and new.initialize.session_id:
+            self.session_id = new.initialize.session_id
         if new.app_pages:
             self.pages = list(new.app_pages)
         if new.HasField("config") and new.config.max_cached_message_age:
@@ -442,6 +454,38 @@ class Session:
                 return
         raise KeyError(f"no stateful tab {label!r} on the page")
 
+    async def upload(self, label: str, path: Path) -> None:
+        """Put a file into a file uploader as the frontend does: ask the session for an upload URL
+        (``file_urls_request``), PUT the file there (with the XSRF cookie and header), then rerun with the
+        uploader's ``file_uploader_state_value``; the uploader keeps the file on later reruns."""
+        import httpx
+
+        widget = self.widget(label, kinds=("file_uploader",))
+        request = BackMsg()
+        request_id = uuid.uuid4().hex
+        request.file_urls_request.request_id = request_id
+        request.file_urls_request.file_names.append(path.name)
+        request.file_urls_request.session_id = self.session_id
+        await self._socket.send(request.SerializeToString())
+        await self.wait(lambda: request_id in self._file_urls)
+        response = self._file_urls.pop(request_id)
+        if response.error_msg or not response.file_urls:
+            raise ProtocolError(f"no upload URL: {response.error_msg}")
+        urls: FileURLs = response.file_urls[0]
+        data = path.read_bytes()
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as http:
+            (await http.get("/_stcore/health")).raise_for_status()  # sets the XSRF cookie, as the app's page load does
+            token = http.cookies.get("_streamlit_xsrf")
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            put = await http.put(urls.upload_url, files={"file": (path.name, data, kind)},
+                                 headers={"X-Xsrftoken": token} if token else {})
+            put.raise_for_status()
+        state = WidgetState(id=widget.id)
+        info = state.file_uploader_state_value.uploaded_file_info.add()
+        info.name, info.size, info.file_id = path.name, len(data), urls.file_id
+        info.file_urls.CopyFrom(urls)
+        await self.rerun([state])
+
     async def goto(self, page: str) -> None:
         """Switch to another page (its URL path or its title), as a click in the menu does."""
         target = next((p for p in self.pages if page.lower() in (p.url_pathname.lower(), p.page_name.lower())), None)
@@ -531,6 +575,8 @@ def _value_of(state: WidgetState | None) -> Any:  # noqa: ANN401
     if state is None:
         return None
     kind = state.WhichOneof("value")
+    if kind == "file_uploader_state_value":  # the names of the files the uploader holds
+        return [f.name for f in state.file_uploader_state_value.uploaded_file_info]
     if kind in ("string_array_value", "double_array_value", "int_array_value"):
         return list(getattr(state, kind).data)
     return getattr(state, kind) if kind else None

@@ -4,7 +4,8 @@ A small ``bench/bench_load.py --client protocol`` run (two browsing sessions ove
 Chromium session that trains once with 1 epoch and uploads a file) keeps its workspace; a server of
 this module's own then serves that workspace (the sample shop, two runs) to the client's tests: it
 opens the Recommendations page, follows a customer typed into the text input, keeps two sessions
-apart, resolves the elements the server sends by reference, and switches pages. The customers are
+apart (one of them uploads a file over the protocol), resolves the elements the server sends by
+reference, and switches pages. The customers are
 fixed ids of the sample shop (it is generated with a fixed seed). Nothing here asserts a timing.
 """
 
@@ -25,7 +26,7 @@ pytest.importorskip("websockets", reason="websockets is not installed (pip insta
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_load import free_port, start_server, stop_server  # noqa: E402
+from bench_load import UPLOAD_MARKER, free_port, start_server, stop_server  # noqa: E402
 from st_protocol import ProtocolError, Session  # noqa: E402
 
 SESSIONS, VIEWS, VIEWS_AFTER_TRAINING, EPOCHS = 3, 3, 1, 1
@@ -123,17 +124,28 @@ def test_typing_another_customer_changes_the_heading_and_the_top_offers(server: 
     assert typed == SECOND
 
 
-def test_two_sessions_stay_apart(server: str) -> None:
+def test_two_sessions_stay_apart(server: str, tmp_path: Path) -> None:
+    """One session changes dataset and uploads a file (over the protocol, as the frontend does); the other
+    keeps its dataset, customer and offer, and its Data page shows no trace of the upload."""
+    upload = tmp_path / f"{UPLOAD_MARKER}.csv"
+    upload.write_text("customer,offer,event\n" + "".join(f"{UPLOAD_MARKER}_{i},OFF0001,click\n" for i in range(5)))
+
     async def scenario() -> dict[str, object]:
         one, two = await asyncio.gather(_on_customer(server, FIRST), _on_customer(server, THIRD))
         try:
             await one.choose(OFFER_PICKER, re.compile(r"^#3 · "))
             await two.choose("Dataset", re.compile(r"^Second shop"))  # the other session changes dataset
             await two.goto("Data")
+            await two.upload(next(w.label for w in two.widgets() if w.kind == "file_uploader"), upload)
             await one.choose(OFFER_PICKER, re.compile(r"^#2 · "))  # a rerun of the first after all that
-            return {"one_headings": one.headings(), "one_dataset": one.value("Dataset"), "one_rank": one.metric("Rank"),
-                    "one_text": one.text(), "two_dataset": two.value("Dataset"), "two_headings": two.headings(),
-                    "two_text": two.text()}
+            seen: dict[str, object] = {
+                "one_headings": one.headings(), "one_dataset": one.value("Dataset"), "one_rank": one.metric("Rank"),
+                "one_text": one.text(), "two_dataset": two.value("Dataset"), "two_headings": two.headings(),
+                "two_text": two.text(), "two_has_file": two.raw_contains(UPLOAD_MARKER)}
+            await one.goto("Data")
+            seen.update(one_data=one.text(), one_has_file=one.raw_contains(UPLOAD_MARKER),
+                        one_files=[w.value for w in one.widgets() if w.kind == "file_uploader" and w.value])
+            return seen
         finally:
             await asyncio.gather(one.close(), two.close())
 
@@ -145,6 +157,10 @@ def test_two_sessions_stay_apart(server: str) -> None:
     assert str(seen["two_dataset"]).startswith("Second shop"), seen["two_dataset"]
     assert "Data" in seen["two_headings"] and f"Customer {THIRD}" not in seen["two_headings"]  # page switched
     assert FIRST not in seen["two_text"]
+    # The positive control: the uploading session sees its file's column mapping and its cells.
+    assert "Match your columns" in str(seen["two_text"]) and seen["two_has_file"]
+    assert "Match your columns" not in str(seen["one_data"]) and UPLOAD_MARKER not in str(seen["one_data"])
+    assert not seen["one_has_file"] and seen["one_files"] == []
 
 
 def test_elements_sent_by_reference_are_rebuilt_from_the_clients_cache(server: str) -> None:
