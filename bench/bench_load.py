@@ -25,8 +25,15 @@ explanation, training, upload), also apart for the views made while a training r
 in [S/2, 3S/2], seeded), as people do; without it (the default) every session clicks again the moment
 a page is drawn, which measures the machine saturated rather than 8 people using it.
 
-Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2] [--think 0]``
-(prints figures; it asserts nothing about timings). tests/e2e/test_load.py runs a small version.
+``--client protocol``: the browsing sessions are not Chromium pages but ``bench/st_protocol.py`` clients
+speaking Streamlit's own WebSocket protocol from this process, so the clients' CPU stays off the server's
+cores (on this 2-core machine eight Chromium pages took most of it); each of their views is checked from
+the deltas it received, and the isolation checks are made over the protocol. A view's time then leaves
+out the browser's drawing of the page. The training session stays a Chromium page (it uploads a file).
+
+Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2] [--think 0]
+[--client browser|protocol] [--workdir DIR]`` (prints figures; it asserts nothing about timings).
+tests/e2e/test_load.py runs a small version, tests/e2e/test_load_protocol.py a small protocol one.
 """
 
 from __future__ import annotations
