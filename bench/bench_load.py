@@ -25,8 +25,15 @@ explanation, training, upload), also apart for the views made while a training r
 in [S/2, 3S/2], seeded), as people do; without it (the default) every session clicks again the moment
 a page is drawn, which measures the machine saturated rather than 8 people using it.
 
-Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2] [--think 0]``
-(prints figures; it asserts nothing about timings). tests/e2e/test_load.py runs a small version.
+``--client protocol``: the browsing sessions are not Chromium pages but ``bench/st_protocol.py`` clients
+speaking Streamlit's own WebSocket protocol from this process, so the clients' CPU stays off the server's
+cores (on this 2-core machine eight Chromium pages took most of it); each of their views is checked from
+the deltas it received, and the isolation checks are made over the protocol. A view's time then leaves
+out the browser's drawing of the page. The training session stays a Chromium page (it uploads a file).
+
+Run: ``.venv/bin/python bench/bench_load.py [--sessions 8] [--views 15] [--views-after-training 9] [--trainings 2] [--think 0]
+[--client browser|protocol] [--workdir DIR]`` (prints figures; it asserts nothing about timings).
+tests/e2e/test_load.py runs a small version, tests/e2e/test_load_protocol.py a small protocol one.
 """
 
 from __future__ import annotations
@@ -136,16 +143,29 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its descendants (from /proc)."""
+def cpu_seconds(pid: int, leave_out: int | None = None) -> float:
+    """CPU time (user + system) used so far by a process and its descendants (from /proc), without the
+    process ``leave_out`` and its own descendants."""
     ticks = 0
+    skip = set(_descendants(leave_out)) if leave_out is not None else set()
     for p in _descendants(pid):
+        if p in skip:
+            continue
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         except (OSError, IndexError, ValueError):
             continue
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of one process alone, every thread of it, no children (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:
@@ -193,6 +213,11 @@ class LoadResult:
     #: CPU seconds over the run: the server (process and children) and the whole machine (every core busy).
     server_cpu: float = 0.0
     machine_cpu: float = 0.0
+    #: The clients' CPU seconds: this process (the protocol clients, Playwright's Python side) and its other
+    #: children (Playwright's driver and Chromium); ``client`` says which client the browsing sessions used.
+    bench_cpu: float = 0.0
+    browsers_cpu: float = 0.0
+    client: str = "browser"
 
     def browse_views(self) -> list[PageView]:
         return [v for v in self.views if v.kind in ("customer", "explanation")]
@@ -231,6 +256,12 @@ class LoadResult:
             "machine_busy_cpu_s": self.machine_cpu,
             "server_share_of_busy_cpu": self.server_cpu / self.machine_cpu if self.machine_cpu else 0.0,
             "server_cpu_s_per_page_view": self.server_cpu / len(views) if views else 0.0,
+            # The clients' part: this process (with --client protocol, the browsing sessions' protocol clients)
+            # and Chromium with Playwright's driver (every session, or only the training one with protocol).
+            "bench_process_cpu_s": self.bench_cpu,
+            "chromium_and_driver_cpu_s": self.browsers_cpu,
+            "clients_share_of_busy_cpu": (self.bench_cpu + self.browsers_cpu) / self.machine_cpu if self.machine_cpu else 0.0,
+            "other_cpu_s": self.machine_cpu - self.server_cpu - self.bench_cpu - self.browsers_cpu,
         }
 
     def by_kind(self) -> dict[str, float]:
@@ -293,13 +324,110 @@ class _Clock:
         return time.monotonic() - self.start
 
 
-async def _browse(index: int, page, customers: list[str], views: int, views_after_training: int,  # noqa: ANN001
+class _PageViews:
+    """The browsing session's steps in a Chromium page (what a marketer clicks)."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001 - playwright Page
+        self.page = page
+
+    async def start(self) -> None:
+        page = self.page
+        await page.get_by_role("heading", name=re.compile("^Top ")).first.wait_for()
+        await page.get_by_text("By customer id", exact=True).click()
+        await page.get_by_role("textbox", name="Customer id").wait_for(timeout=PAGE_TIMEOUT_MS)
+
+    async def customer(self, customer: str) -> None:
+        page = self.page
+        box = page.get_by_role("textbox", name="Customer id")
+        await box.fill(customer)
+        await box.press("Enter")
+        await page.get_by_role("heading", name=f"Customer {customer}", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        await _settled(page)
+
+    def _rank_metric(self):  # noqa: ANN202 - playwright Locator
+        return self.page.get_by_test_id("stMetric").filter(has_text="Rank").get_by_test_id("stMetricValue")
+
+    async def rank(self) -> str:
+        return (await self._rank_metric().first.inner_text()).strip()
+
+    async def explanation(self, rank: str) -> None:
+        await _choose(self.page, "Open the explanation of", re.compile(rf"^#{rank} ·"))
+        await _wait_text(self._rank_metric(), rank)
+        await _settled(self.page)
+
+    async def verify(self) -> None:
+        """Nothing more: each step waited for what it should show."""
+
+
+class ViewCheckFailed(AssertionError):
+    """A page view over the protocol did not show what it should (its customer, offer or dataset)."""
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<br\s*/?>", " ", text)).strip()
+
+
+class _ProtocolViews:
+    """The same steps over Streamlit's WebSocket protocol (bench/st_protocol.py), each view checked from the
+    deltas it received: the customer's heading, the chosen rank's offer and its explanation, the dataset."""
+
+    def __init__(self, session) -> None:  # noqa: ANN001 - st_protocol.Session
+        self.session = session
+        self.customer_id = ""
+        self._pending: tuple[str | None, str | None] = (None, None)
+
+    async def start(self) -> None:
+        await self.session.choose("Find a customer", "By customer id")
+        self.session.widget("Customer id", kinds=("text_input",))
+
+    async def customer(self, customer: str) -> None:
+        await self.session.type("Customer id", customer)
+        self.customer_id, self._pending = customer, (None, None)
+
+    async def rank(self) -> str:
+        return self.session.metric("Rank")
+
+    async def explanation(self, rank: str) -> None:
+        chosen = await self.session.choose("Open the explanation of", re.compile(rf"^#{rank} ·"))
+        self._pending = (rank, chosen.split(" · ", 1)[1])
+
+    async def verify(self) -> None:
+        """Check the last view (after its time is taken: reading Arrow tables is the client's work)."""
+        self.check(*self._pending)
+
+    def check(self, rank: str | None = None, offer: str | None = None) -> None:
+        """This session's own dataset and customer, its top offers, and the explanation of the chosen offer."""
+        s, customer = self.session, self.customer_id
+        problems = []
+        if f"Customer {customer}" not in s.headings():
+            problems.append(f"no heading 'Customer {customer}' in {s.headings()}")
+        if not str(s.value("Dataset")).startswith("Sample shop"):
+            problems.append(f"dataset {s.value('Dataset')!r}")
+        if not any(h.startswith("Top ") and h.endswith(" offers") for h in s.headings()):
+            problems.append("no top offers")
+        offers = s.widget("Open the explanation of", kinds=("selectbox",)).options
+        if not offers or not offers[0].startswith("#1 · "):
+            problems.append(f"no ranked offers: {offers[:3]}")
+        shown = s.metric("Rank")
+        titles = [_one_line(t) for t in s.texts() if t.startswith("Why ")]
+        if not any(t.endswith(f"for customer {customer}") for t in titles):
+            problems.append(f"no explanation for customer {customer}: {titles}")
+        if rank is not None and (shown != rank or not str(s.value("Open the explanation of")).startswith(f"#{rank} · ")):
+            problems.append(f"rank {shown} shown, {rank} chosen")
+        if offer is not None and f"Why {_one_line(offer)} for customer {customer}" not in titles:
+            problems.append(f"the explanation is not of {offer!r}: {titles}")
+        if problems:
+            raise ViewCheckFailed("; ".join(problems))
+
+
+async def _browse(index: int, views_of, customers: list[str], views: int, views_after_training: int,  # noqa: ANN001
                   clock: _Clock, result: LoadResult, started: asyncio.Event, warm: asyncio.Event, think: float = 0.0) -> str:
     """Customer after customer: type the id, then open two other offers' explanations.
 
     At least ``views`` page views, and at least ``views_after_training`` of them once training is over.
     After each view the session reads the page for ``think`` seconds on average (uniform between half
     and one and a half times it, seeded by the session), as a marketer does; 0 clicks on at once.
+    ``views_of`` does the steps: a Chromium page (:class:`_PageViews`) or the protocol (:class:`_ProtocolViews`).
     """
     import random
 
@@ -308,33 +436,26 @@ async def _browse(index: int, page, customers: list[str], views: int, views_afte
     async def read() -> None:
         if think > 0:
             await asyncio.sleep(think * reader.uniform(0.5, 1.5))
-    await page.get_by_role("heading", name=re.compile("^Top ")).first.wait_for()
-    await page.get_by_text("By customer id", exact=True).click()
-    await page.get_by_role("textbox", name="Customer id").wait_for(timeout=PAGE_TIMEOUT_MS)
+    await views_of.start()
     done, after, last = 0, 0, ""
     for customer in customers:
         if done >= views and clock.trained and after >= views_after_training:
             break
         t0, training = time.monotonic(), clock.training
-        box = page.get_by_role("textbox", name="Customer id")
-        await box.fill(customer)
-        await box.press("Enter")
-        await page.get_by_role("heading", name=f"Customer {customer}", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
-        await _settled(page)
+        await views_of.customer(customer)
         after += clock.trained and not training
         _record(result, clock, PageView(index, "customer", time.monotonic() - t0, training or clock.training))
+        await views_of.verify()
         done, last = done + 1, customer
         await read()
         for _ in range(2):
-            metric = page.get_by_test_id("stMetric").filter(has_text="Rank").get_by_test_id("stMetricValue")
-            current = (await metric.first.inner_text()).strip()
+            current = await views_of.rank()
             rank = next(r for r in ("3", "2", "4") if r != current)  # another offer: a real rerun
             t0, training = time.monotonic(), clock.training
-            await _choose(page, "Open the explanation of", re.compile(rf"^#{rank} ·"))
-            await _wait_text(metric, rank)
-            await _settled(page)
+            await views_of.explanation(rank)
             after += clock.trained and not training
             _record(result, clock, PageView(index, "explanation", time.monotonic() - t0, training or clock.training))
+            await views_of.verify()
             done += 1
             await read()
         started.set()
@@ -432,33 +553,65 @@ async def _import_tab_text(page, base_url: str) -> tuple[str, int]:  # noqa: ANN
     return await page.locator("[data-testid=stApp]").inner_text() + " " + values, files
 
 
+async def _protocol_isolation(session, last: str) -> tuple[bool, bool, bool]:  # noqa: ANN001 - st_protocol.Session
+    """A browsing session over the protocol: (own dataset kept, own customer kept, no trace of the upload).
+
+    The trace is looked for everywhere the session's Data page holds it: every text (tables' cells
+    included), every element's bytes, every widget's value, and any file an uploader holds for it."""
+    own_dataset = str(session.value("Dataset")).startswith("Sample shop")
+    own_customer = f"Customer {last}" in session.headings()
+    await session.goto("Data")
+    text = session.text()
+    files = sum(len(w.value or []) for w in session.widgets() if w.kind == "file_uploader")
+    no_trace = (files == 0 and UPLOAD_MARKER not in text and not session.raw_contains(UPLOAD_MARKER)
+                and "Match your columns" not in text and "Data" in session.headings())
+    return own_dataset and str(session.value("Dataset")).startswith("Sample shop"), own_customer, no_trace
+
+
 async def run_load(base_url: str, server_pid: int, customers: list[str], *, sessions: int, views: int,
                    views_after_training: int, trainings: int, upload: Path, chromium: str, epochs: int | None = None,
-                   screenshots: Path | None = None, think: float = 0.0) -> LoadResult:
-    """Drive ``sessions`` sessions (one trains and uploads, the others browse) against a running server."""
+                   screenshots: Path | None = None, think: float = 0.0, client: str = "browser") -> LoadResult:
+    """Drive ``sessions`` sessions (one trains and uploads, the others browse) against a running server.
+
+    ``client="browser"``: every session is a Chromium page. ``client="protocol"``: the browsing sessions
+    speak Streamlit's WebSocket protocol (bench/st_protocol.py: no browser, so the clients' CPU stays off
+    the server's cores); the training session stays a Chromium page (it uploads a file)."""
     from playwright.async_api import async_playwright
 
-    result = LoadResult(sessions=sessions)
+    from st_protocol import Session
+
+    result = LoadResult(sessions=sessions, client=client)
     clock = _Clock()
     browsers = sessions - 1
     share = len(customers) // max(browsers, 1)
+    protocol = client == "protocol"
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        contexts = [await browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
+        contexts = [await browser.new_context(viewport={"width": 1280, "height": 900})
+                    for _ in range(1 if protocol else sessions)]
 
         async def sample() -> None:
             while not clock.finished:
                 result.samples.append((clock.now(), clock.views_done, rss_bytes(server_pid)))
                 await asyncio.sleep(0.25)
 
+        async def open_protocol() -> Session:
+            session = Session(base_url, timeout=PAGE_TIMEOUT_MS / 1000)
+            await session.open("recommendations")
+            if "Recommendations" not in session.headings():
+                raise ViewCheckFailed(f"the Recommendations page did not open: {session.headings()}")
+            return session
+
         sampler = asyncio.create_task(sample())
         pages = await asyncio.gather(
             _open(contexts[0], f"{base_url}/train", "Train a model"),
-            *(_open(c, f"{base_url}/recommendations", "Recommendations") for c in contexts[1:]),
+            *(open_protocol() if protocol else _open(c, f"{base_url}/recommendations", "Recommendations")
+              for c in (range(browsers) if protocol else contexts[1:])),
         )
         clock.start = time.monotonic()
         result.samples.clear()
         cpu_start, machine_start = cpu_seconds(server_pid), machine_busy_seconds()
+        bench_start, browsers_start = own_cpu_seconds(os.getpid()), _children_cpu(server_pid)
         warms = [asyncio.Event() for _ in range(browsers)]
         starts = [asyncio.Event() for _ in range(browsers)]
 
@@ -478,26 +631,35 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
             await asyncio.gather(*(w.wait() for w in warms))
             result.warm_views = clock.views_done
 
+        views_of = [(_ProtocolViews if protocol else _PageViews)(pages[i]) for i in range(1, sessions)]
         tasks = [
             asyncio.create_task(trainer()), asyncio.create_task(warmed()),
-            *(asyncio.create_task(_browse(i, pages[i], customers[(i - 1) * share:i * share], views, views_after_training, clock, result,
-                                          starts[i - 1], warms[i - 1], think))
+            *(asyncio.create_task(_browse(i, views_of[i - 1], customers[(i - 1) * share:i * share], views,
+                                          views_after_training, clock, result, starts[i - 1], warms[i - 1], think))
               for i in range(1, sessions)),
         ]
         try:
             done = await asyncio.gather(*tasks)
         except BaseException:
             clock.finished = True
+            for task in tasks:
+                task.cancel()
             folder = screenshots or Path(tempfile.gettempdir()) / "promolens-load-failure"
             folder.mkdir(parents=True, exist_ok=True)
             for i, page in enumerate(pages):
-                await page.screenshot(path=str(folder / f"failed_session_{i}.png"))
-            print(f"screenshots of the failure: {folder}", file=sys.stderr)
+                if protocol and i > 0:
+                    (folder / f"failed_session_{i}.txt").write_text(
+                        "\n".join(page.headings()) + "\n\n" + page.text(), encoding="utf-8")
+                else:
+                    await page.screenshot(path=str(folder / f"failed_session_{i}.png"))
+            print(f"screenshots (and protocol sessions' texts) of the failure: {folder}", file=sys.stderr)
             raise
         lasts = done[2:]
         result.wall = clock.now()
         result.server_cpu = cpu_seconds(server_pid) - cpu_start
         result.machine_cpu = machine_busy_seconds() - machine_start
+        result.bench_cpu = own_cpu_seconds(os.getpid()) - bench_start
+        result.browsers_cpu = _children_cpu(server_pid) - browsers_start
         clock.finished = True
         await sampler
 
@@ -505,6 +667,12 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
         own_dataset, own_customer, no_trace = True, True, True
         for i, last in zip(range(1, sessions), lasts, strict=True):
             page = pages[i]
+            if protocol:
+                dataset_kept, customer_kept, untouched = await _protocol_isolation(page, last)
+                own_dataset &= dataset_kept
+                own_customer &= customer_kept
+                no_trace &= untouched
+                continue
             own_dataset &= (await page.get_by_role("combobox", name="Dataset").input_value()).startswith("Sample shop")
             own_customer &= await page.get_by_role("heading", name=f"Customer {last}", exact=True).is_visible()
             text, files = await _import_tab_text(page, base_url)
@@ -520,10 +688,17 @@ async def run_load(base_url: str, server_pid: int, customers: list[str], *, sess
         }
         if screenshots is not None:
             screenshots.mkdir(parents=True, exist_ok=True)
-            for i, page in enumerate(pages):
+            for i, page in enumerate(pages[:1] if protocol else pages):
                 await page.screenshot(path=str(screenshots / f"load_session_{i}.png"), full_page=False)
+        if protocol:
+            await asyncio.gather(*(session.close() for session in pages[1:]))
         await browser.close()
     return result
+
+
+def _children_cpu(server_pid: int) -> float:
+    """CPU seconds of this process's children but the server (Playwright's driver, Chromium)."""
+    return cpu_seconds(os.getpid(), leave_out=server_pid) - own_cpu_seconds(os.getpid())
 
 
 def write_upload(folder: Path) -> Path:
@@ -535,13 +710,20 @@ def write_upload(folder: Path) -> Path:
 
 
 def load_test(*, sessions: int, views: int, views_after_training: int, trainings: int, epochs: int | None = None,
-              workdir: Path | None = None, screenshots: Path | None = None, think: float = 0.0) -> LoadResult:
-    """Set up a workspace, start the server, run the load, stop the server."""
+              workdir: Path | None = None, screenshots: Path | None = None, think: float = 0.0,
+              client: str = "browser") -> LoadResult:
+    """Set up a workspace, start the server, run the load, stop the server.
+
+    With ``workdir`` the workspace, the uploaded file and the server's log are kept there (else in a
+    temporary folder, removed at the end)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise RuntimeError("no Chromium on this machine (apt-get install chromium)")
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="promolens-load-")) if own else workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not own and (workdir / "workspace").exists():
+        raise RuntimeError(f"{workdir / 'workspace'} exists already: give an empty or new --workdir")
     try:
         customers = prepare_workspace(workdir / "workspace", epochs=epochs)
         upload = write_upload(workdir)
@@ -552,7 +734,7 @@ def load_test(*, sessions: int, views: int, views_after_training: int, trainings
                 f"http://127.0.0.1:{port}", server.pid, customers, sessions=sessions, views=views,
                 views_after_training=views_after_training,
                 trainings=trainings, upload=upload, chromium=chromium, epochs=epochs, screenshots=screenshots,
-                think=think,
+                think=think, client=client,
             ))
         finally:
             stop_server(server)
@@ -573,12 +755,19 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures and checks as one JSON object")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a browsing session reads each page before its next action (0: none)")
+    parser.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                        help="what the browsing sessions are: Chromium pages (default) or bench/st_protocol.py "
+                             "clients speaking Streamlit's WebSocket protocol (no browser on the server's cores)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the workspace, the uploaded file and the server's log in this (new) folder")
     args = parser.parse_args()
     result = load_test(sessions=args.sessions, views=args.views, views_after_training=args.views_after_training,
-                       trainings=args.trainings, epochs=args.epochs, screenshots=args.screenshots, think=args.think)
+                       trainings=args.trainings, epochs=args.epochs, screenshots=args.screenshots, think=args.think,
+                       client=args.client, workdir=args.workdir)
     if args.json:
-        print(json.dumps({"summary": result.summary(), "isolation": result.isolation}))
+        print(json.dumps({"client": result.client, "summary": result.summary(), "isolation": result.isolation}))
         return
+    print(f"{'client':36s} {result.client}")
     for name, value in result.summary().items():
         print(f"{name:36s} {value:,.2f}" if isinstance(value, float) else f"{name:36s} {value:,}")
     for check, ok in result.isolation.items():
