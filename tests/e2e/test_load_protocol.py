@@ -14,6 +14,7 @@ fixed ids of the sample shop (it is generated with a fixed seed). Nothing here a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -68,7 +69,10 @@ def server(load: tuple[dict, Path]) -> Iterator[str]:
 
 
 def run(coroutine):  # noqa: ANN001, ANN201 - a coroutine and its result
-    return asyncio.run(asyncio.wait_for(coroutine, 180))
+    """The coroutine's result, from an event loop of its own in a thread: earlier browser tests in the same
+    process (Playwright's sync API) can leave a loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coroutine, 180)).result()
 
 
 async def _on_customer(url: str, customer: str) -> Session:
