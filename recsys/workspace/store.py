@@ -295,6 +295,9 @@ class Workspace(AppendsMixin):
                             is_sample, None if import_options is None else _dumps(import_options),
                         ],
                     )
+                    # read back on this connection: the row as committed, and no re-copy of the
+                    # catalogue for this process's readers just to return it
+                    row = con.execute(DATASETS_SQL + " WHERE d.id = ?", [dataset_id]).df().iloc[0].to_dict()
                     os.replace(tmp, self.dataset_dir(dataset_id))
                     con.execute("COMMIT")
                 except BaseException:
@@ -302,7 +305,7 @@ class Workspace(AppendsMixin):
                     if dataset_id and self.dataset_dir(dataset_id).exists() and not tmp.exists():
                         os.replace(self.dataset_dir(dataset_id), tmp)  # undo the move
                     raise
-        return self.dataset(dataset_id)
+        return dataset_info(row)
 
     def datasets(self) -> list[DatasetInfo]:
         """All datasets, newest first (each as of its latest append)."""

@@ -83,3 +83,18 @@ def test_opening_a_current_workspace_writes_nothing(tmp_path: Path) -> None:
     Workspace(ws.path)
     Workspace(ws.path)
     assert catalog.catalog_key(ws.catalog_path) == key  # no schema write, so no process re-reads
+
+
+def test_a_saved_dataset_is_returned_as_the_catalogue_holds_it_without_a_re_copy(tmp_path: Path) -> None:
+    """``save_dataset`` reads its row back on the writing connection: the same info as a later read,
+    and the import itself does not re-copy the catalogue (the next reader does, once)."""
+    from recsys.workspace.ingest import ensure_sample_dataset
+
+    ws = Workspace(tmp_path / "ws")
+    mirror = catalog.mirror(ws.catalog_path)
+    assert ws.datasets() == []
+    before = mirror.refreshes
+    info = ensure_sample_dataset(ws)
+    assert info is not None and mirror.refreshes == before
+    assert ws.dataset(info.id) == info and mirror.refreshes == before + 1
+    assert info.n_interactions > 0 and info.is_sample
