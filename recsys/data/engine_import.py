@@ -14,6 +14,9 @@ case in DuckDB instead, in one streaming pass over the file plus checks over the
    first (only ``%Y %m %d %H %M %S`` formats) and the revenue as numbers. A date or number it cannot
    take exactly as the pandas path would stops the statement, and so does a date the pandas path
    reports (missing, before 1900, in the future) or a negative revenue: no second scan for them.
+   When the first rows' revenue is plain numbers, the CSV reader reads it as numbers (as DuckDB's
+   own COPY does); the statement is run again with the revenue as text if that reading met a text
+   (``NA``), a very long line, or a row with a ``_`` (``1_000``, which DuckDB reads and pandas not).
 3. A few queries over the written Parquet check every rule of the data contract that could find
    something, on distinct values where they can: ids (missing, surrounding spaces, invisible
    characters, too long, ``12.0``, leading zeros), events (names pandas might read otherwise), exact
@@ -25,6 +28,7 @@ case in DuckDB instead, in one streaming pass over the file plus checks over the
 The file's sha256 (for the fingerprint, as the pandas path computes it) is read in a thread that
 starts before step 1, so it uses the core the first rows' pandas run leaves idle before it shares
 both cores with the COPY; it stops when the engine declines (the pandas path then hashes the file).
+The same thread looks for a ``_`` after the header line (a memchr per chunk).
 
 Whenever anything is found, or the file is something this path does not handle (users / items
 files, extra columns that become facts, compressed, Excel, Parquet, another encoding than UTF-8,
@@ -74,6 +78,9 @@ MAX_PERSONAL_CANDIDATES = 100_000
 #: Text Arrow's CSV reader reads as a missing value (its default ``null_values``).
 ARROW_NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
                "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
+#: A revenue cell the CSV reader may read as a number (:func:`_copy_rows`): plain digits, an exponent,
+#: or Arrow's words for NaN; empty cells too.
+_PLAIN_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|-?nan|-?NaN|"
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"PAR1", b"PK\x03\x04", b"PK\x05\x06")
 # A normalised event name that SQL and pandas agree on (printable ASCII, a letter first).
 _EVENT_NORMAL = r"[a-z]([ -~]*[!-~])?"
@@ -120,14 +127,33 @@ def _sample(raw: RawFile) -> bytes:
     return head
 
 
-def _hash_file(raw: RawFile, out: list[str], stop: threading.Event) -> None:
+def _hash_file(raw: RawFile, out: list[str], stop: threading.Event, underscore: threading.Event | None = None) -> None:
+    """The file's sha256 into ``out``; ``underscore`` is set when a ``_`` follows the header line (or
+    the file could not be read to its end): the typed revenue reading must then be checked as text."""
     digest = hashlib.sha256()
-    with open(raw.path, "rb") as fh:  # type: ignore[arg-type]
-        for chunk in iter(lambda: fh.read(4 * 1024 * 1024), b""):
-            if stop.is_set():  # the engine declined: the pandas path hashes the file itself
-                return
-            digest.update(chunk)  # releases the GIL: runs beside the first rows' pandas run and DuckDB
-    out.append(digest.hexdigest())
+    complete = False
+    try:
+        with open(raw.path, "rb") as fh:  # type: ignore[arg-type]
+            in_header = True
+            for chunk in iter(lambda: fh.read(4 * 1024 * 1024), b""):
+                if stop.is_set():  # the engine declined: the pandas path hashes the file itself
+                    return
+                digest.update(chunk)  # releases the GIL: runs beside the first rows' pandas run and DuckDB
+                if underscore is None or underscore.is_set():
+                    continue
+                rows_from = 0
+                if in_header:
+                    newline = chunk.find(b"\n")
+                    if newline < 0:
+                        continue  # a header line longer than the chunk
+                    in_header, rows_from = False, newline + 1
+                if chunk.find(b"_", rows_from) >= 0:  # memchr: a few ms per 100 MB
+                    underscore.set()
+        out.append(digest.hexdigest())
+        complete = True
+    finally:
+        if not complete and underscore is not None:
+            underscore.set()
 
 
 def _first_format(first: str) -> str | None:
@@ -179,11 +205,11 @@ def engine_interactions(
         return _declined("compressed, Parquet, Excel or zip")
     # The file's sha256 from the start, beside the first rows' pandas run (one core) and the COPY.
     digest: list[str] = []
-    stop = threading.Event()
-    hasher = threading.Thread(target=_hash_file, args=(raw, digest, stop), daemon=True)
+    stop, underscore = threading.Event(), threading.Event()
+    hasher = threading.Thread(target=_hash_file, args=(raw, digest, stop, underscore), daemon=True)
     hasher.start()
     try:
-        return _import(raw, shown, overrides, options, folder, threads, memory_limit, hasher, digest)
+        return _import(raw, shown, overrides, options, folder, threads, memory_limit, hasher, digest, underscore)
     finally:
         stop.set()  # stops the hash only if it is still running: the engine declined
         hasher.join()
@@ -192,8 +218,10 @@ def engine_interactions(
 def _import(
     raw: RawFile, shown: str, overrides: Mapping[str, Mapping[str, str | None]], options: ImportOptions,
     folder: Path, threads: int, memory_limit: str, hasher: threading.Thread, digest: list[str],
+    underscore: threading.Event,
 ) -> EngineImport:
-    """:func:`engine_interactions` after its cheap checks; ``hasher`` puts the file's sha256 in ``digest``."""
+    """:func:`engine_interactions` after its cheap checks; ``hasher`` puts the file's sha256 in ``digest``
+    and sets ``underscore`` when a row holds a ``_``."""
     limits = options.limits
 
     # 1. The first rows through the pandas path: format, mapping, every message and report step.
@@ -238,6 +266,10 @@ def _import(
         if fmt is None or dates.str.fullmatch(r"[0-9.eE+-]+").any():
             return _declined("dates the engine does not parse like the pandas path")
     events = event_names(written(C.EVENT)) if C.EVENT in mapping else {}
+    # Revenue read as numbers by the CSV reader when the first rows hold only plain numbers and no row
+    # so far holds a '_' (DuckDB reads 1_000 as 1000; pandas does not): see _copy_rows.
+    typed = (C.VALUE in mapping and written(C.VALUE).str.strip().str.fullmatch(_PLAIN_NUMBER).all()
+             and sample.find(b"_", sample.find(b"\n") + 1) < 0)
 
     # 2. One streaming pass: map, normalise, parse, write.
     import duckdb
@@ -246,7 +278,8 @@ def _import(
     try:
         with duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
                                     "temp_directory": str(folder / "duckdb.tmp")}) as con:
-            counts = _copy_and_check(con, raw, header, mapping, loaded.delimiter, fmt, events, options, target)
+            copy = _Copy(raw, header, mapping, loaded.delimiter, fmt, events, options, target)
+            counts = _copy_and_check(con, copy, typed, hasher, underscore)
             if isinstance(counts, str):
                 return _declined(counts)
             rows, n_users, n_items, personal = counts
@@ -298,17 +331,22 @@ def _event_sql(column: str | None, mapping: dict[str, str], events: dict[str, st
     return f"CASE {column} {cases} ELSE {lowered} END"
 
 
-def _value_sql(column: str | None) -> str:
-    """Revenue as a number, or NULL; NaN and infinities are left for :data:`_FINITE_SQL` to stop.
+def _value_sql(column: str | None, typed: bool = False) -> str:
+    """Revenue as a number, or NULL; NaN and infinities are left for :data:`_REVENUE_SQL` to stop.
 
-    A number DuckDB reads and Arrow or pandas read alike (no '_', under 400 characters); Arrow's
-    words for missing are missing (none of them is a finite number); any other text (such as '1,5'
-    or '€3', which pandas reads with a report) stops the statement, so the pandas path decides. The
-    words are tested first and the text is cast only in its own ``CASE`` branch: the common missing
-    revenue costs one lookup, not a cast.
+    As text (``typed`` False): a number DuckDB reads and Arrow or pandas read alike (no '_', under
+    400 characters); Arrow's words for missing are missing (none of them is a finite number); any
+    other text (such as '1,5' or '€3', which pandas reads with a report) stops the statement, so the
+    pandas path decides. The words are tested first and the text is cast only in its own ``CASE``
+    branch: the common missing revenue costs one lookup, not a cast.
+
+    Typed (the CSV reader read the column as ``DOUBLE``; :func:`_copy_rows` says when): any NaN is
+    missing, as in the numeric column Arrow then reads (its ``nan`` in any case, like DuckDB's).
     """
     if column is None:
         return "CAST(NULL AS DOUBLE)"
+    if typed:
+        return f"CASE WHEN isnan({column}) THEN CAST(NULL AS DOUBLE) ELSE {column} END"
     return (f"CASE WHEN {column} IS NULL OR {column} IN {_sql_list(ARROW_NULLS)} THEN CAST(NULL AS DOUBLE) "
             f"WHEN strlen({column}) < 400 AND NOT contains({column}, '_') THEN CAST({column} AS DOUBLE) "
             "ELSE error('value') END")
@@ -326,37 +364,93 @@ def _bad_id(x: str, options: ImportOptions) -> str:
             + (f" OR starts_with({x}, '0')" if options.leading_zero_ids != "keep" else ""))
 
 
+@dataclass
+class _Copy:
+    """The COPY of the CSV into the interactions Parquet (:func:`_copy_rows`)."""
+
+    raw: RawFile
+    header: list[str]
+    mapping: dict[str, str]
+    delimiter: str
+    fmt: str | None
+    events: dict[str, str]
+    options: ImportOptions
+    target: Path
+
+    def sql(self, typed: bool) -> str:
+        """The statement; ``typed``: the revenue column read as numbers by the CSV reader."""
+        names = {theirs: f"c{i}" for i, theirs in enumerate(self.header)}
+        col = {canonical: names[theirs] for canonical, theirs in self.mapping.items()}
+        value = col.get(C.VALUE)
+        columns = "{" + ", ".join(f"'c{i}': '{'DOUBLE' if typed and f'c{i}' == value else 'VARCHAR'}'"
+                                  for i in range(len(self.header))) + "}"
+        # typed: a line the pandas path may report as too long (a cell over MAX_CELL_CHARS) stops it
+        line = min(MAX_LINE_BYTES, MAX_CELL_CHARS) if typed else MAX_LINE_BYTES
+        reader = (f"read_csv({_sql_text(str(self.raw.path))}, columns={columns}, header=true, "
+                  f"delim={_sql_text(self.delimiter)}, quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+                  f"ignore_errors=false, auto_detect=false, encoding='utf-8', max_line_size={line}, "
+                  f"buffer_size={CSV_BUFFER_BYTES})")
+        weights = self.options.weights()
+        weight = ("CASE e " + " ".join(f"WHEN {_sql_text(k)} THEN {float(v)!r}" for k, v in weights.items())
+                  + " ELSE 1.0 END") if weights else "1.0"
+        fmt = self.fmt
+        ts = (f"CAST(strptime({col[C.TIMESTAMP]}, {_sql_text(fmt)}) AS TIMESTAMP_NS)" if fmt is not None
+              else "CAST(NULL AS TIMESTAMP_NS)")
+        given = self.options.now
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None) if given is None else pd.Timestamp(given)
+        if now.tzinfo is not None:
+            now = now.tz_convert("UTC").tz_localize(None)
+        latest = now + pd.Timedelta(days=1)
+        # a missing, old or future date stops the statement, as a negative revenue does (_REVENUE_SQL)
+        dated = (f"CASE WHEN xt >= TIMESTAMP '1900-01-01' AND xt <= TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S.%f}' "
+                 "THEN xt ELSE error('date') END") if fmt is not None else "xt"
+        return (
+            f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
+            f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
+            f"SELECT u, i, e, {dated} AS t, {_REVENUE_SQL} AS x FROM ("
+            f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, "
+            f"{_event_sql(col.get(C.EVENT), self.mapping, self.events)} AS e, "
+            f"{ts} AS xt, {_value_sql(value, typed)} AS xv FROM {reader}))) "
+            f"TO {_sql_text(str(self.target))} (FORMAT parquet)"
+        )
+
+
+def _copy_rows(
+    con, copy: _Copy, typed: bool, hasher: threading.Thread, underscore: threading.Event,  # noqa: ANN001
+) -> int:
+    """Run the COPY; the rows written.
+
+    Typed first when ``typed`` (the revenue column then costs what it costs DuckDB's own COPY, about
+    a tenth of the statement less than as text): DuckDB's number reader and the pandas path agree on
+    every text both read, except digits grouped by '_'. So the typed COPY counts only when no row
+    holds a '_' (``underscore``, from the file's hash thread: done by the time the COPY is) and no
+    line is longer than :data:`~recsys.data.validate.MAX_CELL_CHARS`; otherwise, or when the reader
+    meets a text it cannot read as a number ('NA', '1,5', ...), the COPY is run again with the
+    revenue as text, which decides exactly as before.
+    """
+    import duckdb
+
+    if typed:
+        try:
+            rows = int(con.execute(copy.sql(typed=True)).fetchall()[0][0])
+        except duckdb.ConversionException:
+            pass
+        except duckdb.InvalidInputException as exc:
+            if "maximum line size" not in str(exc).lower():
+                raise  # a date, a refund, the file's layout: the text COPY would stop there too
+        else:
+            hasher.join()
+            if not underscore.is_set():
+                return rows
+    return int(con.execute(copy.sql(typed=False)).fetchall()[0][0])  # COPY's answer: the rows written
+
+
 def _copy_and_check(
-    con, raw: RawFile, header: list[str], mapping: dict[str, str], delimiter: str, fmt: str | None,  # noqa: ANN001
-    events: dict[str, str], options: ImportOptions, target: Path,
+    con, copy: _Copy, typed: bool, hasher: threading.Thread, underscore: threading.Event,  # noqa: ANN001
 ) -> tuple[int, int, int, int] | str:
     """Write the interactions Parquet; (rows, customers, offers, ids maybe personal), or why the pandas path must decide."""
-    names = {theirs: f"c{i}" for i, theirs in enumerate(header)}
-    col = {canonical: names[theirs] for canonical, theirs in mapping.items()}
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    reader = (f"read_csv({_sql_text(str(raw.path))}, columns={columns}, header=true, delim={_sql_text(delimiter)}, "
-              "quote='\"', escape='\"', strict_mode=true, null_padding=false, ignore_errors=false, "
-              f"auto_detect=false, encoding='utf-8', max_line_size={MAX_LINE_BYTES}, buffer_size={CSV_BUFFER_BYTES})")
-    weights = options.weights()
-    weight = ("CASE e " + " ".join(f"WHEN {_sql_text(k)} THEN {float(v)!r}" for k, v in weights.items())
-              + " ELSE 1.0 END") if weights else "1.0"
-    ts = (f"CAST(strptime({col[C.TIMESTAMP]}, {_sql_text(fmt)}) AS TIMESTAMP_NS)" if fmt is not None
-          else "CAST(NULL AS TIMESTAMP_NS)")
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if options.now is None else pd.Timestamp(options.now)
-    if now.tzinfo is not None:
-        now = now.tz_convert("UTC").tz_localize(None)
-    latest = now + pd.Timedelta(days=1)
-    # a missing, old or future date stops the statement, as a negative revenue does (_REVENUE_SQL)
-    dated = (f"CASE WHEN xt >= TIMESTAMP '1900-01-01' AND xt <= TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S.%f}' "
-             "THEN xt ELSE error('date') END") if fmt is not None else "xt"
-    rows = int(con.execute(
-        f"COPY (SELECT u AS {C.USER_ID}, i AS {C.ITEM_ID}, e AS {C.EVENT}, t AS {C.TIMESTAMP}, "
-        f"CAST({weight} AS DOUBLE) AS {C.WEIGHT}, x AS {C.VALUE} FROM ("
-        f"SELECT u, i, e, {dated} AS t, {_REVENUE_SQL} AS x FROM ("
-        f"SELECT {col[C.USER_ID]} AS u, {col[C.ITEM_ID]} AS i, {_event_sql(col.get(C.EVENT), mapping, events)} AS e, "
-        f"{ts} AS xt, {_value_sql(col.get(C.VALUE))} AS xv FROM {reader}))) "
-        f"TO {_sql_text(str(target))} (FORMAT parquet)"
-    ).fetchall()[0][0])  # COPY's answer: the rows written
+    rows = _copy_rows(con, copy, typed, hasher, underscore)
+    events, options, target = copy.events, copy.options, copy.target
     odd = _sql_list(sorted({v.lower() for v in ARROW_NULLS} | {"true", "false", "inf", "infinity"}))
     known = _sql_list(sorted(set(events.values()))) if events else "('')"
     parquet = f"read_parquet({_sql_text(str(target))})"

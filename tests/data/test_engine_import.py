@@ -186,8 +186,9 @@ def test_files_the_engine_leaves_to_pandas_or_takes_give_the_same_dataset(
 @pytest.mark.parametrize(("written", "taken"), [
     (["N/A", "#N/A", "NULL", "nan", "NaN", "-nan", ""], True),  # Arrow's words for missing: no revenue
     (["1e3", "+4.5", "0.25", "12"], True),
-    (["NAN"], False), (["inf"], False), (["-Infinity"], False), (["1_000"], False), (["1e400"], False),
-    (["0x10"], False), (["1,5"], False), (["0." + "1" * 420], False),
+    (["NAN", "nAn"], True), (["inf"], False), (["-Infinity"], False), (["1_000"], False), (["1e400"], False),
+    (["0x10"], False), (["1,5"], False), (["0." + "1" * 420], True), (["1" * 300 + ".5"], True),
+    (["0." + "0" * 33_000 + "1"], False),  # a cell over MAX_CELL_CHARS, which the pandas path reports
 ])
 def test_revenue_as_written_is_read_as_the_pandas_path_reads_it_or_left_to_it(
     written: list[str], taken: bool, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -210,6 +211,41 @@ def test_revenue_as_written_is_read_as_the_pandas_path_reads_it_or_left_to_it(
         assert ws.datasets() == []
     else:
         assert_same_dataset(ws, engine, pandas_)
+
+
+@pytest.mark.parametrize(("case", "copies"), [
+    ("clean", [True]),  # the revenue read as numbers by the CSV reader
+    ("underscores in the first rows", [False]),  # '_' in the first rows: as text from the start
+    ("underscores later", [True, False]),  # the hash thread saw a '_': run again as text
+    ("a word for missing later", [True, False]),  # 'NA' is no number to the reader: run again as text
+    ("words in the first rows", [False]),
+    ("a long line", [True, False]),  # over MAX_CELL_CHARS: the typed reader stops, the text one decides
+])
+def test_revenue_is_read_typed_only_when_the_text_reading_could_not_differ(
+    case: str, copies: list[bool], ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = clean_frame(3_000, seed=8)
+    frame["revenue"] = frame["revenue"].map(lambda v: "" if np.isnan(v) else f"{v:.2f}").astype(object)
+    if case == "underscores in the first rows":
+        frame["customer_id"] = frame["customer_id"].str.replace("C", "C_")
+    elif case == "underscores later":
+        frame.loc[2_900:, "offer_id"] = frame.loc[2_900:, "offer_id"].str.replace("OFF", "OFF_")
+    elif case == "a word for missing later":
+        frame.loc[2_900, "revenue"] = "NA"
+    elif case == "words in the first rows":
+        frame.loc[3, "revenue"] = "NULL"
+    elif case == "a long line":  # (a cell that long is reported by the pandas path: a shorter limit here)
+        monkeypatch.setattr(engine_import, "MAX_CELL_CHARS", 1_000)
+        frame.loc[2_900, "event_type"] = "click" + " " * 1_200  # trimmed by both paths
+    path = tmp_path / "typed.csv"
+    frame.to_csv(path, index=False)
+    seen: list[bool] = []
+    sql = engine_import._Copy.sql
+    monkeypatch.setattr(engine_import._Copy, "sql", lambda self, typed: seen.append(typed) or sql(self, typed))
+    assert took_engine(path, tmp_path) == ""
+    assert seen == copies
+    engine, pandas_ = both_ways(ws, path, monkeypatch)
+    assert_same_dataset(ws, engine, pandas_)
 
 
 @pytest.mark.parametrize(("column", "written"), [
