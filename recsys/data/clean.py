@@ -48,8 +48,11 @@ _DATE_FIX = N_("Correct or delete these rows, map a different column to the date
 class ImportContext:
     """Per-import state shared by the table steps: problems, warnings and the report."""
 
-    def __init__(self, options: ImportOptions) -> None:
+    def __init__(self, options: ImportOptions, *, check_personal_ids: bool = True) -> None:
         self.options = options
+        #: False when the caller checks the customer ids of the whole file for personal data itself
+        #: (the engine import's first rows: :func:`recsys.data.engine_import._personal_ids`).
+        self.check_personal_ids = check_personal_ids
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.report = CleaningReport()
@@ -173,7 +176,7 @@ def prepare_interactions(
     weight = _numeric_column(ctx, raw, mapping, C.WEIGHT, file)
     if weight is not None:
         ctx.add(negative_problem(weight, file=file, column=mapping[C.WEIGHT], canonical=C.WEIGHT))
-    if user is not None:
+    if user is not None and ctx.check_personal_ids:
         _check_personal_user_ids(ctx, user[0], mapping[C.USER_ID], file)
     identifiers = privacy.find_identifiers(raw, skip=mapping.values())
 

@@ -227,7 +227,9 @@ def _import(
     # 1. The first rows through the pandas path: format, mapping, every message and report step.
     table = C.Table.INTERACTIONS
     sample = _sample(raw)
-    ctx = ImportContext(options)
+    # (not the personal-data check of the first rows' customer ids: _personal_ids does the whole file's,
+    # as the pandas path would; the first rows' could only decline files the pandas path then takes)
+    ctx = ImportContext(options, check_personal_ids=False)
     try:
         loaded = load_source(sample, shown, table, overrides.get(table.value), options)
         for w in loaded.warnings:

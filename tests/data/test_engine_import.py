@@ -344,3 +344,20 @@ def test_file_hash_starts_first_and_stops_when_the_engine_declines(tmp_path: Pat
     frame.assign(customer_id=" " + frame["customer_id"]).to_csv(early, index=False)
     assert took_engine(early, tmp_path) == "the first rows needed cleaning"
     assert threading.active_count() == threads  # the hash thread ended with each import
+
+
+@pytest.mark.parametrize("case", ["e-mail in the first rows", "e-mail later", "phone later"])
+def test_personal_customer_ids_anywhere_in_the_file_go_the_pandas_way_with_its_message(
+    case: str, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine checks the whole file's customer ids (not the first rows' alone): one e-mail or phone
+    number among them is found wherever it is, and the pandas path then refuses with its own message."""
+    frame = clean_frame(3_000, seed=9)
+    row = {"e-mail in the first rows": 3, "e-mail later": 2_950, "phone later": 2_950}[case]
+    frame.loc[row, "customer_id"] = "+44 20 7946 0958" if case == "phone later" else "jane.doe@example.com"
+    path = tmp_path / "personal.csv"
+    frame.to_csv(path, index=False)
+    assert took_engine(path, tmp_path) == "ids that look like personal data"
+    with pytest.raises(DataError, match=r"personal data"):
+        import_files(ws, path, options=ImportOptions(now=NOW))
+    assert ws.datasets() == []
