@@ -16,7 +16,10 @@ prepared one, copied first so the bench never writes into it). For each page and
 One warm-up repetition (not counted) imports every module a page needs: its first-run time is printed
 separately ("cold"), as a server's very first visitor pays it. Medians of ``--repeats`` repetitions,
 printed as a table with the machine's load (``os.getloadavg``) before and after. Only the page runs are
-timed; the pages are compiled once (as a server does; AppTest alone would compile them at every run).
+timed; the pages are compiled once (as a server does; AppTest alone would compile them at every run), and
+Streamlit's custom components are discovered once (as a server does at start-up; each AppTest would
+otherwise scan every installed package's metadata at its first run, 0.1-0.25 s in every first run before
+2026-12-05 session 14).
 Nothing is asserted about timings; a page that raises stops the bench.
 
 Run: ``.venv/bin/python bench/bench_pages.py [--repeats 5] [--pages recommendations segments]``.
@@ -81,6 +84,24 @@ def clear_caches() -> None:
     st.cache_resource.clear()
 
 
+_COMPONENTS: list[object] = []
+
+
+def shared_components() -> object:
+    """One registry of Streamlit's custom components for every AppTest, as a server has one.
+
+    AppTest scans every installed package's metadata for component manifests at its first run
+    (0.2-0.25 s here); a server does that once at start-up, so the pages' first runs must not pay it.
+    """
+    if not _COMPONENTS:
+        from streamlit.components.v2.component_manager import BidiComponentManager
+
+        manager = BidiComponentManager()
+        manager.discover_and_register_components(start_file_watching=False)
+        _COMPONENTS.append(manager)
+    return _COMPONENTS[0]
+
+
 class Page:
     """One page under AppTest; ``timed`` runs it and returns the seconds."""
 
@@ -88,6 +109,8 @@ class Page:
         from streamlit.testing.v1 import AppTest
 
         self.at = AppTest.from_file(str(root / "pages" / f"{name}.py"), default_timeout=600)
+        if hasattr(self.at, "_bidi_component_manager"):  # Streamlit >= 1.5x: AppTest's own scan, once per AppTest
+            self.at._bidi_component_manager = shared_components()
 
     def timed(self, change: Callable[[object], None] | None = None) -> float:
         if change is not None:
