@@ -98,3 +98,40 @@ def test_excel_prefix_imports_with_its_counts_and_matches_the_parquet(excel: Pre
     _skip_unless(PARQUET)
     prefix = prepare_dataset(pd.read_parquet(PARQUET).iloc[:70_051]).interactions
     pd.testing.assert_frame_equal(excel.interactions, prefix)
+
+
+def test_real_orders_as_an_interactions_csv_go_through_the_engine_with_what_pandas_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The UCI orders written as a plain interactions CSV (customer, product, time, revenue), the
+    engine import's case: it takes the file with the revenue read as numbers, and stores exactly what
+    the pandas path stores."""
+    _skip_unless(PARQUET)
+    from recsys.data import engine_import
+    from recsys.data.mapping import ImportOptions
+    from recsys.workspace import ingest
+    from recsys.workspace.store import Workspace
+
+    raw = pd.read_parquet(PARQUET).dropna(subset=["CustomerID"])
+    raw = raw[(raw["Quantity"] > 0) & (raw["UnitPrice"] > 0) & raw["StockCode"].astype(str).str.contains(r"\d")]
+    orders = pd.DataFrame({
+        "customer_id": raw["CustomerID"].astype(int).astype(str), "offer_id": raw["StockCode"].astype(str),
+        "event_type": "purchase", "event_time": pd.to_datetime(raw["InvoiceDate"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "revenue": (raw["Quantity"] * raw["UnitPrice"]).round(2),
+    }).drop_duplicates()
+    path = tmp_path / "orders.csv"
+    orders.to_csv(path, index=False)
+    copies: list[bool] = []
+    sql = engine_import._Copy.sql
+    monkeypatch.setattr(engine_import._Copy, "sql", lambda self, typed: copies.append(typed) or sql(self, typed))
+    ws = Workspace(tmp_path / "ws")
+    engine, _ = ingest.import_files(ws, path, options=ImportOptions())
+    assert copies == [True]  # the engine took it, revenue typed, in one COPY
+    monkeypatch.setattr(ingest, "ENGINE_IMPORT", False)
+    pandas_, _ = ingest.import_files(ws, path, options=ImportOptions())
+    assert engine.n_interactions == pandas_.n_interactions == len(orders)
+    for field in ("fingerprint", "n_users", "n_items", "report", "warnings"):
+        assert getattr(engine, field) == getattr(pandas_, field), field
+    a, b = ws.load_dataset(engine.id).interactions, ws.load_dataset(pandas_.id).interactions
+    key = list(C.INTERACTION_COLUMNS)
+    pd.testing.assert_frame_equal(a.sort_values(key, ignore_index=True), b.sort_values(key, ignore_index=True))
